@@ -1,0 +1,518 @@
+//! Signed events: decoding, structural validation and authoring.
+//!
+//! The wire form is `SignedEvent { bytes event; bytes signature; }`. Decoding checks
+//! everything that can be checked from the bytes alone: sizes, field lengths, keys, the
+//! shape of `seq`/`prev`/`deps`, and the shape of the body. Signature checks happen in
+//! [`crate::replica`] (in batches), and chain and causality checks when the event's causes
+//! are known. The `event` bytes are kept exactly as received and are what is hashed,
+//! signed, stored and forwarded: nothing is ever re-encoded to verify.
+
+use crate::id::{EventId, NetworkId, ID_LEN};
+use crate::keys::{KeyError, Keypair, PublicKey};
+use crate::limits::{
+    MAX_DEPS, MAX_LIST_LEN, MAX_NAME_BYTES, MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
+};
+use crate::signature::{self, Item, EVENT_DOMAIN, SIGNATURE_LEN};
+use mutual_proto::v1 as pb;
+use prost::Message;
+use std::collections::HashSet;
+
+pub use pb::event::Body;
+
+/// Why an event is invalid: the peer that sent it misbehaved (or relayed misbehaviour).
+/// An invalid event is never stored or forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    /// Larger than [`MAX_SIGNED_EVENT_BYTES`].
+    #[error("event is {size} bytes, over the limit of {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The bytes are not a `SignedEvent` containing an `Event`.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// A field breaks a structural rule.
+    #[error("invalid field `{field}`: {reason}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The event is for another network.
+    #[error("event belongs to network {found}, not {expected}")]
+    WrongNetwork {
+        /// This node's network.
+        expected: NetworkId,
+        /// The event's.
+        found: String,
+    },
+    /// The signature does not verify against the author's key.
+    #[error("bad signature")]
+    BadSignature,
+    /// `prev` is not the author's event with `seq - 1`.
+    #[error("broken chain: {0}")]
+    BrokenChain(String),
+    /// The event claims a time before one of its causes.
+    #[error("timestamp {timestamp_ms} is before that of its cause {cause}")]
+    TimestampBeforeCause {
+        /// The event's timestamp.
+        timestamp_ms: u64,
+        /// The cause with a later timestamp.
+        cause: EventId,
+    },
+    /// A genesis event for another network, or one that is not the network's genesis.
+    #[error("not this network's genesis: {0}")]
+    NotGenesis(String),
+}
+
+fn field(field: &'static str, reason: impl Into<String>) -> EventError {
+    EventError::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// A structurally valid event whose signature has not necessarily been checked.
+#[derive(Clone, Debug)]
+pub struct SignedEvent {
+    /// SHA-256 of `event_bytes`.
+    pub id: EventId,
+    /// The exact signed bytes.
+    pub event_bytes: Vec<u8>,
+    /// The signature over [`EVENT_DOMAIN`] || `event_bytes`.
+    pub signature: [u8; SIGNATURE_LEN],
+    /// The decoded header and body.
+    pub event: Event,
+}
+
+/// The decoded content of an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The network, or `None` for a genesis event (whose id is the network id).
+    pub network: Option<NetworkId>,
+    /// Who signed it.
+    pub author: PublicKey,
+    /// The author's sequence number, from 1.
+    pub seq: u64,
+    /// The author's previous event; `None` iff `seq == 1`.
+    pub prev: Option<EventId>,
+    /// Other events this one follows.
+    pub deps: Vec<EventId>,
+    /// The author's claimed time, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The typed body; `None` when the body type is unknown to this version (the event is
+    /// kept and forwarded but has no effect).
+    pub body: Option<Body>,
+}
+
+impl Event {
+    /// Every event this one directly follows: `prev` then `deps`.
+    pub fn causes(&self) -> impl Iterator<Item = EventId> + '_ {
+        self.prev.iter().copied().chain(self.deps.iter().copied())
+    }
+}
+
+impl SignedEvent {
+    /// Decodes and structurally validates wire bytes (an encoded `SignedEvent`).
+    pub fn decode(wire: &[u8]) -> Result<Self, EventError> {
+        if wire.len() > MAX_SIGNED_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size: wire.len(),
+                max: MAX_SIGNED_EVENT_BYTES,
+            });
+        }
+        let outer = pb::SignedEvent::decode(wire)
+            .map_err(|e| EventError::Malformed(format!("SignedEvent: {e}")))?;
+        let signature: [u8; SIGNATURE_LEN] =
+            outer.signature.as_slice().try_into().map_err(|_| {
+                field(
+                    "signature",
+                    format!("{} bytes, expected {SIGNATURE_LEN}", outer.signature.len()),
+                )
+            })?;
+        let event = decode_event(&outer.event)?;
+        Ok(SignedEvent {
+            id: EventId::of(&outer.event),
+            event_bytes: outer.event,
+            signature,
+            event,
+        })
+    }
+
+    /// The wire form: an encoded `SignedEvent` holding the original bytes.
+    pub fn to_wire(&self) -> Vec<u8> {
+        pb::SignedEvent {
+            event: self.event_bytes.clone(),
+            signature: self.signature.to_vec(),
+        }
+        .encode_to_vec()
+    }
+
+    /// The signature check this event needs, for [`signature::verify_batch`].
+    pub fn signature_item(&self) -> Item<'_> {
+        Item {
+            key: &self.event.author,
+            domain: EVENT_DOMAIN,
+            message: &self.event_bytes,
+            signature: &self.signature,
+        }
+    }
+
+    /// Checks the signature alone.
+    pub fn verify_signature(&self) -> bool {
+        signature::verify(&self.signature_item())
+    }
+
+    /// Whether this is a genesis event (no network field).
+    pub fn is_genesis(&self) -> bool {
+        self.event.network.is_none()
+    }
+}
+
+fn id_field(bytes: &[u8], name: &'static str) -> Result<EventId, EventError> {
+    EventId::from_slice(bytes)
+        .ok_or_else(|| field(name, format!("{} bytes, expected {ID_LEN}", bytes.len())))
+}
+
+fn key_field(bytes: &[u8], name: &'static str) -> Result<PublicKey, EventError> {
+    PublicKey::from_slice(bytes).map_err(|e: KeyError| field(name, e.to_string()))
+}
+
+fn decode_event(bytes: &[u8]) -> Result<Event, EventError> {
+    let raw = pb::Event::decode(bytes).map_err(|e| EventError::Malformed(format!("Event: {e}")))?;
+    let author = key_field(&raw.author, "author")?;
+    if raw.seq == 0 {
+        return Err(field("seq", "sequence numbers start at 1"));
+    }
+    let prev = match (raw.seq, raw.prev.is_empty()) {
+        (1, true) => None,
+        (1, false) => return Err(field("prev", "must be empty when seq is 1")),
+        (_, true) => return Err(field("prev", "missing; required when seq > 1")),
+        (_, false) => Some(id_field(&raw.prev, "prev")?),
+    };
+    if raw.deps.len() > MAX_DEPS {
+        return Err(field(
+            "deps",
+            format!("{} entries, over the limit of {MAX_DEPS}", raw.deps.len()),
+        ));
+    }
+    let mut seen = HashSet::with_capacity(raw.deps.len() + 1);
+    seen.extend(prev);
+    let mut deps = Vec::with_capacity(raw.deps.len());
+    for d in &raw.deps {
+        let id = id_field(d, "deps")?;
+        if !seen.insert(id) {
+            return Err(field(
+                "deps",
+                format!("{} listed twice (or also prev)", id.short()),
+            ));
+        }
+        deps.push(id);
+    }
+    let network = if raw.network.is_empty() {
+        if !matches!(raw.body, Some(Body::Genesis(_))) {
+            return Err(field("network", "empty, but the body is not a genesis"));
+        }
+        if raw.seq != 1 || !deps.is_empty() {
+            return Err(field("genesis", "a genesis has seq 1 and no deps"));
+        }
+        None
+    } else {
+        if matches!(raw.body, Some(Body::Genesis(_))) {
+            return Err(field("network", "a genesis carries no network id"));
+        }
+        Some(NetworkId(id_field(&raw.network, "network")?))
+    };
+    if let Some(body) = &raw.body {
+        check_body(body)?;
+    }
+    Ok(Event {
+        network,
+        author,
+        seq: raw.seq,
+        prev,
+        deps,
+        timestamp_ms: raw.timestamp_ms,
+        body: raw.body,
+    })
+}
+
+fn name(s: &str, f: &'static str) -> Result<(), EventError> {
+    if s.len() > MAX_NAME_BYTES {
+        return Err(field(
+            f,
+            format!("{} bytes, over the limit of {MAX_NAME_BYTES}", s.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn text(s: &str, f: &'static str) -> Result<(), EventError> {
+    if s.len() > MAX_TEXT_BYTES {
+        return Err(field(
+            f,
+            format!("{} bytes, over the limit of {MAX_TEXT_BYTES}", s.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn list<T>(v: &[T], f: &'static str) -> Result<(), EventError> {
+    if v.len() > MAX_LIST_LEN {
+        return Err(field(
+            f,
+            format!("{} entries, over the limit of {MAX_LIST_LEN}", v.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn opt_id(bytes: &[u8], f: &'static str) -> Result<(), EventError> {
+    id_field(bytes, f).map(|_| ())
+}
+
+fn practice(p: &pb::Practice) -> Result<(), EventError> {
+    name(&p.name, "practice.name")?;
+    name(&p.ods_code, "practice.ods_code")?;
+    name(&p.locality, "practice.locality")?;
+    key_field(&p.node_key, "practice.node_key").map(|_| ())
+}
+
+fn partner(p: &pb::Partner) -> Result<(), EventError> {
+    name(&p.name, "partner.name")?;
+    name(&p.practice_ods, "partner.practice_ods")?;
+    key_field(&p.key, "partner.key").map(|_| ())
+}
+
+fn sessions(s: &[pb::Session]) -> Result<(), EventError> {
+    list(s, "sessions")?;
+    for x in s {
+        name(&x.date, "session.date")?;
+        name(&x.part, "session.part")?;
+    }
+    Ok(())
+}
+
+fn deed(d: &pb::Deed) -> Result<(), EventError> {
+    list(&d.rules, "deed.rules")
+}
+
+fn charter(c: &pb::FederationCharter) -> Result<(), EventError> {
+    name(&c.name, "charter.name")?;
+    list(&c.networks, "charter.networks")?;
+    c.networks
+        .iter()
+        .try_for_each(|n| opt_id(n, "charter.networks"))
+}
+
+/// Checks the shape of a body: field lengths, keys and ids, list sizes. Whether the body
+/// is allowed to take effect is decided later, by the state machine.
+fn check_body(body: &Body) -> Result<(), EventError> {
+    match body {
+        Body::Genesis(g) => {
+            name(&g.name, "genesis.name")?;
+            list(&g.practices, "genesis.practices")?;
+            list(&g.partners, "genesis.partners")?;
+            g.practices.iter().try_for_each(practice)?;
+            g.partners.iter().try_for_each(partner)?;
+            if let Some(d) = &g.deed {
+                deed(d)?;
+            }
+            if g.nonce.len() > ID_LEN {
+                return Err(field("genesis.nonce", "longer than 32 bytes"));
+            }
+            Ok(())
+        }
+        Body::PracticeUpdate(u) => {
+            name(&u.name, "practice_update.name")?;
+            name(&u.locality, "practice_update.locality")
+        }
+        Body::PracticeLeave(l) => text(&l.reason, "practice_leave.reason"),
+        Body::PartnerResign(r) => text(&r.reason, "partner_resign.reason"),
+        Body::KeyRotation(r) => {
+            key_field(&r.new_key, "key_rotation.new_key")?;
+            if r.new_key_signature.len() != SIGNATURE_LEN {
+                return Err(field("key_rotation.new_key_signature", "must be 64 bytes"));
+            }
+            Ok(())
+        }
+        Body::KeyRevocation(r) => {
+            key_field(&r.key, "key_revocation.key")?;
+            text(&r.reason, "key_revocation.reason")
+        }
+        Body::AddressAnnouncement(a) => {
+            list(&a.addresses, "address_announcement.addresses")?;
+            a.addresses.iter().try_for_each(|s| name(s, "address"))
+        }
+        Body::Motion(m) => {
+            name(&m.title, "motion.title")?;
+            text(&m.text, "motion.text")?;
+            if let Some(p) = &m.admit_practice {
+                practice(p)?;
+            }
+            if let Some(p) = &m.admit_partner {
+                partner(p)?;
+            }
+            if !m.subject_key.is_empty() {
+                key_field(&m.subject_key, "motion.subject_key")?;
+            }
+            if !m.replacement_key.is_empty() {
+                key_field(&m.replacement_key, "motion.replacement_key")?;
+            }
+            name(&m.subject_ods, "motion.subject_ods")?;
+            if let Some(d) = &m.new_deed {
+                deed(d)?;
+            }
+            list(&m.candidates, "motion.candidates")?;
+            m.candidates
+                .iter()
+                .try_for_each(|c| key_field(c, "motion.candidates").map(|_| ()))?;
+            if let Some(c) = &m.charter {
+                charter(c)?;
+            }
+            Ok(())
+        }
+        Body::Ballot(b) => {
+            opt_id(&b.motion, "ballot.motion")?;
+            list(&b.ranking, "ballot.ranking")?;
+            b.ranking
+                .iter()
+                .try_for_each(|c| key_field(c, "ballot.ranking").map(|_| ()))
+        }
+        Body::AidRequest(r) => {
+            name(&r.role, "aid_request.role")?;
+            sessions(&r.sessions)?;
+            list(&r.requirements, "aid_request.requirements")?;
+            r.requirements
+                .iter()
+                .try_for_each(|s| name(s, "aid_request.requirements"))?;
+            text(&r.notes, "aid_request.notes")
+        }
+        Body::AidOffer(o) => {
+            opt_id(&o.request, "aid_offer.request")?;
+            sessions(&o.sessions)?;
+            name(&o.role, "aid_offer.role")?;
+            text(&o.terms, "aid_offer.terms")
+        }
+        Body::AidAcceptance(a) => {
+            opt_id(&a.offer, "aid_acceptance.offer")?;
+            sessions(&a.sessions)
+        }
+        Body::AidCountersign(c) => opt_id(&c.acceptance, "aid_countersign.acceptance"),
+        Body::AidCancel(c) => {
+            opt_id(&c.acceptance, "aid_cancel.acceptance")?;
+            text(&c.reason, "aid_cancel.reason")
+        }
+        Body::AidFulfil(f) => opt_id(&f.acceptance, "aid_fulfil.acceptance"),
+        Body::AidWithdraw(w) => {
+            opt_id(&w.request, "aid_withdraw.request")?;
+            text(&w.reason, "aid_withdraw.reason")
+        }
+        Body::FederationCharter(c) => charter(c),
+    }
+}
+
+/// Writes an author's feed: assigns `seq` and `prev` and signs.
+///
+/// The caller owns durability: it must not hand out an event from a `FeedWriter` whose
+/// state it has not persisted, or a restart could reuse a sequence number (a fork).
+#[derive(Debug)]
+pub struct FeedWriter {
+    keypair: Keypair,
+    network: Option<NetworkId>,
+    next_seq: u64,
+    prev: Option<EventId>,
+}
+
+impl FeedWriter {
+    /// A writer continuing a feed whose last event had `last_seq` and id `last`.
+    pub fn resume(keypair: Keypair, network: NetworkId, last: Option<(u64, EventId)>) -> Self {
+        let (next_seq, prev) = match last {
+            Some((seq, id)) => (seq + 1, Some(id)),
+            None => (1, None),
+        };
+        FeedWriter {
+            keypair,
+            network: Some(network),
+            next_seq,
+            prev,
+        }
+    }
+
+    /// Signs a network's genesis; the returned writer continues the founder's feed.
+    pub fn found(keypair: Keypair, timestamp_ms: u64, genesis: pb::Genesis) -> (Self, SignedEvent) {
+        let mut w = FeedWriter {
+            keypair,
+            network: None,
+            next_seq: 1,
+            prev: None,
+        };
+        let ev = w.sign(timestamp_ms, Vec::new(), Body::Genesis(genesis));
+        w.network = Some(NetworkId(ev.id));
+        (w, ev)
+    }
+
+    /// The author's key.
+    pub fn author(&self) -> PublicKey {
+        self.keypair.public()
+    }
+
+    /// The seq the next event will have.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Signs the next event in the feed. A first event (seq 1) outside genesis is given
+    /// the genesis as a dependency if the caller did not name it, as the protocol requires.
+    pub fn sign(&mut self, timestamp_ms: u64, mut deps: Vec<EventId>, body: Body) -> SignedEvent {
+        let prev = self.prev;
+        deps.truncate(MAX_DEPS - 1);
+        if let (Some(net), 1) = (self.network, self.next_seq) {
+            if !deps.contains(&net.genesis()) {
+                deps.insert(0, net.genesis());
+            }
+        }
+        if let Some(p) = self.prev {
+            deps.retain(|d| *d != p);
+        }
+        deps.sort();
+        deps.dedup();
+        let raw = pb::Event {
+            network: self
+                .network
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default(),
+            author: self.keypair.public().as_bytes().to_vec(),
+            seq: self.next_seq,
+            prev: self.prev.map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
+            deps: deps.iter().map(|d| d.as_bytes().to_vec()).collect(),
+            timestamp_ms,
+            body: Some(body),
+        };
+        let event_bytes = raw.encode_to_vec();
+        let signature = self.keypair.sign(EVENT_DOMAIN, &event_bytes);
+        let id = EventId::of(&event_bytes);
+        self.prev = Some(id);
+        self.next_seq += 1;
+        let event = Event {
+            network: self.network,
+            author: self.keypair.public(),
+            seq: raw.seq,
+            prev,
+            deps,
+            timestamp_ms,
+            body: raw.body,
+        };
+        SignedEvent {
+            id,
+            event_bytes,
+            signature,
+            event,
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! A node's copy of one network's log, and the fold that derives its state.
+//!
+//! [`Replica`] is the sans-IO heart of a node: the caller passes in the current time and
+//! the bytes it received, and gets back what happened. It stores nothing on disk and
+//! talks to no one; the node persists what it is told was stored and fetches what it is
+//! told is missing.
+//!
+//! # The ingest pipeline
+//! 1. decode and check structure ([`SignedEvent::decode`]); check the network;
+//! 2. check signatures, in batches ([`crate::signature::verify_batch`]);
+//! 3. hold events timestamped beyond the local clock plus [`MAX_CLOCK_SKEW_MS`];
+//! 4. park events whose `prev` or `deps` are missing in a bounded pending set, and report
+//!    which ids to fetch;
+//! 5. check the chain (`prev` is the author's `seq - 1`) and that no cause is timestamped
+//!    after the event; store; detect forks;
+//! 6. fold into the state in the canonical order.
+//!
+//! # The canonical order
+//! Each event has a height: 0 for genesis, otherwise one more than the highest of its
+//! causes. Events are folded in order of (height, id). That is a linear extension of
+//! causality (an event always comes after its causes) and a pure function of the set of
+//! events, so every node folds the same set in the same order. An event that sorts after
+//! everything folded so far is applied directly; one that sorts earlier sends the fold
+//! back to the last checkpoint before its place, and only what follows is re-applied.
+
+use crate::event::{EventError, SignedEvent};
+use crate::fork::EquivocationProof;
+use crate::id::{EventId, NetworkId};
+use crate::keys::PublicKey;
+use crate::limits::{
+    CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, MAX_DEPS, MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS,
+};
+use crate::signature;
+use crate::state::{Context, Outcome, State, StateHash};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
+
+/// Position of an event in the canonical fold order.
+pub type OrderKey = (u64, EventId);
+
+/// Why an event was not taken in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The event is invalid; whoever sent it misbehaved.
+    #[error(transparent)]
+    Invalid(#[from] EventError),
+    /// The pending set is full; the event was dropped for now and can be offered again.
+    #[error("pending set is full ({MAX_PENDING_EVENTS} events); try again later")]
+    PendingFull,
+    /// The set of future-dated events is full; the event was dropped for now.
+    #[error("future-dated set is full ({MAX_FUTURE_EVENTS} events); try again later")]
+    FutureFull,
+}
+
+impl IngestError {
+    /// Whether the sender is to blame (and should be penalised).
+    pub fn is_peer_fault(&self) -> bool {
+        matches!(self, IngestError::Invalid(_))
+    }
+}
+
+/// What happened to an event that was taken in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Stored; `stored` lists it and any pending events it released, in the order stored.
+    Stored {
+        /// The ids newly stored.
+        stored: Vec<EventId>,
+    },
+    /// Already known (stored, pending or held).
+    Duplicate,
+    /// Waiting for causes; `missing` are the ids to fetch.
+    Pending {
+        /// Causes not yet known to this replica.
+        missing: Vec<EventId>,
+    },
+    /// Timestamped in the future; held until the local clock reaches `until_ms`.
+    Held {
+        /// Local time at which it will be taken in.
+        until_ms: u64,
+    },
+}
+
+#[derive(Debug)]
+struct Stored {
+    event: SignedEvent,
+    key: OrderKey,
+}
+
+#[derive(Debug)]
+struct Parked {
+    event: SignedEvent,
+    missing: usize,
+}
+
+/// One network's events and derived state. See the module documentation.
+#[derive(Debug)]
+pub struct Replica {
+    network: NetworkId,
+    events: HashMap<EventId, Stored>,
+    feeds: HashMap<PublicKey, BTreeMap<u64, Vec<EventId>>>,
+    forks: HashMap<PublicKey, u64>,
+    proofs: HashMap<PublicKey, EquivocationProof>,
+    heads: BTreeSet<OrderKey>,
+    order: BTreeMap<OrderKey, EventId>,
+    state: State,
+    applied_upto: Option<OrderKey>,
+    checkpoints: BTreeMap<OrderKey, State>,
+    since_checkpoint: usize,
+    outcomes: HashMap<EventId, Outcome>,
+    pending: HashMap<EventId, Parked>,
+    waiting: HashMap<EventId, Vec<EventId>>,
+    future: BTreeMap<(u64, EventId), SignedEvent>,
+    future_ids: HashSet<EventId>,
+    reapplied: u64,
+}
+
+impl Replica {
+    /// An empty replica of `network` (its genesis arrives like any other event).
+    pub fn new(network: NetworkId) -> Self {
+        Replica {
+            network,
+            events: HashMap::new(),
+            feeds: HashMap::new(),
+            forks: HashMap::new(),
+            proofs: HashMap::new(),
+            heads: BTreeSet::new(),
+            order: BTreeMap::new(),
+            state: State::default(),
+            applied_upto: None,
+            checkpoints: BTreeMap::new(),
+            since_checkpoint: 0,
+            outcomes: HashMap::new(),
+            pending: HashMap::new(),
+            waiting: HashMap::new(),
+            future: BTreeMap::new(),
+            future_ids: HashSet::new(),
+            reapplied: 0,
+        }
+    }
+
+    /// The network.
+    pub fn network(&self) -> NetworkId {
+        self.network
+    }
+
+    /// Takes in one event's wire bytes (an encoded `SignedEvent`).
+    pub fn ingest(&mut self, now_ms: u64, wire: &[u8]) -> Result<Ingested, IngestError> {
+        let mut results = self.ingest_batch(now_ms, &[wire]);
+        results.pop().unwrap_or(Ok(Ingested::Duplicate))
+    }
+
+    /// Takes in several events, checking their signatures together. `result[i]` is the
+    /// outcome for `wires[i]`.
+    pub fn ingest_batch<W: AsRef<[u8]>>(
+        &mut self,
+        now_ms: u64,
+        wires: &[W],
+    ) -> Vec<Result<Ingested, IngestError>> {
+        let decoded: Vec<Result<SignedEvent, IngestError>> = wires
+            .iter()
+            .map(|w| {
+                let ev = SignedEvent::decode(w.as_ref())?;
+                self.check_network(&ev)?;
+                Ok(ev)
+            })
+            .collect();
+        // Only new events need their signatures checked.
+        let fresh: Vec<usize> = decoded
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().ok().filter(|e| !self.knows(&e.id)).map(|_| i))
+            .collect();
+        let items: Vec<signature::Item<'_>> = fresh
+            .iter()
+            .filter_map(|&i| decoded[i].as_ref().ok().map(SignedEvent::signature_item))
+            .collect();
+        let verdicts = signature::verify_batch(&items);
+        let valid: HashMap<usize, bool> = fresh.into_iter().zip(verdicts).collect();
+        decoded
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let ev = r?;
+                match valid.get(&i) {
+                    None => Ok(Ingested::Duplicate),
+                    Some(false) => Err(EventError::BadSignature.into()),
+                    Some(true) => self.accept(now_ms, ev),
+                }
+            })
+            .collect()
+    }
+
+    fn check_network(&self, ev: &SignedEvent) -> Result<(), EventError> {
+        match ev.event.network {
+            None if ev.id == self.network.genesis() => Ok(()),
+            None => Err(EventError::NotGenesis(format!(
+                "genesis {} is not network {}",
+                ev.id.short(),
+                self.network
+            ))),
+            Some(n) if n == self.network => Ok(()),
+            Some(n) => Err(EventError::WrongNetwork {
+                expected: self.network,
+                found: n.to_string(),
+            }),
+        }
+    }
+
+    /// Whether the event is stored, pending or held.
+    pub fn knows(&self, id: &EventId) -> bool {
+        self.events.contains_key(id)
+            || self.pending.contains_key(id)
+            || self.future_ids.contains(id)
+    }
+
+    /// Takes in an event whose signature has been checked.
+    fn accept(&mut self, now_ms: u64, ev: SignedEvent) -> Result<Ingested, IngestError> {
+        if self.knows(&ev.id) {
+            return Ok(Ingested::Duplicate);
+        }
+        let horizon = now_ms.saturating_add(MAX_CLOCK_SKEW_MS);
+        if ev.event.timestamp_ms > horizon {
+            if self.future.len() >= MAX_FUTURE_EVENTS {
+                return Err(IngestError::FutureFull);
+            }
+            let until_ms = ev.event.timestamp_ms - MAX_CLOCK_SKEW_MS;
+            self.future_ids.insert(ev.id);
+            self.future.insert((ev.event.timestamp_ms, ev.id), ev);
+            return Ok(Ingested::Held { until_ms });
+        }
+        let missing: Vec<EventId> = ev
+            .event
+            .causes()
+            .filter(|c| !self.events.contains_key(c))
+            .collect();
+        if !missing.is_empty() {
+            if self.pending.len() >= MAX_PENDING_EVENTS {
+                return Err(IngestError::PendingFull);
+            }
+            for m in &missing {
+                self.waiting.entry(*m).or_default().push(ev.id);
+            }
+            let to_fetch = missing
+                .iter()
+                .copied()
+                .filter(|m| !self.pending.contains_key(m))
+                .collect();
+            self.pending.insert(
+                ev.id,
+                Parked {
+                    missing: missing.len(),
+                    event: ev,
+                },
+            );
+            return Ok(Ingested::Pending { missing: to_fetch });
+        }
+        let first = ev.id;
+        self.store(ev)?;
+        let mut stored = vec![first];
+        self.release_waiters(first, &mut stored);
+        Ok(Ingested::Stored { stored })
+    }
+
+    /// Stores events that were waiting only for `id`, and what they release in turn.
+    fn release_waiters(&mut self, id: EventId, stored: &mut Vec<EventId>) {
+        let mut queue = VecDeque::from([id]);
+        while let Some(done) = queue.pop_front() {
+            for waiter in self.waiting.remove(&done).unwrap_or_default() {
+                let ready = match self.pending.get_mut(&waiter) {
+                    Some(p) => {
+                        p.missing -= 1;
+                        p.missing == 0
+                    }
+                    None => false,
+                };
+                if !ready {
+                    continue;
+                }
+                if let Some(p) = self.pending.remove(&waiter) {
+                    // An invalid chain found only now is dropped like any invalid event.
+                    if self.store(p.event).is_ok() {
+                        stored.push(waiter);
+                        queue.push_back(waiter);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks the chain and causal timestamps, stores, detects forks and folds.
+    fn store(&mut self, ev: SignedEvent) -> Result<(), EventError> {
+        let e = &ev.event;
+        let mut height = 0;
+        if let Some(prev) = e.prev {
+            let p = &self.events[&prev].event.event;
+            if p.author != e.author || p.seq + 1 != e.seq {
+                return Err(EventError::BrokenChain(format!(
+                    "prev {} is not this author's event with seq {}",
+                    prev.short(),
+                    e.seq - 1
+                )));
+            }
+        } else if e.network.is_some() && !e.deps.contains(&self.network.genesis()) {
+            return Err(EventError::BrokenChain(
+                "an author's first event must list the genesis in deps".into(),
+            ));
+        }
+        for cause in e.causes() {
+            let c = &self.events[&cause];
+            if c.event.event.timestamp_ms > e.timestamp_ms {
+                return Err(EventError::TimestampBeforeCause {
+                    timestamp_ms: e.timestamp_ms,
+                    cause,
+                });
+            }
+            height = height.max(c.key.0 + 1);
+        }
+        let key = (height, ev.id);
+        let author = e.author;
+        let seq = e.seq;
+        let mut refold_from = key;
+        for cause in e.causes() {
+            self.heads.remove(&self.events[&cause].key);
+        }
+        self.heads.insert(key);
+        let slot = self
+            .feeds
+            .entry(author)
+            .or_default()
+            .entry(seq)
+            .or_default();
+        slot.push(ev.id);
+        if slot.len() > 1 {
+            let other = slot[0];
+            let earlier = self.forks.get(&author).is_none_or(|&s| seq < s);
+            if earlier {
+                self.forks.insert(author, seq);
+                self.proofs.insert(
+                    author,
+                    EquivocationProof {
+                        first: self.events[&other].event.clone(),
+                        second: ev.clone(),
+                    },
+                );
+                // Everything this author made from `seq` on loses its effect: fold again
+                // from the earliest such event.
+                if let Some(first) = self.earliest_from(&author, seq) {
+                    refold_from = refold_from.min(first);
+                }
+            }
+        }
+        self.order.insert(key, ev.id);
+        self.events.insert(ev.id, Stored { event: ev, key });
+        if refold_from == key && self.applied_upto.is_none_or(|a| a < key) {
+            self.apply_at(key);
+        } else {
+            self.refold(refold_from);
+        }
+        Ok(())
+    }
+
+    fn earliest_from(&self, author: &PublicKey, seq: u64) -> Option<OrderKey> {
+        self.feeds
+            .get(author)?
+            .range(seq..)
+            .flat_map(|(_, ids)| ids.iter())
+            .filter_map(|id| self.events.get(id).map(|s| s.key))
+            .min()
+    }
+
+    fn apply_at(&mut self, key: OrderKey) {
+        let id = key.1;
+        let ctx = Context {
+            network: &self.network,
+            forks: &self.forks,
+        };
+        let outcome = self.state.apply(&ctx, &self.events[&id].event);
+        self.outcomes.insert(id, outcome);
+        self.applied_upto = Some(key);
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= CHECKPOINT_INTERVAL {
+            self.checkpoints.insert(key, self.state.clone());
+            self.since_checkpoint = 0;
+        }
+    }
+
+    /// Goes back to the last checkpoint before `from` and re-applies everything after it.
+    fn refold(&mut self, from: OrderKey) {
+        self.checkpoints.split_off(&from);
+        let (start, state) = match self.checkpoints.iter().next_back() {
+            Some((k, s)) => (Bound::Excluded(*k), s.clone()),
+            None => (Bound::Unbounded, State::default()),
+        };
+        self.state = state;
+        self.since_checkpoint = 0;
+        self.applied_upto = match start {
+            Bound::Excluded(k) => Some(k),
+            _ => None,
+        };
+        let keys: Vec<OrderKey> = self
+            .order
+            .range((start, Bound::Unbounded))
+            .map(|(k, _)| *k)
+            .collect();
+        self.reapplied += keys.len() as u64;
+        for k in keys {
+            self.apply_at(k);
+        }
+    }
+
+    /// Takes in held future-dated events whose time has come. Call as the clock advances.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Result<Ingested, IngestError>> {
+        let horizon = now_ms.saturating_add(MAX_CLOCK_SKEW_MS);
+        let later = self
+            .future
+            .split_off(&(horizon.saturating_add(1), EventId([0; 32])));
+        let due = std::mem::replace(&mut self.future, later);
+        due.into_values()
+            .map(|ev| {
+                self.future_ids.remove(&ev.id);
+                self.accept(now_ms, ev)
+            })
+            .collect()
+    }
+
+    /// The derived state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The state hash: equal on two replicas iff they hold the same events.
+    pub fn state_hash(&self) -> StateHash {
+        self.state.hash(&self.network, &self.forks)
+    }
+
+    /// A stored event.
+    pub fn get(&self, id: &EventId) -> Option<&SignedEvent> {
+        self.events.get(id).map(|s| &s.event)
+    }
+
+    /// What a stored event did.
+    pub fn outcome(&self, id: &EventId) -> Option<&Outcome> {
+        self.outcomes.get(id)
+    }
+
+    /// Number of stored events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Stored events in fold order.
+    pub fn events_in_order(&self) -> impl Iterator<Item = &SignedEvent> {
+        self.order.values().map(|id| &self.events[id].event)
+    }
+
+    /// Number of events waiting for causes.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Number of future-dated events held.
+    pub fn held_len(&self) -> usize {
+        self.future.len()
+    }
+
+    /// Ids that pending events wait for and that this replica does not have at all.
+    pub fn missing(&self) -> Vec<EventId> {
+        let mut m: Vec<EventId> = self
+            .waiting
+            .keys()
+            .filter(|id| !self.knows(id))
+            .copied()
+            .collect();
+        m.sort();
+        m
+    }
+
+    /// Authors that equivocated, with the first forked seq.
+    pub fn forks(&self) -> &HashMap<PublicKey, u64> {
+        &self.forks
+    }
+
+    /// The proof of an author's equivocation.
+    pub fn fork_proof(&self, author: &PublicKey) -> Option<&EquivocationProof> {
+        self.proofs.get(author)
+    }
+
+    /// The highest seq stored for `author`, with its event id (the first, if forked).
+    pub fn feed_head(&self, author: &PublicKey) -> Option<(u64, EventId)> {
+        let (seq, ids) = self.feeds.get(author)?.iter().next_back()?;
+        Some((*seq, *ids.first()?))
+    }
+
+    /// The events nothing else follows yet, latest first, at most [`MAX_DEPS`] - 1 of
+    /// them: what a new event should list in `deps`.
+    pub fn heads(&self) -> Vec<EventId> {
+        self.heads
+            .iter()
+            .rev()
+            .take(MAX_DEPS - 1)
+            .map(|k| k.1)
+            .collect()
+    }
+
+    /// How many event applications re-folding has cost so far (for benchmarks and tests).
+    pub fn reapplied(&self) -> u64 {
+        self.reapplied
+    }
+
+    /// Checks that the cached state equals a fold from scratch (for tests; costly).
+    pub fn fold_from_scratch(&self) -> State {
+        let mut state = State::default();
+        let ctx = Context {
+            network: &self.network,
+            forks: &self.forks,
+        };
+        for ev in self.events_in_order() {
+            state.apply(&ctx, ev);
+        }
+        state
+    }
+}
+
+impl From<&Replica> for HashSet<EventId> {
+    fn from(r: &Replica) -> Self {
+        r.events.keys().copied().collect()
+    }
+}

@@ -1,0 +1,357 @@
+//! The derived state: what a network's events add up to, and the fold that computes it.
+//!
+//! [`State::apply`] takes one stored event, in the canonical fold order (see
+//! [`crate::replica`]), and decides its [`Outcome`]: applied, rejected with a reason (kept
+//! as evidence, no effect), or no effect (a body this version does not act on). Each
+//! concern lives in its own module; this one only dispatches. The state is built from
+//! persistent maps, so a checkpoint is a cheap clone.
+
+use crate::event::{Body, SignedEvent};
+use crate::id::{EventId, NetworkId};
+use crate::keys::PublicKey;
+use crate::membership::{self, Membership, MembershipError};
+use imbl::OrdMap;
+use mutual_proto::v1 as pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Domain prefix hashed before the canonical state encoding to give the state hash.
+pub const STATE_DOMAIN: &[u8] = b"mutual/v1/state\0";
+/// Domain prefix of each link in the outcome hash chain.
+pub const OUTCOME_DOMAIN: &[u8] = b"mutual/v1/outcome\0";
+
+/// What a stored event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It took effect.
+    Applied,
+    /// It is well signed but not allowed; kept as evidence, with no effect.
+    Rejected(Rejection),
+    /// Its body type is not acted on by this version: kept and forwarded, no effect.
+    NoEffect(NoEffect),
+}
+
+impl Outcome {
+    /// A stable code for the outcome, hashed into the state (see docs/PROTOCOL.md).
+    pub fn code(&self) -> u16 {
+        match self {
+            Outcome::Applied => 0,
+            Outcome::NoEffect(n) => 100 + *n as u16,
+            Outcome::Rejected(r) => 200 + r.code(),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Applied => f.write_str("applied"),
+            Outcome::Rejected(r) => write!(f, "rejected: {r}"),
+            Outcome::NoEffect(n) => write!(f, "no effect: {n}"),
+        }
+    }
+}
+
+/// Why a body has no effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoEffect {
+    /// A body type from a newer version of the protocol.
+    UnknownBody = 1,
+    /// A body type defined in the wire format whose rules this version does not apply
+    /// yet (motions, ballots, aid and federation before their modules exist).
+    NotYetApplied = 2,
+}
+
+impl fmt::Display for NoEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoEffect::UnknownBody => f.write_str("body type unknown to this version"),
+            NoEffect::NotYetApplied => f.write_str("this version does not apply this body type"),
+        }
+    }
+}
+
+/// Why a well-signed event is not allowed to take effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The network's genesis has not taken effect (or was itself invalid).
+    NotFounded,
+    /// The genesis breaks a rule.
+    InvalidGenesis(String),
+    /// The author's key speaks for no member.
+    NotAMember,
+    /// The author's key was rotated away or revoked before this event (in fold order).
+    KeyRetired,
+    /// The author's member has left or been removed.
+    NotActive,
+    /// The author equivocated at `seq` and this event is at or after it.
+    Forked {
+        /// The first sequence number with two different events.
+        seq: u64,
+    },
+    /// The author may not make this event.
+    Unauthorised(String),
+    /// The event conflicts with the state (e.g. a key already in use).
+    Conflict(String),
+}
+
+impl Rejection {
+    fn code(&self) -> u16 {
+        match self {
+            Rejection::NotFounded => 1,
+            Rejection::InvalidGenesis(_) => 2,
+            Rejection::NotAMember => 3,
+            Rejection::KeyRetired => 4,
+            Rejection::NotActive => 5,
+            Rejection::Forked { .. } => 6,
+            Rejection::Unauthorised(_) => 7,
+            Rejection::Conflict(_) => 8,
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotFounded => f.write_str("the network is not founded"),
+            Rejection::InvalidGenesis(s) => write!(f, "invalid genesis: {s}"),
+            Rejection::NotAMember => f.write_str("the author is not a member"),
+            Rejection::KeyRetired => f.write_str("the author's key was retired before this event"),
+            Rejection::NotActive => f.write_str("the author is no longer an active member"),
+            Rejection::Forked { seq } => write!(f, "the author equivocated at seq {seq}"),
+            Rejection::Unauthorised(s) => write!(f, "not authorised: {s}"),
+            Rejection::Conflict(s) => write!(f, "conflict: {s}"),
+        }
+    }
+}
+
+impl From<MembershipError> for Rejection {
+    fn from(e: MembershipError) -> Self {
+        match e {
+            MembershipError::InvalidGenesis(s) => Rejection::InvalidGenesis(s),
+            MembershipError::Unauthorised(s) => Rejection::Unauthorised(s),
+            other => Rejection::Conflict(other.to_string()),
+        }
+    }
+}
+
+/// What the fold needs to know beyond the state itself: facts about the whole event set.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The network.
+    pub network: &'a NetworkId,
+    /// For each author that equivocated, the first forked seq.
+    pub forks: &'a HashMap<PublicKey, u64>,
+}
+
+/// The derived state of a network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    name: Option<String>,
+    deed: Option<pb::Deed>,
+    membership: Membership,
+    addresses: OrdMap<PublicKey, Vec<String>>,
+    /// SHA-256 chain over (event id, outcome code) in fold order.
+    outcomes: [u8; 32],
+    events: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            name: None,
+            deed: None,
+            membership: Membership::default(),
+            addresses: OrdMap::new(),
+            outcomes: [0u8; 32],
+            events: 0,
+        }
+    }
+}
+
+impl State {
+    /// The network's name, once founded.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Whether the genesis has taken effect.
+    pub fn is_founded(&self) -> bool {
+        self.name.is_some()
+    }
+
+    /// The deed in force.
+    pub fn deed(&self) -> Option<&pb::Deed> {
+        self.deed.as_ref()
+    }
+
+    /// The membership.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The latest addresses each practice node announced.
+    pub fn addresses(&self) -> impl Iterator<Item = (&PublicKey, &Vec<String>)> {
+        self.addresses.iter()
+    }
+
+    /// How many events have been folded.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Applies one event, returning what it did. Events must come in fold order.
+    pub fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
+        let outcome = self.decide(ctx, ev);
+        let mut h = Sha256::new();
+        h.update(OUTCOME_DOMAIN);
+        h.update(self.outcomes);
+        h.update(ev.id.as_bytes());
+        h.update(outcome.code().to_be_bytes());
+        self.outcomes = h.finalize().into();
+        self.events += 1;
+        outcome
+    }
+
+    fn decide(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
+        let e = &ev.event;
+        let Some(body) = &e.body else {
+            return Outcome::NoEffect(NoEffect::UnknownBody);
+        };
+        if let Body::Genesis(g) = body {
+            return match membership::validate_genesis(g, &e.author) {
+                Ok(()) => {
+                    self.name = Some(g.name.clone());
+                    self.deed = g.deed.clone();
+                    self.membership = Membership::from_genesis(g);
+                    Outcome::Applied
+                }
+                Err(err) => Outcome::Rejected(err.into()),
+            };
+        }
+        if !self.is_founded() {
+            return Outcome::Rejected(Rejection::NotFounded);
+        }
+        if let Some(&seq) = ctx.forks.get(&e.author) {
+            if e.seq >= seq {
+                return Outcome::Rejected(Rejection::Forked { seq });
+            }
+        }
+        if self.membership.is_retired(&e.author) {
+            return Outcome::Rejected(Rejection::KeyRetired);
+        }
+        if self.membership.holder(&e.author).is_none() {
+            return Outcome::Rejected(Rejection::NotAMember);
+        }
+        if !self.membership.is_active(&e.author) {
+            return Outcome::Rejected(Rejection::NotActive);
+        }
+        let result = match body {
+            Body::Genesis(_) => unreachable_genesis(),
+            Body::PracticeUpdate(u) => self.membership.update_practice(&e.author, u),
+            Body::PracticeLeave(_) => self.membership.practice_leaves(&e.author),
+            Body::PartnerResign(_) => self.membership.partner_resigns(&e.author),
+            Body::KeyRotation(r) => self.membership.rotate(ctx.network, &e.author, r),
+            Body::KeyRevocation(r) => self.membership.revoke(&e.author, r),
+            Body::AddressAnnouncement(a) => self.announce(&e.author, a),
+            Body::Motion(_)
+            | Body::Ballot(_)
+            | Body::AidRequest(_)
+            | Body::AidOffer(_)
+            | Body::AidAcceptance(_)
+            | Body::AidCountersign(_)
+            | Body::AidCancel(_)
+            | Body::AidFulfil(_)
+            | Body::AidWithdraw(_)
+            | Body::FederationCharter(_) => return Outcome::NoEffect(NoEffect::NotYetApplied),
+        };
+        match result {
+            Ok(()) => Outcome::Applied,
+            Err(err) => Outcome::Rejected(err.into()),
+        }
+    }
+
+    fn announce(
+        &mut self,
+        author: &PublicKey,
+        a: &pb::AddressAnnouncement,
+    ) -> Result<(), MembershipError> {
+        if self.membership.practice_of_node(author).is_none() {
+            return Err(MembershipError::Unauthorised(
+                "only a practice node announces addresses".into(),
+            ));
+        }
+        self.addresses.insert(*author, a.addresses.clone());
+        Ok(())
+    }
+
+    /// The canonical encoding of the state (an encoded `StateDigest`, see
+    /// docs/PROTOCOL.md), given the network and the set of forks.
+    pub fn canonical_bytes(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> Vec<u8> {
+        let mut d = pb::StateDigest {
+            network: network.as_bytes().to_vec(),
+            name: self.name.clone().unwrap_or_default(),
+            deed: self.deed.clone(),
+            outcomes: self.outcomes.to_vec(),
+            events: self.events,
+            ..Default::default()
+        };
+        self.membership.digest_into(&mut d);
+        let mut fork_list: Vec<_> = forks.iter().collect();
+        fork_list.sort();
+        d.forks = fork_list
+            .into_iter()
+            .map(|(k, s)| pb::ForkEntry {
+                author: k.as_bytes().to_vec(),
+                seq: *s,
+            })
+            .collect();
+        d.addresses = self
+            .addresses
+            .iter()
+            .map(|(k, a)| pb::AddressEntry {
+                node_key: k.as_bytes().to_vec(),
+                addresses: a.clone(),
+            })
+            .collect();
+        d.encode_to_vec()
+    }
+
+    /// SHA-256 of [`STATE_DOMAIN`] || [`State::canonical_bytes`].
+    pub fn hash(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> StateHash {
+        let mut h = Sha256::new();
+        h.update(STATE_DOMAIN);
+        h.update(self.canonical_bytes(network, forks));
+        StateHash(h.finalize().into())
+    }
+}
+
+fn unreachable_genesis() -> Result<(), MembershipError> {
+    // Handled before the membership checks above; a second genesis cannot exist in one
+    // network because its id would differ from the network id and be refused on receipt.
+    Err(MembershipError::Unauthorised(
+        "a network has one genesis".into(),
+    ))
+}
+
+/// The hash of a node's derived state: equal on two nodes iff they derived the same state.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateHash(pub [u8; 32]);
+
+impl fmt::Display for StateHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for StateHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateHash({})", &hex::encode(self.0)[..12])
+    }
+}
+
+/// An event's id with its outcome, for reports.
+pub type EventOutcome = (EventId, Outcome);
