@@ -10,7 +10,7 @@
 use crate::id::{EventId, NetworkId, ID_LEN};
 use crate::keys::{KeyError, Keypair, PublicKey};
 use crate::limits::{
-    MAX_DEPS, MAX_LIST_LEN, MAX_NAME_BYTES, MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
+    MAX_DEPS, MAX_EVENT_BYTES, MAX_LIST_LEN, MAX_NAME_BYTES, MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
 };
 use crate::signature::{self, Item, EVENT_DOMAIN, SIGNATURE_LEN};
 use mutual_proto::v1 as pb;
@@ -24,7 +24,8 @@ pub use pb::event::Body;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventError {
-    /// Larger than [`MAX_SIGNED_EVENT_BYTES`].
+    /// Larger than [`MAX_SIGNED_EVENT_BYTES`] (the wrapper) or [`MAX_EVENT_BYTES`] (the
+    /// signed bytes).
     #[error("event is {size} bytes, over the limit of {max}")]
     TooLarge {
         /// Its size.
@@ -135,6 +136,12 @@ impl SignedEvent {
                     format!("{} bytes, expected {SIGNATURE_LEN}", outer.signature.len()),
                 )
             })?;
+        if outer.event.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size: outer.event.len(),
+                max: MAX_EVENT_BYTES,
+            });
+        }
         let event = decode_event(&outer.event)?;
         Ok(SignedEvent {
             id: EventId::of(&outer.event),
@@ -172,6 +179,12 @@ impl SignedEvent {
     pub fn is_genesis(&self) -> bool {
         self.event.network.is_none()
     }
+
+    /// The network the event belongs to: its `network` field, or for a genesis, the
+    /// network it founds (its own id).
+    pub fn network(&self) -> NetworkId {
+        self.event.network.unwrap_or(NetworkId(self.id))
+    }
 }
 
 fn id_field(bytes: &[u8], name: &'static str) -> Result<EventId, EventError> {
@@ -183,8 +196,38 @@ fn key_field(bytes: &[u8], name: &'static str) -> Result<PublicKey, EventError> 
     PublicKey::from_slice(bytes).map_err(|e: KeyError| field(name, e.to_string()))
 }
 
+/// Lowest field number of an `Event` body type. Every top-level `Event` field numbered
+/// from here up is a body, whether this version knows its type or not.
+pub const FIRST_BODY_FIELD: u32 = 16;
+
+/// Counts the top-level body fields in encoded `Event` bytes. Protobuf readers keep only
+/// the last member of a `oneof`, so an event with two bodies could mean different things
+/// to nodes that know different body types; such an event is malformed.
+fn body_fields(mut bytes: &[u8]) -> Result<usize, prost::DecodeError> {
+    let mut count = 0;
+    while !bytes.is_empty() {
+        let (tag, wire_type) = prost::encoding::decode_key(&mut bytes)?;
+        if tag >= FIRST_BODY_FIELD {
+            count += 1;
+        }
+        prost::encoding::skip_field(
+            wire_type,
+            tag,
+            &mut bytes,
+            prost::encoding::DecodeContext::default(),
+        )?;
+    }
+    Ok(count)
+}
+
 fn decode_event(bytes: &[u8]) -> Result<Event, EventError> {
     let raw = pb::Event::decode(bytes).map_err(|e| EventError::Malformed(format!("Event: {e}")))?;
+    let bodies = body_fields(bytes).map_err(|e| EventError::Malformed(format!("Event: {e}")))?;
+    if bodies > 1 {
+        return Err(EventError::Malformed(format!(
+            "{bodies} body fields; an event has at most one"
+        )));
+    }
     let author = key_field(&raw.author, "author")?;
     if raw.seq == 0 {
         return Err(field("seq", "sequence numbers start at 1"));
@@ -471,17 +514,18 @@ impl FeedWriter {
     /// the genesis as a dependency if the caller did not name it, as the protocol requires.
     pub fn sign(&mut self, timestamp_ms: u64, mut deps: Vec<EventId>, body: Body) -> SignedEvent {
         let prev = self.prev;
-        deps.truncate(MAX_DEPS - 1);
-        if let (Some(net), 1) = (self.network, self.next_seq) {
-            if !deps.contains(&net.genesis()) {
-                deps.insert(0, net.genesis());
-            }
-        }
-        if let Some(p) = self.prev {
+        if let Some(p) = prev {
             deps.retain(|d| *d != p);
         }
         deps.sort();
         deps.dedup();
+        if let (Some(net), 1) = (self.network, self.next_seq) {
+            if !deps.contains(&net.genesis()) {
+                deps.truncate(MAX_DEPS - 1);
+                deps.insert(0, net.genesis());
+            }
+        }
+        deps.truncate(MAX_DEPS);
         let raw = pb::Event {
             network: self
                 .network

@@ -11,7 +11,7 @@ use crate::limits::MAX_SIGNED_EVENT_BYTES;
 use mutual_proto::v1 as pb;
 use prost::Message;
 
-/// Largest encoded proof, in bytes: two events and their framing.
+/// Largest encoded proof, in bytes (capacity): two event wrappers and their framing.
 pub const MAX_PROOF_BYTES: usize = 2 * MAX_SIGNED_EVENT_BYTES + 64;
 
 /// Why a proof does not prove equivocation.
@@ -40,7 +40,7 @@ pub struct EquivocationProof {
 
 impl EquivocationProof {
     /// Checks the proof and returns the author and the forked seq.
-    pub fn verify(&self) -> Result<(PublicKey, u64, Option<NetworkId>), ProofError> {
+    pub fn verify(&self) -> Result<(PublicKey, u64, NetworkId), ProofError> {
         let (a, b) = (&self.first, &self.second);
         if a.id == b.id {
             return Err(ProofError::NotAFork("the same event twice"));
@@ -51,13 +51,15 @@ impl EquivocationProof {
         if a.event.seq != b.event.seq {
             return Err(ProofError::NotAFork("different sequence numbers"));
         }
-        if a.event.network != b.event.network {
+        // A genesis belongs to the network it founds, so a founder that signs another
+        // seq-1 event in its own network has equivocated; two geneses are two networks.
+        if a.network() != b.network() {
             return Err(ProofError::NotAFork("different networks"));
         }
         if !a.verify_signature() || !b.verify_signature() {
             return Err(ProofError::Event(EventError::BadSignature));
         }
-        Ok((a.event.author, a.event.seq, a.event.network))
+        Ok((a.event.author, a.event.seq, a.network()))
     }
 
     /// Encodes as a `mutual.v1.EquivocationProof`.

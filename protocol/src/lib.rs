@@ -15,6 +15,7 @@
 //! - [`replica`]: a node's copy of a network's log: ingest, pending, held, fold.
 //! - [`state`]: the derived state, event outcomes and the state hash.
 //! - [`membership`]: practices, partners and keys.
+//! - [`aid`]: mutual aid between practices: requests, offers, agreements, the board.
 //!
 //! ## Example
 //! ```
@@ -50,8 +51,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod aid;
 pub mod event;
 pub mod fork;
+pub mod governance;
 pub mod id;
 pub mod keys;
 pub mod limits;

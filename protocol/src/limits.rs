@@ -1,10 +1,21 @@
 //! Every limit in the protocol core, with its unit and its reason.
 //!
-//! These are part of the protocol: a node that accepted more would store events that
-//! other nodes refuse, so changing one is a protocol change (docs/PROTOCOL.md, "Limits").
+//! Two kinds: *validity* limits ([`MAX_EVENT_BYTES`], [`MAX_DEPS`], [`MAX_NAME_BYTES`],
+//! [`MAX_TEXT_BYTES`], [`MAX_LIST_LEN`], [`MAX_CLOCK_SKEW_MS`]) are part of the protocol:
+//! a node that accepted more would store events that other nodes refuse, so changing one
+//! is a protocol change (docs/PROTOCOL.md, "Limits"). *Capacity* limits
+//! ([`MAX_SIGNED_EVENT_BYTES`], [`MAX_FUTURE_EVENTS`], [`MAX_PENDING_EVENTS`],
+//! [`CHECKPOINT_INTERVAL`]) bound one node's memory and work and never change which
+//! events are valid or what state they produce.
 
-/// Largest encoded `SignedEvent`, in bytes. A genesis for 32 practices and 200 partners
-/// is about 25 KiB; 64 KiB leaves room while keeping one event cheap to hold and to send.
+/// Largest signed `event` byte string, in bytes (validity). A genesis for 32 practices
+/// and 200 partners is about 25 KiB; this leaves room while keeping one event cheap to
+/// hold and to send, and keeps the canonical wrapper under [`MAX_SIGNED_EVENT_BYTES`].
+pub const MAX_EVENT_BYTES: usize = 64 * 1024 - 128;
+
+/// Largest encoded `SignedEvent` wrapper read from a peer or a file, in bytes (capacity):
+/// a guard applied before decoding. A canonical wrapper around an event of
+/// [`MAX_EVENT_BYTES`] is at most 64 + 9 bytes larger, so it always fits.
 pub const MAX_SIGNED_EVENT_BYTES: usize = 64 * 1024;
 
 /// Most `deps` one event may list. An author names the heads it had seen; 32 is far

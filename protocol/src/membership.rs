@@ -233,7 +233,7 @@ impl Membership {
         self.partners.get(id)
     }
 
-    /// The practice whose node key is `key`, if active.
+    /// The practice whose node key is `key` (whatever its status).
     pub fn practice_of_node(&self, key: &PublicKey) -> Option<&PracticeRecord> {
         match self.keys.get(key) {
             Some(Holder::Practice(ods)) => self.practices.get(ods),
@@ -341,7 +341,8 @@ impl Membership {
         author: &PublicKey,
         r: &pb::KeyRevocation,
     ) -> Result<(), MembershipError> {
-        let target = key(&r.key).ok_or(MembershipError::UnknownKey(*author))?;
+        let target = key(&r.key)
+            .ok_or_else(|| MembershipError::Unauthorised("the revoked key is not a key".into()))?;
         let holder = self
             .keys
             .get(&target)

@@ -32,7 +32,7 @@ use crate::limits::{
 };
 use crate::signature;
 use crate::state::{Context, Outcome, State, StateHash};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 
 /// Position of an event in the canonical fold order.
@@ -112,7 +112,7 @@ pub struct Replica {
     pending: HashMap<EventId, Parked>,
     waiting: HashMap<EventId, Vec<EventId>>,
     future: BTreeMap<(u64, EventId), SignedEvent>,
-    future_ids: HashSet<EventId>,
+    future_ids: HashMap<EventId, u64>,
     reapplied: u64,
 }
 
@@ -135,7 +135,7 @@ impl Replica {
             pending: HashMap::new(),
             waiting: HashMap::new(),
             future: BTreeMap::new(),
-            future_ids: HashSet::new(),
+            future_ids: HashMap::new(),
             reapplied: 0,
         }
     }
@@ -166,11 +166,15 @@ impl Replica {
                 Ok(ev)
             })
             .collect();
-        // Only new events need their signatures checked.
+        // An exact copy of a known event needs no check; anything else does, including a
+        // known event under a different signature (so a bad copy is still caught).
         let fresh: Vec<usize> = decoded
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.as_ref().ok().filter(|e| !self.knows(&e.id)).map(|_| i))
+            .filter_map(|(i, r)| {
+                let e = r.as_ref().ok()?;
+                (self.known_signature(&e.id) != Some(&e.signature)).then_some(i)
+            })
             .collect();
         let items: Vec<signature::Item<'_>> = fresh
             .iter()
@@ -212,7 +216,19 @@ impl Replica {
     pub fn knows(&self, id: &EventId) -> bool {
         self.events.contains_key(id)
             || self.pending.contains_key(id)
-            || self.future_ids.contains(id)
+            || self.future_ids.contains_key(id)
+    }
+
+    /// The signature of a stored, pending or held event.
+    fn known_signature(&self, id: &EventId) -> Option<&[u8; signature::SIGNATURE_LEN]> {
+        if let Some(s) = self.events.get(id) {
+            return Some(&s.event.signature);
+        }
+        if let Some(p) = self.pending.get(id) {
+            return Some(&p.event.signature);
+        }
+        let ts = self.future_ids.get(id)?;
+        self.future.get(&(*ts, *id)).map(|e| &e.signature)
     }
 
     /// Takes in an event whose signature has been checked.
@@ -226,7 +242,7 @@ impl Replica {
                 return Err(IngestError::FutureFull);
             }
             let until_ms = ev.event.timestamp_ms - MAX_CLOCK_SKEW_MS;
-            self.future_ids.insert(ev.id);
+            self.future_ids.insert(ev.id, ev.event.timestamp_ms);
             self.future.insert((ev.event.timestamp_ms, ev.id), ev);
             return Ok(Ingested::Held { until_ms });
         }
@@ -242,11 +258,7 @@ impl Replica {
             for m in &missing {
                 self.waiting.entry(*m).or_default().push(ev.id);
             }
-            let to_fetch = missing
-                .iter()
-                .copied()
-                .filter(|m| !self.pending.contains_key(m))
-                .collect();
+            let to_fetch = missing.iter().copied().filter(|m| !self.knows(m)).collect();
             self.pending.insert(
                 ev.id,
                 Parked {
@@ -279,14 +291,35 @@ impl Replica {
                     continue;
                 }
                 if let Some(p) = self.pending.remove(&waiter) {
-                    // An invalid chain found only now is dropped like any invalid event.
                     if self.store(p.event).is_ok() {
                         stored.push(waiter);
                         queue.push_back(waiter);
+                    } else {
+                        // An invalid chain found only now: dropped like any invalid
+                        // event, and so is everything that waits on it, since it can
+                        // never be stored.
+                        self.drop_waiters_of(waiter);
                     }
                 }
             }
         }
+    }
+
+    /// Removes from the pending set everything that (transitively) waits for `id`.
+    fn drop_waiters_of(&mut self, id: EventId) {
+        let mut queue = vec![id];
+        while let Some(gone) = queue.pop() {
+            for waiter in self.waiting.remove(&gone).unwrap_or_default() {
+                if self.pending.remove(&waiter).is_some() {
+                    queue.push(waiter);
+                }
+            }
+        }
+        // Waiters on other missing causes may still list dropped events; prune them.
+        self.waiting.retain(|_, ws| {
+            ws.retain(|w| self.pending.contains_key(w));
+            !ws.is_empty()
+        });
     }
 
     /// Checks the chain and causal timestamps, stores, detects forks and folds.
@@ -525,11 +558,5 @@ impl Replica {
             state.apply(&ctx, ev);
         }
         state
-    }
-}
-
-impl From<&Replica> for HashSet<EventId> {
-    fn from(r: &Replica) -> Self {
-        r.events.keys().copied().collect()
     }
 }

@@ -6,7 +6,9 @@
 //! concern lives in its own module; this one only dispatches. The state is built from
 //! persistent maps, so a checkpoint is a cheap clone.
 
+use crate::aid::{Aid, AidError};
 use crate::event::{Body, SignedEvent};
+use crate::governance::{Governance, GovernanceError};
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
 use crate::membership::{self, Membership, MembershipError};
@@ -96,6 +98,10 @@ pub enum Rejection {
     Unauthorised(String),
     /// The event conflicts with the state (e.g. a key already in use).
     Conflict(String),
+    /// A mutual-aid event breaks an aid rule (docs/AID.md).
+    Aid(AidError),
+    /// A motion or ballot breaks a governance rule (docs/GOVERNANCE.md).
+    Governance(GovernanceError),
 }
 
 impl Rejection {
@@ -109,6 +115,9 @@ impl Rejection {
             Rejection::Forked { .. } => 6,
             Rejection::Unauthorised(_) => 7,
             Rejection::Conflict(_) => 8,
+            // Codes 9-29 are left for other concerns; aid's is 30.
+            Rejection::Aid(_) => 30,
+            Rejection::Governance(_) => 9,
         }
     }
 }
@@ -124,6 +133,8 @@ impl fmt::Display for Rejection {
             Rejection::Forked { seq } => write!(f, "the author equivocated at seq {seq}"),
             Rejection::Unauthorised(s) => write!(f, "not authorised: {s}"),
             Rejection::Conflict(s) => write!(f, "conflict: {s}"),
+            Rejection::Aid(e) => write!(f, "mutual aid: {e}"),
+            Rejection::Governance(e) => write!(f, "governance: {e}"),
         }
     }
 }
@@ -154,6 +165,8 @@ pub struct State {
     deed: Option<pb::Deed>,
     membership: Membership,
     addresses: OrdMap<PublicKey, Vec<String>>,
+    aid: Aid,
+    governance: Governance,
     /// SHA-256 chain over (event id, outcome code) in fold order.
     outcomes: [u8; 32],
     events: u64,
@@ -166,6 +179,8 @@ impl Default for State {
             deed: None,
             membership: Membership::default(),
             addresses: OrdMap::new(),
+            aid: Aid::default(),
+            governance: Governance::default(),
             outcomes: [0u8; 32],
             events: 0,
         }
@@ -198,6 +213,16 @@ impl State {
         self.addresses.iter()
     }
 
+    /// The governance state: motions, tallies, the board and the chair.
+    pub fn governance(&self) -> &Governance {
+        &self.governance
+    }
+
+    /// The mutual-aid state (see [`crate::aid::Board`] for the board view).
+    pub fn aid(&self) -> &Aid {
+        &self.aid
+    }
+
     /// How many events have been folded.
     pub fn events(&self) -> u64 {
         self.events
@@ -218,6 +243,13 @@ impl State {
 
     fn decide(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
         let e = &ev.event;
+        if self.is_founded() {
+            // Any event after genesis closes the motions whose grace period ended before
+            // its timestamp, before it is itself judged (docs/GOVERNANCE.md, "Deadlines").
+            let (membership, deed) = (&mut self.membership, &mut self.deed);
+            self.governance
+                .close_due(ev.id, e.timestamp_ms, membership, deed);
+        }
         let Some(body) = &e.body else {
             return Outcome::NoEffect(NoEffect::UnknownBody);
         };
@@ -257,20 +289,59 @@ impl State {
             Body::KeyRotation(r) => self.membership.rotate(ctx.network, &e.author, r),
             Body::KeyRevocation(r) => self.membership.revoke(&e.author, r),
             Body::AddressAnnouncement(a) => self.announce(&e.author, a),
-            Body::Motion(_)
-            | Body::Ballot(_)
-            | Body::AidRequest(_)
+            Body::AidRequest(_)
             | Body::AidOffer(_)
             | Body::AidAcceptance(_)
             | Body::AidCountersign(_)
             | Body::AidCancel(_)
             | Body::AidFulfil(_)
-            | Body::AidWithdraw(_)
-            | Body::FederationCharter(_) => return Outcome::NoEffect(NoEffect::NotYetApplied),
+            | Body::AidWithdraw(_) => {
+                return match self.aid.apply(&self.membership, ev) {
+                    Ok(()) => Outcome::Applied,
+                    Err(err) => Outcome::Rejected(Rejection::Aid(err)),
+                }
+            }
+            Body::Motion(mo) => {
+                return match self
+                    .governance
+                    .propose(&self.membership, self.deed.as_ref(), ev, mo)
+                {
+                    Ok(()) => Outcome::Applied,
+                    Err(err) => Outcome::Rejected(err.into()),
+                }
+            }
+            Body::Ballot(b) => {
+                return match self.governance.cast(&self.membership, ev, b) {
+                    Ok(()) => Outcome::Applied,
+                    Err(err) => Outcome::Rejected(err.into()),
+                }
+            }
+            Body::FederationCharter(_) => return Outcome::NoEffect(NoEffect::NotYetApplied),
         };
         match result {
-            Ok(()) => Outcome::Applied,
+            Ok(()) => {
+                if matches!(
+                    body,
+                    Body::KeyRotation(_) | Body::KeyRevocation(_) | Body::PracticeLeave(_)
+                ) {
+                    self.prune_addresses();
+                }
+                Outcome::Applied
+            }
             Err(err) => Outcome::Rejected(err.into()),
+        }
+    }
+
+    /// Forgets the addresses of node keys that no longer speak for an active practice.
+    fn prune_addresses(&mut self) {
+        let stale: Vec<PublicKey> = self
+            .addresses
+            .keys()
+            .filter(|k| !self.membership.is_active(k))
+            .copied()
+            .collect();
+        for k in stale {
+            self.addresses.remove(&k);
         }
     }
 
@@ -300,6 +371,8 @@ impl State {
             ..Default::default()
         };
         self.membership.digest_into(&mut d);
+        self.aid.digest_into(&mut d);
+        self.governance.digest_into(&mut d);
         let mut fork_list: Vec<_> = forks.iter().collect();
         fork_list.sort();
         d.forks = fork_list

@@ -208,3 +208,40 @@ fn future_events_and_clock_skew() {
         Err(IngestError::FutureFull)
     );
 }
+
+#[test]
+fn signed_event_bytes_of_the_event_itself() {
+    let (fx, mut w) = Fixture::new(1);
+    let base = w.sign(T0 + 1, vec![], update(5));
+    // Pad the event bytes with an unknown header field (14), then sign.
+    let sized = |len: usize| {
+        let mut bytes = base.event_bytes.clone();
+        let pad = len - bytes.len() - 4; // tag (1) + 3-byte varint length
+        bytes.push(0x72); // field 14, wire type 2
+        bytes.extend_from_slice(&[
+            (pad as u8) | 0x80,
+            ((pad >> 7) as u8) | 0x80,
+            (pad >> 14) as u8,
+        ]);
+        bytes.resize(len, b'p');
+        pb::SignedEvent {
+            signature: key(1)
+                .sign(mutual_protocol::signature::EVENT_DOMAIN, &bytes)
+                .to_vec(),
+            event: bytes,
+        }
+        .encode_to_vec()
+    };
+    let at = sized(MAX_EVENT_BYTES);
+    assert!(at.len() <= MAX_SIGNED_EVENT_BYTES);
+    let mut r = fx.replica();
+    assert!(matches!(r.ingest(T0 + 2, &at), Ok(Ingested::Stored { .. })));
+    let over = sized(MAX_EVENT_BYTES + 1);
+    assert_eq!(
+        SignedEvent::decode(&over).map(|_| ()),
+        Err(EventError::TooLarge {
+            size: MAX_EVENT_BYTES + 1,
+            max: MAX_EVENT_BYTES
+        })
+    );
+}

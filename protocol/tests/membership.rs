@@ -266,3 +266,25 @@ fn equivocation_is_detected_proven_and_voids_the_fork_everywhere() {
     };
     assert!(unrelated.verify().is_err());
 }
+
+#[test]
+fn a_leaving_practice_s_addresses_are_forgotten() {
+    let (fx, mut w1) = Fixture::new(2);
+    let mut r = fx.replica();
+    let ann = w1.sign(
+        T0 + 1,
+        vec![],
+        Body::AddressAnnouncement(pb::AddressAnnouncement {
+            addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+        }),
+    );
+    r.ingest(T0 + 2, &ann.to_wire()).expect("stored");
+    assert_eq!(r.state().addresses().count(), 1);
+    let leave = w1.sign(
+        T0 + 3,
+        vec![],
+        Body::PracticeLeave(pb::PracticeLeave::default()),
+    );
+    r.ingest(T0 + 4, &leave.to_wire()).expect("stored");
+    assert_eq!(r.state().addresses().count(), 0);
+}

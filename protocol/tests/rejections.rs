@@ -311,3 +311,110 @@ fn a_network_id_is_its_genesis() {
     let (fx, _) = Fixture::new(1);
     assert_eq!(fx.network, NetworkId(EventId::of(&fx.genesis.event_bytes)));
 }
+
+#[test]
+fn a_bad_signature_on_a_known_event_is_still_refused() {
+    let (fx, mut w) = Fixture::new(1);
+    let mut r = fx.replica();
+    let ev = w.sign(T0 + 1, vec![], update(1));
+    r.ingest(T0 + 2, &ev.to_wire()).expect("stored");
+    assert_eq!(r.ingest(T0 + 2, &ev.to_wire()), Ok(Ingested::Duplicate));
+    let mut bad = ev.clone();
+    bad.signature[3] ^= 0x40;
+    assert_eq!(
+        invalid(r.ingest(T0 + 2, &bad.to_wire())),
+        EventError::BadSignature
+    );
+}
+
+#[test]
+fn two_body_fields_are_malformed() {
+    let (fx, mut w) = Fixture::new(1);
+    let mut r = fx.replica();
+    let ev = w.sign(T0 + 1, vec![], update(1));
+    let mut bytes = ev.event_bytes.clone();
+    // Append a second body: field 19 (partner_resign), empty message: tag 0x9a 0x01, len 0.
+    bytes.extend_from_slice(&[0x9a, 0x01, 0x00]);
+    let wire = pb::SignedEvent {
+        signature: key(1).sign(EVENT_DOMAIN, &bytes).to_vec(),
+        event: bytes,
+    }
+    .encode_to_vec();
+    assert!(
+        matches!(invalid(r.ingest(T0 + 2, &wire)), EventError::Malformed(m) if m.contains("body fields"))
+    );
+}
+
+#[test]
+fn an_event_found_invalid_on_release_takes_its_waiters_with_it() {
+    let (fx, mut w1) = Fixture::new(2);
+    let mut r = fx.replica();
+    let a = w1.sign(T0 + 1, vec![], update(1));
+    let mut w2 = fx.writer(2);
+    let x = w2.sign(T0 + 1, vec![], update(2));
+    // b claims x (someone else's event) as its prev: a broken chain, detectable only once
+    // x is known. c follows b.
+    let mut raw = raw_of(&a);
+    raw.seq = a.event.seq + 1;
+    raw.prev = x.id.as_bytes().to_vec();
+    raw.timestamp_ms = T0 + 2;
+    let b_wire = forge(&raw, 1);
+    let b = SignedEvent::decode(&b_wire).expect("decodes");
+    let mut w1b = FeedWriter::resume(key(1), fx.network, Some((b.event.seq, b.id)));
+    let c = w1b.sign(T0 + 3, vec![], update(3));
+    r.ingest(T0 + 9, &c.to_wire()).expect("c pending");
+    r.ingest(T0 + 9, &b_wire).expect("b pending");
+    assert_eq!(r.pending_len(), 2);
+    assert_eq!(r.missing(), vec![x.id]);
+    r.ingest(T0 + 9, &x.to_wire()).expect("x stored");
+    assert_eq!(
+        r.pending_len(),
+        0,
+        "b and c are dropped, not parked forever"
+    );
+    assert!(r.missing().is_empty());
+    assert!(r.get(&b.id).is_none() && r.get(&c.id).is_none());
+}
+
+#[test]
+fn held_causes_are_not_fetched_again() {
+    let (fx, mut w) = Fixture::new(1);
+    let mut r = fx.replica();
+    let now = T0 + 1;
+    let future = w.sign(T0 + 3_600_000, vec![], update(1));
+    let after = w.sign(T0 + 3_600_001, vec![], update(2));
+    assert!(matches!(
+        r.ingest(now, &future.to_wire()),
+        Ok(Ingested::Held { .. })
+    ));
+    // `after` is itself future-dated; deliver it once the clock allows, before `future`
+    // has been released.
+    let later = T0 + 3_600_001 - MAX_CLOCK_SKEW_MS;
+    let res = r.ingest(later, &after.to_wire());
+    assert_eq!(res, Ok(Ingested::Pending { missing: vec![] }));
+    let released = r.tick(later);
+    assert_eq!(released.len(), 1);
+    assert_eq!(r.len(), 3);
+}
+
+#[test]
+fn a_founder_forking_its_genesis_is_proven() {
+    let (fx, _) = Fixture::new(2);
+    let mut r = fx.replica();
+    // The founder's writer used seq 1 for the genesis; a second seq-1 event equivocates.
+    let mut twin = FeedWriter::resume(key(1), fx.network, None);
+    let other = twin.sign(T0 + 1, vec![], update(9));
+    r.ingest(T0 + 2, &other.to_wire()).expect("stored");
+    assert_eq!(r.forks().get(&key(1).public()), Some(&1));
+    let proof = r.fork_proof(&key(1).public()).expect("proof");
+    assert_eq!(proof.verify().map(|(_, s, n)| (s, n)), Ok((1, fx.network)));
+    // The genesis stays in force: a network cannot be un-founded.
+    assert!(r.state().is_founded());
+    // Two geneses by one key are two networks, not an equivocation.
+    let (second, _) = Fixture::new(3);
+    let two = mutual_protocol::fork::EquivocationProof {
+        first: fx.genesis.clone(),
+        second: second.genesis.clone(),
+    };
+    assert!(two.verify().is_err());
+}

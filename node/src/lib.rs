@@ -1,0 +1,28 @@
+//! # mutual-node
+//!
+//! The Mutual node and its command-line interface, `mutual`. This crate does the I/O that
+//! the sans-IO core (`mutual-protocol`) leaves out: files, clocks, randomness, and (in
+//! time) storage and networking.
+//!
+//! ## Map of the crate
+//! - [`keyfile`]: key files on disk (mode 0600), fingerprints, and the node key's libp2p
+//!   identity.
+//! - [`export`]: the audit format: a signed log as varint-length-prefixed `SignedEvent`s,
+//!   and offline verification of such a file.
+//! - [`simulate`]: an in-process partnership of several replicas fed in different orders,
+//!   showing convergence of the core.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod export;
+pub mod keyfile;
+pub mod simulate;
+
+/// Milliseconds since the Unix epoch by the local clock (the node is the only place
+/// that reads the clock; the core is handed the time).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

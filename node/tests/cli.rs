@@ -1,0 +1,121 @@
+//! The `mutual` binary, driven as a user would: separate processes, real files.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mutual(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(args)
+        .output()
+        .expect("the mutual binary runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn key_new_then_show() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.key");
+    let made = json(&mutual(&["--json", "key", "new", "--out", s(&path)]));
+    let mode = std::fs::metadata(&path).expect("file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let shown = json(&mutual(&["key", "show", s(&path), "--json"]));
+    assert_eq!(made["public_key"], shown["public_key"]);
+    assert_eq!(made["peer_id"], shown["peer_id"]);
+    assert_eq!(shown["fingerprint"].as_str().map(str::len), Some(19));
+    // Refuses to overwrite, with a message that says what to do; the key is unchanged.
+    let again = mutual(&["key", "new", "--out", s(&path)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    let still = json(&mutual(&["key", "show", s(&path), "--json"]));
+    assert_eq!(still["public_key"], made["public_key"]);
+}
+
+#[test]
+fn simulate_export_and_verify_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("log.bin");
+    let sim = json(&mutual(&[
+        "simulate",
+        "--practices",
+        "4",
+        "--events",
+        "300",
+        "--seed",
+        "9",
+        "--export",
+        s(&log),
+        "--json",
+    ]));
+    assert_eq!(sim["converged"], true);
+    let nodes = sim["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    let report = json(&mutual(&["verify", s(&log), "--json"]));
+    assert_eq!(report["events"], 301);
+    assert_eq!(report["valid"], 301);
+    assert_eq!(report["state_hash"], nodes[0]["state_hash"]);
+}
+
+#[test]
+fn verify_reports_tampering_and_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("log.bin");
+    json(&mutual(&[
+        "simulate",
+        "--practices",
+        "2",
+        "--events",
+        "20",
+        "--export",
+        s(&log),
+        "--json",
+    ]));
+    let mut bytes = std::fs::read(&log).expect("read");
+    // Flip a byte near the end: inside the last event's signature.
+    let n = bytes.len();
+    bytes[n - 5] ^= 0x01;
+    let tampered = dir.path().join("tampered.bin");
+    std::fs::write(&tampered, &bytes).expect("write");
+    let out = mutual(&["verify", s(&tampered), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a tampered log fails verification"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["valid"], 20);
+    assert_eq!(report["invalid"]["bad signature"], 1);
+    // A truncated file is a framing error, said plainly.
+    let cut = dir.path().join("cut.bin");
+    std::fs::write(&cut, &bytes[..n - 10]).expect("write");
+    let out = mutual(&["verify", s(&cut)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs past the end"));
+    // Not an export at all.
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, b"hello world").expect("write");
+    assert_eq!(mutual(&["verify", s(&junk)]).status.code(), Some(2));
+}
+
+#[test]
+fn simulate_refuses_out_of_range_plans() {
+    let out = mutual(&["simulate", "--practices", "65"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("practices must be between 1 and 64"));
+    let out = mutual(&["simulate", "--practices", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let ok = mutual(&["simulate", "--practices", "64", "--events", "10", "--json"]);
+    assert_eq!(json(&ok)["converged"], true);
+}

@@ -1,0 +1,257 @@
+//! The partnership deed as data: for each kind of decision, who proposes, who votes,
+//! quorum, threshold, voting period, abstentions, associates and recusal.
+//!
+//! The deed in force is the genesis deed, replaced only by an amend-deed motion that
+//! passes. A kind the deed has no (valid) rule for falls back to the rule of
+//! [`default_deed`] for that kind; see docs/GOVERNANCE.md, "The deed".
+
+use super::GovernanceError;
+use crate::limits::MAX_LIST_LEN;
+use mutual_proto::v1 as pb;
+use pb::{DecisionKind, Group};
+
+/// One basis point is 1/100 of a percent; a whole is this many.
+pub const BASIS_POINTS: u32 = 10_000;
+
+/// One day, in milliseconds.
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The default grace period after a motion's close, in milliseconds: one day. It must be
+/// well above [`crate::limits::MAX_CLOCK_SKEW_MS`] so that a ballot cast just before the
+/// close has reached every node before any node can fold the closing (see
+/// docs/GOVERNANCE.md, "Deadlines").
+pub const DEFAULT_GRACE_PERIOD_MS: u64 = DAY_MS;
+
+/// Default shortest voting period, in milliseconds: one day, so that every partner has
+/// a working day to see a motion.
+pub const DEFAULT_MIN_VOTING_PERIOD_MS: u64 = DAY_MS;
+
+/// Default longest voting period, in milliseconds: 28 days, so that no motion can be
+/// left open indefinitely.
+pub const DEFAULT_MAX_VOTING_PERIOD_MS: u64 = 28 * DAY_MS;
+
+/// Every decision kind a motion can have, in wire order.
+pub const KINDS: [DecisionKind; 11] = [
+    DecisionKind::General,
+    DecisionKind::AdmitPractice,
+    DecisionKind::AdmitPartner,
+    DecisionKind::ChangeRole,
+    DecisionKind::RemovePartner,
+    DecisionKind::RemovePractice,
+    DecisionKind::ElectBoard,
+    DecisionKind::ElectChair,
+    DecisionKind::AmendDeed,
+    DecisionKind::LinkFederation,
+    DecisionKind::ReplaceKey,
+];
+
+/// A decision rule with every field resolved to a usable value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The kind of decision.
+    pub kind: DecisionKind,
+    /// Who may propose.
+    pub proposers: Group,
+    /// Who votes.
+    pub voters: Group,
+    /// Share of the electorate that must take part, in basis points.
+    pub quorum_bp: u32,
+    /// Share of the base that must vote for, in basis points.
+    pub threshold_bp: u32,
+    /// Base of the threshold: the whole electorate (true) or the votes for and against.
+    pub of_electorate: bool,
+    /// Shortest voting period, ms.
+    pub min_period_ms: u64,
+    /// Longest voting period, ms.
+    pub max_period_ms: u64,
+    /// Whether abstentions count toward the quorum.
+    pub abstentions_count: bool,
+    /// Whether associate partners vote (and propose).
+    pub associates_vote: bool,
+    /// Whether the subject of the motion is left out of the electorate.
+    pub subject_recuses: bool,
+}
+
+impl Rule {
+    /// The rule as wire data.
+    pub fn to_pb(&self) -> pb::DecisionRule {
+        pb::DecisionRule {
+            kind: self.kind as i32,
+            proposers: self.proposers as i32,
+            voters: self.voters as i32,
+            quorum_basis_points: self.quorum_bp,
+            threshold: Some(pb::Threshold {
+                basis_points: self.threshold_bp,
+                of_electorate: self.of_electorate,
+            }),
+            min_voting_period_ms: self.min_period_ms,
+            max_voting_period_ms: self.max_period_ms,
+            abstentions_count_toward_quorum: self.abstentions_count,
+            associates_vote: self.associates_vote,
+            subject_recuses: self.subject_recuses,
+        }
+    }
+}
+
+/// The default rule for `kind` (see [`default_deed`]).
+pub fn default_rule(kind: DecisionKind) -> Rule {
+    use DecisionKind as K;
+    let threshold_bp = match kind {
+        K::AdmitPractice
+        | K::AdmitPartner
+        | K::RemovePartner
+        | K::RemovePractice
+        | K::AmendDeed
+        | K::LinkFederation => 7_500,
+        _ => 5_000,
+    };
+    Rule {
+        kind,
+        proposers: Group::AllPartners,
+        voters: Group::AllPartners,
+        quorum_bp: 5_000,
+        threshold_bp,
+        of_electorate: false,
+        min_period_ms: DEFAULT_MIN_VOTING_PERIOD_MS,
+        max_period_ms: DEFAULT_MAX_VOTING_PERIOD_MS,
+        abstentions_count: true,
+        associates_vote: false,
+        subject_recuses: matches!(
+            kind,
+            K::ChangeRole | K::RemovePartner | K::RemovePractice | K::ReplaceKey
+        ),
+    }
+}
+
+/// The default deed, mirroring common practice in GP partnership deeds:
+///
+/// - every kind: proposed by any partner, voted on by all partners (associates neither
+///   propose nor vote), quorum 50% of the electorate with abstentions counting toward
+///   it, voting period between one day and 28 days, threshold of the votes cast for or
+///   against;
+/// - general resolutions, changes of role, replacing a lost key, and elections: simple
+///   majority (at least 50% and more for than against; a tie fails);
+/// - admitting a practice or a partner, removing a partner or a practice, amending the
+///   deed and linking a federation: 75%;
+/// - the subject recuses on a change of role, a removal and a key replacement;
+/// - grace period one day; proxies disabled (0 per holder).
+pub fn default_deed() -> pb::Deed {
+    pb::Deed {
+        rules: KINDS.iter().map(|&k| default_rule(k).to_pb()).collect(),
+        grace_period_ms: DEFAULT_GRACE_PERIOD_MS,
+        max_proxies_per_holder: 0,
+    }
+}
+
+/// Checks one rule as written; the rule is usable iff this is `Ok`.
+pub fn check_rule(r: &pb::DecisionRule) -> Result<Rule, GovernanceError> {
+    let bad = |s: &str| Err(GovernanceError::InvalidDeed(s.into()));
+    let kind = match DecisionKind::try_from(r.kind) {
+        Ok(DecisionKind::Unspecified) | Err(_) => return bad("a rule has no known kind"),
+        Ok(k) => k,
+    };
+    let group = |g: i32| match Group::try_from(g) {
+        Ok(Group::Unspecified) => Some(Group::AllPartners),
+        Ok(g) => Some(g),
+        Err(_) => None,
+    };
+    let (Some(proposers), Some(voters)) = (group(r.proposers), group(r.voters)) else {
+        return bad("a rule names an unknown group");
+    };
+    let threshold = r.threshold.unwrap_or(pb::Threshold {
+        basis_points: default_rule(kind).threshold_bp,
+        of_electorate: false,
+    });
+    if r.quorum_basis_points > BASIS_POINTS || threshold.basis_points > BASIS_POINTS {
+        return bad("a quorum or threshold is over 10000 basis points");
+    }
+    if threshold.basis_points == 0 {
+        return bad("a threshold of 0 would pass anything");
+    }
+    let max_period_ms = if r.max_voting_period_ms == 0 {
+        u64::MAX
+    } else {
+        r.max_voting_period_ms
+    };
+    if r.min_voting_period_ms > max_period_ms {
+        return bad("a rule's shortest voting period is longer than its longest");
+    }
+    Ok(Rule {
+        kind,
+        proposers,
+        voters,
+        quorum_bp: r.quorum_basis_points,
+        threshold_bp: threshold.basis_points,
+        of_electorate: threshold.of_electorate,
+        min_period_ms: r.min_voting_period_ms,
+        max_period_ms,
+        abstentions_count: r.abstentions_count_toward_quorum,
+        associates_vote: r.associates_vote,
+        subject_recuses: r.subject_recuses,
+    })
+}
+
+/// Checks a whole deed, as an amend-deed motion must: every rule valid, no kind twice.
+pub fn check_deed(d: &pb::Deed) -> Result<(), GovernanceError> {
+    if d.rules.len() > MAX_LIST_LEN {
+        return Err(GovernanceError::InvalidDeed("too many rules".into()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &d.rules {
+        let rule = check_rule(r)?;
+        if !seen.insert(rule.kind as i32) {
+            return Err(GovernanceError::InvalidDeed(format!(
+                "two rules for {}",
+                rule.kind.as_str_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The rule in force for `kind` under `deed`: the deed's first valid rule for the kind,
+/// else the default rule (also when there is no deed at all).
+pub fn rule_for(deed: Option<&pb::Deed>, kind: DecisionKind) -> Rule {
+    deed.into_iter()
+        .flat_map(|d| d.rules.iter())
+        .filter(|r| r.kind == kind as i32)
+        .find_map(|r| check_rule(r).ok())
+        .unwrap_or_else(|| default_rule(kind))
+}
+
+/// The grace period in force: the deed's, or the default when there is no deed.
+pub fn grace_period(deed: Option<&pb::Deed>) -> u64 {
+    deed.map_or(DEFAULT_GRACE_PERIOD_MS, |d| d.grace_period_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_deed_is_valid_and_complete() {
+        let d = default_deed();
+        assert!(check_deed(&d).is_ok());
+        for k in KINDS {
+            assert_eq!(rule_for(Some(&d), k), default_rule(k));
+            assert_eq!(rule_for(None, k), default_rule(k));
+        }
+        assert_eq!(rule_for(None, DecisionKind::AmendDeed).threshold_bp, 7_500);
+        assert_eq!(rule_for(None, DecisionKind::General).threshold_bp, 5_000);
+    }
+
+    #[test]
+    fn an_invalid_rule_falls_back_to_the_default() {
+        let mut r = default_rule(DecisionKind::General).to_pb();
+        r.quorum_basis_points = BASIS_POINTS + 1;
+        let d = pb::Deed {
+            rules: vec![r],
+            ..Default::default()
+        };
+        assert!(check_deed(&d).is_err());
+        assert_eq!(
+            rule_for(Some(&d), DecisionKind::General),
+            default_rule(DecisionKind::General)
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! What a passed motion does, applied by every node at the motion's closing in the fold.
+//!
+//! Each effect re-checks its precondition against the state at the closing, because the
+//! state may have moved since the motion was proposed (docs/GOVERNANCE.md, "Concurrent
+//! change"). A passed motion whose precondition no longer holds changes nothing, and its
+//! record says why.
+
+use super::deed::check_deed;
+use super::motion::{partner_active, MotionRecord, Subject};
+use super::tally::Tally;
+use super::PartnerId;
+use crate::id::EventId;
+use crate::keys::PublicKey;
+use crate::membership::{Membership, Status};
+use imbl::{OrdMap, OrdSet};
+use mutual_proto::v1 as pb;
+use pb::DecisionKind as K;
+
+/// The governance state an effect may change besides membership and the deed.
+pub(super) struct Offices<'a> {
+    pub board: &'a mut OrdSet<PartnerId>,
+    pub chair: &'a mut Option<PartnerId>,
+    pub links: &'a mut OrdMap<EventId, pb::FederationCharter>,
+}
+
+fn key(bytes: &[u8]) -> Option<PublicKey> {
+    PublicKey::from_slice(bytes).ok()
+}
+
+/// Applies the effect of a passed motion.
+pub(super) fn apply(
+    rec: &MotionRecord,
+    tally: &Tally,
+    m: &mut Membership,
+    deed: &mut Option<pb::Deed>,
+    offices: Offices<'_>,
+) -> Result<(), String> {
+    let mo = &rec.motion;
+    match rec.kind {
+        K::General | K::Unspecified => Ok(()),
+        K::AdmitPractice => {
+            let p = mo.admit_practice.clone().ok_or("no practice")?;
+            if m.practice(&p.ods_code).is_some() {
+                return Err(format!("{} was admitted in the meantime", p.ods_code));
+            }
+            if key(&p.node_key).is_none_or(|k| m.is_known(&k)) {
+                return Err("the node key was taken in the meantime".into());
+            }
+            m.insert_practice(p);
+            Ok(())
+        }
+        K::AdmitPartner => {
+            let p = mo.admit_partner.clone().ok_or("no partner")?;
+            if !m
+                .practice(&p.practice_ods)
+                .is_some_and(|r| r.status == Status::Active)
+            {
+                return Err(format!(
+                    "{} is no longer an active practice",
+                    p.practice_ods
+                ));
+            }
+            if key(&p.key).is_none_or(|k| m.is_known(&k)) {
+                return Err("the partner's key was taken in the meantime".into());
+            }
+            m.insert_partner(p);
+            Ok(())
+        }
+        K::ChangeRole => {
+            let id = subject_partner(rec, m)?;
+            let rec_p = m.partner(&id).ok_or("no such partner")?;
+            if rec_p.partner.key != id.as_bytes() {
+                // Membership has no role setter yet; re-inserting under a rotated key would
+                // make a second record. See docs/GOVERNANCE.md, "Known gaps".
+                return Err("the partner's key was rotated; this version cannot change \
+                            the role of a partner under a rotated key"
+                    .into());
+            }
+            let mut p = rec_p.partner.clone();
+            p.role = mo.new_role;
+            m.insert_partner(p);
+            Ok(())
+        }
+        K::RemovePartner => {
+            let id = subject_partner(rec, m)?;
+            m.set_partner_status(&id, Status::Removed);
+            offices.board.remove(&id);
+            if offices.chair.as_ref() == Some(&id) {
+                *offices.chair = None;
+            }
+            Ok(())
+        }
+        K::RemovePractice => {
+            let Subject::Practice(ods) = &rec.subject else {
+                return Err("no practice".into());
+            };
+            if !m.practice(ods).is_some_and(|r| r.status == Status::Active) {
+                return Err(format!("{ods} is no longer an active practice"));
+            }
+            let gone: Vec<PartnerId> = m
+                .partners()
+                .filter(|p| &p.partner.practice_ods == ods)
+                .map(|p| p.id)
+                .collect();
+            m.set_practice_status(ods, Status::Removed);
+            for id in gone {
+                offices.board.remove(&id);
+                if offices.chair.as_ref() == Some(&id) {
+                    *offices.chair = None;
+                }
+            }
+            Ok(())
+        }
+        K::ElectBoard => {
+            *offices.board = tally.elected.iter().copied().collect();
+            Ok(())
+        }
+        K::ElectChair => {
+            *offices.chair = tally.elected.first().copied();
+            Ok(())
+        }
+        K::AmendDeed => {
+            let d = mo.new_deed.clone().ok_or("no deed")?;
+            check_deed(&d).map_err(|e| e.to_string())?;
+            *deed = Some(d);
+            Ok(())
+        }
+        K::LinkFederation => {
+            let c = mo.charter.clone().ok_or("no charter")?;
+            offices.links.insert(rec.id, c);
+            Ok(())
+        }
+        K::ReplaceKey => {
+            let new = key(&mo.replacement_key).ok_or("invalid replacement key")?;
+            if m.is_known(&new) {
+                return Err("the replacement key was taken in the meantime".into());
+            }
+            let current = match &rec.subject {
+                Subject::Partner(_) => {
+                    let id = subject_partner(rec, m)?;
+                    m.partner(&id).and_then(|p| key(&p.partner.key))
+                }
+                Subject::Practice(ods) => m.practice(ods).and_then(|p| key(&p.practice.node_key)),
+                Subject::None => None,
+            };
+            let Some(current) = current else {
+                // A revoked key leaves no key to move from. See "Known gaps".
+                return Err("the subject has no current key to replace".into());
+            };
+            m.replace_key(&current, Some(new))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn subject_partner(rec: &MotionRecord, m: &Membership) -> Result<PartnerId, String> {
+    match &rec.subject {
+        Subject::Partner(id) if partner_active(m, id) => Ok(*id),
+        Subject::Partner(_) => Err("the partner is no longer active".into()),
+        _ => Err("the motion names no partner".into()),
+    }
+}

@@ -1,0 +1,328 @@
+//! Governance: the deed, motions, signed ballots, elections and their effects.
+//!
+//! The partners decide, under rules they wrote down (the deed), and every node reaches
+//! the same result by itself. The full rules, precise enough to write a verifier from,
+//! are in docs/GOVERNANCE.md. In brief:
+//!
+//! - [`deed`]: the rules as data, with a documented default deed;
+//! - [`motion`]: who may propose what; the electorate fixed at the motion's place in the
+//!   fold;
+//! - [`ballot`]: which ballots count (partners' own keys only; the deadline rule);
+//! - [`tally`]: quorum, threshold, abstentions, ties, and the reason in words;
+//! - [`stv`]: board and chair elections by single transferable vote;
+//! - [`effects`]: what a passed motion changes, applied when the fold closes it.
+//!
+//! # Closing without a trusted clock
+//! A motion is closed by the fold at the first event (any event, in fold order) whose
+//! timestamp is after `closes_at + grace`: the tally is taken from the ballots folded
+//! so far and, if it passed, the effect is applied before that event itself is judged.
+//! Until then the tally is provisional; [`Governance::report`] says how final a result
+//! is given the caller's clock.
+
+pub mod ballot;
+pub mod deed;
+pub mod effects;
+pub mod motion;
+pub mod stv;
+pub mod tally;
+
+use crate::event::SignedEvent;
+use crate::id::EventId;
+use crate::keys::PublicKey;
+use crate::membership::Membership;
+use imbl::{OrdMap, OrdSet};
+use motion::{Closed, MotionRecord, Proposal};
+use mutual_proto::v1 as pb;
+use tally::Tally;
+
+/// A partner's lasting id: the key they were admitted with.
+pub type PartnerId = PublicKey;
+
+/// Most motions open at once. Each open motion costs memory until it closes, and a
+/// network of ~180 partners has a handful open at a time; 256 leaves ample room while
+/// stopping one member from filling every node's memory with motions.
+pub const MAX_OPEN_MOTIONS: usize = 256;
+
+/// Most seats one election fills. A partnership board has a seat per locality or a few
+/// more; 32 is far above that and bounds the STV count's rounds.
+pub const MAX_SEATS: usize = 32;
+
+/// Most candidates in one election. The STV count costs O(candidates × ballots) per
+/// round and at most one round per candidate; 64 candidates for ~180 voters is cheap,
+/// and more than any partnership would field.
+pub const MAX_CANDIDATES: usize = 64;
+
+/// Why a motion or ballot has no effect.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GovernanceError {
+    /// The author's key does not speak for a partner (e.g. a practice node's key).
+    #[error("only a partner's own key may propose or vote; a practice node's key cannot")]
+    NotAPartner,
+    /// The deed does not let the author propose this kind.
+    #[error("the deed does not let this partner propose a {0} motion")]
+    NotAProposer(String),
+    /// The motion is malformed for its kind, or its subject does not exist.
+    #[error("invalid motion: {0}")]
+    InvalidMotion(String),
+    /// A deed (new or in a motion) breaks a rule.
+    #[error("invalid deed: {0}")]
+    InvalidDeed(String),
+    /// The voting period is outside the deed's bounds.
+    #[error("the voting period must be {min_ms} to {max_ms} ms; this one is {got_ms} ms")]
+    VotingPeriod {
+        /// Shortest allowed, ms.
+        min_ms: u64,
+        /// Longest allowed, ms.
+        max_ms: u64,
+        /// Proposed, ms.
+        got_ms: u64,
+    },
+    /// [`MAX_OPEN_MOTIONS`] motions are open already.
+    #[error("{MAX_OPEN_MOTIONS} motions are open already; wait for one to close")]
+    TooManyOpenMotions,
+    /// The ballot names no motion that took effect.
+    #[error("the ballot names no motion that took effect")]
+    UnknownMotion,
+    /// The ballot does not list its motion as `prev` or in `deps`.
+    #[error("a ballot must list its motion in deps")]
+    MotionNotACause,
+    /// The motion was closed by the fold before this ballot.
+    #[error("the motion has closed")]
+    MotionClosed,
+    /// The ballot is timestamped before the motion opens.
+    #[error("the ballot is timestamped before the motion opens")]
+    BeforeOpening,
+    /// The ballot is timestamped after the motion's close.
+    #[error("the ballot is timestamped after the motion's close")]
+    AfterClose,
+    /// The voter is not in the electorate fixed when the motion was applied.
+    #[error("the voter is not in this motion's electorate")]
+    NotInElectorate,
+    /// The voter is the subject of the motion (or otherwise recused by the deed).
+    #[error("the voter is recused from this motion")]
+    Recused,
+    /// The ballot does not fit the motion.
+    #[error("invalid ballot: {0}")]
+    InvalidBallot(String),
+}
+
+/// How settled a motion's result is, as seen from a given local time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finality {
+    /// Voting is still open (`now <= closes_at`).
+    Open,
+    /// Voting has closed but the grace period runs (`now <= closes_at + grace`): a
+    /// ballot cast in time may still arrive.
+    Provisional,
+    /// The grace period has passed, or the fold has closed the motion.
+    Final,
+}
+
+/// A motion's result with its finality.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The tally so far (final once closed).
+    pub tally: Tally,
+    /// How settled it is.
+    pub finality: Finality,
+    /// Whether the fold has closed the motion (and applied its effect, if it passed).
+    pub closed: bool,
+    /// For a closed, passed motion: whether its effect applied, or why not.
+    pub effect: Option<Result<(), String>>,
+}
+
+/// The governance part of the derived state. Cheap to clone (persistent maps).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Governance {
+    motions: OrdMap<EventId, MotionRecord>,
+    /// Open motions by (final_at, id): the order in which the fold closes them.
+    closing: OrdMap<(u64, EventId), ()>,
+    board: OrdSet<PartnerId>,
+    chair: Option<PartnerId>,
+    links: OrdMap<EventId, pb::FederationCharter>,
+}
+
+impl From<GovernanceError> for crate::state::Rejection {
+    fn from(e: GovernanceError) -> Self {
+        crate::state::Rejection::Governance(e)
+    }
+}
+
+impl Governance {
+    /// A motion, by event id.
+    pub fn motion(&self, id: &EventId) -> Option<&MotionRecord> {
+        self.motions.get(id)
+    }
+
+    /// Every motion that took effect, by id.
+    pub fn motions(&self) -> impl Iterator<Item = &MotionRecord> {
+        self.motions.values()
+    }
+
+    /// The elected board (partner ids).
+    pub fn board(&self) -> &OrdSet<PartnerId> {
+        &self.board
+    }
+
+    /// The chair, if elected.
+    pub fn chair(&self) -> Option<&PartnerId> {
+        self.chair.as_ref()
+    }
+
+    /// Federation charters adopted by passed motions, by motion id.
+    pub fn federation_links(&self) -> impl Iterator<Item = (&EventId, &pb::FederationCharter)> {
+        self.links.iter()
+    }
+
+    /// A motion's result as seen at local time `now_ms`. The fold never reads a clock;
+    /// this query is where local time comes in.
+    pub fn report(&self, id: &EventId, now_ms: u64) -> Option<Report> {
+        let rec = self.motions.get(id)?;
+        let finality = if rec.closed.is_some() || now_ms > rec.final_at_ms {
+            Finality::Final
+        } else if now_ms > rec.closes_at_ms {
+            Finality::Provisional
+        } else {
+            Finality::Open
+        };
+        Some(Report {
+            tally: rec.tally(),
+            finality,
+            closed: rec.closed.is_some(),
+            effect: rec.closed.as_ref().map(|c| c.effect.clone()),
+        })
+    }
+
+    /// Applies a motion event (already known to be by an active member's current key).
+    pub fn propose(
+        &mut self,
+        m: &Membership,
+        deed: Option<&pb::Deed>,
+        ev: &SignedEvent,
+        mo: &pb::Motion,
+    ) -> Result<(), GovernanceError> {
+        let rec = motion::open(
+            Proposal {
+                id: ev.id,
+                author: &ev.event.author,
+                timestamp_ms: ev.event.timestamp_ms,
+                motion: mo,
+            },
+            m,
+            deed,
+            &self.board,
+            self.chair.as_ref(),
+        )?;
+        if self.closing.len() >= MAX_OPEN_MOTIONS {
+            return Err(GovernanceError::TooManyOpenMotions);
+        }
+        self.closing.insert((rec.final_at_ms, rec.id), ());
+        self.motions.insert(rec.id, rec);
+        Ok(())
+    }
+
+    /// Applies a ballot event (already known to be by an active member's current key).
+    pub fn cast(
+        &mut self,
+        m: &Membership,
+        ev: &SignedEvent,
+        b: &pb::Ballot,
+    ) -> Result<(), GovernanceError> {
+        let voter = ballot::voter(m, &ev.event)?;
+        let id = ballot::motion_id(b)?;
+        let rec = self
+            .motions
+            .get_mut(&id)
+            .ok_or(GovernanceError::UnknownMotion)?;
+        let vote = ballot::check(rec, &voter, &ev.event, b)?;
+        rec.ballots.insert(voter, (ev.id, vote));
+        Ok(())
+    }
+
+    /// Closes, in order, every open motion whose grace period ended before
+    /// `timestamp_ms`, applying the effects of those that passed. Called by the fold for
+    /// every event after genesis, before the event itself is judged.
+    pub fn close_due(
+        &mut self,
+        trigger: EventId,
+        timestamp_ms: u64,
+        m: &mut Membership,
+        deed: &mut Option<pb::Deed>,
+    ) {
+        while let Some(&((final_at, id), ())) = self.closing.get_min() {
+            if final_at >= timestamp_ms {
+                break;
+            }
+            self.closing.remove(&(final_at, id));
+            let Some(rec) = self.motions.get(&id).cloned() else {
+                continue;
+            };
+            let tally = rec.count();
+            let effect = if tally.passed {
+                effects::apply(
+                    &rec,
+                    &tally,
+                    m,
+                    deed,
+                    effects::Offices {
+                        board: &mut self.board,
+                        chair: &mut self.chair,
+                        links: &mut self.links,
+                    },
+                )
+            } else {
+                Ok(())
+            };
+            if let Some(r) = self.motions.get_mut(&id) {
+                r.closed = Some(Closed {
+                    tally,
+                    closed_by: trigger,
+                    effect,
+                });
+            }
+        }
+    }
+
+    /// Fills the governance part of the canonical state digest.
+    pub(crate) fn digest_into(&self, d: &mut pb::StateDigest) {
+        d.motions = self
+            .motions
+            .values()
+            .map(|r| {
+                let mut e = pb::MotionEntry {
+                    id: r.id.as_bytes().to_vec(),
+                    ballots: r
+                        .ballots
+                        .iter()
+                        .map(|(p, (b, _))| pb::BallotEntry {
+                            partner: p.as_bytes().to_vec(),
+                            ballot: b.as_bytes().to_vec(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                if let Some(c) = &r.closed {
+                    e.closed = true;
+                    e.passed = c.tally.passed;
+                    e.votes_for = c.tally.votes_for;
+                    e.votes_against = c.tally.votes_against;
+                    e.abstentions = c.tally.abstentions;
+                    e.elected = c
+                        .tally
+                        .elected
+                        .iter()
+                        .map(|k| k.as_bytes().to_vec())
+                        .collect();
+                }
+                e
+            })
+            .collect();
+        d.board = self.board.iter().map(|k| k.as_bytes().to_vec()).collect();
+        d.chair = self
+            .chair
+            .map(|k| k.as_bytes().to_vec())
+            .unwrap_or_default();
+        d.federation_links = self.links.keys().map(|k| k.as_bytes().to_vec()).collect();
+    }
+}

@@ -1,0 +1,412 @@
+//! Motions: who may propose what, what a motion must carry, and the electorate fixed at
+//! the motion's place in the fold.
+
+use super::deed::{grace_period, rule_for, Rule};
+use super::tally::{self, Tally, Vote};
+use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_SEATS};
+use crate::id::EventId;
+use crate::keys::PublicKey;
+use crate::membership::{Holder, Membership, Status};
+use imbl::{OrdMap, OrdSet};
+use mutual_proto::v1 as pb;
+use pb::{DecisionKind, Group, PartnerRole};
+use sha2::{Digest, Sha256};
+
+/// Domain prefix of the STV tie-break key: SHA-256(domain || motion id || candidate id).
+pub const TIEBREAK_DOMAIN: &[u8] = b"mutual/v1/stv-tiebreak\0";
+
+/// Whom or what a motion is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// No member in particular.
+    None,
+    /// A partner, by partner id.
+    Partner(PartnerId),
+    /// A practice, by ODS code.
+    Practice(String),
+}
+
+/// How a closed motion ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The final tally.
+    pub tally: Tally,
+    /// The event whose fold closed the motion.
+    pub closed_by: EventId,
+    /// For a passed motion: whether its effect applied, or why not.
+    pub effect: Result<(), String>,
+}
+
+/// A motion that took effect (was validly proposed), with its ballots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MotionRecord {
+    /// The motion's event id.
+    pub id: EventId,
+    /// The motion as signed.
+    pub motion: pb::Motion,
+    /// Its kind.
+    pub kind: DecisionKind,
+    /// The proposer's partner id.
+    pub proposer: PartnerId,
+    /// The rule in force when it was proposed (a later amendment does not change it).
+    pub rule: Rule,
+    /// Ballots timestamped before this do not count (ms).
+    pub opens_at_ms: u64,
+    /// Ballots timestamped after this do not count (ms).
+    pub closes_at_ms: u64,
+    /// The result is provisional until the local clock passes this (ms); the fold closes
+    /// the motion at the first event timestamped after it.
+    pub final_at_ms: u64,
+    /// Whom the motion concerns.
+    pub subject: Subject,
+    /// The practice the motion concerns, if any (for [`Group::PracticePartners`]).
+    pub practice: Option<String>,
+    /// Partner ids entitled to vote, fixed when the motion was applied.
+    pub electorate: OrdSet<PartnerId>,
+    /// Partner ids that would have been entitled but are recused.
+    pub recused: OrdSet<PartnerId>,
+    /// For elections: candidate partner ids, in the order listed.
+    pub candidates: Vec<PartnerId>,
+    /// For elections: the tie-break key of each candidate.
+    pub tiebreak: Vec<[u8; 32]>,
+    /// For elections: seats to fill.
+    pub seats: usize,
+    /// The ballot that counts for each partner: (ballot event id, vote).
+    pub ballots: OrdMap<PartnerId, (EventId, Vote)>,
+    /// Set once the fold has closed the motion.
+    pub closed: Option<Closed>,
+}
+
+impl MotionRecord {
+    /// Whether this is an election (counted by STV).
+    pub fn is_election(&self) -> bool {
+        matches!(
+            self.kind,
+            DecisionKind::ElectBoard | DecisionKind::ElectChair
+        )
+    }
+
+    /// The tally of the ballots that count so far (the final one, once closed).
+    pub fn tally(&self) -> Tally {
+        if let Some(c) = &self.closed {
+            return c.tally.clone();
+        }
+        self.count()
+    }
+
+    pub(super) fn count(&self) -> Tally {
+        let election = self.is_election().then(|| {
+            (
+                self.seats,
+                self.candidates.as_slice(),
+                self.tiebreak.as_slice(),
+            )
+        });
+        tally::count(
+            &self.rule,
+            u32::try_from(self.electorate.len()).unwrap_or(u32::MAX),
+            u32::try_from(self.recused.len()).unwrap_or(u32::MAX),
+            self.ballots.values().map(|(_, v)| v),
+            election,
+        )
+    }
+}
+
+/// The partner id a key names: the partner it currently speaks for, or the partner
+/// admitted with it (even if since rotated or revoked).
+pub fn partner_id(m: &Membership, bytes: &[u8]) -> Option<PartnerId> {
+    let k = PublicKey::from_slice(bytes).ok()?;
+    match m.holder(&k) {
+        Some(Holder::Partner(id)) => Some(*id),
+        Some(Holder::Practice(_)) => None,
+        None => m.partner(&k).map(|p| p.id),
+    }
+}
+
+/// Whether a partner and their practice are active.
+pub fn partner_active(m: &Membership, id: &PartnerId) -> bool {
+    m.partner(id).is_some_and(|p| {
+        p.status == Status::Active
+            && m.practice(&p.partner.practice_ods)
+                .is_some_and(|pr| pr.status == Status::Active)
+    })
+}
+
+fn practice_active(m: &Membership, ods: &str) -> bool {
+    m.practice(ods).is_some_and(|p| p.status == Status::Active)
+}
+
+fn invalid<T>(s: impl Into<String>) -> Result<T, GovernanceError> {
+    Err(GovernanceError::InvalidMotion(s.into()))
+}
+
+fn valid_role(r: i32) -> bool {
+    matches!(
+        PartnerRole::try_from(r),
+        Ok(PartnerRole::Partner | PartnerRole::Associate | PartnerRole::Managing)
+    )
+}
+
+/// The members of a group, as of now: active partners, filtered by role.
+pub fn group_members(
+    group: Group,
+    rule: &Rule,
+    m: &Membership,
+    practice: Option<&str>,
+    board: &OrdSet<PartnerId>,
+    chair: Option<&PartnerId>,
+) -> Result<OrdSet<PartnerId>, GovernanceError> {
+    let eligible = |id: &PartnerId| {
+        partner_active(m, id)
+            && m.partner(id).is_some_and(|p| {
+                rule.associates_vote || p.partner.role != PartnerRole::Associate as i32
+            })
+    };
+    let ids: Vec<PartnerId> = match group {
+        Group::AllPartners | Group::Unspecified => m.partners().map(|p| p.id).collect(),
+        Group::PracticePartners => {
+            let Some(ods) = practice else {
+                return invalid(
+                    "the deed gives this decision to one practice's partners, \
+                     but the motion concerns no existing practice",
+                );
+            };
+            m.partners()
+                .filter(|p| p.partner.practice_ods == ods)
+                .map(|p| p.id)
+                .collect()
+        }
+        Group::Board => board.iter().copied().collect(),
+        Group::Chair => chair.into_iter().copied().collect(),
+    };
+    Ok(ids.into_iter().filter(|id| eligible(id)).collect())
+}
+
+/// Checks what a motion of its kind must carry and finds its subject and practice.
+fn subject_of(
+    kind: DecisionKind,
+    mo: &pb::Motion,
+    m: &Membership,
+) -> Result<(Subject, Option<String>), GovernanceError> {
+    use DecisionKind as K;
+    let active_partner = |bytes: &[u8]| -> Result<PartnerId, GovernanceError> {
+        match partner_id(m, bytes) {
+            Some(id) if partner_active(m, &id) => Ok(id),
+            _ => invalid("subject_key names no active partner"),
+        }
+    };
+    let practice_of = |id: &PartnerId| m.partner(id).map(|p| p.partner.practice_ods.clone());
+    Ok(match kind {
+        K::General | K::AmendDeed | K::LinkFederation | K::ElectBoard | K::ElectChair => {
+            (Subject::None, None)
+        }
+        K::AdmitPractice => {
+            let Some(p) = &mo.admit_practice else {
+                return invalid("admit_practice is missing");
+            };
+            if p.name.trim().is_empty() || p.ods_code.trim().is_empty() {
+                return invalid("the practice needs a name and an ODS code");
+            }
+            if m.practice(&p.ods_code).is_some() {
+                return invalid(format!("ODS code {} is already known", p.ods_code));
+            }
+            match PublicKey::from_slice(&p.node_key) {
+                Ok(k) if !m.is_known(&k) => {}
+                _ => return invalid("the practice's node key is invalid or already used"),
+            }
+            (Subject::None, None)
+        }
+        K::AdmitPartner => {
+            let Some(p) = &mo.admit_partner else {
+                return invalid("admit_partner is missing");
+            };
+            if !practice_active(m, &p.practice_ods) {
+                return invalid(format!("{} is not an active practice", p.practice_ods));
+            }
+            if !valid_role(p.role) {
+                return invalid("the partner needs a valid role");
+            }
+            match PublicKey::from_slice(&p.key) {
+                Ok(k) if !m.is_known(&k) => {}
+                _ => return invalid("the partner's key is invalid or already used"),
+            }
+            (Subject::None, Some(p.practice_ods.clone()))
+        }
+        K::ChangeRole => {
+            let id = active_partner(&mo.subject_key)?;
+            if !valid_role(mo.new_role) {
+                return invalid("new_role is not a valid role");
+            }
+            if m.partner(&id)
+                .is_some_and(|p| p.partner.role == mo.new_role)
+            {
+                return invalid("the partner already has that role");
+            }
+            (Subject::Partner(id), practice_of(&id))
+        }
+        K::RemovePartner => {
+            let id = active_partner(&mo.subject_key)?;
+            (Subject::Partner(id), practice_of(&id))
+        }
+        K::RemovePractice => {
+            if !practice_active(m, &mo.subject_ods) {
+                return invalid("subject_ods names no active practice");
+            }
+            (
+                Subject::Practice(mo.subject_ods.clone()),
+                Some(mo.subject_ods.clone()),
+            )
+        }
+        K::ReplaceKey => {
+            match PublicKey::from_slice(&mo.replacement_key) {
+                Ok(k) if !m.is_known(&k) => {}
+                _ => return invalid("replacement_key is invalid or already used"),
+            }
+            let k = PublicKey::from_slice(&mo.subject_key)
+                .map_err(|_| GovernanceError::InvalidMotion("subject_key is invalid".into()))?;
+            match m.holder(&k) {
+                Some(Holder::Practice(ods)) if practice_active(m, ods) => {
+                    (Subject::Practice(ods.clone()), Some(ods.clone()))
+                }
+                _ => {
+                    let id = active_partner(&mo.subject_key)?;
+                    (Subject::Partner(id), practice_of(&id))
+                }
+            }
+        }
+        K::Unspecified => return invalid("the motion has no kind"),
+    })
+}
+
+/// Everything a proposal is checked against.
+pub(super) struct Proposal<'a> {
+    pub id: EventId,
+    pub author: &'a PublicKey,
+    pub timestamp_ms: u64,
+    pub motion: &'a pb::Motion,
+}
+
+/// Checks a proposal and builds its record (see docs/GOVERNANCE.md, "Motions").
+pub(super) fn open(
+    p: Proposal<'_>,
+    m: &Membership,
+    deed: Option<&pb::Deed>,
+    board: &OrdSet<PartnerId>,
+    chair: Option<&PartnerId>,
+) -> Result<MotionRecord, GovernanceError> {
+    let mo = p.motion;
+    let proposer = match m.holder(p.author) {
+        Some(Holder::Partner(id)) => *id,
+        _ => return Err(GovernanceError::NotAPartner),
+    };
+    let kind = match DecisionKind::try_from(mo.kind) {
+        Ok(DecisionKind::Unspecified) | Err(_) => return invalid("the motion has no known kind"),
+        Ok(k) => k,
+    };
+    let rule = rule_for(deed, kind);
+    let (subject, practice) = subject_of(kind, mo, m)?;
+    let proposers = group_members(rule.proposers, &rule, m, practice.as_deref(), board, chair)?;
+    if !proposers.contains(&proposer) {
+        return Err(GovernanceError::NotAProposer(kind.as_str_name().into()));
+    }
+    let opens_at_ms = mo.opens_at_ms.max(p.timestamp_ms);
+    let closes_at_ms = mo.closes_at_ms;
+    let period = closes_at_ms.saturating_sub(opens_at_ms);
+    if closes_at_ms <= opens_at_ms || period < rule.min_period_ms || period > rule.max_period_ms {
+        return Err(GovernanceError::VotingPeriod {
+            min_ms: rule.min_period_ms,
+            max_ms: rule.max_period_ms,
+            got_ms: period,
+        });
+    }
+    let final_at_ms = closes_at_ms.saturating_add(grace_period(deed));
+    let (mut candidates, mut tiebreak, mut seats) = (Vec::new(), Vec::new(), 0);
+    if matches!(kind, DecisionKind::ElectBoard | DecisionKind::ElectChair) {
+        seats = if kind == DecisionKind::ElectChair {
+            if mo.seats > 1 {
+                return invalid("a chair election fills one seat");
+            }
+            1
+        } else {
+            mo.seats as usize
+        };
+        if seats == 0 || seats > MAX_SEATS {
+            return invalid(format!("seats must be 1 to {MAX_SEATS}"));
+        }
+        if mo.candidates.is_empty() || mo.candidates.len() > MAX_CANDIDATES {
+            return invalid(format!(
+                "an election needs 1 to {MAX_CANDIDATES} candidates"
+            ));
+        }
+        for c in &mo.candidates {
+            match partner_id(m, c) {
+                Some(id) if partner_active(m, &id) && !candidates.contains(&id) => {
+                    candidates.push(id)
+                }
+                _ => return invalid("every candidate must be a distinct active partner"),
+            }
+        }
+        tiebreak = candidates
+            .iter()
+            .map(|c| {
+                let mut h = Sha256::new();
+                h.update(TIEBREAK_DOMAIN);
+                h.update(p.id.as_bytes());
+                h.update(c.as_bytes());
+                h.finalize().into()
+            })
+            .collect();
+    }
+    if kind == DecisionKind::AmendDeed {
+        let Some(d) = &mo.new_deed else {
+            return invalid("new_deed is missing");
+        };
+        super::deed::check_deed(d)?;
+    }
+    if kind == DecisionKind::LinkFederation
+        && mo.charter.as_ref().is_none_or(|c| c.name.trim().is_empty())
+    {
+        return invalid("a named charter is needed");
+    }
+    let voters = group_members(rule.voters, &rule, m, practice.as_deref(), board, chair)?;
+    let mut recused = OrdSet::new();
+    if rule.subject_recuses {
+        match &subject {
+            Subject::Partner(id) => {
+                recused.insert(*id);
+            }
+            Subject::Practice(ods) if kind == DecisionKind::RemovePractice => {
+                recused.extend(
+                    m.partners()
+                        .filter(|p| &p.partner.practice_ods == ods)
+                        .map(|p| p.id),
+                );
+            }
+            _ => {}
+        }
+    }
+    let recused: OrdSet<PartnerId> = recused
+        .into_iter()
+        .filter(|id| voters.contains(id))
+        .collect();
+    let electorate = voters.relative_complement(recused.clone());
+    Ok(MotionRecord {
+        id: p.id,
+        motion: mo.clone(),
+        kind,
+        proposer,
+        rule,
+        opens_at_ms,
+        closes_at_ms,
+        final_at_ms,
+        subject,
+        practice,
+        electorate,
+        recused,
+        candidates,
+        tiebreak,
+        seats,
+        ballots: OrdMap::new(),
+        closed: None,
+    })
+}

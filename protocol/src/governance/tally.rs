@@ -1,0 +1,210 @@
+//! Tallies that explain themselves: turnout, quorum, threshold, counts by option, STV
+//! rounds, and the reason a motion passed or failed.
+//!
+//! The rules (docs/GOVERNANCE.md, "Counting"), with `E` the electorate size (recused
+//! partners excluded), `F`/`A`/`X` the ballots for / against / abstaining:
+//! - participants `P = F + A + X` if abstentions count toward quorum, else `F + A`;
+//! - quorum met iff `P * 10000 >= quorum_bp * E` (so exactly at quorum is enough);
+//! - threshold base `B = E` if the threshold is of the electorate, else `F + A`;
+//! - threshold met iff `F * 10000 >= threshold_bp * B` **and** `F > A`: at least the
+//!   threshold, and a tie never passes — the status quo stands;
+//! - an empty electorate never passes.
+
+use super::deed::{Rule, BASIS_POINTS};
+use super::stv;
+use crate::keys::PublicKey;
+use std::fmt;
+
+/// A partner's vote on a motion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Vote {
+    /// For the motion.
+    For,
+    /// Against the motion.
+    Against,
+    /// Taking part without voting for or against.
+    Abstain,
+    /// A ranking of candidates (indices into the motion's candidate list), most
+    /// preferred first.
+    Ranking(Vec<usize>),
+}
+
+/// The explained result of counting a motion's ballots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// Partners entitled to vote (the electorate fixed at the motion's place in the fold,
+    /// less those recused).
+    pub electorate: u32,
+    /// Partners recused.
+    pub recused: u32,
+    /// Partners whose ballot counts.
+    pub turnout: u32,
+    /// Ballots for (elections: ballots ranking at least one candidate).
+    pub votes_for: u32,
+    /// Ballots against.
+    pub votes_against: u32,
+    /// Abstentions.
+    pub abstentions: u32,
+    /// Participants needed for quorum (rounded up).
+    pub quorum_needed: u32,
+    /// Whether the quorum was met.
+    pub quorum_met: bool,
+    /// Whether the threshold was met (elections: whether anyone was elected).
+    pub threshold_met: bool,
+    /// Whether the motion passed.
+    pub passed: bool,
+    /// For elections: the count, with candidate indices.
+    pub stv: Option<stv::Count>,
+    /// Elected partner ids, in order of election.
+    pub elected: Vec<PublicKey>,
+    /// Why it passed or failed, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: for {}, against {}, abstain {}; turnout {} of {} (quorum {} {}); {}",
+            if self.passed { "passed" } else { "failed" },
+            self.votes_for,
+            self.votes_against,
+            self.abstentions,
+            self.turnout,
+            self.electorate,
+            self.quorum_needed,
+            if self.quorum_met { "met" } else { "not met" },
+            self.reason
+        )
+    }
+}
+
+/// `ceil(bp * n / 10000)`: how many of `n` make up `bp` basis points.
+pub fn share_needed(bp: u32, n: u32) -> u32 {
+    let num = u64::from(bp) * u64::from(n);
+    u32::try_from(num.div_ceil(u64::from(BASIS_POINTS))).unwrap_or(u32::MAX)
+}
+
+/// Counts for/against/abstain votes (and rankings) under `rule`. For elections,
+/// `seats` and `candidates` are given; `tiebreak` has one key per candidate.
+pub fn count<'a>(
+    rule: &Rule,
+    electorate: u32,
+    recused: u32,
+    votes: impl Iterator<Item = &'a Vote>,
+    election: Option<(usize, &[PublicKey], &[[u8; 32]])>,
+) -> Tally {
+    let (mut f, mut a, mut x) = (0u32, 0u32, 0u32);
+    let mut rankings: Vec<Vec<usize>> = Vec::new();
+    for v in votes {
+        match v {
+            Vote::For => f += 1,
+            Vote::Against => a += 1,
+            Vote::Abstain => x += 1,
+            Vote::Ranking(r) => {
+                f += 1;
+                rankings.push(r.clone());
+            }
+        }
+    }
+    let participants = if rule.abstentions_count {
+        f + a + x
+    } else {
+        f + a
+    };
+    let quorum_needed = share_needed(rule.quorum_bp, electorate);
+    let quorum_met = electorate > 0
+        && u64::from(participants) * u64::from(BASIS_POINTS)
+            >= u64::from(rule.quorum_bp) * u64::from(electorate);
+    let mut t = Tally {
+        electorate,
+        recused,
+        turnout: f + a + x,
+        votes_for: f,
+        votes_against: a,
+        abstentions: x,
+        quorum_needed,
+        quorum_met,
+        threshold_met: false,
+        passed: false,
+        stv: None,
+        elected: Vec::new(),
+        reason: String::new(),
+    };
+    if let Some((seats, candidates, tiebreak)) = election {
+        let c = stv::count(candidates.len(), seats, &rankings, tiebreak);
+        t.elected = c
+            .elected
+            .iter()
+            .filter_map(|&i| candidates.get(i).copied())
+            .collect();
+        t.threshold_met = !t.elected.is_empty();
+        t.passed = quorum_met && t.threshold_met;
+        t.reason = if electorate == 0 {
+            "no one is entitled to vote".into()
+        } else if !quorum_met {
+            format!("quorum not met: {participants} took part, {quorum_needed} needed")
+        } else if t.elected.is_empty() {
+            "no candidate was elected".into()
+        } else {
+            format!(
+                "{} elected of {} seats after {} rounds (quota {} votes)",
+                t.elected.len(),
+                seats,
+                c.rounds.len(),
+                c.quota / stv::VOTE
+            )
+        };
+        t.stv = Some(c);
+        return t;
+    }
+    let base = if rule.of_electorate {
+        electorate
+    } else {
+        f + a
+    };
+    let needed = share_needed(rule.threshold_bp, base);
+    let at_least = base > 0
+        && u64::from(f) * u64::from(BASIS_POINTS) >= u64::from(rule.threshold_bp) * u64::from(base);
+    t.threshold_met = at_least && f > a;
+    t.passed = quorum_met && t.threshold_met;
+    let of = if rule.of_electorate {
+        "of the electorate"
+    } else {
+        "of votes for and against"
+    };
+    t.reason = if electorate == 0 {
+        "no one is entitled to vote".into()
+    } else if !quorum_met {
+        format!("quorum not met: {participants} took part, {quorum_needed} needed")
+    } else if f == a {
+        format!("a tie ({f} for, {a} against): the status quo stands")
+    } else if !at_least || f < a {
+        format!(
+            "threshold not met: {f} for, {needed} needed ({}.{:02}% {of})",
+            rule.threshold_bp / 100,
+            rule.threshold_bp % 100
+        )
+    } else {
+        format!(
+            "passed: {f} for, {needed} needed ({}.{:02}% {of}), quorum met",
+            rule.threshold_bp / 100,
+            rule.threshold_bp % 100
+        )
+    };
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_needed_rounds_up() {
+        assert_eq!(share_needed(5_000, 7), 4);
+        assert_eq!(share_needed(5_000, 8), 4);
+        assert_eq!(share_needed(7_500, 5), 4);
+        assert_eq!(share_needed(10_000, 3), 3);
+        assert_eq!(share_needed(0, 3), 0);
+    }
+}

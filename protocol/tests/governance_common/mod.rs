@@ -1,0 +1,186 @@
+//! Helpers for the governance tests: a partnership with a chosen deed, and short ways to
+//! propose, vote and close.
+#![allow(dead_code)]
+
+use crate::common::{key, partner, practice, Fixture, T0};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
+use mutual_protocol::governance::tally::Tally;
+use mutual_protocol::governance::GovernanceError;
+use mutual_protocol::id::{EventId, NetworkId};
+use mutual_protocol::replica::{Ingested, Replica};
+use mutual_protocol::state::{Outcome, Rejection};
+use pb::{Choice, DecisionKind};
+use std::collections::HashMap;
+
+/// One day in ms.
+pub const DAY: u64 = 24 * 60 * 60 * 1000;
+/// The local clock used for ingesting: far after every timestamp, so nothing is held.
+pub const NOW: u64 = T0 + 400 * DAY;
+
+/// A network of `practices` practices (keys 1..=p) with partners 100+2p and 101+2p,
+/// founded with `deed`.
+pub fn fixture(practices: u32, deed: Option<pb::Deed>) -> (Fixture, FeedWriter) {
+    let ps: Vec<u32> = (1..=practices).collect();
+    let partners: Vec<u32> = ps
+        .iter()
+        .flat_map(|&p| [100 + 2 * p, 101 + 2 * p])
+        .collect();
+    let g = pb::Genesis {
+        name: "Governance Test Partnership".into(),
+        practices: ps.iter().map(|&p| practice(p)).collect(),
+        partners: partners
+            .iter()
+            .map(|&k| partner(k, (k - 100) / 2))
+            .collect(),
+        deed,
+        nonce: vec![9; 16],
+    };
+    let (writer, genesis) = FeedWriter::found(key(1), T0, g);
+    (
+        Fixture {
+            network: NetworkId(genesis.id),
+            genesis,
+            practices: ps,
+            partners,
+        },
+        writer,
+    )
+}
+
+/// A replica under test, with a feed writer for every key that signs.
+pub struct Net {
+    pub fx: Fixture,
+    pub r: Replica,
+    pub writers: HashMap<u32, FeedWriter>,
+}
+
+impl Net {
+    pub fn new(practices: u32, deed: Option<pb::Deed>) -> Self {
+        let (fx, founder) = fixture(practices, deed);
+        let r = fx.replica();
+        let mut writers = HashMap::new();
+        writers.insert(1, founder);
+        Net { fx, r, writers }
+    }
+
+    /// The partners' key numbers, in order.
+    pub fn partners(&self) -> Vec<u32> {
+        self.fx.partners.clone()
+    }
+
+    /// Signs an event by key `who` with exactly these deps (plus the genesis if first).
+    pub fn sign(&mut self, who: u32, ts: u64, deps: Vec<EventId>, body: Body) -> SignedEvent {
+        let network = self.fx.network;
+        self.writers
+            .entry(who)
+            .or_insert_with(|| FeedWriter::resume(key(who), network, None))
+            .sign(ts, deps, body)
+    }
+
+    /// Takes in a signed event; it must be stored.
+    pub fn put(&mut self, ev: &SignedEvent) {
+        let res = self.r.ingest(NOW, &ev.to_wire());
+        assert!(matches!(res, Ok(Ingested::Stored { .. })), "{res:?}");
+    }
+
+    /// Signs (following every head) and takes in an event; returns its id.
+    pub fn event(&mut self, who: u32, ts: u64, body: Body) -> EventId {
+        let heads = self.r.heads();
+        let ev = self.sign(who, ts, heads, body);
+        self.put(&ev);
+        ev.id
+    }
+
+    pub fn outcome(&self, id: &EventId) -> Outcome {
+        self.r.outcome(id).cloned().expect("stored")
+    }
+
+    /// Proposes; the motion must take effect.
+    pub fn propose(&mut self, who: u32, ts: u64, mo: pb::Motion) -> EventId {
+        let id = self.event(who, ts, Body::Motion(mo));
+        assert_eq!(self.outcome(&id), Outcome::Applied, "motion");
+        id
+    }
+
+    pub fn vote(&mut self, who: u32, ts: u64, motion: EventId, choice: Choice) -> EventId {
+        self.event(who, ts, ballot(motion, choice))
+    }
+
+    /// A practice node event at `ts`, which closes motions whose grace ended before.
+    pub fn tick(&mut self, ts: u64) -> EventId {
+        self.event(
+            1,
+            ts,
+            Body::AddressAnnouncement(pb::AddressAnnouncement {
+                addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", 4000 + ts % 1000)],
+            }),
+        )
+    }
+
+    pub fn tally(&self, motion: &EventId) -> Tally {
+        self.r
+            .state()
+            .governance()
+            .motion(motion)
+            .expect("motion")
+            .tally()
+    }
+
+    pub fn closed(&self, motion: &EventId) -> bool {
+        self.r
+            .state()
+            .governance()
+            .motion(motion)
+            .is_some_and(|m| m.closed.is_some())
+    }
+}
+
+pub fn ballot(motion: EventId, choice: Choice) -> Body {
+    Body::Ballot(pb::Ballot {
+        motion: motion.as_bytes().to_vec(),
+        choice: choice as i32,
+        ranking: vec![],
+    })
+}
+
+pub fn ranking(motion: EventId, keys: &[u32]) -> Body {
+    Body::Ballot(pb::Ballot {
+        motion: motion.as_bytes().to_vec(),
+        choice: Choice::Unspecified as i32,
+        ranking: keys
+            .iter()
+            .map(|&k| key(k).public().as_bytes().to_vec())
+            .collect(),
+    })
+}
+
+/// A motion of `kind` open from T0 + 1 day to T0 + 3 days.
+pub fn motion(kind: DecisionKind) -> pb::Motion {
+    pb::Motion {
+        kind: kind as i32,
+        title: format!("{} motion", kind.as_str_name()),
+        opens_at_ms: T0 + DAY,
+        closes_at_ms: T0 + 3 * DAY,
+        ..Default::default()
+    }
+}
+
+pub fn pk(n: u32) -> Vec<u8> {
+    key(n).public().as_bytes().to_vec()
+}
+
+/// The motion's close (T0 + 3 days) plus the default grace (1 day), plus 1 ms: the
+/// first timestamp that closes it.
+pub const AFTER_GRACE: u64 = T0 + 4 * DAY + 1;
+/// Timestamps inside the voting window.
+pub const DURING: u64 = T0 + 2 * DAY;
+/// When motions are proposed.
+pub const PROPOSED: u64 = T0 + DAY;
+
+pub fn governance_rejection(o: &Outcome) -> Option<&GovernanceError> {
+    match o {
+        Outcome::Rejected(Rejection::Governance(e)) => Some(e),
+        _ => None,
+    }
+}
