@@ -207,7 +207,11 @@ mod tests {
         let kp = keypair(3);
         let mut sig = kp.sign(EVENT_DOMAIN, b"m");
         // s + ℓ is the same scalar mod ℓ but not canonical.
-        let l = curve25519_dalek::constants::BASEPOINT_ORDER.to_bytes();
+        // ℓ = 2^252 + 27742317777372353535851937790883648493, little-endian.
+        let l: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
         let mut carry = 0u16;
         for i in 0..32 {
             let v = sig[32 + i] as u16 + l[i] as u16 + carry;

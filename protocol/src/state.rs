@@ -62,7 +62,7 @@ pub enum NoEffect {
     /// A body type from a newer version of the protocol.
     UnknownBody = 1,
     /// A body type defined in the wire format whose rules this version does not apply
-    /// yet (motions, ballots, aid and federation before their modules exist).
+    /// yet (federation charters, before the federation module exists).
     NotYetApplied = 2,
 }
 

@@ -610,3 +610,58 @@ fn aid_state_is_in_the_canonical_digest_sorted_by_id() {
         pb::AidAgreementStatus::Pending as i32
     );
 }
+
+#[test]
+fn an_agreement_made_in_time_is_countersigned_and_fulfilled_after_expiry() {
+    let mut n = Net::new(2);
+    let expires = n.t + 5_000;
+    let req = n.post(1, &[], request_body(&[(2, AM)], expires));
+    let offer = n.offer(2, &req, &[(2, AM)]);
+    let acc = n.accept(1, &offer, &[(2, AM)]);
+    n.assert_applied(&acc);
+    let late = expires + DAY;
+    let cs = n.post_at(2, late, &[acc.id], countersign_body(acc.id));
+    n.assert_applied(&cs);
+    let done = n.post_at(1, late + 1, &[cs.id], fulfil_body(acc.id));
+    n.assert_applied(&done);
+}
+
+#[test]
+fn a_practice_keeps_its_requests_and_agreements_across_a_key_rotation() {
+    use common::key;
+    use mutual_protocol::event::FeedWriter;
+    use mutual_protocol::membership::rotation_message;
+    use mutual_protocol::signature::ROTATE_DOMAIN;
+
+    let mut n = Net::new(2);
+    let req = n.request(1, &[(2, AM)], DAY);
+    let offer = n.offer(2, &req, &[(2, AM)]);
+    let new = key(555);
+    let proof = new.sign(
+        ROTATE_DOMAIN,
+        &rotation_message(&n.fx.network, &key(1).public()),
+    );
+    let rot = n.post(
+        1,
+        &[],
+        Body::KeyRotation(pb::KeyRotation {
+            new_key: new.public().as_bytes().to_vec(),
+            new_key_signature: proof.to_vec(),
+        }),
+    );
+    n.assert_applied(&rot);
+    n.writers
+        .insert(555, FeedWriter::resume(key(555), n.fx.network, None));
+    // The old key no longer speaks for the practice; the new one does.
+    let old = n.accept(1, &offer, &[(2, AM)]);
+    assert_eq!(n.outcome(&old), Outcome::Rejected(Rejection::KeyRetired));
+    let acc = n.accept(555, &offer, &[(2, AM)]);
+    n.assert_applied(&acc);
+    assert_eq!(
+        n.r.state()
+            .aid()
+            .agreement(&acc.id)
+            .map(|a| a.requester.as_str()),
+        Some("M85001")
+    );
+}

@@ -8,6 +8,7 @@ use mutual_protocol::event::{Body, EventError, SignedEvent};
 use mutual_protocol::id::EventId;
 use mutual_protocol::limits::*;
 use mutual_protocol::replica::{IngestError, Ingested};
+use prost::Message;
 
 fn event_with(body: Body) -> Result<SignedEvent, EventError> {
     let (fx, _) = Fixture::new(1);
@@ -77,7 +78,6 @@ fn deps() {
     assert_eq!(at.event.deps.len(), MAX_DEPS);
     assert!(SignedEvent::decode(&at.to_wire()).is_ok());
     // One more, built by hand.
-    use prost::Message;
     let mut raw = pb::Event::decode(at.event_bytes.as_slice()).expect("decodes");
     raw.deps.push(EventId::of(b"one more").as_bytes().to_vec());
     let bytes = raw.encode_to_vec();

@@ -287,23 +287,19 @@ impl Aid {
         Ok(())
     }
 
-    /// Resolves an agreement reference and checks its status is one of `allowed`.
-    fn agreement_in(
+    /// Checks that agreement `ag` (a resolved referent) is in one of the `allowed` statuses.
+    fn status_in(
         &self,
-        e: &Event,
-        bytes: &[u8],
+        ag: &EventId,
         allowed: &[&str],
         needed: &'static str,
-    ) -> Result<&AgreementRecord, AidError> {
-        let ag_id = self.referent(e, bytes, Kind::Acceptance)?;
-        let ag = &self.agreements[&ag_id];
-        if !allowed.contains(&ag.status.name()) {
-            return Err(AidError::WrongStatus {
-                status: ag.status.name(),
-                needed,
-            });
+    ) -> Result<(), AidError> {
+        let status = self.agreements[ag].status.name();
+        if allowed.contains(&status) {
+            Ok(())
+        } else {
+            Err(AidError::WrongStatus { status, needed })
         }
-        Ok(ag)
     }
 
     fn countersign(
@@ -319,9 +315,7 @@ impl Aid {
                 "only the offering practice countersigns an acceptance",
             ));
         }
-        let ag = self
-            .agreement_in(e, &c.acceptance, &["pending"], "pending")?
-            .id;
+        self.status_in(&ag, &["pending"], "pending")?;
         self.update(ag, id, Happening::Countersigned { agreement: ag }, |a| {
             a.status = AgreementStatus::Binding;
             a.countersign = Some(id);
@@ -343,12 +337,7 @@ impl Aid {
                 "only the requesting or the offering practice cancels an agreement",
             ));
         }
-        self.agreement_in(
-            e,
-            &c.acceptance,
-            &["pending", "binding"],
-            "pending or binding",
-        )?;
+        self.status_in(&ag, &["pending", "binding"], "pending or binding")?;
         if c.reason.trim().is_empty() {
             return Err(AidError::Invalid("a cancellation gives its reason".into()));
         }
@@ -381,7 +370,7 @@ impl Aid {
                 "only the requesting practice records fulfilment",
             ));
         }
-        self.agreement_in(e, &f.acceptance, &["binding"], "binding")?;
+        self.status_in(&ag, &["binding"], "binding")?;
         self.update(ag, id, Happening::Fulfilled { agreement: ag }, |a| {
             a.status = AgreementStatus::Fulfilled { event: id }
         });

@@ -70,6 +70,8 @@ pub struct Rule {
     pub associates_vote: bool,
     /// Whether the subject of the motion is left out of the electorate.
     pub subject_recuses: bool,
+    /// Whether a partner who declares an interest is left out of the electorate.
+    pub interest_recuses: bool,
 }
 
 impl Rule {
@@ -89,6 +91,7 @@ impl Rule {
             abstentions_count_toward_quorum: self.abstentions_count,
             associates_vote: self.associates_vote,
             subject_recuses: self.subject_recuses,
+            interest_recuses: self.interest_recuses,
         }
     }
 }
@@ -120,6 +123,7 @@ pub fn default_rule(kind: DecisionKind) -> Rule {
             kind,
             K::ChangeRole | K::RemovePartner | K::RemovePractice | K::ReplaceKey
         ),
+        interest_recuses: true,
     }
 }
 
@@ -134,6 +138,7 @@ pub fn default_rule(kind: DecisionKind) -> Rule {
 /// - admitting a practice or a partner, removing a partner or a practice, amending the
 ///   deed and linking a federation: 75%;
 /// - the subject recuses on a change of role, a removal and a key replacement;
+/// - a partner who declares an interest in a motion recuses from it;
 /// - grace period one day; proxies disabled (0 per holder).
 pub fn default_deed() -> pb::Deed {
     pb::Deed {
@@ -188,6 +193,7 @@ pub fn check_rule(r: &pb::DecisionRule) -> Result<Rule, GovernanceError> {
         abstentions_count: r.abstentions_count_toward_quorum,
         associates_vote: r.associates_vote,
         subject_recuses: r.subject_recuses,
+        interest_recuses: r.interest_recuses,
     })
 }
 

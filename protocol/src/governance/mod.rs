@@ -23,6 +23,7 @@ pub mod ballot;
 pub mod deed;
 pub mod effects;
 pub mod motion;
+pub mod proxy;
 pub mod stv;
 pub mod tally;
 
@@ -105,6 +106,18 @@ pub enum GovernanceError {
     /// The ballot does not fit the motion.
     #[error("invalid ballot: {0}")]
     InvalidBallot(String),
+    /// The deed in force when the motion was proposed allows no proxies.
+    #[error("the deed allows no proxies")]
+    ProxiesDisabled,
+    /// The partner named as proxy already holds as many proxies as the deed allows.
+    #[error("the proxy already holds the most the deed allows ({max})")]
+    ProxyCapReached {
+        /// The deed's `max_proxies_per_holder`.
+        max: u32,
+    },
+    /// A vote on behalf of a partner who has not appointed the author as proxy.
+    #[error("the author holds no proxy from that partner on this motion")]
+    NoProxy,
 }
 
 /// How settled a motion's result is, as seen from a given local time.
@@ -229,14 +242,47 @@ impl Governance {
         ev: &SignedEvent,
         b: &pb::Ballot,
     ) -> Result<(), GovernanceError> {
-        let voter = ballot::voter(m, &ev.event)?;
+        let author = ballot::voter(m, &ev.event)?;
         let id = ballot::motion_id(b)?;
         let rec = self
             .motions
             .get_mut(&id)
             .ok_or(GovernanceError::UnknownMotion)?;
-        let vote = ballot::check(rec, &voter, &ev.event, b)?;
-        rec.ballots.insert(voter, (ev.id, vote));
+        // A proxy vote counts for the partner named in `on_behalf_of`.
+        let voter = if b.on_behalf_of.is_empty() {
+            author
+        } else {
+            match motion::partner_id(m, &b.on_behalf_of) {
+                Some(p) if p != author => p,
+                _ => {
+                    return Err(GovernanceError::InvalidBallot(
+                        "on_behalf_of names no other partner".into(),
+                    ))
+                }
+            }
+        };
+        let (ts, eid) = (ev.event.timestamp_ms, ev.id);
+        match ballot::check(rec, &voter, &ev.event, b)? {
+            ballot::Cast::Vote(vote) if voter != author => {
+                proxy::vote(rec, m, voter, author, eid, ts, vote)?;
+            }
+            ballot::Cast::Vote(vote) => {
+                rec.ballots.insert(voter, (eid, vote));
+                rec.by_proxy.remove(&voter);
+            }
+            ballot::Cast::Declare => {
+                rec.declared.insert(voter, eid);
+                if rec.rule.interest_recuses {
+                    rec.electorate.remove(&voter);
+                    rec.recused.insert(voter);
+                    rec.ballots.remove(&voter);
+                    rec.by_proxy.remove(&voter);
+                    rec.proxies.remove(&voter);
+                }
+            }
+            ballot::Cast::Appoint => proxy::appoint(rec, m, voter, eid, ts, b)?,
+            ballot::Cast::Revoke => proxy::revoke(rec, &voter)?,
+        }
         Ok(())
     }
 
@@ -298,6 +344,30 @@ impl Governance {
                         .map(|(p, (b, _))| pb::BallotEntry {
                             partner: p.as_bytes().to_vec(),
                             ballot: b.as_bytes().to_vec(),
+                            proxy: r
+                                .by_proxy
+                                .get(p)
+                                .map(|h| h.as_bytes().to_vec())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                    proxies: r
+                        .proxies
+                        .iter()
+                        .map(|(a, p)| pb::ProxyEntry {
+                            appointer: a.as_bytes().to_vec(),
+                            holder: p.holder.as_bytes().to_vec(),
+                            appointment: p.appointment.as_bytes().to_vec(),
+                            expires_at_ms: p.expires_at_ms,
+                        })
+                        .collect(),
+                    declared: r
+                        .declared
+                        .iter()
+                        .map(|(p, b)| pb::BallotEntry {
+                            partner: p.as_bytes().to_vec(),
+                            ballot: b.as_bytes().to_vec(),
+                            proxy: Vec::new(),
                         })
                         .collect(),
                     ..Default::default()

@@ -73,6 +73,14 @@ pub struct MotionRecord {
     pub seats: usize,
     /// The ballot that counts for each partner: (ballot event id, vote).
     pub ballots: OrdMap<PartnerId, (EventId, Vote)>,
+    /// Declarations of interest: partner id to the declaring event.
+    pub declared: OrdMap<PartnerId, EventId>,
+    /// Proxies per holder allowed by the deed when the motion was proposed (0: none).
+    pub max_proxies: u32,
+    /// Proxy appointments in force, by appointer.
+    pub proxies: OrdMap<PartnerId, super::proxy::Proxy>,
+    /// Appointers whose counted vote was cast by their proxy, with the proxy.
+    pub by_proxy: OrdMap<PartnerId, PartnerId>,
     /// Set once the fold has closed the motion.
     pub closed: Option<Closed>,
 }
@@ -95,12 +103,10 @@ impl MotionRecord {
     }
 
     pub(super) fn count(&self) -> Tally {
-        let election = self.is_election().then(|| {
-            (
-                self.seats,
-                self.candidates.as_slice(),
-                self.tiebreak.as_slice(),
-            )
+        let election = self.is_election().then_some(tally::Election {
+            seats: self.seats,
+            candidates: &self.candidates,
+            tiebreak: &self.tiebreak,
         });
         tally::count(
             &self.rule,
@@ -407,6 +413,10 @@ pub(super) fn open(
         tiebreak,
         seats,
         ballots: OrdMap::new(),
+        declared: OrdMap::new(),
+        max_proxies: deed.map_or(0, |d| d.max_proxies_per_holder),
+        proxies: OrdMap::new(),
+        by_proxy: OrdMap::new(),
         closed: None,
     })
 }

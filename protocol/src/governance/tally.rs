@@ -79,20 +79,31 @@ impl fmt::Display for Tally {
     }
 }
 
+/// What an election count needs besides the ballots.
+#[derive(Clone, Copy, Debug)]
+pub struct Election<'a> {
+    /// Seats to fill.
+    pub seats: usize,
+    /// Candidate partner ids, in the motion's order.
+    pub candidates: &'a [PublicKey],
+    /// One tie-break key per candidate.
+    pub tiebreak: &'a [[u8; 32]],
+}
+
 /// `ceil(bp * n / 10000)`: how many of `n` make up `bp` basis points.
 pub fn share_needed(bp: u32, n: u32) -> u32 {
     let num = u64::from(bp) * u64::from(n);
     u32::try_from(num.div_ceil(u64::from(BASIS_POINTS))).unwrap_or(u32::MAX)
 }
 
-/// Counts for/against/abstain votes (and rankings) under `rule`. For elections,
-/// `seats` and `candidates` are given; `tiebreak` has one key per candidate.
+/// Counts for/against/abstain votes (and rankings) under `rule`; `election` is given for
+/// elections.
 pub fn count<'a>(
     rule: &Rule,
     electorate: u32,
     recused: u32,
     votes: impl Iterator<Item = &'a Vote>,
-    election: Option<(usize, &[PublicKey], &[[u8; 32]])>,
+    election: Option<Election<'_>>,
 ) -> Tally {
     let (mut f, mut a, mut x) = (0u32, 0u32, 0u32);
     let mut rankings: Vec<Vec<usize>> = Vec::new();
@@ -131,7 +142,12 @@ pub fn count<'a>(
         elected: Vec::new(),
         reason: String::new(),
     };
-    if let Some((seats, candidates, tiebreak)) = election {
+    if let Some(Election {
+        seats,
+        candidates,
+        tiebreak,
+    }) = election
+    {
         let c = stv::count(candidates.len(), seats, &rankings, tiebreak);
         t.elected = c
             .elected
@@ -163,7 +179,12 @@ pub fn count<'a>(
     } else {
         f + a
     };
-    let needed = share_needed(rule.threshold_bp, base);
+    // For the explanation: the least number for that meets both conditions.
+    let needed = if rule.of_electorate {
+        share_needed(rule.threshold_bp, base)
+    } else {
+        share_needed(rule.threshold_bp, base).max(base / 2 + 1)
+    };
     let at_least = base > 0
         && u64::from(f) * u64::from(BASIS_POINTS) >= u64::from(rule.threshold_bp) * u64::from(base);
     t.threshold_met = at_least && f > a;

@@ -5,6 +5,7 @@
 use crate::common::{key, partner, practice, Fixture, T0};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
+use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::governance::tally::Tally;
 use mutual_protocol::governance::GovernanceError;
 use mutual_protocol::id::{EventId, NetworkId};
@@ -103,8 +104,20 @@ impl Net {
         id
     }
 
+    /// Signs and takes in a ballot body following every head and, directly, its motion.
+    pub fn cast(&mut self, who: u32, ts: u64, motion: EventId, body: Body) -> EventId {
+        let mut deps = self.r.heads();
+        deps.truncate(30);
+        if !deps.contains(&motion) {
+            deps.push(motion);
+        }
+        let ev = self.sign(who, ts, deps, body);
+        self.put(&ev);
+        ev.id
+    }
+
     pub fn vote(&mut self, who: u32, ts: u64, motion: EventId, choice: Choice) -> EventId {
-        self.event(who, ts, ballot(motion, choice))
+        self.cast(who, ts, motion, ballot(motion, choice))
     }
 
     /// A practice node event at `ts`, which closes motions whose grace ended before.
@@ -141,6 +154,7 @@ pub fn ballot(motion: EventId, choice: Choice) -> Body {
         motion: motion.as_bytes().to_vec(),
         choice: choice as i32,
         ranking: vec![],
+        ..Default::default()
     })
 }
 
@@ -152,6 +166,7 @@ pub fn ranking(motion: EventId, keys: &[u32]) -> Body {
             .iter()
             .map(|&k| key(k).public().as_bytes().to_vec())
             .collect(),
+        ..Default::default()
     })
 }
 
@@ -183,4 +198,22 @@ pub fn governance_rejection(o: &Outcome) -> Option<&GovernanceError> {
         Outcome::Rejected(Rejection::Governance(e)) => Some(e),
         _ => None,
     }
+}
+
+/// A deed whose rule for `kind` is replaced by `f(default rule)`.
+pub fn deed_with(kind: DecisionKind, f: impl Fn(&mut pb::DecisionRule)) -> pb::Deed {
+    let mut d = default_deed();
+    for r in d.rules.iter_mut().filter(|r| r.kind == kind as i32) {
+        f(r);
+    }
+    d
+}
+
+/// Closes `m` with an event just after its grace period.
+pub fn close(net: &mut Net, m: &mutual_protocol::id::EventId) {
+    net.tick(AFTER_GRACE);
+    assert!(
+        net.closed(m),
+        "the motion closes at the first event after its grace"
+    );
 }
