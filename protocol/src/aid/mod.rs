@@ -28,7 +28,7 @@ pub use board::{
 pub use session::Session;
 
 use crate::id::EventId;
-use imbl::{OrdMap, Vector};
+use imbl::{OrdMap, OrdSet, Vector};
 use mutual_proto::v1 as pb;
 
 /// Most sessions one request may ask for, in sessions. Six weeks of full-time cover (two
@@ -320,6 +320,10 @@ impl Happening {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Aid {
     requests: OrdMap<EventId, RequestRecord>,
+    /// Each practice's requests not yet withdrawn, by (expiry, id): so counting a
+    /// practice's open requests looks only at its own unexpired ones, not at every
+    /// request ever made. Derived from `requests`; not hashed.
+    unwithdrawn: OrdMap<String, OrdSet<(u64, EventId)>>,
     offers: OrdMap<EventId, OfferRecord>,
     agreements: OrdMap<EventId, AgreementRecord>,
 }

@@ -117,11 +117,13 @@ impl Aid {
                 "a request's expiry must be after its own timestamp".into(),
             ));
         }
-        let open = self
-            .requests
-            .values()
-            .filter(|q| q.practice == ods && self.is_open_at(q, e.timestamp_ms))
-            .count();
+        let t = e.timestamp_ms;
+        let open = self.unwithdrawn.get(&ods).map_or(0, |own| {
+            own.range((t.saturating_add(1), EventId([0; 32]))..)
+                .filter_map(|(_, q)| self.requests.get(q))
+                .filter(|q| self.is_open_at(q, t))
+                .count()
+        });
         if open >= MAX_OPEN_REQUESTS_PER_PRACTICE {
             return Err(AidError::TooMany {
                 what: "open requests from one practice",
@@ -134,6 +136,10 @@ impl Aid {
                 practice: ods.clone(),
             },
         ));
+        self.unwithdrawn
+            .entry(ods.clone())
+            .or_default()
+            .insert((r.expires_at_ms, id));
         self.requests.insert(
             id,
             RequestRecord {
@@ -393,6 +399,10 @@ impl Aid {
         }
         if req.withdrawn.is_some() {
             return Err(AidError::Closed("already withdrawn"));
+        }
+        let slot = (req.expires_at_ms, req_id);
+        if let Some(own) = self.unwithdrawn.get_mut(ods) {
+            own.remove(&slot);
         }
         if let Some(req) = self.requests.get_mut(&req_id) {
             req.withdrawn = Some((id, w.reason.clone()));
