@@ -292,6 +292,51 @@ impl Membership {
         }
     }
 
+    /// Sets a partner's role, whatever key they use now (`id` is their partner id).
+    /// Fails with [`MembershipError::UnknownKey`] if no partner has that id.
+    pub fn set_partner_role(
+        &mut self,
+        id: &PublicKey,
+        role: pb::PartnerRole,
+    ) -> Result<(), MembershipError> {
+        let rec = self
+            .partners
+            .get_mut(id)
+            .ok_or(MembershipError::UnknownKey(*id))?;
+        rec.partner.role = role as i32;
+        Ok(())
+    }
+
+    /// Gives the partner with partner id `id` the key `new`: their current key, if they
+    /// still have one, is retired, and `new` speaks for them from now on. This is how a
+    /// partner whose key was revoked gets a key again.
+    ///
+    /// Fails with [`MembershipError::KeyInUse`] if `new` was ever used by any member
+    /// ([`Membership::is_known`]), and with [`MembershipError::UnknownKey`] if no partner
+    /// has that id.
+    pub fn assign_key(&mut self, id: &PublicKey, new: PublicKey) -> Result<(), MembershipError> {
+        if self.is_known(&new) {
+            return Err(MembershipError::KeyInUse(new));
+        }
+        let current = self
+            .partners
+            .get(id)
+            .ok_or(MembershipError::UnknownKey(*id))?
+            .partner
+            .key
+            .clone();
+        if let Ok(old) = PublicKey::from_slice(&current) {
+            if self.keys.get(&old) == Some(&Holder::Partner(*id)) {
+                return self.replace_key(&old, Some(new));
+            }
+        }
+        self.keys.insert(new, Holder::Partner(*id));
+        if let Some(rec) = self.partners.get_mut(id) {
+            rec.partner.key = new.as_bytes().to_vec();
+        }
+        Ok(())
+    }
+
     /// A partner resigns.
     pub fn partner_resigns(&mut self, author: &PublicKey) -> Result<(), MembershipError> {
         match self.keys.get(author) {

@@ -247,8 +247,14 @@ impl State {
             // Any event after genesis closes the motions whose grace period ended before
             // its timestamp, before it is itself judged (docs/GOVERNANCE.md, "Deadlines").
             let (membership, deed) = (&mut self.membership, &mut self.deed);
-            self.governance
-                .close_due(ev.id, e.timestamp_ms, membership, deed);
+            if self
+                .governance
+                .close_due(ev.id, e.timestamp_ms, membership, deed)
+            {
+                // A removed practice or a replaced node key leaves stale addresses
+                // (docs/PROTOCOL.md §8.9, docs/GOVERNANCE.md §8).
+                self.prune_addresses();
+            }
         }
         let Some(body) = &e.body else {
             return Outcome::NoEffect(NoEffect::UnknownBody);

@@ -68,18 +68,9 @@ pub(super) fn apply(
         }
         K::ChangeRole => {
             let id = subject_partner(rec, m)?;
-            let rec_p = m.partner(&id).ok_or("no such partner")?;
-            if rec_p.partner.key != id.as_bytes() {
-                // Membership has no role setter yet; re-inserting under a rotated key would
-                // make a second record. See docs/GOVERNANCE.md, "Known gaps".
-                return Err("the partner's key was rotated; this version cannot change \
-                            the role of a partner under a rotated key"
-                    .into());
-            }
-            let mut p = rec_p.partner.clone();
-            p.role = mo.new_role;
-            m.insert_partner(p);
-            Ok(())
+            let role = pb::PartnerRole::try_from(mo.new_role).map_err(|_| "invalid role")?;
+            // By partner id, so a partner whose key was rotated keeps one record.
+            m.set_partner_role(&id, role).map_err(|e| e.to_string())
         }
         K::RemovePartner => {
             let id = subject_partner(rec, m)?;
@@ -135,20 +126,22 @@ pub(super) fn apply(
             if m.is_known(&new) {
                 return Err("the replacement key was taken in the meantime".into());
             }
-            let current = match &rec.subject {
+            match &rec.subject {
+                // By partner id: works whether the partner's key was rotated or revoked.
                 Subject::Partner(_) => {
                     let id = subject_partner(rec, m)?;
-                    m.partner(&id).and_then(|p| key(&p.partner.key))
+                    m.assign_key(&id, new).map_err(|e| e.to_string())
                 }
-                Subject::Practice(ods) => m.practice(ods).and_then(|p| key(&p.practice.node_key)),
-                Subject::None => None,
-            };
-            let Some(current) = current else {
-                // A revoked key leaves no key to move from. See "Known gaps".
-                return Err("the subject has no current key to replace".into());
-            };
-            m.replace_key(&current, Some(new))
-                .map_err(|e| e.to_string())
+                Subject::Practice(ods) => {
+                    let current = m
+                        .practice(ods)
+                        .and_then(|p| key(&p.practice.node_key))
+                        .ok_or("the practice has no current node key to replace")?;
+                    m.replace_key(&current, Some(new))
+                        .map_err(|e| e.to_string())
+                }
+                Subject::None => Err("the motion names no partner or practice".into()),
+            }
         }
     }
 }

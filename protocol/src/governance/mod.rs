@@ -10,6 +10,8 @@
 //! - [`ballot`]: which ballots count (partners' own keys only; the deadline rule);
 //! - [`tally`]: quorum, threshold, abstentions, ties, and the reason in words;
 //! - [`stv`]: board and chair elections by single transferable vote;
+//!   a board with one seat per locality fills each seat by instant runoff
+//!   ([`tally::count_per_locality`]);
 //! - [`effects`]: what a passed motion changes, applied when the fold closes it.
 //!
 //! # Closing without a trusted clock
@@ -289,13 +291,17 @@ impl Governance {
     /// Closes, in order, every open motion whose grace period ended before
     /// `timestamp_ms`, applying the effects of those that passed. Called by the fold for
     /// every event after genesis, before the event itself is judged.
+    ///
+    /// Returns whether any effect applied (so the caller can prune what the change
+    /// made stale, such as the addresses of a removed practice's node).
     pub fn close_due(
         &mut self,
         trigger: EventId,
         timestamp_ms: u64,
         m: &mut Membership,
         deed: &mut Option<pb::Deed>,
-    ) {
+    ) -> bool {
+        let mut changed = false;
         while let Some(&((final_at, id), ())) = self.closing.get_min() {
             if final_at >= timestamp_ms {
                 break;
@@ -320,6 +326,7 @@ impl Governance {
             } else {
                 Ok(())
             };
+            changed |= tally.passed && effect.is_ok();
             if let Some(r) = self.motions.get_mut(&id) {
                 r.closed = Some(Closed {
                     tally,
@@ -328,6 +335,7 @@ impl Governance {
                 });
             }
         }
+        changed
     }
 
     /// Fills the governance part of the canonical state digest.

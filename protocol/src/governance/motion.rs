@@ -69,8 +69,12 @@ pub struct MotionRecord {
     pub candidates: Vec<PartnerId>,
     /// For elections: the tie-break key of each candidate.
     pub tiebreak: Vec<[u8; 32]>,
-    /// For elections: seats to fill.
+    /// For elections: seats to fill (per-locality board elections: one per locality).
     pub seats: usize,
+    /// For per-locality board elections (`Motion.per_locality`): each candidate's
+    /// locality, fixed when the motion was applied, parallel to `candidates`. Empty
+    /// otherwise.
+    pub localities: Vec<String>,
     /// The ballot that counts for each partner: (ballot event id, vote).
     pub ballots: OrdMap<PartnerId, (EventId, Vote)>,
     /// Declarations of interest: partner id to the declaring event.
@@ -107,6 +111,10 @@ impl MotionRecord {
             seats: self.seats,
             candidates: &self.candidates,
             tiebreak: &self.tiebreak,
+            localities: self
+                .motion
+                .per_locality
+                .then_some(self.localities.as_slice()),
         });
         tally::count(
             &self.rule,
@@ -327,8 +335,20 @@ pub(super) fn open(
     }
     let final_at_ms = closes_at_ms.saturating_add(grace_period(deed));
     let (mut candidates, mut tiebreak, mut seats) = (Vec::new(), Vec::new(), 0);
+    let mut localities: Vec<String> = Vec::new();
+    if mo.per_locality && kind != DecisionKind::ElectBoard {
+        return invalid("only a board election can fill one seat per locality");
+    }
     if matches!(kind, DecisionKind::ElectBoard | DecisionKind::ElectChair) {
-        seats = if kind == DecisionKind::ElectChair {
+        seats = if mo.per_locality {
+            if mo.seats != 0 {
+                return invalid(
+                    "a per-locality board election has one seat per locality; seats must be 0",
+                );
+            }
+            // Set below, from the candidates' localities.
+            1
+        } else if kind == DecisionKind::ElectChair {
             if mo.seats > 1 {
                 return invalid("a chair election fills one seat");
             }
@@ -350,6 +370,28 @@ pub(super) fn open(
                     candidates.push(id)
                 }
                 _ => return invalid("every candidate must be a distinct active partner"),
+            }
+        }
+        if mo.per_locality {
+            for id in &candidates {
+                let locality = m
+                    .partner(id)
+                    .and_then(|p| m.practice(&p.partner.practice_ods))
+                    .map(|pr| pr.practice.locality.clone())
+                    .unwrap_or_default();
+                if locality.trim().is_empty() {
+                    return invalid("every candidate's practice must have a locality");
+                }
+                localities.push(locality);
+            }
+            let mut distinct: Vec<&String> = localities.iter().collect();
+            distinct.sort();
+            distinct.dedup();
+            seats = distinct.len();
+            if seats > MAX_SEATS {
+                return invalid(format!(
+                    "candidates come from more than {MAX_SEATS} localities"
+                ));
             }
         }
         tiebreak = candidates
@@ -412,6 +454,7 @@ pub(super) fn open(
         candidates,
         tiebreak,
         seats,
+        localities,
         ballots: OrdMap::new(),
         declared: OrdMap::new(),
         max_proxies: deed.map_or(0, |d| d.max_proxies_per_holder),

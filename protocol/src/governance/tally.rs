@@ -53,8 +53,12 @@ pub struct Tally {
     pub threshold_met: bool,
     /// Whether the motion passed.
     pub passed: bool,
-    /// For elections: the count, with candidate indices.
+    /// For elections: the count, with candidate indices (`None` for a per-locality
+    /// board election, whose counts are in `localities`).
     pub stv: Option<stv::Count>,
+    /// For per-locality board elections: one seat per locality, in locality order
+    /// (bytewise), each with its own instant-runoff count. Empty otherwise.
+    pub localities: Vec<LocalitySeat>,
     /// Elected partner ids, in order of election.
     pub elected: Vec<PublicKey>,
     /// Why it passed or failed, in words.
@@ -79,6 +83,67 @@ impl fmt::Display for Tally {
     }
 }
 
+/// One locality's seat in a per-locality board election, with the count that filled it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalitySeat {
+    /// The locality's name, as in the candidates' practices when the motion was applied.
+    pub locality: String,
+    /// The locality's candidates, as indices into the motion's candidate list, in that
+    /// list's order. The count's candidate `i` is `candidates[i]`.
+    pub candidates: Vec<usize>,
+    /// The instant-runoff count (single-seat STV) among the locality's candidates, over
+    /// every ranking restricted to them.
+    pub count: stv::Count,
+    /// The elected candidate (index into the motion's candidate list), or `None` if no
+    /// ballot ranked any of the locality's candidates.
+    pub elected: Option<usize>,
+}
+
+/// Fills one seat per locality: for each distinct locality (bytewise order), an
+/// instant-runoff count among its candidates, each ranking restricted to them (in its
+/// order); a ranking naming none of them takes no part in that locality's count.
+pub fn count_per_locality(
+    localities: &[String],
+    rankings: &[Vec<usize>],
+    tiebreak: &[[u8; 32]],
+) -> Vec<LocalitySeat> {
+    let mut names: Vec<&String> = localities.iter().collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let members: Vec<usize> = localities
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| *l == name)
+                .map(|(i, _)| i)
+                .collect();
+            let local: Vec<Vec<usize>> = rankings
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|g| members.iter().position(|m| m == g))
+                        .collect::<Vec<usize>>()
+                })
+                .filter(|r| !r.is_empty())
+                .collect();
+            let keys: Vec<[u8; 32]> = members
+                .iter()
+                .map(|&i| tiebreak.get(i).copied().unwrap_or([0; 32]))
+                .collect();
+            let count = stv::count(members.len(), 1, &local, &keys);
+            let elected = count.elected.first().and_then(|&l| members.get(l).copied());
+            LocalitySeat {
+                locality: name.clone(),
+                candidates: members,
+                count,
+                elected,
+            }
+        })
+        .collect()
+}
+
 /// What an election count needs besides the ballots.
 #[derive(Clone, Copy, Debug)]
 pub struct Election<'a> {
@@ -88,6 +153,9 @@ pub struct Election<'a> {
     pub candidates: &'a [PublicKey],
     /// One tie-break key per candidate.
     pub tiebreak: &'a [[u8; 32]],
+    /// For a per-locality board election: each candidate's locality (parallel to
+    /// `candidates`); one seat per locality is filled by [`count_per_locality`].
+    pub localities: Option<&'a [String]>,
 }
 
 /// `ceil(bp * n / 10000)`: how many of `n` make up `bp` basis points.
@@ -139,13 +207,58 @@ pub fn count<'a>(
         threshold_met: false,
         passed: false,
         stv: None,
+        localities: Vec::new(),
         elected: Vec::new(),
         reason: String::new(),
     };
     if let Some(Election {
+        candidates,
+        tiebreak,
+        localities: Some(localities),
+        ..
+    }) = election
+    {
+        let seats = count_per_locality(localities, &rankings, tiebreak);
+        t.elected = seats
+            .iter()
+            .filter_map(|s| s.elected.and_then(|i| candidates.get(i).copied()))
+            .collect();
+        t.threshold_met = !t.elected.is_empty();
+        t.passed = quorum_met && t.threshold_met;
+        t.reason = if electorate == 0 {
+            "no one is entitled to vote".into()
+        } else if !quorum_met {
+            format!("quorum not met: {participants} took part, {quorum_needed} needed")
+        } else if t.elected.is_empty() {
+            "no candidate was elected".into()
+        } else {
+            let each: Vec<String> = seats
+                .iter()
+                .map(|s| match s.elected {
+                    Some(_) => format!(
+                        "{}: elected after {} rounds of {} ballots",
+                        s.locality,
+                        s.count.rounds.len(),
+                        s.count.valid
+                    ),
+                    None => format!("{}: no ballot ranked its candidates", s.locality),
+                })
+                .collect();
+            format!(
+                "{} of {} locality seats filled by instant runoff ({})",
+                t.elected.len(),
+                seats.len(),
+                each.join("; ")
+            )
+        };
+        t.localities = seats;
+        return t;
+    }
+    if let Some(Election {
         seats,
         candidates,
         tiebreak,
+        localities: None,
     }) = election
     {
         let c = stv::count(candidates.len(), seats, &rankings, tiebreak);
