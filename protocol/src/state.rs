@@ -332,6 +332,10 @@ impl State {
                 ) {
                     self.prune_addresses();
                 }
+                if matches!(body, Body::PartnerResign(_) | Body::PracticeLeave(_)) {
+                    // A partner who leaves gives up their board seat and the chair.
+                    self.governance.vacate_offices(&self.membership);
+                }
                 Outcome::Applied
             }
             Err(err) => Outcome::Rejected(err.into()),

@@ -192,10 +192,13 @@ proptest! {
 
 #[test]
 fn open_motions_are_bounded() {
-    let mut net = Net::new(1, Some(default_deed()));
+    // Sixteen partners, each at their own cap (MAX_OPEN_MOTIONS_PER_PROPOSER), fill
+    // the network-wide limit.
+    let mut net = Net::new(8, Some(default_deed()));
+    let partners = net.partners();
     for i in 0..MAX_OPEN_MOTIONS {
         let ev = net.sign(
-            102,
+            partners[i % partners.len()],
             PROPOSED,
             vec![],
             Body::Motion(pb::Motion {

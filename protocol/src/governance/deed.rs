@@ -6,7 +6,7 @@
 //! [`default_deed`] for that kind; see docs/GOVERNANCE.md, "The deed".
 
 use super::GovernanceError;
-use crate::limits::MAX_LIST_LEN;
+use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_LIST_LEN};
 use mutual_proto::v1 as pb;
 use pb::{DecisionKind, Group};
 
@@ -29,6 +29,20 @@ pub const DEFAULT_MIN_VOTING_PERIOD_MS: u64 = DAY_MS;
 /// Default longest voting period, in milliseconds: 28 days, so that no motion can be
 /// left open indefinitely.
 pub const DEFAULT_MAX_VOTING_PERIOD_MS: u64 = 28 * DAY_MS;
+
+/// Longest grace period a deed may set, in milliseconds: 30 days. The grace period delays
+/// every motion's closing (and so its effect) by its length; a month is far more than any
+/// network delay needs, and keeps a deed from holding motions open (and counting against
+/// [`super::MAX_OPEN_MOTIONS`]) for ever. The shortest is
+/// [`crate::limits::MAX_CLOCK_SKEW_MS`]: below it a node could fold a motion's closing
+/// before a ballot cast in time has had a chance to arrive.
+pub const MAX_GRACE_PERIOD_MS: u64 = 30 * DAY_MS;
+
+/// Longest voting period a rule may set, in milliseconds: 365 days. A rule's
+/// `max_voting_period_ms` above this is invalid, and 0 reads as
+/// [`DEFAULT_MAX_VOTING_PERIOD_MS`]; so every motion closes within a bounded time of its
+/// proposal and a deed cannot make motions that never close.
+pub const MAX_VOTING_PERIOD_MS: u64 = 365 * DAY_MS;
 
 /// Every decision kind a motion can have, in wire order.
 pub const KINDS: [DecisionKind; 11] = [
@@ -173,11 +187,15 @@ pub fn check_rule(r: &pb::DecisionRule) -> Result<Rule, GovernanceError> {
     if threshold.basis_points == 0 {
         return bad("a threshold of 0 would pass anything");
     }
+    // 0 reads as the default longest period, never as "no maximum".
     let max_period_ms = if r.max_voting_period_ms == 0 {
-        u64::MAX
+        DEFAULT_MAX_VOTING_PERIOD_MS
     } else {
         r.max_voting_period_ms
     };
+    if max_period_ms > MAX_VOTING_PERIOD_MS {
+        return bad("a rule's longest voting period is over 365 days");
+    }
     if r.min_voting_period_ms > max_period_ms {
         return bad("a rule's shortest voting period is longer than its longest");
     }
@@ -197,10 +215,21 @@ pub fn check_rule(r: &pb::DecisionRule) -> Result<Rule, GovernanceError> {
     })
 }
 
-/// Checks a whole deed, as an amend-deed motion must: every rule valid, no kind twice.
+/// Whether a grace period is in range: [`MAX_CLOCK_SKEW_MS`] to [`MAX_GRACE_PERIOD_MS`].
+pub fn grace_period_valid(ms: u64) -> bool {
+    (MAX_CLOCK_SKEW_MS..=MAX_GRACE_PERIOD_MS).contains(&ms)
+}
+
+/// Checks a whole deed, as an amend-deed motion must: every rule valid, no kind twice,
+/// grace period in range ([`grace_period_valid`]).
 pub fn check_deed(d: &pb::Deed) -> Result<(), GovernanceError> {
     if d.rules.len() > MAX_LIST_LEN {
         return Err(GovernanceError::InvalidDeed("too many rules".into()));
+    }
+    if !grace_period_valid(d.grace_period_ms) {
+        return Err(GovernanceError::InvalidDeed(format!(
+            "the grace period must be {MAX_CLOCK_SKEW_MS} to {MAX_GRACE_PERIOD_MS} ms"
+        )));
     }
     let mut seen = std::collections::BTreeSet::new();
     for r in &d.rules {
@@ -225,9 +254,12 @@ pub fn rule_for(deed: Option<&pb::Deed>, kind: DecisionKind) -> Rule {
         .unwrap_or_else(|| default_rule(kind))
 }
 
-/// The grace period in force: the deed's, or the default when there is no deed.
+/// The grace period in force: the deed's if it is in range ([`grace_period_valid`]),
+/// else (a genesis deed out of range, or no deed at all) the default.
 pub fn grace_period(deed: Option<&pb::Deed>) -> u64 {
-    deed.map_or(DEFAULT_GRACE_PERIOD_MS, |d| d.grace_period_ms)
+    deed.map(|d| d.grace_period_ms)
+        .filter(|&g| grace_period_valid(g))
+        .unwrap_or(DEFAULT_GRACE_PERIOD_MS)
 }
 
 #[cfg(test)]
@@ -252,7 +284,7 @@ mod tests {
         r.quorum_basis_points = BASIS_POINTS + 1;
         let d = pb::Deed {
             rules: vec![r],
-            ..Default::default()
+            ..default_deed()
         };
         assert!(check_deed(&d).is_err());
         assert_eq!(

@@ -102,12 +102,24 @@ pub(super) fn apply(
             }
             Ok(())
         }
+        // Only those elected who are still eligible (active partners of active
+        // practices) at the closing take their seats; a seat whose winner has left
+        // stays empty until the next election.
         K::ElectBoard => {
-            *offices.board = tally.elected.iter().copied().collect();
+            *offices.board = tally
+                .elected
+                .iter()
+                .filter(|id| partner_active(m, id))
+                .copied()
+                .collect();
             Ok(())
         }
         K::ElectChair => {
-            *offices.chair = tally.elected.first().copied();
+            *offices.chair = tally
+                .elected
+                .first()
+                .filter(|id| partner_active(m, id))
+                .copied();
             Ok(())
         }
         K::AmendDeed => {

@@ -46,6 +46,19 @@ pub type PartnerId = PublicKey;
 /// stopping one member from filling every node's memory with motions.
 pub const MAX_OPEN_MOTIONS: usize = 256;
 
+/// Most motions one partner may have open at once (a count of motions, per partner id,
+/// whatever key they signed with). Without it, one partner could fill all
+/// [`MAX_OPEN_MOTIONS`] slots and so stop everyone else proposing, even a motion to
+/// remove them; 16 is far more than one partner needs open at a time, and it takes 16
+/// partners acting together to fill the network-wide limit.
+pub const MAX_OPEN_MOTIONS_PER_PROPOSER: usize = 16;
+
+/// Latest a motion may open after its own event's timestamp, in milliseconds: 28 days.
+/// A motion may be proposed ahead of its window, but not so far ahead that it stays open
+/// (holding one of the [`MAX_OPEN_MOTIONS`] slots) for years: the fold closes a motion only
+/// at an event timestamped after its close plus grace.
+pub const MAX_OPENING_DELAY_MS: u64 = 28 * 24 * 60 * 60 * 1000;
+
 /// Most seats one election fills. A partnership board has a seat per locality or a few
 /// more; 32 is far above that and bounds the STV count's rounds.
 pub const MAX_SEATS: usize = 32;
@@ -84,6 +97,15 @@ pub enum GovernanceError {
     /// [`MAX_OPEN_MOTIONS`] motions are open already.
     #[error("{MAX_OPEN_MOTIONS} motions are open already; wait for one to close")]
     TooManyOpenMotions,
+    /// The proposer already has [`MAX_OPEN_MOTIONS_PER_PROPOSER`] motions open.
+    #[error(
+        "this partner has {MAX_OPEN_MOTIONS_PER_PROPOSER} motions open already; \
+         wait for one to close"
+    )]
+    TooManyOpenMotionsByProposer,
+    /// The motion opens more than [`MAX_OPENING_DELAY_MS`] after its own timestamp.
+    #[error("a motion may open at most {MAX_OPENING_DELAY_MS} ms after it is proposed")]
+    OpensTooLate,
     /// The ballot names no motion that took effect.
     #[error("the ballot names no motion that took effect")]
     UnknownMotion,
@@ -232,6 +254,19 @@ impl Governance {
         if self.closing.len() >= MAX_OPEN_MOTIONS {
             return Err(GovernanceError::TooManyOpenMotions);
         }
+        // At most MAX_OPEN_MOTIONS entries to look at: cheap, and no extra state.
+        let by_proposer = self
+            .closing
+            .keys()
+            .filter(|(_, id)| {
+                self.motions
+                    .get(id)
+                    .is_some_and(|r| r.proposer == rec.proposer)
+            })
+            .count();
+        if by_proposer >= MAX_OPEN_MOTIONS_PER_PROPOSER {
+            return Err(GovernanceError::TooManyOpenMotionsByProposer);
+        }
         self.closing.insert((rec.final_at_ms, rec.id), ());
         self.motions.insert(rec.id, rec);
         Ok(())
@@ -336,6 +371,24 @@ impl Governance {
             }
         }
         changed
+    }
+
+    /// Vacates the board seats, and the chair, of partners who are no longer eligible
+    /// (not an active partner of an active practice). Called by the fold after a
+    /// partner resigns or a practice leaves (docs/GOVERNANCE.md §8).
+    pub(crate) fn vacate_offices(&mut self, m: &Membership) {
+        let gone: Vec<PartnerId> = self
+            .board
+            .iter()
+            .filter(|id| !motion::partner_active(m, id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.board.remove(&id);
+        }
+        if self.chair.is_some_and(|c| !motion::partner_active(m, &c)) {
+            self.chair = None;
+        }
     }
 
     /// Fills the governance part of the canonical state digest.

@@ -3,7 +3,7 @@
 
 use super::deed::{grace_period, rule_for, Rule};
 use super::tally::{self, Tally, Vote};
-use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_SEATS};
+use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_OPENING_DELAY_MS, MAX_SEATS};
 use crate::id::EventId;
 use crate::keys::PublicKey;
 use crate::membership::{Holder, Membership, Status};
@@ -323,6 +323,11 @@ pub(super) fn open(
     if !proposers.contains(&proposer) {
         return Err(GovernanceError::NotAProposer(kind.as_str_name().into()));
     }
+    // A motion cannot open before it exists (an earlier `opens_at_ms` reads as its own
+    // timestamp), nor more than MAX_OPENING_DELAY_MS after.
+    if mo.opens_at_ms > p.timestamp_ms.saturating_add(MAX_OPENING_DELAY_MS) {
+        return Err(GovernanceError::OpensTooLate);
+    }
     let opens_at_ms = mo.opens_at_ms.max(p.timestamp_ms);
     let closes_at_ms = mo.closes_at_ms;
     let period = closes_at_ms.saturating_sub(opens_at_ms);
@@ -333,7 +338,9 @@ pub(super) fn open(
             got_ms: period,
         });
     }
-    let final_at_ms = closes_at_ms.saturating_add(grace_period(deed));
+    let Some(final_at_ms) = closes_at_ms.checked_add(grace_period(deed)) else {
+        return invalid("the close plus the grace period is past the largest timestamp");
+    };
     let (mut candidates, mut tiebreak, mut seats) = (Vec::new(), Vec::new(), 0);
     let mut localities: Vec<String> = Vec::new();
     if mo.per_locality && kind != DecisionKind::ElectBoard {

@@ -63,10 +63,9 @@ pub fn appoint(
             max: rec.max_proxies,
         });
     }
-    // Authority moves to the new holder: a vote the old holder cast no longer counts.
-    if rec.by_proxy.get(&appointer).is_some_and(|h| *h != holder) {
-        withdraw_proxy_vote(rec, &appointer);
-    }
+    // The new appointment replaces the old one, even to the same holder: a vote cast
+    // under the old one no longer counts (docs/GOVERNANCE.md §4.3).
+    withdraw_proxy_vote(rec, &appointer);
     rec.proxies.insert(
         appointer,
         Proxy {
