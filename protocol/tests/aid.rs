@@ -629,26 +629,14 @@ fn an_agreement_made_in_time_is_countersigned_and_fulfilled_after_expiry() {
 #[test]
 fn a_practice_keeps_its_requests_and_agreements_across_a_key_rotation() {
     use common::key;
+    use common::rotation;
     use mutual_protocol::event::FeedWriter;
-    use mutual_protocol::membership::rotation_message;
-    use mutual_protocol::signature::ROTATE_DOMAIN;
 
     let mut n = Net::new(2);
     let req = n.request(1, &[(2, AM)], DAY);
     let offer = n.offer(2, &req, &[(2, AM)]);
     let new = key(555);
-    let proof = new.sign(
-        ROTATE_DOMAIN,
-        &rotation_message(&n.fx.network, &key(1).public()),
-    );
-    let rot = n.post(
-        1,
-        &[],
-        Body::KeyRotation(pb::KeyRotation {
-            new_key: new.public().as_bytes().to_vec(),
-            new_key_signature: proof.to_vec(),
-        }),
-    );
+    let rot = n.post(1, &[], rotation(&n.fx.network, &key(1).public(), &new));
     n.assert_applied(&rot);
     n.writers
         .insert(555, FeedWriter::resume(key(555), n.fx.network, None));

@@ -5,15 +5,13 @@
 mod common;
 mod governance_common;
 
-use common::{key, T0};
+use common::{key, rotation, T0};
 use governance_common::*;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
 use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::governance::{Finality, GovernanceError};
-use mutual_protocol::membership::rotation_message;
 use mutual_protocol::replica::{IngestError, Ingested};
-use mutual_protocol::signature::ROTATE_DOMAIN;
 use mutual_protocol::state::{Outcome, Rejection};
 use pb::{Choice, DecisionKind, PartnerRole};
 
@@ -218,17 +216,10 @@ fn a_rotated_key_votes_for_the_same_partner() {
     let m = net.propose(102, PROPOSED, motion(DecisionKind::General));
     net.vote(103, DURING, m, Choice::Against);
     let new = key(5103);
-    let proof = new.sign(
-        ROTATE_DOMAIN,
-        &rotation_message(&net.fx.network, &key(103).public()),
-    );
     let rot = net.event(
         103,
         DURING + 1,
-        Body::KeyRotation(pb::KeyRotation {
-            new_key: new.public().as_bytes().to_vec(),
-            new_key_signature: proof.to_vec(),
-        }),
+        rotation(&net.fx.network, &key(103).public(), &new),
     );
     assert_eq!(net.outcome(&rot), Outcome::Applied);
     net.vote(5103, DURING + 2, m, Choice::For);

@@ -5,7 +5,7 @@
 mod common;
 mod governance_common;
 
-use common::{key, T0};
+use common::{key, rotation, T0};
 use governance_common::*;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
@@ -13,8 +13,7 @@ use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::governance::stv::{Action, VOTE};
 use mutual_protocol::governance::tally::count_per_locality;
 use mutual_protocol::governance::GovernanceError;
-use mutual_protocol::membership::{rotation_message, Holder, Membership, MembershipError};
-use mutual_protocol::signature::ROTATE_DOMAIN;
+use mutual_protocol::membership::{Holder, Membership, MembershipError};
 use mutual_protocol::state::Outcome;
 use pb::{Choice, DecisionKind, PartnerRole};
 
@@ -231,17 +230,10 @@ fn a_per_locality_election_without_quorum_changes_no_board() {
 fn a_partner_whose_key_was_rotated_can_have_their_role_changed() {
     let mut net = Net::new(3, Some(default_deed()));
     let new = key(5103);
-    let proof = new.sign(
-        ROTATE_DOMAIN,
-        &rotation_message(&net.fx.network, &key(103).public()),
-    );
     let rot = net.event(
         103,
         T0 + 1,
-        Body::KeyRotation(pb::KeyRotation {
-            new_key: new.public().as_bytes().to_vec(),
-            new_key_signature: proof.to_vec(),
-        }),
+        rotation(&net.fx.network, &key(103).public(), &new),
     );
     assert_eq!(net.outcome(&rot), Outcome::Applied);
     let m = net.propose(

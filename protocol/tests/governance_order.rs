@@ -5,7 +5,7 @@
 mod common;
 mod governance_common;
 
-use common::{deliver, key, T0};
+use common::{deliver, key, rotation, T0};
 use governance_common::*;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
@@ -13,9 +13,7 @@ use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::governance::GovernanceError;
 use mutual_protocol::governance::MAX_OPEN_MOTIONS;
 use mutual_protocol::id::EventId;
-use mutual_protocol::membership::rotation_message;
 use mutual_protocol::replica::Replica;
-use mutual_protocol::signature::ROTATE_DOMAIN;
 use pb::{Choice, DecisionKind};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -92,18 +90,7 @@ fn scenario(seed: u64) -> (Net, Vec<EventId>) {
             }
             60..=64 => {
                 let new = key(next_key);
-                let proof = new.sign(
-                    ROTATE_DOMAIN,
-                    &rotation_message(&net.fx.network, &key(k).public()),
-                );
-                net.event(
-                    k,
-                    t,
-                    Body::KeyRotation(pb::KeyRotation {
-                        new_key: new.public().as_bytes().to_vec(),
-                        new_key_signature: proof.to_vec(),
-                    }),
-                );
+                net.event(k, t, rotation(&net.fx.network, &key(k).public(), &new));
                 current.insert(p, next_key);
                 next_key += 1;
             }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{key, update, Fixture, T0};
+use common::{key, rotation, update, Fixture, T0};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
 use mutual_protocol::fork::EquivocationProof;
@@ -58,17 +58,10 @@ fn key_rotation_moves_the_member_to_the_new_key() {
     let (fx, mut w) = Fixture::new(2);
     let mut r = fx.replica();
     let new = key(555);
-    let proof = new.sign(
-        ROTATE_DOMAIN,
-        &rotation_message(&fx.network, &key(1).public()),
-    );
     let rot = w.sign(
         T0 + 1,
         vec![],
-        Body::KeyRotation(pb::KeyRotation {
-            new_key: new.public().as_bytes().to_vec(),
-            new_key_signature: proof.to_vec(),
-        }),
+        rotation(&fx.network, &key(1).public(), &new),
     );
     r.ingest(T0 + 2, &rot.to_wire()).expect("stored");
     assert_eq!(r.outcome(&rot.id), Some(&Outcome::Applied));
@@ -110,15 +103,7 @@ fn key_rotation_moves_the_member_to_the_new_key() {
     let clash = w2.sign(
         T0 + 9,
         vec![],
-        Body::KeyRotation(pb::KeyRotation {
-            new_key: taken.public().as_bytes().to_vec(),
-            new_key_signature: taken
-                .sign(
-                    ROTATE_DOMAIN,
-                    &rotation_message(&fx.network, &key(2).public()),
-                )
-                .to_vec(),
-        }),
+        rotation(&fx.network, &key(2).public(), &taken),
     );
     r.ingest(T0 + 10, &clash.to_wire()).expect("stored");
     assert!(matches!(

@@ -4,7 +4,7 @@
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::id::{EventId, NetworkId};
-use mutual_protocol::keys::Keypair;
+use mutual_protocol::keys::{Keypair, PublicKey};
 use mutual_protocol::membership::rotation_message;
 use mutual_protocol::replica::Replica;
 use mutual_protocol::signature::ROTATE_DOMAIN;
@@ -52,6 +52,11 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(practices: u32) -> (Self, FeedWriter) {
+        Self::with_deed(practices, Some(pb::Deed::default()))
+    }
+
+    /// The same partnership, founded with `deed`.
+    pub fn with_deed(practices: u32, deed: Option<pb::Deed>) -> (Self, FeedWriter) {
         let ps: Vec<u32> = (1..=practices).collect();
         let partners: Vec<u32> = ps
             .iter()
@@ -64,7 +69,7 @@ impl Fixture {
                 .iter()
                 .map(|&k| partner(k, (k - 100) / 2))
                 .collect(),
-            deed: Some(pb::Deed::default()),
+            deed,
             nonce: vec![7; 16],
         };
         let (writer, genesis) = FeedWriter::found(key(1), T0, g);
@@ -88,6 +93,15 @@ impl Fixture {
         r.ingest(T0, &self.genesis.to_wire()).expect("genesis");
         r
     }
+}
+
+/// A key rotation from `old` to `new`, with `new`'s proof of possession.
+pub fn rotation(network: &NetworkId, old: &PublicKey, new: &Keypair) -> Body {
+    let proof = new.sign(ROTATE_DOMAIN, &rotation_message(network, old));
+    Body::KeyRotation(pb::KeyRotation {
+        new_key: new.public().as_bytes().to_vec(),
+        new_key_signature: proof.to_vec(),
+    })
 }
 
 pub fn update(list_size: u32) -> Body {
@@ -136,16 +150,7 @@ pub fn history(seed: u64, events: usize) -> History {
             0..=2 => {
                 // Rotate to a fresh key; the author continues under it.
                 let new = key(next_key);
-                let msg = rotation_message(&fx.network, &w.author());
-                let sig = new.sign(ROTATE_DOMAIN, &msg);
-                let ev = w.sign(
-                    t,
-                    deps,
-                    Body::KeyRotation(pb::KeyRotation {
-                        new_key: new.public().as_bytes().to_vec(),
-                        new_key_signature: sig.to_vec(),
-                    }),
-                );
+                let ev = w.sign(t, deps, rotation(&fx.network, &w.author(), &new));
                 ids.push(ev.id);
                 wires.push(ev.to_wire());
                 let mut nw = FeedWriter::resume(new, fx.network, None);

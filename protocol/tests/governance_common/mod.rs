@@ -2,13 +2,13 @@
 //! propose, vote and close.
 #![allow(dead_code)]
 
-use crate::common::{key, partner, practice, Fixture, T0};
+use crate::common::{key, Fixture, T0};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::governance::tally::Tally;
 use mutual_protocol::governance::GovernanceError;
-use mutual_protocol::id::{EventId, NetworkId};
+use mutual_protocol::id::EventId;
 use mutual_protocol::replica::{Ingested, Replica};
 use mutual_protocol::state::{Outcome, Rejection};
 use pb::{Choice, DecisionKind};
@@ -22,31 +22,7 @@ pub const NOW: u64 = T0 + 400 * DAY;
 /// A network of `practices` practices (keys 1..=p) with partners 100+2p and 101+2p,
 /// founded with `deed`.
 pub fn fixture(practices: u32, deed: Option<pb::Deed>) -> (Fixture, FeedWriter) {
-    let ps: Vec<u32> = (1..=practices).collect();
-    let partners: Vec<u32> = ps
-        .iter()
-        .flat_map(|&p| [100 + 2 * p, 101 + 2 * p])
-        .collect();
-    let g = pb::Genesis {
-        name: "Governance Test Partnership".into(),
-        practices: ps.iter().map(|&p| practice(p)).collect(),
-        partners: partners
-            .iter()
-            .map(|&k| partner(k, (k - 100) / 2))
-            .collect(),
-        deed,
-        nonce: vec![9; 16],
-    };
-    let (writer, genesis) = FeedWriter::found(key(1), T0, g);
-    (
-        Fixture {
-            network: NetworkId(genesis.id),
-            genesis,
-            practices: ps,
-            partners,
-        },
-        writer,
-    )
+    Fixture::with_deed(practices, deed)
 }
 
 /// A replica under test, with a feed writer for every key that signs.
