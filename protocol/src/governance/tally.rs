@@ -158,6 +158,26 @@ pub struct Election<'a> {
     pub localities: Option<&'a [String]>,
 }
 
+/// Sets whether an election passed and why, once `t.elected` is known: it passes when
+/// quorum is met and at least one candidate is elected. `filled` words the success, given
+/// how many were elected.
+fn election_verdict(t: &mut Tally, participants: u32, filled: impl FnOnce(usize) -> String) {
+    t.threshold_met = !t.elected.is_empty();
+    t.passed = t.quorum_met && t.threshold_met;
+    t.reason = if t.electorate == 0 {
+        "no one is entitled to vote".into()
+    } else if !t.quorum_met {
+        format!(
+            "quorum not met: {participants} took part, {} needed",
+            t.quorum_needed
+        )
+    } else if t.elected.is_empty() {
+        "no candidate was elected".into()
+    } else {
+        filled(t.elected.len())
+    };
+}
+
 /// `ceil(bp * n / 10000)`: how many of `n` make up `bp` basis points.
 pub fn share_needed(bp: u32, n: u32) -> u32 {
     let num = u64::from(bp) * u64::from(n);
@@ -223,15 +243,7 @@ pub fn count<'a>(
             .iter()
             .filter_map(|s| s.elected.and_then(|i| candidates.get(i).copied()))
             .collect();
-        t.threshold_met = !t.elected.is_empty();
-        t.passed = quorum_met && t.threshold_met;
-        t.reason = if electorate == 0 {
-            "no one is entitled to vote".into()
-        } else if !quorum_met {
-            format!("quorum not met: {participants} took part, {quorum_needed} needed")
-        } else if t.elected.is_empty() {
-            "no candidate was elected".into()
-        } else {
+        election_verdict(&mut t, participants, |filled| {
             let each: Vec<String> = seats
                 .iter()
                 .map(|s| match s.elected {
@@ -246,11 +258,11 @@ pub fn count<'a>(
                 .collect();
             format!(
                 "{} of {} locality seats filled by instant runoff ({})",
-                t.elected.len(),
+                filled,
                 seats.len(),
                 each.join("; ")
             )
-        };
+        });
         t.localities = seats;
         return t;
     }
@@ -267,23 +279,15 @@ pub fn count<'a>(
             .iter()
             .filter_map(|&i| candidates.get(i).copied())
             .collect();
-        t.threshold_met = !t.elected.is_empty();
-        t.passed = quorum_met && t.threshold_met;
-        t.reason = if electorate == 0 {
-            "no one is entitled to vote".into()
-        } else if !quorum_met {
-            format!("quorum not met: {participants} took part, {quorum_needed} needed")
-        } else if t.elected.is_empty() {
-            "no candidate was elected".into()
-        } else {
+        election_verdict(&mut t, participants, |filled| {
             format!(
                 "{} elected of {} seats after {} rounds (quota {} votes)",
-                t.elected.len(),
+                filled,
                 seats,
                 c.rounds.len(),
                 c.quota / stv::VOTE
             )
-        };
+        });
         t.stv = Some(c);
         return t;
     }
