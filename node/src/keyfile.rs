@@ -105,25 +105,25 @@ pub fn parse(bytes: &[u8]) -> Result<Keypair, &'static str> {
 }
 
 /// The libp2p PeerId of a node key: the same ed25519 key, seen by libp2p.
-pub fn peer_id(kp: &Keypair) -> libp2p_identity::PeerId {
+pub fn peer_id(kp: &Keypair) -> libp2p::identity::PeerId {
     libp2p_keypair(kp).public().to_peer_id()
 }
 
 /// The node key as a libp2p keypair, for the node's libp2p identity.
-pub fn libp2p_keypair(kp: &Keypair) -> libp2p_identity::Keypair {
+pub fn libp2p_keypair(kp: &Keypair) -> libp2p::identity::Keypair {
     let mut seed = kp.seed();
     // Infallible for 32 bytes; the seed buffer is zeroed by libp2p after use.
-    libp2p_identity::Keypair::ed25519_from_bytes(&mut seed)
+    libp2p::identity::Keypair::ed25519_from_bytes(&mut seed)
         .unwrap_or_else(|_| unreachable!("32-byte ed25519 seed"))
 }
 
 /// The Mutual public key behind a libp2p PeerId, if it is an inline ed25519 key.
-pub fn public_key_of_peer(peer: &libp2p_identity::PeerId) -> Option<PublicKey> {
+pub fn public_key_of_peer(peer: &libp2p::identity::PeerId) -> Option<PublicKey> {
     let mh = peer.as_ref();
     if mh.code() != 0 {
         return None; // not an identity multihash, so the key is not inline
     }
-    let pk = libp2p_identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
+    let pk = libp2p::identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
     let ed = pk.try_into_ed25519().ok()?;
     PublicKey::from_slice(&ed.to_bytes()).ok()
 }

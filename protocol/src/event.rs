@@ -457,6 +457,11 @@ fn check_body(body: &Body) -> Result<(), EventError> {
             text(&w.reason, "aid_withdraw.reason")
         }
         Body::FederationCharter(c) => charter(c),
+        Body::Invitation(i) => {
+            key_field(&i.node_key, "invitation.node_key")?;
+            name(&i.practice_name, "invitation.practice_name")?;
+            name(&i.ods_code, "invitation.ods_code")
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Every limit in the protocol core, with its unit and its reason.
 //!
 //! Two kinds: *validity* limits ([`MAX_EVENT_BYTES`], [`MAX_DEPS`], [`MAX_NAME_BYTES`],
-//! [`MAX_TEXT_BYTES`], [`MAX_LIST_LEN`], [`MAX_CLOCK_SKEW_MS`]) are part of the protocol:
+//! [`MAX_TEXT_BYTES`], [`MAX_LIST_LEN`], [`MAX_CLOCK_SKEW_MS`], [`MAX_INVITATION_MS`],
+//! [`MAX_OPEN_INVITATIONS`]) are part of the protocol:
 //! a node that accepted more would store events that other nodes refuse, so changing one
 //! is a protocol change (docs/PROTOCOL.md, "Limits"). *Capacity* limits
 //! ([`MAX_SIGNED_EVENT_BYTES`], [`MAX_FUTURE_EVENTS`], [`MAX_PENDING_EVENTS`],
@@ -53,3 +54,13 @@ pub const MAX_PENDING_EVENTS: usize = 8192;
 /// what follows, so this bounds the re-applied work to the events after its place plus at
 /// most this many.
 pub const CHECKPOINT_INTERVAL: usize = 64;
+
+/// Longest an invitation may stay open, in milliseconds from its event's timestamp
+/// (validity): thirty days is time enough for a practice to set up its node and for the
+/// partners to vote on admitting it, and an invitation that outlives that should be
+/// renewed on purpose.
+pub const MAX_INVITATION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Most invitations one key may have open at once (validity). Each one lets a stranger's
+/// node connect to every member's node, so a compromised key can let in at most this many.
+pub const MAX_OPEN_INVITATIONS: usize = 8;

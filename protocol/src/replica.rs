@@ -531,6 +531,39 @@ impl Replica {
         Some((*seq, *ids.first()?))
     }
 
+    /// Every author's highest stored seq with its event id (the first, if forked), in
+    /// author order: what a peer compares to find what either side lacks.
+    pub fn frontier(&self) -> Vec<(PublicKey, u64, EventId)> {
+        let mut f: Vec<(PublicKey, u64, EventId)> = self
+            .feeds
+            .iter()
+            .filter_map(|(a, feed)| {
+                let (seq, ids) = feed.iter().next_back()?;
+                Some((*a, *seq, *ids.first()?))
+            })
+            .collect();
+        f.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        f
+    }
+
+    /// Up to `limit` of `author`'s stored events with seq at least `from_seq`, in seq
+    /// order (both events of a forked seq), each with its place in the fold order.
+    pub fn feed_range(
+        &self,
+        author: &PublicKey,
+        from_seq: u64,
+        limit: usize,
+    ) -> Vec<(OrderKey, &SignedEvent)> {
+        let Some(feed) = self.feeds.get(author) else {
+            return Vec::new();
+        };
+        feed.range(from_seq..)
+            .flat_map(|(_, ids)| ids.iter())
+            .filter_map(|id| self.events.get(id).map(|s| (s.key, &s.event)))
+            .take(limit)
+            .collect()
+    }
+
     /// The events nothing else follows yet, latest first, at most [`MAX_DEPS`] - 1 of
     /// them: what a new event should list in `deps`.
     pub fn heads(&self) -> Vec<EventId> {

@@ -11,6 +11,7 @@ use crate::event::{Body, SignedEvent};
 use crate::governance::{Governance, GovernanceError};
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
+use crate::limits;
 use crate::membership::{self, Membership, MembershipError};
 use imbl::OrdMap;
 use mutual_proto::v1 as pb;
@@ -165,6 +166,7 @@ pub struct State {
     deed: Option<pb::Deed>,
     membership: Membership,
     addresses: OrdMap<PublicKey, Vec<String>>,
+    invitations: OrdMap<PublicKey, Invitation>,
     aid: Aid,
     governance: Governance,
     /// SHA-256 chain over (event id, outcome code) in fold order.
@@ -179,6 +181,7 @@ impl Default for State {
             deed: None,
             membership: Membership::default(),
             addresses: OrdMap::new(),
+            invitations: OrdMap::new(),
             aid: Aid::default(),
             governance: Governance::default(),
             outcomes: [0u8; 32],
@@ -211,6 +214,14 @@ impl State {
     /// The latest addresses each practice node announced.
     pub fn addresses(&self) -> impl Iterator<Item = (&PublicKey, &Vec<String>)> {
         self.addresses.iter()
+    }
+
+    /// The invitation open for `node_key` at local time `now_ms`, if any
+    /// (docs/PROTOCOL.md §8.10).
+    pub fn invitation(&self, node_key: &PublicKey, now_ms: u64) -> Option<&Invitation> {
+        self.invitations
+            .get(node_key)
+            .filter(|i| now_ms < i.expires_ms)
     }
 
     /// The governance state: motions, tallies, the board and the chair.
@@ -295,6 +306,7 @@ impl State {
             Body::KeyRotation(r) => self.membership.rotate(ctx.network, &e.author, r),
             Body::KeyRevocation(r) => self.membership.revoke(&e.author, r),
             Body::AddressAnnouncement(a) => self.announce(&e.author, a),
+            Body::Invitation(i) => self.invite(e.author, e.timestamp_ms, i),
             Body::AidRequest(_)
             | Body::AidOffer(_)
             | Body::AidAcceptance(_)
@@ -369,6 +381,55 @@ impl State {
         Ok(())
     }
 
+    /// Records an invitation (docs/PROTOCOL.md §8.10). Invitations that lapsed before this
+    /// event's timestamp are forgotten first.
+    fn invite(
+        &mut self,
+        author: PublicKey,
+        timestamp_ms: u64,
+        i: &pb::Invitation,
+    ) -> Result<(), MembershipError> {
+        let key = PublicKey::from_slice(&i.node_key)
+            .map_err(|_| MembershipError::Unauthorised("invalid node key".into()))?;
+        if self.membership.is_known(&key) {
+            return Err(MembershipError::KeyInUse(key));
+        }
+        if i.expires_ms <= timestamp_ms || i.expires_ms - timestamp_ms > limits::MAX_INVITATION_MS {
+            return Err(MembershipError::Unauthorised(format!(
+                "an invitation must expire after its event and within {} days of it",
+                limits::MAX_INVITATION_MS / 86_400_000
+            )));
+        }
+        let lapsed: Vec<PublicKey> = self
+            .invitations
+            .iter()
+            .filter(|(_, v)| v.expires_ms <= timestamp_ms)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in lapsed {
+            self.invitations.remove(&k);
+        }
+        let open = self
+            .invitations
+            .iter()
+            .filter(|(k, v)| v.inviter == author && **k != key)
+            .count();
+        if open >= limits::MAX_OPEN_INVITATIONS {
+            return Err(MembershipError::Unauthorised(format!(
+                "the author already has {} open invitations",
+                limits::MAX_OPEN_INVITATIONS
+            )));
+        }
+        self.invitations.insert(
+            key,
+            Invitation {
+                expires_ms: i.expires_ms,
+                inviter: author,
+            },
+        );
+        Ok(())
+    }
+
     /// The canonical encoding of the state (an encoded `StateDigest`, see
     /// docs/PROTOCOL.md), given the network and the set of forks.
     pub fn canonical_bytes(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> Vec<u8> {
@@ -400,6 +461,15 @@ impl State {
                 addresses: a.clone(),
             })
             .collect();
+        d.invitations = self
+            .invitations
+            .iter()
+            .map(|(k, i)| pb::InvitationEntry {
+                node_key: k.as_bytes().to_vec(),
+                expires_ms: i.expires_ms,
+                inviter: i.inviter.as_bytes().to_vec(),
+            })
+            .collect();
         d.encode_to_vec()
     }
 
@@ -418,6 +488,15 @@ fn unreachable_genesis() -> Result<(), MembershipError> {
     Err(MembershipError::Unauthorised(
         "a network has one genesis".into(),
     ))
+}
+
+/// An open invitation: who may connect while joining, until when, and who invited them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// The invitation lapses at this time, ms since the epoch.
+    pub expires_ms: u64,
+    /// The key that signed the invitation.
+    pub inviter: PublicKey,
 }
 
 /// The hash of a node's derived state: equal on two nodes iff they derived the same state.

@@ -189,6 +189,14 @@ pub fn history(seed: u64, events: usize) -> History {
                 title: "A motion".into(),
                 ..Default::default()
             }),
+            25..=26 => Body::Invitation(pb::Invitation {
+                node_key: key(8000 + rng.gen_range(0..20))
+                    .public()
+                    .as_bytes()
+                    .to_vec(),
+                expires_ms: t + rng.gen_range(1..200_000),
+                ..Default::default()
+            }),
             _ => update(rng.gen_range(1..99_999)),
         };
         let ev = w.sign(t, deps, body);
