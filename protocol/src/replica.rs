@@ -542,7 +542,7 @@ impl Replica {
                 Some((*a, *seq, *ids.first()?))
             })
             .collect();
-        f.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        f.sort_unstable_by_key(|x| x.0);
         f
     }
 
