@@ -117,6 +117,13 @@ pub fn libp2p_keypair(kp: &Keypair) -> libp2p::identity::Keypair {
         .unwrap_or_else(|_| unreachable!("32-byte ed25519 seed"))
 }
 
+/// The libp2p PeerId of a Mutual public key (a practice node's key).
+pub fn peer_of(pk: &PublicKey) -> libp2p::identity::PeerId {
+    let ed = libp2p::identity::ed25519::PublicKey::try_from_bytes(pk.as_bytes())
+        .expect("a valid Mutual key is a valid ed25519 key");
+    libp2p::identity::PublicKey::from(ed).to_peer_id()
+}
+
 /// The Mutual public key behind a libp2p PeerId, if it is an inline ed25519 key.
 pub fn public_key_of_peer(peer: &libp2p::identity::PeerId) -> Option<PublicKey> {
     let mh = peer.as_ref();
@@ -165,6 +172,7 @@ mod tests {
         let kp = Keypair::from_seed(&[5u8; 32]).expect("key");
         let peer = peer_id(&kp);
         assert_eq!(public_key_of_peer(&peer), Some(kp.public()));
+        assert_eq!(peer_of(&kp.public()), peer);
         // And libp2p signs with the same key: its signature verifies under our rule.
         let lp = libp2p_keypair(&kp);
         let sig = lp.sign(b"mutual/v1/event\0abc").expect("sign");

@@ -1,22 +1,34 @@
 //! # mutual-node
 //!
 //! The Mutual node and its command-line interface, `mutual`. This crate does the I/O that
-//! the sans-IO core (`mutual-protocol`) leaves out: files, clocks, randomness, and (in
-//! time) storage and networking.
+//! the sans-IO core (`mutual-protocol`) leaves out: files, clocks, randomness, storage and
+//! networking.
 //!
 //! ## Map of the crate
 //! - [`keyfile`]: key files on disk (mode 0600), fingerprints, and the node key's libp2p
 //!   identity.
 //! - [`export`]: the audit format: a signed log as varint-length-prefixed `SignedEvent`s,
 //!   and offline verification of such a file.
+//! - [`store`]: durable storage (a small trait and its sled backend).
+//! - [`node`]: a running node: the task that owns the replica, the store and the swarm.
+//! - [`net`]: the libp2p behaviours and transports; [`gate`]: who may connect;
+//!   [`peers`]: scores, bans and request budgets; [`sync`]: the sync protocol's logic;
+//!   [`limits`]: every limit enforced on peers.
 //! - [`simulate`]: an in-process partnership of several replicas fed in different orders,
 //!   showing convergence of the core.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod export;
+pub mod gate;
 pub mod keyfile;
+pub mod limits;
+pub mod net;
+pub mod node;
+pub mod peers;
 pub mod simulate;
+pub mod store;
+pub mod sync;
 
 /// Milliseconds since the Unix epoch by the local clock (the node is the only place
 /// that reads the clock; the core is handed the time).

@@ -546,22 +546,30 @@ impl Replica {
         f
     }
 
-    /// Up to `limit` of `author`'s stored events with seq at least `from_seq`, in seq
-    /// order (both events of a forked seq), each with its place in the fold order.
-    pub fn feed_range(
+    /// `author`'s stored events with seq at least `from_seq`, in seq order (both events
+    /// of a forked seq), each with its place in the fold order. Along one feed the places
+    /// only increase, since each event follows its `prev`.
+    pub fn feed_from(
         &self,
         author: &PublicKey,
         from_seq: u64,
-        limit: usize,
-    ) -> Vec<(OrderKey, &SignedEvent)> {
-        let Some(feed) = self.feeds.get(author) else {
-            return Vec::new();
-        };
-        feed.range(from_seq..)
+    ) -> impl Iterator<Item = (OrderKey, &SignedEvent)> + '_ {
+        self.feeds
+            .get(author)
+            .into_iter()
+            .flat_map(move |feed| feed.range(from_seq..))
             .flat_map(|(_, ids)| ids.iter())
             .filter_map(|id| self.events.get(id).map(|s| (s.key, &s.event)))
-            .take(limit)
-            .collect()
+    }
+
+    /// The ids of the future-dated events held.
+    pub fn held_ids(&self) -> impl Iterator<Item = &EventId> {
+        self.future_ids.keys()
+    }
+
+    /// The ids of the events waiting for causes.
+    pub fn pending_ids(&self) -> impl Iterator<Item = &EventId> {
+        self.pending.keys()
     }
 
     /// The events nothing else follows yet, latest first, at most [`MAX_DEPS`] - 1 of

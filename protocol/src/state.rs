@@ -224,6 +224,11 @@ impl State {
             .filter(|i| now_ms < i.expires_ms)
     }
 
+    /// Every recorded invitation, open or lapsed, by invited node key.
+    pub fn invitations(&self) -> impl Iterator<Item = (&PublicKey, &Invitation)> {
+        self.invitations.iter()
+    }
+
     /// The governance state: motions, tallies, the board and the chair.
     pub fn governance(&self) -> &Governance {
         &self.governance

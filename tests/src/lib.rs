@@ -1,7 +1,20 @@
 //! Whole-system tests for Mutual live in `tests/tests/`. This library holds what they
-//! share.
+//! share: a [`Cluster`] of real nodes (real libp2p over loopback, real sled stores in
+//! temporary directories) founded as one partnership.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use mutual_node::node::{self, Config, Network, NodeHandle, Status};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
+use mutual_protocol::id::NetworkId;
+use mutual_protocol::keys::Keypair;
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+use tempfile::TempDir;
 
 /// The workspace root, for tests that inspect the project itself.
 pub fn workspace_root() -> std::path::PathBuf {
@@ -9,4 +22,217 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default()
+}
+
+/// The node key of practice `i` in a test cluster.
+pub fn node_key(i: usize) -> Keypair {
+    let mut seed = [0x4d; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Keypair::from_seed(&seed).expect("seed gives a key")
+}
+
+/// A copy of a keypair (keys are deliberately not `Clone`).
+pub fn copy(k: &Keypair) -> Keypair {
+    Keypair::from_seed(&k.seed()).expect("valid seed")
+}
+
+/// A practice record for node key `i`.
+pub fn practice(i: usize) -> pb::Practice {
+    pb::Practice {
+        name: format!("Practice {i}"),
+        ods_code: format!("M{:05}", 90000 + i),
+        locality: ["North", "South"][i % 2].into(),
+        list_size: 7000,
+        node_key: node_key(i).public().as_bytes().to_vec(),
+    }
+}
+
+/// A practice's everyday event: a new list size.
+pub fn update(list_size: u32) -> Body {
+    Body::PracticeUpdate(pb::PracticeUpdate {
+        list_size,
+        ..Default::default()
+    })
+}
+
+/// Polls `check` every 100 ms until it returns true or `limit` passes; returns whether it
+/// did. Bounded in time and in count.
+pub async fn wait_for<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let step = Duration::from_millis(100);
+    let tries = (limit.as_millis() / step.as_millis()).max(1);
+    for _ in 0..tries {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(step).await;
+    }
+    check().await
+}
+
+/// Whether the node's address is QUIC or TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP with noise and yamux.
+    Tcp,
+    /// QUIC.
+    Quic,
+}
+
+/// One partnership of `n` practices, each with its own node and store.
+pub struct Cluster {
+    /// The genesis, signed by practice 0's node.
+    pub genesis: SignedEvent,
+    /// Each node's data directory.
+    pub dirs: Vec<TempDir>,
+    /// Running nodes (`None` while stopped).
+    pub nodes: Vec<Option<NodeHandle>>,
+    /// Each node's last known listen address, with `/p2p/<peer id>`.
+    pub addrs: Vec<Option<Multiaddr>>,
+    transport: Transport,
+}
+
+impl Cluster {
+    /// Founds a partnership of `n` practices and starts every node: practice 0 founds,
+    /// the others join with practice 0 as their bootstrap peer.
+    pub async fn found(n: usize, transport: Transport) -> Cluster {
+        Self::found_running(n, n, transport).await
+    }
+
+    /// Founds a partnership of `n` practices and starts only the first `running` nodes;
+    /// the others' keys are left for a test to use as it likes.
+    pub async fn found_running(n: usize, running: usize, transport: Transport) -> Cluster {
+        let g = pb::Genesis {
+            name: "Loopback Partnership".into(),
+            practices: (0..n).map(practice).collect(),
+            deed: Some(mutual_protocol::governance::deed::default_deed()),
+            nonce: vec![n as u8; 16],
+            ..Default::default()
+        };
+        let (_, genesis) = FeedWriter::found(node_key(0), mutual_node::now_ms(), g);
+        let mut c = Cluster {
+            genesis,
+            dirs: (0..n).map(|_| TempDir::new().expect("tempdir")).collect(),
+            nodes: (0..n).map(|_| None).collect(),
+            addrs: vec![None; n],
+            transport,
+        };
+        for i in 0..running {
+            c.start(i).await;
+        }
+        c
+    }
+
+    /// The network id.
+    pub fn network(&self) -> NetworkId {
+        NetworkId(self.genesis.id)
+    }
+
+    /// A node's configuration: loopback, an ephemeral port, a 1 s sync interval, and every
+    /// other known node as a bootstrap peer.
+    pub fn config(&self, i: usize) -> Config {
+        let mut c = Config::new(self.dirs[i].path().to_path_buf());
+        c.listen = vec![match self.transport {
+            Transport::Tcp => "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+            Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("addr"),
+        }];
+        c.bootstrap = self
+            .addrs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .filter_map(|(_, a)| a.clone())
+            .collect();
+        c.sync_interval = Duration::from_secs(1);
+        c.head_timeout = Duration::from_secs(60);
+        c
+    }
+
+    /// Starts node `i` from its store (founding or joining on its first start).
+    pub async fn start(&mut self, i: usize) {
+        let config = self.config(i);
+        self.start_with(i, config).await;
+    }
+
+    /// Starts node `i` with `config`.
+    pub async fn start_with(&mut self, i: usize, config: Config) {
+        let fresh = std::fs::read_dir(self.dirs[i].path())
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true);
+        let network = match (i, fresh) {
+            (_, false) => Network::Stored,
+            (0, true) => Network::Found(Box::new(self.genesis.clone())),
+            (_, true) => Network::Join(self.network()),
+        };
+        let handle = node::start(node_key(i), network, config)
+            .await
+            .expect("node starts");
+        let status = handle.status().await.expect("status");
+        let addr: Multiaddr = status
+            .listen
+            .first()
+            .expect("listening")
+            .parse()
+            .expect("addr");
+        self.addrs[i] = Some(addr.with(Protocol::P2p(handle.peer_id())));
+        self.nodes[i] = Some(handle);
+    }
+
+    /// Stops node `i`, leaving its store.
+    pub async fn stop(&mut self, i: usize) {
+        if let Some(h) = self.nodes[i].take() {
+            h.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    /// A running node.
+    pub fn node(&self, i: usize) -> &NodeHandle {
+        self.nodes[i].as_ref().expect("node is running")
+    }
+
+    /// Node `i`'s data directory.
+    pub fn dir(&self, i: usize) -> &Path {
+        self.dirs[i].path()
+    }
+
+    /// Statuses of the running nodes among `which`.
+    pub async fn statuses(&self, which: &[usize]) -> Vec<Status> {
+        let mut out = Vec::new();
+        for &i in which {
+            if let Some(h) = &self.nodes[i] {
+                out.push(h.status().await.expect("status"));
+            }
+        }
+        out
+    }
+
+    /// Waits until the nodes in `which` all report the same state hash and no pending
+    /// events; returns whether they did within `limit`.
+    pub async fn converge(&self, which: &[usize], limit: Duration) -> bool {
+        wait_for(limit, || async {
+            let s = self.statuses(which).await;
+            s.len() == which.len()
+                && s.iter().all(|x| x.pending == 0)
+                && s.windows(2).all(|w| w[0].state_hash == w[1].state_hash)
+        })
+        .await
+    }
+}
+
+/// Copies a directory tree (a store, while its node is stopped).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }

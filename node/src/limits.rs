@@ -1,0 +1,77 @@
+//! Every limit the node enforces on its peers, with its unit and its reason
+//! (docs/NETWORK.md §6). These are capacity limits: they bound one node's memory, work and
+//! bandwidth, and never change which events are valid.
+
+use mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES;
+use std::time::Duration;
+
+/// Largest sync request read from a peer, in bytes. A frontier of
+/// [`MAX_FRONTIER_ENTRIES`] entries (about 80 bytes each) fits.
+pub const MAX_SYNC_REQUEST_BYTES: usize = 512 * 1024;
+
+/// Largest sync response read from a peer, in bytes: a page of [`MAX_PAGE_BYTES`] plus
+/// one event that may overshoot it, plus framing.
+pub const MAX_SYNC_RESPONSE_BYTES: usize = MAX_PAGE_BYTES + MAX_SIGNED_EVENT_BYTES + 4096;
+
+/// A page of events stops growing once it holds this many bytes of events.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
+/// Most events in one page.
+pub const MAX_PAGE_EVENTS: usize = 1024;
+
+/// Most event ids in one fetch request.
+pub const MAX_FETCH_IDS: usize = 256;
+
+/// Most feeds asked for in one pull request.
+pub const MAX_PULL_WANTS: usize = 1024;
+
+/// Most entries in a frontier (one per author).
+pub const MAX_FRONTIER_ENTRIES: usize = 4096;
+
+/// Most pages one sync round pulls before it yields to the next round.
+pub const MAX_PAGES_PER_ROUND: usize = 64;
+
+/// Largest gossip message, in bytes: one signed event and gossipsub's envelope.
+pub const MAX_GOSSIP_BYTES: usize = MAX_SIGNED_EVENT_BYTES + 1024;
+
+/// Most connections to or from one peer.
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+
+/// Most established connections in total.
+pub const MAX_CONNECTIONS: u32 = 256;
+
+/// Most connections being set up at once, in each direction.
+pub const MAX_PENDING_CONNECTIONS: u32 = 64;
+
+/// Sync requests a peer may send per second, sustained.
+pub const MAX_REQUESTS_PER_SEC: u32 = 20;
+
+/// Sync requests a peer may send in a burst above the sustained rate.
+pub const MAX_REQUEST_BURST: u32 = 60;
+
+/// A peer whose score falls to this or below is banned.
+pub const BAN_SCORE: i32 = -100;
+
+/// How long a ban lasts.
+pub const BAN_DURATION: Duration = Duration::from_secs(15 * 60);
+
+/// Score lost for each invalid event (bad signature, malformed, broken chain).
+pub const PENALTY_INVALID_EVENT: i32 = 25;
+
+/// Score lost for a message that does not decode or breaks a size limit.
+pub const PENALTY_MALFORMED: i32 = 50;
+
+/// Score lost for a request over the rate limit.
+pub const PENALTY_RATE: i32 = 10;
+
+/// Score regained per minute of good behaviour, up to zero.
+pub const SCORE_RECOVERY_PER_MIN: i32 = 20;
+
+/// How long a sync request may take before it is abandoned.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a connection with no open streams stays up.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Least time between two dials of the same peer.
+pub const REDIAL_INTERVAL: Duration = Duration::from_secs(10);

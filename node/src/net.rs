@@ -1,0 +1,232 @@
+//! The libp2p side of a node (docs/NETWORK.md): transports (TCP and QUIC; noise and yamux
+//! over TCP), the connection gate and limits, identify, gossipsub with one topic per
+//! network, the sync request-response protocol and optional mDNS.
+
+use crate::gate::Gate;
+use crate::limits::{
+    IDLE_CONNECTION_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, MAX_GOSSIP_BYTES,
+    MAX_PENDING_CONNECTIONS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, REQUEST_TIMEOUT,
+};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{
+    connection_limits, gossipsub, identify, identity, mdns, noise, request_response, tcp, yamux,
+    StreamProtocol, Swarm,
+};
+use mutual_proto::v1 as pb;
+use mutual_protocol::id::NetworkId;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::io;
+
+/// The sync protocol's name.
+pub const SYNC_PROTOCOL: &str = "/mutual/sync/1";
+/// The identify protocol version this node announces.
+pub const IDENTIFY_PROTOCOL: &str = "/mutual/1";
+
+/// The gossipsub topic of a network: one per network, named by its id.
+pub fn topic(network: &NetworkId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("mutual/v1/events/{network}"))
+}
+
+/// The sync protocol's wire codec: each message is an unsigned varint length and the
+/// encoded protobuf, refused before it is read if longer than its limit.
+#[derive(Debug, Clone, Default)]
+pub struct SyncCodec;
+
+/// Reads one length-prefixed message of at most `max` bytes.
+pub async fn read_frame<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
+    let mut len: u64 = 0;
+    for i in 0..10 {
+        let mut b = [0u8; 1];
+        io.read_exact(&mut b).await?;
+        len |= u64::from(b[0] & 0x7f) << (7 * i);
+        if b[0] & 0x80 == 0 {
+            if len > max as u64 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("message of {len} bytes, over the limit of {max}"),
+                ));
+            }
+            let mut buf = vec![0u8; len as usize];
+            io.read_exact(&mut buf).await?;
+            return Ok(buf);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "bad length prefix",
+    ))
+}
+
+/// Writes one length-prefixed message.
+pub async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, msg: &[u8]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(msg.len() + 10);
+    prost::encoding::encode_varint(msg.len() as u64, &mut buf);
+    buf.extend_from_slice(msg);
+    io.write_all(&buf).await?;
+    io.close().await
+}
+
+fn decode<M: Message + Default>(bytes: &[u8]) -> io::Result<M> {
+    M::decode(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+impl request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = pb::SyncRequest;
+    type Response = pb::SyncResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Self::Request>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        decode(&read_frame(io, MAX_SYNC_REQUEST_BYTES).await?)
+    }
+
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Self::Response>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        decode(&read_frame(io, MAX_SYNC_RESPONSE_BYTES).await?)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Self::Request,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req.encode_to_vec()).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Self::Response,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res.encode_to_vec()).await
+    }
+}
+
+pub use behaviour::{Behaviour, BehaviourEvent};
+
+mod behaviour {
+    // The derive generates `BehaviourEvent`, one variant per field, without docs.
+    #![allow(missing_docs)]
+    use super::*;
+
+    /// Everything a node's swarm does. The gate comes first, so a connection it denies
+    /// never reaches the other behaviours.
+    #[derive(NetworkBehaviour)]
+    pub struct Behaviour {
+        /// Who may connect.
+        pub gate: Gate,
+        /// Connection counts.
+        pub limits: connection_limits::Behaviour,
+        /// Peers' listen addresses and protocols.
+        pub identify: identify::Behaviour,
+        /// Event propagation.
+        pub gossip: gossipsub::Behaviour,
+        /// The sync protocol.
+        pub sync: request_response::Behaviour<SyncCodec>,
+        /// LAN discovery, when enabled.
+        pub mdns: Toggle<mdns::tokio::Behaviour>,
+    }
+}
+
+/// Builds a swarm for `keypair` (the node key). `mdns` turns on LAN discovery.
+pub fn build_swarm(keypair: identity::Keypair, mdns_on: bool) -> anyhow::Result<Swarm<Behaviour>> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_quic()
+        .with_behaviour(
+            |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                let peer = key.public().to_peer_id();
+                let gossip_config = gossipsub::ConfigBuilder::default()
+                    .max_transmit_size(MAX_GOSSIP_BYTES)
+                    .validation_mode(gossipsub::ValidationMode::Strict)
+                    .validate_messages()
+                    // One id per event, whoever forwards it.
+                    .message_id_fn(|m: &gossipsub::Message| {
+                        gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
+                    })
+                    .build()?;
+                let gossip = gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gossip_config,
+                )?;
+                let sync = request_response::Behaviour::with_codec(
+                    SyncCodec,
+                    [(
+                        StreamProtocol::new(SYNC_PROTOCOL),
+                        request_response::ProtocolSupport::Full,
+                    )],
+                    request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+                );
+                let limits = connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(MAX_CONNECTIONS))
+                    .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                    .with_max_pending_incoming(Some(MAX_PENDING_CONNECTIONS))
+                    .with_max_pending_outgoing(Some(MAX_PENDING_CONNECTIONS));
+                let mdns = if mdns_on {
+                    Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer)?)
+                } else {
+                    None
+                };
+                Ok(Behaviour {
+                    gate: Gate::default(),
+                    limits: connection_limits::Behaviour::new(limits),
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        IDENTIFY_PROTOCOL.into(),
+                        key.public(),
+                    )),
+                    gossip,
+                    sync,
+                    mdns: mdns.into(),
+                })
+            },
+        )?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build();
+    Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_oversized_ones_are_refused_before_reading() {
+        let msg = vec![7u8; 300];
+        let mut buf = futures::io::Cursor::new(Vec::new());
+        write_frame(&mut buf, &msg).await.expect("write");
+        let bytes = buf.into_inner();
+        let mut r = futures::io::Cursor::new(bytes.clone());
+        assert_eq!(read_frame(&mut r, 300).await.expect("at the limit"), msg);
+        let mut r = futures::io::Cursor::new(bytes);
+        let err = read_frame(&mut r, 299).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("over the limit"), "{err}");
+    }
+}

@@ -1,0 +1,1216 @@
+//! A running node: one task that owns the replica, the store and the libp2p swarm, and a
+//! [`NodeHandle`] to talk to it (docs/NETWORK.md).
+//!
+//! Everything that changes the replica happens on the node's task, in the order events
+//! and commands arrive, so there are no locks around the state. The rules it follows:
+//! - an event is acknowledged (to a local caller) only after [`Store::sync`];
+//! - events from peers are stored as they are taken in and made durable within
+//!   [`FLUSH_INTERVAL`];
+//! - the node signs nothing until a sync round with a member's node has shown it its own
+//!   feed head (or it founded the network itself in this run), so a store restored from an
+//!   old copy cannot make it reuse a sequence number.
+
+use crate::keyfile::{libp2p_keypair, peer_of};
+use crate::limits::{
+    BAN_DURATION, MAX_FETCH_IDS, MAX_FRONTIER_ENTRIES, MAX_PAGES_PER_ROUND, REDIAL_INTERVAL,
+};
+use crate::net::{build_swarm, topic, Behaviour, BehaviourEvent};
+use crate::peers::{Offence, PeerBook};
+use crate::store::{SledStore, Snapshot, Store, StoreError};
+use crate::{now_ms, sync};
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{gossipsub, identify, mdns, Multiaddr, PeerId, Swarm};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
+use mutual_protocol::id::{EventId, NetworkId};
+use mutual_protocol::keys::{Keypair, PublicKey};
+use mutual_protocol::membership::Status as MemberStatus;
+use mutual_protocol::replica::{IngestError, Ingested, Replica};
+use pb::sync_request::Kind as Req;
+use pb::sync_response::Kind as Resp;
+use prost::Message;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Events received from peers become durable at most this long after they are stored.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Events the node loads from its store in one batch when it starts.
+const LOAD_BATCH: usize = 1024;
+/// Commands waiting for the node's task.
+const COMMAND_QUEUE: usize = 256;
+/// Least time between two address announcements by this node.
+const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How a node starts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// Addresses to listen on.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start, each ending in `/p2p/<peer id>`.
+    pub bootstrap: Vec<Multiaddr>,
+    /// LAN discovery.
+    pub mdns: bool,
+    /// Time between sync rounds with each connected peer.
+    pub sync_interval: Duration,
+    /// How long a request to sign waits for the node to learn its own feed head.
+    pub head_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for a node storing in `data_dir`: TCP and QUIC on every interface, port
+    /// 7700, no bootstrap peers, mDNS off, a sync round every 10 s.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Config {
+            data_dir,
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/7700".parse().expect("valid"),
+                "/ip4/0.0.0.0/udp/7700/quic-v1".parse().expect("valid"),
+            ],
+            bootstrap: Vec::new(),
+            mdns: false,
+            sync_interval: Duration::from_secs(10),
+            head_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Which network a node serves.
+#[derive(Debug)]
+pub enum Network {
+    /// The one its store already belongs to.
+    Stored,
+    /// A new network this node founds with `genesis` (signed with the node key).
+    Found(Box<SignedEvent>),
+    /// An existing network, to be fetched from the bootstrap peers.
+    Join(NetworkId),
+}
+
+/// Why a node could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node is not running.
+    #[error("the node has stopped")]
+    Stopped,
+    /// The node has not yet seen its own feed head from a peer.
+    #[error("this node has not yet heard its own latest event from any member's node, so it will not sign (a store restored from an old copy could otherwise reuse a sequence number); check that it can reach the other nodes")]
+    HeadUnconfirmed,
+    /// The event was refused.
+    #[error("event refused: {0}")]
+    Refused(String),
+    /// Starting failed.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Counters a node keeps about its traffic and its peers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Metrics {
+    /// Bytes of sync responses received.
+    pub sync_bytes_in: u64,
+    /// Bytes of sync responses sent.
+    pub sync_bytes_out: u64,
+    /// Bytes of gossip messages received.
+    pub gossip_bytes_in: u64,
+    /// Sync rounds started by this node.
+    pub sync_rounds: u64,
+    /// Sync rounds that ended with both sides in sync at the first step.
+    pub sync_rounds_in_sync: u64,
+    /// Events taken in from peers (stored, pending or held).
+    pub events_received: u64,
+    /// Invalid events received.
+    pub invalid_events: u64,
+    /// Malformed or oversized messages received.
+    pub malformed_messages: u64,
+    /// Requests refused for exceeding the rate limit.
+    pub rate_limited: u64,
+    /// Bans imposed.
+    pub bans: u64,
+    /// Connections refused by the gate.
+    pub connections_refused: u64,
+    /// Events this node signed.
+    pub events_authored: u64,
+}
+
+/// A snapshot of a node's condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The node's PeerId.
+    pub peer_id: String,
+    /// The network id.
+    pub network: String,
+    /// Stored events.
+    pub events: usize,
+    /// Events waiting for causes.
+    pub pending: usize,
+    /// Future-dated events held.
+    pub held: usize,
+    /// The state hash.
+    pub state_hash: String,
+    /// Connected peers.
+    pub peers: Vec<String>,
+    /// Addresses the node listens on.
+    pub listen: Vec<String>,
+    /// Whether the node knows its own feed head and may sign.
+    pub head_confirmed: bool,
+    /// Traffic and peer counters.
+    pub metrics: Metrics,
+}
+
+/// What happened to a submitted event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submitted {
+    /// Its id.
+    pub id: String,
+    /// "stored", "duplicate", "pending" or "held".
+    pub result: &'static str,
+    /// Its outcome in the fold, once stored.
+    pub outcome: Option<String>,
+}
+
+type Query = Box<dyn FnOnce(&Replica) + Send>;
+
+enum Command {
+    Author {
+        bodies: Vec<Body>,
+        reply: oneshot::Sender<Result<Vec<EventId>, NodeError>>,
+    },
+    Submit {
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<Submitted, NodeError>>,
+    },
+    Status(oneshot::Sender<Status>),
+    Query(Query),
+    Block(PeerId, bool),
+    Dial(Multiaddr),
+    SyncNow,
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A handle to a running node. Cheap to clone.
+#[derive(Clone)]
+pub struct NodeHandle {
+    tx: mpsc::Sender<Command>,
+    peer_id: PeerId,
+    network: NetworkId,
+}
+
+impl NodeHandle {
+    /// The node's PeerId.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The network it serves.
+    pub fn network(&self) -> NetworkId {
+        self.network
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Signs `bodies` with the node key, in order, and returns their ids once durable.
+    pub async fn author(&self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
+        self.ask(|reply| Command::Author { bodies, reply }).await?
+    }
+
+    /// Takes in an event signed elsewhere (by a partner's key) and passes it on.
+    pub async fn submit(&self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
+        self.ask(|reply| Command::Submit { wire, reply }).await?
+    }
+
+    /// The node's condition.
+    pub async fn status(&self) -> Result<Status, NodeError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Runs `f` on the node's replica and returns what it computes.
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Replica) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        self.ask(|tx| {
+            Command::Query(Box::new(move |r: &Replica| {
+                let _ = tx.send(f(r));
+            }))
+        })
+        .await
+    }
+
+    /// Refuses (`true`) or again allows (`false`) connections with `peer`, for an operator
+    /// who needs to cut a node off by hand.
+    pub async fn block(&self, peer: PeerId, blocked: bool) -> Result<(), NodeError> {
+        self.tx
+            .send(Command::Block(peer, blocked))
+            .await
+            .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Dials an address.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.tx
+            .send(Command::Dial(addr))
+            .await
+            .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Starts a sync round with every connected peer now.
+    pub async fn sync_now(&self) -> Result<(), NodeError> {
+        self.tx
+            .send(Command::SyncNow)
+            .await
+            .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Stops the node: makes the store durable and closes connections.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.ask(Command::Shutdown).await
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Summary,
+    Frontier,
+    Pull,
+    Fetch,
+}
+
+struct Round {
+    frontier: Option<pb::Frontier>,
+    pages: usize,
+}
+
+struct WaitingAuthor {
+    deadline: Instant,
+    bodies: Vec<Body>,
+    reply: oneshot::Sender<Result<Vec<EventId>, NodeError>>,
+}
+
+struct Node {
+    swarm: Swarm<Behaviour>,
+    replica: Replica,
+    store: SledStore,
+    keypair: Keypair,
+    me: PublicKey,
+    topic: gossipsub::IdentTopic,
+    config: Config,
+    book: PeerBook,
+    requests: HashMap<OutboundRequestId, (PeerId, Step)>,
+    rounds: HashMap<PeerId, Round>,
+    connected: HashSet<PeerId>,
+    addresses: HashMap<PeerId, HashSet<Multiaddr>>,
+    bootstrap: HashMap<PeerId, Multiaddr>,
+    last_dial: HashMap<PeerId, Instant>,
+    listen: Vec<Multiaddr>,
+    head_confirmed: bool,
+    waiting: Vec<WaitingAuthor>,
+    metrics: Metrics,
+    unflushed: bool,
+    snapshot_due: bool,
+    last_announce: Option<Instant>,
+}
+
+/// Opens the store, loads it, starts listening and runs the node on the current tokio
+/// runtime. Returns once the node is listening.
+pub async fn start(
+    keypair: Keypair,
+    network: Network,
+    config: Config,
+) -> Result<NodeHandle, NodeError> {
+    let mut store = SledStore::open(&config.data_dir)?;
+    let me = keypair.public();
+    let (net_id, founded_here) = match (&network, store.network()) {
+        (Network::Stored, Some(n)) => (n, false),
+        (Network::Stored, None) => {
+            return Err(NodeError::Start(format!(
+                "the store at {} belongs to no network yet: found one or join one first",
+                config.data_dir.display()
+            )))
+        }
+        (Network::Found(g), stored) => {
+            let n = NetworkId(g.id);
+            if g.event.author != me {
+                return Err(NodeError::Start(
+                    "the genesis must be signed by this node's key".into(),
+                ));
+            }
+            (n, stored.is_none())
+        }
+        (Network::Join(n), _) => (*n, false),
+    };
+    store.set_network(net_id)?;
+    let mut replica = Replica::new(net_id);
+    let loaded = store.load()?;
+    let now = now_ms();
+    for chunk in loaded.events.chunks(LOAD_BATCH) {
+        for (i, r) in replica.ingest_batch(now, chunk).into_iter().enumerate() {
+            if let Err(e) = r {
+                if e.is_peer_fault() {
+                    return Err(StoreError::Corrupt {
+                        path: config.data_dir.clone(),
+                        detail: format!("stored event {} is invalid: {e}", chunk[i].len()),
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+    for r in replica.ingest_batch(now, &loaded.pending) {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "a pending event from the store was dropped");
+        }
+    }
+    if let Some(snap) = &loaded.snapshot {
+        if snap.state_hash != replica.state_hash().0 {
+            tracing::warn!(
+                "the state re-derived from the store differs from the last snapshot; \
+                 the fold rules changed or the snapshot is stale"
+            );
+        }
+    }
+    if let Network::Found(g) = &network {
+        if let Err(e) = replica.ingest(now, &g.to_wire()) {
+            return Err(NodeError::Start(format!("the genesis is invalid: {e}")));
+        }
+        if let Some(ev) = replica.get(&g.id) {
+            store.put_events(&[ev])?;
+        }
+    }
+    store.sync()?;
+    tracing::info!(network = %net_id, events = replica.len(), "store loaded");
+
+    let mut swarm = build_swarm(libp2p_keypair(&keypair), config.mdns)
+        .map_err(|e| NodeError::Start(e.to_string()))?;
+    let topic = topic(&net_id);
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topic)
+        .map_err(|e| NodeError::Start(format!("gossip: {e}")))?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NodeError::Start(format!("cannot listen on {addr}: {e}")))?;
+    }
+    let bootstrap: HashMap<PeerId, Multiaddr> = config
+        .bootstrap
+        .iter()
+        .filter_map(|a| match a.iter().last() {
+            Some(Protocol::P2p(p)) => Some((p, a.clone())),
+            _ => None,
+        })
+        .collect();
+    let peer_id = *swarm.local_peer_id();
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let mut node = Node {
+        swarm,
+        replica,
+        store,
+        keypair,
+        me,
+        topic,
+        config,
+        book: PeerBook::default(),
+        requests: HashMap::new(),
+        rounds: HashMap::new(),
+        connected: HashSet::new(),
+        addresses: HashMap::new(),
+        bootstrap,
+        last_dial: HashMap::new(),
+        listen: Vec::new(),
+        head_confirmed: founded_here,
+        waiting: Vec::new(),
+        metrics: Metrics::default(),
+        unflushed: false,
+        snapshot_due: true,
+        last_announce: None,
+    };
+    node.refresh_gate();
+    // Wait until every listener is up, so the caller can read the addresses.
+    let want = node.config.listen.len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while node.listen.len() < want {
+        match tokio::time::timeout_at(deadline, node.swarm.select_next_some()).await {
+            Ok(ev) => node.on_swarm(ev),
+            Err(_) => break,
+        }
+    }
+    node.dial_known();
+    tokio::spawn(node.run(rx));
+    Ok(NodeHandle {
+        tx,
+        peer_id,
+        network: net_id,
+    })
+}
+
+impl Node {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut sync_tick = tokio::time::interval(self.config.sync_interval);
+        let mut housekeeping = tokio::time::interval(FLUSH_INTERVAL);
+        let done = loop {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => self.on_swarm(ev),
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => break Some(done),
+                    Some(c) => self.on_command(c),
+                    None => break None,
+                },
+                _ = sync_tick.tick() => self.sync_all(),
+                _ = housekeeping.tick() => self.housekeep(),
+            }
+        };
+        self.flush(true);
+        for w in self.waiting.drain(..) {
+            let _ = w.reply.send(Err(NodeError::Stopped));
+        }
+        // Close the store (releasing its lock) and the connections before reporting done.
+        drop(self);
+        tracing::info!("node stopped");
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    // ------------------------------------------------------------------ taking events in
+
+    /// Takes in events; stores what was stored; punishes `from` for invalid ones.
+    fn take_in<W: AsRef<[u8]>>(
+        &mut self,
+        wires: &[W],
+        from: Option<PeerId>,
+    ) -> Vec<Result<Ingested, IngestError>> {
+        let results = self.replica.ingest_batch(now_ms(), wires);
+        let mut stored = Vec::new();
+        let mut parked = Vec::new();
+        let mut missing = Vec::new();
+        for (w, r) in wires.iter().zip(&results) {
+            match r {
+                Ok(Ingested::Stored { stored: ids }) => stored.extend(ids.iter().copied()),
+                Ok(Ingested::Pending { missing: m }) => {
+                    missing.extend(m.iter().copied());
+                    parked.extend(SignedEvent::decode(w.as_ref()).ok());
+                }
+                Ok(Ingested::Held { .. }) => parked.extend(SignedEvent::decode(w.as_ref()).ok()),
+                Ok(Ingested::Duplicate) => {}
+                Err(e) if e.is_peer_fault() => {
+                    self.metrics.invalid_events += 1;
+                    if let Some(p) = from {
+                        tracing::warn!(peer = %p, error = %e, "invalid event");
+                        self.punish(p, Offence::InvalidEvent);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "event not taken now"),
+            }
+        }
+        if from.is_some() {
+            self.metrics.events_received += results
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r,
+                        Ok(Ingested::Stored { .. }
+                            | Ingested::Pending { .. }
+                            | Ingested::Held { .. })
+                    )
+                })
+                .count() as u64;
+        }
+        if let Err(e) = self.persist(&stored, &parked) {
+            tracing::error!(error = %e, "could not store events");
+        }
+        if !stored.is_empty() {
+            self.refresh_gate();
+        }
+        if let (Some(p), false) = (from, missing.is_empty()) {
+            self.fetch(p, missing);
+        }
+        results
+    }
+
+    fn persist(&mut self, stored: &[EventId], parked: &[SignedEvent]) -> Result<(), StoreError> {
+        if !parked.is_empty() {
+            self.store.put_pending(&parked.iter().collect::<Vec<_>>())?;
+            self.unflushed = true;
+        }
+        if !stored.is_empty() {
+            let evs: Vec<&SignedEvent> = stored
+                .iter()
+                .filter_map(|id| self.replica.get(id))
+                .collect();
+            self.store.put_events(&evs)?;
+            self.unflushed = true;
+            self.snapshot_due = true;
+        }
+        Ok(())
+    }
+
+    /// Writes everything durably; with `snapshot`, also the derived-state snapshot.
+    fn flush(&mut self, snapshot: bool) {
+        let result = (|| -> Result<(), StoreError> {
+            if snapshot && self.snapshot_due {
+                let keep: HashSet<EventId> = self
+                    .replica
+                    .pending_ids()
+                    .chain(self.replica.held_ids())
+                    .copied()
+                    .collect();
+                self.store.retain_pending(&keep)?;
+                let state = self.replica.state();
+                self.store.save_snapshot(&Snapshot {
+                    state_hash: self.replica.state_hash().0,
+                    events: state.events(),
+                    digest: state.canonical_bytes(&self.replica.network(), self.replica.forks()),
+                })?;
+                self.snapshot_due = false;
+                self.unflushed = true;
+            }
+            if self.unflushed {
+                self.store.sync()?;
+                self.unflushed = false;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not make the store durable");
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    fn on_command(&mut self, c: Command) {
+        match c {
+            Command::Author { bodies, reply } => {
+                if self.head_confirmed {
+                    let _ = reply.send(self.author(bodies));
+                } else {
+                    self.waiting.push(WaitingAuthor {
+                        deadline: Instant::now() + self.config.head_timeout,
+                        bodies,
+                        reply,
+                    });
+                    self.sync_all();
+                }
+            }
+            Command::Submit { wire, reply } => {
+                let _ = reply.send(self.submit(wire));
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Query(f) => f(&self.replica),
+            Command::Block(peer, true) => {
+                self.swarm.behaviour_mut().gate.ban(peer, far_future());
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Command::Block(peer, false) => {
+                self.swarm.behaviour_mut().gate.unban(&peer);
+                self.last_dial.remove(&peer);
+                self.dial_known();
+            }
+            Command::Dial(addr) => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!(%addr, error = %e, "dial failed");
+                }
+            }
+            Command::SyncNow => self.sync_all(),
+            Command::Shutdown(_) => unreachable!("handled in run"),
+        }
+    }
+
+    fn author(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
+        let mut writer = FeedWriter::resume(
+            Keypair::from_seed(&self.keypair.seed()).expect("a valid seed"),
+            self.replica.network(),
+            self.replica.feed_head(&self.me),
+        );
+        let mut ids = Vec::with_capacity(bodies.len());
+        let mut wires = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let deps = self.replica.heads();
+            // No earlier than any cause (docs/PROTOCOL.md §5.9).
+            let latest_cause = deps
+                .iter()
+                .chain(self.replica.feed_head(&self.me).map(|h| h.1).iter())
+                .filter_map(|id| self.replica.get(id))
+                .map(|e| e.event.timestamp_ms)
+                .max()
+                .unwrap_or(0);
+            let ev = writer.sign(now_ms().max(latest_cause), deps, body);
+            let wire = ev.to_wire();
+            match self.replica.ingest(now_ms(), &wire) {
+                Ok(Ingested::Stored { .. }) => {}
+                other => {
+                    return Err(NodeError::Refused(format!(
+                        "this node's own event was not stored: {other:?}"
+                    )))
+                }
+            }
+            self.store.put_events(&[&ev])?;
+            ids.push(ev.id);
+            wires.push(wire);
+        }
+        self.store.sync()?;
+        self.snapshot_due = true;
+        self.metrics.events_authored += ids.len() as u64;
+        self.refresh_gate();
+        for w in wires {
+            self.publish(w);
+        }
+        Ok(ids)
+    }
+
+    fn submit(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
+        let r = self.take_in(&[&wire], None).pop().expect("one result");
+        let id = SignedEvent::decode(&wire)
+            .map(|e| e.id)
+            .map_err(|e| NodeError::Refused(e.to_string()))?;
+        let result = match r {
+            Ok(Ingested::Stored { .. }) => "stored",
+            Ok(Ingested::Duplicate) => "duplicate",
+            Ok(Ingested::Pending { .. }) => "pending",
+            Ok(Ingested::Held { .. }) => "held",
+            Err(e) => return Err(NodeError::Refused(e.to_string())),
+        };
+        self.store.sync()?;
+        self.unflushed = false;
+        if result != "duplicate" {
+            self.publish(wire);
+        }
+        Ok(Submitted {
+            id: id.to_string(),
+            result,
+            outcome: self.replica.outcome(&id).map(|o| o.to_string()),
+        })
+    }
+
+    fn publish(&mut self, wire: Vec<u8>) {
+        let t = self.topic.clone();
+        match self.swarm.behaviour_mut().gossip.publish(t, wire) {
+            Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!(error = %e, "gossip publish failed; sync will carry it"),
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            peer_id: self.swarm.local_peer_id().to_string(),
+            network: self.replica.network().to_string(),
+            events: self.replica.len(),
+            pending: self.replica.pending_len(),
+            held: self.replica.held_len(),
+            state_hash: self.replica.state_hash().to_string(),
+            peers: {
+                let mut p: Vec<String> = self.connected.iter().map(|p| p.to_string()).collect();
+                p.sort();
+                p
+            },
+            listen: self.listen.iter().map(|a| a.to_string()).collect(),
+            head_confirmed: self.head_confirmed,
+            metrics: Metrics {
+                connections_refused: self.swarm.behaviour().gate.refused(),
+                ..self.metrics.clone()
+            },
+        }
+    }
+
+    // ------------------------------------------------------------------ peers
+
+    fn punish(&mut self, peer: PeerId, offence: Offence) {
+        match offence {
+            Offence::Malformed => self.metrics.malformed_messages += 1,
+            Offence::RateLimited => self.metrics.rate_limited += 1,
+            Offence::InvalidEvent => {}
+        }
+        if self.book.punish(peer, offence, Instant::now()) {
+            tracing::warn!(%peer, ?offence, "peer banned for {} s", BAN_DURATION.as_secs());
+            self.metrics.bans += 1;
+            self.swarm
+                .behaviour_mut()
+                .gate
+                .ban(peer, Instant::now() + BAN_DURATION);
+            self.book.forget(&peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    /// Recomputes who may connect from the membership and invitations, and drops
+    /// connections that no longer qualify.
+    fn refresh_gate(&mut self) {
+        let state = self.replica.state();
+        let now = now_ms();
+        let mut allowed: HashSet<PeerId> = state
+            .membership()
+            .practices()
+            .filter(|p| p.status == MemberStatus::Active)
+            .filter_map(|p| PublicKey::from_slice(&p.practice.node_key).ok())
+            .map(|k| peer_of(&k))
+            .collect();
+        allowed.extend(
+            state
+                .invitations()
+                .filter(|(_, i)| now < i.expires_ms)
+                .map(|(k, _)| peer_of(k)),
+        );
+        let bootstrap: HashSet<PeerId> = if state.is_founded() {
+            HashSet::new()
+        } else {
+            self.bootstrap.keys().copied().collect()
+        };
+        let gate = &mut self.swarm.behaviour_mut().gate;
+        gate.set_allowed(allowed);
+        gate.set_bootstrap(bootstrap);
+        let gone: Vec<PeerId> = self
+            .connected
+            .iter()
+            .filter(|p| self.swarm.behaviour().gate.check(p).is_err())
+            .copied()
+            .collect();
+        for p in gone {
+            tracing::info!(peer = %p, "disconnecting a peer that is no longer a member");
+            let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    /// Dials members' and bootstrap nodes not connected, at most once per
+    /// [`REDIAL_INTERVAL`] each.
+    fn dial_known(&mut self) {
+        let now = Instant::now();
+        let me = *self.swarm.local_peer_id();
+        let mut targets: HashMap<PeerId, HashSet<Multiaddr>> = HashMap::new();
+        for (k, addrs) in self.replica.state().addresses() {
+            let p = peer_of(k);
+            targets
+                .entry(p)
+                .or_default()
+                .extend(addrs.iter().filter_map(|a| a.parse().ok()));
+        }
+        for (p, a) in &self.bootstrap {
+            targets.entry(*p).or_default().insert(a.clone());
+        }
+        for (p, addrs) in &self.addresses {
+            targets.entry(*p).or_default().extend(addrs.iter().cloned());
+        }
+        for (peer, addrs) in targets {
+            if peer == me || self.connected.contains(&peer) || addrs.is_empty() {
+                continue;
+            }
+            if self.swarm.behaviour().gate.check(&peer).is_err() {
+                continue;
+            }
+            if self
+                .last_dial
+                .get(&peer)
+                .is_some_and(|t| now.duration_since(*t) < REDIAL_INTERVAL)
+            {
+                continue;
+            }
+            self.last_dial.insert(peer, now);
+            let opts = DialOpts::peer_id(peer)
+                .addresses(addrs.into_iter().collect())
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn housekeep(&mut self) {
+        let now = Instant::now();
+        for p in self.swarm.behaviour_mut().gate.expire_bans(now) {
+            tracing::info!(peer = %p, "ban lifted");
+        }
+        let released = self.replica.tick(now_ms());
+        if released
+            .iter()
+            .any(|r| matches!(r, Ok(Ingested::Stored { .. })))
+        {
+            let ids: Vec<EventId> = released
+                .iter()
+                .filter_map(|r| match r {
+                    Ok(Ingested::Stored { stored }) => Some(stored.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            if let Err(e) = self.persist(&ids, &[]) {
+                tracing::error!(error = %e, "could not store released events");
+            }
+            self.refresh_gate();
+        }
+        // Authors waiting too long for the feed head give up.
+        let (expired, still): (Vec<_>, Vec<_>) =
+            self.waiting.drain(..).partition(|w| w.deadline <= now);
+        self.waiting = still;
+        for w in expired {
+            let _ = w.reply.send(Err(NodeError::HeadUnconfirmed));
+        }
+        self.announce_addresses();
+        self.flush(true);
+        self.dial_known();
+    }
+
+    /// Announces this node's listen addresses when they differ from the announced ones.
+    fn announce_addresses(&mut self) {
+        if !self.head_confirmed || self.listen.is_empty() {
+            return;
+        }
+        let active = self.replica.state().membership().is_active(&self.me)
+            && self
+                .replica
+                .state()
+                .membership()
+                .practice_of_node(&self.me)
+                .is_some();
+        if !active
+            || self
+                .last_announce
+                .is_some_and(|t| t.elapsed() < ANNOUNCE_INTERVAL)
+        {
+            return;
+        }
+        let mine: Vec<String> = self.listen.iter().map(|a| a.to_string()).collect();
+        let announced = self
+            .replica
+            .state()
+            .addresses()
+            .find(|(k, _)| **k == self.me)
+            .map(|(_, a)| a.clone());
+        if announced.as_ref() == Some(&mine) {
+            return;
+        }
+        self.last_announce = Some(Instant::now());
+        let body = Body::AddressAnnouncement(pb::AddressAnnouncement { addresses: mine });
+        if let Err(e) = self.author(vec![body]) {
+            tracing::warn!(error = %e, "could not announce addresses");
+        }
+    }
+
+    // ------------------------------------------------------------------ sync
+
+    fn sync_all(&mut self) {
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        for p in peers {
+            self.start_round(p);
+        }
+    }
+
+    fn start_round(&mut self, peer: PeerId) {
+        if self.rounds.contains_key(&peer) {
+            return;
+        }
+        self.metrics.sync_rounds += 1;
+        self.rounds.insert(
+            peer,
+            Round {
+                frontier: None,
+                pages: 0,
+            },
+        );
+        let s = sync::summary(&self.replica);
+        self.send(peer, Step::Summary, Req::Summary(s));
+    }
+
+    fn send(&mut self, peer: PeerId, step: Step, kind: Req) {
+        let req = sync::request(&self.replica, kind);
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+        self.requests.insert(id, (peer, step));
+    }
+
+    /// Pulls the next page from `peer`, or fetches what is missing, or ends the round.
+    fn continue_pull(&mut self, peer: PeerId) {
+        let Some(round) = self.rounds.get(&peer) else {
+            return;
+        };
+        // One peer at a time sends pages, so a node catching up does not download the
+        // same events from every peer at once; the others' rounds end and retry later.
+        let busy = self
+            .requests
+            .values()
+            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch));
+        if busy {
+            self.rounds.remove(&peer);
+            return;
+        }
+        let wants = match &round.frontier {
+            Some(f) if round.pages < MAX_PAGES_PER_ROUND => sync::wants(&self.replica, f),
+            _ => Vec::new(),
+        };
+        if wants.is_empty() {
+            self.fetch_missing(peer);
+        } else {
+            self.send(peer, Step::Pull, Req::Pull(pb::Pull { wants }));
+        }
+    }
+
+    fn fetch_missing(&mut self, peer: PeerId) {
+        let missing = self.replica.missing();
+        if missing.is_empty() {
+            self.end_round(peer);
+        } else {
+            self.fetch(peer, missing);
+        }
+    }
+
+    fn fetch(&mut self, peer: PeerId, mut ids: Vec<EventId>) {
+        ids.truncate(MAX_FETCH_IDS);
+        let ids = ids.iter().map(|i| i.as_bytes().to_vec()).collect();
+        self.send(peer, Step::Fetch, Req::Fetch(pb::Fetch { ids }));
+    }
+
+    fn end_round(&mut self, peer: PeerId) {
+        let Some(round) = self.rounds.remove(&peer) else {
+            return;
+        };
+        let complete = round
+            .frontier
+            .as_ref()
+            .is_none_or(|f| sync::wants(&self.replica, f).is_empty());
+        let member =
+            self.swarm.behaviour().gate.check(&peer).is_ok() && self.replica.state().is_founded();
+        if complete && member && !self.head_confirmed {
+            tracing::info!(%peer, "own feed head confirmed by a peer; signing enabled");
+            self.head_confirmed = true;
+            let waiting = std::mem::take(&mut self.waiting);
+            for w in waiting {
+                let _ = w.reply.send(self.author(w.bodies));
+            }
+        }
+    }
+
+    fn on_response(&mut self, peer: PeerId, step: Step, resp: pb::SyncResponse) {
+        self.metrics.sync_bytes_in += resp.encoded_len() as u64;
+        match resp.kind {
+            Some(Resp::Summary(s)) if step == Step::Summary => {
+                if s.state_hash == self.replica.state_hash().0 {
+                    self.metrics.sync_rounds_in_sync += 1;
+                    self.end_round(peer);
+                } else {
+                    let f = sync::frontier(&self.replica);
+                    self.send(peer, Step::Frontier, Req::Frontier(f));
+                }
+            }
+            Some(Resp::Frontier(f)) if step == Step::Frontier => {
+                if f.entries.len() > MAX_FRONTIER_ENTRIES {
+                    self.punish(peer, Offence::Malformed);
+                    self.rounds.remove(&peer);
+                    return;
+                }
+                if let Some(r) = self.rounds.get_mut(&peer) {
+                    r.frontier = Some(f);
+                }
+                self.continue_pull(peer);
+            }
+            Some(Resp::Events(e)) if matches!(step, Step::Pull | Step::Fetch) => {
+                let before = self.replica.len() + self.replica.pending_len();
+                self.take_in(&e.events, Some(peer));
+                let progressed = self.replica.len() + self.replica.pending_len() > before;
+                if let Some(r) = self.rounds.get_mut(&peer) {
+                    r.pages += 1;
+                }
+                if !self.connected.contains(&peer) {
+                    self.rounds.remove(&peer);
+                } else if step == Step::Pull && progressed {
+                    self.continue_pull(peer);
+                } else if step == Step::Fetch && progressed {
+                    self.fetch_missing(peer);
+                } else {
+                    self.end_round(peer);
+                }
+            }
+            Some(Resp::Refused(r)) => {
+                tracing::debug!(%peer, reason = %r.reason, "sync request refused");
+                self.rounds.remove(&peer);
+            }
+            _ => {
+                self.punish(peer, Offence::Malformed);
+                self.rounds.remove(&peer);
+            }
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        peer: PeerId,
+        req: pb::SyncRequest,
+        channel: request_response::ResponseChannel<pb::SyncResponse>,
+    ) {
+        let resp = if !self.book.allow_request(peer, Instant::now()) {
+            self.punish(peer, Offence::RateLimited);
+            sync::refused(&sync::Refusal::Malformed("rate limit exceeded".into()))
+        } else {
+            match sync::respond(&self.replica, &req) {
+                Ok(r) => r,
+                Err(refusal) => {
+                    if matches!(refusal, sync::Refusal::Malformed(_)) {
+                        self.punish(peer, Offence::Malformed);
+                    }
+                    sync::refused(&refusal)
+                }
+            }
+        };
+        self.metrics.sync_bytes_out += resp.encoded_len() as u64;
+        let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
+        // A peer that sent its frontier may hold what this node lacks: pull it too.
+        if let Some(Req::Frontier(f)) = req.kind {
+            if f.entries.len() <= MAX_FRONTIER_ENTRIES
+                && !self.rounds.contains_key(&peer)
+                && !sync::wants(&self.replica, &f).is_empty()
+            {
+                self.metrics.sync_rounds += 1;
+                self.rounds.insert(
+                    peer,
+                    Round {
+                        frontier: Some(f),
+                        pages: 0,
+                    },
+                );
+                self.continue_pull(peer);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ swarm events
+
+    fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.listen.push(address);
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen.retain(|a| *a != address);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                tracing::debug!(peer = %peer_id, "connected");
+                if self.connected.insert(peer_id) {
+                    self.start_round(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, "disconnected");
+                self.connected.remove(&peer_id);
+                self.rounds.remove(&peer_id);
+            }
+            SwarmEvent::Behaviour(b) => self.on_behaviour(b),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour(&mut self, ev: BehaviourEvent) {
+        match ev {
+            BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => {
+                self.metrics.gossip_bytes_in += message.data.len() as u64;
+                let r = self
+                    .take_in(&[&message.data], Some(propagation_source))
+                    .pop()
+                    .expect("one result");
+                let acceptance = match r {
+                    Ok(Ingested::Duplicate) => gossipsub::MessageAcceptance::Ignore,
+                    Ok(_) => gossipsub::MessageAcceptance::Accept,
+                    Err(e) if e.is_peer_fault() => gossipsub::MessageAcceptance::Reject,
+                    Err(_) => gossipsub::MessageAcceptance::Ignore,
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossip
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request {
+                        request, channel, ..
+                    } => self.on_request(peer, request, channel),
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    } => {
+                        if let Some((p, step)) = self.requests.remove(&request_id) {
+                            self.on_response(p, step, response);
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            }) => {
+                self.requests.remove(&request_id);
+                self.rounds.remove(&peer);
+                if let request_response::OutboundFailure::Io(e) = &error {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        self.punish(peer, Offence::Malformed);
+                    }
+                }
+                tracing::debug!(%peer, %error, "sync request failed");
+            }
+            BehaviourEvent::Sync(request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(e),
+                ..
+            }) if e.kind() == std::io::ErrorKind::InvalidData => {
+                tracing::warn!(%peer, error = %e, "malformed sync request");
+                self.punish(peer, Offence::Malformed);
+            }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let addrs = self.addresses.entry(peer_id).or_default();
+                for a in info.listen_addrs.into_iter().take(16) {
+                    if !is_unspecified(&a) {
+                        addrs.insert(a);
+                    }
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.addresses.entry(peer).or_default().insert(addr);
+                }
+                self.dial_known();
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_unspecified(a: &Multiaddr) -> bool {
+    a.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_unspecified(),
+        Protocol::Ip6(ip) => ip.is_unspecified(),
+        _ => false,
+    })
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
