@@ -46,6 +46,10 @@ pub const MAX_RECORD_KEY_BYTES: usize = 256;
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 const FORMAT_PREFIX: &str = "mutual-store ";
+/// Written beside sled at every [`Store::sync`]: how many events the log held then. sled
+/// repairs a damaged log by dropping what it cannot read; this file is how such a loss of
+/// acknowledged events is noticed.
+const MANIFEST_FILE: &str = "MANIFEST";
 const LOG_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
 const META_NETWORK: &[u8] = b"network";
@@ -241,6 +245,23 @@ fn write_durably(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+fn read_manifest(path: &Path) -> Result<Option<u64>, StoreError> {
+    let file = path.join(MANIFEST_FILE);
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    text.trim()
+        .strip_prefix("events ")
+        .and_then(|n| n.parse().ok())
+        .map(Some)
+        .ok_or_else(|| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("{} is unreadable", file.display()),
+        })
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
@@ -303,6 +324,17 @@ impl SledStore {
             }
             None => 0,
         };
+        if let Some(durable) = read_manifest(path)? {
+            if next < durable {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "the log holds {next} events but {durable} were made durable; \
+                         sled's files are damaged"
+                    ),
+                });
+            }
+        }
         let store = SledStore {
             path: path.to_path_buf(),
             log,
@@ -579,6 +611,11 @@ impl Store for SledStore {
             }
         }
         sync_dir(&self.path)?;
+        write_durably(
+            &self.path,
+            MANIFEST_FILE,
+            format!("events {}\n", self.next).as_bytes(),
+        )?;
         Ok(())
     }
 }
@@ -590,7 +627,7 @@ mod tests {
     use mutual_protocol::event::{Body, FeedWriter};
     use mutual_protocol::keys::Keypair;
 
-    fn founded() -> (FeedWriter, SignedEvent) {
+    pub(super) fn founded() -> (FeedWriter, SignedEvent) {
         let kp = Keypair::from_seed(&[5; 32]).expect("key");
         let g = pb::Genesis {
             name: "Store test".into(),
@@ -605,7 +642,7 @@ mod tests {
         FeedWriter::found(kp, 1_000, g)
     }
 
-    fn update(w: &mut FeedWriter, n: u32) -> SignedEvent {
+    pub(super) fn update(w: &mut FeedWriter, n: u32) -> SignedEvent {
         w.sign(
             1_000 + u64::from(n),
             vec![],
@@ -731,5 +768,36 @@ mod tests {
             s.put_record(&long_key, b"x"),
             Err(StoreError::TooLarge { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod damage {
+    use super::*;
+
+    #[test]
+    fn a_damaged_log_file_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let mut s = SledStore::open(dir.path()).expect("open");
+            s.set_network(NetworkId(EventId([3; 32]))).expect("bind");
+            let (mut w, g) = tests::founded();
+            s.put_events(&[&g]).expect("genesis");
+            for i in 0..300u32 {
+                s.put_events(&[&tests::update(&mut w, i)]).expect("event");
+            }
+            s.sync().expect("sync");
+        }
+        let log = dir.path().join(LOG_FILE);
+        let mut bytes = fs::read(&log).expect("read");
+        let len = bytes.len();
+        for b in &mut bytes[len / 4..len / 2] {
+            *b ^= 0x5a;
+        }
+        fs::write(&log, &bytes).expect("damage");
+        let result = SledStore::open(dir.path()).and_then(|s| s.load());
+        let err = result.expect_err("a damaged store does not open as if whole");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("is corrupt"), "{err}");
     }
 }
