@@ -10,6 +10,8 @@
 //! - [`export`]: the audit format: a signed log as varint-length-prefixed `SignedEvent`s,
 //!   and offline verification of such a file.
 //! - [`store`]: durable storage (a small trait and its sled backend).
+//! - [`daemon`]: a data directory, its configuration, founding, and the daemon with its
+//!   local HTTP API.
 //! - [`node`]: a running node: the task that owns the replica, the store and the swarm.
 //! - [`net`]: the libp2p behaviours and transports; [`gate`]: who may connect;
 //!   [`peers`]: scores, bans and request budgets; [`sync`]: the sync protocol's logic;
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod daemon;
 pub mod export;
 pub mod gate;
 pub mod keyfile;

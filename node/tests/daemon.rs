@@ -1,0 +1,197 @@
+//! The daemon as separate processes: init, found, join, start, status over the local API,
+//! a refused write without the token, a clean stop on SIGTERM and a restart.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn mutual(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = mutual(args);
+    assert!(
+        out.status.success(),
+        "mutual {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn post_without_token(addr: &str, body: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "POST /events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    s.write_all(body).expect("write body");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn start(dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["start", "--dir", dir.to_str().expect("utf-8")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("node.log")).expect("log file"))
+        .spawn()
+        .expect("starts")
+}
+
+fn status(dir: &Path) -> Option<serde_json::Value> {
+    let out = mutual(&["status", "--dir", dir.to_str()?, "--json"]);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).ok())
+        .flatten()
+}
+
+fn stop(mut child: Child) {
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(code) = child.try_wait().expect("wait") {
+            assert!(code.success(), "clean exit on SIGTERM: {code}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "the node stops within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls until every node reports the same state hash and `peers` peers; bounded.
+fn converged(dirs: &[&Path], peers: usize) -> bool {
+    for _ in 0..600 {
+        let s: Vec<_> = dirs.iter().filter_map(|d| status(d)).collect();
+        if s.len() == dirs.len()
+            && s.windows(2)
+                .all(|w| w[0]["state_hash"] == w[1]["state_hash"])
+            && s.iter()
+                .all(|x| x["peers"].as_array().map_or(0, Vec::len) == peers)
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn three_node_processes_found_join_sync_and_restart() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dirs: Vec<_> = (0..3).map(|i| root.path().join(format!("p{i}"))).collect();
+    let mut keys = Vec::new();
+    let mut addrs = Vec::new();
+    for d in &dirs {
+        let port = free_port();
+        let api = format!("127.0.0.1:{}", free_port());
+        let listen = format!("/ip4/127.0.0.1/tcp/{port}");
+        let out = ok(&[
+            "init",
+            "--dir",
+            d.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--api",
+            &api,
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        keys.push(v["node_key"].as_str().expect("key").to_string());
+        addrs.push(format!(
+            "{listen}/p2p/{}",
+            v["peer_id"].as_str().expect("peer")
+        ));
+    }
+    // A second init of the same directory is refused and changes nothing.
+    let again = mutual(&["init", "--dir", dirs[0].to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already initialised"));
+
+    let founding = root.path().join("founding.toml");
+    let mut f = String::from("name = \"Riverside Partnership\"\n");
+    for (i, k) in keys.iter().enumerate() {
+        f.push_str(&format!(
+            "[[practice]]\nname = \"Practice {i}\"\nods = \"M8500{i}\"\nlocality = \"North\"\nnode_key = \"{k}\"\n"
+        ));
+    }
+    std::fs::write(&founding, f).expect("founding file");
+    let out = ok(&[
+        "found",
+        "--dir",
+        dirs[0].to_str().unwrap(),
+        "--founding",
+        founding.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let network = v["network"].as_str().expect("network").to_string();
+    for d in &dirs[1..] {
+        ok(&[
+            "join",
+            "--dir",
+            d.to_str().unwrap(),
+            "--network",
+            &network,
+            "--bootstrap",
+            &addrs[0],
+        ]);
+    }
+    let mut children: Vec<Child> = dirs.iter().map(|d| start(d)).collect();
+    let paths: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+    assert!(converged(&paths, 2), "three processes converge and connect");
+    let s = status(&dirs[2]).expect("status");
+    assert_eq!(s["network"].as_str(), Some(network.as_str()));
+
+    // A write without the token is refused.
+    let api = std::fs::read_to_string(dirs[0].join("mutual.toml")).expect("config");
+    let api_addr = api
+        .lines()
+        .find_map(|l| l.strip_prefix("api = "))
+        .expect("api line")
+        .trim_matches('"')
+        .to_string();
+    let answer = post_without_token(&api_addr, b"not even an event");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.contains("Bearer"),
+        "the refusal says what is needed: {answer}"
+    );
+
+    // Node 1 stops cleanly and comes back from its store.
+    let c1 = children.remove(1);
+    stop(c1);
+    let second = start(&dirs[1]);
+    children.insert(1, second);
+    assert!(converged(&paths, 2), "the restarted node rejoins");
+    // A second node on the same data directory is refused.
+    let clash = mutual(&["start", "--dir", dirs[1].to_str().unwrap()]);
+    assert!(!clash.status.success());
+    let err = String::from_utf8_lossy(&clash.stderr);
+    assert!(err.contains("in use") || err.contains("API"), "{err}");
+    for c in children {
+        stop(c);
+    }
+}
