@@ -276,12 +276,14 @@ pub async fn start_node(dir: &Path, file: &FileConfig) -> Result<NodeHandle> {
     let config = file.node_config(dir)?;
     let genesis_path = dir.join(GENESIS_FILE);
     let has_store = dir.join(STORE_DIR).join(crate::store::FORMAT_FILE).exists();
-    let network = if has_store {
-        Network::Stored
-    } else if genesis_path.exists() {
+    // genesis.bin stays until the store holds the genesis durably, so a start that was
+    // interrupted before that founds again (the same genesis: nothing is signed twice).
+    let network = if genesis_path.exists() {
         let wire = std::fs::read(&genesis_path)?;
         let g = SignedEvent::decode(&wire).context("genesis.bin is not a signed event")?;
         Network::Found(Box::new(g))
+    } else if has_store {
+        Network::Stored
     } else if let Some(n) = &file.network {
         Network::Join(parse_network(n)?)
     } else {

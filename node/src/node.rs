@@ -10,7 +10,7 @@
 //!   feed head (or it founded the network itself in this run), so a store restored from an
 //!   old copy cannot make it reuse a sequence number.
 
-use crate::keyfile::{libp2p_keypair, peer_of};
+use crate::keyfile::{libp2p_keypair, peer_of, public_key_of_peer};
 use crate::limits::{
     BAN_DURATION, MAX_FETCH_IDS, MAX_FRONTIER_ENTRIES, MAX_PAGES_PER_ROUND, REDIAL_INTERVAL,
 };
@@ -45,6 +45,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 const LOAD_BATCH: usize = 1024;
 /// Commands waiting for the node's task.
 const COMMAND_QUEUE: usize = 256;
+/// Most addresses kept per peer from identify and mDNS.
+const MAX_ADDRESSES_PER_PEER: usize = 16;
 /// Least time between two address announcements by this node.
 const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -295,6 +297,8 @@ enum Step {
     Frontier,
     Pull,
     Fetch,
+    /// A fetch of missing causes outside any round (after gossip).
+    Chase,
 }
 
 struct Round {
@@ -341,8 +345,8 @@ pub async fn start(
 ) -> Result<NodeHandle, NodeError> {
     let mut store = SledStore::open(&config.data_dir)?;
     let me = keypair.public();
-    let (net_id, founded_here) = match (&network, store.network()) {
-        (Network::Stored, Some(n)) => (n, false),
+    let net_id = match (&network, store.network()) {
+        (Network::Stored, Some(n)) => n,
         (Network::Stored, None) => {
             return Err(NodeError::Start(format!(
                 "the store at {} belongs to no network yet: found one or join one first",
@@ -356,21 +360,28 @@ pub async fn start(
                     "the genesis must be signed by this node's key".into(),
                 ));
             }
-            (n, stored.is_none())
+            if stored.is_some_and(|s| s != n) {
+                return Err(NodeError::Start(format!(
+                    "the store belongs to network {}, not to the genesis being founded",
+                    stored.map(|s| s.to_string()).unwrap_or_default()
+                )));
+            }
+            n
         }
-        (Network::Join(n), _) => (*n, false),
+        (Network::Join(n), _) => *n,
     };
     store.set_network(net_id)?;
     let mut replica = Replica::new(net_id);
     let loaded = store.load()?;
     let now = now_ms();
-    for chunk in loaded.events.chunks(LOAD_BATCH) {
+    for (n, chunk) in loaded.events.chunks(LOAD_BATCH).enumerate() {
+        let base = n * LOAD_BATCH;
         for (i, r) in replica.ingest_batch(now, chunk).into_iter().enumerate() {
             if let Err(e) = r {
                 if e.is_peer_fault() {
                     return Err(StoreError::Corrupt {
                         path: config.data_dir.clone(),
-                        detail: format!("stored event {} is invalid: {e}", chunk[i].len()),
+                        detail: format!("log entry {} is invalid: {e}", base + i),
                     }
                     .into());
                 }
@@ -390,6 +401,8 @@ pub async fn start(
             );
         }
     }
+    // A founder that has signed nothing yet knows its head: this genesis is its first event.
+    let founded_here = matches!(network, Network::Found(_)) && replica.feed_head(&me).is_none();
     if let Network::Found(g) = &network {
         if let Err(e) = replica.ingest(now, &g.to_wire()) {
             return Err(NodeError::Start(format!("the genesis is invalid: {e}")));
@@ -423,6 +436,11 @@ pub async fn start(
         })
         .collect();
     let peer_id = *swarm.local_peer_id();
+    // With no other member practice, no other node could hold this node's feed.
+    let alone = replica.state().is_founded()
+        && !replica.state().membership().practices().any(|p| {
+            p.status == MemberStatus::Active && p.practice.node_key != me.as_bytes().as_slice()
+        });
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let mut node = Node {
         swarm,
@@ -440,7 +458,7 @@ pub async fn start(
         bootstrap,
         last_dial: HashMap::new(),
         listen: Vec::new(),
-        head_confirmed: founded_here,
+        head_confirmed: founded_here || alone,
         waiting: Vec::new(),
         metrics: Metrics::default(),
         unflushed: false,
@@ -496,12 +514,13 @@ impl Node {
 
     // ------------------------------------------------------------------ taking events in
 
-    /// Takes in events; stores what was stored; punishes `from` for invalid ones.
+    /// Takes in events; stores what was stored; punishes `from` for invalid ones. The
+    /// second result says whether the store took the events.
     fn take_in<W: AsRef<[u8]>>(
         &mut self,
         wires: &[W],
         from: Option<PeerId>,
-    ) -> Vec<Result<Ingested, IngestError>> {
+    ) -> (Vec<Result<Ingested, IngestError>>, Result<(), StoreError>) {
         let results = self.replica.ingest_batch(now_ms(), wires);
         let mut stored = Vec::new();
         let mut parked = Vec::new();
@@ -538,16 +557,17 @@ impl Node {
                 })
                 .count() as u64;
         }
-        if let Err(e) = self.persist(&stored, &parked) {
+        let persisted = self.persist(&stored, &parked);
+        if let Err(e) = &persisted {
             tracing::error!(error = %e, "could not store events");
         }
         if !stored.is_empty() {
             self.refresh_gate();
         }
         if let (Some(p), false) = (from, missing.is_empty()) {
-            self.fetch(p, missing);
+            self.fetch(p, Step::Chase, missing);
         }
-        results
+        (results, persisted)
     }
 
     fn persist(&mut self, stored: &[EventId], parked: &[SignedEvent]) -> Result<(), StoreError> {
@@ -683,7 +703,9 @@ impl Node {
     }
 
     fn submit(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
-        let r = self.take_in(&[&wire], None).pop().expect("one result");
+        let (mut results, persisted) = self.take_in(&[&wire], None);
+        persisted?;
+        let r = results.pop().expect("one result");
         let id = SignedEvent::decode(&wire)
             .map(|e| e.id)
             .map_err(|e| NodeError::Refused(e.to_string()))?;
@@ -768,13 +790,15 @@ impl Node {
             .filter_map(|p| PublicKey::from_slice(&p.practice.node_key).ok())
             .map(|k| peer_of(&k))
             .collect();
+        // An invitation stops counting once its key is admitted (and so stays shut for a
+        // node that was admitted and later left).
         allowed.extend(
             state
                 .invitations()
-                .filter(|(_, i)| now < i.expires_ms)
+                .filter(|(k, i)| now < i.expires_ms && !state.membership().is_known(k))
                 .map(|(k, _)| peer_of(k)),
         );
-        let bootstrap: HashSet<PeerId> = if state.is_founded() {
+        let bootstrap: HashSet<PeerId> = if state.is_founded() && self.head_confirmed {
             HashSet::new()
         } else {
             self.bootstrap.keys().copied().collect()
@@ -867,6 +891,8 @@ impl Node {
         for w in expired {
             let _ = w.reply.send(Err(NodeError::HeadUnconfirmed));
         }
+        // Invitations lapse with time, not only with events.
+        self.refresh_gate();
         self.announce_addresses();
         self.flush(true);
         self.dial_known();
@@ -949,7 +975,7 @@ impl Node {
         let busy = self
             .requests
             .values()
-            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch));
+            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase));
         if busy {
             self.rounds.remove(&peer);
             return;
@@ -970,14 +996,14 @@ impl Node {
         if missing.is_empty() {
             self.end_round(peer);
         } else {
-            self.fetch(peer, missing);
+            self.fetch(peer, Step::Fetch, missing);
         }
     }
 
-    fn fetch(&mut self, peer: PeerId, mut ids: Vec<EventId>) {
+    fn fetch(&mut self, peer: PeerId, step: Step, mut ids: Vec<EventId>) {
         ids.truncate(MAX_FETCH_IDS);
         let ids = ids.iter().map(|i| i.as_bytes().to_vec()).collect();
-        self.send(peer, Step::Fetch, Req::Fetch(pb::Fetch { ids }));
+        self.send(peer, step, Req::Fetch(pb::Fetch { ids }));
     }
 
     fn end_round(&mut self, peer: PeerId) {
@@ -988,8 +1014,11 @@ impl Node {
             .frontier
             .as_ref()
             .is_none_or(|f| sync::wants(&self.replica, f).is_empty());
-        let member =
-            self.swarm.behaviour().gate.check(&peer).is_ok() && self.replica.state().is_founded();
+        // Only a member practice's node can show this node its own head: an invited
+        // node is still empty.
+        let membership = self.replica.state().membership();
+        let member = public_key_of_peer(&peer)
+            .is_some_and(|k| membership.practice_of_node(&k).is_some() && membership.is_active(&k));
         if complete && member && !self.head_confirmed {
             tracing::info!(%peer, "own feed head confirmed by a peer; signing enabled");
             self.head_confirmed = true;
@@ -1023,26 +1052,32 @@ impl Node {
                 }
                 self.continue_pull(peer);
             }
+            Some(Resp::Events(e)) if step == Step::Chase => {
+                // A store failure is logged by take_in; a peer's events come again.
+                let _ = self.take_in(&e.events, Some(peer));
+            }
             Some(Resp::Events(e)) if matches!(step, Step::Pull | Step::Fetch) => {
                 let before = self.replica.len() + self.replica.pending_len();
-                self.take_in(&e.events, Some(peer));
+                let _ = self.take_in(&e.events, Some(peer));
                 let progressed = self.replica.len() + self.replica.pending_len() > before;
                 if let Some(r) = self.rounds.get_mut(&peer) {
                     r.pages += 1;
                 }
                 if !self.connected.contains(&peer) {
                     self.rounds.remove(&peer);
-                } else if step == Step::Pull && progressed {
-                    self.continue_pull(peer);
-                } else if step == Step::Fetch && progressed {
-                    self.fetch_missing(peer);
-                } else {
+                } else if !progressed {
                     self.end_round(peer);
+                } else if step == Step::Pull && e.more {
+                    self.continue_pull(peer);
+                } else {
+                    self.fetch_missing(peer);
                 }
             }
             Some(Resp::Refused(r)) => {
                 tracing::debug!(%peer, reason = %r.reason, "sync request refused");
-                self.rounds.remove(&peer);
+                if step != Step::Chase {
+                    self.rounds.remove(&peer);
+                }
             }
             _ => {
                 self.punish(peer, Offence::Malformed);
@@ -1133,6 +1168,7 @@ impl Node {
                 self.metrics.gossip_bytes_in += message.data.len() as u64;
                 let r = self
                     .take_in(&[&message.data], Some(propagation_source))
+                    .0
                     .pop()
                     .expect("one result");
                 let acceptance = match r {
@@ -1167,8 +1203,10 @@ impl Node {
                 error,
                 ..
             }) => {
-                self.requests.remove(&request_id);
-                self.rounds.remove(&peer);
+                let step = self.requests.remove(&request_id).map(|(_, s)| s);
+                if step != Some(Step::Chase) {
+                    self.rounds.remove(&peer);
+                }
                 if let request_response::OutboundFailure::Io(e) = &error {
                     if e.kind() == std::io::ErrorKind::InvalidData {
                         self.punish(peer, Offence::Malformed);
@@ -1186,7 +1224,10 @@ impl Node {
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 let addrs = self.addresses.entry(peer_id).or_default();
-                for a in info.listen_addrs.into_iter().take(16) {
+                for a in info.listen_addrs {
+                    if addrs.len() >= MAX_ADDRESSES_PER_PEER {
+                        break;
+                    }
                     if !is_unspecified(&a) {
                         addrs.insert(a);
                     }
@@ -1194,7 +1235,10 @@ impl Node {
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
-                    self.addresses.entry(peer).or_default().insert(addr);
+                    let addrs = self.addresses.entry(peer).or_default();
+                    if addrs.len() < MAX_ADDRESSES_PER_PEER {
+                        addrs.insert(addr);
+                    }
                 }
                 self.dial_known();
             }

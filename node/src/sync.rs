@@ -179,7 +179,8 @@ pub fn page(replica: &Replica, wants: &[pb::FeedWant]) -> pb::Events {
     }
 }
 
-/// The stored events among `ids`, in fold order.
+/// The stored events among `ids`, sorted by id (the asker parks any whose causes come
+/// later, `PROTOCOL.md` §5.8).
 pub fn fetch(replica: &Replica, ids: &[Vec<u8>]) -> pb::Events {
     let mut found: Vec<_> = ids
         .iter()
