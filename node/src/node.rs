@@ -28,7 +28,6 @@ use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::{Keypair, PublicKey};
-use mutual_protocol::membership::Status as MemberStatus;
 use mutual_protocol::replica::{IngestError, Ingested, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
@@ -438,9 +437,11 @@ pub async fn start(
     let peer_id = *swarm.local_peer_id();
     // With no other member practice, no other node could hold this node's feed.
     let alone = replica.state().is_founded()
-        && !replica.state().membership().practices().any(|p| {
-            p.status == MemberStatus::Active && p.practice.node_key != me.as_bytes().as_slice()
-        });
+        && !replica
+            .state()
+            .membership()
+            .active_practice_nodes()
+            .any(|k| k != me);
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let mut node = Node {
         swarm,
@@ -560,9 +561,6 @@ impl Node {
         let persisted = self.persist(&stored, &parked);
         if let Err(e) = &persisted {
             tracing::error!(error = %e, "could not store events");
-        }
-        if !stored.is_empty() {
-            self.refresh_gate();
         }
         if let (Some(p), false) = (from, missing.is_empty()) {
             self.fetch(p, Step::Chase, missing);
@@ -695,7 +693,6 @@ impl Node {
         self.store.sync()?;
         self.snapshot_due = true;
         self.metrics.events_authored += ids.len() as u64;
-        self.refresh_gate();
         for w in wires {
             self.publish(w);
         }
@@ -785,9 +782,7 @@ impl Node {
         let now = now_ms();
         let mut allowed: HashSet<PeerId> = state
             .membership()
-            .practices()
-            .filter(|p| p.status == MemberStatus::Active)
-            .filter_map(|p| PublicKey::from_slice(&p.practice.node_key).ok())
+            .active_practice_nodes()
             .map(|k| peer_of(&k))
             .collect();
         // An invitation stops counting once its key is admitted (and so stays shut for a
@@ -866,23 +861,18 @@ impl Node {
         for p in self.swarm.behaviour_mut().gate.expire_bans(now) {
             tracing::info!(peer = %p, "ban lifted");
         }
-        let released = self.replica.tick(now_ms());
-        if released
-            .iter()
-            .any(|r| matches!(r, Ok(Ingested::Stored { .. })))
-        {
-            let ids: Vec<EventId> = released
-                .iter()
-                .filter_map(|r| match r {
-                    Ok(Ingested::Stored { stored }) => Some(stored.clone()),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
-            if let Err(e) = self.persist(&ids, &[]) {
-                tracing::error!(error = %e, "could not store released events");
-            }
-            self.refresh_gate();
+        let released: Vec<EventId> = self
+            .replica
+            .tick(now_ms())
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok(Ingested::Stored { stored }) => Some(stored),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if let Err(e) = self.persist(&released, &[]) {
+            tracing::error!(error = %e, "could not store released events");
         }
         // Authors waiting too long for the feed head give up.
         let (expired, still): (Vec<_>, Vec<_>) =
@@ -891,7 +881,8 @@ impl Node {
         for w in expired {
             let _ = w.reply.send(Err(NodeError::HeadUnconfirmed));
         }
-        // Invitations lapse with time, not only with events.
+        // Membership changes with events and invitations lapse with time: the gate is
+        // brought up to date here, once a second, rather than on every event taken in.
         self.refresh_gate();
         self.announce_addresses();
         self.flush(true);
@@ -903,13 +894,11 @@ impl Node {
         if !self.head_confirmed || self.listen.is_empty() {
             return;
         }
-        let active = self.replica.state().membership().is_active(&self.me)
-            && self
-                .replica
-                .state()
-                .membership()
-                .practice_of_node(&self.me)
-                .is_some();
+        let active = self
+            .replica
+            .state()
+            .membership()
+            .is_active_practice_node(&self.me);
         if !active
             || self
                 .last_announce
@@ -1017,8 +1006,8 @@ impl Node {
         // Only a member practice's node can show this node its own head: an invited
         // node is still empty.
         let membership = self.replica.state().membership();
-        let member = public_key_of_peer(&peer)
-            .is_some_and(|k| membership.practice_of_node(&k).is_some() && membership.is_active(&k));
+        let member =
+            public_key_of_peer(&peer).is_some_and(|k| membership.is_active_practice_node(&k));
         if complete && member && !self.head_confirmed {
             tracing::info!(%peer, "own feed head confirmed by a peer; signing enabled");
             self.head_confirmed = true;

@@ -233,6 +233,19 @@ impl Membership {
         self.partners.get(id)
     }
 
+    /// The node keys of the active practices.
+    pub fn active_practice_nodes(&self) -> impl Iterator<Item = PublicKey> + '_ {
+        self.practices
+            .values()
+            .filter(|p| p.status == Status::Active)
+            .filter_map(|p| key(&p.practice.node_key))
+    }
+
+    /// Whether `key` is the node key of an active practice.
+    pub fn is_active_practice_node(&self, key: &PublicKey) -> bool {
+        matches!(self.keys.get(key), Some(Holder::Practice(ods)) if self.practice_active(ods))
+    }
+
     /// The practice whose node key is `key` (whatever its status).
     pub fn practice_of_node(&self, key: &PublicKey) -> Option<&PracticeRecord> {
         match self.keys.get(key) {

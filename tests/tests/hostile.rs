@@ -60,6 +60,15 @@ async fn drive(
     }
 }
 
+/// Waits until node 0 has banned someone and `peer` is no longer connected to it.
+async fn banned_by_node_0(c: &Cluster, peer: libp2p::PeerId) -> bool {
+    wait_for(LIMIT, || async {
+        let s = c.statuses(&[0]).await.remove(0);
+        s.metrics.bans >= 1 && !s.peers.contains(&peer.to_string())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_sending_bad_signatures_and_garbage_is_banned_while_others_continue() {
     let c = Cluster::found_running(3, 2, Transport::Tcp).await;
@@ -108,11 +117,7 @@ async fn a_member_sending_bad_signatures_and_garbage_is_banned_while_others_cont
         .author((0..20).map(update).collect())
         .await
         .expect("authored");
-    let banned = wait_for(LIMIT, || async {
-        let s = c.statuses(&[0]).await.remove(0);
-        s.metrics.bans >= 1 && !s.peers.contains(&hostile_peer.to_string())
-    })
-    .await;
+    let banned = banned_by_node_0(&c, hostile_peer).await;
     assert!(banned, "node 0 banned the hostile member");
     let s = c.statuses(&[0]).await.remove(0);
     assert!(s.metrics.invalid_events >= 4, "{:?}", s.metrics);
@@ -168,11 +173,7 @@ async fn a_member_sending_oversized_and_overlong_requests_is_banned() {
         })),
     };
     let task = tokio::spawn(drive(swarm, LIMIT, answer, on_connect));
-    let banned = wait_for(LIMIT, || async {
-        let s = c.statuses(&[0]).await.remove(0);
-        s.metrics.bans >= 1 && !s.peers.contains(&hostile_peer.to_string())
-    })
-    .await;
+    let banned = banned_by_node_0(&c, hostile_peer).await;
     assert!(banned, "node 0 banned the member that broke the limits");
     let s = c.statuses(&[0]).await.remove(0);
     assert!(s.metrics.malformed_messages >= 2, "{:?}", s.metrics);

@@ -122,23 +122,26 @@ async fn a_restarted_node_resumes_from_its_store_over_quic() {
     );
 }
 
+/// Cuts (or restores) every connection between the groups `a` and `b`, on both sides.
+async fn split(c: &Cluster, a: &[usize], b: &[usize], blocked: bool) {
+    for &x in a {
+        for &y in b {
+            for (from, to) in [(x, y), (y, x)] {
+                c.node(from)
+                    .block(c.node(to).peer_id(), blocked)
+                    .await
+                    .expect("block or unblock");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_groups_split_apart_keep_working_and_converge_when_rejoined() {
     let c = Cluster::found(4, Transport::Tcp).await;
     assert!(c.converge(&[0, 1, 2, 3], CONVERGE).await);
     let (a, b) = ([0usize, 1], [2usize, 3]);
-    for &x in &a {
-        for &y in &b {
-            c.node(x)
-                .block(c.node(y).peer_id(), true)
-                .await
-                .expect("block");
-            c.node(y)
-                .block(c.node(x).peer_id(), true)
-                .await
-                .expect("block");
-        }
-    }
+    split(&c, &a, &b, true).await;
     let disconnected = wait_for(CONVERGE, || async {
         c.statuses(&[0, 1, 2, 3])
             .await
@@ -159,18 +162,7 @@ async fn two_groups_split_apart_keep_working_and_converge_when_rejoined() {
     let ha = c.statuses(&[0]).await.remove(0).state_hash;
     let hb = c.statuses(&[2]).await.remove(0).state_hash;
     assert_ne!(ha, hb, "the sides diverged while split");
-    for &x in &a {
-        for &y in &b {
-            c.node(x)
-                .block(c.node(y).peer_id(), false)
-                .await
-                .expect("unblock");
-            c.node(y)
-                .block(c.node(x).peer_id(), false)
-                .await
-                .expect("unblock");
-        }
-    }
+    split(&c, &a, &b, false).await;
     assert!(
         c.converge(&[0, 1, 2, 3], CONVERGE).await,
         "rejoined and converged"
