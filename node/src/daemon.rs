@@ -11,11 +11,6 @@
 use crate::keyfile;
 use crate::node::{self, Config, Network, NodeHandle};
 use anyhow::{bail, Context, Result};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use libp2p::Multiaddr;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{FeedWriter, SignedEvent};
@@ -24,7 +19,7 @@ use mutual_protocol::keys::{Keypair, PublicKey};
 use mutual_protocol::membership::validate_genesis;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// The configuration file's name in a data directory.
@@ -37,8 +32,6 @@ pub const TOKEN_FILE: &str = "api-token";
 pub const GENESIS_FILE: &str = "genesis.bin";
 /// The store's directory.
 pub const STORE_DIR: &str = "store";
-/// Largest body the local API accepts, in bytes (one signed event and its framing).
-pub const MAX_API_BODY_BYTES: usize = 128 * 1024;
 
 /// `mutual.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +49,9 @@ pub struct FileConfig {
     pub mdns: bool,
     /// Seconds between sync rounds with each peer.
     pub sync_interval_secs: u64,
+    /// Shifts this node's clock, in ms (for demonstrations and tests only; see
+    /// `mutual_node::clock_ms`).
+    pub clock_offset_ms: i64,
 }
 
 impl Default for FileConfig {
@@ -70,6 +66,7 @@ impl Default for FileConfig {
             network: None,
             mdns: false,
             sync_interval_secs: 10,
+            clock_offset_ms: 0,
         }
     }
 }
@@ -103,6 +100,7 @@ impl FileConfig {
             bail!("sync_interval_secs must be at least 1");
         }
         c.sync_interval = Duration::from_secs(self.sync_interval_secs);
+        c.clock_offset_ms = self.clock_offset_ms;
         Ok(c)
     }
 
@@ -160,6 +158,49 @@ pub struct Founding {
     /// The founding partners.
     #[serde(default, rename = "partner")]
     pub partners: Vec<FoundingPartner>,
+    /// Changes to the default deed (docs/GOVERNANCE.md §2.3), if any.
+    #[serde(default)]
+    pub deed: Option<FoundingDeed>,
+}
+
+/// The `[deed]` table of a founding file: the default deed with these values in place of
+/// its own. Every field is optional.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundingDeed {
+    /// The grace period after a motion's close, in minutes (at least 5).
+    pub grace_period_minutes: Option<u64>,
+    /// The shortest voting period of every kind of decision, in minutes.
+    pub min_voting_minutes: Option<u64>,
+    /// The longest voting period of every kind of decision, in minutes.
+    pub max_voting_minutes: Option<u64>,
+    /// How many proxies one partner may hold (0: proxies disabled).
+    pub max_proxies_per_holder: Option<u32>,
+}
+
+impl FoundingDeed {
+    /// The deed: the default one, changed as this table says, and checked.
+    pub fn deed(&self) -> Result<pb::Deed> {
+        const MINUTE: u64 = 60_000;
+        let mut d = mutual_protocol::governance::deed::default_deed();
+        if let Some(g) = self.grace_period_minutes {
+            d.grace_period_ms = g.saturating_mul(MINUTE);
+        }
+        if let Some(p) = self.max_proxies_per_holder {
+            d.max_proxies_per_holder = p;
+        }
+        for r in &mut d.rules {
+            if let Some(m) = self.min_voting_minutes {
+                r.min_voting_period_ms = m.saturating_mul(MINUTE);
+            }
+            if let Some(m) = self.max_voting_minutes {
+                r.max_voting_period_ms = m.saturating_mul(MINUTE);
+            }
+        }
+        mutual_protocol::governance::deed::check_deed(&d)
+            .map_err(|e| anyhow::anyhow!("[deed]: {e}"))?;
+        Ok(d)
+    }
 }
 
 /// A practice in the founding file.
@@ -202,9 +243,12 @@ fn key_hex(s: &str, what: &str) -> Result<Vec<u8>> {
 }
 
 /// Signs the genesis described by `founding` with the node key in `dir` and keeps it in
-/// `dir` until the node starts. The default deed applies (docs/GOVERNANCE.md).
-pub fn found(dir: &Path, founding: &Founding, now_ms: u64) -> Result<SignedEvent> {
+/// `dir` until the node starts, dated by the directory's clock (with its
+/// `clock_offset_ms`). The default deed applies (docs/GOVERNANCE.md), changed
+/// by the founding file's `[deed]` table.
+pub fn found(dir: &Path, founding: &Founding) -> Result<SignedEvent> {
     let kp = keyfile::read(&dir.join(KEY_FILE))?;
+    let now_ms = crate::clock_ms(FileConfig::read(dir)?.clock_offset_ms);
     if dir.join(GENESIS_FILE).exists() || dir.join(STORE_DIR).exists() {
         bail!("{} already belongs to a network", dir.display());
     }
@@ -239,7 +283,10 @@ pub fn found(dir: &Path, founding: &Founding, now_ms: u64) -> Result<SignedEvent
         name: founding.name.clone(),
         practices,
         partners,
-        deed: Some(mutual_protocol::governance::deed::default_deed()),
+        deed: Some(match &founding.deed {
+            Some(d) => d.deed()?,
+            None => mutual_protocol::governance::deed::default_deed(),
+        }),
         nonce: nonce.to_vec(),
     };
     validate_genesis(&g, &kp.public()).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -260,6 +307,36 @@ pub fn join(dir: &Path, network: &str, bootstrap: Vec<String>) -> Result<()> {
     config.node_config(dir)?;
     std::fs::write(dir.join(CONFIG_FILE), toml::to_string(&config)?)?;
     Ok(())
+}
+
+/// Joins with a one-line invite (docs/NETWORK.md §2.1), checked against this data
+/// directory's node key and clock: sets the network and bootstrap peers it names.
+pub fn join_invite(dir: &Path, line: &str) -> Result<crate::invite::Invite> {
+    let kp = keyfile::read(&dir.join(KEY_FILE))?;
+    let file = FileConfig::read(dir)?;
+    let inv = crate::invite::decode(line, &kp.public(), crate::clock_ms(file.clock_offset_ms))?;
+    join(dir, &inv.network.to_string(), inv.bootstrap.clone())?;
+    Ok(inv)
+}
+
+/// The signed log of data directory `dir` in the export format: read from the store, or
+/// through the running node's API when the node holds the store.
+pub fn export(dir: &Path) -> Result<Vec<u8>> {
+    let store_dir = dir.join(STORE_DIR);
+    if !store_dir.join(crate::store::FORMAT_FILE).exists() {
+        bail!("{} has no store yet: start the node first", dir.display());
+    }
+    match crate::store::SledStore::open(&store_dir) {
+        Ok(store) => {
+            use crate::store::Store;
+            let loaded = store.load()?;
+            Ok(crate::export::write_wires(&loaded.events))
+        }
+        Err(crate::store::StoreError::InUse(_)) => {
+            crate::client::Client::of(dir)?.request("GET", "/export", "", &[], false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Parses a network id given as 64 hex digits.
@@ -322,9 +399,10 @@ pub async fn run(dir: &Path) -> Result<()> {
         listen = ?status.listen,
         "node running"
     );
-    let app = api(ApiState {
+    let app = crate::api::router(crate::api::ApiState {
         node: handle.clone(),
         token,
+        clock_offset_ms: file.clock_offset_ms,
     });
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -341,188 +419,4 @@ pub async fn run(dir: &Path) -> Result<()> {
         .context("API server failed")?;
     handle.shutdown().await?;
     Ok(())
-}
-
-/// What the API handlers share.
-#[derive(Clone)]
-pub struct ApiState {
-    node: NodeHandle,
-    token: String,
-}
-
-/// The local HTTP API (docs in README.md).
-pub fn api(state: ApiState) -> Router {
-    Router::new()
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/status", get(status))
-        .route("/members", get(members))
-        .route("/metrics", get(metrics))
-        .route("/events", post(submit))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
-        .with_state(state)
-}
-
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<node::NodeError> for ApiError {
-    fn from(e: node::NodeError) -> Self {
-        let code = match e {
-            node::NodeError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        ApiError(code, e.to_string())
-    }
-}
-
-async fn status(State(s): State<ApiState>) -> Result<Json<node::Status>, ApiError> {
-    Ok(Json(s.node.status().await?))
-}
-
-#[derive(Serialize)]
-struct Member {
-    name: String,
-    ods: String,
-    locality: String,
-    status: String,
-    node_key: String,
-    partners: Vec<String>,
-}
-
-async fn members(State(s): State<ApiState>) -> Result<Json<Vec<Member>>, ApiError> {
-    let list = s
-        .node
-        .query(|r| {
-            let m = r.state().membership();
-            m.practices()
-                .map(|p| Member {
-                    name: p.practice.name.clone(),
-                    ods: p.practice.ods_code.clone(),
-                    locality: p.practice.locality.clone(),
-                    status: format!("{:?}", p.status).to_lowercase(),
-                    node_key: hex::encode(&p.practice.node_key),
-                    partners: m
-                        .partners()
-                        .filter(|x| x.partner.practice_ods == p.practice.ods_code)
-                        .map(|x| x.partner.name.clone())
-                        .collect(),
-                })
-                .collect()
-        })
-        .await?;
-    Ok(Json(list))
-}
-
-async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
-    let st = s.node.status().await?;
-    let m = &st.metrics;
-    let mut out = String::new();
-    let mut line = |name: &str, kind: &str, help: &str, v: u64| {
-        out.push_str(&format!(
-            "# HELP mutual_{name} {help}\n# TYPE mutual_{name} {kind}\nmutual_{name} {v}\n"
-        ));
-    };
-    line("events", "gauge", "Events stored.", st.events as u64);
-    line(
-        "pending_events",
-        "gauge",
-        "Events waiting for causes.",
-        st.pending as u64,
-    );
-    line("peers", "gauge", "Connected peers.", st.peers.len() as u64);
-    line(
-        "sync_bytes_in_total",
-        "counter",
-        "Bytes of sync responses received.",
-        m.sync_bytes_in,
-    );
-    line(
-        "sync_bytes_out_total",
-        "counter",
-        "Bytes of sync responses sent.",
-        m.sync_bytes_out,
-    );
-    line(
-        "gossip_bytes_in_total",
-        "counter",
-        "Bytes of gossip received.",
-        m.gossip_bytes_in,
-    );
-    line(
-        "sync_rounds_total",
-        "counter",
-        "Sync rounds started.",
-        m.sync_rounds,
-    );
-    line(
-        "invalid_events_total",
-        "counter",
-        "Invalid events received.",
-        m.invalid_events,
-    );
-    line("bans_total", "counter", "Peers banned.", m.bans);
-    line(
-        "connections_refused_total",
-        "counter",
-        "Connections refused by the gate.",
-        m.connections_refused,
-    );
-    line(
-        "events_authored_total",
-        "counter",
-        "Events this node signed.",
-        m.events_authored,
-    );
-    Ok(out)
-}
-
-async fn submit(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Json<node::Submitted>, ApiError> {
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given != Some(s.token.as_str()) {
-        return Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            format!("a write needs `Authorization: Bearer <token>`, the token in the data directory's {TOKEN_FILE}"),
-        ));
-    }
-    Ok(Json(s.node.submit(body.to_vec()).await?))
-}
-
-/// The data directory's API address and token, for commands that talk to a running node.
-pub fn api_client_info(dir: &Path) -> Result<(SocketAddr, PathBuf)> {
-    let file = FileConfig::read(dir)?;
-    Ok((file.api_addr()?, dir.join(TOKEN_FILE)))
-}
-
-/// GETs `path` from the local API and returns the body (a plain HTTP/1.1 exchange with
-/// the node's own API on loopback).
-pub fn http_get(addr: SocketAddr, path: &str) -> Result<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .with_context(|| format!("no node is answering on {addr}; is `mutual start` running?"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("the node's answer is not HTTP")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("the node answered: {}", head.lines().next().unwrap_or(head));
-    }
-    Ok(body.to_string())
 }

@@ -30,11 +30,16 @@ pub enum ExportError {
 
 /// Frames events as an export.
 pub fn write<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Vec<u8> {
+    write_wires(events.into_iter().map(SignedEvent::to_wire))
+}
+
+/// Frames events' wire bytes (`SignedEvent` messages) as an export.
+pub fn write_wires<W: AsRef<[u8]>>(wires: impl IntoIterator<Item = W>) -> Vec<u8> {
     let mut out = Vec::new();
-    for ev in events {
-        let wire = ev.to_wire();
+    for wire in wires {
+        let wire = wire.as_ref();
         prost::encoding::encode_varint(wire.len() as u64, &mut out);
-        out.extend_from_slice(&wire);
+        out.extend_from_slice(wire);
     }
     out
 }

@@ -2,7 +2,12 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use mutual_node::{daemon, export, keyfile, now_ms, simulate};
+use mutual_node::client::Client;
+use mutual_node::{api, daemon, demo, export, keyfile, keystore, now_ms, simulate};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::Body;
+use mutual_protocol::id::EventId;
+use mutual_protocol::keys::Keypair;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,17 +72,20 @@ enum Command {
         #[arg(long)]
         founding: PathBuf,
     },
-    /// Point an initialised data directory at an existing network to join: its id and
-    /// the address of a member's node to sync from.
+    /// Point an initialised data directory at an existing network to join, with the
+    /// invite a member gave you (or, by hand, a network id and bootstrap addresses).
     Join {
         /// The data directory (made by `mutual init`).
         #[arg(long)]
         dir: PathBuf,
-        /// The network id.
+        /// The one-line invite (`mutual-invite:...`).
+        #[arg(required_unless_present = "network", conflicts_with = "network")]
+        invite: Option<String>,
+        /// The network id (without an invite).
+        #[arg(long, requires = "bootstrap")]
+        network: Option<String>,
+        /// A member node's address ending in /p2p/<PeerId> (repeatable; without an invite).
         #[arg(long)]
-        network: String,
-        /// A member node's address ending in /p2p/<PeerId> (repeatable).
-        #[arg(long, required = true)]
         bootstrap: Vec<String>,
     },
     /// Run the node of a data directory until SIGINT or SIGTERM.
@@ -92,11 +100,336 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Invite a new practice's node: signs an expiring invitation and prints it as one
+    /// line for `mutual join`. The practice is admitted later, by the partners' vote.
+    Invite {
+        /// The data directory of this (member) node.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The new node's key, as its `mutual init` printed it.
+        #[arg(long)]
+        node_key: String,
+        /// The practice's name.
+        #[arg(long)]
+        name: String,
+        /// The practice's ODS code.
+        #[arg(long)]
+        ods: String,
+        /// Days the invite stays valid (at most 30).
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+        /// An address the new node can reach this node at, ending in /p2p/<peer id>
+        /// (repeatable; default: this node's listen addresses).
+        #[arg(long)]
+        address: Vec<String>,
+    },
+    /// Partners' keys: each partner's own signing key in a passphrase-encrypted keystore.
+    #[command(subcommand)]
+    Keystore(KeystoreCommand),
+    /// List the member practices and their partners.
+    Members {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Motions: propose one (signed with your keystore), list them, show one's tally.
+    #[command(subcommand)]
+    Motion(MotionCommand),
+    /// Vote on a motion, signed with your keystore: for, against or abstain.
+    Vote {
+        /// Your practice's data directory (its node receives the ballot).
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The motion's id.
+        motion: String,
+        /// for, against or abstain.
+        choice: String,
+        /// An optional statement with the vote.
+        #[arg(long, default_value = "")]
+        statement: String,
+    },
+    /// Mutual aid between practices: requests, offers and agreements (signed by this
+    /// practice's node).
+    #[command(subcommand)]
+    Aid(AidCommand),
+    /// The signed log, in fold order, filterable.
+    Events {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Only events by this key.
+        #[arg(long)]
+        author: Option<String>,
+        /// Only this kind (motion, ballot, aid_request, invitation, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Skip this many first.
+        #[arg(long, default_value_t = 0)]
+        skip: usize,
+    },
+    /// Write a data directory's signed log to a file (varint-length-prefixed SignedEvent
+    /// messages) for `mutual verify`; works whether or not the node is running.
+    Export {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run a local partnership of separate node processes on loopback and narrate a
+    /// scenario: founding, an invited practice admitted by vote, a motion, mutual aid, a
+    /// node killed and restarted. Ends with each node's state hash.
+    Demo {
+        /// Number of practices (one more than the founders: the last one is admitted).
+        #[arg(long, default_value_t = 5)]
+        practices: usize,
+        /// Where the nodes' data directories go (left there for export and verify).
+        #[arg(long, default_value = "mutual-demo")]
+        dir: PathBuf,
+        /// Seconds to wait for the nodes to converge at each step before giving up.
+        #[arg(long, default_value_t = 90)]
+        timeout: u64,
+    },
     /// Verify an exported signed log offline: signatures, chains, rules; prints the
     /// event count, how many are valid, and the state hash.
     Verify {
         /// The export file.
         file: PathBuf,
+    },
+}
+
+/// Which keystore signs, and its passphrase.
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// Your keystore (from `mutual keystore new`).
+    #[arg(long)]
+    keystore: PathBuf,
+    /// Read the passphrase from this file (else MUTUAL_PASSPHRASE, else a prompt).
+    #[arg(long)]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn open(&self) -> Result<Keypair> {
+        let ks = keystore::Keystore::read(&self.keystore)?;
+        let p = keystore::passphrase(
+            self.passphrase_file.as_deref(),
+            &format!("passphrase for {}: ", self.keystore.display()),
+            false,
+        )?;
+        Ok(ks.open(&p)?)
+    }
+}
+
+#[derive(Subcommand)]
+enum KeystoreCommand {
+    /// Create a new partner key in a keystore encrypted with a passphrase (mode 0600;
+    /// never overwrites). Give the printed key to whoever founds or admits you.
+    New {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Read the passphrase from this file (else MUTUAL_PASSPHRASE, else a prompt).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Show a keystore's public key (no passphrase needed).
+    Show {
+        /// The keystore.
+        file: PathBuf,
+    },
+    /// Replace your key with a new one: writes a new keystore (same passphrase) and has
+    /// your node pass on the rotation, signed by both keys.
+    Rotate {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Where to write the new keystore.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke your key (lost or exposed); the partners then vote a replacement in
+    /// (a replace-key motion).
+    Revoke {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// What `mutual motion propose` takes.
+#[derive(clap::Args)]
+struct ProposeArgs {
+    /// Your practice's data directory (its node receives the motion).
+    #[arg(long)]
+    dir: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// general, admit-practice, remove-practice, remove-partner or change-role.
+    #[arg(long)]
+    kind: String,
+    /// A short title.
+    #[arg(long)]
+    title: String,
+    /// The full text.
+    #[arg(long, default_value = "")]
+    text: String,
+    /// Minutes the vote stays open (within the deed's bounds; default 7 days).
+    #[arg(long, default_value_t = 7 * 24 * 60)]
+    voting_minutes: u64,
+    /// admit-practice: the practice's name.
+    #[arg(long)]
+    practice_name: Option<String>,
+    /// admit-practice and remove-practice: the ODS code.
+    #[arg(long)]
+    ods: Option<String>,
+    /// admit-practice: its locality.
+    #[arg(long, default_value = "")]
+    locality: String,
+    /// admit-practice: registered patients.
+    #[arg(long, default_value_t = 0)]
+    list_size: u32,
+    /// admit-practice: its node key.
+    #[arg(long)]
+    node_key: Option<String>,
+    /// remove-partner and change-role: the partner's key.
+    #[arg(long)]
+    subject: Option<String>,
+    /// change-role: partner, associate or managing.
+    #[arg(long)]
+    role: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum MotionCommand {
+    /// Propose a motion, signed with your keystore.
+    Propose(Box<ProposeArgs>),
+    /// List motions with their standing.
+    List {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Show a motion and its tally, explained.
+    Show {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The motion's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AidCommand {
+    /// Ask other practices for cover.
+    Request {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The role needed ("GP", "practice nurse").
+        #[arg(long)]
+        role: String,
+        /// A session, "YYYY-MM-DD AM" (or PM, or HH:MM-HH:MM); repeatable.
+        #[arg(long = "session", required = true)]
+        sessions: Vec<String>,
+        /// routine, soon or urgent.
+        #[arg(long, default_value = "routine")]
+        urgency: String,
+        /// Notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// Days until the request lapses.
+        #[arg(long, default_value_t = 14)]
+        days: u64,
+    },
+    /// Offer to cover a request's sessions (all of them unless --session is given).
+    Offer {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The request's id.
+        request: String,
+        /// Who will cover.
+        #[arg(long)]
+        role: String,
+        /// Sessions offered; repeatable.
+        #[arg(long = "session")]
+        sessions: Vec<String>,
+        /// Terms.
+        #[arg(long, default_value = "")]
+        terms: String,
+    },
+    /// Accept an offer on your request (all its sessions unless --session is given).
+    Accept {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The offer's id.
+        offer: String,
+        /// Sessions accepted; repeatable.
+        #[arg(long = "session")]
+        sessions: Vec<String>,
+    },
+    /// Countersign an agreement on your offer, which makes it binding.
+    Countersign {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agreement's id.
+        agreement: String,
+    },
+    /// Cancel an agreement you are party to.
+    Cancel {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agreement's id.
+        agreement: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Notice given, in hours.
+        #[arg(long, default_value_t = 0)]
+        notice_hours: u64,
+    },
+    /// Record an agreement on your request as fulfilled.
+    Fulfil {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agreement's id.
+        agreement: String,
+    },
+    /// Withdraw your request.
+    Withdraw {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The request's id.
+        request: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List requests and agreements.
+    List {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -195,7 +528,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("reading {}", founding.display()))?;
             let f: daemon::Founding = toml::from_str(&text)
                 .with_context(|| format!("{} is not a valid founding file", founding.display()))?;
-            let g = daemon::found(&dir, &f, now_ms())?;
+            let g = daemon::found(&dir, &f)?;
             if cli.json {
                 println!("{}", serde_json::json!({ "network": g.id.to_string() }));
             } else {
@@ -210,15 +543,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Join {
             dir,
+            invite,
             network,
             bootstrap,
         } => {
-            daemon::join(&dir, &network, bootstrap)?;
-            println!(
-                "{} will join network {network}; next: `mutual start --dir {}`",
-                dir.display(),
-                dir.display()
-            );
+            let network = match (invite, network) {
+                (Some(line), _) => {
+                    let inv = daemon::join_invite(&dir, &line)?;
+                    println!(
+                        "invite for {} ({}) from {}, valid until {} ms",
+                        inv.practice_name,
+                        inv.ods_code,
+                        inv.inviter.fingerprint(),
+                        inv.expires_ms
+                    );
+                    inv.network.to_string()
+                }
+                (None, Some(n)) => {
+                    daemon::join(&dir, &n, bootstrap)?;
+                    n
+                }
+                (None, None) => anyhow::bail!("give an invite, or --network and --bootstrap"),
+            };
+            if cli.json {
+                println!("{}", serde_json::json!({ "network": network }));
+            } else {
+                println!(
+                    "{} will join network {network}; next: `mutual start --dir {}`, then ask \
+                     a partner to propose admitting this practice",
+                    dir.display(),
+                    dir.display()
+                );
+            }
         }
         Command::Start { dir } => {
             tracing_subscriber::fmt()
@@ -232,9 +588,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rt.block_on(daemon::run(&dir))?;
         }
         Command::Status { dir } => {
-            let (addr, _) = daemon::api_client_info(&dir)?;
-            let body = daemon::http_get(addr, "/status")?;
-            let s: serde_json::Value = serde_json::from_str(&body)?;
+            let s: serde_json::Value = Client::of(&dir)?.get("/status")?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -297,6 +651,160 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Invite {
+            dir,
+            node_key,
+            name,
+            ods,
+            days,
+            address,
+        } => {
+            let c = Client::of(&dir)?;
+            let r: api::InviteResponse = c.post(
+                "/invitations",
+                &serde_json::json!({
+                    "node_key": node_key.trim(),
+                    "practice_name": name,
+                    "ods_code": ods,
+                    "valid_ms": days.saturating_mul(24 * 3_600_000),
+                    "bootstrap": address,
+                }),
+            )?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("{}", r.invite);
+                eprintln!(
+                    "invitation {} for {name} ({ods}), valid for {days} days. Send the line \
+                     above to the practice; they run `mutual join --dir <their dir> <line>`. \
+                     Then propose admitting them: `mutual motion propose --kind \
+                     admit-practice ...`",
+                    r.id
+                );
+            }
+        }
+        Command::Keystore(k) => keystore_command(cli.json, k)?,
+        Command::Members { dir } => {
+            let list: Vec<api::MemberView> = Client::of(&dir)?.get("/members")?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in &list {
+                    println!("{} ({}), {}  [{}]", p.name, p.ods, p.locality, p.status);
+                    for x in &p.partners {
+                        println!("    {} — {} [{}] {}", x.name, x.role, x.status, x.id);
+                    }
+                }
+            }
+        }
+        Command::Motion(m) => motion_command(cli.json, m)?,
+        Command::Vote {
+            dir,
+            key,
+            motion,
+            choice,
+            statement,
+        } => {
+            let choice = match choice.as_str() {
+                "for" => pb::Choice::For,
+                "against" => pb::Choice::Against,
+                "abstain" => pb::Choice::Abstain,
+                other => anyhow::bail!("{other:?}: vote for, against or abstain"),
+            };
+            let c = Client::of(&dir)?;
+            // Refuse before asking for the passphrase when the vote is over.
+            let m: api::MotionView = c.get(&format!("/motions/{}", motion.trim()))?;
+            if m.closed || c.now() > m.closes_at_ms {
+                anyhow::bail!(
+                    "voting on {:?} closed at {}; ballots are no longer accepted",
+                    m.title,
+                    m.closes_at_ms
+                );
+            }
+            let kp = key.open()?;
+            let id = parse_event_id(&motion)?;
+            let s = c.sign_and_submit(
+                &kp,
+                Body::Ballot(pb::Ballot {
+                    motion: id.as_bytes().to_vec(),
+                    choice: choice as i32,
+                    statement,
+                    ..Default::default()
+                }),
+            )?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("ballot {} cast on {:?}", s.id, m.title);
+            }
+        }
+        Command::Aid(a) => aid_command(cli.json, a)?,
+        Command::Events {
+            dir,
+            author,
+            kind,
+            limit,
+            skip,
+        } => {
+            let mut q = format!("/events?limit={limit}&skip={skip}");
+            if let Some(a) = author {
+                q.push_str(&format!("&author={}", a.trim()));
+            }
+            if let Some(k) = kind {
+                q.push_str(&format!("&kind={}", k.trim()));
+            }
+            let list: Vec<api::EventView> = Client::of(&dir)?.get(&q)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in &list {
+                    println!(
+                        "{}  {:<20} {:<28} #{:<4} {}",
+                        &e.id[..16],
+                        e.kind,
+                        e.who,
+                        e.seq,
+                        e.outcome
+                    );
+                }
+            }
+        }
+        Command::Export { dir, out } => {
+            let bytes = daemon::export(&dir)?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            let events = export::frames(&bytes)?.len();
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "out": out, "events": events, "bytes": bytes.len() })
+                );
+            } else {
+                println!(
+                    "{events} signed events ({} bytes) written to {}; check them with `mutual verify {}`",
+                    bytes.len(),
+                    out.display(),
+                    out.display()
+                );
+            }
+        }
+        Command::Demo {
+            practices,
+            dir,
+            timeout,
+        } => {
+            let summary = demo::run(&demo::Plan {
+                practices,
+                dir,
+                timeout: std::time::Duration::from_secs(timeout),
+                json: cli.json,
+            })?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+            if !summary.converged {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Verify { file } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -340,4 +848,375 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_event_id(s: &str) -> Result<EventId> {
+    hex::decode(s.trim())
+        .ok()
+        .and_then(|b| EventId::from_slice(&b))
+        .with_context(|| format!("{s:?} is not an id (64 hex digits)"))
+}
+
+fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
+    let show = |verb: &str, file: &std::path::Path, key: &mutual_protocol::keys::PublicKey| {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"file": file, "key": key.to_string(), "fingerprint": key.fingerprint().to_string()})
+            );
+        } else {
+            println!("{verb} {}", file.display());
+            println!("key          {key}");
+            println!("fingerprint  {}", key.fingerprint());
+        }
+    };
+    match k {
+        KeystoreCommand::New {
+            out,
+            passphrase_file,
+        } => {
+            let p = keystore::passphrase(
+                passphrase_file.as_deref(),
+                "passphrase for the new keystore: ",
+                true,
+            )?;
+            let kp = Keypair::generate(&mut rand_core::OsRng);
+            keystore::create(&out, &kp, &p)?;
+            show("keystore", &out, &kp.public());
+            if !json {
+                println!(
+                    "next: give the key above to whoever founds the network or proposes admitting you"
+                );
+            }
+        }
+        KeystoreCommand::Show { file } => {
+            let ks = keystore::Keystore::read(&file)?;
+            show("keystore", &file, &ks.public());
+        }
+        KeystoreCommand::Rotate { dir, key, out } => {
+            let old = key.open()?;
+            let c = Client::of(&dir)?;
+            let status: serde_json::Value = c.get("/status")?;
+            let network = daemon::parse_network(status["network"].as_str().unwrap_or(""))?;
+            let new = Keypair::generate(&mut rand_core::OsRng);
+            // The new keystore is written before the rotation is sent, so the new key can
+            // never be in force without being saved.
+            let p = keystore::passphrase(key.passphrase_file.as_deref(), "passphrase: ", false)?;
+            keystore::create(&out, &new, &p)?;
+            let proof = new.sign(
+                mutual_protocol::signature::ROTATE_DOMAIN,
+                &mutual_protocol::membership::rotation_message(&network, &old.public()),
+            );
+            let body = Body::KeyRotation(pb::KeyRotation {
+                new_key: new.public().as_bytes().to_vec(),
+                new_key_signature: proof.to_vec(),
+            });
+            if let Err(e) = c.sign_and_submit(&old, body) {
+                let _ = std::fs::remove_file(&out);
+                return Err(
+                    e.context("the rotation did not take effect; the new keystore was removed")
+                );
+            }
+            show("rotated; new keystore", &out, &new.public());
+            if !json {
+                println!(
+                    "the old keystore {} no longer signs; keep it or destroy it",
+                    key.keystore.display()
+                );
+            }
+        }
+        KeystoreCommand::Revoke { dir, key, reason } => {
+            let kp = key.open()?;
+            let c = Client::of(&dir)?;
+            let s = c.sign_and_submit(
+                &kp,
+                Body::KeyRevocation(pb::KeyRevocation {
+                    key: kp.public().as_bytes().to_vec(),
+                    reason,
+                }),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!(
+                    "key {} revoked ({}); the partners can vote you a new key with a \
+                     replace-key motion",
+                    kp.public(),
+                    s.id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_motion(m: &api::MotionView) {
+    println!("motion   {}", m.id);
+    println!("title    {} ({})", m.title, m.kind);
+    if !m.text.is_empty() {
+        println!("text     {}", m.text);
+    }
+    println!("proposer {}", m.proposer);
+    println!(
+        "voting   {} to {}; final after {}; now {}{}",
+        m.opens_at_ms,
+        m.closes_at_ms,
+        m.final_at_ms,
+        m.finality,
+        if m.closed { " (closed)" } else { "" }
+    );
+    let t = &m.tally;
+    println!(
+        "tally    for {}, against {}, abstain {}; turnout {} of {} (quorum {}: {})",
+        t.votes_for,
+        t.votes_against,
+        t.abstentions,
+        t.turnout,
+        t.electorate,
+        t.quorum_needed,
+        if t.quorum_met { "met" } else { "not met" }
+    );
+    println!("result   {}", t.reason);
+    for r in &t.rounds {
+        println!("         {r}");
+    }
+    if let Some(e) = &m.effect {
+        println!("effect   {e}");
+    }
+    for (who, vote) in &m.ballots {
+        println!("ballot   {who}: {vote}");
+    }
+}
+
+fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
+    match m {
+        MotionCommand::Propose(args) => {
+            let ProposeArgs {
+                dir,
+                key,
+                kind,
+                title,
+                text,
+                voting_minutes,
+                practice_name,
+                ods,
+                locality,
+                list_size,
+                node_key,
+                subject,
+                role,
+            } = *args;
+            use pb::DecisionKind as K;
+            let need = |v: Option<String>, flag: &str| {
+                v.with_context(|| format!("--kind {kind} needs --{flag}"))
+            };
+            let key_bytes = |s: String, what: &str| -> Result<Vec<u8>> {
+                let k: mutual_protocol::keys::PublicKey = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--{what}: not a key (64 hex digits)"))?;
+                Ok(k.as_bytes().to_vec())
+            };
+            let mut motion = pb::Motion {
+                title,
+                text,
+                ..Default::default()
+            };
+            let k = match kind.as_str() {
+                "general" => K::General,
+                "admit-practice" => {
+                    motion.admit_practice = Some(pb::Practice {
+                        name: need(practice_name, "practice-name")?,
+                        ods_code: need(ods, "ods")?,
+                        locality,
+                        list_size,
+                        node_key: key_bytes(need(node_key, "node-key")?, "node-key")?,
+                    });
+                    K::AdmitPractice
+                }
+                "remove-practice" => {
+                    motion.subject_ods = need(ods, "ods")?;
+                    K::RemovePractice
+                }
+                "remove-partner" => {
+                    motion.subject_key = key_bytes(need(subject, "subject")?, "subject")?;
+                    K::RemovePartner
+                }
+                "change-role" => {
+                    motion.subject_key = key_bytes(need(subject, "subject")?, "subject")?;
+                    motion.new_role = match need(role, "role")?.as_str() {
+                        "partner" => pb::PartnerRole::Partner,
+                        "associate" => pb::PartnerRole::Associate,
+                        "managing" => pb::PartnerRole::Managing,
+                        other => anyhow::bail!("--role {other:?}: partner, associate or managing"),
+                    } as i32;
+                    K::ChangeRole
+                }
+                other => anyhow::bail!(
+                    "--kind {other:?}: general, admit-practice, remove-practice, remove-partner or change-role"
+                ),
+            };
+            motion.kind = k as i32;
+            let c = Client::of(&dir)?;
+            let kp = key.open()?;
+            let now = c.now();
+            // Opens when signed (0 reads as the motion's own timestamp).
+            motion.opens_at_ms = 0;
+            motion.closes_at_ms = now.saturating_add(voting_minutes.saturating_mul(60_000));
+            let s = c.sign_and_submit(&kp, Body::Motion(motion))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("{}", s.id);
+                eprintln!(
+                    "motion proposed; partners vote with `mutual vote --dir <their practice's dir> \
+                     --keystore <their keystore> {} for|against|abstain`",
+                    s.id
+                );
+            }
+        }
+        MotionCommand::List { dir } => {
+            let list: Vec<api::MotionView> = Client::of(&dir)?.get("/motions")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no motions yet");
+            } else {
+                for m in &list {
+                    println!(
+                        "{}  {:<12} {:<15} {}: {}",
+                        &m.id[..16],
+                        m.finality,
+                        m.kind,
+                        m.title,
+                        if m.tally.passed { "passing" } else { "failing" }
+                    );
+                }
+            }
+        }
+        MotionCommand::Show { dir, id } => {
+            let m: api::MotionView =
+                Client::of(&dir)?.get(&format!("/motions/{}", parse_event_id(&id)?))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                print_motion(&m);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn aid_command(json: bool, a: AidCommand) -> Result<()> {
+    use api::AidAction as A;
+    let (dir, action) = match a {
+        AidCommand::List { dir } => {
+            let v: api::AidView = Client::of(&dir)?.get("/aid")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for r in &v.requests {
+                    println!(
+                        "request {}  {} needs {} ({}), {} [{}], {} outstanding",
+                        r.id,
+                        r.practice,
+                        r.role,
+                        r.urgency,
+                        r.sessions.join(", "),
+                        r.state,
+                        r.outstanding
+                    );
+                    for (id, p, s) in &r.offers {
+                        println!("    offer {id}  from {p}: {}", s.join(", "));
+                    }
+                }
+                for g in &v.agreements {
+                    println!(
+                        "agreement {}  {} covers {}: {} [{}]",
+                        g.id,
+                        g.offerer,
+                        g.requester,
+                        g.sessions.join(", "),
+                        g.status
+                    );
+                }
+                if v.requests.is_empty() {
+                    println!("no aid requests yet");
+                }
+            }
+            return Ok(());
+        }
+        AidCommand::Request {
+            dir,
+            role,
+            sessions,
+            urgency,
+            notes,
+            days,
+        } => (
+            dir,
+            A::Request {
+                role,
+                sessions,
+                urgency,
+                notes,
+                days,
+            },
+        ),
+        AidCommand::Offer {
+            dir,
+            request,
+            role,
+            sessions,
+            terms,
+        } => (
+            dir,
+            A::Offer {
+                request,
+                sessions,
+                role,
+                terms,
+            },
+        ),
+        AidCommand::Accept {
+            dir,
+            offer,
+            sessions,
+        } => (dir, A::Accept { offer, sessions }),
+        AidCommand::Countersign { dir, agreement } => (dir, A::Countersign { agreement }),
+        AidCommand::Cancel {
+            dir,
+            agreement,
+            reason,
+            notice_hours,
+        } => (
+            dir,
+            A::Cancel {
+                agreement,
+                reason,
+                notice_hours,
+            },
+        ),
+        AidCommand::Fulfil { dir, agreement } => (dir, A::Fulfil { agreement }),
+        AidCommand::Withdraw {
+            dir,
+            request,
+            reason,
+        } => (dir, A::Withdraw { request, reason }),
+    };
+    let r: api::Authored = Client::of(&dir)?.post("/aid", &action)?;
+    if r.outcome != "applied" {
+        anyhow::bail!(
+            "event {} was signed but did not take effect: {}",
+            r.id,
+            r.outcome
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{}", r.id);
+        eprintln!("{}", r.outcome);
+    }
+    Ok(())
 }

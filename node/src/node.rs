@@ -17,7 +17,7 @@ use crate::limits::{
 use crate::net::{build_swarm, topic, Behaviour, BehaviourEvent};
 use crate::peers::{Offence, PeerBook};
 use crate::store::{SledStore, Snapshot, Store, StoreError};
-use crate::{now_ms, sync};
+use crate::{clock_ms, sync};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
@@ -25,9 +25,10 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, mdns, Multiaddr, PeerId, Swarm};
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
+use mutual_protocol::event::{referent, Body, FeedWriter, SignedEvent};
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::{Keypair, PublicKey};
+use mutual_protocol::limits::MAX_DEPS;
 use mutual_protocol::replica::{IngestError, Ingested, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
@@ -64,6 +65,8 @@ pub struct Config {
     pub sync_interval: Duration,
     /// How long a request to sign waits for the node to learn its own feed head.
     pub head_timeout: Duration,
+    /// Shifts this node's clock by this many milliseconds (see [`crate::clock_ms`]).
+    pub clock_offset_ms: i64,
 }
 
 impl Config {
@@ -80,6 +83,7 @@ impl Config {
             mdns: false,
             sync_interval: Duration::from_secs(10),
             head_timeout: Duration::from_secs(60),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -171,12 +175,12 @@ pub struct Status {
 }
 
 /// What happened to a submitted event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Submitted {
     /// Its id.
     pub id: String,
     /// "stored", "duplicate", "pending" or "held".
-    pub result: &'static str,
+    pub result: String,
     /// Its outcome in the fold, once stored.
     pub outcome: Option<String>,
 }
@@ -372,7 +376,7 @@ pub async fn start(
     store.set_network(net_id)?;
     let mut replica = Replica::new(net_id);
     let loaded = store.load()?;
-    let now = now_ms();
+    let now = clock_ms(config.clock_offset_ms);
     for (n, chunk) in loaded.events.chunks(LOAD_BATCH).enumerate() {
         let base = n * LOAD_BATCH;
         for (i, r) in replica.ingest_batch(now, chunk).into_iter().enumerate() {
@@ -486,6 +490,11 @@ pub async fn start(
 }
 
 impl Node {
+    /// This node's clock (the local clock and its configured offset).
+    fn now(&self) -> u64 {
+        clock_ms(self.config.clock_offset_ms)
+    }
+
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut sync_tick = tokio::time::interval(self.config.sync_interval);
         let mut housekeeping = tokio::time::interval(FLUSH_INTERVAL);
@@ -522,7 +531,7 @@ impl Node {
         wires: &[W],
         from: Option<PeerId>,
     ) -> (Vec<Result<Ingested, IngestError>>, Result<(), StoreError>) {
-        let results = self.replica.ingest_batch(now_ms(), wires);
+        let results = self.replica.ingest_batch(self.now(), wires);
         let mut stored = Vec::new();
         let mut parked = Vec::new();
         let mut missing = Vec::new();
@@ -667,7 +676,17 @@ impl Node {
         let mut ids = Vec::with_capacity(bodies.len());
         let mut wires = Vec::with_capacity(bodies.len());
         for body in bodies {
-            let deps = self.replica.heads();
+            // The body's referent first, so it is never the dep that limits drop; then
+            // the current heads.
+            let mut deps: Vec<EventId> = referent(&body).into_iter().collect();
+            for h in self.replica.heads() {
+                if deps.len() + 1 >= MAX_DEPS {
+                    break;
+                }
+                if !deps.contains(&h) {
+                    deps.push(h);
+                }
+            }
             // No earlier than any cause (docs/PROTOCOL.md §5.9).
             let latest_cause = deps
                 .iter()
@@ -676,9 +695,9 @@ impl Node {
                 .map(|e| e.event.timestamp_ms)
                 .max()
                 .unwrap_or(0);
-            let ev = writer.sign(now_ms().max(latest_cause), deps, body);
+            let ev = writer.sign(self.now().max(latest_cause), deps, body);
             let wire = ev.to_wire();
-            match self.replica.ingest(now_ms(), &wire) {
+            match self.replica.ingest(self.now(), &wire) {
                 Ok(Ingested::Stored { .. }) => {}
                 other => {
                     return Err(NodeError::Refused(format!(
@@ -693,6 +712,9 @@ impl Node {
         self.store.sync()?;
         self.snapshot_due = true;
         self.metrics.events_authored += ids.len() as u64;
+        // An invitation this node just signed opens its gate at once, so the invited
+        // node's first dial is not refused (authoring is rare; the refresh is cheap).
+        self.refresh_gate();
         for w in wires {
             self.publish(w);
         }
@@ -720,7 +742,7 @@ impl Node {
         }
         Ok(Submitted {
             id: id.to_string(),
-            result,
+            result: result.into(),
             outcome: self.replica.outcome(&id).map(|o| o.to_string()),
         })
     }
@@ -779,7 +801,7 @@ impl Node {
     /// connections that no longer qualify.
     fn refresh_gate(&mut self) {
         let state = self.replica.state();
-        let now = now_ms();
+        let now = self.now();
         let mut allowed: HashSet<PeerId> = state
             .membership()
             .active_practice_nodes()
@@ -863,7 +885,7 @@ impl Node {
         }
         let released: Vec<EventId> = self
             .replica
-            .tick(now_ms())
+            .tick(self.now())
             .into_iter()
             .filter_map(|r| match r {
                 Ok(Ingested::Stored { stored }) => Some(stored),

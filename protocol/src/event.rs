@@ -355,7 +355,7 @@ fn charter(c: &pb::FederationCharter) -> Result<(), EventError> {
 
 /// Checks the shape of a body: field lengths, keys and ids, list sizes. Whether the body
 /// is allowed to take effect is decided later, by the state machine.
-fn check_body(body: &Body) -> Result<(), EventError> {
+pub fn check_body(body: &Body) -> Result<(), EventError> {
     match body {
         Body::Genesis(g) => {
             name(&g.name, "genesis.name")?;
@@ -460,8 +460,51 @@ fn check_body(body: &Body) -> Result<(), EventError> {
         Body::Invitation(i) => {
             key_field(&i.node_key, "invitation.node_key")?;
             name(&i.practice_name, "invitation.practice_name")?;
-            name(&i.ods_code, "invitation.ods_code")
+            name(&i.ods_code, "invitation.ods_code")?;
+            list(&i.bootstrap, "invitation.bootstrap")?;
+            i.bootstrap.iter().try_for_each(|s| name(s, "bootstrap"))
         }
+    }
+}
+
+/// The event a body names by id and which must therefore be one of its causes (its
+/// `prev` or a dep): an aid body's referent (docs/AID.md §4.1) or the motion a ballot is
+/// cast on. `None` for other bodies or an id field that is not 32 bytes.
+pub fn referent(body: &Body) -> Option<EventId> {
+    let bytes: &[u8] = match body {
+        Body::Ballot(b) => &b.motion,
+        Body::AidOffer(o) => &o.request,
+        Body::AidAcceptance(a) => &a.offer,
+        Body::AidCountersign(c) => &c.acceptance,
+        Body::AidCancel(c) => &c.acceptance,
+        Body::AidFulfil(f) => &f.acceptance,
+        Body::AidWithdraw(w) => &w.request,
+        _ => return None,
+    };
+    EventId::from_slice(bytes)
+}
+
+/// A body type's name as in `event.proto`, in snake case (`"aid_request"`).
+pub fn body_name(body: &Body) -> &'static str {
+    match body {
+        Body::Genesis(_) => "genesis",
+        Body::PracticeUpdate(_) => "practice_update",
+        Body::PracticeLeave(_) => "practice_leave",
+        Body::PartnerResign(_) => "partner_resign",
+        Body::KeyRotation(_) => "key_rotation",
+        Body::KeyRevocation(_) => "key_revocation",
+        Body::AddressAnnouncement(_) => "address_announcement",
+        Body::Motion(_) => "motion",
+        Body::Ballot(_) => "ballot",
+        Body::AidRequest(_) => "aid_request",
+        Body::AidOffer(_) => "aid_offer",
+        Body::AidAcceptance(_) => "aid_acceptance",
+        Body::AidCountersign(_) => "aid_countersign",
+        Body::AidCancel(_) => "aid_cancel",
+        Body::AidFulfil(_) => "aid_fulfil",
+        Body::AidWithdraw(_) => "aid_withdraw",
+        Body::FederationCharter(_) => "federation_charter",
+        Body::Invitation(_) => "invitation",
     }
 }
 

@@ -15,6 +15,7 @@ fn invite(n: u32, expires_ms: u64) -> Body {
         expires_ms,
         practice_name: format!("Joining practice {n}"),
         ods_code: format!("Y{n:05}"),
+        bootstrap: vec![format!("/ip4/127.0.0.1/tcp/7700/p2p/peer-{n}")],
     })
 }
 

@@ -135,6 +135,24 @@ fn name_text_and_list_lengths() {
         list(MAX_LIST_LEN + 1),
         Err(EventError::Field { .. })
     ));
+
+    let bootstrap = |n: usize| {
+        event_with(Body::Invitation(pb::Invitation {
+            node_key: key(9).public().as_bytes().to_vec(),
+            expires_ms: 1,
+            practice_name: "p".into(),
+            ods_code: "o".into(),
+            bootstrap: vec!["/ip4/127.0.0.1/tcp/1/p2p/x".into(); n],
+        }))
+    };
+    assert!(bootstrap(MAX_LIST_LEN).is_ok());
+    assert!(matches!(
+        bootstrap(MAX_LIST_LEN + 1),
+        Err(EventError::Field {
+            field: "invitation.bootstrap",
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -1,0 +1,259 @@
+//! One-line invites (docs/NETWORK.md §2.1): `mutual-invite:` and the hex of a signed
+//! `Invitation` event that names the invited node's key, an expiry and the inviting node's
+//! addresses.
+
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, SignedEvent};
+use mutual_protocol::id::NetworkId;
+use mutual_protocol::keys::PublicKey;
+use mutual_protocol::limits::MAX_EVENT_BYTES;
+
+/// What every invite line starts with.
+pub const PREFIX: &str = "mutual-invite:";
+/// Longest invite line accepted, in characters: the prefix and a maximal event in hex.
+pub const MAX_INVITE_CHARS: usize = PREFIX.len() + 2 * (MAX_EVENT_BYTES + 128);
+
+/// Why an invite cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InviteError {
+    /// Not an invite line at all.
+    #[error("not an invite: {0}")]
+    Malformed(String),
+    /// Its signature does not verify.
+    #[error("the invite's signature does not verify; ask for a new invite")]
+    BadSignature,
+    /// It is for another node.
+    #[error("this invite is for node key {invited}, not this node's key {mine}; send the inviter this node's key (from `mutual init`)")]
+    NotForThisNode {
+        /// The key invited.
+        invited: String,
+        /// This node's key.
+        mine: String,
+    },
+    /// It has lapsed.
+    #[error("this invite expired at {expires_ms} ms since the epoch ({ago_hours} hours ago); ask for a new one")]
+    Expired {
+        /// When it lapsed.
+        expires_ms: u64,
+        /// How long ago, in whole hours.
+        ago_hours: u64,
+    },
+    /// It names no address to connect to.
+    #[error("the invite names no address ending in /p2p/<peer id> to connect to")]
+    NoAddress,
+}
+
+/// A checked invite.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    /// The network to join.
+    pub network: NetworkId,
+    /// Where to connect.
+    pub bootstrap: Vec<String>,
+    /// When it lapses.
+    pub expires_ms: u64,
+    /// Who signed it.
+    pub inviter: PublicKey,
+    /// The practice invited.
+    pub practice_name: String,
+    /// Its ODS code.
+    pub ods_code: String,
+    /// The invitation event itself.
+    pub event: SignedEvent,
+}
+
+/// The invite line for an invitation event's wire bytes.
+pub fn encode(wire: &[u8]) -> String {
+    format!("{PREFIX}{}", hex::encode(wire))
+}
+
+/// Reads and checks an invite line for the node with key `me` at local time `now_ms`.
+pub fn decode(line: &str, me: &PublicKey, now_ms: u64) -> Result<Invite, InviteError> {
+    let bad = |s: &str| InviteError::Malformed(s.to_string());
+    let line = line.trim();
+    if line.len() > MAX_INVITE_CHARS {
+        return Err(bad("longer than any invite"));
+    }
+    let hex_part = line
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| bad("it should start with `mutual-invite:`"))?;
+    let wire = hex::decode(hex_part).map_err(|_| bad("damaged (not hex); copy the whole line"))?;
+    let event = SignedEvent::decode(&wire)
+        .map_err(|e| InviteError::Malformed(format!("damaged ({e}); copy the whole line")))?;
+    if !event.verify_signature() {
+        return Err(InviteError::BadSignature);
+    }
+    let Some(Body::Invitation(inv)) = &event.event.body else {
+        return Err(bad("the signed event is not an invitation"));
+    };
+    let inv: pb::Invitation = inv.clone();
+    let network = event
+        .event
+        .network
+        .ok_or_else(|| bad("the event names no network"))?;
+    let invited = PublicKey::from_slice(&inv.node_key).map_err(|_| bad("invalid node key"))?;
+    if invited != *me {
+        return Err(InviteError::NotForThisNode {
+            invited: invited.to_string(),
+            mine: me.to_string(),
+        });
+    }
+    if inv.expires_ms <= now_ms {
+        return Err(InviteError::Expired {
+            expires_ms: inv.expires_ms,
+            ago_hours: (now_ms - inv.expires_ms) / 3_600_000,
+        });
+    }
+    let bootstrap: Vec<String> = inv
+        .bootstrap
+        .iter()
+        .filter(|a| {
+            a.parse::<Multiaddr>()
+                .is_ok_and(|m| matches!(m.iter().last(), Some(Protocol::P2p(_))))
+        })
+        .cloned()
+        .collect();
+    if bootstrap.is_empty() {
+        return Err(InviteError::NoAddress);
+    }
+    Ok(Invite {
+        network,
+        bootstrap,
+        expires_ms: inv.expires_ms,
+        inviter: event.event.author,
+        practice_name: inv.practice_name,
+        ods_code: inv.ods_code,
+        event,
+    })
+}
+
+/// The addresses among `listen` another node could dial, each ending in `/p2p/<peer>`:
+/// unspecified addresses (0.0.0.0, ::) are left out.
+pub fn dialable(listen: &[String], peer: &str) -> Vec<String> {
+    let mut out: Vec<String> = listen
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .filter(|m| {
+            !m.iter().any(|p| match p {
+                Protocol::Ip4(ip) => ip.is_unspecified(),
+                Protocol::Ip6(ip) => ip.is_unspecified(),
+                _ => false,
+            })
+        })
+        .map(|m| {
+            if matches!(m.iter().last(), Some(Protocol::P2p(_))) {
+                m.to_string()
+            } else {
+                format!("{m}/p2p/{peer}")
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out.truncate(mutual_protocol::limits::MAX_LIST_LEN);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mutual_protocol::event::FeedWriter;
+    use mutual_protocol::keys::Keypair;
+    use rand_core::OsRng;
+
+    fn invitation(expires_ms: u64, key: &PublicKey, bootstrap: Vec<String>) -> Vec<u8> {
+        let founder = Keypair::generate(&mut OsRng);
+        let g = pb::Genesis {
+            name: "Test".into(),
+            ..Default::default()
+        };
+        let (mut w, _) = FeedWriter::found(founder, 1_000, g);
+        w.sign(
+            2_000,
+            Vec::new(),
+            Body::Invitation(pb::Invitation {
+                node_key: key.as_bytes().to_vec(),
+                expires_ms,
+                practice_name: "New".into(),
+                ods_code: "N1".into(),
+                bootstrap,
+            }),
+        )
+        .to_wire()
+    }
+
+    const ADDR: &str =
+        "/ip4/127.0.0.1/tcp/7700/p2p/12D3KooWGzUQCm4Jxz5ZwQBMyZ8Yk6WcfBDEvV3RiyNo8dNFyK4h";
+
+    #[test]
+    fn a_good_invite_reads_back() {
+        let me = Keypair::generate(&mut OsRng).public();
+        let line = encode(&invitation(10_000, &me, vec![ADDR.into()]));
+        let inv = decode(&format!("  {line}\n"), &me, 5_000).unwrap();
+        assert_eq!(inv.bootstrap, vec![ADDR.to_string()]);
+        assert_eq!(inv.expires_ms, 10_000);
+        assert_eq!(inv.network, inv.event.event.network.unwrap());
+    }
+
+    #[test]
+    fn bad_invites_say_what_is_wrong() {
+        let me = Keypair::generate(&mut OsRng).public();
+        let other = Keypair::generate(&mut OsRng).public();
+        let line = encode(&invitation(10_000, &me, vec![ADDR.into()]));
+        // Expired: at the expiry itself and after.
+        assert!(matches!(
+            decode(&line, &me, 10_000),
+            Err(InviteError::Expired { .. })
+        ));
+        assert!(decode(&line, &me, 9_999).is_ok());
+        assert!(matches!(
+            decode(&line, &other, 5_000),
+            Err(InviteError::NotForThisNode { .. })
+        ));
+        assert!(matches!(
+            decode("hello", &me, 5_000),
+            Err(InviteError::Malformed(_))
+        ));
+        // Truncated on copying.
+        assert!(matches!(
+            decode(&line[..line.len() - 10], &me, 5_000),
+            Err(InviteError::Malformed(_))
+        ));
+        // A flipped hex digit in the signed bytes.
+        let mut tampered = line.clone().into_bytes();
+        let i = PREFIX.len() + 40;
+        tampered[i] = if tampered[i] == b'0' { b'1' } else { b'0' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(decode(&tampered, &me, 5_000).is_err());
+        let no_addr = encode(&invitation(10_000, &me, vec!["/ip4/1.2.3.4/tcp/1".into()]));
+        assert_eq!(
+            decode(&no_addr, &me, 5_000).unwrap_err(),
+            InviteError::NoAddress
+        );
+        let long = format!(
+            "{PREFIX}{}",
+            "0".repeat(MAX_INVITE_CHARS + 1 - PREFIX.len())
+        );
+        assert!(
+            matches!(decode(&long, &me, 5_000), Err(InviteError::Malformed(m)) if m.contains("longer"))
+        );
+    }
+
+    #[test]
+    fn dialable_addresses_leave_out_unspecified_ones() {
+        let listen = vec![
+            "/ip4/0.0.0.0/tcp/7700".to_string(),
+            "/ip4/127.0.0.1/tcp/7700".to_string(),
+            "/ip4/10.0.0.5/udp/7700/quic-v1".to_string(),
+        ];
+        let d = dialable(
+            &listen,
+            "12D3KooWGzUQCm4Jxz5ZwQBMyZ8Yk6WcfBDEvV3RiyNo8dNFyK4h",
+        );
+        assert_eq!(d.len(), 2);
+        assert!(d.iter().all(|a| a.contains("/p2p/12D3")));
+    }
+}

@@ -1,0 +1,326 @@
+//! A partner's keystore: their personal signing key, encrypted with a passphrase, kept on
+//! their own machine. Proposals and ballots are signed here and handed to a node, which
+//! never holds the key.
+//!
+//! Format (binary, [`KEYSTORE_LEN`] bytes):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 0–15 | magic `mutual-keystore1` |
+//! | 16–19 | Argon2id memory cost in KiB (u32, big-endian) |
+//! | 20–23 | Argon2id passes (u32, big-endian) |
+//! | 24–27 | Argon2id lanes (u32, big-endian) |
+//! | 28–43 | salt |
+//! | 44–67 | XChaCha20-Poly1305 nonce (24 bytes) |
+//! | 68–99 | the public key, in clear, so `show` needs no passphrase |
+//! | 100–147 | the 32-byte seed encrypted, with its 16-byte tag |
+//!
+//! The key encryption key is Argon2id(passphrase, salt) with the stored costs; bytes 0–99
+//! are the associated data, so changing a cost, the salt or the public key makes the
+//! decryption fail. A wrong passphrase and a damaged file look the same to the cipher;
+//! the error says so.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use mutual_protocol::keys::{Keypair, PublicKey, SECRET_KEY_LEN};
+use rand_core::{OsRng, RngCore};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// The first 16 bytes of every keystore.
+pub const MAGIC: &[u8; 16] = b"mutual-keystore1";
+/// A keystore's exact length in bytes.
+pub const KEYSTORE_LEN: usize = 148;
+/// Argon2id memory cost used for new keystores, in KiB (19 MiB, OWASP's recommendation).
+pub const MEMORY_KIB: u32 = 19 * 1024;
+/// Argon2id passes used for new keystores.
+pub const PASSES: u32 = 2;
+/// Largest memory cost a keystore may ask for when read, in KiB (256 MiB), so a crafted
+/// file cannot make `mutual` allocate without bound.
+pub const MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// Most passes a keystore may ask for when read.
+pub const MAX_PASSES: u32 = 16;
+/// Shortest passphrase accepted for a new keystore, in characters.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+const HEADER_LEN: usize = 100;
+const SALT: std::ops::Range<usize> = 28..44;
+const NONCE: std::ops::Range<usize> = 44..68;
+const PUBLIC: std::ops::Range<usize> = 68..100;
+
+/// Why a keystore could not be made, read or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeystoreError {
+    /// The passphrase does not open the keystore.
+    #[error("wrong passphrase for {0} (or the file is damaged)")]
+    WrongPassphrase(PathBuf),
+    /// The passphrase is too short for a new keystore.
+    #[error("a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters")]
+    WeakPassphrase,
+    /// Not a keystore.
+    #[error("{0} is not a Mutual keystore: {1}")]
+    Format(PathBuf, &'static str),
+    /// Refusing to replace an existing file.
+    #[error("{0} already exists; refusing to overwrite a keystore")]
+    Exists(PathBuf),
+    /// The filesystem failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A keystore read from disk; the public key is readable without the passphrase.
+#[derive(Clone, Debug)]
+pub struct Keystore {
+    path: PathBuf,
+    bytes: [u8; KEYSTORE_LEN],
+}
+
+fn kek(passphrase: &str, salt: &[u8], m: u32, t: u32, p: u32) -> Result<[u8; 32], &'static str> {
+    let params = Params::new(m, t, p, Some(32)).map_err(|_| "invalid Argon2 costs")?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(passphrase.as_bytes(), salt, &mut out)
+        .map_err(|_| "invalid Argon2 input")?;
+    Ok(out)
+}
+
+/// Encrypts `kp` under `passphrase` into keystore bytes.
+pub fn seal(kp: &Keypair, passphrase: &str) -> Result<[u8; KEYSTORE_LEN], KeystoreError> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(KeystoreError::WeakPassphrase);
+    }
+    let mut b = [0u8; KEYSTORE_LEN];
+    b[..16].copy_from_slice(MAGIC);
+    b[16..20].copy_from_slice(&MEMORY_KIB.to_be_bytes());
+    b[20..24].copy_from_slice(&PASSES.to_be_bytes());
+    b[24..28].copy_from_slice(&1u32.to_be_bytes());
+    OsRng.fill_bytes(&mut b[SALT]);
+    OsRng.fill_bytes(&mut b[NONCE]);
+    b[PUBLIC].copy_from_slice(kp.public().as_bytes());
+    let key = kek(passphrase, &b[SALT], MEMORY_KIB, PASSES, 1)
+        .map_err(|why| KeystoreError::Format(PathBuf::new(), why))?;
+    let sealed = XChaCha20Poly1305::new((&key).into())
+        .encrypt(
+            XNonce::from_slice(&b[NONCE]),
+            Payload {
+                msg: &kp.seed(),
+                aad: &b[..HEADER_LEN],
+            },
+        )
+        .map_err(|_| KeystoreError::Format(PathBuf::new(), "encryption failed"))?;
+    b[HEADER_LEN..].copy_from_slice(&sealed);
+    Ok(b)
+}
+
+impl Keystore {
+    /// Parses keystore bytes (no passphrase needed); `path` names it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, KeystoreError> {
+        let bad = |why| KeystoreError::Format(path.to_path_buf(), why);
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(bad("missing the mutual-keystore1 header"));
+        }
+        let bytes: [u8; KEYSTORE_LEN] = bytes
+            .try_into()
+            .map_err(|_| bad("wrong length (a keystore is 148 bytes)"))?;
+        let ks = Keystore {
+            path: path.to_path_buf(),
+            bytes,
+        };
+        let (m, t, p) = ks.costs();
+        if m > MAX_MEMORY_KIB || t > MAX_PASSES || p != 1 {
+            return Err(bad("key derivation costs out of range"));
+        }
+        Params::new(m, t, p, Some(32)).map_err(|_| bad("invalid key derivation costs"))?;
+        PublicKey::from_slice(&ks.bytes[PUBLIC]).map_err(|_| bad("invalid public key"))?;
+        Ok(ks)
+    }
+
+    /// Reads a keystore file.
+    pub fn read(path: &Path) -> Result<Self, KeystoreError> {
+        let bytes = std::fs::read(path).map_err(|source| KeystoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &bytes)
+    }
+
+    fn costs(&self) -> (u32, u32, u32) {
+        let word = |i: usize| u32::from_be_bytes(self.bytes[i..i + 4].try_into().unwrap_or([0; 4]));
+        (word(16), word(20), word(24))
+    }
+
+    /// The public key (the partner's id in the network, or their current key).
+    pub fn public(&self) -> PublicKey {
+        PublicKey::from_slice(&self.bytes[PUBLIC])
+            .unwrap_or_else(|_| unreachable!("checked in parse"))
+    }
+
+    /// Decrypts the key with `passphrase`.
+    pub fn open(&self, passphrase: &str) -> Result<Keypair, KeystoreError> {
+        let (m, t, p) = self.costs();
+        let key = kek(passphrase, &self.bytes[SALT], m, t, p)
+            .map_err(|why| KeystoreError::Format(self.path.clone(), why))?;
+        let wrong = || KeystoreError::WrongPassphrase(self.path.clone());
+        let seed = XChaCha20Poly1305::new((&key).into())
+            .decrypt(
+                XNonce::from_slice(&self.bytes[NONCE]),
+                Payload {
+                    msg: &self.bytes[HEADER_LEN..],
+                    aad: &self.bytes[..HEADER_LEN],
+                },
+            )
+            .map_err(|_| wrong())?;
+        let seed: [u8; SECRET_KEY_LEN] = seed.as_slice().try_into().map_err(|_| wrong())?;
+        let kp = Keypair::from_seed(&seed).ok_or_else(wrong)?;
+        if kp.public() != self.public() {
+            return Err(KeystoreError::Format(
+                self.path.clone(),
+                "the key does not match the public key",
+            ));
+        }
+        Ok(kp)
+    }
+}
+
+/// Writes a new keystore for `kp` at `path` (mode 0600, never overwriting), durably.
+pub fn create(path: &Path, kp: &Keypair, passphrase: &str) -> Result<(), KeystoreError> {
+    let bytes = seal(kp, passphrase)?;
+    let io = |source| KeystoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeystoreError::Exists(path.to_path_buf())
+            } else {
+                io(e)
+            }
+        })?;
+    f.write_all(&bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Where a passphrase comes from: `MUTUAL_PASSPHRASE`, else a file given on the command
+/// line, else a prompt on the terminal (twice when `confirm`).
+pub fn passphrase(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Result<String> {
+    use anyhow::Context;
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(p);
+    }
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the passphrase file {}", f.display()))?;
+        return Ok(text.trim_end_matches(['\n', '\r']).to_string());
+    }
+    let first = rpassword::prompt_password(prompt).context(
+        "cannot read a passphrase from the terminal; set MUTUAL_PASSPHRASE or pass --passphrase-file",
+    )?;
+    if confirm {
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the two passphrases differ");
+    }
+    Ok(first)
+}
+
+/// The environment variable a passphrase may be given in (for scripts).
+pub const PASSPHRASE_ENV: &str = "MUTUAL_PASSPHRASE";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kp() -> Keypair {
+        Keypair::generate(&mut OsRng)
+    }
+
+    #[test]
+    fn opens_with_the_right_passphrase_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.keystore");
+        let k = kp();
+        create(&path, &k, "correct horse").unwrap();
+        let ks = Keystore::read(&path).unwrap();
+        assert_eq!(ks.public(), k.public());
+        assert_eq!(ks.open("correct horse").unwrap().public(), k.public());
+        let e = ks.open("correct horsf").unwrap_err();
+        assert!(matches!(e, KeystoreError::WrongPassphrase(_)), "{e}");
+        assert!(e.to_string().contains("wrong passphrase"));
+        // Never overwrites.
+        assert!(matches!(
+            create(&path, &kp(), "correct horse"),
+            Err(KeystoreError::Exists(_))
+        ));
+        assert_eq!(Keystore::read(&path).unwrap().public(), k.public());
+    }
+
+    #[test]
+    fn a_short_passphrase_is_refused_at_the_limit_plus_one() {
+        let k = kp();
+        let short = "x".repeat(MIN_PASSPHRASE_CHARS - 1);
+        assert!(matches!(
+            seal(&k, &short),
+            Err(KeystoreError::WeakPassphrase)
+        ));
+        seal(&k, &"x".repeat(MIN_PASSPHRASE_CHARS)).unwrap();
+    }
+
+    #[test]
+    fn every_tampered_byte_is_detected() {
+        let k = kp();
+        let b = seal(&k, "passphrase").unwrap();
+        let p = Path::new("t");
+        for i in 0..KEYSTORE_LEN {
+            let mut t = b;
+            t[i] ^= 0x01;
+            let opened = Keystore::parse(p, &t).and_then(|ks| ks.open("passphrase"));
+            assert!(opened.is_err(), "flipping byte {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn costs_beyond_the_limits_are_refused_before_any_work() {
+        let b = seal(&kp(), "passphrase").unwrap();
+        let p = Path::new("t");
+        let mut t = b;
+        t[16..20].copy_from_slice(&MAX_MEMORY_KIB.to_be_bytes());
+        t[20..24].copy_from_slice(&MAX_PASSES.to_be_bytes());
+        Keystore::parse(p, &t).unwrap();
+        let mut t = b;
+        t[16..20].copy_from_slice(&(MAX_MEMORY_KIB + 1).to_be_bytes());
+        assert!(matches!(
+            Keystore::parse(p, &t),
+            Err(KeystoreError::Format(..))
+        ));
+        let mut t = b;
+        t[20..24].copy_from_slice(&(MAX_PASSES + 1).to_be_bytes());
+        assert!(matches!(
+            Keystore::parse(p, &t),
+            Err(KeystoreError::Format(..))
+        ));
+        assert!(matches!(
+            Keystore::parse(p, &b[..100]),
+            Err(KeystoreError::Format(..))
+        ));
+        assert!(matches!(
+            Keystore::parse(p, b"hello"),
+            Err(KeystoreError::Format(..))
+        ));
+    }
+}
