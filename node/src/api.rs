@@ -31,6 +31,9 @@ pub const MAX_API_BODY_BYTES: usize = 128 * 1024;
 pub const MAX_EVENTS_PER_PAGE: usize = 1_000;
 /// Default length of an invitation made through the API: 7 days.
 pub const DEFAULT_INVITATION_MS: u64 = 7 * 24 * 3_600_000;
+/// Shortest invitation the API makes: one minute, so that the invitation cannot lapse
+/// before its own event's timestamp.
+pub const MIN_INVITATION_MS: u64 = 60_000;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -97,6 +100,21 @@ impl From<node::NodeError> for ApiError {
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError(code, e.to_string())
+    }
+}
+
+/// The token check every write takes as its first argument, so it runs before the body
+/// is read: a request without the right token is refused whatever its body.
+pub struct Authorised;
+
+impl axum::extract::FromRequestParts<ApiState> for Authorised {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &ApiState,
+    ) -> Result<Self, ApiError> {
+        authorise(s, &parts.headers).map(|()| Authorised)
     }
 }
 
@@ -705,6 +723,21 @@ pub struct FeedView {
     pub timestamp_ms: u64,
     /// Whether the key is forked.
     pub forked: bool,
+    /// The node's current heads (events nothing else cites yet): an event signed
+    /// elsewhere cites them so that it follows everything the node knows, such as the
+    /// rotation that made its key a member's.
+    pub heads: Vec<String>,
+    /// The latest timestamp among `heads` (an event citing them may not be dated earlier).
+    pub heads_timestamp_ms: u64,
+}
+
+fn latest_head_timestamp(r: &Replica) -> u64 {
+    r.heads()
+        .iter()
+        .filter_map(|h| r.get(h))
+        .map(|e| e.event.timestamp_ms)
+        .max()
+        .unwrap_or(0)
 }
 
 async fn feed(
@@ -723,6 +756,8 @@ async fn feed(
                     .and_then(|h| r.get(&h.1))
                     .map_or(0, |e| e.event.timestamp_ms),
                 forked: r.forks().contains_key(&key),
+                heads: r.heads().iter().map(|h| h.to_string()).collect(),
+                heads_timestamp_ms: latest_head_timestamp(r),
             }
         })
         .await?;
@@ -734,9 +769,21 @@ async fn export_log(State(s): State<ApiState>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-/// Checks a partner-signed event before it is taken in, so that a ballot on a motion
-/// whose voting has closed is refused at the door rather than stored as evidence.
+/// Checks a partner-signed event before it is taken in, so that an event by a key that
+/// no longer (or never did) speak for an active member, or a ballot on a motion whose
+/// voting has closed, is refused at the door rather than stored as evidence.
 fn precheck(r: &Replica, ev: &SignedEvent, now: u64) -> Result<(), String> {
+    let m = r.state().membership();
+    if r.state().is_founded() && !m.is_active(&ev.event.author) {
+        return Err(if m.is_retired(&ev.event.author) {
+            format!(
+                "key {} was rotated or revoked and no longer signs for anyone",
+                ev.event.author
+            )
+        } else {
+            format!("key {} is not an active member's key here", ev.event.author)
+        });
+    }
     if let Some(Body::Ballot(b)) = &ev.event.body {
         let Some(id) = EventId::from_slice(&b.motion) else {
             return Ok(());
@@ -757,11 +804,10 @@ fn precheck(r: &Replica, ev: &SignedEvent, now: u64) -> Result<(), String> {
 }
 
 async fn submit(
+    _: Authorised,
     State(s): State<ApiState>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<node::Submitted>, ApiError> {
-    authorise(&s, &headers)?;
     let ev = SignedEvent::decode(&body)
         .map_err(|e| ApiError::bad(format!("not a valid signed event: {e}")))?;
     let now = s.now();
@@ -801,21 +847,26 @@ pub struct InviteResponse {
 }
 
 async fn invite(
+    _: Authorised,
     State(s): State<ApiState>,
-    headers: HeaderMap,
     Json(req): Json<InviteRequest>,
 ) -> Result<Json<InviteResponse>, ApiError> {
-    authorise(&s, &headers)?;
     let key = parse_key(&req.node_key)?;
     let valid = req.valid_ms.unwrap_or(DEFAULT_INVITATION_MS);
-    if valid == 0 || valid > MAX_INVITATION_MS {
+    if !(MIN_INVITATION_MS..=MAX_INVITATION_MS).contains(&valid) {
         return Err(ApiError::bad(format!(
-            "an invitation lasts between 1 ms and {MAX_INVITATION_MS} ms (30 days)"
+            "an invitation lasts between {MIN_INVITATION_MS} ms (a minute) and \
+             {MAX_INVITATION_MS} ms (30 days)"
         )));
     }
-    let known = s
+    let (known, latest) = s
         .node
-        .query(move |r| r.state().membership().is_known(&key))
+        .query(move |r| {
+            (
+                r.state().membership().is_known(&key),
+                latest_head_timestamp(r),
+            )
+        })
         .await?;
     if known {
         return Err(ApiError::refused(format!(
@@ -833,7 +884,8 @@ async fn invite(
             "this node has no address another node could dial; give one with --address",
         ));
     }
-    let expires_ms = s.now() + valid;
+    // The event is dated no earlier than its causes; the expiry counts from that date.
+    let expires_ms = s.now().max(latest) + valid;
     let body = Body::Invitation(pb::Invitation {
         node_key: key.as_bytes().to_vec(),
         expires_ms,
@@ -1115,11 +1167,10 @@ pub struct Authored {
 }
 
 async fn aid_action(
+    _: Authorised,
     State(s): State<ApiState>,
-    headers: HeaderMap,
     Json(action): Json<AidAction>,
 ) -> Result<Json<Authored>, ApiError> {
-    authorise(&s, &headers)?;
     let now = s.now();
     let me = crate::keyfile::public_key_of_peer(&s.node.peer_id())
         .ok_or_else(|| ApiError::refused("this node's key is not an ed25519 key"))?;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use mutual_protocol::event::{referent, Body, FeedWriter};
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::Keypair;
+use mutual_protocol::limits::MAX_DEPS;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -165,6 +166,19 @@ impl Client {
             at = at.max(ev.timestamp_ms);
             deps.push(r);
         }
+        // Then the node's heads, so the event follows everything the node knows (a new
+        // key's first event must follow the rotation that made it a member's). Room is
+        // left for the genesis a first event names.
+        for h in &feed.heads {
+            if deps.len() + 2 > MAX_DEPS {
+                break;
+            }
+            let id = EventId::from_slice(&hex::decode(h)?).context("bad head id")?;
+            if !deps.contains(&id) && Some(id) != last.map(|l| l.1) {
+                deps.push(id);
+            }
+        }
+        at = at.max(feed.heads_timestamp_ms);
         let mut writer = FeedWriter::resume(
             Keypair::from_seed(&kp.seed()).context("key")?,
             network,

@@ -387,10 +387,18 @@ pub async fn run(dir: &Path) -> Result<()> {
         .trim()
         .to_string();
     let api_addr = file.api_addr()?;
-    let listener = tokio::net::TcpListener::bind(api_addr)
-        .await
-        .with_context(|| format!("cannot listen for the API on {api_addr}"))?;
+    // The store first: a second node on the same directory is refused for that reason,
+    // whoever holds the API port.
     let handle = start_node(dir, &file).await?;
+    let listener = match tokio::net::TcpListener::bind(api_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            handle.shutdown().await?;
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot listen for the API on {api_addr}"))
+            );
+        }
+    };
     let status = handle.status().await?;
     tracing::info!(
         peer_id = %status.peer_id,

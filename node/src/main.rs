@@ -189,9 +189,10 @@ enum Command {
         /// Number of practices (one more than the founders: the last one is admitted).
         #[arg(long, default_value_t = 5)]
         practices: usize,
-        /// Where the nodes' data directories go (left there for export and verify).
-        #[arg(long, default_value = "mutual-demo")]
-        dir: PathBuf,
+        /// Where the nodes' data directories go (left there for export and verify);
+        /// default: the first of ./mutual-demo, ./mutual-demo-2, ... that does not exist.
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Seconds to wait for the nodes to converge at each step before giving up.
         #[arg(long, default_value_t = 90)]
         timeout: u64,
@@ -792,6 +793,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dir,
             timeout,
         } => {
+            let dir = dir.unwrap_or_else(|| {
+                (1..)
+                    .map(|n| match n {
+                        1 => PathBuf::from("mutual-demo"),
+                        n => PathBuf::from(format!("mutual-demo-{n}")),
+                    })
+                    .find(|p| !p.exists())
+                    .unwrap_or_default()
+            });
             let summary = demo::run(&demo::Plan {
                 practices,
                 dir,

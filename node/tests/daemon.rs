@@ -190,7 +190,7 @@ fn three_node_processes_found_join_sync_and_restart() {
     let clash = mutual(&["start", "--dir", dirs[1].to_str().unwrap()]);
     assert!(!clash.status.success());
     let err = String::from_utf8_lossy(&clash.stderr);
-    assert!(err.contains("in use") || err.contains("API"), "{err}");
+    assert!(err.contains("in use by another process"), "{err}");
     for c in children {
         stop(c);
     }

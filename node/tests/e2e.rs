@@ -1,0 +1,504 @@
+//! End to end through the real binary, across separate processes: `mutual demo` founds,
+//! invites, joins, proposes, votes, makes an aid agreement, kills and restarts a node;
+//! then `export` and `verify`. And bad input at every door: a wrong passphrase, a
+//! malformed, expired or misdirected invite, a vote on a closed motion, a second node on a
+//! data directory, a bad token. Each gives a clear message and changes nothing.
+
+use mutual_node::api::MIN_INVITATION_MS;
+use mutual_node::client::Client;
+use mutual_node::daemon::FileConfig;
+use mutual_node::keystore::{Keystore, PASSPHRASE_ENV};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::Body;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DEMO_PASSPHRASE: &str = mutual_node::demo::DEMO_PASSPHRASE;
+
+fn mutual(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(args)
+        .env(PASSPHRASE_ENV, DEMO_PASSPHRASE)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = mutual(args);
+    assert!(
+        out.status.success(),
+        "mutual {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `mutual` expecting failure; returns its stderr.
+fn refused(args: &[&str], env: Option<(&str, &str)>) -> String {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mutual"));
+    c.args(args).stdin(Stdio::null());
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("runs");
+    assert!(!out.status.success(), "mutual {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn demo(dir: &Path, practices: usize) -> serde_json::Value {
+    let out = ok(&[
+        "demo",
+        "--practices",
+        &practices.to_string(),
+        "--dir",
+        s(dir),
+        "--timeout",
+        "120",
+        "--json",
+    ]);
+    serde_json::from_str(&out).expect("the demo prints JSON")
+}
+
+fn start(dir: &Path) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["start", "--dir", s(dir)])
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("node.log"))
+                .expect("log"),
+        )
+        .spawn()
+        .expect("starts");
+    let c = Client::of(dir).expect("client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.get::<serde_json::Value>("/status").is_err() {
+        assert!(Instant::now() < deadline, "the node answers within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(code) = child.try_wait().expect("wait") {
+            assert!(code.success(), "clean exit: {code}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "stops within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    Client::of(dir)
+        .expect("client")
+        .get("/status")
+        .expect("status")
+}
+
+fn verify(file: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&["verify", s(file), "--json"])).expect("JSON")
+}
+
+#[test]
+fn the_demo_founds_admits_votes_aids_restarts_and_its_stores_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    let summary = demo(&dir, 4);
+    assert_eq!(summary["converged"], true, "{summary}");
+    assert_eq!(summary["admitted"], true, "{summary}");
+    let nodes = summary["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+    let hash = nodes[0]["state_hash"].as_str().expect("hash").to_string();
+    assert!(nodes.iter().all(|n| n["state_hash"] == hash.as_str()));
+
+    // The stores are left for export and verify, offline.
+    let file = tmp.path().join("log.bin");
+    ok(&[
+        "export",
+        "--dir",
+        s(&dir.join("practice-2")),
+        "--out",
+        s(&file),
+    ]);
+    let report = verify(&file);
+    assert_eq!(report["state_hash"], hash.as_str(), "{report}");
+    assert_eq!(report["events"], report["valid"], "{report}");
+    assert_eq!(report["events"], nodes[0]["events"], "{report}");
+    assert_eq!(report["forks"], 0);
+
+    // Export also works while the node runs (through its API), with the same result.
+    let node = start(&dir.join("practice-4"));
+    let live = tmp.path().join("live.bin");
+    ok(&[
+        "export",
+        "--dir",
+        s(&dir.join("practice-4")),
+        "--out",
+        s(&live),
+    ]);
+    stop(node);
+    assert_eq!(verify(&live)["state_hash"], hash.as_str());
+
+    // A second demo into the same directory is refused and leaves it alone.
+    let err = refused(&["demo", "--dir", s(&dir)], None);
+    assert!(err.contains("not empty"), "{err}");
+    assert!(dir.join("practice-1").join("store").exists());
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+fn init(dir: &Path) -> String {
+    let out = ok(&[
+        "init",
+        "--dir",
+        s(dir),
+        "--listen",
+        &format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+        "--api",
+        &format!("127.0.0.1:{}", free_port()),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    v["node_key"].as_str().expect("key").to_string()
+}
+
+fn config_text(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("mutual.toml")).expect("config")
+}
+
+#[test]
+fn every_door_refuses_bad_input_with_a_clear_message_and_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    let summary = demo(&dir, 3);
+    let admission = summary["admission_motion"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let p1 = dir.join("practice-1");
+    let p2 = dir.join("practice-2");
+    let ks1 = dir.join("partners").join("partner-1.keystore");
+    let n1 = start(&p1);
+    let n2 = start(&p2);
+    let events = status(&p1)["events"].clone();
+    let unchanged = || {
+        assert_eq!(status(&p1)["events"], events, "nothing was added");
+    };
+
+    // A wrong passphrase.
+    let err = refused(
+        &[
+            "motion",
+            "propose",
+            "--dir",
+            s(&p1),
+            "--keystore",
+            s(&ks1),
+            "--kind",
+            "general",
+            "--title",
+            "Anything",
+        ],
+        Some((PASSPHRASE_ENV, "not the passphrase")),
+    );
+    assert!(err.contains("wrong passphrase"), "{err}");
+    unchanged();
+
+    // A vote on a closed motion: refused by the command before any key is opened ...
+    let err = refused(
+        &[
+            "vote",
+            "--dir",
+            s(&p1),
+            "--keystore",
+            s(&ks1),
+            &admission,
+            "for",
+        ],
+        Some((PASSPHRASE_ENV, DEMO_PASSPHRASE)),
+    );
+    assert!(err.contains("closed"), "{err}");
+    // ... and by the API when a signed ballot is handed in directly.
+    let kp = Keystore::read(&ks1)
+        .expect("keystore")
+        .open(DEMO_PASSPHRASE)
+        .expect("opens");
+    let id = hex::decode(&admission).expect("hex");
+    let err = Client::of(&p1)
+        .expect("client")
+        .sign_and_submit(
+            &kp,
+            Body::Ballot(pb::Ballot {
+                motion: id,
+                choice: pb::Choice::For as i32,
+                ..Default::default()
+            }),
+        )
+        .expect_err("a ballot on a closed motion is refused");
+    assert!(err.to_string().contains("closed"), "{err}");
+    unchanged();
+
+    // A second node on the same data directory.
+    let err = refused(&["start", "--dir", s(&p1)], None);
+    assert!(err.contains("in use by another process"), "{err}");
+    unchanged();
+
+    // A bad token, on each kind of write.
+    for (path, body) in [
+        ("/events", b"\x0a\x00".to_vec()),
+        ("/aid", br#"{"action":"fulfil","agreement":"00"}"#.to_vec()),
+        ("/invitations", b"{}".to_vec()),
+    ] {
+        let addr = FileConfig::read(&p1).expect("config").api;
+        let out = raw_post(&addr, path, &body, "0123");
+        assert!(out.starts_with("HTTP/1.1 401"), "{path}: {out}");
+        assert!(out.contains("Authorization: Bearer"), "{out}");
+    }
+    unchanged();
+
+    // Invites: malformed, expired, meant for another node.
+    let joiner = tmp.path().join("joiner");
+    let joiner_key = init(&joiner);
+    let other = tmp.path().join("other");
+    let other_key = init(&other);
+    let before = config_text(&joiner);
+    for (line, expect) in [
+        ("hello", "not an invite"),
+        ("mutual-invite:zz", "damaged"),
+        ("mutual-invite:0a02ffff", "damaged"),
+    ] {
+        let err = refused(&["join", "--dir", s(&joiner), line], None);
+        assert!(err.contains(expect), "{line}: {err}");
+        assert_eq!(
+            config_text(&joiner),
+            before,
+            "the configuration is untouched"
+        );
+    }
+    let c1 = Client::of(&p1).expect("client");
+    let invitation = |valid_ms: u64| {
+        c1.post::<_, serde_json::Value>(
+            "/invitations",
+            &serde_json::json!({"node_key": joiner_key, "practice_name": "Joiner",
+                                "ods_code": "J1", "valid_ms": valid_ms}),
+        )
+    };
+    let err = invitation(MIN_INVITATION_MS - 1).expect_err("too short");
+    assert!(err.to_string().contains("a minute"), "{err}");
+    let short = invitation(MIN_INVITATION_MS).expect("an invitation of a minute");
+    // The joining node's clock decides: two minutes ahead, the invite has lapsed.
+    let mut config = FileConfig::read(&joiner).expect("config");
+    config.clock_offset_ms = 2 * 60_000;
+    std::fs::write(
+        joiner.join("mutual.toml"),
+        toml::to_string(&config).expect("toml"),
+    )
+    .expect("write");
+    let before = config_text(&joiner);
+    let err = refused(
+        &[
+            "join",
+            "--dir",
+            s(&joiner),
+            short["invite"].as_str().expect("line"),
+        ],
+        None,
+    );
+    assert!(err.contains("expired"), "{err}");
+    assert_eq!(config_text(&joiner), before);
+    let good = ok(&[
+        "invite",
+        "--dir",
+        s(&p1),
+        "--node-key",
+        &other_key,
+        "--name",
+        "Other",
+        "--ods",
+        "O1",
+    ]);
+    let err = refused(&["join", "--dir", s(&joiner), good.trim()], None);
+    assert!(err.contains("not this node's key"), "{err}");
+    assert_eq!(config_text(&joiner), before);
+    // The same invite works for the node it names.
+    ok(&["join", "--dir", s(&other), good.trim()]);
+    assert!(config_text(&other).contains("network"));
+
+    // An invitation for a key that is already a member's is refused.
+    let members: Vec<serde_json::Value> = c1.get("/members").expect("members");
+    let p2_key = members[1]["node_key"].as_str().expect("key");
+    let err = refused(
+        &[
+            "invite",
+            "--dir",
+            s(&p1),
+            "--node-key",
+            p2_key,
+            "--name",
+            "X",
+            "--ods",
+            "X1",
+        ],
+        None,
+    );
+    assert!(err.contains("already belongs to a member"), "{err}");
+
+    // A keystore with a short passphrase is not written.
+    let weak = tmp.path().join("weak.keystore");
+    let err = refused(
+        &["keystore", "new", "--out", s(&weak)],
+        Some((PASSPHRASE_ENV, "short")),
+    );
+    assert!(err.contains("at least"), "{err}");
+    assert!(!weak.exists());
+
+    stop(n1);
+    stop(n2);
+}
+
+fn raw_post(addr: &str, path: &str, body: &[u8], token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    s.write_all(body).expect("body");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+#[test]
+fn a_partner_rotates_their_key_and_later_revokes_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    demo(&dir, 3);
+    let p2 = dir.join("practice-2");
+    let old = dir.join("partners").join("partner-2.keystore");
+    let new = tmp.path().join("partner-2-new.keystore");
+    let node = start(&p2);
+    let c = Client::of(&p2).expect("client");
+    let partner = |c: &Client| -> serde_json::Value {
+        let m: Vec<serde_json::Value> = c.get("/members").expect("members");
+        m[1]["partners"][0].clone()
+    };
+    let id = partner(&c)["id"].clone();
+    let old_key = Keystore::read(&old).expect("keystore").public().to_string();
+    assert_eq!(partner(&c)["key"], old_key.as_str());
+
+    // A wrong passphrase writes no new keystore and rotates nothing.
+    let err = refused(
+        &[
+            "keystore",
+            "rotate",
+            "--dir",
+            s(&p2),
+            "--keystore",
+            s(&old),
+            "--out",
+            s(&new),
+        ],
+        Some((PASSPHRASE_ENV, "not the passphrase")),
+    );
+    assert!(err.contains("wrong passphrase"), "{err}");
+    assert!(!new.exists());
+    assert_eq!(partner(&c)["key"], old_key.as_str());
+
+    ok(&[
+        "keystore",
+        "rotate",
+        "--dir",
+        s(&p2),
+        "--keystore",
+        s(&old),
+        "--out",
+        s(&new),
+    ]);
+    let new_key = Keystore::read(&new)
+        .expect("new keystore")
+        .public()
+        .to_string();
+    assert_ne!(new_key, old_key);
+    assert_eq!(
+        partner(&c)["key"],
+        new_key.as_str(),
+        "the node knows the new key"
+    );
+    assert_eq!(partner(&c)["id"], id, "the partner's id does not change");
+
+    // The old key no longer signs: refused at the door, nothing stored.
+    let events = status(&p2)["events"].clone();
+    let err = refused(
+        &[
+            "motion",
+            "propose",
+            "--dir",
+            s(&p2),
+            "--keystore",
+            s(&old),
+            "--kind",
+            "general",
+            "--title",
+            "With the old key",
+        ],
+        Some((PASSPHRASE_ENV, DEMO_PASSPHRASE)),
+    );
+    assert!(err.contains("rotated or revoked"), "{err}");
+    assert_eq!(status(&p2)["events"], events);
+    // The new one does.
+    ok(&[
+        "motion",
+        "propose",
+        "--dir",
+        s(&p2),
+        "--keystore",
+        s(&new),
+        "--kind",
+        "general",
+        "--title",
+        "With the new key",
+        "--voting-minutes",
+        "60",
+    ]);
+
+    // Revoking it leaves the partner without a key.
+    ok(&[
+        "keystore",
+        "revoke",
+        "--dir",
+        s(&p2),
+        "--keystore",
+        s(&new),
+        "--reason",
+        "laptop stolen",
+    ]);
+    assert_eq!(partner(&c)["key"], "");
+    assert_eq!(partner(&c)["status"], "active");
+    stop(node);
+}
