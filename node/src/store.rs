@@ -479,15 +479,24 @@ impl Store for SledStore {
             feed_batch.insert(feed_key(&ev.event.author, ev.event.seq, &ev.id), &[][..]);
             pending_batch.remove(ev.id.as_bytes().as_slice());
         }
-        // The log first, then the indexes: an index entry never names a missing event.
-        self.log.apply_batch(log_batch).map_err(|e| self.err(e))?;
-        self.ids.apply_batch(id_batch).map_err(|e| self.err(e))?;
-        self.feeds
-            .apply_batch(feed_batch)
-            .map_err(|e| self.err(e))?;
-        self.pending
-            .apply_batch(pending_batch)
-            .map_err(|e| self.err(e))
+        // One transaction over the log and its indexes, so that a crash leaves all of an
+        // event's entries or none: a log entry is never left without its index (the crash
+        // test in node/tests/crash.rs found this when the batches were applied one by one).
+        use sled::Transactional;
+        (&self.log, &self.ids, &self.feeds, &self.pending)
+            .transaction(|(log, ids, feeds, pending)| {
+                log.apply_batch(&log_batch)?;
+                ids.apply_batch(&id_batch)?;
+                feeds.apply_batch(&feed_batch)?;
+                pending.apply_batch(&pending_batch)?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => self.err(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    self.corrupt("a store transaction aborted".into())
+                }
+            })
     }
 
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {

@@ -1,27 +1,12 @@
 //! The daemon as separate processes: init, found, join, start, status over the local API,
 //! a refused write without the token, a clean stop on SIGTERM and a restart.
 
-use std::net::TcpListener;
+mod common;
+
+use common::{init, mutual, ok, start, status, stop};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn mutual(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mutual"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mutual(args);
-    assert!(
-        out.status.success(),
-        "mutual {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Child;
+use std::time::Duration;
 
 fn post_without_token(addr: &str, body: &[u8]) -> String {
     use std::io::{Read, Write};
@@ -38,47 +23,6 @@ fn post_without_token(addr: &str, body: &[u8]) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     out
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn start(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mutual"))
-        .args(["start", "--dir", dir.to_str().expect("utf-8")])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("node.log")).expect("log file"))
-        .spawn()
-        .expect("starts")
-}
-
-fn status(dir: &Path) -> Option<serde_json::Value> {
-    let out = mutual(&["status", "--dir", dir.to_str()?, "--json"]);
-    out.status
-        .success()
-        .then(|| serde_json::from_slice(&out.stdout).ok())
-        .flatten()
-}
-
-fn stop(mut child: Child) {
-    let pid = child.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(code) = child.try_wait().expect("wait") {
-            assert!(code.success(), "clean exit on SIGTERM: {code}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "the node stops within 30 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Polls until every node reports the same state hash and `peers` peers; bounded.
@@ -105,25 +49,9 @@ fn three_node_processes_found_join_sync_and_restart() {
     let mut keys = Vec::new();
     let mut addrs = Vec::new();
     for d in &dirs {
-        let port = free_port();
-        let api = format!("127.0.0.1:{}", free_port());
-        let listen = format!("/ip4/127.0.0.1/tcp/{port}");
-        let out = ok(&[
-            "init",
-            "--dir",
-            d.to_str().unwrap(),
-            "--listen",
-            &listen,
-            "--api",
-            &api,
-            "--json",
-        ]);
-        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-        keys.push(v["node_key"].as_str().expect("key").to_string());
-        addrs.push(format!(
-            "{listen}/p2p/{}",
-            v["peer_id"].as_str().expect("peer")
-        ));
+        let (key, peer, listen) = init(d);
+        keys.push(key);
+        addrs.push(format!("{listen}/p2p/{peer}"));
     }
     // A second init of the same directory is refused and changes nothing.
     let again = mutual(&["init", "--dir", dirs[0].to_str().unwrap()]);

@@ -8,49 +8,14 @@ use mutual_node::api::MIN_INVITATION_MS;
 use mutual_node::client::Client;
 use mutual_node::daemon::FileConfig;
 use mutual_node::keystore::{Keystore, PASSPHRASE_ENV};
+
+mod common;
+
+use common::{ok, refused, s, start, stop, DEMO_PASSPHRASE};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const DEMO_PASSPHRASE: &str = mutual_node::demo::DEMO_PASSPHRASE;
-
-fn mutual(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mutual"))
-        .args(args)
-        .env(PASSPHRASE_ENV, DEMO_PASSPHRASE)
-        .stdin(Stdio::null())
-        .output()
-        .expect("runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mutual(args);
-    assert!(
-        out.status.success(),
-        "mutual {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs `mutual` expecting failure; returns its stderr.
-fn refused(args: &[&str], env: Option<(&str, &str)>) -> String {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mutual"));
-    c.args(args).stdin(Stdio::null());
-    if let Some((k, v)) = env {
-        c.env(k, v);
-    }
-    let out = c.output().expect("runs");
-    assert!(!out.status.success(), "mutual {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use std::time::Duration;
 
 fn demo(dir: &Path, practices: usize) -> serde_json::Value {
     let out = ok(&[
@@ -66,49 +31,8 @@ fn demo(dir: &Path, practices: usize) -> serde_json::Value {
     serde_json::from_str(&out).expect("the demo prints JSON")
 }
 
-fn start(dir: &Path) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_mutual"))
-        .args(["start", "--dir", s(dir)])
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("node.log"))
-                .expect("log"),
-        )
-        .spawn()
-        .expect("starts");
-    let c = Client::of(dir).expect("client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while c.get::<serde_json::Value>("/status").is_err() {
-        assert!(Instant::now() < deadline, "the node answers within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
-
-fn stop(mut child: Child) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(code) = child.try_wait().expect("wait") {
-            assert!(code.success(), "clean exit: {code}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "stops within 30 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn status(dir: &Path) -> serde_json::Value {
-    Client::of(dir)
-        .expect("client")
-        .get("/status")
-        .expect("status")
+    common::status(dir).expect("status")
 }
 
 fn verify(file: &Path) -> serde_json::Value {
@@ -161,26 +85,8 @@ fn the_demo_founds_admits_votes_aids_restarts_and_its_stores_verify() {
     assert!(dir.join("practice-1").join("store").exists());
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
 fn init(dir: &Path) -> String {
-    let out = ok(&[
-        "init",
-        "--dir",
-        s(dir),
-        "--listen",
-        &format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-        "--api",
-        &format!("127.0.0.1:{}", free_port()),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    v["node_key"].as_str().expect("key").to_string()
+    common::init(dir).0
 }
 
 fn config_text(dir: &Path) -> String {

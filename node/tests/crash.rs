@@ -1,0 +1,200 @@
+//! Crash tests on the real node: a `mutual start` process is killed with SIGKILL at
+//! random moments while partners vote through its API, many times. After each restart
+//! every acknowledged ballot is in the store, the store opens cleanly, and the state is
+//! what the acknowledged ballots say.
+//!
+//! `MUTUAL_CRASH_CYCLES` sets the number of kill/restart cycles (default 12) and
+//! `MUTUAL_CRASH_SEED` the seed of the kill moments (default 1); a failure prints both.
+
+mod common;
+
+use common::{free_port, ok, s, start, stop};
+use mutual_node::client::Client;
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::Body;
+use mutual_protocol::keys::Keypair;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const PARTNERS: usize = 3;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One practice with three partners; returns the partners' keys.
+fn found(dir: &Path) -> Vec<Keypair> {
+    let out = ok(&[
+        "init",
+        "--dir",
+        s(dir),
+        "--listen",
+        &format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+        "--api",
+        &format!("127.0.0.1:{}", free_port()),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let node_key = v["node_key"].as_str().expect("key");
+    let partners: Vec<Keypair> = (0..PARTNERS)
+        .map(|i| Keypair::from_seed(&[i as u8 + 1; 32]).expect("seed"))
+        .collect();
+    let mut f = format!(
+        "name = \"Crash test\"\n[[practice]]\nname = \"Only\"\nods = \"C1\"\nnode_key = \"{node_key}\"\n"
+    );
+    for (i, p) in partners.iter().enumerate() {
+        f.push_str(&format!(
+            "[[partner]]\nname = \"Partner {i}\"\npractice = \"C1\"\nkey = \"{}\"\n",
+            p.public()
+        ));
+    }
+    let file = dir.join("founding.toml");
+    std::fs::write(&file, f).expect("founding file");
+    ok(&["found", "--dir", s(dir), "--founding", s(&file)]);
+    partners
+}
+
+fn vote(c: &Client, kp: &Keypair, motion: &[u8], choice: pb::Choice) -> anyhow::Result<String> {
+    c.sign_and_submit(
+        kp,
+        Body::Ballot(pb::Ballot {
+            motion: motion.to_vec(),
+            choice: choice as i32,
+            ..Default::default()
+        }),
+    )
+    .map(|s| s.id)
+}
+
+#[test]
+fn acknowledged_ballots_survive_sigkill_at_random_moments() {
+    let cycles = env_or("MUTUAL_CRASH_CYCLES", 12);
+    let seed = env_or("MUTUAL_CRASH_SEED", 1);
+    eprintln!(
+        "crash test: {cycles} cycles, seed {seed} (replay: MUTUAL_CRASH_SEED={seed} \
+         MUTUAL_CRASH_CYCLES={cycles} cargo nextest run -p mutual-node --test crash)"
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("node");
+    let partners = Arc::new(found(&dir));
+    let mut child = start(&dir);
+    let c = Client::of(&dir).expect("client");
+    let motion = c
+        .sign_and_submit(
+            &partners[0],
+            Body::Motion(pb::Motion {
+                kind: pb::DecisionKind::General as i32,
+                title: "Keep voting".into(),
+                closes_at_ms: c.now() + 7 * 24 * 3_600_000,
+                ..Default::default()
+            }),
+        )
+        .expect("the motion is proposed");
+    let motion = hex::decode(&motion.id).expect("hex");
+    // Every ballot the node acknowledged, and the latest acknowledged choice per partner.
+    let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let latest: Arc<Mutex<Vec<Option<pb::Choice>>>> = Arc::new(Mutex::new(vec![None; PARTNERS]));
+    let mut kills = 0;
+    for cycle in 0..cycles {
+        let running = Arc::new(AtomicBool::new(true));
+        let voters: Vec<_> = (0..PARTNERS)
+            .map(|p| {
+                let (running, acked, latest, partners, motion) = (
+                    running.clone(),
+                    acked.clone(),
+                    latest.clone(),
+                    partners.clone(),
+                    motion.clone(),
+                );
+                let c = Client::of(&dir).expect("client");
+                std::thread::spawn(move || {
+                    // Bounded: the node is killed within a second; at most 1,000 tries.
+                    for n in cycle as usize..cycle as usize + 1_000 {
+                        if !running.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let choice = if (n + p).is_multiple_of(2) {
+                            pb::Choice::For
+                        } else {
+                            pb::Choice::Against
+                        };
+                        if let Ok(id) = vote(&c, &partners[p], &motion, choice) {
+                            acked.lock().expect("lock").insert(id);
+                            latest.lock().expect("lock")[p] = Some(choice);
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(20..600)));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        kills += 1;
+        running.store(false, Ordering::SeqCst);
+        for v in voters {
+            v.join().expect("voter");
+        }
+        // The store opens cleanly and holds every acknowledged ballot.
+        child = start(&dir);
+        let acked_now = acked.lock().expect("lock").clone();
+        for id in &acked_now {
+            let e: serde_json::Value = c.get(&format!("/events/{id}")).unwrap_or_else(|e| {
+                panic!("cycle {cycle} (seed {seed}): acknowledged ballot {id} lost: {e}")
+            });
+            assert_eq!(e["outcome"], "applied", "cycle {cycle}: {e}");
+        }
+        // Each partner with an acknowledged ballot has a counted ballot.
+        let m: serde_json::Value = c
+            .get(&format!("/motions/{}", hex::encode(&motion)))
+            .expect("motion");
+        let counted: Vec<String> = m["ballots"]
+            .as_array()
+            .expect("ballots")
+            .iter()
+            .map(|b| b[0].as_str().unwrap_or_default().to_string())
+            .collect();
+        for (p, choice) in latest.lock().expect("lock").iter().enumerate() {
+            if choice.is_some() {
+                assert!(
+                    counted.contains(&format!("Partner {p}")),
+                    "cycle {cycle} (seed {seed}): partner {p}'s ballot is counted: {m}"
+                );
+            }
+        }
+    }
+    let total = acked.lock().expect("lock").len();
+    eprintln!("crash test: {kills} SIGKILLs, {total} acknowledged ballots, 0 lost");
+    assert!(total > 0, "ballots were acknowledged");
+    // Finally a clean stop, and the store still opens with every ballot.
+    stop(child);
+    let child = start(&dir);
+    let mut stored = BTreeSet::new();
+    for page in 0..100 {
+        let events: Vec<serde_json::Value> = c
+            .get(&format!("/events?kind=ballot&skip={}", page * 1_000))
+            .expect("events");
+        if events.is_empty() {
+            break;
+        }
+        stored.extend(
+            events
+                .iter()
+                .map(|e| e["id"].as_str().unwrap_or_default().to_string()),
+        );
+    }
+    let acked = acked.lock().expect("lock");
+    assert!(
+        acked.is_subset(&stored),
+        "{} stored, {total} acknowledged",
+        stored.len()
+    );
+    stop(child);
+}
