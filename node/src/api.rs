@@ -20,7 +20,7 @@ use mutual_protocol::governance::tally::{Tally, Vote};
 use mutual_protocol::governance::Finality;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::limits::MAX_INVITATION_MS;
+use mutual_protocol::limits::{MAX_INVITATION_MS, MAX_OPEN_INVITATIONS};
 use mutual_protocol::membership::Membership;
 use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,32 @@ pub fn router(state: ApiState) -> Router {
         .route("/invitations", post(invite))
         .route("/aid", post(aid_action))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
+        .layer(axum::middleware::from_fn(host_guard))
         .with_state(state)
+}
+
+/// Answers only requests addressed to an IP address or `localhost`: a web page whose
+/// domain was rebound to 127.0.0.1 sends its own domain as `Host` and is refused, so it
+/// cannot read the partnership's data through a browser on the same machine.
+async fn host_guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    if name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
+        next.run(req).await
+    } else {
+        ApiError(
+            StatusCode::FORBIDDEN,
+            format!("requests must be addressed to an IP address or localhost, not {host:?}"),
+        )
+        .into_response()
+    }
 }
 
 /// An error answer: a status and a message saying what to do.
@@ -119,11 +144,14 @@ impl axum::extract::FromRequestParts<ApiState> for Authorised {
 }
 
 fn authorise(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use sha2::{Digest, Sha256};
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given != Some(s.token.as_str()) {
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared as digests, so the time taken says nothing about how much of it matched.
+    if Sha256::digest(given.as_bytes()) != Sha256::digest(s.token.as_bytes()) {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             format!(
@@ -136,10 +164,8 @@ fn authorise(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 fn parse_id(s: &str) -> Result<EventId, ApiError> {
-    hex::decode(s)
-        .ok()
-        .and_then(|b| EventId::from_slice(&b))
-        .ok_or_else(|| ApiError::bad(format!("{s:?} is not an event id (64 hex digits)")))
+    s.parse()
+        .map_err(|_| ApiError::bad(format!("{s:?} is not an event id (64 hex digits)")))
 }
 
 fn parse_key(s: &str) -> Result<PublicKey, ApiError> {
@@ -859,32 +885,48 @@ async fn invite(
              {MAX_INVITATION_MS} ms (30 days)"
         )));
     }
-    let (known, latest) = s
+    let me = crate::keyfile::public_key_of_peer(&s.node.peer_id())
+        .ok_or_else(|| ApiError::refused("this node's key is not an ed25519 key"))?;
+    let now = s.now();
+    let latest = s
         .node
         .query(move |r| {
-            (
-                r.state().membership().is_known(&key),
-                latest_head_timestamp(r),
-            )
+            let st = r.state();
+            let m = st.membership();
+            if !m.is_active(&me) {
+                return Err(ApiError::refused(
+                    "this node is not (yet) an active member's node, so it cannot invite",
+                ));
+            }
+            if m.is_known(&key) {
+                return Err(ApiError::refused(format!(
+                    "{key} already belongs to a member; an invitation is for a new practice's node"
+                )));
+            }
+            let open = st
+                .invitations()
+                .filter(|(k, i)| i.inviter == me && **k != key && i.expires_ms > now)
+                .count();
+            if open >= MAX_OPEN_INVITATIONS {
+                return Err(ApiError::refused(format!(
+                    "this node already has {open} open invitations, the most allowed; wait \
+                     for one to be used or to lapse"
+                )));
+            }
+            Ok(latest_head_timestamp(r))
         })
-        .await?;
-    if known {
-        return Err(ApiError::refused(format!(
-            "{key} already belongs to a member; an invitation is for a new practice's node"
-        )));
-    }
+        .await??;
     let status = s.node.status().await?;
     let bootstrap = if req.bootstrap.is_empty() {
         invite::dialable(&status.listen, &status.peer_id)
     } else {
-        req.bootstrap
+        invite::normalise(&req.bootstrap, &status.peer_id).map_err(ApiError::bad)?
     };
     if bootstrap.is_empty() {
         return Err(ApiError::refused(
             "this node has no address another node could dial; give one with --address",
         ));
     }
-    // The event is dated no earlier than its causes; the expiry counts from that date.
     let expires_ms = s.now().max(latest) + valid;
     let body = Body::Invitation(pb::Invitation {
         node_key: key.as_bytes().to_vec(),

@@ -6,10 +6,9 @@ use crate::clock_ms;
 use crate::daemon::{FileConfig, TOKEN_FILE};
 use crate::node::Submitted;
 use anyhow::{bail, Context, Result};
-use mutual_protocol::event::{referent, Body, FeedWriter};
+use mutual_protocol::event::{deps_for, referent, Body, FeedWriter};
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::Keypair;
-use mutual_protocol::limits::MAX_DEPS;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -19,6 +18,16 @@ use std::time::Duration;
 
 /// Largest answer read from the API, in bytes (an export of a large log fits).
 pub const MAX_RESPONSE_BYTES: u64 = 1 << 30;
+
+/// The node answered, and refused: what was sent did not and will not take effect.
+#[derive(Debug, thiserror::Error)]
+#[error("the node refused ({status}): {message}")]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    /// The node's explanation.
+    pub message: String,
+}
 
 /// A data directory's running node, reached through its local API.
 #[derive(Debug, Clone)]
@@ -89,9 +98,12 @@ impl Client {
         stream.write_all(body)?;
         let mut response = Vec::new();
         stream
-            .take(MAX_RESPONSE_BYTES)
+            .take(MAX_RESPONSE_BYTES + 1)
             .read_to_end(&mut response)
             .context("reading the node's answer")?;
+        if response.len() as u64 > MAX_RESPONSE_BYTES {
+            bail!("the node's answer is larger than {MAX_RESPONSE_BYTES} bytes");
+        }
         let split = response
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
@@ -103,18 +115,32 @@ impl Client {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .context("the node's answer has no status")?;
-        if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
+        let lower = head.to_ascii_lowercase();
+        if lower.contains("transfer-encoding: chunked") {
             bail!("the node's answer is chunked, which this client does not read");
+        }
+        // A cut-off answer (the node stopped mid-way) is an error, never a short success.
+        let length = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if length.is_some_and(|n| n != body.len()) {
+            bail!(
+                "the node's answer was cut off ({} of {} bytes)",
+                body.len(),
+                length.unwrap_or_default()
+            );
         }
         if !(200..300).contains(&status) {
             let msg = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["error"].as_str().map(String::from))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-            bail!("the node refused ({status}): {msg}");
+            return Err(Refused {
+                status,
+                message: msg,
+            }
+            .into());
         }
         Ok(body)
     }
@@ -158,27 +184,28 @@ impl Client {
             )),
             None => None,
         };
+        let heads = feed
+            .heads
+            .iter()
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| EventId::from_slice(&b))
+                    .context("bad head id")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The referent, then the node's heads, so the event follows everything the node
+        // knows (a new key's first event must follow the rotation that made it a member's).
+        let deps = deps_for(&body, &heads, last.map(|l| l.1));
         // No earlier than any cause (docs/PROTOCOL.md §5.9).
-        let mut at = self.now().max(feed.timestamp_ms);
-        let mut deps = Vec::new();
+        let mut at = self
+            .now()
+            .max(feed.timestamp_ms)
+            .max(feed.heads_timestamp_ms);
         if let Some(r) = referent(&body) {
             let ev: EventView = self.get(&format!("/events/{r}"))?;
             at = at.max(ev.timestamp_ms);
-            deps.push(r);
         }
-        // Then the node's heads, so the event follows everything the node knows (a new
-        // key's first event must follow the rotation that made it a member's). Room is
-        // left for the genesis a first event names.
-        for h in &feed.heads {
-            if deps.len() + 2 > MAX_DEPS {
-                break;
-            }
-            let id = EventId::from_slice(&hex::decode(h)?).context("bad head id")?;
-            if !deps.contains(&id) && Some(id) != last.map(|l| l.1) {
-                deps.push(id);
-            }
-        }
-        at = at.max(feed.heads_timestamp_ms);
         let mut writer = FeedWriter::resume(
             Keypair::from_seed(&kp.seed()).context("key")?,
             network,
@@ -196,11 +223,22 @@ impl Client {
         if s.result == "stored" && s.outcome.as_deref() == Some("applied") {
             return Ok(s);
         }
+        if s.result == "stored" {
+            // Folded, and refused by the rules: it will never take effect.
+            return Err(Refused {
+                status: 200,
+                message: format!(
+                    "event {} was stored as evidence but did not take effect: {}",
+                    s.id,
+                    s.outcome.as_deref().unwrap_or_default()
+                ),
+            }
+            .into());
+        }
         bail!(
-            "event {} was {} but did not take effect: {}",
+            "event {} was {} and has not taken effect yet",
             s.id,
-            s.result,
-            s.outcome.as_deref().unwrap_or("not yet folded")
+            s.result
         )
     }
 }

@@ -32,6 +32,10 @@ pub const TOKEN_FILE: &str = "api-token";
 pub const GENESIS_FILE: &str = "genesis.bin";
 /// The store's directory.
 pub const STORE_DIR: &str = "store";
+/// Shortest API token the daemon accepts.
+pub const MIN_TOKEN_CHARS: usize = 32;
+/// Largest clock shift `clock_offset_ms` may set: one day either way.
+pub const MAX_CLOCK_OFFSET_MS: i64 = 24 * 3_600_000;
 
 /// `mutual.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +90,18 @@ impl FileConfig {
             .with_context(|| format!("{} is not a valid configuration", path.display()))
     }
 
+    /// Writes `mutual.toml` in `dir`, replacing it atomically (a temporary file renamed
+    /// into place), so a crash never leaves it half written.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+        std::fs::write(&tmp, toml::to_string(self)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dir.join(CONFIG_FILE))?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    }
+
     /// The node configuration this file describes, for data directory `dir`.
     pub fn node_config(&self, dir: &Path) -> Result<Config> {
         let parse = |s: &String| -> Result<Multiaddr> {
@@ -100,6 +116,9 @@ impl FileConfig {
             bail!("sync_interval_secs must be at least 1");
         }
         c.sync_interval = Duration::from_secs(self.sync_interval_secs);
+        if self.clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS {
+            bail!("clock_offset_ms must be within a day ({MAX_CLOCK_OFFSET_MS} ms) either way");
+        }
         c.clock_offset_ms = self.clock_offset_ms;
         Ok(c)
     }
@@ -128,7 +147,7 @@ pub fn init(dir: &Path, config: &FileConfig) -> Result<Keypair> {
     let mut token = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut token);
     write_private(&dir.join(TOKEN_FILE), hex::encode(token).as_bytes())?;
-    std::fs::write(dir.join(CONFIG_FILE), toml::to_string(config)?)?;
+    config.write(dir)?;
     Ok(kp)
 }
 
@@ -305,7 +324,7 @@ pub fn join(dir: &Path, network: &str, bootstrap: Vec<String>) -> Result<()> {
     config.network = Some(network.trim().to_string());
     config.bootstrap = bootstrap;
     config.node_config(dir)?;
-    std::fs::write(dir.join(CONFIG_FILE), toml::to_string(&config)?)?;
+    config.write(dir)?;
     Ok(())
 }
 
@@ -386,6 +405,20 @@ pub async fn run(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot read {}", dir.join(TOKEN_FILE).display()))?
         .trim()
         .to_string();
+    if token.len() < MIN_TOKEN_CHARS {
+        bail!(
+            "{} must hold a token of at least {MIN_TOKEN_CHARS} characters (`mutual init` \
+             writes 64 random hex digits)",
+            dir.join(TOKEN_FILE).display()
+        );
+    }
+    if file.clock_offset_ms != 0 {
+        tracing::warn!(
+            clock_offset_ms = file.clock_offset_ms,
+            "this node's clock is shifted (clock_offset_ms in {CONFIG_FILE}); for \
+             demonstrations and tests only"
+        );
+    }
     let api_addr = file.api_addr()?;
     // The store first: a second node on the same directory is refused for that reason,
     // whoever holds the API port.

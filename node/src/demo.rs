@@ -196,10 +196,11 @@ impl Demo {
         let shown: Vec<String> = args
             .iter()
             .map(|a| {
-                let a = if a.len() > 60 && !a.contains(' ') {
-                    format!("{}…", &a[..40])
+                let a = a.replace(&root, "$DEMO");
+                let a = if a.chars().count() > 60 && !a.contains(' ') {
+                    format!("{}…", a.chars().take(40).collect::<String>())
                 } else {
-                    a.clone()
+                    a
                 };
                 if a.contains(' ') {
                     format!("{a:?}")
@@ -208,7 +209,7 @@ impl Demo {
                 }
             })
             .collect();
-        let text = format!("  $ mutual {}", shown.join(" ")).replace(&root, "$DEMO");
+        let text = format!("  $ mutual {}", shown.join(" "));
         if self.plan.json {
             eprintln!("{text}");
         } else {
@@ -352,7 +353,7 @@ impl Demo {
         let events = self.hashes().first().map_or(0, |h| h.2);
         self.say(&format!(
             "{n} nodes agree: {events} events, state hash {}…",
-            &hash[..16]
+            hash.get(..16).unwrap_or(&hash)
         ));
         Ok(hash)
     }
@@ -387,7 +388,7 @@ impl Demo {
             let mut config = FileConfig::read(&pdir)?;
             config.clock_offset_ms = -CLOCK_BEHIND_MS;
             config.sync_interval_secs = 2;
-            std::fs::write(pdir.join(CONFIG_FILE), toml::to_string(&config)?)?;
+            config.write(&pdir)?;
             let keystore = dir
                 .join("partners")
                 .join(format!("partner-{}.keystore", i + 1));
@@ -635,7 +636,10 @@ impl Demo {
                     .any(|a| a.id == agreement && a.status == "binding")
             })
         });
-        ensure!(binding, "the agreement is binding on every node");
+        ensure!(
+            binding,
+            "the agreement did not become binding on every node"
+        );
         self.say(&format!(
             "{} covers {} on {day}: the agreement is signed by both practices and binding on every node",
             self.practices[off_i].name, self.practices[req_i].name
@@ -711,10 +715,7 @@ impl Demo {
             self.stop(i, false)?;
             let mut c = FileConfig::read(&self.practices[i].dir)?;
             c.clock_offset_ms = 0;
-            std::fs::write(
-                self.practices[i].dir.join(CONFIG_FILE),
-                toml::to_string(&c)?,
-            )?;
+            c.write(&self.practices[i].dir)?;
         }
         for i in 0..n {
             self.start(i)?;

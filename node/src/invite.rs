@@ -73,7 +73,11 @@ pub fn encode(wire: &[u8]) -> String {
 /// Reads and checks an invite line for the node with key `me` at local time `now_ms`.
 pub fn decode(line: &str, me: &PublicKey, now_ms: u64) -> Result<Invite, InviteError> {
     let bad = |s: &str| InviteError::Malformed(s.to_string());
-    let line = line.trim();
+    if line.len() > 2 * MAX_INVITE_CHARS {
+        return Err(bad("longer than any invite"));
+    }
+    // Mail programs wrap long lines: whitespace anywhere is dropped.
+    let line: String = line.chars().filter(|c| !c.is_whitespace()).collect();
     if line.len() > MAX_INVITE_CHARS {
         return Err(bad("longer than any invite"));
     }
@@ -130,10 +134,27 @@ pub fn decode(line: &str, me: &PublicKey, now_ms: u64) -> Result<Invite, InviteE
     })
 }
 
+fn is_loopback(m: &Multiaddr) -> bool {
+    m.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
+fn with_peer(m: Multiaddr, peer: &str) -> String {
+    if matches!(m.iter().last(), Some(Protocol::P2p(_))) {
+        m.to_string()
+    } else {
+        format!("{m}/p2p/{peer}")
+    }
+}
+
 /// The addresses among `listen` another node could dial, each ending in `/p2p/<peer>`:
-/// unspecified addresses (0.0.0.0, ::) are left out.
+/// unspecified addresses (0.0.0.0, ::) are left out, and loopback ones too unless there
+/// is nothing else (a partnership run on one machine, as in `mutual demo`).
 pub fn dialable(listen: &[String], peer: &str) -> Vec<String> {
-    let mut out: Vec<String> = listen
+    let addrs: Vec<Multiaddr> = listen
         .iter()
         .filter_map(|a| a.parse::<Multiaddr>().ok())
         .filter(|m| {
@@ -143,18 +164,43 @@ pub fn dialable(listen: &[String], peer: &str) -> Vec<String> {
                 _ => false,
             })
         })
-        .map(|m| {
-            if matches!(m.iter().last(), Some(Protocol::P2p(_))) {
-                m.to_string()
-            } else {
-                format!("{m}/p2p/{peer}")
-            }
-        })
+        .collect();
+    let only_loopback = addrs.iter().all(is_loopback);
+    let mut out: Vec<String> = addrs
+        .into_iter()
+        .filter(|m| only_loopback || !is_loopback(m))
+        .map(|m| with_peer(m, peer))
         .collect();
     out.sort();
     out.dedup();
     out.truncate(mutual_protocol::limits::MAX_LIST_LEN);
     out
+}
+
+/// Addresses given by an operator (`mutual invite --address`): each must be a multiaddr;
+/// `/p2p/<peer>` is appended where missing, and one naming another peer is refused.
+pub fn normalise(given: &[String], peer: &str) -> Result<Vec<String>, String> {
+    if given.len() > mutual_protocol::limits::MAX_LIST_LEN {
+        return Err(format!(
+            "at most {} addresses",
+            mutual_protocol::limits::MAX_LIST_LEN
+        ));
+    }
+    given
+        .iter()
+        .map(|a| {
+            let m: Multiaddr = a
+                .trim()
+                .parse()
+                .map_err(|_| format!("{a:?} is not a multiaddr like /ip4/192.0.2.7/tcp/7700"))?;
+            match m.iter().last() {
+                Some(Protocol::P2p(p)) if p.to_string() != peer => {
+                    Err(format!("{a:?} names peer {p}, not this node ({peer})"))
+                }
+                _ => Ok(with_peer(m, peer)),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -249,11 +295,53 @@ mod tests {
             "/ip4/127.0.0.1/tcp/7700".to_string(),
             "/ip4/10.0.0.5/udp/7700/quic-v1".to_string(),
         ];
-        let d = dialable(
-            &listen,
-            "12D3KooWGzUQCm4Jxz5ZwQBMyZ8Yk6WcfBDEvV3RiyNo8dNFyK4h",
+        let peer = "12D3KooWGzUQCm4Jxz5ZwQBMyZ8Yk6WcfBDEvV3RiyNo8dNFyK4h";
+        let d = dialable(&listen, peer);
+        assert_eq!(
+            d,
+            vec![format!("/ip4/10.0.0.5/udp/7700/quic-v1/p2p/{peer}")]
         );
-        assert_eq!(d.len(), 2);
-        assert!(d.iter().all(|a| a.contains("/p2p/12D3")));
+        // Loopback only when there is nothing else.
+        let d = dialable(&listen[..2], peer);
+        assert_eq!(d, vec![format!("/ip4/127.0.0.1/tcp/7700/p2p/{peer}")]);
+    }
+
+    #[test]
+    fn operator_addresses_are_checked_and_completed() {
+        let peer = "12D3KooWGzUQCm4Jxz5ZwQBMyZ8Yk6WcfBDEvV3RiyNo8dNFyK4h";
+        assert_eq!(
+            normalise(&["/ip4/192.0.2.7/tcp/7700".into()], peer).unwrap(),
+            vec![format!("/ip4/192.0.2.7/tcp/7700/p2p/{peer}")]
+        );
+        assert!(normalise(&["192.0.2.7:7700".into()], peer).is_err());
+        let other = format!("/ip4/192.0.2.7/tcp/7700/p2p/{}", libp2p::PeerId::random());
+        assert!(normalise(&[other], peer).is_err(), "another peer's address");
+        assert!(normalise(&[ADDR.into()], peer).is_ok(), "this node's own");
+        let many =
+            vec!["/ip4/192.0.2.7/tcp/1".to_string(); mutual_protocol::limits::MAX_LIST_LEN + 1];
+        assert!(normalise(&many, peer).is_err());
+        assert!(normalise(&many[1..], peer).is_ok());
+    }
+
+    #[test]
+    fn a_wrapped_invite_still_reads_and_a_forged_signature_is_named() {
+        let me = Keypair::generate(&mut OsRng).public();
+        let line = encode(&invitation(10_000, &me, vec![ADDR.into()]));
+        let wrapped: String = line
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n  ");
+        assert!(decode(&wrapped, &me, 5_000).is_ok());
+        // The last hex digit lies in the signature.
+        let mut forged = line.into_bytes();
+        let last = forged.len() - 1;
+        forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            decode(&forged, &me, 5_000).unwrap_err(),
+            InviteError::BadSignature
+        );
     }
 }

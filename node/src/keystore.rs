@@ -191,43 +191,74 @@ impl Keystore {
     }
 }
 
-/// Writes a new keystore for `kp` at `path` (mode 0600, never overwriting), durably.
+/// Writes a new keystore for `kp` at `path` (mode 0600, never overwriting), durably: the
+/// bytes go to a temporary file that is synced, then linked into place (which fails if
+/// `path` exists), and the directory is synced. A failure leaves no partial keystore.
 pub fn create(path: &Path, kp: &Keypair, passphrase: &str) -> Result<(), KeystoreError> {
     let bytes = seal(kp, passphrase)?;
     let io = |source| KeystoreError::Io {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
+    if path.exists() {
+        return Err(KeystoreError::Exists(path.to_path_buf()));
     }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                KeystoreError::Exists(path.to_path_buf())
-            } else {
-                io(e)
-            }
-        })?;
-    f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut nonce = [0u8; 8];
+    OsRng.fill_bytes(&mut nonce);
+    let tmp = dir.join(format!(".keystore-{}.tmp", hex::encode(nonce)));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()
+    })();
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeystoreError::Exists(path.to_path_buf())
+        } else {
+            io(e)
+        }
+    })?;
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
 }
 
-/// Where a passphrase comes from: `MUTUAL_PASSPHRASE`, else a file given on the command
-/// line, else a prompt on the terminal (twice when `confirm`).
+/// Holds an exclusive lock on a keystore file while its key signs, so that two commands
+/// using the same keystore at once cannot both sign the same sequence number (a fork).
+pub fn lock(path: &Path) -> Result<std::fs::File, KeystoreError> {
+    let f = std::fs::File::open(path).map_err(|source| KeystoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    f.lock().map_err(|source| KeystoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(f)
+}
+
+/// Where a passphrase comes from: a file given on the command line, else
+/// `MUTUAL_PASSPHRASE`, else a prompt on the terminal (twice when `confirm`).
 pub fn passphrase(file: Option<&Path>, prompt: &str, confirm: bool) -> anyhow::Result<String> {
     use anyhow::Context;
-    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
-        return Ok(p);
-    }
     if let Some(f) = file {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("cannot read the passphrase file {}", f.display()))?;
         return Ok(text.trim_end_matches(['\n', '\r']).to_string());
+    }
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        return Ok(p);
     }
     let first = rpassword::prompt_password(prompt).context(
         "cannot read a passphrase from the terminal; set MUTUAL_PASSPHRASE or pass --passphrase-file",

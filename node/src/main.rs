@@ -217,14 +217,23 @@ struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn open(&self) -> Result<Keypair> {
+    /// The key, and a lock on its keystore to hold while it signs.
+    fn open(&self) -> Result<(Keypair, std::fs::File)> {
+        let (kp, _, lock) = self.open_with_passphrase()?;
+        Ok((kp, lock))
+    }
+
+    /// The key, the passphrase that opened it, and a lock on the keystore.
+    fn open_with_passphrase(&self) -> Result<(Keypair, String, std::fs::File)> {
+        let lock = keystore::lock(&self.keystore)?;
         let ks = keystore::Keystore::read(&self.keystore)?;
         let p = keystore::passphrase(
             self.passphrase_file.as_deref(),
             &format!("passphrase for {}: ", self.keystore.display()),
             false,
         )?;
-        Ok(ks.open(&p)?)
+        let kp = ks.open(&p)?;
+        Ok((kp, p, lock))
     }
 }
 
@@ -535,8 +544,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 println!("founded network {} ({})", g.id, f.name);
                 println!(
-                    "next: `mutual start --dir {}`; other practices join with \
-                     `mutual init --network {} --bootstrap <this node's address>/p2p/<its peer id>`",
+                    "next: `mutual start --dir {}`; the other founding practices run \
+                     `mutual join --dir <their dir> --network {} --bootstrap <this node's \
+                     address>/p2p/<its peer id>`; a practice joining later is sent an invite \
+                     (`mutual invite`)",
                     dir.display(),
                     g.id
                 );
@@ -722,7 +733,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     m.closes_at_ms
                 );
             }
-            let kp = key.open()?;
+            let (kp, _lock) = key.open()?;
             let id = parse_event_id(&motion)?;
             let s = c.sign_and_submit(
                 &kp,
@@ -761,7 +772,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for e in &list {
                     println!(
                         "{}  {:<20} {:<28} #{:<4} {}",
-                        &e.id[..16],
+                        e.id.get(..16).unwrap_or(&e.id),
                         e.kind,
                         e.who,
                         e.seq,
@@ -861,10 +872,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn parse_event_id(s: &str) -> Result<EventId> {
-    hex::decode(s.trim())
-        .ok()
-        .and_then(|b| EventId::from_slice(&b))
-        .with_context(|| format!("{s:?} is not an id (64 hex digits)"))
+    s.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{s:?} is not an id (64 hex digits)"))
 }
 
 fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
@@ -904,15 +914,14 @@ fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
             show("keystore", &file, &ks.public());
         }
         KeystoreCommand::Rotate { dir, key, out } => {
-            let old = key.open()?;
+            let (old, passphrase, _lock) = key.open_with_passphrase()?;
             let c = Client::of(&dir)?;
             let status: serde_json::Value = c.get("/status")?;
             let network = daemon::parse_network(status["network"].as_str().unwrap_or(""))?;
             let new = Keypair::generate(&mut rand_core::OsRng);
-            // The new keystore is written before the rotation is sent, so the new key can
-            // never be in force without being saved.
-            let p = keystore::passphrase(key.passphrase_file.as_deref(), "passphrase: ", false)?;
-            keystore::create(&out, &new, &p)?;
+            // The new keystore (same passphrase) is written durably before the rotation is
+            // sent, so the new key can never be in force without being saved.
+            keystore::create(&out, &new, &passphrase)?;
             let proof = new.sign(
                 mutual_protocol::signature::ROTATE_DOMAIN,
                 &mutual_protocol::membership::rotation_message(&network, &old.public()),
@@ -922,10 +931,19 @@ fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
                 new_key_signature: proof.to_vec(),
             });
             if let Err(e) = c.sign_and_submit(&old, body) {
-                let _ = std::fs::remove_file(&out);
-                return Err(
-                    e.context("the rotation did not take effect; the new keystore was removed")
-                );
+                // Only a clear refusal means the rotation can never take effect; after any
+                // other failure (a timeout, a lost answer) it may still, so the new key is kept.
+                if e.downcast_ref::<mutual_node::client::Refused>().is_some() {
+                    let _ = std::fs::remove_file(&out);
+                    return Err(e.context(
+                        "the rotation did not take effect; the new keystore was removed",
+                    ));
+                }
+                return Err(e.context(format!(
+                    "the rotation may or may not have taken effect; keep {} and check \
+                     `mutual members` for which key is yours",
+                    out.display()
+                )));
             }
             show("rotated; new keystore", &out, &new.public());
             if !json {
@@ -936,7 +954,7 @@ fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
             }
         }
         KeystoreCommand::Revoke { dir, key, reason } => {
-            let kp = key.open()?;
+            let (kp, _lock) = key.open()?;
             let c = Client::of(&dir)?;
             let s = c.sign_and_submit(
                 &kp,
@@ -1068,7 +1086,7 @@ fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
             };
             motion.kind = k as i32;
             let c = Client::of(&dir)?;
-            let kp = key.open()?;
+            let (kp, _lock) = key.open()?;
             let now = c.now();
             // Opens when signed (0 reads as the motion's own timestamp).
             motion.opens_at_ms = 0;
@@ -1095,7 +1113,7 @@ fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
                 for m in &list {
                     println!(
                         "{}  {:<12} {:<15} {}: {}",
-                        &m.id[..16],
+                        m.id.get(..16).unwrap_or(&m.id),
                         m.finality,
                         m.kind,
                         m.title,

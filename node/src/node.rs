@@ -25,10 +25,9 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, mdns, Multiaddr, PeerId, Swarm};
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{referent, Body, FeedWriter, SignedEvent};
+use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::{Keypair, PublicKey};
-use mutual_protocol::limits::MAX_DEPS;
 use mutual_protocol::replica::{IngestError, Ingested, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
@@ -676,17 +675,11 @@ impl Node {
         let mut ids = Vec::with_capacity(bodies.len());
         let mut wires = Vec::with_capacity(bodies.len());
         for body in bodies {
-            // The body's referent first, so it is never the dep that limits drop; then
-            // the current heads.
-            let mut deps: Vec<EventId> = referent(&body).into_iter().collect();
-            for h in self.replica.heads() {
-                if deps.len() + 1 >= MAX_DEPS {
-                    break;
-                }
-                if !deps.contains(&h) {
-                    deps.push(h);
-                }
-            }
+            let deps = deps_for(
+                &body,
+                &self.replica.heads(),
+                self.replica.feed_head(&self.me).map(|h| h.1),
+            );
             // No earlier than any cause (docs/PROTOCOL.md §5.9).
             let latest_cause = deps
                 .iter()

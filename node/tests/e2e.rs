@@ -170,17 +170,27 @@ fn every_door_refuses_bad_input_with_a_clear_message_and_changes_nothing() {
     assert!(err.contains("in use by another process"), "{err}");
     unchanged();
 
-    // A bad token, on each kind of write.
+    // A wrong, an empty or no token, on each kind of write; and a request addressed to a
+    // domain name (a DNS-rebinding web page) is refused even for reads.
+    let addr = FileConfig::read(&p1).expect("config").api;
     for (path, body) in [
         ("/events", b"\x0a\x00".to_vec()),
         ("/aid", br#"{"action":"fulfil","agreement":"00"}"#.to_vec()),
         ("/invitations", b"{}".to_vec()),
     ] {
-        let addr = FileConfig::read(&p1).expect("config").api;
-        let out = raw_post(&addr, path, &body, "0123");
-        assert!(out.starts_with("HTTP/1.1 401"), "{path}: {out}");
-        assert!(out.contains("Authorization: Bearer"), "{out}");
+        for auth in [
+            "Authorization: Bearer 0123\r\n",
+            "Authorization: Bearer \r\n",
+            "",
+        ] {
+            let out = raw(&addr, &addr, "POST", path, &body, auth);
+            assert!(out.starts_with("HTTP/1.1 401"), "{path} {auth:?}: {out}");
+            assert!(out.contains("Authorization: Bearer"), "{out}");
+        }
     }
+    let out = raw(&addr, "evil.example:80", "GET", "/members", b"", "");
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert!(raw(&addr, "localhost", "GET", "/members", b"", "").starts_with("HTTP/1.1 200"));
     unchanged();
 
     // Invites: malformed, expired, meant for another node.
@@ -216,11 +226,7 @@ fn every_door_refuses_bad_input_with_a_clear_message_and_changes_nothing() {
     // The joining node's clock decides: two minutes ahead, the invite has lapsed.
     let mut config = FileConfig::read(&joiner).expect("config");
     config.clock_offset_ms = 2 * 60_000;
-    std::fs::write(
-        joiner.join("mutual.toml"),
-        toml::to_string(&config).expect("toml"),
-    )
-    .expect("write");
+    config.write(&joiner).expect("write");
     let before = config_text(&joiner);
     let err = refused(
         &[
@@ -283,14 +289,14 @@ fn every_door_refuses_bad_input_with_a_clear_message_and_changes_nothing() {
     stop(n2);
 }
 
-fn raw_post(addr: &str, path: &str, body: &[u8], token: &str) -> String {
+fn raw(addr: &str, host: &str, method: &str, path: &str, body: &[u8], auth: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
         body.len()
     )
     .expect("write");

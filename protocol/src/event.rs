@@ -484,6 +484,23 @@ pub fn referent(body: &Body) -> Option<EventId> {
     EventId::from_slice(bytes)
 }
 
+/// The deps to cite for a new event with `body`: the body's [`referent`] first, so it is
+/// never the one a limit drops, then `heads`; never `prev` (cited as `prev` already), and
+/// at most `MAX_DEPS - 1`, leaving room for the genesis a feed's first event also cites.
+pub fn deps_for(body: &Body, heads: &[EventId], prev: Option<EventId>) -> Vec<EventId> {
+    let mut deps: Vec<EventId> = referent(body).into_iter().collect();
+    for h in heads {
+        if deps.len() + 1 >= MAX_DEPS {
+            break;
+        }
+        if !deps.contains(h) && Some(*h) != prev {
+            deps.push(*h);
+        }
+    }
+    deps.retain(|d| Some(*d) != prev);
+    deps
+}
+
 /// A body type's name as in `event.proto`, in snake case (`"aid_request"`).
 pub fn body_name(body: &Body) -> &'static str {
     match body {
