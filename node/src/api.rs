@@ -40,6 +40,8 @@ pub const MIN_INVITATION_MS: u64 = 60_000;
 pub struct ApiState {
     /// The node.
     pub node: NodeHandle,
+    /// The node's key (the author of the events it signs).
+    pub me: PublicKey,
     /// The bearer token writes need.
     pub token: String,
     /// The node's clock offset (`clock_offset_ms`), for reads that depend on local time.
@@ -885,8 +887,7 @@ async fn invite(
              {MAX_INVITATION_MS} ms (30 days)"
         )));
     }
-    let me = crate::keyfile::public_key_of_peer(&s.node.peer_id())
-        .ok_or_else(|| ApiError::refused("this node's key is not an ed25519 key"))?;
+    let me = s.me;
     let now = s.now();
     let latest = s
         .node
@@ -1214,8 +1215,7 @@ async fn aid_action(
     Json(action): Json<AidAction>,
 ) -> Result<Json<Authored>, ApiError> {
     let now = s.now();
-    let me = crate::keyfile::public_key_of_peer(&s.node.peer_id())
-        .ok_or_else(|| ApiError::refused("this node's key is not an ed25519 key"))?;
+    let me = s.me;
     let body = s
         .node
         .query(move |r| aid_body(r, &me, action, now))

@@ -177,23 +177,15 @@ impl Client {
                 kp.public()
             );
         }
+        let id = |h: &String| -> Result<EventId> {
+            h.parse()
+                .map_err(|_| anyhow::anyhow!("the node sent a bad event id {h:?}"))
+        };
         let last = match &feed.head {
-            Some(h) => Some((
-                feed.seq,
-                EventId::from_slice(&hex::decode(h)?).context("bad head id")?,
-            )),
+            Some(h) => Some((feed.seq, id(h)?)),
             None => None,
         };
-        let heads = feed
-            .heads
-            .iter()
-            .map(|h| {
-                hex::decode(h)
-                    .ok()
-                    .and_then(|b| EventId::from_slice(&b))
-                    .context("bad head id")
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let heads = feed.heads.iter().map(id).collect::<Result<Vec<_>>>()?;
         // The referent, then the node's heads, so the event follows everything the node
         // knows (a new key's first event must follow the rotation that made it a member's).
         let deps = deps_for(&body, &heads, last.map(|l| l.1));

@@ -441,6 +441,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         "node running"
     );
     let app = crate::api::router(crate::api::ApiState {
+        me: keyfile::read(&dir.join(KEY_FILE))?.public(),
         node: handle.clone(),
         token,
         clock_offset_ms: file.clock_offset_ms,

@@ -341,21 +341,64 @@ impl Demo {
     /// Waits until every running node has the same state hash and nothing pending.
     fn converge(&self) -> Result<String> {
         let n = self.running().len();
-        let mut hash = String::new();
+        let (mut hash, mut events) = (String::new(), 0);
         self.wait("the running nodes to converge", || {
             let h = self.hashes();
             let same = h.len() == n && h.iter().all(|x| x.1 == h[0].1);
             if same {
-                hash = h[0].1.clone();
+                (hash, events) = (h[0].1.clone(), h[0].2);
             }
             Ok(same)
         })?;
-        let events = self.hashes().first().map_or(0, |h| h.2);
         self.say(&format!(
             "{n} nodes agree: {events} events, state hash {}…",
             hash.get(..16).unwrap_or(&hash)
         ));
         Ok(hash)
+    }
+
+    /// Practice 0's partner proposes a motion of `kind` (with `extra` arguments); returns
+    /// its id once every running node has it.
+    fn propose(&self, kind: &str, title: &str, extra: &[&str]) -> Result<String> {
+        let p0 = &self.practices[0];
+        let voting = VOTING_MINUTES.to_string();
+        let mut args = vec![
+            "motion",
+            "propose",
+            "--dir",
+            Self::path(&p0.dir),
+            "--keystore",
+            Self::path(&p0.keystore),
+            "--kind",
+            kind,
+            "--title",
+            title,
+            "--voting-minutes",
+            &voting,
+        ];
+        args.extend_from_slice(extra);
+        let id = self.mutual(&args)?;
+        self.wait("the running nodes to see the motion", || {
+            Ok(self
+                .running()
+                .into_iter()
+                .all(|i| self.motion_on(i, &id).is_ok()))
+        })?;
+        Ok(id)
+    }
+
+    /// Practice `i`'s partner votes on `motion` through their own practice's node.
+    fn vote(&self, i: usize, motion: &str, choice: &str) -> Result<()> {
+        self.mutual(&[
+            "vote",
+            "--dir",
+            Self::path(&self.practices[i].dir),
+            "--keystore",
+            Self::path(&self.practices[i].keystore),
+            motion,
+            choice,
+        ])
+        .map(drop)
     }
 
     fn motion_on(&self, i: usize, id: &str) -> Result<MotionView> {
@@ -490,11 +533,11 @@ impl Demo {
             "--dir",
             Self::path(&self.practices[0].dir),
             "--node-key",
-            &self.practices[new].node_key.clone(),
+            &self.practices[new].node_key,
             "--name",
-            &self.practices[new].name.clone(),
+            &self.practices[new].name,
             "--ods",
-            &self.practices[new].ods.clone(),
+            &self.practices[new].ods,
             "--days",
             "2",
         ])?;
@@ -513,33 +556,21 @@ impl Demo {
         self.converge()?;
         self.say("its node syncs the network's history but cannot act until admitted");
 
-        let p0 = Self::path(&self.practices[0].dir).to_string();
-        let ks0 = Self::path(&self.practices[0].keystore).to_string();
-        let admit = self.mutual(&[
-            "motion",
-            "propose",
-            "--dir",
-            &p0,
-            "--keystore",
-            &ks0,
-            "--kind",
+        let joining = &self.practices[new];
+        let admit = self.propose(
             "admit-practice",
-            "--title",
-            &format!("Admit {}", self.practices[new].name),
-            "--practice-name",
-            &self.practices[new].name.clone(),
-            "--ods",
-            &self.practices[new].ods.clone(),
-            "--locality",
-            &self.practices[new].locality.clone(),
-            "--node-key",
-            &self.practices[new].node_key.clone(),
-            "--voting-minutes",
-            &VOTING_MINUTES.to_string(),
-        ])?;
-        self.wait("every node to see the motion", || {
-            Ok((0..=new).all(|i| self.motion_on(i, &admit).is_ok()))
-        })?;
+            &format!("Admit {}", joining.name),
+            &[
+                "--practice-name",
+                &joining.name,
+                "--ods",
+                &joining.ods,
+                "--locality",
+                &joining.locality,
+                "--node-key",
+                &joining.node_key,
+            ],
+        )?;
         for i in 0..founders {
             // With four or more partners one votes against: 75% of votes cast still passes.
             let choice = if founders >= 4 && i == founders - 1 {
@@ -551,15 +582,7 @@ impl Demo {
                 "{} ({}) votes {choice}, signing with their own keystore",
                 self.practices[i].partner, self.practices[i].name
             ));
-            self.mutual(&[
-                "vote",
-                "--dir",
-                Self::path(&self.practices[i].dir),
-                "--keystore",
-                Self::path(&self.practices[i].keystore),
-                &admit,
-                choice,
-            ])?;
+            self.vote(i, &admit, choice)?;
         }
         self.converge()?;
         let shown = self.mutual(&[
@@ -658,39 +681,12 @@ impl Demo {
             self.practices[victim].name
         ));
         self.stop(victim, true)?;
-        let general = self.mutual(&[
-            "motion",
-            "propose",
-            "--dir",
-            &p0,
-            "--keystore",
-            &ks0,
-            "--kind",
-            "general",
-            "--title",
-            "Adopt a shared locum rate card",
-            "--voting-minutes",
-            &VOTING_MINUTES.to_string(),
-        ])?;
-        self.wait("the running nodes to see the motion", || {
-            Ok(self
-                .running()
-                .into_iter()
-                .all(|i| self.motion_on(i, &general).is_ok()))
-        })?;
+        let general = self.propose("general", "Adopt a shared locum rate card", &[])?;
         for i in 0..founders {
             if i == victim {
                 continue;
             }
-            self.mutual(&[
-                "vote",
-                "--dir",
-                Self::path(&self.practices[i].dir),
-                "--keystore",
-                Self::path(&self.practices[i].keystore),
-                &general,
-                "for",
-            ])?;
+            self.vote(i, &general, "for")?;
         }
         let before = self.converge()?;
         self.start(victim)?;

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{free_port, ok, s, start, stop};
+use common::{init, ok, s, start, stop};
 use mutual_node::client::Client;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
@@ -31,18 +31,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 /// One practice with three partners; returns the partners' keys.
 fn found(dir: &Path) -> Vec<Keypair> {
-    let out = ok(&[
-        "init",
-        "--dir",
-        s(dir),
-        "--listen",
-        &format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-        "--api",
-        &format!("127.0.0.1:{}", free_port()),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    let node_key = v["node_key"].as_str().expect("key");
+    let (node_key, _, _) = init(dir);
     let partners: Vec<Keypair> = (0..PARTNERS)
         .map(|i| Keypair::from_seed(&[i as u8 + 1; 32]).expect("seed"))
         .collect();

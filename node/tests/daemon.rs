@@ -3,27 +3,10 @@
 
 mod common;
 
-use common::{init, mutual, ok, start, status, stop};
+use common::{init, mutual, ok, raw, start, status, stop};
 use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
-
-fn post_without_token(addr: &str, body: &[u8]) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        s,
-        "POST /events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .expect("write");
-    s.write_all(body).expect("write body");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
-}
 
 /// Polls until every node reports the same state hash and `peers` peers; bounded.
 fn converged(dirs: &[&Path], peers: usize) -> bool {
@@ -101,7 +84,14 @@ fn three_node_processes_found_join_sync_and_restart() {
         .expect("api line")
         .trim_matches('"')
         .to_string();
-    let answer = post_without_token(&api_addr, b"not even an event");
+    let answer = raw(
+        &api_addr,
+        &api_addr,
+        "POST",
+        "/events",
+        b"not even an event",
+        "",
+    );
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(
         answer.contains("Bearer"),

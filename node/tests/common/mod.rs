@@ -129,3 +129,22 @@ pub fn init(dir: &Path) -> (String, String, String) {
         listen,
     )
 }
+
+/// One raw HTTP/1.1 request to `addr` with the given `Host` and extra header lines
+/// (`auth`, each ending in CRLF); returns the whole answer.
+pub fn raw(addr: &str, host: &str, method: &str, path: &str, body: &[u8], auth: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    s.write_all(body).expect("body");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
