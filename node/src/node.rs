@@ -11,13 +11,12 @@
 //!   old copy cannot make it reuse a sequence number.
 
 use crate::keyfile::{libp2p_keypair, peer_of, public_key_of_peer};
-use crate::limits::{
-    BAN_DURATION, MAX_FETCH_IDS, MAX_FRONTIER_ENTRIES, MAX_PAGES_PER_ROUND, REDIAL_INTERVAL,
-};
+use crate::limits::{BAN_DURATION, REDIAL_INTERVAL};
 use crate::net::{build_swarm, topic, Behaviour, BehaviourEvent};
 use crate::peers::{Offence, PeerBook};
 use crate::store::{SledStore, Snapshot, Store, StoreError};
-use crate::{clock_ms, sync};
+use crate::sync::{self, Step};
+use crate::clock_ms;
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
@@ -293,21 +292,6 @@ impl NodeHandle {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Summary,
-    Frontier,
-    Pull,
-    Fetch,
-    /// A fetch of missing causes outside any round (after gossip).
-    Chase,
-}
-
-struct Round {
-    frontier: Option<pb::Frontier>,
-    pages: usize,
-}
-
 struct WaitingAuthor {
     deadline: Instant,
     bodies: Vec<Body>,
@@ -324,7 +308,7 @@ struct Node {
     config: Config,
     book: PeerBook,
     requests: HashMap<OutboundRequestId, (PeerId, Step)>,
-    rounds: HashMap<PeerId, Round>,
+    rounds: sync::Rounds<PeerId>,
     connected: HashSet<PeerId>,
     addresses: HashMap<PeerId, HashSet<Multiaddr>>,
     bootstrap: HashMap<PeerId, Multiaddr>,
@@ -456,7 +440,7 @@ pub async fn start(
         config,
         book: PeerBook::default(),
         requests: HashMap::new(),
-        rounds: HashMap::new(),
+        rounds: sync::Rounds::default(),
         connected: HashSet::new(),
         addresses: HashMap::new(),
         bootstrap,
@@ -571,7 +555,9 @@ impl Node {
             tracing::error!(error = %e, "could not store events");
         }
         if let (Some(p), false) = (from, missing.is_empty()) {
-            self.fetch(p, Step::Chase, missing);
+            let mut out = Vec::new();
+            self.rounds.chase(p, missing, &mut out);
+            self.act(out);
         }
         (results, persisted)
     }
@@ -765,6 +751,8 @@ impl Node {
             head_confirmed: self.head_confirmed,
             metrics: Metrics {
                 connections_refused: self.swarm.behaviour().gate.refused(),
+                sync_rounds: self.rounds.started,
+                sync_rounds_in_sync: self.rounds.in_sync,
                 ..self.metrics.clone()
             },
         }
@@ -948,76 +936,27 @@ impl Node {
     }
 
     fn start_round(&mut self, peer: PeerId) {
-        if self.rounds.contains_key(&peer) {
-            return;
-        }
-        self.metrics.sync_rounds += 1;
-        self.rounds.insert(
-            peer,
-            Round {
-                frontier: None,
-                pages: 0,
-            },
-        );
-        let s = sync::summary(&self.replica);
-        self.send(peer, Step::Summary, Req::Summary(s));
+        let mut out = Vec::new();
+        self.rounds.start(peer, &self.replica, &mut out);
+        self.act(out);
     }
 
-    fn send(&mut self, peer: PeerId, step: Step, kind: Req) {
-        let req = sync::request(&self.replica, kind);
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
-        self.requests.insert(id, (peer, step));
-    }
-
-    /// Pulls the next page from `peer`, or fetches what is missing, or ends the round.
-    fn continue_pull(&mut self, peer: PeerId) {
-        let Some(round) = self.rounds.get(&peer) else {
-            return;
-        };
-        // One peer at a time sends pages, so a node catching up does not download the
-        // same events from every peer at once; the others' rounds end and retry later.
-        let busy = self
-            .requests
-            .values()
-            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase));
-        if busy {
-            self.rounds.remove(&peer);
-            return;
-        }
-        let wants = match &round.frontier {
-            Some(f) if round.pages < MAX_PAGES_PER_ROUND => sync::wants(&self.replica, f),
-            _ => Vec::new(),
-        };
-        if wants.is_empty() {
-            self.fetch_missing(peer);
-        } else {
-            self.send(peer, Step::Pull, Req::Pull(pb::Pull { wants }));
+    /// Carries out what the sync rounds ask for.
+    fn act(&mut self, actions: Vec<sync::Action<PeerId>>) {
+        for a in actions {
+            match a {
+                sync::Action::Send(peer, step, kind) => {
+                    let req = sync::request(&self.replica, kind);
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+                    self.requests.insert(id, (peer, step));
+                }
+                sync::Action::Ended { peer, complete } => self.round_ended(peer, complete),
+                sync::Action::Punish(peer) => self.punish(peer, Offence::Malformed),
+            }
         }
     }
 
-    fn fetch_missing(&mut self, peer: PeerId) {
-        let missing = self.replica.missing();
-        if missing.is_empty() {
-            self.end_round(peer);
-        } else {
-            self.fetch(peer, Step::Fetch, missing);
-        }
-    }
-
-    fn fetch(&mut self, peer: PeerId, step: Step, mut ids: Vec<EventId>) {
-        ids.truncate(MAX_FETCH_IDS);
-        let ids = ids.iter().map(|i| i.as_bytes().to_vec()).collect();
-        self.send(peer, step, Req::Fetch(pb::Fetch { ids }));
-    }
-
-    fn end_round(&mut self, peer: PeerId) {
-        let Some(round) = self.rounds.remove(&peer) else {
-            return;
-        };
-        let complete = round
-            .frontier
-            .as_ref()
-            .is_none_or(|f| sync::wants(&self.replica, f).is_empty());
+    fn round_ended(&mut self, peer: PeerId, complete: bool) {
         // Only a member practice's node can show this node its own head: an invited
         // node is still empty.
         let membership = self.replica.state().membership();
@@ -1035,59 +974,27 @@ impl Node {
 
     fn on_response(&mut self, peer: PeerId, step: Step, resp: pb::SyncResponse) {
         self.metrics.sync_bytes_in += resp.encoded_len() as u64;
-        match resp.kind {
-            Some(Resp::Summary(s)) if step == Step::Summary => {
-                if s.state_hash == self.replica.state_hash().0 {
-                    self.metrics.sync_rounds_in_sync += 1;
-                    self.end_round(peer);
-                } else {
-                    let f = sync::frontier(&self.replica);
-                    self.send(peer, Step::Frontier, Req::Frontier(f));
-                }
-            }
-            Some(Resp::Frontier(f)) if step == Step::Frontier => {
-                if f.entries.len() > MAX_FRONTIER_ENTRIES {
-                    self.punish(peer, Offence::Malformed);
-                    self.rounds.remove(&peer);
-                    return;
-                }
-                if let Some(r) = self.rounds.get_mut(&peer) {
-                    r.frontier = Some(f);
-                }
-                self.continue_pull(peer);
-            }
-            Some(Resp::Events(e)) if step == Step::Chase => {
+        let answer = match &resp.kind {
+            Some(Resp::Events(e)) if step != Step::Summary && step != Step::Frontier => {
                 // A store failure is logged by take_in; a peer's events come again.
-                let _ = self.take_in(&e.events, Some(peer));
-            }
-            Some(Resp::Events(e)) if matches!(step, Step::Pull | Step::Fetch) => {
                 let before = self.replica.len() + self.replica.pending_len();
                 let _ = self.take_in(&e.events, Some(peer));
-                let progressed = self.replica.len() + self.replica.pending_len() > before;
-                if let Some(r) = self.rounds.get_mut(&peer) {
-                    r.pages += 1;
-                }
-                if !self.connected.contains(&peer) {
-                    self.rounds.remove(&peer);
-                } else if !progressed {
-                    self.end_round(peer);
-                } else if step == Step::Pull && e.more {
-                    self.continue_pull(peer);
-                } else {
-                    self.fetch_missing(peer);
+                sync::Answer::Events {
+                    more: e.more,
+                    progressed: self.replica.len() + self.replica.pending_len() > before,
                 }
             }
             Some(Resp::Refused(r)) => {
                 tracing::debug!(%peer, reason = %r.reason, "sync request refused");
-                if step != Step::Chase {
-                    self.rounds.remove(&peer);
-                }
+                sync::Answer::Refused
             }
-            _ => {
-                self.punish(peer, Offence::Malformed);
-                self.rounds.remove(&peer);
-            }
-        }
+            _ => sync::Answer::of(step, &resp),
+        };
+        let mut out = Vec::new();
+        let connected = self.connected.contains(&peer);
+        self.rounds
+            .answered(peer, step, answer, connected, &self.replica, &mut out);
+        self.act(out);
     }
 
     fn on_request(
@@ -1114,20 +1021,10 @@ impl Node {
         let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
         // A peer that sent its frontier may hold what this node lacks: pull it too.
         if let Some(Req::Frontier(f)) = req.kind {
-            if f.entries.len() <= MAX_FRONTIER_ENTRIES
-                && !self.rounds.contains_key(&peer)
-                && !sync::wants(&self.replica, &f).is_empty()
-            {
-                self.metrics.sync_rounds += 1;
-                self.rounds.insert(
-                    peer,
-                    Round {
-                        frontier: Some(f),
-                        pages: 0,
-                    },
-                );
-                self.continue_pull(peer);
-            }
+            let mut out = Vec::new();
+            self.rounds
+                .on_frontier_request(peer, &f, &self.replica, &mut out);
+            self.act(out);
         }
     }
 
@@ -1155,7 +1052,7 @@ impl Node {
             } => {
                 tracing::debug!(peer = %peer_id, "disconnected");
                 self.connected.remove(&peer_id);
-                self.rounds.remove(&peer_id);
+                self.rounds.disconnected(peer_id);
             }
             SwarmEvent::Behaviour(b) => self.on_behaviour(b),
             _ => {}
@@ -1207,9 +1104,13 @@ impl Node {
                 error,
                 ..
             }) => {
-                let step = self.requests.remove(&request_id).map(|(_, s)| s);
-                if step != Some(Step::Chase) {
-                    self.rounds.remove(&peer);
+                if let Some((p, step)) = self.requests.remove(&request_id) {
+                    let mut out = Vec::new();
+                    let connected = self.connected.contains(&p);
+                    let failed = sync::Answer::Failed;
+                    self.rounds
+                        .answered(p, step, failed, connected, &self.replica, &mut out);
+                    self.act(out);
                 }
                 if let request_response::OutboundFailure::Io(e) = &error {
                     if e.kind() == std::io::ErrorKind::InvalidData {

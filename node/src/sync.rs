@@ -11,7 +11,8 @@
 //!    `Fetch`es any `prev`/`deps` still missing.
 
 use crate::limits::{
-    MAX_FETCH_IDS, MAX_FRONTIER_ENTRIES, MAX_PAGE_BYTES, MAX_PAGE_EVENTS, MAX_PULL_WANTS,
+    MAX_FETCH_IDS, MAX_FRONTIER_ENTRIES, MAX_PAGES_PER_ROUND, MAX_PAGE_BYTES, MAX_PAGE_EVENTS,
+    MAX_PULL_WANTS,
 };
 use mutual_proto::v1 as pb;
 use mutual_protocol::id::EventId;
@@ -19,6 +20,8 @@ use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::Replica;
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
+use std::collections::HashMap;
+use std::hash::Hash;
 
 /// This node's summary: its state hash and event count.
 pub fn summary(replica: &Replica) -> pb::Summary {
@@ -200,6 +203,276 @@ pub fn request(replica: &Replica, kind: Req) -> pb::SyncRequest {
     pb::SyncRequest {
         network: replica.network().as_bytes().to_vec(),
         kind: Some(kind),
+    }
+}
+
+/// A step of a sync round: what an outgoing request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Comparing state hashes.
+    Summary,
+    /// Exchanging frontiers.
+    Frontier,
+    /// Pulling pages of feeds.
+    Pull,
+    /// Fetching missing causes within a round.
+    Fetch,
+    /// A fetch of missing causes outside any round (after gossip).
+    Chase,
+}
+
+/// What a peer's answer to a request came to, for [`Rounds::answered`].
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// The peer's summary.
+    Summary(&'a pb::Summary),
+    /// The peer's frontier.
+    Frontier(&'a pb::Frontier),
+    /// A page of events, already taken in by the caller: whether the peer has more, and
+    /// whether the store or the pending set grew.
+    Events {
+        /// The page said more follows.
+        more: bool,
+        /// Taking the page in stored or parked something new.
+        progressed: bool,
+    },
+    /// The peer refused the request.
+    Refused,
+    /// The request failed or timed out.
+    Failed,
+    /// An answer of the wrong kind for the request: the peer broke the protocol.
+    Unexpected,
+}
+
+impl<'a> Answer<'a> {
+    /// Classifies every answer but events, which the caller takes in first.
+    pub fn of(step: Step, resp: &'a pb::SyncResponse) -> Answer<'a> {
+        match &resp.kind {
+            Some(Resp::Summary(s)) if step == Step::Summary => Answer::Summary(s),
+            Some(Resp::Frontier(f)) if step == Step::Frontier => Answer::Frontier(f),
+            Some(Resp::Refused(_)) => Answer::Refused,
+            _ => Answer::Unexpected,
+        }
+    }
+}
+
+/// What [`Rounds`] asks its caller to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action<P> {
+    /// Send this request to the peer and report its answer with the same step.
+    Send(P, Step, Req),
+    /// The round with the peer ended; `complete` when nothing more is wanted from the
+    /// frontier the peer showed.
+    Ended {
+        /// The peer.
+        peer: P,
+        /// Nothing more was wanted from the peer.
+        complete: bool,
+    },
+    /// The peer broke the protocol.
+    Punish(P),
+}
+
+struct Round {
+    frontier: Option<pb::Frontier>,
+    pages: usize,
+}
+
+/// The sync rounds of one node with its peers, free of I/O (docs/NETWORK.md §4): the
+/// node's event loop and the simulator drive the same rounds, moving the requests it
+/// asks for and reporting each answer. `P` names a peer.
+pub struct Rounds<P> {
+    rounds: HashMap<P, Round>,
+    in_flight: Vec<(P, Step)>,
+    /// Rounds started.
+    pub started: u64,
+    /// Rounds that ended at the first step with both sides in sync.
+    pub in_sync: u64,
+}
+
+impl<P: Copy + Eq + Hash> Default for Rounds<P> {
+    fn default() -> Self {
+        Rounds {
+            rounds: HashMap::new(),
+            in_flight: Vec::new(),
+            started: 0,
+            in_sync: 0,
+        }
+    }
+}
+
+impl<P: Copy + Eq + Hash> Rounds<P> {
+    /// Starts a round with `peer` unless one is running.
+    pub fn start(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+        if self.rounds.contains_key(&peer) {
+            return;
+        }
+        self.started += 1;
+        self.rounds.insert(
+            peer,
+            Round {
+                frontier: None,
+                pages: 0,
+            },
+        );
+        self.send(peer, Step::Summary, Req::Summary(summary(replica)), out);
+    }
+
+    /// After answering a peer's frontier request: the peer may hold what this node lacks,
+    /// so pull it too.
+    pub fn on_frontier_request(
+        &mut self,
+        peer: P,
+        theirs: &pb::Frontier,
+        replica: &Replica,
+        out: &mut Vec<Action<P>>,
+    ) {
+        if theirs.entries.len() <= MAX_FRONTIER_ENTRIES
+            && !self.rounds.contains_key(&peer)
+            && !wants(replica, theirs).is_empty()
+        {
+            self.started += 1;
+            self.rounds.insert(
+                peer,
+                Round {
+                    frontier: Some(theirs.clone()),
+                    pages: 0,
+                },
+            );
+            self.continue_pull(peer, replica, out);
+        }
+    }
+
+    /// Fetches causes found missing outside a round (after gossip).
+    pub fn chase(&mut self, peer: P, missing: Vec<EventId>, out: &mut Vec<Action<P>>) {
+        self.fetch(peer, Step::Chase, missing, out);
+    }
+
+    /// Reports the answer to a request sent for `step`. `connected` says whether the
+    /// peer is still connected.
+    pub fn answered(
+        &mut self,
+        peer: P,
+        step: Step,
+        answer: Answer<'_>,
+        connected: bool,
+        replica: &Replica,
+        out: &mut Vec<Action<P>>,
+    ) {
+        if let Some(i) = self.in_flight.iter().position(|f| *f == (peer, step)) {
+            self.in_flight.swap_remove(i);
+        }
+        match answer {
+            Answer::Summary(s) => {
+                if s.state_hash == replica.state_hash().0 {
+                    self.in_sync += 1;
+                    self.end(peer, replica, out);
+                } else {
+                    self.send(peer, Step::Frontier, Req::Frontier(frontier(replica)), out);
+                }
+            }
+            Answer::Frontier(f) => {
+                if f.entries.len() > MAX_FRONTIER_ENTRIES {
+                    self.rounds.remove(&peer);
+                    out.push(Action::Punish(peer));
+                    return;
+                }
+                if let Some(r) = self.rounds.get_mut(&peer) {
+                    r.frontier = Some(f.clone());
+                }
+                self.continue_pull(peer, replica, out);
+            }
+            Answer::Events { .. } if step == Step::Chase => {}
+            Answer::Events { more, progressed } => {
+                if let Some(r) = self.rounds.get_mut(&peer) {
+                    r.pages += 1;
+                }
+                if !connected {
+                    self.rounds.remove(&peer);
+                } else if !progressed {
+                    self.end(peer, replica, out);
+                } else if step == Step::Pull && more {
+                    self.continue_pull(peer, replica, out);
+                } else {
+                    self.fetch_missing(peer, replica, out);
+                }
+            }
+            Answer::Refused | Answer::Failed => {
+                if step != Step::Chase {
+                    self.rounds.remove(&peer);
+                }
+            }
+            Answer::Unexpected => {
+                self.rounds.remove(&peer);
+                out.push(Action::Punish(peer));
+            }
+        }
+    }
+
+    /// Forgets a disconnected peer's round.
+    pub fn disconnected(&mut self, peer: P) {
+        self.rounds.remove(&peer);
+    }
+
+    /// Whether a round with `peer` is running.
+    pub fn running(&self, peer: &P) -> bool {
+        self.rounds.contains_key(peer)
+    }
+
+    fn send(&mut self, peer: P, step: Step, req: Req, out: &mut Vec<Action<P>>) {
+        self.in_flight.push((peer, step));
+        out.push(Action::Send(peer, step, req));
+    }
+
+    /// Pulls the next page from `peer`, or fetches what is missing, or ends the round.
+    fn continue_pull(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+        let Some(round) = self.rounds.get(&peer) else {
+            return;
+        };
+        // One peer at a time sends pages, so a node catching up does not download the
+        // same events from every peer at once; the others' rounds end and retry later.
+        let busy = self.in_flight.iter().any(|(p, step)| {
+            *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase)
+        });
+        if busy {
+            self.rounds.remove(&peer);
+            return;
+        }
+        let wants = match &round.frontier {
+            Some(f) if round.pages < MAX_PAGES_PER_ROUND => wants(replica, f),
+            _ => Vec::new(),
+        };
+        if wants.is_empty() {
+            self.fetch_missing(peer, replica, out);
+        } else {
+            self.send(peer, Step::Pull, Req::Pull(pb::Pull { wants }), out);
+        }
+    }
+
+    fn fetch_missing(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+        let missing = replica.missing();
+        if missing.is_empty() {
+            self.end(peer, replica, out);
+        } else {
+            self.fetch(peer, Step::Fetch, missing, out);
+        }
+    }
+
+    fn fetch(&mut self, peer: P, step: Step, mut ids: Vec<EventId>, out: &mut Vec<Action<P>>) {
+        ids.truncate(MAX_FETCH_IDS);
+        let ids = ids.iter().map(|i| i.as_bytes().to_vec()).collect();
+        self.send(peer, step, Req::Fetch(pb::Fetch { ids }), out);
+    }
+
+    fn end(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+        let Some(round) = self.rounds.remove(&peer) else {
+            return;
+        };
+        let complete = round
+            .frontier
+            .as_ref()
+            .is_none_or(|f| wants(replica, f).is_empty());
+        out.push(Action::Ended { peer, complete });
     }
 }
 
