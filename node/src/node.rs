@@ -10,13 +10,13 @@
 //!   feed head (or it founded the network itself in this run), so a store restored from an
 //!   old copy cannot make it reuse a sequence number.
 
+use crate::clock_ms;
 use crate::keyfile::{libp2p_keypair, peer_of, public_key_of_peer};
 use crate::limits::{BAN_DURATION, REDIAL_INTERVAL};
 use crate::net::{build_swarm, topic, Behaviour, BehaviourEvent};
 use crate::peers::{Offence, PeerBook};
 use crate::store::{SledStore, Snapshot, Store, StoreError};
 use crate::sync::{self, Step};
-use crate::clock_ms;
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
@@ -27,6 +27,7 @@ use mutual_proto::v1 as pb;
 use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::{Keypair, PublicKey};
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
 use mutual_protocol::replica::{IngestError, Ingested, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
@@ -360,9 +361,16 @@ pub async fn start(
     let mut replica = Replica::new(net_id);
     let loaded = store.load()?;
     let now = clock_ms(config.clock_offset_ms);
+    // The log holds events taken in when they arrived: their dates are not checked against
+    // the clock again, so a clock set back cannot hold this node's own signed events and
+    // leave a seq it used free to sign again (docs/NETWORK.md §7).
     for (n, chunk) in loaded.events.chunks(LOAD_BATCH).enumerate() {
         let base = n * LOAD_BATCH;
-        for (i, r) in replica.ingest_batch(now, chunk).into_iter().enumerate() {
+        for (i, r) in replica
+            .ingest_batch(u64::MAX, chunk)
+            .into_iter()
+            .enumerate()
+        {
             if let Err(e) = r {
                 if e.is_peer_fault() {
                     return Err(StoreError::Corrupt {
@@ -653,28 +661,22 @@ impl Node {
     }
 
     fn author(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
-        let mut writer = FeedWriter::resume(
-            Keypair::from_seed(&self.keypair.seed()).expect("a valid seed"),
-            self.replica.network(),
-            self.replica.feed_head(&self.me),
-        );
         let mut ids = Vec::with_capacity(bodies.len());
         let mut wires = Vec::with_capacity(bodies.len());
         for body in bodies {
-            let deps = deps_for(
-                &body,
-                &self.replica.heads(),
-                self.replica.feed_head(&self.me).map(|h| h.1),
-            );
-            // No earlier than any cause (docs/PROTOCOL.md §5.9).
-            let latest_cause = deps
-                .iter()
-                .chain(self.replica.feed_head(&self.me).map(|h| h.1).iter())
-                .filter_map(|id| self.replica.get(id))
-                .map(|e| e.event.timestamp_ms)
-                .max()
-                .unwrap_or(0);
-            let ev = writer.sign(self.now().max(latest_cause), deps, body);
+            let key = Keypair::from_seed(&self.keypair.seed()).expect("a valid seed");
+            let ev = sign_next(&self.replica, key, self.now(), body);
+            // Checked before the event is taken in, so that a refused event is never
+            // held to be released later beside a retry at the same seq.
+            let ahead = ev.event.timestamp_ms.saturating_sub(self.now());
+            if ahead > MAX_CLOCK_SKEW_MS {
+                return Err(NodeError::Refused(format!(
+                    "this node's feed has an event dated ahead of its clock (was the clock \
+                     set back?); a new event cannot be dated earlier, so signing waits {} s \
+                     more",
+                    (ahead - MAX_CLOCK_SKEW_MS).div_ceil(1000)
+                )));
+            }
             let wire = ev.to_wire();
             match self.replica.ingest(self.now(), &wire) {
                 Ok(Ingested::Stored { .. }) => {}
@@ -1150,6 +1152,23 @@ impl Node {
             _ => {}
         }
     }
+}
+
+/// Signs `body` as the next event of `keypair`'s feed in `replica`, citing the replica's
+/// heads and dated no earlier than any of its causes (docs/PROTOCOL.md §5.9).
+pub fn sign_next(replica: &Replica, keypair: Keypair, now_ms: u64, body: Body) -> SignedEvent {
+    let me = keypair.public();
+    let own_head = replica.feed_head(&me);
+    let mut writer = FeedWriter::resume(keypair, replica.network(), own_head);
+    let deps = deps_for(&body, &replica.heads(), own_head.map(|h| h.1));
+    let latest_cause = deps
+        .iter()
+        .chain(own_head.map(|h| h.1).iter())
+        .filter_map(|id| replica.get(id))
+        .map(|e| e.event.timestamp_ms)
+        .max()
+        .unwrap_or(0);
+    writer.sign(now_ms.max(latest_cause), deps, body)
 }
 
 fn is_unspecified(a: &Multiaddr) -> bool {

@@ -431,9 +431,10 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         };
         // One peer at a time sends pages, so a node catching up does not download the
         // same events from every peer at once; the others' rounds end and retry later.
-        let busy = self.in_flight.iter().any(|(p, step)| {
-            *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase)
-        });
+        let busy = self
+            .in_flight
+            .iter()
+            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase));
         if busy {
             self.rounds.remove(&peer);
             return;

@@ -3,6 +3,7 @@
 
 use mutual_node::node::{self, Network};
 use mutual_protocol::event::SignedEvent;
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
 use mutual_tests::{copy_dir, node_key, update, wait_for, Cluster, Transport};
 use std::time::Duration;
 
@@ -249,4 +250,50 @@ async fn a_node_whose_store_was_rolled_back_does_not_fork_its_own_feed() {
         let forks = c.node(i).query(|r| r.forks().len()).await.expect("query");
         assert_eq!(forks, 0, "node {i} saw no equivocation");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_clock_ran_ahead_keeps_its_own_events_when_set_right() {
+    // Found by the simulator (node/tests/simulation.rs, seeds 8 and 28): the log was
+    // loaded with the date check, so the node held its own signed events as future-dated
+    // and would have signed their seqs again.
+    let mut c = Cluster::found(2, Transport::Tcp).await;
+    c.stop(1).await;
+    let mut ahead = c.config(1);
+    ahead.clock_offset_ms = (MAX_CLOCK_SKEW_MS + 60_000) as i64;
+    c.start_with(1, ahead).await;
+    let ids = c
+        .node(1)
+        .author(vec![update(1), update(2)])
+        .await
+        .expect("signs with its clock ahead");
+    c.stop(1).await;
+    c.start(1).await;
+    let me = node_key(1).public();
+    let (stored, head) = c
+        .node(1)
+        .query(move |r| (ids.iter().all(|id| r.get(id).is_some()), r.feed_head(&me)))
+        .await
+        .expect("query");
+    assert!(stored, "its own events are in its state, not held");
+    assert_eq!(c.statuses(&[1]).await[0].held, 0);
+    // A new event may not be dated before its causes, so the node cannot sign until its
+    // clock catches up with its last event; it says so, and reuses no seq.
+    match c.node(1).author(vec![update(3)]).await {
+        Err(node::NodeError::Refused(why)) => {
+            assert!(why.contains("dated ahead of its clock"), "{why}")
+        }
+        other => panic!("signed before the clock caught up: {other:?}"),
+    }
+    let (after, forks, held) = c
+        .node(1)
+        .query(move |r| (r.feed_head(&me), r.forks().len(), r.held_len()))
+        .await
+        .expect("query");
+    assert_eq!(after, head);
+    assert_eq!(forks, 0);
+    assert_eq!(
+        held, 0,
+        "the refused event is not kept to be released later"
+    );
 }
