@@ -81,8 +81,8 @@ pub enum StoreError {
     /// Another process has the store open.
     #[error("the store at {0} is in use by another process (is a node already running on this data directory?)")]
     InUse(PathBuf),
-    /// The disk is full.
-    #[error("the disk holding the store is full; nothing more was stored. Free some space and try again")]
+    /// There is no room to write: the disk is full, or a quota or file-size limit was met.
+    #[error("there is no room left for the store (the disk is full, or a quota or file size limit was reached); nothing more was stored. Free some space and try again")]
     DiskFull,
     /// The store belongs to another network.
     #[error("the store belongs to network {found}, not {expected}")]
@@ -109,7 +109,10 @@ pub enum StoreError {
 
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
-        if e.raw_os_error() == Some(28) {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::FileTooLarge | io::ErrorKind::QuotaExceeded
+        ) {
             StoreError::DiskFull
         } else {
             StoreError::Io(e)

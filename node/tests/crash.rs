@@ -5,20 +5,24 @@
 //!
 //! `MUTUAL_CRASH_CYCLES` sets the number of kill/restart cycles (default 12) and
 //! `MUTUAL_CRASH_SEED` the seed of the kill moments (default 1); a failure prints both.
+//!
+//! And a full disk: a node whose files may not grow refuses writes with a clear message,
+//! acknowledges nothing it did not store, and opens cleanly once there is room again.
 
 mod common;
 
-use common::{init, ok, s, start, stop};
+use common::{init, ok, s, start, start_with, stop};
 use mutual_node::client::Client;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use mutual_protocol::keys::Keypair;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const PARTNERS: usize = 3;
 
@@ -186,4 +190,109 @@ fn acknowledged_ballots_survive_sigkill_at_random_moments() {
         stored.len()
     );
     stop(child);
+}
+
+/// The size of the largest file under `dir`.
+fn largest_file(dir: &Path) -> u64 {
+    let mut largest = 0;
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("a directory").flatten() {
+            let meta = e.metadata().expect("metadata");
+            if meta.is_dir() {
+                dirs.push(e.path());
+            } else {
+                largest = largest.max(meta.len());
+            }
+        }
+    }
+    largest
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_no_corruption() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("node");
+    let partners = found(&dir);
+    // The node may grow no file more than 1 MiB past the largest it has now: past that
+    // every write fails as on a full disk (RLIMIT_FSIZE, with SIGXFSZ ignored so the
+    // write returns an error instead of killing the process).
+    let limit = largest_file(&dir) + (1 << 20);
+    let child = start_with(&dir, |command| {
+        // SAFETY: between fork and exec only async-signal-safe calls are made.
+        unsafe {
+            command.pre_exec(move || {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let rl = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let c = Client::of(&dir).expect("client");
+    let motion = c
+        .sign_and_submit(
+            &partners[0],
+            Body::Motion(pb::Motion {
+                kind: pb::DecisionKind::General as i32,
+                title: "Fill the disk".into(),
+                closes_at_ms: c.now() + 7 * 24 * 3_600_000,
+                ..Default::default()
+            }),
+        )
+        .expect("the motion is proposed");
+    let motion = hex::decode(&motion.id).expect("hex");
+    let mut acked = vec![motion.clone()];
+    let mut refusal = None;
+    // Bounded: at most 20,000 ballots (each a few hundred bytes) or two minutes.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for n in 0..20_000 {
+        let choice = if n % 2 == 0 {
+            pb::Choice::For
+        } else {
+            pb::Choice::Against
+        };
+        match vote(&c, &partners[n % PARTNERS], &motion, choice) {
+            Ok(id) => acked.push(hex::decode(id).expect("hex")),
+            Err(e) => {
+                refusal = Some(e.to_string());
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    let refusal = refusal.expect("the disk filled up within the bound");
+    eprintln!(
+        "full disk after {} acknowledged events: {refusal}",
+        acked.len()
+    );
+    assert!(refusal.contains("no room left for the store"), "{refusal}");
+    // A second try is refused the same way, and changes nothing.
+    let again = vote(&c, &partners[0], &motion, pb::Choice::Abstain).expect_err("still full");
+    assert!(again.to_string().contains("no room left"), "{again}");
+    child_killed(child);
+    // Restarted with room again: the store opens cleanly and every acknowledged event is
+    // there.
+    let child = start(&dir);
+    for id in &acked {
+        let path = format!("/events/{}", hex::encode(id));
+        let e: serde_json::Value = c
+            .get(&path)
+            .unwrap_or_else(|e| panic!("acknowledged event {} lost: {e}", hex::encode(id)));
+        assert_eq!(e["id"], hex::encode(id));
+    }
+    vote(&c, &partners[1], &motion, pb::Choice::Abstain).expect("votes again");
+    stop(child);
+}
+
+fn child_killed(mut child: std::process::Child) -> std::process::ExitStatus {
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped")
 }

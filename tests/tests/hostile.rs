@@ -1,17 +1,18 @@
-//! Members that misbehave are banned while honest nodes carry on (issue "The node, part
-//! 1"). The hostile nodes are raw libp2p swarms with members' keys, built from the node's
-//! own behaviour so that they pass the gate, then answering and asking with garbage.
+//! Members that misbehave are banned while honest nodes carry on. The hostile nodes are
+//! raw libp2p swarms with members' keys, built from the node's own behaviour so that they
+//! pass the gate, then answering and asking with garbage, another network's events,
+//! floods of duplicates and requests, or nothing at all.
 
 use futures::StreamExt;
 use libp2p::request_response::{self, Message};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, Swarm};
 use mutual_node::keyfile::libp2p_keypair;
-use mutual_node::limits::{MAX_FETCH_IDS, MAX_SYNC_REQUEST_BYTES};
-use mutual_node::net::{build_swarm, Behaviour, BehaviourEvent};
+use mutual_node::limits::{MAX_FETCH_IDS, MAX_REQUEST_BURST, MAX_SYNC_REQUEST_BYTES};
+use mutual_node::net::{build_swarm, topic, Behaviour, BehaviourEvent};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::FeedWriter;
-use mutual_tests::{node_key, update, wait_for, Cluster, Transport};
+use mutual_tests::{node_key, practice, update, wait_for, Cluster, Transport};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use std::time::Duration;
@@ -31,16 +32,31 @@ async fn hostile(key: usize, target: Multiaddr) -> Swarm<Behaviour> {
     swarm
 }
 
-/// Drives `swarm` for at most `limit`, answering every sync request with `answer` and
-/// calling `on_connect` once per new connection.
+/// Drives `swarm` for at most `limit`, answering every sync request with `answer` (or
+/// holding it unanswered when `answer` gives `None`), calling `on_connect` once per new
+/// connection and `on_tick` every 100 ms.
 async fn drive(
     mut swarm: Swarm<Behaviour>,
     limit: Duration,
-    answer: impl Fn(&pb::SyncRequest) -> pb::SyncResponse,
+    answer: impl Fn(&pb::SyncRequest) -> Option<pb::SyncResponse>,
     mut on_connect: impl FnMut(&mut Swarm<Behaviour>, libp2p::PeerId),
+    mut on_tick: impl FnMut(&mut Swarm<Behaviour>),
 ) {
     let deadline = tokio::time::Instant::now() + limit;
-    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, swarm.next()).await {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut held = Vec::new();
+    loop {
+        let ev = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return,
+            _ = tick.tick() => {
+                on_tick(&mut swarm);
+                continue;
+            }
+            ev = swarm.next() => match ev {
+                Some(ev) => ev,
+                None => return,
+            },
+        };
         match ev {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => on_connect(&mut swarm, peer_id),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
@@ -49,12 +65,12 @@ async fn drive(
                         request, channel, ..
                     },
                 ..
-            })) => {
-                let _ = swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, answer(&request));
-            }
+            })) => match answer(&request) {
+                Some(a) => {
+                    let _ = swarm.behaviour_mut().sync.send_response(channel, a);
+                }
+                None => held.push(channel),
+            },
             _ => {}
         }
     }
@@ -91,27 +107,29 @@ async fn a_member_sending_bad_signatures_and_garbage_is_banned_while_others_cont
     let me = node_key(2).public().as_bytes().to_vec();
     let swarm = hostile(2, target).await;
     let hostile_peer = *swarm.local_peer_id();
-    let answer = move |req: &pb::SyncRequest| pb::SyncResponse {
-        kind: Some(match &req.kind {
-            Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
-                state_hash: vec![0xee; 32],
-                events: 1_000_000,
+    let answer = move |req: &pb::SyncRequest| {
+        Some(pb::SyncResponse {
+            kind: Some(match &req.kind {
+                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
+                    state_hash: vec![0xee; 32],
+                    events: 1_000_000,
+                }),
+                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
+                    entries: vec![pb::FrontierEntry {
+                        author: me.clone(),
+                        seq: 1_000,
+                        head: vec![0xab; 32],
+                        forked: 0,
+                    }],
+                }),
+                _ => Resp::Events(pb::Events {
+                    events: bad.clone(),
+                    more: true,
+                }),
             }),
-            Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
-                entries: vec![pb::FrontierEntry {
-                    author: me.clone(),
-                    seq: 1_000,
-                    head: vec![0xab; 32],
-                    forked: 0,
-                }],
-            }),
-            _ => Resp::Events(pb::Events {
-                events: bad.clone(),
-                more: true,
-            }),
-        }),
+        })
     };
-    let task = tokio::spawn(drive(swarm, LIMIT, answer, |_, _| {}));
+    let task = tokio::spawn(drive(swarm, LIMIT, answer, |_, _| {}, |_| {}));
     // Honest work goes on meanwhile.
     c.node(1)
         .author((0..20).map(update).collect())
@@ -167,12 +185,8 @@ async fn a_member_sending_oversized_and_overlong_requests_is_banned() {
             s.behaviour_mut().sync.send_request(&peer, overlong.clone());
         }
     };
-    let answer = |_: &pb::SyncRequest| pb::SyncResponse {
-        kind: Some(Resp::Refused(pb::Refused {
-            reason: "no".into(),
-        })),
-    };
-    let task = tokio::spawn(drive(swarm, LIMIT, answer, on_connect));
+    let answer = |_: &pb::SyncRequest| Some(refused());
+    let task = tokio::spawn(drive(swarm, LIMIT, answer, on_connect, |_| {}));
     let banned = banned_by_node_0(&c, hostile_peer).await;
     assert!(banned, "node 0 banned the member that broke the limits");
     let s = c.statuses(&[0]).await.remove(0);
@@ -181,6 +195,208 @@ async fn a_member_sending_oversized_and_overlong_requests_is_banned() {
     assert!(
         c.converge(&[0, 1], LIMIT).await,
         "honest nodes still served"
+    );
+    task.abort();
+}
+
+fn refused() -> pb::SyncResponse {
+    pb::SyncResponse {
+        kind: Some(Resp::Refused(pb::Refused {
+            reason: "no".into(),
+        })),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_networks_events_replayed_are_refused_and_the_member_banned() {
+    let c = Cluster::found_running(3, 2, Transport::Tcp).await;
+    assert!(c.converge(&[0, 1], LIMIT).await);
+    let target = c.addrs[0].clone().expect("address");
+    // A second network in which the hostile member's key is a practice's: its events are
+    // well signed by a member of this network, but belong to the other one.
+    let other = pb::Genesis {
+        name: "Another partnership".into(),
+        practices: vec![practice(2)],
+        nonce: b"other".to_vec(),
+        ..Default::default()
+    };
+    let (mut w, genesis) = FeedWriter::found(node_key(2), mutual_node::now_ms(), other);
+    let replayed: Vec<Vec<u8>> = std::iter::once(genesis.to_wire())
+        .chain((0..6).map(|i| {
+            w.sign(mutual_node::now_ms(), vec![genesis.id], update(i))
+                .to_wire()
+        }))
+        .collect();
+    let swarm = hostile(2, target).await;
+    let hostile_peer = *swarm.local_peer_id();
+    let own_topic = topic(&c.network());
+    let gossiped = replayed.clone();
+    let mut next = 0;
+    let on_tick = move |s: &mut Swarm<Behaviour>| {
+        // Replayed on this network's gossip topic, one a tick, until someone listens.
+        let _ = s.behaviour_mut().gossip.subscribe(&own_topic);
+        if s.behaviour_mut()
+            .gossip
+            .publish(own_topic.clone(), gossiped[next % gossiped.len()].clone())
+            .is_ok()
+        {
+            next += 1;
+        }
+    };
+    let answer = move |req: &pb::SyncRequest| {
+        Some(pb::SyncResponse {
+            kind: Some(match &req.kind {
+                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
+                    state_hash: vec![0xee; 32],
+                    events: 7,
+                }),
+                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
+                    entries: vec![pb::FrontierEntry {
+                        author: node_key(2).public().as_bytes().to_vec(),
+                        seq: 6,
+                        head: vec![0xab; 32],
+                        forked: 0,
+                    }],
+                }),
+                _ => Resp::Events(pb::Events {
+                    events: replayed.clone(),
+                    more: false,
+                }),
+            }),
+        })
+    };
+    let task = tokio::spawn(drive(swarm, LIMIT, answer, |_, _| {}, on_tick));
+    c.node(1)
+        .author((0..10).map(update).collect())
+        .await
+        .expect("authored");
+    assert!(
+        banned_by_node_0(&c, hostile_peer).await,
+        "node 0 banned the member replaying another network's events"
+    );
+    assert!(c.converge(&[0, 1], LIMIT).await, "honest nodes converge");
+    let (foreign, from_2) = c
+        .node(0)
+        .query(move |r| (r.knows(&genesis.id), r.feed_head(&node_key(2).public())))
+        .await
+        .expect("query");
+    assert!(!foreign, "the other network's genesis is not kept");
+    assert_eq!(from_2, None, "no replayed event was stored");
+    let s = c.statuses(&[0]).await.remove(0);
+    assert!(s.metrics.invalid_events >= 4, "{:?}", s.metrics);
+    assert_eq!((s.pending, s.held), (0, 0));
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_floods_and_sync_request_spam_get_the_member_banned() {
+    let c = Cluster::found_running(3, 2, Transport::Tcp).await;
+    c.node(1)
+        .author((0..10).map(update).collect())
+        .await
+        .expect("authored");
+    assert!(c.converge(&[0, 1], LIMIT).await);
+    let known: Vec<Vec<u8>> = c
+        .node(0)
+        .query(|r| r.events_in_order().map(|e| e.to_wire()).collect())
+        .await
+        .expect("query");
+    let stored_before = c.statuses(&[0]).await[0].events;
+    let target = c.addrs[0].clone().expect("address");
+    let swarm = hostile(2, target).await;
+    let hostile_peer = *swarm.local_peer_id();
+    let network = c.network().as_bytes().to_vec();
+    let summary = pb::SyncRequest {
+        network,
+        kind: Some(Req::Summary(pb::Summary {
+            state_hash: vec![0xee; 32],
+            events: 0,
+        })),
+    };
+    // Hundreds of requests at once, far over the per-peer budget.
+    let on_connect = move |s: &mut Swarm<Behaviour>, peer| {
+        for _ in 0..(MAX_REQUEST_BURST as usize * 5) {
+            s.behaviour_mut().sync.send_request(&peer, summary.clone());
+        }
+    };
+    // Every pull and fetch answered with the same page of events the node already has.
+    let answer = move |req: &pb::SyncRequest| {
+        Some(pb::SyncResponse {
+            kind: Some(match &req.kind {
+                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
+                    state_hash: vec![0xee; 32],
+                    events: 1_000,
+                }),
+                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
+                    entries: vec![pb::FrontierEntry {
+                        author: node_key(1).public().as_bytes().to_vec(),
+                        seq: 1_000,
+                        head: vec![0xab; 32],
+                        forked: 0,
+                    }],
+                }),
+                _ => Resp::Events(pb::Events {
+                    events: known.clone(),
+                    more: true,
+                }),
+            }),
+        })
+    };
+    let task = tokio::spawn(drive(swarm, LIMIT, answer, on_connect, |_| {}));
+    assert!(
+        banned_by_node_0(&c, hostile_peer).await,
+        "node 0 banned the member spamming requests"
+    );
+    let s = c.statuses(&[0]).await.remove(0);
+    assert!(
+        s.metrics.rate_limited >= 10,
+        "requests over the budget were refused: {:?}",
+        s.metrics
+    );
+    assert_eq!(s.events, stored_before, "duplicates added nothing");
+    c.node(1).author(vec![update(99)]).await.expect("authored");
+    assert!(
+        c.converge(&[0, 1], LIMIT).await,
+        "honest nodes still served"
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_forwarding_and_answering_does_not_stall_the_others() {
+    let c = Cluster::found_running(3, 2, Transport::Tcp).await;
+    assert!(c.converge(&[0, 1], LIMIT).await);
+    let target = c.addrs[0].clone().expect("address");
+    let swarm = hostile(2, target).await;
+    let hostile_peer = *swarm.local_peer_id();
+    let own_topic = topic(&c.network());
+    // It subscribes (so it is in the gossip mesh), forwards nothing (it validates nothing)
+    // and holds every sync request unanswered until the node gives up on it.
+    let on_tick = move |s: &mut Swarm<Behaviour>| {
+        let _ = s.behaviour_mut().gossip.subscribe(&own_topic);
+    };
+    let task = tokio::spawn(drive(swarm, LIMIT, |_| None, |_, _| {}, on_tick));
+    assert!(
+        wait_for(LIMIT, || async {
+            let s = c.statuses(&[0]).await.remove(0);
+            s.peers.contains(&hostile_peer.to_string())
+        })
+        .await,
+        "the silent member is connected"
+    );
+    for round in 0..5 {
+        c.node(1)
+            .author((0..5).map(|i| update(round * 10 + i)).collect())
+            .await
+            .expect("authored");
+        c.node(0)
+            .author(vec![update(500 + round)])
+            .await
+            .expect("authored");
+    }
+    assert!(
+        c.converge(&[0, 1], LIMIT).await,
+        "honest nodes converge beside a silent member"
     );
     task.abort();
 }

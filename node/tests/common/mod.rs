@@ -61,7 +61,14 @@ pub fn free_port() -> u16 {
 /// Starts `mutual start --dir dir` (log appended to dir/node.log) and waits, at most 60 s,
 /// until its API answers.
 pub fn start(dir: &Path) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_mutual"))
+    start_with(dir, |_| {})
+}
+
+/// As [`start`], with the command prepared by `prepare` first.
+pub fn start_with(dir: &Path, prepare: impl FnOnce(&mut Command)) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mutual"));
+    prepare(&mut command);
+    let child = command
         .args(["start", "--dir", s(dir)])
         .stdout(Stdio::null())
         .stderr(
