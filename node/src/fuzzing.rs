@@ -134,7 +134,8 @@ pub fn fixture() -> &'static Replica {
                     ..Default::default()
                 });
                 let key = Keypair::from_seed(&k.seed()).expect("a valid seed");
-                let ev = crate::node::sign_next(&r, key, NOW_MS - 5_000, body);
+                let ev = crate::node::sign_next(&r, key, NOW_MS - 5_000, body)
+                    .expect("the fixture signs");
                 r.ingest(NOW_MS, &ev.to_wire()).expect("valid");
             }
         }
@@ -184,7 +185,9 @@ pub fn sync_response(data: &[u8]) {
         let mut out = Vec::new();
         rounds.start(0u8, &replica, &mut out);
         let answer = match &resp.kind {
-            Some(pb::sync_response::Kind::Events(e)) if step != Step::Summary => {
+            Some(pb::sync_response::Kind::Events(e))
+                if !matches!(step, Step::Summary | Step::Frontier) =>
+            {
                 let before = replica.len() + replica.pending_len();
                 let _ = replica.ingest_batch(NOW_MS, &e.events);
                 Answer::Events {

@@ -321,6 +321,9 @@ struct Node {
     unflushed: bool,
     snapshot_due: bool,
     last_announce: Option<Instant>,
+    /// Why the store last failed a write: the node then holds events in memory that are
+    /// not stored, so it takes no more writes and serves no events until restarted.
+    store_failed: Option<String>,
 }
 
 /// Opens the store, loads it, starts listening and runs the node on the current tokio
@@ -460,6 +463,7 @@ pub async fn start(
         unflushed: false,
         snapshot_due: true,
         last_announce: None,
+        store_failed: None,
     };
     node.refresh_gate();
     // Wait until every listener is up, so the caller can read the addresses.
@@ -571,6 +575,36 @@ impl Node {
     }
 
     fn persist(&mut self, stored: &[EventId], parked: &[SignedEvent]) -> Result<(), StoreError> {
+        let r = self.persist_now(stored, parked);
+        if let Err(e) = &r {
+            self.note_store(e);
+        }
+        r
+    }
+
+    /// Records a store failure (see `store_failed`).
+    fn note_store(&mut self, e: &StoreError) {
+        if self.store_failed.is_none() {
+            tracing::error!(error = %e, "the store failed a write; this node takes no more writes and serves no events until restarted");
+            self.store_failed = Some(e.to_string());
+        }
+    }
+
+    /// Refuses a write once the store has failed.
+    fn writable(&self) -> Result<(), NodeError> {
+        match &self.store_failed {
+            None => Ok(()),
+            Some(why) => Err(NodeError::Refused(format!(
+                "{why} (the store failed a write earlier: restart the node once that is fixed)"
+            ))),
+        }
+    }
+
+    fn persist_now(
+        &mut self,
+        stored: &[EventId],
+        parked: &[SignedEvent],
+    ) -> Result<(), StoreError> {
         if !parked.is_empty() {
             self.store.put_pending(&parked.iter().collect::<Vec<_>>())?;
             self.unflushed = true;
@@ -613,8 +647,8 @@ impl Node {
             }
             Ok(())
         })();
-        if let Err(e) = result {
-            tracing::error!(error = %e, "could not make the store durable");
+        if let Err(e) = &result {
+            self.note_store(e);
         }
     }
 
@@ -661,22 +695,23 @@ impl Node {
     }
 
     fn author(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
+        self.writable()?;
+        let r = self.author_now(bodies);
+        if let Err(NodeError::Store(e)) = &r {
+            self.note_store(e);
+        }
+        r
+    }
+
+    fn author_now(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
         let mut ids = Vec::with_capacity(bodies.len());
         let mut wires = Vec::with_capacity(bodies.len());
         for body in bodies {
             let key = Keypair::from_seed(&self.keypair.seed()).expect("a valid seed");
-            let ev = sign_next(&self.replica, key, self.now(), body);
-            // Checked before the event is taken in, so that a refused event is never
-            // held to be released later beside a retry at the same seq.
-            let ahead = ev.event.timestamp_ms.saturating_sub(self.now());
-            if ahead > MAX_CLOCK_SKEW_MS {
-                return Err(NodeError::Refused(format!(
-                    "this node's feed has an event dated ahead of its clock (was the clock \
-                     set back?); a new event cannot be dated earlier, so signing waits {} s \
-                     more",
-                    (ahead - MAX_CLOCK_SKEW_MS).div_ceil(1000)
-                )));
-            }
+            // Refused before anything is taken in, so that a refused event is never held
+            // to be released later beside a retry at the same seq.
+            let ev = sign_next(&self.replica, key, self.now(), body)
+                .map_err(|e| NodeError::Refused(e.to_string()))?;
             let wire = ev.to_wire();
             match self.replica.ingest(self.now(), &wire) {
                 Ok(Ingested::Stored { .. }) => {}
@@ -703,6 +738,15 @@ impl Node {
     }
 
     fn submit(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
+        self.writable()?;
+        let r = self.submit_now(wire);
+        if let Err(NodeError::Store(e)) = &r {
+            self.note_store(e);
+        }
+        r
+    }
+
+    fn submit_now(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
         let (mut results, persisted) = self.take_in(&[&wire], None);
         persisted?;
         let r = results.pop().expect("one result");
@@ -1005,7 +1049,10 @@ impl Node {
         req: pb::SyncRequest,
         channel: request_response::ResponseChannel<pb::SyncResponse>,
     ) {
-        let resp = if !self.book.allow_request(peer, Instant::now()) {
+        let resp = if self.store_failed.is_some() {
+            // Events held in memory but not stored are not served.
+            sync::refused(&sync::Refusal::Unavailable)
+        } else if !self.book.allow_request(peer, Instant::now()) {
             self.punish(peer, Offence::RateLimited);
             sync::refused(&sync::Refusal::Malformed("rate limit exceeded".into()))
         } else {
@@ -1154,12 +1201,48 @@ impl Node {
     }
 }
 
+/// Why a node may not sign now: signing would reuse a seq, or date an event beyond what
+/// its peers accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotNow {
+    /// The feed's latest event, or a cause, is dated ahead of the clock.
+    #[error(
+        "the new event would follow an event dated ahead of this node's clock (was the clock \
+         set back?); an event cannot be dated before its causes, so signing waits {wait_s} s \
+         more"
+    )]
+    DatedAhead {
+        /// Seconds until the clock is within the skew bound of that date.
+        wait_s: u64,
+    },
+    /// This node's own events at later seqs are known but not yet taken in.
+    #[error(
+        "this node's own event at seq {seq} is waiting for its causes or its time; signing \
+         now would reuse its seq"
+    )]
+    OwnEventsParked {
+        /// The highest such seq.
+        seq: u64,
+    },
+}
+
 /// Signs `body` as the next event of `keypair`'s feed in `replica`, citing the replica's
-/// heads and dated no earlier than any of its causes (docs/PROTOCOL.md §5.9).
-pub fn sign_next(replica: &Replica, keypair: Keypair, now_ms: u64, body: Body) -> SignedEvent {
+/// heads and dated no earlier than any of its causes (docs/PROTOCOL.md §5.9) — unless that
+/// would reuse a seq or date the event beyond what peers accept (docs/NETWORK.md §7).
+pub fn sign_next(
+    replica: &Replica,
+    keypair: Keypair,
+    now_ms: u64,
+    body: Body,
+) -> Result<SignedEvent, NotNow> {
     let me = keypair.public();
     let own_head = replica.feed_head(&me);
-    let mut writer = FeedWriter::resume(keypair, replica.network(), own_head);
+    if let Some(seq) = replica
+        .parked_seq(&me)
+        .filter(|s| *s > own_head.map_or(0, |h| h.0))
+    {
+        return Err(NotNow::OwnEventsParked { seq });
+    }
     let deps = deps_for(&body, &replica.heads(), own_head.map(|h| h.1));
     let latest_cause = deps
         .iter()
@@ -1168,7 +1251,14 @@ pub fn sign_next(replica: &Replica, keypair: Keypair, now_ms: u64, body: Body) -
         .map(|e| e.event.timestamp_ms)
         .max()
         .unwrap_or(0);
-    writer.sign(now_ms.max(latest_cause), deps, body)
+    let ahead = latest_cause.saturating_sub(now_ms);
+    if ahead > MAX_CLOCK_SKEW_MS {
+        return Err(NotNow::DatedAhead {
+            wait_s: (ahead - MAX_CLOCK_SKEW_MS).div_ceil(1000),
+        });
+    }
+    let mut writer = FeedWriter::resume(keypair, replica.network(), own_head);
+    Ok(writer.sign(now_ms.max(latest_cause), deps, body))
 }
 
 fn is_unspecified(a: &Multiaddr) -> bool {

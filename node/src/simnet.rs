@@ -178,6 +178,9 @@ pub struct Report {
     pub refused: u64,
     /// Peers punished by the sync rounds.
     pub punished: u64,
+    /// Times a node declined to sign (its feed dated ahead of its clock, or its own
+    /// events not yet taken in), as the node does.
+    pub signing_refused: u64,
     /// Events authored and acknowledged (durable at their author).
     pub acknowledged: u64,
     /// Authors whose fork every node holds the proof of.
@@ -312,6 +315,7 @@ struct Sim {
     next_request: u64,
     signed: BTreeSet<EventId>,
     forker: Option<usize>,
+    twin: Option<EventId>,
     silent: Option<usize>,
     runaway: Option<usize>,
     report: Report,
@@ -432,6 +436,7 @@ impl Sim {
             next_request: 0,
             signed: BTreeSet::from([g.id]),
             forker,
+            twin: None,
             silent,
             runaway,
             report,
@@ -717,8 +722,13 @@ impl Sim {
     /// causes are fetched from the sender. Returns whether anything new was kept.
     fn take_in(&mut self, n: usize, wires: &[Vec<u8>], from: usize) -> bool {
         let now = self.clock(n);
+        let r = &self.nodes[n].replica;
+        let before = r.len() + r.pending_len();
         let results = self.nodes[n].replica.ingest_batch(now, wires);
-        let progressed = self.keep(n, wires, &results);
+        self.keep(n, wires, &results);
+        // As the node counts progress: stored or parked for causes.
+        let r = &self.nodes[n].replica;
+        let progressed = r.len() + r.pending_len() > before;
         let missing: Vec<EventId> = results
             .into_iter()
             .filter_map(|r| match r {
@@ -744,7 +754,7 @@ impl Sim {
         wires: &[Vec<u8>],
         results: &[Result<Ingested, IngestError>],
     ) -> bool {
-        let mut progressed = false;
+        let mut kept = false;
         for (i, r) in results.iter().enumerate() {
             let node = &mut self.nodes[n];
             match r {
@@ -753,18 +763,18 @@ impl Sim {
                         let ev = node.replica.get(id).expect("just stored");
                         node.unflushed.push(ev.to_wire());
                     }
-                    progressed = true;
+                    kept = true;
                 }
                 Ok(Ingested::Pending { .. } | Ingested::Held { .. }) => {
                     node.unflushed_parked.extend(wires.get(i).cloned());
-                    progressed = true;
+                    kept = true;
                 }
                 Ok(Ingested::Duplicate) => {}
                 Err(e) if e.is_peer_fault() => self.report.refused += 1,
                 Err(_) => {}
             }
         }
-        progressed
+        kept
     }
 
     fn start_round(&mut self, n: usize, peer: usize) {
@@ -824,7 +834,13 @@ impl Sim {
         };
         let node = &mut self.nodes[n];
         let key = Keypair::from_seed(&node.key.seed()).expect("a valid seed");
-        let ev = sign_next(&node.replica, key, now, body);
+        let ev = match sign_next(&node.replica, key, now, body) {
+            Ok(ev) => ev,
+            Err(_) => {
+                self.report.signing_refused += 1;
+                return;
+            }
+        };
         let wire = ev.to_wire();
         match node.replica.ingest(now, &wire) {
             Ok(Ingested::Stored { .. }) => {}
@@ -863,6 +879,7 @@ impl Sim {
         });
         let twin = twin.sign(at, ev.event.deps.clone(), body);
         self.signed.insert(twin.id);
+        self.twin = Some(twin.id);
         let wire = twin.to_wire();
         let mut peers: Vec<usize> = self
             .linked_peers(f)
@@ -887,8 +904,24 @@ impl Sim {
         node.rounds = Rounds::default();
         node.replica = Replica::new(self.network);
         for p in peers {
-            self.nodes[p].rounds.disconnected(n);
+            self.disconnect(p, n);
         }
+    }
+
+    /// `n` loses its connection to `peer`: as libp2p does, its requests to the peer fail
+    /// at once and its round with the peer ends.
+    fn disconnect(&mut self, n: usize, peer: usize) {
+        let open: Vec<(u64, Step)> = self.nodes[n]
+            .requests
+            .iter()
+            .filter(|(_, (p, _))| *p == peer)
+            .map(|(id, (_, step))| (*id, *step))
+            .collect();
+        for (id, step) in open {
+            self.nodes[n].requests.remove(&id);
+            self.answered(n, peer, step, Answer::Failed);
+        }
+        self.nodes[n].rounds.disconnected(peer);
     }
 
     /// Restarts a node from what it had made durable; every event it acknowledged must
@@ -932,7 +965,7 @@ impl Sim {
         for (n, was) in before.iter().enumerate() {
             for &p in was {
                 if !self.linked(n, p) {
-                    self.nodes[n].rounds.disconnected(p);
+                    self.disconnect(n, p);
                 }
             }
             for p in self.linked_peers(n) {
@@ -997,6 +1030,23 @@ impl Sim {
         let acked: Vec<EventId> = self.nodes.iter().flat_map(|n| n.acked.clone()).collect();
         let forks: BTreeSet<PublicKey> = self.nodes[0].replica.forks().keys().copied().collect();
         let forker = self.forker.map(|f| self.nodes[f].key.public());
+        // Once any node has taken in the forker's second event, every node must hold the
+        // proof of the fork.
+        let twin_known = self
+            .twin
+            .is_some_and(|t| self.nodes.iter().any(|n| n.replica.knows(&t)));
+        if let (true, Some(f)) = (twin_known, forker) {
+            if let Some(n) = self
+                .nodes
+                .iter()
+                .position(|n| n.replica.fork_proof(&f).is_none())
+            {
+                return Err(Violation::ForkProof {
+                    node: n,
+                    detail: "the forker's second event was taken in, but no proof is held".into(),
+                });
+            }
+        }
         if let Some(honest) = forks.iter().find(|a| Some(**a) != forker) {
             let node = self.nodes.iter().position(|n| n.key.public() == *honest);
             return Err(Violation::HonestFork {

@@ -98,6 +98,9 @@ pub enum Refusal {
     /// The request has no kind, or a list over its limit.
     #[error("{0}")]
     Malformed(String),
+    /// This node cannot serve events now (its store failed).
+    #[error("this node is not serving events")]
+    Unavailable,
 }
 
 /// The answer to one request. `Err` means the request itself was malformed (the peer is at

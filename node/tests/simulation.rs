@@ -1,4 +1,4 @@
-//! The deterministic simulator (`node/src/simnet.rs`, docs/NETWORK.md §7): dozens of nodes
+//! The deterministic simulator (`node/src/simnet.rs`, docs/NETWORK.md §9): dozens of nodes
 //! running the protocol core and the node's sync rounds over a simulated network that
 //! drops, duplicates, corrupts, delays, reorders and partitions, with crashes, skewed
 //! clocks, a forking author and a silent member. One seed decides a whole run.

@@ -562,6 +562,17 @@ impl Replica {
             .filter_map(|id| self.events.get(id).map(|s| (s.key, &s.event)))
     }
 
+    /// The highest seq among `author`'s events waiting for causes or for their time.
+    pub fn parked_seq(&self, author: &PublicKey) -> Option<u64> {
+        self.pending
+            .values()
+            .map(|p| &p.event)
+            .chain(self.future.values())
+            .filter(|e| e.event.author == *author)
+            .map(|e| e.event.seq)
+            .max()
+    }
+
     /// The ids of the future-dated events held.
     pub fn held_ids(&self) -> impl Iterator<Item = &EventId> {
         self.future_ids.keys()

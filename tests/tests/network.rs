@@ -281,7 +281,7 @@ async fn a_node_whose_clock_ran_ahead_keeps_its_own_events_when_set_right() {
     // clock catches up with its last event; it says so, and reuses no seq.
     match c.node(1).author(vec![update(3)]).await {
         Err(node::NodeError::Refused(why)) => {
-            assert!(why.contains("dated ahead of its clock"), "{why}")
+            assert!(why.contains("dated ahead of this node's clock"), "{why}")
         }
         other => panic!("signed before the clock caught up: {other:?}"),
     }
