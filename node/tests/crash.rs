@@ -54,6 +54,22 @@ fn found(dir: &Path) -> Vec<Keypair> {
     partners
 }
 
+/// A general motion open for a week; returns its id.
+fn propose(c: &Client, kp: &Keypair, title: &str) -> Vec<u8> {
+    let m = c
+        .sign_and_submit(
+            kp,
+            Body::Motion(pb::Motion {
+                kind: pb::DecisionKind::General as i32,
+                title: title.into(),
+                closes_at_ms: c.now() + 7 * 24 * 3_600_000,
+                ..Default::default()
+            }),
+        )
+        .expect("the motion is proposed");
+    hex::decode(&m.id).expect("hex")
+}
+
 fn vote(c: &Client, kp: &Keypair, motion: &[u8], choice: pb::Choice) -> anyhow::Result<String> {
     c.sign_and_submit(
         kp,
@@ -80,18 +96,7 @@ fn acknowledged_ballots_survive_sigkill_at_random_moments() {
     let partners = Arc::new(found(&dir));
     let mut child = start(&dir);
     let c = Client::of(&dir).expect("client");
-    let motion = c
-        .sign_and_submit(
-            &partners[0],
-            Body::Motion(pb::Motion {
-                kind: pb::DecisionKind::General as i32,
-                title: "Keep voting".into(),
-                closes_at_ms: c.now() + 7 * 24 * 3_600_000,
-                ..Default::default()
-            }),
-        )
-        .expect("the motion is proposed");
-    let motion = hex::decode(&motion.id).expect("hex");
+    let motion = propose(&c, &partners[0], "Keep voting");
     // Every ballot the node acknowledged, and the latest acknowledged choice per partner.
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let latest: Arc<Mutex<Vec<Option<pb::Choice>>>> = Arc::new(Mutex::new(vec![None; PARTNERS]));
@@ -235,18 +240,7 @@ fn a_full_disk_gives_a_clear_error_and_no_corruption() {
         }
     });
     let c = Client::of(&dir).expect("client");
-    let motion = c
-        .sign_and_submit(
-            &partners[0],
-            Body::Motion(pb::Motion {
-                kind: pb::DecisionKind::General as i32,
-                title: "Fill the disk".into(),
-                closes_at_ms: c.now() + 7 * 24 * 3_600_000,
-                ..Default::default()
-            }),
-        )
-        .expect("the motion is proposed");
-    let motion = hex::decode(&motion.id).expect("hex");
+    let motion = propose(&c, &partners[0], "Fill the disk");
     let mut acked = vec![motion.clone()];
     let mut refusal = None;
     // Bounded: at most 20,000 ballots (each a few hundred bytes) or two minutes.

@@ -107,28 +107,7 @@ async fn a_member_sending_bad_signatures_and_garbage_is_banned_while_others_cont
     let me = node_key(2).public().as_bytes().to_vec();
     let swarm = hostile(2, target).await;
     let hostile_peer = *swarm.local_peer_id();
-    let answer = move |req: &pb::SyncRequest| {
-        Some(pb::SyncResponse {
-            kind: Some(match &req.kind {
-                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
-                    state_hash: vec![0xee; 32],
-                    events: 1_000_000,
-                }),
-                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
-                    entries: vec![pb::FrontierEntry {
-                        author: me.clone(),
-                        seq: 1_000,
-                        head: vec![0xab; 32],
-                        forked: 0,
-                    }],
-                }),
-                _ => Resp::Events(pb::Events {
-                    events: bad.clone(),
-                    more: true,
-                }),
-            }),
-        })
-    };
+    let answer = claiming(me, 1_000, bad, true);
     let task = tokio::spawn(drive(swarm, LIMIT, answer, |_, _| {}, |_| {}));
     // Honest work goes on meanwhile.
     c.node(1)
@@ -199,6 +178,38 @@ async fn a_member_sending_oversized_and_overlong_requests_is_banned() {
     task.abort();
 }
 
+/// Answers as a peer whose state differs and whose frontier shows `author`'s feed at
+/// `seq`, serving `events` to every pull and fetch.
+fn claiming(
+    author: Vec<u8>,
+    seq: u64,
+    events: Vec<Vec<u8>>,
+    more: bool,
+) -> impl Fn(&pb::SyncRequest) -> Option<pb::SyncResponse> {
+    move |req| {
+        Some(pb::SyncResponse {
+            kind: Some(match &req.kind {
+                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
+                    state_hash: vec![0xee; 32],
+                    events: 1_000,
+                }),
+                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
+                    entries: vec![pb::FrontierEntry {
+                        author: author.clone(),
+                        seq,
+                        head: vec![0xab; 32],
+                        forked: 0,
+                    }],
+                }),
+                _ => Resp::Events(pb::Events {
+                    events: events.clone(),
+                    more,
+                }),
+            }),
+        })
+    }
+}
+
 fn refused() -> pb::SyncResponse {
     pb::SyncResponse {
         kind: Some(Resp::Refused(pb::Refused {
@@ -243,28 +254,7 @@ async fn another_networks_events_replayed_are_refused_and_the_member_banned() {
             next += 1;
         }
     };
-    let answer = move |req: &pb::SyncRequest| {
-        Some(pb::SyncResponse {
-            kind: Some(match &req.kind {
-                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
-                    state_hash: vec![0xee; 32],
-                    events: 7,
-                }),
-                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
-                    entries: vec![pb::FrontierEntry {
-                        author: node_key(2).public().as_bytes().to_vec(),
-                        seq: 6,
-                        head: vec![0xab; 32],
-                        forked: 0,
-                    }],
-                }),
-                _ => Resp::Events(pb::Events {
-                    events: replayed.clone(),
-                    more: false,
-                }),
-            }),
-        })
-    };
+    let answer = claiming(node_key(2).public().as_bytes().to_vec(), 6, replayed, false);
     let task = tokio::spawn(drive(swarm, LIMIT, answer, |_, _| {}, on_tick));
     c.node(1)
         .author((0..10).map(update).collect())
@@ -320,28 +310,7 @@ async fn duplicate_floods_and_sync_request_spam_get_the_member_banned() {
         }
     };
     // Every pull and fetch answered with the same page of events the node already has.
-    let answer = move |req: &pb::SyncRequest| {
-        Some(pb::SyncResponse {
-            kind: Some(match &req.kind {
-                Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
-                    state_hash: vec![0xee; 32],
-                    events: 1_000,
-                }),
-                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
-                    entries: vec![pb::FrontierEntry {
-                        author: node_key(1).public().as_bytes().to_vec(),
-                        seq: 1_000,
-                        head: vec![0xab; 32],
-                        forked: 0,
-                    }],
-                }),
-                _ => Resp::Events(pb::Events {
-                    events: known.clone(),
-                    more: true,
-                }),
-            }),
-        })
-    };
+    let answer = claiming(node_key(1).public().as_bytes().to_vec(), 1_000, known, true);
     let task = tokio::spawn(drive(swarm, LIMIT, answer, on_connect, |_| {}));
     assert!(
         banned_by_node_0(&c, hostile_peer).await,
