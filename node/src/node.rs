@@ -695,8 +695,16 @@ impl Node {
     }
 
     fn author(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
+        self.guarded(|node| node.author_now(bodies))
+    }
+
+    /// Runs a write unless the store has failed, and records it if the store fails now.
+    fn guarded<T>(
+        &mut self,
+        write: impl FnOnce(&mut Self) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
         self.writable()?;
-        let r = self.author_now(bodies);
+        let r = write(self);
         if let Err(NodeError::Store(e)) = &r {
             self.note_store(e);
         }
@@ -738,12 +746,7 @@ impl Node {
     }
 
     fn submit(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
-        self.writable()?;
-        let r = self.submit_now(wire);
-        if let Err(NodeError::Store(e)) = &r {
-            self.note_store(e);
-        }
-        r
+        self.guarded(|node| node.submit_now(wire))
     }
 
     fn submit_now(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {

@@ -16,6 +16,7 @@
 
 use crate::limits::REQUEST_TIMEOUT;
 use crate::node::sign_next;
+use crate::simulate::{founding, practice_key};
 use crate::sync::{self, Action, Answer, Rounds, Step};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
@@ -343,11 +344,6 @@ pub fn run(plan: &Plan) -> Result<Report, Box<Failure>> {
     }
 }
 
-fn key_of(seed: u64, n: usize) -> Keypair {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (n as u64 + 1).wrapping_mul(0x9e37_79b9));
-    Keypair::generate(&mut rng)
-}
-
 impl SimNode {
     /// Makes everything kept so far durable (one store flush).
     fn flush(&mut self) {
@@ -361,23 +357,10 @@ impl SimNode {
 impl Sim {
     fn new(plan: Plan) -> Sim {
         let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-        let keys: Vec<Keypair> = (0..plan.nodes).map(|n| key_of(plan.seed, n)).collect();
-        let genesis = pb::Genesis {
-            name: "Simulated Partnership".into(),
-            practices: keys
-                .iter()
-                .enumerate()
-                .map(|(n, k)| pb::Practice {
-                    name: format!("Practice {n}"),
-                    ods_code: format!("S{:05}", n),
-                    locality: ["North", "South", "East"][n % 3].into(),
-                    list_size: 8_000,
-                    node_key: k.public().as_bytes().to_vec(),
-                })
-                .collect(),
-            nonce: plan.seed.to_le_bytes().to_vec(),
-            ..Default::default()
-        };
+        let keys: Vec<Keypair> = (0..plan.nodes)
+            .map(|n| practice_key(plan.seed, n))
+            .collect();
+        let genesis = founding(plan.seed, &keys);
         let founder = Keypair::from_seed(&keys[0].seed()).expect("a valid seed");
         let (_, g) = FeedWriter::found(founder, START_MS, genesis);
         let network = NetworkId(g.id);

@@ -77,9 +77,32 @@ pub enum PlanError {
     },
 }
 
-fn practice_key(seed: u64, n: usize) -> Keypair {
+/// The node key of simulated practice `n` under `seed`.
+pub fn practice_key(seed: u64, n: usize) -> Keypair {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     Keypair::generate(&mut rng)
+}
+
+/// The genesis of a simulated partnership: one practice per key, named, coded and placed
+/// by its index.
+pub fn founding(seed: u64, keys: &[Keypair]) -> pb::Genesis {
+    pb::Genesis {
+        name: "Simulated Health Partnership".into(),
+        practices: keys
+            .iter()
+            .enumerate()
+            .map(|(n, k)| pb::Practice {
+                name: format!("Practice {}", n + 1),
+                ods_code: format!("Y{:05}", 10_000 + n),
+                locality: ["North", "South", "East", "West"][n % 4].into(),
+                list_size: 6_000 + 500 * n as u32,
+                node_key: k.public().as_bytes().to_vec(),
+            })
+            .collect(),
+        deed: None,
+        partners: Vec::new(),
+        nonce: seed.to_le_bytes().to_vec(),
+    }
 }
 
 /// Runs a simulation.
@@ -104,24 +127,12 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
     let keys: Vec<Keypair> = (0..plan.practices)
         .map(|n| practice_key(plan.seed, n))
         .collect();
-    let ods = |n: usize| format!("Y{:05}", 10_000 + n);
-    let genesis = pb::Genesis {
-        name: "Simulated Health Partnership".into(),
-        practices: keys
-            .iter()
-            .enumerate()
-            .map(|(n, k)| pb::Practice {
-                name: format!("Practice {}", n + 1),
-                ods_code: ods(n),
-                locality: ["North", "South", "East", "West"][n % 4].into(),
-                list_size: 6_000 + 500 * n as u32,
-                node_key: k.public().as_bytes().to_vec(),
-            })
-            .collect(),
-        deed: None,
-        partners: Vec::new(),
-        nonce: plan.seed.to_le_bytes().to_vec(),
-    };
+    let genesis = founding(plan.seed, &keys);
+    let ods: Vec<String> = genesis
+        .practices
+        .iter()
+        .map(|p| p.ods_code.clone())
+        .collect();
     let mut keys = keys.into_iter();
     let founder = keys
         .next()
@@ -169,7 +180,7 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
     let wires: Vec<Vec<u8>> = log.iter().map(SignedEvent::to_wire).collect();
     let mut nodes = Vec::with_capacity(plan.practices);
     let mut delivered = 0;
-    for n in 0..plan.practices {
+    for practice in ods {
         let mut order: Vec<&Vec<u8>> = wires.iter().collect();
         for _ in 0..wires.len() / 10 {
             order.push(&wires[rng.gen_range(0..wires.len())]);
@@ -181,7 +192,7 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
             let _ = r.ingest_batch(now, chunk);
         }
         nodes.push(NodeResult {
-            practice: ods(n),
+            practice,
             events: r.len(),
             state_hash: r.state_hash().to_string(),
         });

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{init, ok, s, start, start_with, stop};
+use common::{env_number, init, ok, s, start, start_with, stop};
 use mutual_node::client::Client;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
@@ -25,13 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PARTNERS: usize = 3;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One practice with three partners; returns the partners' keys.
 fn found(dir: &Path) -> Vec<Keypair> {
@@ -84,8 +77,8 @@ fn vote(c: &Client, kp: &Keypair, motion: &[u8], choice: pb::Choice) -> anyhow::
 
 #[test]
 fn acknowledged_ballots_survive_sigkill_at_random_moments() {
-    let cycles = env_or("MUTUAL_CRASH_CYCLES", 12);
-    let seed = env_or("MUTUAL_CRASH_SEED", 1);
+    let cycles = env_number("MUTUAL_CRASH_CYCLES").unwrap_or(12);
+    let seed = env_number("MUTUAL_CRASH_SEED").unwrap_or(1);
     eprintln!(
         "crash test: {cycles} cycles, seed {seed} (replay: MUTUAL_CRASH_SEED={seed} \
          MUTUAL_CRASH_CYCLES={cycles} cargo nextest run -p mutual-node --test crash)"

@@ -9,6 +9,9 @@
 //! A failing seed is printed with the command that replays it. Seeds that once failed are
 //! kept in [`REGRESSIONS`] and run every time.
 
+mod common;
+
+use common::env_number;
 use mutual_node::simnet::{run, Defect, Plan, Report, Violation, MAX_SIM_NODES, MIN_SIM_NODES};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,13 +40,6 @@ const REGRESSIONS: &[(u64, &str)] = &[
     ),
 ];
 
-fn env(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, got {v:?}"))
-    })
-}
-
 /// Runs one seed; a broken invariant or a panic becomes an error naming the replay.
 fn check(seed: u64) -> Result<Report, String> {
     let replay = format!(
@@ -62,9 +58,9 @@ fn check(seed: u64) -> Result<Report, String> {
 
 #[test]
 fn seeds_converge_and_keep_every_invariant() {
-    let seeds: Vec<u64> = match env("MUTUAL_SIM_SEED") {
+    let seeds: Vec<u64> = match env_number("MUTUAL_SIM_SEED") {
         Some(s) => vec![s],
-        None => (1..=env("MUTUAL_SIM_SEEDS").unwrap_or(CI_SEEDS))
+        None => (1..=env_number("MUTUAL_SIM_SEEDS").unwrap_or(CI_SEEDS))
             .chain(REGRESSIONS.iter().map(|r| r.0))
             .collect(),
     };

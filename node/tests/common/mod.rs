@@ -58,6 +58,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A number from the environment variable `name`, if set; a clear failure if it is not
+/// a number.
+pub fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, got {v:?}"))
+    })
+}
+
 /// Starts `mutual start --dir dir` (log appended to dir/node.log) and waits, at most 60 s,
 /// until its API answers.
 pub fn start(dir: &Path) -> Child {
