@@ -69,6 +69,22 @@ pub enum EventError {
     /// A genesis event for another network, or one that is not the network's genesis.
     #[error("not this network's genesis: {0}")]
     NotGenesis(String),
+    /// A body that does not belong in this kind of log: a federation's business in a
+    /// network's log, or a network's internal business in a federation's log
+    /// (docs/FEDERATION.md §3).
+    #[error("a {body} event does not belong in {log}")]
+    OutOfScope {
+        /// The body type.
+        body: &'static str,
+        /// The kind of log.
+        log: &'static str,
+    },
+}
+
+/// Whether `body` starts a log (its event has an empty network field and its id names
+/// the log): a network's genesis or a federation's charter.
+pub fn is_root(body: &Body) -> bool {
+    matches!(body, Body::Genesis(_) | Body::FederationCharter(_))
 }
 
 fn field(field: &'static str, reason: impl Into<String>) -> EventError {
@@ -257,17 +273,24 @@ fn decode_event(bytes: &[u8]) -> Result<Event, EventError> {
         }
         deps.push(id);
     }
+    let root = raw.body.as_ref().is_some_and(is_root);
     let network = if raw.network.is_empty() {
-        if !matches!(raw.body, Some(Body::Genesis(_))) {
-            return Err(field("network", "empty, but the body is not a genesis"));
+        if !root {
+            return Err(field(
+                "network",
+                "empty, but the body is not a genesis or a charter",
+            ));
         }
         if raw.seq != 1 || !deps.is_empty() {
             return Err(field("genesis", "a genesis has seq 1 and no deps"));
         }
         None
     } else {
-        if matches!(raw.body, Some(Body::Genesis(_))) {
-            return Err(field("network", "a genesis carries no network id"));
+        if root {
+            return Err(field(
+                "network",
+                "a genesis or a charter carries no network id",
+            ));
         }
         Some(NetworkId(id_field(&raw.network, "network")?))
     };
@@ -347,10 +370,16 @@ fn deed(d: &pb::Deed) -> Result<(), EventError> {
 
 fn charter(c: &pb::FederationCharter) -> Result<(), EventError> {
     name(&c.name, "charter.name")?;
-    list(&c.networks, "charter.networks")?;
-    c.networks
-        .iter()
-        .try_for_each(|n| opt_id(n, "charter.networks"))
+    list(&c.members, "charter.members")?;
+    for n in &c.members {
+        opt_id(&n.network, "charter.members.network")?;
+        name(&n.name, "charter.members.name")?;
+        list(&n.practices, "charter.members.practices")?;
+        n.practices.iter().try_for_each(practice)?;
+        list(&n.bootstrap, "charter.members.bootstrap")?;
+        n.bootstrap.iter().try_for_each(|s| name(s, "bootstrap"))?;
+    }
+    Ok(())
 }
 
 /// Checks the shape of a body: field lengths, keys and ids, list sizes. Whether the body
@@ -415,8 +444,14 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
             m.candidates
                 .iter()
                 .try_for_each(|c| key_field(c, "motion.candidates").map(|_| ()))?;
-            if let Some(c) = &m.charter {
-                charter(c)?;
+            if m.charter_event.len() > MAX_SIGNED_EVENT_BYTES {
+                return Err(field("motion.charter_event", "larger than an event"));
+            }
+            if !m.federation.is_empty() {
+                opt_id(&m.federation, "motion.federation")?;
+            }
+            if !m.joint_motion.is_empty() {
+                opt_id(&m.joint_motion, "motion.joint_motion")?;
             }
             Ok(())
         }
@@ -457,6 +492,32 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
             text(&w.reason, "aid_withdraw.reason")
         }
         Body::FederationCharter(c) => charter(c),
+        Body::FederationJoin(j) => {
+            opt_id(&j.network, "federation_join.network")?;
+            opt_id(&j.motion, "federation_join.motion")
+        }
+        Body::FederationRoster(r) => {
+            opt_id(&r.network, "federation_roster.network")?;
+            list(&r.practices, "federation_roster.practices")?;
+            r.practices.iter().try_for_each(practice)
+        }
+        Body::FederationLeave(l) => {
+            opt_id(&l.network, "federation_leave.network")?;
+            opt_id(&l.motion, "federation_leave.motion")
+        }
+        Body::JointMotion(m) => {
+            name(&m.title, "joint_motion.title")?;
+            text(&m.text, "joint_motion.text")
+        }
+        Body::JointDecision(d) => {
+            opt_id(&d.network, "joint_decision.network")?;
+            opt_id(&d.joint_motion, "joint_decision.joint_motion")?;
+            opt_id(&d.motion, "joint_decision.motion")
+        }
+        Body::JointStatement(s) => {
+            name(&s.title, "joint_statement.title")?;
+            text(&s.text, "joint_statement.text")
+        }
         Body::Invitation(i) => {
             key_field(&i.node_key, "invitation.node_key")?;
             name(&i.practice_name, "invitation.practice_name")?;
@@ -479,6 +540,7 @@ pub fn referent(body: &Body) -> Option<EventId> {
         Body::AidCancel(c) => &c.acceptance,
         Body::AidFulfil(f) => &f.acceptance,
         Body::AidWithdraw(w) => &w.request,
+        Body::JointDecision(d) => &d.joint_motion,
         _ => return None,
     };
     EventId::from_slice(bytes)
@@ -522,6 +584,12 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::AidWithdraw(_) => "aid_withdraw",
         Body::FederationCharter(_) => "federation_charter",
         Body::Invitation(_) => "invitation",
+        Body::FederationJoin(_) => "federation_join",
+        Body::FederationRoster(_) => "federation_roster",
+        Body::FederationLeave(_) => "federation_leave",
+        Body::JointMotion(_) => "joint_motion",
+        Body::JointDecision(_) => "joint_decision",
+        Body::JointStatement(_) => "joint_statement",
     }
 }
 
@@ -554,13 +622,19 @@ impl FeedWriter {
 
     /// Signs a network's genesis; the returned writer continues the founder's feed.
     pub fn found(keypair: Keypair, timestamp_ms: u64, genesis: pb::Genesis) -> (Self, SignedEvent) {
+        Self::root(keypair, timestamp_ms, Body::Genesis(genesis))
+    }
+
+    /// Signs the first event of a log (a genesis or a federation's charter, see
+    /// [`is_root`]); the returned writer continues the author's feed in that log.
+    pub fn root(keypair: Keypair, timestamp_ms: u64, body: Body) -> (Self, SignedEvent) {
         let mut w = FeedWriter {
             keypair,
             network: None,
             next_seq: 1,
             prev: None,
         };
-        let ev = w.sign(timestamp_ms, Vec::new(), Body::Genesis(genesis));
+        let ev = w.sign(timestamp_ms, Vec::new(), body);
         w.network = Some(NetworkId(ev.id));
         (w, ev)
     }

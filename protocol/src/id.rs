@@ -67,6 +67,11 @@ impl NetworkId {
         self.0.as_bytes()
     }
 
+    /// A network id from 32 bytes; `None` for any other length.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        EventId::from_slice(bytes).map(NetworkId)
+    }
+
     /// The genesis event's id.
     pub fn genesis(&self) -> EventId {
         self.0

@@ -55,6 +55,7 @@
 
 pub mod aid;
 pub mod event;
+pub mod federation;
 pub mod fork;
 pub mod governance;
 pub mod id;

@@ -23,7 +23,7 @@
 //! everything folded so far is applied directly; one that sorts earlier sends the fold
 //! back to the last checkpoint before its place, and only what follows is re-applied.
 
-use crate::event::{EventError, SignedEvent};
+use crate::event::{body_name, Body, EventError, SignedEvent};
 use crate::fork::EquivocationProof;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
@@ -32,6 +32,7 @@ use crate::limits::{
 };
 use crate::signature;
 use crate::state::{Context, Outcome, State, StateHash};
+use std::fmt;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 
@@ -94,9 +95,50 @@ struct Parked {
     missing: usize,
 }
 
-/// One network's events and derived state. See the module documentation.
+/// What a log's events add up to: the fold a [`Replica`] runs. A network's log folds into
+/// a [`State`]; a federation's log into a [`crate::federation::FederationState`].
+pub trait Fold: Clone + Default + fmt::Debug {
+    /// What this kind of log is called in errors ("a network's log").
+    const LOG: &'static str;
+    /// Whether a body may appear in this kind of log at all. An event whose body may not
+    /// is refused at ingest as the sender's fault (docs/FEDERATION.md §3); a body unknown
+    /// to this version is not seen here and is admitted.
+    fn admits(body: &Body) -> bool;
+    /// Applies one event, in the canonical order, and says what it did.
+    fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome;
+    /// The hash of the state, given the log's id and its forks.
+    fn hash(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> StateHash;
+}
+
+impl Fold for State {
+    const LOG: &'static str = "a network's log";
+
+    fn admits(body: &Body) -> bool {
+        !matches!(
+            body,
+            Body::FederationCharter(_)
+                | Body::FederationJoin(_)
+                | Body::FederationRoster(_)
+                | Body::FederationLeave(_)
+                | Body::JointMotion(_)
+                | Body::JointDecision(_)
+                | Body::JointStatement(_)
+        )
+    }
+
+    fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
+        State::apply(self, ctx, ev)
+    }
+
+    fn hash(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> StateHash {
+        State::hash(self, network, forks)
+    }
+}
+
+/// One log's events and derived state: a network's (the default) or a federation's. See
+/// the module documentation.
 #[derive(Debug)]
-pub struct Replica {
+pub struct Replica<S: Fold = State> {
     network: NetworkId,
     events: HashMap<EventId, Stored>,
     feeds: HashMap<PublicKey, BTreeMap<u64, Vec<EventId>>>,
@@ -104,9 +146,9 @@ pub struct Replica {
     proofs: HashMap<PublicKey, EquivocationProof>,
     heads: BTreeSet<OrderKey>,
     order: BTreeMap<OrderKey, EventId>,
-    state: State,
+    state: S,
     applied_upto: Option<OrderKey>,
-    checkpoints: BTreeMap<OrderKey, State>,
+    checkpoints: BTreeMap<OrderKey, S>,
     since_checkpoint: usize,
     outcomes: HashMap<EventId, Outcome>,
     pending: HashMap<EventId, Parked>,
@@ -116,9 +158,17 @@ pub struct Replica {
     reapplied: u64,
 }
 
-impl Replica {
+impl Replica<State> {
     /// An empty replica of `network` (its genesis arrives like any other event).
     pub fn new(network: NetworkId) -> Self {
+        Self::empty(network)
+    }
+}
+
+impl<S: Fold> Replica<S> {
+    /// An empty replica of a log with this id, folding into `S` (its first event arrives
+    /// like any other).
+    pub fn empty(network: NetworkId) -> Self {
         Replica {
             network,
             events: HashMap::new(),
@@ -127,7 +177,7 @@ impl Replica {
             proofs: HashMap::new(),
             heads: BTreeSet::new(),
             order: BTreeMap::new(),
-            state: State::default(),
+            state: S::default(),
             applied_upto: None,
             checkpoints: BTreeMap::new(),
             since_checkpoint: 0,
@@ -197,6 +247,14 @@ impl Replica {
     }
 
     fn check_network(&self, ev: &SignedEvent) -> Result<(), EventError> {
+        if let Some(b) = &ev.event.body {
+            if !S::admits(b) {
+                return Err(EventError::OutOfScope {
+                    body: body_name(b),
+                    log: S::LOG,
+                });
+            }
+        }
         match ev.event.network {
             None if ev.id == self.network.genesis() => Ok(()),
             None => Err(EventError::NotGenesis(format!(
@@ -424,7 +482,7 @@ impl Replica {
         self.checkpoints.split_off(&from);
         let (start, state) = match self.checkpoints.iter().next_back() {
             Some((k, s)) => (Bound::Excluded(*k), s.clone()),
-            None => (Bound::Unbounded, State::default()),
+            None => (Bound::Unbounded, S::default()),
         };
         self.state = state;
         self.since_checkpoint = 0;
@@ -459,7 +517,7 @@ impl Replica {
     }
 
     /// The derived state.
-    pub fn state(&self) -> &State {
+    pub fn state(&self) -> &S {
         &self.state
     }
 
@@ -600,8 +658,8 @@ impl Replica {
     }
 
     /// Checks that the cached state equals a fold from scratch (for tests; costly).
-    pub fn fold_from_scratch(&self) -> State {
-        let mut state = State::default();
+    pub fn fold_from_scratch(&self) -> S {
+        let mut state = S::default();
         let ctx = Context {
             network: &self.network,
             forks: &self.forks,

@@ -62,16 +62,12 @@ impl fmt::Display for Outcome {
 pub enum NoEffect {
     /// A body type from a newer version of the protocol.
     UnknownBody = 1,
-    /// A body type defined in the wire format whose rules this version does not apply
-    /// yet (federation charters, before the federation module exists).
-    NotYetApplied = 2,
 }
 
 impl fmt::Display for NoEffect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NoEffect::UnknownBody => f.write_str("body type unknown to this version"),
-            NoEffect::NotYetApplied => f.write_str("this version does not apply this body type"),
         }
     }
 }
@@ -103,6 +99,8 @@ pub enum Rejection {
     Aid(AidError),
     /// A motion or ballot breaks a governance rule (docs/GOVERNANCE.md).
     Governance(GovernanceError),
+    /// A federation event breaks a federation rule (docs/FEDERATION.md).
+    Federation(crate::federation::FederationError),
 }
 
 impl Rejection {
@@ -119,6 +117,7 @@ impl Rejection {
             // Codes 9-29 are left for other concerns; aid's is 30.
             Rejection::Aid(_) => 30,
             Rejection::Governance(_) => 9,
+            Rejection::Federation(_) => 40,
         }
     }
 }
@@ -136,6 +135,7 @@ impl fmt::Display for Rejection {
             Rejection::Conflict(s) => write!(f, "conflict: {s}"),
             Rejection::Aid(e) => write!(f, "mutual aid: {e}"),
             Rejection::Governance(e) => write!(f, "governance: {e}"),
+            Rejection::Federation(e) => write!(f, "federation: {e}"),
         }
     }
 }
@@ -148,6 +148,17 @@ impl From<MembershipError> for Rejection {
             other => Rejection::Conflict(other.to_string()),
         }
     }
+}
+
+/// The next link of an outcome chain: SHA-256 over [`OUTCOME_DOMAIN`], the chain so far,
+/// the event id and the outcome's code (big-endian u16).
+pub fn chain_outcome(chain: [u8; 32], id: &EventId, outcome: &Outcome) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(OUTCOME_DOMAIN);
+    h.update(chain);
+    h.update(id.as_bytes());
+    h.update(outcome.code().to_be_bytes());
+    h.finalize().into()
 }
 
 /// What the fold needs to know beyond the state itself: facts about the whole event set.
@@ -247,12 +258,7 @@ impl State {
     /// Applies one event, returning what it did. Events must come in fold order.
     pub fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
         let outcome = self.decide(ctx, ev);
-        let mut h = Sha256::new();
-        h.update(OUTCOME_DOMAIN);
-        h.update(self.outcomes);
-        h.update(ev.id.as_bytes());
-        h.update(outcome.code().to_be_bytes());
-        self.outcomes = h.finalize().into();
+        self.outcomes = chain_outcome(self.outcomes, &ev.id, &outcome);
         self.events += 1;
         outcome
     }
@@ -339,7 +345,18 @@ impl State {
                     Err(err) => Outcome::Rejected(err.into()),
                 }
             }
-            Body::FederationCharter(_) => return Outcome::NoEffect(NoEffect::NotYetApplied),
+            Body::FederationCharter(_)
+            | Body::FederationJoin(_)
+            | Body::FederationRoster(_)
+            | Body::FederationLeave(_)
+            | Body::JointMotion(_)
+            | Body::JointDecision(_)
+            | Body::JointStatement(_) => {
+                // Refused at ingest (Fold::admits); a direct caller gets a rejection.
+                return Outcome::Rejected(Rejection::Unauthorised(
+                    "federation business belongs in a federation's log".into(),
+                ));
+            }
         };
         match result {
             Ok(()) => {

@@ -293,10 +293,7 @@ fn every_effect_applies_when_its_motion_passes() {
             ..motion(DecisionKind::ReplaceKey)
         },
         pb::Motion {
-            charter: Some(pb::FederationCharter {
-                name: "North Federation".into(),
-                ..Default::default()
-            }),
+            charter_event: charter_event(&net),
             ..motion(DecisionKind::LinkFederation)
         },
     ];
@@ -348,6 +345,35 @@ fn every_effect_applies_when_its_motion_passes() {
     );
     assert!(mem.is_retired(&key(104).public()));
     assert_eq!(st.governance().federation_links().count(), 1);
+}
+
+/// A charter naming this network (with its founding practices) and one other.
+fn charter_event(net: &Net) -> Vec<u8> {
+    use mutual_protocol::federation::charter_entry;
+    let practices: Vec<pb::Practice> = net
+        .fx
+        .practices
+        .iter()
+        .map(|&p| common::practice(p))
+        .collect();
+    let mut members = vec![
+        charter_entry(net.fx.network, "Test Partnership", &practices, &[]),
+        charter_entry(
+            mutual_protocol::id::NetworkId(mutual_protocol::id::EventId([9; 32])),
+            "Elsewhere",
+            &[common::practice(70)],
+            &[],
+        ),
+    ];
+    members.sort_by(|a, b| a.network.cmp(&b.network));
+    let c = pb::FederationCharter {
+        name: "North Federation".into(),
+        members,
+        ..Default::default()
+    };
+    mutual_protocol::event::FeedWriter::root(key(1), PROPOSED, Body::FederationCharter(c))
+        .1
+        .to_wire()
 }
 
 #[test]

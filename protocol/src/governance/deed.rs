@@ -45,7 +45,7 @@ pub const MAX_GRACE_PERIOD_MS: u64 = 30 * DAY_MS;
 pub const MAX_VOTING_PERIOD_MS: u64 = 365 * DAY_MS;
 
 /// Every decision kind a motion can have, in wire order.
-pub const KINDS: [DecisionKind; 11] = [
+pub const KINDS: [DecisionKind; 12] = [
     DecisionKind::General,
     DecisionKind::AdmitPractice,
     DecisionKind::AdmitPartner,
@@ -57,6 +57,7 @@ pub const KINDS: [DecisionKind; 11] = [
     DecisionKind::AmendDeed,
     DecisionKind::LinkFederation,
     DecisionKind::ReplaceKey,
+    DecisionKind::LeaveFederation,
 ];
 
 /// A decision rule with every field resolved to a usable value.
@@ -147,8 +148,8 @@ pub fn default_rule(kind: DecisionKind) -> Rule {
 ///   propose nor vote), quorum 50% of the electorate with abstentions counting toward
 ///   it, voting period between one day and 28 days, threshold of the votes cast for or
 ///   against;
-/// - general resolutions, changes of role, replacing a lost key, and elections: simple
-///   majority (at least 50% and more for than against; a tie fails);
+/// - general resolutions, changes of role, replacing a lost key, elections and leaving a
+///   federation: simple majority (at least 50% and more for than against; a tie fails);
 /// - admitting a practice or a partner, removing a partner or a practice, amending the
 ///   deed and linking a federation: 75%;
 /// - the subject recuses on a change of role, a removal and a key replacement;

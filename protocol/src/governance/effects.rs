@@ -8,8 +8,9 @@
 use super::deed::check_deed;
 use super::motion::{partner_active, MotionRecord, Subject};
 use super::tally::Tally;
-use super::PartnerId;
-use crate::id::EventId;
+use super::{Link, PartnerId};
+use crate::federation::FederationId;
+use crate::id::NetworkId;
 use crate::keys::PublicKey;
 use crate::membership::{Membership, Status};
 use imbl::{OrdMap, OrdSet};
@@ -20,7 +21,7 @@ use pb::DecisionKind as K;
 pub(super) struct Offices<'a> {
     pub board: &'a mut OrdSet<PartnerId>,
     pub chair: &'a mut Option<PartnerId>,
-    pub links: &'a mut OrdMap<EventId, pb::FederationCharter>,
+    pub links: &'a mut OrdMap<FederationId, Link>,
 }
 
 fn key(bytes: &[u8]) -> Option<PublicKey> {
@@ -129,9 +130,32 @@ pub(super) fn apply(
             Ok(())
         }
         K::LinkFederation => {
-            let c = mo.charter.clone().ok_or("no charter")?;
-            offices.links.insert(rec.id, c);
+            let (ev, charter) = crate::federation::read_charter_event(&mo.charter_event)
+                .map_err(|e| e.to_string())?;
+            let id = crate::federation::federation_id(&ev);
+            if offices.links.get(&id).is_some_and(|l| l.left_by.is_none()) {
+                return Err("the network linked to this federation in the meantime".into());
+            }
+            offices.links.insert(
+                id,
+                Link {
+                    charter,
+                    charter_event: mo.charter_event.clone(),
+                    motion: rec.id,
+                    left_by: None,
+                },
+            );
             Ok(())
+        }
+        K::LeaveFederation => {
+            let id = NetworkId::from_slice(&mo.federation).ok_or("no federation")?;
+            match offices.links.get_mut(&id) {
+                Some(l) if l.left_by.is_none() => {
+                    l.left_by = Some(rec.id);
+                    Ok(())
+                }
+                _ => Err("the network left this federation in the meantime".into()),
+            }
         }
         K::ReplaceKey => {
             let new = key(&mo.replacement_key).ok_or("invalid replacement key")?;

@@ -30,9 +30,11 @@ pub mod stv;
 pub mod tally;
 
 use crate::event::SignedEvent;
-use crate::id::EventId;
+use crate::federation::FederationId;
+use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
-use crate::membership::Membership;
+use crate::membership::{Membership, Status};
+use pb::DecisionKind;
 use imbl::{OrdMap, OrdSet};
 use motion::{Closed, MotionRecord, Proposal};
 use mutual_proto::v1 as pb;
@@ -177,7 +179,20 @@ pub struct Governance {
     closing: OrdMap<(u64, EventId), ()>,
     board: OrdSet<PartnerId>,
     chair: Option<PartnerId>,
-    links: OrdMap<EventId, pb::FederationCharter>,
+    links: OrdMap<FederationId, Link>,
+}
+
+/// A federation this network linked to by a passed motion (docs/FEDERATION.md §2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// The charter.
+    pub charter: pb::FederationCharter,
+    /// The charter event, as signed (the federation log's first event).
+    pub charter_event: Vec<u8>,
+    /// The passed link motion.
+    pub motion: EventId,
+    /// The passed leave motion, once the network has left.
+    pub left_by: Option<EventId>,
 }
 
 impl From<GovernanceError> for crate::state::Rejection {
@@ -207,9 +222,70 @@ impl Governance {
         self.chair.as_ref()
     }
 
-    /// Federation charters adopted by passed motions, by motion id.
-    pub fn federation_links(&self) -> impl Iterator<Item = (&EventId, &pb::FederationCharter)> {
+    /// The federations this network linked to by passed motions, by federation id
+    /// (including those it has since left).
+    pub fn federation_links(&self) -> impl Iterator<Item = (&FederationId, &Link)> {
         self.links.iter()
+    }
+
+    /// The link to one federation.
+    pub fn link(&self, federation: &FederationId) -> Option<&Link> {
+        self.links.get(federation)
+    }
+
+    /// Checks what a motion adds for federations: a link motion carries a valid charter
+    /// naming this network and its practices as they are, for a federation not linked
+    /// now; a leave motion, and a motion deciding a joint motion, name a federation that
+    /// is linked now (docs/FEDERATION.md §2, §6).
+    fn check_federation(
+        &self,
+        m: &Membership,
+        network: Option<NetworkId>,
+        mo: &pb::Motion,
+    ) -> Result<(), GovernanceError> {
+        let invalid = |s: String| Err(GovernanceError::InvalidMotion(s));
+        let linked = |bytes: &[u8]| {
+            NetworkId::from_slice(bytes)
+                .and_then(|f| self.links.get(&f))
+                .is_some_and(|l| l.left_by.is_none())
+        };
+        match DecisionKind::try_from(mo.kind) {
+            Ok(DecisionKind::LinkFederation) => {
+                let (ev, charter) = crate::federation::read_charter_event(&mo.charter_event)
+                    .map_err(|e| GovernanceError::InvalidMotion(e.to_string()))?;
+                if linked(ev.id.as_bytes()) {
+                    return invalid("this network is already linked to that federation".into());
+                }
+                let Some(own) = charter
+                    .members
+                    .iter()
+                    .find(|n| network.is_some_and(|x| x.as_bytes()[..] == n.network[..]))
+                else {
+                    return invalid("the charter does not name this network".into());
+                };
+                for p in &own.practices {
+                    let current = m
+                        .practice(&p.ods_code)
+                        .filter(|r| r.status == Status::Active)
+                        .is_some_and(|r| r.practice.node_key == p.node_key);
+                    if !current {
+                        return invalid(format!(
+                            "the charter names {} with a node key that is not an active \
+                             practice's here",
+                            p.ods_code
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Ok(DecisionKind::LeaveFederation) if !linked(&mo.federation) => {
+                invalid("the motion names no federation this network is linked to".into())
+            }
+            Ok(DecisionKind::General) if !mo.joint_motion.is_empty() && !linked(&mo.federation) => {
+                invalid("a joint motion's federation must be one this network is linked to".into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A motion's result as seen at local time `now_ms`. The fold never reads a clock;
@@ -239,6 +315,7 @@ impl Governance {
         ev: &SignedEvent,
         mo: &pb::Motion,
     ) -> Result<(), GovernanceError> {
+        self.check_federation(m, ev.event.network, mo)?;
         let rec = motion::open(
             Proposal {
                 id: ev.id,
@@ -454,6 +531,17 @@ impl Governance {
             .chair
             .map(|k| k.as_bytes().to_vec())
             .unwrap_or_default();
-        d.federation_links = self.links.keys().map(|k| k.as_bytes().to_vec()).collect();
+        d.federations = self
+            .links
+            .iter()
+            .map(|(f, l)| pb::FederationLinkEntry {
+                federation: f.as_bytes().to_vec(),
+                motion: l.motion.as_bytes().to_vec(),
+                left_by: l
+                    .left_by
+                    .map(|m| m.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            })
+            .collect();
     }
 }

@@ -211,7 +211,12 @@ fn subject_of(
     };
     let practice_of = |id: &PartnerId| m.partner(id).map(|p| p.partner.practice_ods.clone());
     Ok(match kind {
-        K::General | K::AmendDeed | K::LinkFederation | K::ElectBoard | K::ElectChair => {
+        K::General
+        | K::AmendDeed
+        | K::LinkFederation
+        | K::LeaveFederation
+        | K::ElectBoard
+        | K::ElectChair => {
             (Subject::None, None)
         }
         K::AdmitPractice => {
@@ -417,11 +422,6 @@ pub(super) fn open(
             return invalid("new_deed is missing");
         };
         super::deed::check_deed(d)?;
-    }
-    if kind == DecisionKind::LinkFederation
-        && mo.charter.as_ref().is_none_or(|c| c.name.trim().is_empty())
-    {
-        return invalid("a named charter is needed");
     }
     let voters = group_members(rule.voters, &rule, m, practice.as_deref(), board, chair)?;
     let mut recused = OrdSet::new();

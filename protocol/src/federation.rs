@@ -1,0 +1,787 @@
+//! Federations: networks linking without any of them owning the link (docs/FEDERATION.md).
+//!
+//! A federation has its own log, separate from every network's. Its first event is a
+//! signed [`pb::FederationCharter`] with an empty network field; that event's id is the
+//! federation's id, and every later event in the log carries it. The log holds only the
+//! federation's business (the bodies [`FederationState::admits`] lists), so a network's
+//! internal events cannot enter it: they carry their own network's id and are refused.
+//!
+//! Each network speaks in the federation through its practice nodes. The charter names
+//! each network's practices at the time it was written (its first *roster*); after that,
+//! a network's roster, its joining, its leaving and its decision on a joint motion each
+//! take effect once more than half of the practices on its current roster have said the
+//! same thing in the log. So no single foreign node's word is enough, and every node that
+//! folds the log reaches the same result.
+//!
+//! The fold is a pure function of the log's events in the canonical order, like a
+//! network's ([`crate::replica`]).
+
+use crate::aid::{Aid, AidError};
+use crate::event::{Body, SignedEvent};
+use crate::id::{EventId, NetworkId};
+use crate::keys::PublicKey;
+use crate::membership::{Membership, Status};
+use crate::replica::Fold;
+use crate::state::{chain_outcome, Context, NoEffect, Outcome, Rejection, StateHash};
+use imbl::{OrdMap, OrdSet};
+use mutual_proto::v1 as pb;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+/// Domain prefix of a federation's state hash.
+pub const FEDERATION_STATE_DOMAIN: &[u8] = b"mutual/v1/federation-state\0";
+/// Most networks a charter may name.
+pub const MAX_FEDERATION_NETWORKS: usize = 8;
+/// Most joint motions a federation may have open (undecided) at once.
+pub const MAX_OPEN_JOINT_MOTIONS: usize = 64;
+
+/// A federation's id: the id of its charter event.
+pub type FederationId = NetworkId;
+
+/// Why a federation event has no effect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FederationError {
+    /// The charter breaks a rule.
+    #[error("invalid charter: {0}")]
+    InvalidCharter(String),
+    /// The event speaks for a network other than its author's.
+    #[error("the author speaks for network {author}, not {claimed}")]
+    WrongNetwork {
+        /// The author's network.
+        author: String,
+        /// The network the event names.
+        claimed: String,
+    },
+    /// The author's network has not joined yet; only joining and rosters are allowed.
+    #[error("the author's network has not joined the federation")]
+    NotJoined,
+    /// The author's network has left the federation.
+    #[error("the author's network has left the federation")]
+    Left,
+    /// Not every named network has joined, or fewer than two remain.
+    #[error("the federation is not live")]
+    NotLive,
+    /// The charter does not share this kind of business.
+    #[error("the charter does not share {0}")]
+    NotShared(&'static str),
+    /// A roster breaks a rule.
+    #[error("invalid roster: {0}")]
+    InvalidRoster(String),
+    /// A joint decision names no joint motion of this federation.
+    #[error("no such joint motion")]
+    UnknownJointMotion,
+    /// The joint motion is already decided, or the network already decided it.
+    #[error("already decided")]
+    AlreadyDecided,
+    /// Too many joint motions are open.
+    #[error("{MAX_OPEN_JOINT_MOTIONS} joint motions are already open")]
+    TooManyOpenJointMotions,
+    /// An aid event breaks an aid rule (docs/AID.md).
+    #[error("mutual aid: {0}")]
+    Aid(AidError),
+}
+
+impl From<FederationError> for Rejection {
+    fn from(e: FederationError) -> Self {
+        Rejection::Federation(e)
+    }
+}
+
+/// The federation id a charter event gives (its event id).
+pub fn federation_id(charter_event: &SignedEvent) -> FederationId {
+    NetworkId(charter_event.id)
+}
+
+/// The charter a wire-encoded charter event carries, if it is a well-signed root event
+/// with a valid charter.
+pub fn read_charter_event(
+    wire: &[u8],
+) -> Result<(SignedEvent, pb::FederationCharter), FederationError> {
+    let bad = |s: String| FederationError::InvalidCharter(s);
+    let ev = SignedEvent::decode(wire).map_err(|e| bad(e.to_string()))?;
+    if !crate::signature::verify_batch(&[ev.signature_item()])
+        .first()
+        .copied()
+        .unwrap_or(false)
+    {
+        return Err(bad("the charter event's signature does not verify".into()));
+    }
+    let Some(Body::FederationCharter(c)) = &ev.event.body else {
+        return Err(bad("the event is not a charter".into()));
+    };
+    if ev.event.network.is_some() {
+        return Err(bad("a charter event carries no network id".into()));
+    }
+    validate_charter(c)?;
+    let c = c.clone();
+    Ok((ev, c))
+}
+
+/// Checks a charter: a name, 2 to [`MAX_FEDERATION_NETWORKS`] networks sorted by id, each
+/// with a name and a valid roster, no ODS code or node key named twice.
+pub fn validate_charter(c: &pb::FederationCharter) -> Result<(), FederationError> {
+    let bad = |s: &str| Err(FederationError::InvalidCharter(s.into()));
+    if c.name.trim().is_empty() {
+        return bad("the charter needs a name");
+    }
+    if c.members.len() < 2 || c.members.len() > MAX_FEDERATION_NETWORKS {
+        return Err(FederationError::InvalidCharter(format!(
+            "a charter names 2 to {MAX_FEDERATION_NETWORKS} networks, not {}",
+            c.members.len()
+        )));
+    }
+    if !c.members.windows(2).all(|w| w[0].network < w[1].network) {
+        return bad("networks must be sorted by id, each named once");
+    }
+    let mut ods = HashSet::new();
+    let mut keys = HashSet::new();
+    for n in &c.members {
+        if NetworkId::from_slice(&n.network).is_none() {
+            return bad("a network id is not 32 bytes");
+        }
+        if n.name.trim().is_empty() {
+            return bad("every network needs a name");
+        }
+        roster_entries(&n.practices, &mut ods, &mut keys)
+            .map_err(|e| FederationError::InvalidCharter(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Checks a roster's practices (non-empty, sorted by ODS code, only name, ODS code and
+/// node key set) and adds their codes and keys to `ods` and `keys`, refusing repeats.
+fn roster_entries(
+    practices: &[pb::Practice],
+    ods: &mut HashSet<String>,
+    keys: &mut HashSet<PublicKey>,
+) -> Result<(), FederationError> {
+    let bad = |s: &str| Err(FederationError::InvalidRoster(s.into()));
+    if practices.is_empty() {
+        return bad("a roster names at least one practice");
+    }
+    if !practices.windows(2).all(|w| w[0].ods_code < w[1].ods_code) {
+        return bad("practices must be sorted by ODS code, each named once");
+    }
+    for p in practices {
+        if p.ods_code.trim().is_empty() || p.name.trim().is_empty() {
+            return bad("every practice needs a name and an ODS code");
+        }
+        if !p.locality.is_empty() || p.list_size != 0 {
+            return bad("a roster entry carries only name, ODS code and node key");
+        }
+        let Ok(k) = PublicKey::from_slice(&p.node_key) else {
+            return bad("a node key is not a valid key");
+        };
+        if !ods.insert(p.ods_code.clone()) {
+            return Err(FederationError::InvalidRoster(format!(
+                "ODS code {} is named twice",
+                p.ods_code
+            )));
+        }
+        if !keys.insert(k) {
+            return bad("a node key is named twice");
+        }
+    }
+    Ok(())
+}
+
+/// A network's roster entry for a practice, as charters and rosters carry it.
+pub fn roster_entry(p: &pb::Practice) -> pb::Practice {
+    pb::Practice {
+        name: p.name.clone(),
+        ods_code: p.ods_code.clone(),
+        node_key: p.node_key.clone(),
+        ..Default::default()
+    }
+}
+
+/// A charter's entry for a network: its id, name, bootstrap addresses and its practices
+/// as roster entries ([`roster_entry`]), sorted by ODS code.
+pub fn charter_entry(
+    network: NetworkId,
+    name: &str,
+    practices: &[pb::Practice],
+    bootstrap: &[String],
+) -> pb::CharterNetwork {
+    let mut practices: Vec<pb::Practice> = practices.iter().map(roster_entry).collect();
+    practices.sort_by(|a, b| a.ods_code.cmp(&b.ods_code));
+    pb::CharterNetwork {
+        network: network.as_bytes().to_vec(),
+        name: name.into(),
+        practices,
+        bootstrap: bootstrap.to_vec(),
+    }
+}
+
+/// Whether more than half of `roster` is in `said`.
+fn majority(roster: &OrdMap<PublicKey, String>, said: impl Iterator<Item = PublicKey>) -> bool {
+    let n = said.filter(|k| roster.contains_key(k)).count();
+    n * 2 > roster.len()
+}
+
+/// One network of a federation as the federation's log shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Party {
+    /// The network's id.
+    pub network: NetworkId,
+    /// Its name, from the charter.
+    pub name: String,
+    /// Where its nodes can be reached, from the charter.
+    pub bootstrap: Vec<String>,
+    /// The number of its current roster (0: the charter's).
+    pub roster_number: u64,
+    /// Its current roster: practice node key to ODS code.
+    pub roster: OrdMap<PublicKey, String>,
+    /// The current roster's entries, sorted by ODS code.
+    pub practices: Vec<pb::Practice>,
+    /// The event at which it joined.
+    pub joined: Option<EventId>,
+    /// The event at which it left.
+    pub left: Option<EventId>,
+    join_said: OrdSet<PublicKey>,
+    leave_said: OrdSet<PublicKey>,
+    /// Next roster proposals: node key to the practices it says.
+    roster_said: OrdMap<PublicKey, Vec<pb::Practice>>,
+}
+
+impl Party {
+    /// Whether the network has joined and not left.
+    pub fn is_active(&self) -> bool {
+        self.joined.is_some() && self.left.is_none()
+    }
+}
+
+/// A joint motion and how each network decided it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JointRecord {
+    /// The joint motion's event id.
+    pub id: EventId,
+    /// The motion.
+    pub motion: pb::JointMotion,
+    /// The practice node that proposed it.
+    pub proposer: PublicKey,
+    /// Its proposer's network.
+    pub network: NetworkId,
+    /// Each network's decision, once more than half of its roster said it.
+    pub decisions: OrdMap<NetworkId, bool>,
+    /// What each practice node said, by network: node key to (passed, its network's motion).
+    said: OrdMap<NetworkId, OrdMap<PublicKey, bool>>,
+    /// The result once decided: whether it passed, and the event that decided it.
+    pub result: Option<(bool, EventId)>,
+}
+
+/// A statement published to the federation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatementRecord {
+    /// Its event id.
+    pub id: EventId,
+    /// The statement.
+    pub statement: pb::JointStatement,
+    /// The practice node that published it, and its network.
+    pub author: PublicKey,
+    /// The author's network.
+    pub network: NetworkId,
+}
+
+/// The derived state of a federation's log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FederationState {
+    charter: Option<pb::FederationCharter>,
+    parties: OrdMap<NetworkId, Party>,
+    /// Every practice of every network, for the aid rules; a practice leaves it when it
+    /// leaves its network's roster or its network leaves.
+    members: Membership,
+    aid: Aid,
+    joint: OrdMap<EventId, JointRecord>,
+    statements: OrdMap<EventId, StatementRecord>,
+    outcomes: [u8; 32],
+    events: u64,
+}
+
+impl FederationState {
+    /// The charter, once the log's first event is folded.
+    pub fn charter(&self) -> Option<&pb::FederationCharter> {
+        self.charter.as_ref()
+    }
+
+    /// The networks, by id.
+    pub fn parties(&self) -> impl Iterator<Item = &Party> {
+        self.parties.values()
+    }
+
+    /// One network.
+    pub fn party(&self, network: &NetworkId) -> Option<&Party> {
+        self.parties.get(network)
+    }
+
+    /// Whether every named network has joined and at least two have not left.
+    pub fn is_live(&self) -> bool {
+        !self.parties.is_empty()
+            && self.parties.values().all(|p| p.joined.is_some())
+            && self.parties.values().filter(|p| p.is_active()).count() >= 2
+    }
+
+    /// The network whose current roster holds `node_key`.
+    pub fn network_of(&self, node_key: &PublicKey) -> Option<&Party> {
+        self.parties.values().find(|p| p.roster.contains_key(node_key))
+    }
+
+    /// The shared aid: requests, offers and agreements across networks.
+    pub fn aid(&self) -> &Aid {
+        &self.aid
+    }
+
+    /// Every practice of the federation's networks (for the aid board).
+    pub fn members(&self) -> &Membership {
+        &self.members
+    }
+
+    /// The joint motions, by id.
+    pub fn joint_motions(&self) -> impl Iterator<Item = &JointRecord> {
+        self.joint.values()
+    }
+
+    /// One joint motion.
+    pub fn joint_motion(&self, id: &EventId) -> Option<&JointRecord> {
+        self.joint.get(id)
+    }
+
+    /// The statements, by id.
+    pub fn statements(&self) -> impl Iterator<Item = &StatementRecord> {
+        self.statements.values()
+    }
+
+    /// Whether `node` already said `network` joined.
+    pub fn said_join(&self, network: &NetworkId, node: &PublicKey) -> bool {
+        self.parties
+            .get(network)
+            .is_some_and(|p| p.join_said.contains(node))
+    }
+
+    /// Whether `node` already said `network` left.
+    pub fn said_leave(&self, network: &NetworkId, node: &PublicKey) -> bool {
+        self.parties
+            .get(network)
+            .is_some_and(|p| p.leave_said.contains(node))
+    }
+
+    /// The next roster `node` proposed for `network`, if any.
+    pub fn said_roster(&self, network: &NetworkId, node: &PublicKey) -> Option<&[pb::Practice]> {
+        self.parties
+            .get(network)
+            .and_then(|p| p.roster_said.get(node))
+            .map(Vec::as_slice)
+    }
+
+    /// Whether `node` already said how `network` decided joint motion `joint`.
+    pub fn said_decision(&self, joint: &EventId, network: &NetworkId, node: &PublicKey) -> bool {
+        self.joint
+            .get(joint)
+            .and_then(|j| j.said.get(network))
+            .is_some_and(|s| s.contains_key(node))
+    }
+
+    /// How many events have been folded.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    fn found(&mut self, c: &pb::FederationCharter) -> Result<(), FederationError> {
+        validate_charter(c)?;
+        for n in &c.members {
+            let network = NetworkId::from_slice(&n.network).expect("validated");
+            let roster: OrdMap<PublicKey, String> = n
+                .practices
+                .iter()
+                .filter_map(|p| Some((PublicKey::from_slice(&p.node_key).ok()?, p.ods_code.clone())))
+                .collect();
+            self.parties.insert(
+                network,
+                Party {
+                    network,
+                    name: n.name.clone(),
+                    bootstrap: n.bootstrap.clone(),
+                    roster_number: 0,
+                    roster,
+                    practices: n.practices.clone(),
+                    joined: None,
+                    left: None,
+                    join_said: OrdSet::new(),
+                    leave_said: OrdSet::new(),
+                    roster_said: OrdMap::new(),
+                },
+            );
+        }
+        self.charter = Some(c.clone());
+        Ok(())
+    }
+
+    fn decide(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Result<(), Rejection> {
+        let e = &ev.event;
+        let Some(body) = &e.body else {
+            return Ok(());
+        };
+        if let Body::FederationCharter(c) = body {
+            return self
+                .found(c)
+                .map_err(|e| Rejection::InvalidGenesis(e.to_string()));
+        }
+        let Some(charter) = self.charter.clone() else {
+            return Err(Rejection::NotFounded);
+        };
+        if let Some(&seq) = ctx.forks.get(&e.author) {
+            if e.seq >= seq {
+                return Err(Rejection::Forked { seq });
+            }
+        }
+        let Some(party) = self.network_of(&e.author) else {
+            return Err(Rejection::NotAMember);
+        };
+        let network = party.network;
+        if party.left.is_some() {
+            return Err(FederationError::Left.into());
+        }
+        let claims = |bytes: &[u8]| -> Result<(), FederationError> {
+            match NetworkId::from_slice(bytes) {
+                Some(n) if n == network => Ok(()),
+                _ => Err(FederationError::WrongNetwork {
+                    author: network.to_string(),
+                    claimed: NetworkId::from_slice(bytes)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                }),
+            }
+        };
+        match body {
+            Body::FederationJoin(j) => {
+                claims(&j.network)?;
+                self.join(network, e.author, ev.id);
+                Ok(())
+            }
+            Body::FederationRoster(r) => {
+                claims(&r.network)?;
+                self.propose_roster(network, e.author, r, ev.id)?;
+                Ok(())
+            }
+            Body::FederationLeave(l) => {
+                claims(&l.network)?;
+                if self.parties[&network].joined.is_none() {
+                    return Err(FederationError::NotJoined.into());
+                }
+                self.leave(network, e.author, ev.id);
+                Ok(())
+            }
+            _ if self.parties[&network].joined.is_none() => Err(FederationError::NotJoined.into()),
+            _ if !self.is_live() => Err(FederationError::NotLive.into()),
+            Body::JointMotion(m) => {
+                if !charter.share_joint_motions {
+                    return Err(FederationError::NotShared("joint motions").into());
+                }
+                let open = self.joint.values().filter(|j| j.result.is_none()).count();
+                if open >= MAX_OPEN_JOINT_MOTIONS {
+                    return Err(FederationError::TooManyOpenJointMotions.into());
+                }
+                if m.title.trim().is_empty() {
+                    return Err(Rejection::Unauthorised("a joint motion needs a title".into()));
+                }
+                self.joint.insert(
+                    ev.id,
+                    JointRecord {
+                        id: ev.id,
+                        motion: m.clone(),
+                        proposer: e.author,
+                        network,
+                        decisions: OrdMap::new(),
+                        said: OrdMap::new(),
+                        result: None,
+                    },
+                );
+                Ok(())
+            }
+            Body::JointDecision(d) => {
+                claims(&d.network)?;
+                let id = EventId::from_slice(&d.joint_motion)
+                    .ok_or(FederationError::UnknownJointMotion)?;
+                self.decision(network, e.author, id, d.passed, ev.id)?;
+                Ok(())
+            }
+            Body::JointStatement(s) => {
+                if !charter.share_statements {
+                    return Err(FederationError::NotShared("statements").into());
+                }
+                self.statements.insert(
+                    ev.id,
+                    StatementRecord {
+                        id: ev.id,
+                        statement: s.clone(),
+                        author: e.author,
+                        network,
+                    },
+                );
+                Ok(())
+            }
+            Body::AidRequest(_)
+            | Body::AidOffer(_)
+            | Body::AidAcceptance(_)
+            | Body::AidCountersign(_)
+            | Body::AidCancel(_)
+            | Body::AidFulfil(_)
+            | Body::AidWithdraw(_) => {
+                if !charter.share_aid_requests {
+                    return Err(FederationError::NotShared("aid requests").into());
+                }
+                if let Body::AidRequest(r) = body {
+                    if r.visibility != pb::Visibility::Federation as i32 {
+                        return Err(FederationError::NotShared(
+                            "aid requests not marked for the federation",
+                        )
+                        .into());
+                    }
+                }
+                self.aid
+                    .apply(&self.members, ev)
+                    .map_err(|e| FederationError::Aid(e).into())
+            }
+            // Refused at ingest (Fold::admits); a direct caller gets a rejection.
+            _ => Err(Rejection::Unauthorised(
+                "a network's internal business does not belong in a federation's log".into(),
+            )),
+        }
+    }
+
+    fn join(&mut self, network: NetworkId, node: PublicKey, at: EventId) {
+        let p = self.parties.get_mut(&network).expect("a party");
+        p.join_said.insert(node);
+        if p.joined.is_none() && majority(&p.roster, p.join_said.iter().copied()) {
+            p.joined = Some(at);
+            let practices = p.practices.clone();
+            for pr in practices {
+                self.admit(pr);
+            }
+        }
+    }
+
+    fn leave(&mut self, network: NetworkId, node: PublicKey, at: EventId) {
+        let p = self.parties.get_mut(&network).expect("a party");
+        p.leave_said.insert(node);
+        if majority(&p.roster, p.leave_said.iter().copied()) {
+            p.left = Some(at);
+            let gone: Vec<String> = p.roster.values().cloned().collect();
+            for ods in gone {
+                self.members.set_practice_status(&ods, Status::Left);
+            }
+            // A joint motion open when a network leaves is decided by those that remain.
+            let open: Vec<EventId> = self
+                .joint
+                .values()
+                .filter(|j| j.result.is_none())
+                .map(|j| j.id)
+                .collect();
+            for j in open {
+                self.settle(j, at);
+            }
+        }
+    }
+
+    /// Adds a practice to the aid membership (or brings it back as active).
+    fn admit(&mut self, p: pb::Practice) {
+        let Ok(key) = PublicKey::from_slice(&p.node_key) else {
+            return;
+        };
+        match self.members.practice(&p.ods_code).map(|r| r.practice.node_key.clone()) {
+            Some(old) if old != p.node_key => {
+                if let Ok(old) = PublicKey::from_slice(&old) {
+                    let _ = self.members.replace_key(&old, Some(key));
+                }
+                self.members.set_practice_status(&p.ods_code, Status::Active);
+            }
+            Some(_) => self.members.set_practice_status(&p.ods_code, Status::Active),
+            None => self.members.insert_practice(p),
+        }
+    }
+
+    fn propose_roster(
+        &mut self,
+        network: NetworkId,
+        node: PublicKey,
+        r: &pb::FederationRoster,
+        at: EventId,
+    ) -> Result<(), FederationError> {
+        let p = &self.parties[&network];
+        if r.number != p.roster_number + 1 {
+            return Err(FederationError::InvalidRoster(format!(
+                "the next roster of this network is number {}, not {}",
+                p.roster_number + 1,
+                r.number
+            )));
+        }
+        // Codes and keys may not clash with another network's current roster.
+        let mut ods = HashSet::new();
+        let mut keys = HashSet::new();
+        for other in self.parties.values().filter(|o| o.network != network) {
+            ods.extend(other.roster.values().cloned());
+            keys.extend(other.roster.keys().copied());
+        }
+        roster_entries(&r.practices, &mut ods, &mut keys)?;
+        let p = self.parties.get_mut(&network).expect("a party");
+        p.roster_said.insert(node, r.practices.clone());
+        let agreeing = p
+            .roster_said
+            .iter()
+            .filter(|(_, v)| **v == r.practices)
+            .map(|(k, _)| *k);
+        if !majority(&p.roster, agreeing) {
+            return Ok(());
+        }
+        let old: Vec<String> = p.roster.values().cloned().collect();
+        p.roster_number = r.number;
+        p.practices = r.practices.clone();
+        p.roster = r
+            .practices
+            .iter()
+            .filter_map(|x| Some((PublicKey::from_slice(&x.node_key).ok()?, x.ods_code.clone())))
+            .collect();
+        p.roster_said.clear();
+        let joined = p.joined.is_some();
+        let still: HashSet<String> = p.roster.values().cloned().collect();
+        for ods in old.into_iter().filter(|o| !still.contains(o)) {
+            self.members.set_practice_status(&ods, Status::Left);
+        }
+        if joined {
+            for pr in r.practices.clone() {
+                self.admit(pr);
+            }
+        }
+        // Votes said under the old roster still count if their sayers are on the new one.
+        let p = self.parties.get_mut(&network).expect("a party");
+        if p.joined.is_none() && majority(&p.roster, p.join_said.iter().copied()) {
+            p.joined = Some(at);
+            for pr in r.practices.clone() {
+                self.admit(pr);
+            }
+        }
+        Ok(())
+    }
+
+    fn decision(
+        &mut self,
+        network: NetworkId,
+        node: PublicKey,
+        joint: EventId,
+        passed: bool,
+        at: EventId,
+    ) -> Result<(), FederationError> {
+        let roster = self.parties[&network].roster.clone();
+        let rec = self
+            .joint
+            .get_mut(&joint)
+            .ok_or(FederationError::UnknownJointMotion)?;
+        if rec.result.is_some() || rec.decisions.contains_key(&network) {
+            return Err(FederationError::AlreadyDecided);
+        }
+        let said = rec.said.entry(network).or_default();
+        said.insert(node, passed);
+        let agreeing = said.iter().filter(|(_, v)| **v == passed).map(|(k, _)| *k);
+        if majority(&roster, agreeing) {
+            rec.decisions.insert(network, passed);
+            self.settle(joint, at);
+        }
+        Ok(())
+    }
+
+    /// Decides a joint motion if the networks' decisions so far settle it under the
+    /// charter's rule, among the networks still active.
+    fn settle(&mut self, joint: EventId, at: EventId) {
+        let all = self.charter.as_ref().is_some_and(|c| c.joint_requires_all);
+        let active: Vec<NetworkId> = self
+            .parties
+            .values()
+            .filter(|p| p.is_active())
+            .map(|p| p.network)
+            .collect();
+        let Some(rec) = self.joint.get_mut(&joint) else {
+            return;
+        };
+        if rec.result.is_some() || active.is_empty() {
+            return;
+        }
+        let yes = active
+            .iter()
+            .filter(|n| rec.decisions.get(*n) == Some(&true))
+            .count();
+        let no = active
+            .iter()
+            .filter(|n| rec.decisions.get(*n) == Some(&false))
+            .count();
+        let n = active.len();
+        let result = if all {
+            if no > 0 {
+                Some(false)
+            } else if yes == n {
+                Some(true)
+            } else {
+                None
+            }
+        } else if yes * 2 > n {
+            Some(true)
+        } else if no * 2 >= n {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(r) = result {
+            rec.result = Some((r, at));
+        }
+    }
+}
+
+impl Fold for FederationState {
+    const LOG: &'static str = "a federation's log";
+
+    fn admits(body: &Body) -> bool {
+        matches!(
+            body,
+            Body::FederationCharter(_)
+                | Body::FederationJoin(_)
+                | Body::FederationRoster(_)
+                | Body::FederationLeave(_)
+                | Body::JointMotion(_)
+                | Body::JointDecision(_)
+                | Body::JointStatement(_)
+                | Body::AidRequest(_)
+                | Body::AidOffer(_)
+                | Body::AidAcceptance(_)
+                | Body::AidCountersign(_)
+                | Body::AidCancel(_)
+                | Body::AidFulfil(_)
+                | Body::AidWithdraw(_)
+        )
+    }
+
+    fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
+        let outcome = if ev.event.body.is_none() {
+            Outcome::NoEffect(NoEffect::UnknownBody)
+        } else {
+            match self.decide(ctx, ev) {
+                Ok(()) => Outcome::Applied,
+                Err(r) => Outcome::Rejected(r),
+            }
+        };
+        self.outcomes = chain_outcome(self.outcomes, &ev.id, &outcome);
+        self.events += 1;
+        outcome
+    }
+
+    /// SHA-256 over [`FEDERATION_STATE_DOMAIN`], the federation id, the outcome chain and
+    /// the number of events folded (big-endian u64): the state is a function of the
+    /// events and their outcomes in fold order, so this names it.
+    fn hash(&self, network: &NetworkId, _forks: &HashMap<PublicKey, u64>) -> StateHash {
+        let mut h = Sha256::new();
+        h.update(FEDERATION_STATE_DOMAIN);
+        h.update(network.0.as_bytes());
+        h.update(self.outcomes);
+        h.update(self.events.to_be_bytes());
+        StateHash(h.finalize().into())
+    }
+}

@@ -1,0 +1,516 @@
+//! The federation log's fold (docs/FEDERATION.md): joining by a majority of each
+//! network's roster, scope, foreign authors, cross-network aid, joint motions under the
+//! charter's rule, rosters and leaving.
+
+mod common;
+
+use common::{key, practice, T0};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, EventError, FeedWriter, SignedEvent};
+use mutual_protocol::federation::{
+    charter_entry, roster_entry, FederationError, FederationState, MAX_OPEN_JOINT_MOTIONS,
+};
+use mutual_protocol::id::{EventId, NetworkId};
+use mutual_protocol::replica::{IngestError, Ingested, Replica};
+use mutual_protocol::state::{Outcome, Rejection, State};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+const NOW: u64 = T0 + 10_000_000;
+
+/// Network `n`'s id (a stand-in: the federation log only names networks).
+fn net(n: u8) -> NetworkId {
+    NetworkId(EventId([n; 32]))
+}
+
+/// Practice node keys: network 1 has 1..=3, network 2 has 11..=13, network 3 has 21..=22.
+fn roster(n: u8) -> Vec<u32> {
+    match n {
+        1 => vec![1, 2, 3],
+        2 => vec![11, 12, 13],
+        _ => vec![21, 22],
+    }
+}
+
+fn network_of(k: u32) -> u8 {
+    match k {
+        1..=9 => 1,
+        11..=19 => 2,
+        _ => 3,
+    }
+}
+
+struct Fed {
+    r: Replica<FederationState>,
+    writers: HashMap<u32, FeedWriter>,
+    id: NetworkId,
+    ts: u64,
+}
+
+impl Fed {
+    fn new(networks: &[u8], requires_all: bool) -> Self {
+        let members = networks
+            .iter()
+            .map(|&n| {
+                let ps: Vec<pb::Practice> = roster(n).into_iter().map(practice).collect();
+                charter_entry(net(n), &format!("Network {n}"), &ps, &[])
+            })
+            .collect();
+        let charter = pb::FederationCharter {
+            name: "Northern Alliance".into(),
+            share_aid_requests: true,
+            share_statements: true,
+            share_joint_motions: true,
+            joint_requires_all: requires_all,
+            members,
+        };
+        let (w, ev) = FeedWriter::root(key(1), T0, Body::FederationCharter(charter));
+        let id = NetworkId(ev.id);
+        let mut r = Replica::<FederationState>::empty(id);
+        assert!(matches!(r.ingest(NOW, &ev.to_wire()), Ok(Ingested::Stored { .. })));
+        let mut writers = HashMap::new();
+        writers.insert(1, w);
+        Fed {
+            r,
+            writers,
+            id,
+            ts: T0,
+        }
+    }
+
+    fn sign(&mut self, who: u32, body: Body) -> SignedEvent {
+        self.ts += 1000;
+        let (id, ts, heads) = (self.id, self.ts, self.r.heads());
+        self.writers
+            .entry(who)
+            .or_insert_with(|| FeedWriter::resume(key(who), id, None))
+            .sign(ts, heads, body)
+    }
+
+    /// Signs and takes in; returns the id and outcome.
+    fn put(&mut self, who: u32, body: Body) -> (EventId, Outcome) {
+        let ev = self.sign(who, body);
+        let r = self.r.ingest(NOW, &ev.to_wire());
+        assert!(matches!(r, Ok(Ingested::Stored { .. })), "{r:?}");
+        (ev.id, self.r.outcome(&ev.id).cloned().expect("stored"))
+    }
+
+    fn ok(&mut self, who: u32, body: Body) -> EventId {
+        let (id, o) = self.put(who, body);
+        assert_eq!(o, Outcome::Applied, "{who}");
+        id
+    }
+
+    fn refused(&mut self, who: u32, body: Body) -> Rejection {
+        match self.put(who, body) {
+            (_, Outcome::Rejected(r)) => r,
+            (_, o) => panic!("expected a rejection, got {o:?}"),
+        }
+    }
+
+    fn join(&mut self, who: u32) -> Outcome {
+        let n = net(network_of(who));
+        self.put(
+            who,
+            Body::FederationJoin(pb::FederationJoin {
+                network: n.as_bytes().to_vec(),
+                motion: vec![5; 32],
+            }),
+        )
+        .1
+    }
+
+    fn joined(&self, n: u8) -> bool {
+        self.r.state().party(&net(n)).is_some_and(|p| p.joined.is_some())
+    }
+
+    fn decide(&mut self, who: u32, joint: EventId, passed: bool) -> Outcome {
+        let n = net(network_of(who));
+        self.put(
+            who,
+            Body::JointDecision(pb::JointDecision {
+                network: n.as_bytes().to_vec(),
+                joint_motion: joint.as_bytes().to_vec(),
+                motion: vec![6; 32],
+                passed,
+            }),
+        )
+        .1
+    }
+
+    fn live(networks: &[u8], requires_all: bool) -> Self {
+        let mut f = Fed::new(networks, requires_all);
+        for &n in networks {
+            for k in roster(n).into_iter().take(roster(n).len() / 2 + 1) {
+                assert_eq!(f.join(k), Outcome::Applied);
+            }
+        }
+        assert!(f.r.state().is_live());
+        f
+    }
+
+    fn joint(&mut self) -> EventId {
+        self.ok(
+            1,
+            Body::JointMotion(pb::JointMotion {
+                title: "A joint statement on winter pressures".into(),
+                text: "We ask the ICB for funded extra sessions.".into(),
+            }),
+        )
+    }
+
+    fn result(&self, j: &EventId) -> Option<bool> {
+        self.r
+            .state()
+            .joint_motion(j)
+            .and_then(|r| r.result)
+            .map(|(p, _)| p)
+    }
+}
+
+fn fed_err(r: Rejection) -> FederationError {
+    match r {
+        Rejection::Federation(e) => e,
+        other => panic!("expected a federation rejection, got {other:?}"),
+    }
+}
+
+fn request(visibility: pb::Visibility) -> Body {
+    Body::AidRequest(pb::AidRequest {
+        role: "GP".into(),
+        sessions: vec![pb::Session {
+            date: "2026-12-01".into(),
+            part: "AM".into(),
+        }],
+        urgency: pb::Urgency::Soon as i32,
+        expires_at_ms: T0 + 30 * 86_400_000,
+        visibility: visibility as i32,
+        ..Default::default()
+    })
+}
+
+#[test]
+fn a_network_joins_when_more_than_half_its_roster_says_so() {
+    let mut f = Fed::new(&[1, 3], true);
+    // Network 3 has two practices: one of two is exactly half, not more.
+    assert_eq!(f.join(21), Outcome::Applied);
+    assert!(!f.joined(3));
+    assert_eq!(f.join(22), Outcome::Applied);
+    assert!(f.joined(3));
+    // Network 1 has three: one is not enough, two are.
+    f.join(1);
+    assert!(!f.joined(1));
+    assert!(!f.r.state().is_live(), "live only when every network has joined");
+    f.join(2);
+    assert!(f.joined(1));
+    assert!(f.r.state().is_live());
+}
+
+#[test]
+fn nothing_but_joining_counts_before_the_federation_is_live() {
+    let mut f = Fed::new(&[1, 2], true);
+    for k in [1, 2] {
+        f.join(k);
+    }
+    let r = f.refused(1, request(pb::Visibility::Federation));
+    assert_eq!(fed_err(r), FederationError::NotLive);
+    let r = f.refused(11, request(pb::Visibility::Federation));
+    assert_eq!(fed_err(r), FederationError::NotJoined);
+}
+
+#[test]
+fn a_foreign_author_who_is_not_on_a_roster_is_refused() {
+    let mut f = Fed::live(&[1, 2], true);
+    // Key 14 is no practice of any network's roster.
+    let r = f.refused(14, request(pb::Visibility::Federation));
+    assert_eq!(r, Rejection::NotAMember);
+    // A member speaking for another network than its own is refused too.
+    let r = f.refused(
+        12,
+        Body::FederationJoin(pb::FederationJoin {
+            network: net(1).as_bytes().to_vec(),
+            motion: vec![5; 32],
+        }),
+    );
+    assert!(matches!(fed_err(r), FederationError::WrongNetwork { .. }));
+}
+
+#[test]
+fn internal_business_is_refused_at_ingest_in_both_directions() {
+    let mut f = Fed::live(&[1, 2], true);
+    for body in [
+        Body::Motion(pb::Motion {
+            kind: pb::DecisionKind::General as i32,
+            title: "internal".into(),
+            ..Default::default()
+        }),
+        Body::Ballot(pb::Ballot {
+            motion: vec![1; 32],
+            choice: pb::Choice::For as i32,
+            ..Default::default()
+        }),
+        Body::PracticeUpdate(pb::PracticeUpdate::default()),
+        Body::AddressAnnouncement(pb::AddressAnnouncement::default()),
+    ] {
+        let ev = f.sign(2, body);
+        let before = f.r.len();
+        let r = f.r.ingest(NOW, &ev.to_wire());
+        assert!(
+            matches!(r, Err(IngestError::Invalid(EventError::OutOfScope { .. }))),
+            "{r:?}"
+        );
+        assert!(r.unwrap_err().is_peer_fault());
+        assert_eq!(f.r.len(), before);
+    }
+    // And a network's log refuses the federation's business.
+    let (fx, mut w) = common::Fixture::new(2);
+    let mut own = fx.replica();
+    let ev = w.sign(
+        T0 + 1,
+        vec![],
+        Body::JointMotion(pb::JointMotion {
+            title: "x".into(),
+            text: String::new(),
+        }),
+    );
+    let r = own.ingest(NOW, &ev.to_wire());
+    assert!(matches!(r, Err(IngestError::Invalid(EventError::OutOfScope { .. }))));
+    let _: &State = own.state();
+}
+
+#[test]
+fn an_aid_request_is_answered_and_countersigned_across_networks() {
+    let mut f = Fed::live(&[1, 2], true);
+    let r = f.refused(1, request(pb::Visibility::Network));
+    assert!(matches!(fed_err(r), FederationError::NotShared(_)));
+    let req = f.ok(1, request(pb::Visibility::Federation));
+    let offer = f.ok(
+        12,
+        Body::AidOffer(pb::AidOffer {
+            request: req.as_bytes().to_vec(),
+            sessions: vec![pb::Session {
+                date: "2026-12-01".into(),
+                part: "AM".into(),
+            }],
+            role: "GP".into(),
+            terms: "Locum rate".into(),
+        }),
+    );
+    let acc = f.ok(
+        1,
+        Body::AidAcceptance(pb::AidAcceptance {
+            offer: offer.as_bytes().to_vec(),
+            sessions: vec![pb::Session {
+                date: "2026-12-01".into(),
+                part: "AM".into(),
+            }],
+        }),
+    );
+    f.ok(
+        12,
+        Body::AidCountersign(pb::AidCountersign {
+            acceptance: acc.as_bytes().to_vec(),
+        }),
+    );
+    let ag = f.r.state().aid().agreement(&acc).expect("an agreement");
+    assert_eq!(ag.status.name(), "binding");
+    assert_eq!(ag.requester, practice(1).ods_code);
+    assert_eq!(ag.offerer, practice(12).ods_code);
+}
+
+#[test]
+fn a_joint_motion_that_needs_every_network_fails_on_one_no() {
+    let mut f = Fed::live(&[1, 2, 3], true);
+    let j = f.joint();
+    f.decide(1, j, true);
+    f.decide(2, j, true);
+    assert_eq!(f.result(&j), None, "network 1 passed; 2 and 3 not yet");
+    f.decide(11, j, false);
+    assert_eq!(f.result(&j), None, "one of three of network 2 is not its decision");
+    f.decide(12, j, false);
+    assert_eq!(f.result(&j), Some(false));
+    // A decided motion takes no more decisions.
+    let r = f.decide(21, j, true);
+    assert!(matches!(
+        r,
+        Outcome::Rejected(Rejection::Federation(FederationError::AlreadyDecided))
+    ));
+}
+
+#[test]
+fn a_joint_motion_that_needs_every_network_passes_when_all_pass() {
+    let mut f = Fed::live(&[1, 2, 3], true);
+    let j = f.joint();
+    for k in [1, 2, 11, 12] {
+        f.decide(k, j, true);
+    }
+    assert_eq!(f.result(&j), None);
+    // Network 3's two nodes disagree: one of two is no decision.
+    f.decide(21, j, true);
+    f.decide(22, j, false);
+    assert_eq!(f.result(&j), None);
+    // The node that said no says yes: its latest word counts.
+    f.decide(22, j, true);
+    assert_eq!(f.result(&j), Some(true));
+}
+
+#[test]
+fn a_majority_joint_motion_passes_with_two_networks_of_three() {
+    let mut f = Fed::live(&[1, 2, 3], false);
+    let j = f.joint();
+    for k in [21, 22] {
+        f.decide(k, j, false);
+    }
+    assert_eq!(f.result(&j), None);
+    for k in [1, 2, 11] {
+        f.decide(k, j, true);
+    }
+    assert_eq!(f.result(&j), None, "only network 1 has decided yes");
+    f.decide(12, j, true);
+    assert_eq!(f.result(&j), Some(true));
+}
+
+#[test]
+fn open_joint_motions_are_capped() {
+    let mut f = Fed::live(&[1, 2], true);
+    for _ in 0..MAX_OPEN_JOINT_MOTIONS {
+        f.joint();
+    }
+    let r = f.refused(
+        2,
+        Body::JointMotion(pb::JointMotion {
+            title: "one too many".into(),
+            text: String::new(),
+        }),
+    );
+    assert_eq!(fed_err(r), FederationError::TooManyOpenJointMotions);
+}
+
+fn roster_body(n: u8, number: u64, keys: &[u32]) -> Body {
+    let mut practices: Vec<pb::Practice> =
+        keys.iter().map(|&k| roster_entry(&practice(k))).collect();
+    practices.sort_by(|a, b| a.ods_code.cmp(&b.ods_code));
+    Body::FederationRoster(pb::FederationRoster {
+        network: net(n).as_bytes().to_vec(),
+        number,
+        practices,
+    })
+}
+
+#[test]
+fn a_roster_changes_when_more_than_half_the_current_roster_says_the_same() {
+    let mut f = Fed::live(&[1, 2], true);
+    // Practice 14 joins network 2; until the roster says so it is no one here.
+    assert_eq!(
+        f.refused(14, request(pb::Visibility::Federation)),
+        Rejection::NotAMember
+    );
+    let next = [11, 12, 13, 14];
+    f.ok(11, roster_body(2, 1, &next));
+    // A different roster from another node does not add to the first.
+    f.ok(12, roster_body(2, 1, &[11, 12, 14]));
+    assert_eq!(f.r.state().party(&net(2)).map(|p| p.roster_number), Some(0));
+    f.ok(13, roster_body(2, 1, &next));
+    assert_eq!(f.r.state().party(&net(2)).map(|p| p.roster_number), Some(1));
+    f.ok(14, request(pb::Visibility::Federation));
+    // Wrong numbers and codes that clash with another network's are refused.
+    assert!(matches!(
+        fed_err(f.refused(11, roster_body(2, 1, &next))),
+        FederationError::InvalidRoster(_)
+    ));
+    assert!(matches!(
+        fed_err(f.refused(11, roster_body(2, 2, &[11, 2]))),
+        FederationError::InvalidRoster(_)
+    ));
+}
+
+#[test]
+fn after_a_network_leaves_nothing_new_of_its_is_accepted_and_history_stays() {
+    let mut f = Fed::live(&[1, 2, 3], true);
+    let req = f.ok(11, request(pb::Visibility::Federation));
+    let j = f.joint();
+    f.decide(1, j, true);
+    f.decide(2, j, true);
+    f.decide(21, j, true);
+    f.decide(22, j, true);
+    let leave = |n: u8| {
+        Body::FederationLeave(pb::FederationLeave {
+            network: net(n).as_bytes().to_vec(),
+            motion: vec![8; 32],
+        })
+    };
+    f.ok(11, leave(2));
+    assert!(f.r.state().party(&net(2)).is_some_and(|p| p.left.is_none()));
+    f.ok(12, leave(2));
+    assert!(f.r.state().party(&net(2)).is_some_and(|p| p.left.is_some()));
+    // The open joint motion is settled by the networks that remain.
+    assert_eq!(f.result(&j), Some(true));
+    assert_eq!(fed_err(f.refused(13, request(pb::Visibility::Federation))), FederationError::Left);
+    assert!(f.r.state().aid().request(&req).is_some(), "history remains");
+    assert!(f.r.state().is_live(), "two networks remain");
+    f.ok(21, leave(3));
+    f.ok(22, leave(3));
+    assert!(!f.r.state().is_live());
+    assert_eq!(fed_err(f.refused(1, request(pb::Visibility::Federation))), FederationError::NotLive);
+}
+
+#[test]
+fn the_state_is_the_same_whatever_order_events_arrive_in() {
+    let mut f = Fed::live(&[1, 2, 3], false);
+    let req = f.ok(1, request(pb::Visibility::Federation));
+    f.ok(
+        21,
+        Body::AidOffer(pb::AidOffer {
+            request: req.as_bytes().to_vec(),
+            sessions: vec![pb::Session {
+                date: "2026-12-01".into(),
+                part: "AM".into(),
+            }],
+            role: "GP".into(),
+            terms: String::new(),
+        }),
+    );
+    let j = f.joint();
+    for (k, v) in [(1, true), (11, false), (2, true), (12, true), (13, true)] {
+        f.decide(k, j, v);
+    }
+    f.ok(11, roster_body(2, 1, &[11, 12, 13, 14]));
+    f.ok(12, roster_body(2, 1, &[11, 12, 13, 14]));
+    let wires: Vec<Vec<u8>> = f.r.events_in_order().map(|e| e.to_wire()).collect();
+    let want = f.r.state_hash();
+    for seed in 0..20 {
+        let mut shuffled = wires.clone();
+        shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let mut r = Replica::<FederationState>::empty(f.id);
+        for w in &shuffled {
+            let _ = r.ingest(NOW, w);
+        }
+        assert_eq!(r.len(), wires.len(), "seed {seed}");
+        assert_eq!(r.state_hash(), want, "seed {seed}");
+        assert_eq!(r.state(), f.r.state(), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_charter_must_name_two_to_eight_sorted_networks_with_distinct_practices() {
+    use mutual_protocol::federation::{validate_charter, MAX_FEDERATION_NETWORKS};
+    let entry = |n: u8, k: u32| charter_entry(net(n), "N", &[practice(k)], &[]);
+    let charter = |members| pb::FederationCharter {
+        name: "C".into(),
+        members,
+        ..Default::default()
+    };
+    assert!(validate_charter(&charter(vec![entry(1, 1)])).is_err());
+    assert!(validate_charter(&charter(vec![entry(1, 1), entry(2, 11)])).is_ok());
+    assert!(validate_charter(&charter(vec![entry(2, 11), entry(1, 1)])).is_err());
+    assert!(validate_charter(&charter(vec![entry(1, 1), entry(2, 1)])).is_err());
+    let max: Vec<_> = (1..=MAX_FEDERATION_NETWORKS as u8)
+        .map(|n| entry(n, 30 + n as u32))
+        .collect();
+    assert!(validate_charter(&charter(max.clone())).is_ok());
+    let mut over = max;
+    over.push(entry(MAX_FEDERATION_NETWORKS as u8 + 1, 99));
+    assert!(validate_charter(&charter(over)).is_err());
+}
