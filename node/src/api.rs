@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use mutual_proto::v1 as pb;
 use mutual_protocol::aid::board::Board;
 use mutual_protocol::aid::session::Session;
+use mutual_protocol::aid::Aid;
 use mutual_protocol::event::{body_name, check_body, Body, SignedEvent};
 use mutual_protocol::governance::motion::MotionRecord;
 use mutual_protocol::governance::stv::Action;
@@ -49,7 +50,7 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         clock_ms(self.clock_offset_ms)
     }
 }
@@ -70,6 +71,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/export", get(export_log))
         .route("/invitations", post(invite))
         .route("/aid", post(aid_action))
+        .merge(crate::fedapi::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
         .layer(axum::middleware::from_fn(host_guard))
         .with_state(state)
@@ -103,13 +105,13 @@ async fn host_guard(req: axum::extract::Request, next: axum::middleware::Next) -
 pub struct ApiError(StatusCode, String);
 
 impl ApiError {
-    fn bad(msg: impl Into<String>) -> Self {
+    pub(crate) fn bad(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::BAD_REQUEST, msg.into())
     }
-    fn refused(msg: impl Into<String>) -> Self {
+    pub(crate) fn refused(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::UNPROCESSABLE_ENTITY, msg.into())
     }
-    fn not_found(msg: impl Into<String>) -> Self {
+    pub(crate) fn not_found(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::NOT_FOUND, msg.into())
     }
 }
@@ -579,60 +581,55 @@ async fn aid(State(s): State<ApiState>) -> Result<Json<AidView>, ApiError> {
     let now = s.now();
     let view = s
         .node
-        .query(move |r| {
-            let st = r.state();
-            let board = Board::of(st.aid(), st.membership(), now);
-            AidView {
-                requests: board
-                    .requests
-                    .iter()
-                    .map(|q| RequestView {
-                        id: q.id.to_string(),
-                        practice: q.practice.clone(),
-                        role: q.role.clone(),
-                        sessions: sessions(&q.sessions),
-                        urgency: q
-                            .urgency
-                            .as_str_name()
-                            .trim_start_matches("URGENCY_")
-                            .to_lowercase(),
-                        state: snake(q.state),
-                        outstanding: q.counts.outstanding,
-                        offers: st
-                            .aid()
-                            .request(&q.id)
-                            .map(|rec| {
-                                rec.offers
-                                    .iter()
-                                    .filter_map(|o| st.aid().offer(o))
-                                    .map(|o| {
-                                        (
-                                            o.id.to_string(),
-                                            o.practice.clone(),
-                                            sessions(&o.sessions),
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
-                agreements: board
-                    .agreements
-                    .iter()
-                    .map(|a| AgreementView {
-                        id: a.id.to_string(),
-                        request: a.request.to_string(),
-                        requester: a.requester.clone(),
-                        offerer: a.offerer.clone(),
-                        sessions: sessions(&a.sessions),
-                        status: a.status.name().into(),
-                    })
-                    .collect(),
-            }
-        })
+        .query(move |r| aid_view(r.state().aid(), r.state().membership(), now))
         .await?;
     Ok(Json(view))
+}
+
+/// The aid board of a network's or a federation's aid, as `GET /aid` shows it.
+pub(crate) fn aid_view(aid: &Aid, members: &Membership, now: u64) -> AidView {
+    let board = Board::of(aid, members, now);
+    AidView {
+        requests: board
+            .requests
+            .iter()
+            .map(|q| RequestView {
+                id: q.id.to_string(),
+                practice: q.practice.clone(),
+                role: q.role.clone(),
+                sessions: sessions(&q.sessions),
+                urgency: q
+                    .urgency
+                    .as_str_name()
+                    .trim_start_matches("URGENCY_")
+                    .to_lowercase(),
+                state: snake(q.state),
+                outstanding: q.counts.outstanding,
+                offers: aid
+                    .request(&q.id)
+                    .map(|rec| {
+                        rec.offers
+                            .iter()
+                            .filter_map(|o| aid.offer(o))
+                            .map(|o| (o.id.to_string(), o.practice.clone(), sessions(&o.sessions)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        agreements: board
+            .agreements
+            .iter()
+            .map(|a| AgreementView {
+                id: a.id.to_string(),
+                request: a.request.to_string(),
+                requester: a.requester.clone(),
+                offerer: a.offerer.clone(),
+                sessions: sessions(&a.sessions),
+                status: a.status.name().into(),
+            })
+            .collect(),
+    }
 }
 
 /// Filters for `GET /events`.
@@ -1050,11 +1047,15 @@ fn parse_sessions(list: &[String]) -> Result<Vec<pb::Session>, ApiError> {
 
 /// The aid body an action signs, checked against this node's state so that a mistaken
 /// action is refused rather than signed and stored as a rejected event.
-fn aid_body(r: &Replica, me: &PublicKey, a: AidAction, now: u64) -> Result<Body, ApiError> {
-    let st = r.state();
-    let aid = st.aid();
-    let mine = st
-        .membership()
+pub(crate) fn aid_body(
+    aid: &Aid,
+    members: &Membership,
+    visibility: pb::Visibility,
+    me: &PublicKey,
+    a: AidAction,
+    now: u64,
+) -> Result<Body, ApiError> {
+    let mine = members
         .practice_of_node(me)
         .map(|p| p.practice.ods_code.clone())
         .ok_or_else(|| {
@@ -1094,7 +1095,7 @@ fn aid_body(r: &Replica, me: &PublicKey, a: AidAction, now: u64) -> Result<Body,
                 requirements: Vec::new(),
                 notes,
                 expires_at_ms: now + days * 24 * 3_600_000,
-                visibility: pb::Visibility::Network as i32,
+                visibility: visibility as i32,
             })
         }
         AidAction::Offer {
@@ -1218,7 +1219,17 @@ async fn aid_action(
     let me = s.me;
     let body = s
         .node
-        .query(move |r| aid_body(r, &me, action, now))
+        .query(move |r| {
+            let st = r.state();
+            aid_body(
+                st.aid(),
+                st.membership(),
+                pb::Visibility::Network,
+                &me,
+                action,
+                now,
+            )
+        })
         .await??;
     check_body(&body).map_err(|e| ApiError::bad(e.to_string()))?;
     let id = s.node.author(vec![body]).await?[0];

@@ -28,6 +28,8 @@ pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod export;
+pub mod fedapi;
+pub mod federation;
 pub mod fuzzing;
 pub mod gate;
 pub mod invite;

@@ -151,9 +151,14 @@ enum Command {
         statement: String,
     },
     /// Mutual aid between practices: requests, offers and agreements (signed by this
-    /// practice's node).
+    /// practice's node). With --federation, in a federation's log, across networks.
+    Aid(AidArgs),
+    /// Federations with other partnerships: this network's card, charters, the
+    /// federations and their state, joint motions and statements (docs/FEDERATION.md).
+    /// Linking, leaving and voting on a joint motion are motions (`mutual motion
+    /// propose --kind link-federation|leave-federation|general --joint-motion`).
     #[command(subcommand)]
-    Aid(AidCommand),
+    Federation(FederationCommand),
     /// The signed log, in fold order, filterable.
     Events {
         /// The data directory.
@@ -288,7 +293,8 @@ struct ProposeArgs {
     dir: PathBuf,
     #[command(flatten)]
     key: KeyArgs,
-    /// general, admit-practice, remove-practice, remove-partner or change-role.
+    /// general, admit-practice, remove-practice, remove-partner, change-role,
+    /// link-federation or leave-federation.
     #[arg(long)]
     kind: String,
     /// A short title.
@@ -321,6 +327,16 @@ struct ProposeArgs {
     /// change-role: partner, associate or managing.
     #[arg(long)]
     role: Option<String>,
+    /// link-federation: a file holding the charter event (hex, or the JSON of `mutual
+    /// federation charter --json`).
+    #[arg(long)]
+    charter: Option<PathBuf>,
+    /// leave-federation, and general with --joint-motion: the federation's id.
+    #[arg(long)]
+    federation: Option<String>,
+    /// general: this motion is the network's vote on that joint motion (its id).
+    #[arg(long)]
+    joint_motion: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -340,6 +356,96 @@ enum MotionCommand {
         dir: PathBuf,
         /// The motion's id.
         id: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct AidArgs {
+    /// Act in this federation's log (its id) rather than the network's: requests are
+    /// marked for the federation and answered by practices of other networks.
+    #[arg(long, global = true)]
+    federation: Option<String>,
+    #[command(subcommand)]
+    command: AidCommand,
+}
+
+#[derive(Subcommand)]
+enum FederationCommand {
+    /// This network's entry for a charter (its id, name, practices, and this node's
+    /// addresses), as JSON to hand to the other partnerships.
+    Card {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Sign a charter from the networks' cards (this network's among them). Prints the
+    /// federation id and the charter event that a link motion carries.
+    Charter {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The federation's name.
+        #[arg(long)]
+        name: String,
+        /// A network's card (JSON from `mutual federation card`); repeat for each.
+        #[arg(long = "card", required = true)]
+        cards: Vec<PathBuf>,
+        /// Share aid requests marked for the federation.
+        #[arg(long)]
+        share_aid: bool,
+        /// Share statements.
+        #[arg(long)]
+        share_statements: bool,
+        /// Share joint motions.
+        #[arg(long)]
+        share_joint_motions: bool,
+        /// A joint motion passes only if every network passes it (else: more than half).
+        #[arg(long)]
+        joint_requires_all: bool,
+    },
+    /// The federations this network linked to, and their state.
+    List {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// One federation: its networks, joint motions and statements.
+    Show {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The federation's id.
+        id: String,
+    },
+    /// Put a joint motion to every network of a federation (signed by this node). Each
+    /// network then votes on it with `mutual motion propose --kind general --federation
+    /// <id> --joint-motion <joint motion id>`.
+    Joint {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The federation's id.
+        id: String,
+        /// A short title.
+        #[arg(long)]
+        title: String,
+        /// The full text.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Publish a statement to a federation (signed by this node).
+    Statement {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The federation's id.
+        id: String,
+        /// A short title.
+        #[arg(long)]
+        title: String,
+        /// The full text.
+        #[arg(long, default_value = "")]
+        text: String,
     },
 }
 
@@ -751,6 +857,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Aid(a) => aid_command(cli.json, a)?,
+        Command::Federation(f) => federation_command(cli.json, f)?,
         Command::Events {
             dir,
             author,
@@ -1033,6 +1140,9 @@ fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
                 node_key,
                 subject,
                 role,
+                charter,
+                federation,
+                joint_motion,
             } = *args;
             use pb::DecisionKind as K;
             let need = |v: Option<String>, flag: &str| {
@@ -1050,8 +1160,37 @@ fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
                 text,
                 ..Default::default()
             };
+            let id_bytes = |s: String, what: &str| -> Result<Vec<u8>> {
+                Ok(parse_event_id(&s)
+                    .with_context(|| format!("--{what}"))?
+                    .as_bytes()
+                    .to_vec())
+            };
             let k = match kind.as_str() {
-                "general" => K::General,
+                "general" => {
+                    if let Some(j) = joint_motion {
+                        motion.joint_motion = id_bytes(j, "joint-motion")?;
+                        motion.federation =
+                            id_bytes(need(federation, "federation")?, "federation")?;
+                    }
+                    K::General
+                }
+                "link-federation" => {
+                    let path = need(charter.map(|p| p.display().to_string()), "charter")?;
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {path}"))?;
+                    let hex_text = match serde_json::from_str::<serde_json::Value>(&text) {
+                        Ok(v) => v["charter_event"].as_str().unwrap_or_default().to_string(),
+                        Err(_) => text.trim().to_string(),
+                    };
+                    motion.charter_event = hex::decode(hex_text.trim())
+                        .with_context(|| format!("{path}: not a hex charter event"))?;
+                    K::LinkFederation
+                }
+                "leave-federation" => {
+                    motion.federation = id_bytes(need(federation, "federation")?, "federation")?;
+                    K::LeaveFederation
+                }
                 "admit-practice" => {
                     motion.admit_practice = Some(pb::Practice {
                         name: need(practice_name, "practice-name")?,
@@ -1081,7 +1220,8 @@ fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
                     K::ChangeRole
                 }
                 other => anyhow::bail!(
-                    "--kind {other:?}: general, admit-practice, remove-practice, remove-partner or change-role"
+                    "--kind {other:?}: general, admit-practice, remove-practice, remove-partner, \
+                     change-role, link-federation or leave-federation"
                 ),
             };
             motion.kind = k as i32;
@@ -1135,11 +1275,15 @@ fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
     Ok(())
 }
 
-fn aid_command(json: bool, a: AidCommand) -> Result<()> {
+fn aid_command(json: bool, args: AidArgs) -> Result<()> {
     use api::AidAction as A;
-    let (dir, action) = match a {
+    let path = match &args.federation {
+        Some(f) => format!("/federations/{}/aid", parse_event_id(f)?),
+        None => "/aid".to_string(),
+    };
+    let (dir, action) = match args.command {
         AidCommand::List { dir } => {
-            let v: api::AidView = Client::of(&dir)?.get("/aid")?;
+            let v: api::AidView = Client::of(&dir)?.get(&path)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -1232,7 +1376,7 @@ fn aid_command(json: bool, a: AidCommand) -> Result<()> {
             reason,
         } => (dir, A::Withdraw { request, reason }),
     };
-    let r: api::Authored = Client::of(&dir)?.post("/aid", &action)?;
+    let r: api::Authored = Client::of(&dir)?.post(&path, &action)?;
     if r.outcome != "applied" {
         anyhow::bail!(
             "event {} was signed but did not take effect: {}",
@@ -1245,6 +1389,156 @@ fn aid_command(json: bool, a: AidCommand) -> Result<()> {
     } else {
         println!("{}", r.id);
         eprintln!("{}", r.outcome);
+    }
+    Ok(())
+}
+
+fn federation_command(json: bool, f: FederationCommand) -> Result<()> {
+    use mutual_node::fedapi::{Card, FederationView, SignedCharter};
+    fn print<T: serde::Serialize>(v: &T) -> Result<()> {
+        println!("{}", serde_json::to_string_pretty(v)?);
+        Ok(())
+    }
+    match f {
+        FederationCommand::Card { dir } => {
+            let c: Card = Client::of(&dir)?.get("/federations/card")?;
+            print(&c)?;
+        }
+        FederationCommand::Charter {
+            dir,
+            name,
+            cards,
+            share_aid,
+            share_statements,
+            share_joint_motions,
+            joint_requires_all,
+        } => {
+            let mut list = Vec::new();
+            for p in &cards {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                let c: Card = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a card", p.display()))?;
+                list.push(c);
+            }
+            let body = serde_json::json!({
+                "name": name,
+                "cards": list,
+                "share_aid_requests": share_aid,
+                "share_statements": share_statements,
+                "share_joint_motions": share_joint_motions,
+                "joint_requires_all": joint_requires_all,
+            });
+            let c: SignedCharter = Client::of(&dir)?.post("/federations/charter", &body)?;
+            if json {
+                print(&c)?;
+            } else {
+                println!("{}", c.charter_event);
+                eprintln!(
+                    "federation {}: each network links by passing `mutual motion propose \
+                     --kind link-federation --charter <a file holding the line above>`",
+                    c.federation
+                );
+            }
+        }
+        FederationCommand::List { dir } => {
+            let v: Vec<FederationView> = Client::of(&dir)?.get("/federations")?;
+            if json {
+                print(&v)?;
+            } else if v.is_empty() {
+                println!("no federations");
+            } else {
+                for f in &v {
+                    println!(
+                        "{}  {}  [{}{}]  {} networks, {} joint motions",
+                        f.id,
+                        f.name,
+                        f.link,
+                        if f.live { ", live" } else { "" },
+                        f.networks.len(),
+                        f.joint_motions.len()
+                    );
+                }
+            }
+        }
+        FederationCommand::Show { dir, id } => {
+            let f: FederationView =
+                Client::of(&dir)?.get(&format!("/federations/{}", parse_event_id(&id)?))?;
+            if json {
+                print(&f)?;
+            } else {
+                println!(
+                    "{} ({}) — {}{}",
+                    f.name,
+                    f.id,
+                    f.link,
+                    if f.live { ", live" } else { "" }
+                );
+                println!(
+                    "shares: {}; joint motions pass with {}",
+                    f.shares.join(", "),
+                    f.joint_rule
+                );
+                for n in &f.networks {
+                    println!(
+                        "  network {} {}: {} (roster {}, {} practices)",
+                        n.network,
+                        n.name,
+                        n.state,
+                        n.roster_number,
+                        n.practices.len()
+                    );
+                }
+                for j in &f.joint_motions {
+                    println!(
+                        "  joint motion {}  {}: {} {:?}",
+                        j.id, j.title, j.result, j.decisions
+                    );
+                }
+                for (id, net, title, _) in &f.statements {
+                    println!("  statement {id} from {net}: {title}");
+                }
+            }
+        }
+        FederationCommand::Joint {
+            dir,
+            id,
+            title,
+            text,
+        } => post_text(json, &dir, &id, "joint", &title, &text)?,
+        FederationCommand::Statement {
+            dir,
+            id,
+            title,
+            text,
+        } => post_text(json, &dir, &id, "statements", &title, &text)?,
+    }
+    Ok(())
+}
+
+/// Posts a joint motion or a statement to a federation and prints what was signed.
+fn post_text(
+    json: bool,
+    dir: &std::path::Path,
+    id: &str,
+    what: &str,
+    title: &str,
+    text: &str,
+) -> Result<()> {
+    let path = format!("/federations/{}/{what}", parse_event_id(id)?);
+    let r: api::Authored =
+        Client::of(dir)?.post(&path, &serde_json::json!({ "title": title, "text": text }))?;
+    if r.outcome != "applied" {
+        anyhow::bail!(
+            "event {} was signed but did not take effect: {}",
+            r.id,
+            r.outcome
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{}", r.id);
     }
     Ok(())
 }

@@ -11,6 +11,7 @@
 //!   old copy cannot make it reuse a sequence number.
 
 use crate::clock_ms;
+use crate::federation::{load_log, roster_of, FedLog};
 use crate::keyfile::{libp2p_keypair, peer_of, public_key_of_peer};
 use crate::limits::{BAN_DURATION, REDIAL_INTERVAL};
 use crate::net::{build_swarm, topic, Behaviour, BehaviourEvent};
@@ -25,23 +26,23 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, mdns, Multiaddr, PeerId, Swarm};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
+use mutual_protocol::federation::FederationId;
+use mutual_protocol::governance::Finality;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::{Keypair, PublicKey};
 use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
-use mutual_protocol::replica::{IngestError, Ingested, Replica};
+use mutual_protocol::replica::{Fold, IngestError, Ingested, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use prost::Message;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Events received from peers become durable at most this long after they are stored.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Events the node loads from its store in one batch when it starts.
-const LOAD_BATCH: usize = 1024;
 /// Commands waiting for the node's task.
 const COMMAND_QUEUE: usize = 256;
 /// Most addresses kept per peer from identify and mDNS.
@@ -146,6 +147,13 @@ pub struct Metrics {
     pub connections_refused: u64,
     /// Events this node signed.
     pub events_authored: u64,
+    /// Sync requests refused because the peer does not share the log asked for (a
+    /// federation's peer asking for this network's log, or for another federation's).
+    pub out_of_scope_requests: u64,
+    /// Gossip subscriptions refused for the same reason; the peer is banned at once.
+    pub out_of_scope_subscriptions: u64,
+    /// Gossip messages refused because they came on a topic the sender does not share.
+    pub out_of_scope_messages: u64,
 }
 
 /// A snapshot of a node's condition.
@@ -185,6 +193,7 @@ pub struct Submitted {
 }
 
 type Query = Box<dyn FnOnce(&Replica) + Send>;
+type FedQuery = Box<dyn FnOnce(&Replica, &BTreeMap<FederationId, FedLog>) + Send>;
 
 enum Command {
     Author {
@@ -197,6 +206,21 @@ enum Command {
     },
     Status(oneshot::Sender<Status>),
     Query(Query),
+    FedQuery(FedQuery),
+    AuthorIn {
+        federation: FederationId,
+        bodies: Vec<Body>,
+        reply: oneshot::Sender<Result<Vec<EventId>, NodeError>>,
+    },
+    SubmitIn {
+        federation: FederationId,
+        wire: Vec<u8>,
+        reply: oneshot::Sender<Result<Submitted, NodeError>>,
+    },
+    SignCharter {
+        charter: pb::FederationCharter,
+        reply: oneshot::Sender<Result<SignedEvent, NodeError>>,
+    },
     Block(PeerId, bool),
     Dial(Multiaddr),
     SyncNow,
@@ -262,6 +286,62 @@ impl NodeHandle {
         .await
     }
 
+    /// Runs `f` on the node's replica and its federations' logs (docs/FEDERATION.md).
+    pub async fn query_federations<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Replica, &BTreeMap<FederationId, FedLog>) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        self.ask(|tx| {
+            Command::FedQuery(Box::new(
+                move |r: &Replica, feds: &BTreeMap<FederationId, FedLog>| {
+                    let _ = tx.send(f(r, feds));
+                },
+            ))
+        })
+        .await
+    }
+
+    /// Signs `bodies` with the node key into a federation's log, in order, and returns
+    /// their ids once durable.
+    pub async fn author_in(
+        &self,
+        federation: FederationId,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<EventId>, NodeError> {
+        self.ask(|reply| Command::AuthorIn {
+            federation,
+            bodies,
+            reply,
+        })
+        .await?
+    }
+
+    /// Takes in an event for a federation's log, signed elsewhere, and passes it on.
+    pub async fn submit_in(
+        &self,
+        federation: FederationId,
+        wire: Vec<u8>,
+    ) -> Result<Submitted, NodeError> {
+        self.ask(|reply| Command::SubmitIn {
+            federation,
+            wire,
+            reply,
+        })
+        .await?
+    }
+
+    /// Signs a federation's charter with the node key (docs/FEDERATION.md §2): the first
+    /// event of the federation's log, whose id is the federation's id. The charter must
+    /// be valid and name this network. Signing creates nothing; each named network links
+    /// by passing a motion that carries the signed charter.
+    pub async fn sign_charter(
+        &self,
+        charter: pb::FederationCharter,
+    ) -> Result<SignedEvent, NodeError> {
+        self.ask(|reply| Command::SignCharter { charter, reply })
+            .await?
+    }
+
     /// Refuses (`true`) or again allows (`false`) connections with `peer`, for an operator
     /// who needs to cut a node off by hand.
     pub async fn block(&self, peer: PeerId, blocked: bool) -> Result<(), NodeError> {
@@ -308,7 +388,7 @@ struct Node {
     topic: gossipsub::IdentTopic,
     config: Config,
     book: PeerBook,
-    requests: HashMap<OutboundRequestId, (PeerId, Step)>,
+    requests: HashMap<OutboundRequestId, (PeerId, Step, Option<FederationId>)>,
     rounds: sync::Rounds<PeerId>,
     connected: HashSet<PeerId>,
     addresses: HashMap<PeerId, HashSet<Multiaddr>>,
@@ -324,6 +404,11 @@ struct Node {
     /// Why the store last failed a write: the node then holds events in memory that are
     /// not stored, so it takes no more writes and serves no events until restarted.
     store_failed: Option<String>,
+    /// The logs of the federations this network linked to (docs/FEDERATION.md).
+    feds: BTreeMap<FederationId, FedLog>,
+    /// Peers that belong to this network: member, invited and (while joining) bootstrap
+    /// nodes. Every other allowed peer is a federation's, and sees only federation logs.
+    own_peers: HashSet<PeerId>,
 }
 
 /// Opens the store, loads it, starts listening and runs the node on the current tokio
@@ -362,42 +447,8 @@ pub async fn start(
     };
     store.set_network(net_id)?;
     let mut replica = Replica::new(net_id);
-    let loaded = store.load()?;
     let now = clock_ms(config.clock_offset_ms);
-    // The log holds events taken in when they arrived: their dates are not checked against
-    // the clock again, so a clock set back cannot hold this node's own signed events and
-    // leave a seq it used free to sign again (docs/NETWORK.md §7).
-    for (n, chunk) in loaded.events.chunks(LOAD_BATCH).enumerate() {
-        let base = n * LOAD_BATCH;
-        for (i, r) in replica
-            .ingest_batch(u64::MAX, chunk)
-            .into_iter()
-            .enumerate()
-        {
-            if let Err(e) = r {
-                if e.is_peer_fault() {
-                    return Err(StoreError::Corrupt {
-                        path: config.data_dir.clone(),
-                        detail: format!("log entry {} is invalid: {e}", base + i),
-                    }
-                    .into());
-                }
-            }
-        }
-    }
-    for r in replica.ingest_batch(now, &loaded.pending) {
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "a pending event from the store was dropped");
-        }
-    }
-    if let Some(snap) = &loaded.snapshot {
-        if snap.state_hash != replica.state_hash().0 {
-            tracing::warn!(
-                "the state re-derived from the store differs from the last snapshot; \
-                 the fold rules changed or the snapshot is stale"
-            );
-        }
-    }
+    load_log(&mut store, &mut replica, now)?;
     // A founder that has signed nothing yet knows its head: this genesis is its first event.
     let founded_here = matches!(network, Network::Found(_)) && replica.feed_head(&me).is_none();
     if let Network::Found(g) = &network {
@@ -464,7 +515,10 @@ pub async fn start(
         snapshot_due: true,
         last_announce: None,
         store_failed: None,
+        feds: BTreeMap::new(),
+        own_peers: HashSet::new(),
     };
+    node.open_federations();
     node.refresh_gate();
     // Wait until every listener is up, so the caller can read the addresses.
     let want = node.config.listen.len();
@@ -569,7 +623,7 @@ impl Node {
         if let (Some(p), false) = (from, missing.is_empty()) {
             let mut out = Vec::new();
             self.rounds.chase(p, missing, &mut out);
-            self.act(out);
+            self.act(None, out);
         }
         (results, persisted)
     }
@@ -642,6 +696,9 @@ impl Node {
                 self.unflushed = true;
             }
             if self.unflushed {
+                for l in self.feds.values_mut() {
+                    l.store.sync()?;
+                }
                 self.store.sync()?;
                 self.unflushed = false;
             }
@@ -675,6 +732,42 @@ impl Node {
                 let _ = reply.send(self.status());
             }
             Command::Query(f) => f(&self.replica),
+            Command::FedQuery(f) => f(&self.replica, &self.feds),
+            Command::AuthorIn {
+                federation,
+                bodies,
+                reply,
+            } => {
+                let r = self.guarded(|node| node.author_fed(federation, bodies));
+                let _ = reply.send(r);
+            }
+            Command::SubmitIn {
+                federation,
+                wire,
+                reply,
+            } => {
+                let r = self.guarded(|node| node.submit_fed(federation, wire));
+                let _ = reply.send(r);
+            }
+            Command::SignCharter { charter, reply } => {
+                let own = self.replica.network();
+                let r = mutual_protocol::federation::validate_charter(&charter)
+                    .map_err(|e| NodeError::Refused(e.to_string()))
+                    .and_then(|()| {
+                        if charter.members.iter().any(|n| n.network == own.as_bytes()) {
+                            Ok(())
+                        } else {
+                            Err(NodeError::Refused(
+                                "the charter does not name this node's network".into(),
+                            ))
+                        }
+                    })
+                    .map(|()| {
+                        let key = Keypair::from_seed(&self.keypair.seed()).expect("a valid seed");
+                        FeedWriter::root(key, self.now(), Body::FederationCharter(charter)).1
+                    });
+                let _ = reply.send(r);
+            }
             Command::Block(peer, true) => {
                 self.swarm.behaviour_mut().gate.ban(peer, far_future());
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -783,6 +876,325 @@ impl Node {
         }
     }
 
+    // ------------------------------------------------------------------ federations
+
+    /// Opens the log of every federation this network linked to that is not open yet,
+    /// and subscribes to its topic (docs/FEDERATION.md §5).
+    fn open_federations(&mut self) {
+        let links: Vec<(FederationId, Vec<u8>)> = self
+            .replica
+            .state()
+            .governance()
+            .federation_links()
+            .filter(|(id, _)| !self.feds.contains_key(id))
+            .map(|(id, l)| (*id, l.charter_event.clone()))
+            .collect();
+        for (id, charter) in links {
+            match FedLog::open(&self.config.data_dir, &charter, self.now()) {
+                Ok(log) => {
+                    if let Err(e) = self.swarm.behaviour_mut().gossip.subscribe(&log.topic) {
+                        tracing::warn!(federation = %id, error = %e, "cannot subscribe");
+                    }
+                    tracing::info!(federation = %id, events = log.replica.len(), "federation log open");
+                    self.feds.insert(id, log);
+                }
+                Err(NodeError::Store(e)) => self.note_store(&e),
+                Err(e) => {
+                    tracing::error!(federation = %id, error = %e, "cannot open a federation's log")
+                }
+            }
+        }
+    }
+
+    /// Whether this network is linked to `federation` now (it passed the link and has not
+    /// passed a leave).
+    fn linked(&self, federation: &FederationId) -> bool {
+        self.replica
+            .state()
+            .governance()
+            .link(federation)
+            .is_some_and(|l| l.left_by.is_none())
+    }
+
+    /// The peers that may take part in `federation`'s log with this node: this network's
+    /// own, and, while this network is linked, the practice nodes on the roster of every
+    /// other network that has not left (and the charter's bootstrap nodes).
+    fn fed_peers(&self, federation: &FederationId) -> HashSet<PeerId> {
+        let mut peers = self.own_peers.clone();
+        let (Some(log), true) = (self.feds.get(federation), self.linked(federation)) else {
+            return peers;
+        };
+        let st = log.replica.state();
+        let own = self.replica.network();
+        if st.party(&own).is_some_and(|p| p.left.is_some()) {
+            return peers;
+        }
+        for p in st
+            .parties()
+            .filter(|p| p.network != own && p.left.is_none())
+        {
+            peers.extend(p.roster.keys().map(peer_of));
+            peers.extend(
+                p.bootstrap
+                    .iter()
+                    .filter_map(|a| bootstrap_peer(a).map(|(p, _)| p)),
+            );
+        }
+        peers
+    }
+
+    /// Takes in events for a federation's log, like [`Node::take_in`] for the network's.
+    fn take_in_fed<W: AsRef<[u8]>>(
+        &mut self,
+        federation: FederationId,
+        wires: &[W],
+        from: Option<PeerId>,
+    ) -> (Vec<Result<Ingested, IngestError>>, Result<(), StoreError>) {
+        let now = self.now();
+        let Some(log) = self.feds.get_mut(&federation) else {
+            return (Vec::new(), Ok(()));
+        };
+        let results = log.replica.ingest_batch(now, wires);
+        let mut stored = Vec::new();
+        let mut parked = Vec::new();
+        let mut missing = Vec::new();
+        let mut invalid = 0;
+        for (w, r) in wires.iter().zip(&results) {
+            match r {
+                Ok(Ingested::Stored { stored: ids }) => stored.extend(ids.iter().copied()),
+                Ok(Ingested::Pending { missing: m }) => {
+                    missing.extend(m.iter().copied());
+                    parked.extend(SignedEvent::decode(w.as_ref()).ok());
+                }
+                Ok(Ingested::Held { .. }) => parked.extend(SignedEvent::decode(w.as_ref()).ok()),
+                Ok(Ingested::Duplicate) => {}
+                Err(e) if e.is_peer_fault() => {
+                    invalid += 1;
+                    tracing::warn!(federation = %federation, error = %e, "invalid federation event");
+                }
+                Err(e) => tracing::debug!(error = %e, "federation event not taken now"),
+            }
+        }
+        let persisted = (|| -> Result<(), StoreError> {
+            if !parked.is_empty() {
+                log.store.put_pending(&parked.iter().collect::<Vec<_>>())?;
+            }
+            let evs: Vec<&SignedEvent> =
+                stored.iter().filter_map(|id| log.replica.get(id)).collect();
+            if !evs.is_empty() {
+                log.store.put_events(&evs)?;
+            }
+            Ok(())
+        })();
+        self.metrics.invalid_events += invalid;
+        if !stored.is_empty() || !parked.is_empty() {
+            self.unflushed = true;
+        }
+        if let Err(e) = &persisted {
+            self.note_store(e);
+        }
+        if let Some(p) = from {
+            if invalid > 0 {
+                self.punish(p, Offence::InvalidEvent);
+            }
+            if !missing.is_empty() {
+                let mut out = Vec::new();
+                if let Some(log) = self.feds.get_mut(&federation) {
+                    log.rounds.chase(p, missing, &mut out);
+                }
+                self.act(Some(federation), out);
+            }
+        }
+        (results, persisted)
+    }
+
+    /// Signs `bodies` into a federation's log with the node key; durable before it returns.
+    fn author_fed(
+        &mut self,
+        federation: FederationId,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<EventId>, NodeError> {
+        // Once this network has left, its nodes still say so (and nothing else).
+        let leaving = bodies.iter().all(|b| matches!(b, Body::FederationLeave(_)));
+        if !self.linked(&federation) && !leaving {
+            return Err(NodeError::Refused(format!(
+                "this network is not linked to federation {federation}"
+            )));
+        }
+        let now = self.now();
+        let seed = self.keypair.seed();
+        let log = self
+            .feds
+            .get_mut(&federation)
+            .ok_or_else(|| NodeError::Refused(format!("no federation {federation} here")))?;
+        let mut ids = Vec::with_capacity(bodies.len());
+        let mut wires = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let key = Keypair::from_seed(&seed).expect("a valid seed");
+            let ev = sign_next(&log.replica, key, now, body)
+                .map_err(|e| NodeError::Refused(e.to_string()))?;
+            let wire = ev.to_wire();
+            match log.replica.ingest(now, &wire) {
+                Ok(Ingested::Stored { .. }) => {}
+                other => {
+                    return Err(NodeError::Refused(format!(
+                        "this node's own event was not stored: {other:?}"
+                    )))
+                }
+            }
+            log.store.put_events(&[&ev])?;
+            ids.push(ev.id);
+            wires.push(wire);
+        }
+        log.store.sync()?;
+        self.metrics.events_authored += ids.len() as u64;
+        for w in wires {
+            self.publish_fed(federation, w);
+        }
+        Ok(ids)
+    }
+
+    fn submit_fed(
+        &mut self,
+        federation: FederationId,
+        wire: Vec<u8>,
+    ) -> Result<Submitted, NodeError> {
+        if !self.feds.contains_key(&federation) {
+            return Err(NodeError::Refused(format!(
+                "no federation {federation} here"
+            )));
+        }
+        let (mut results, persisted) = self.take_in_fed(federation, &[&wire], None);
+        persisted?;
+        let r = results.pop().expect("one result");
+        let id = SignedEvent::decode(&wire)
+            .map(|e| e.id)
+            .map_err(|e| NodeError::Refused(e.to_string()))?;
+        let result = match r {
+            Ok(Ingested::Stored { .. }) => "stored",
+            Ok(Ingested::Duplicate) => "duplicate",
+            Ok(Ingested::Pending { .. }) => "pending",
+            Ok(Ingested::Held { .. }) => "held",
+            Err(e) => return Err(NodeError::Refused(e.to_string())),
+        };
+        let log = self.feds.get_mut(&federation).expect("checked");
+        log.store.sync()?;
+        let outcome = log.replica.outcome(&id).map(|o| o.to_string());
+        if result != "duplicate" {
+            self.publish_fed(federation, wire);
+        }
+        Ok(Submitted {
+            id: id.to_string(),
+            result: result.into(),
+            outcome,
+        })
+    }
+
+    fn publish_fed(&mut self, federation: FederationId, wire: Vec<u8>) {
+        let Some(t) = self.feds.get(&federation).map(|l| l.topic.clone()) else {
+            return;
+        };
+        match self.swarm.behaviour_mut().gossip.publish(t, wire) {
+            Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!(error = %e, "gossip publish failed; sync will carry it"),
+        }
+    }
+
+    /// Says in each federation's log what this network decided, as one of its practice
+    /// nodes (docs/FEDERATION.md §4): that it joined or left, its roster, and its
+    /// decisions on joint motions. Each is said once per node; the federation counts a
+    /// network's word once more than half of its roster has said the same.
+    fn attest(&mut self) {
+        let own = self.replica.network();
+        let st = self.replica.state();
+        if !self.head_confirmed || !st.membership().is_active_practice_node(&self.me) {
+            return;
+        }
+        let now = self.now();
+        let roster = roster_of(st.membership());
+        let mut todo: Vec<(FederationId, Body)> = Vec::new();
+        for (fid, link) in st.governance().federation_links() {
+            let Some(log) = self.feds.get(fid) else {
+                continue;
+            };
+            let fs = log.replica.state();
+            let Some(party) = fs.party(&own) else {
+                continue;
+            };
+            if party.left.is_some() || !party.roster.contains_key(&self.me) {
+                continue;
+            }
+            let net = own.as_bytes().to_vec();
+            if let Some(left_by) = link.left_by {
+                if party.joined.is_some() && !fs.said_leave(&own, &self.me) {
+                    todo.push((
+                        *fid,
+                        Body::FederationLeave(pb::FederationLeave {
+                            network: net,
+                            motion: left_by.as_bytes().to_vec(),
+                        }),
+                    ));
+                }
+                continue;
+            }
+            if party.joined.is_none() && !fs.said_join(&own, &self.me) {
+                todo.push((
+                    *fid,
+                    Body::FederationJoin(pb::FederationJoin {
+                        network: net.clone(),
+                        motion: link.motion.as_bytes().to_vec(),
+                    }),
+                ));
+            }
+            if party.practices != roster && fs.said_roster(&own, &self.me) != Some(&roster[..]) {
+                todo.push((
+                    *fid,
+                    Body::FederationRoster(pb::FederationRoster {
+                        network: net.clone(),
+                        number: party.roster_number + 1,
+                        practices: roster.clone(),
+                    }),
+                ));
+            }
+            for j in fs.joint_motions() {
+                if j.result.is_some()
+                    || j.decisions.contains_key(&own)
+                    || fs.said_decision(&j.id, &own, &self.me)
+                {
+                    continue;
+                }
+                let decided = st
+                    .governance()
+                    .motions()
+                    .filter(|m| {
+                        m.motion.joint_motion == j.id.as_bytes()
+                            && m.motion.federation == fid.as_bytes()
+                    })
+                    .find_map(|m| {
+                        let r = st.governance().report(&m.id, now)?;
+                        (r.finality == Finality::Final).then_some((m.id, r.tally.passed))
+                    });
+                if let Some((motion, passed)) = decided {
+                    todo.push((
+                        *fid,
+                        Body::JointDecision(pb::JointDecision {
+                            network: net.clone(),
+                            joint_motion: j.id.as_bytes().to_vec(),
+                            motion: motion.as_bytes().to_vec(),
+                            passed,
+                        }),
+                    ));
+                }
+            }
+        }
+        for (fid, body) in todo {
+            let what = mutual_protocol::event::body_name(&body);
+            if let Err(e) = self.author_fed(fid, vec![body]) {
+                tracing::warn!(federation = %fid, error = %e, "could not say {what}");
+            }
+        }
+    }
+
     fn status(&self) -> Status {
         Status {
             peer_id: self.swarm.local_peer_id().to_string(),
@@ -850,6 +1262,13 @@ impl Node {
         } else {
             self.bootstrap.keys().copied().collect()
         };
+        self.own_peers = allowed.iter().chain(&bootstrap).copied().collect();
+        // The nodes of the networks this one is linked with, while both are in the
+        // federation (docs/FEDERATION.md §5).
+        let feds: Vec<FederationId> = self.feds.keys().copied().collect();
+        for f in feds {
+            allowed.extend(self.fed_peers(&f));
+        }
         let gate = &mut self.swarm.behaviour_mut().gate;
         gate.set_allowed(allowed);
         gate.set_bootstrap(bootstrap);
@@ -880,6 +1299,20 @@ impl Node {
         }
         for (p, a) in &self.bootstrap {
             targets.entry(*p).or_default().insert(a.clone());
+        }
+        let own = self.replica.network();
+        for (f, log) in &self.feds {
+            if !self.linked(f) {
+                continue;
+            }
+            for party in log.replica.state().parties() {
+                if party.network == own || party.left.is_some() {
+                    continue;
+                }
+                for (p, a) in party.bootstrap.iter().filter_map(|a| bootstrap_peer(a)) {
+                    targets.entry(p).or_default().insert(a);
+                }
+            }
         }
         for (p, addrs) in &self.addresses {
             targets.entry(*p).or_default().extend(addrs.iter().cloned());
@@ -925,6 +1358,35 @@ impl Node {
             .collect();
         if let Err(e) = self.persist(&released, &[]) {
             tracing::error!(error = %e, "could not store released events");
+        }
+        let now_ms = self.now();
+        let mut failed = None;
+        for l in self.feds.values_mut() {
+            let released: Vec<EventId> = l
+                .replica
+                .tick(now_ms)
+                .into_iter()
+                .filter_map(|r| match r {
+                    Ok(Ingested::Stored { stored }) => Some(stored),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            let evs: Vec<&SignedEvent> =
+                released.iter().filter_map(|id| l.replica.get(id)).collect();
+            if !evs.is_empty() {
+                if let Err(e) = l.store.put_events(&evs) {
+                    failed = Some(e);
+                }
+                self.unflushed = true;
+            }
+        }
+        if let Some(e) = failed {
+            self.note_store(&e);
+        }
+        self.open_federations();
+        if self.store_failed.is_none() {
+            self.attest();
         }
         // Authors waiting too long for the feed head give up.
         let (expired, still): (Vec<_>, Vec<_>) =
@@ -984,25 +1446,72 @@ impl Node {
         }
     }
 
+    /// Starts a round with `peer` on every log it may sync with this node: the network's
+    /// if it is this network's, and each federation's it takes part in. A federation's
+    /// peer is never sent anything about the network's own log.
     fn start_round(&mut self, peer: PeerId) {
-        let mut out = Vec::new();
-        self.rounds.start(peer, &self.replica, &mut out);
-        self.act(out);
+        if self.own_peers.contains(&peer) {
+            let mut out = Vec::new();
+            self.rounds.start(peer, &self.replica, &mut out);
+            self.act(None, out);
+        }
+        let feds: Vec<FederationId> = self.feds.keys().copied().collect();
+        for f in feds {
+            if !self.fed_peers(&f).contains(&peer) {
+                continue;
+            }
+            let mut out = Vec::new();
+            if let Some(log) = self.feds.get_mut(&f) {
+                log.rounds.start(peer, &log.replica, &mut out);
+            }
+            self.act(Some(f), out);
+        }
     }
 
-    /// Carries out what the sync rounds ask for.
-    fn act(&mut self, actions: Vec<sync::Action<PeerId>>) {
+    /// Carries out what the sync rounds of a log (the network's, or a federation's) ask.
+    fn act(&mut self, log: Option<FederationId>, actions: Vec<sync::Action<PeerId>>) {
         for a in actions {
             match a {
                 sync::Action::Send(peer, step, kind) => {
-                    let req = sync::request(&self.replica, kind);
+                    let req = match log.and_then(|f| self.feds.get(&f)) {
+                        Some(l) => sync::request(&l.replica, kind),
+                        None if log.is_some() => continue,
+                        None => sync::request(&self.replica, kind),
+                    };
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
-                    self.requests.insert(id, (peer, step));
+                    self.requests.insert(id, (peer, step, log));
                 }
-                sync::Action::Ended { peer, complete } => self.round_ended(peer, complete),
+                sync::Action::Ended { peer, complete } if log.is_none() => {
+                    self.round_ended(peer, complete)
+                }
+                sync::Action::Ended { .. } => {}
                 sync::Action::Punish(peer) => self.punish(peer, Offence::Malformed),
             }
         }
+    }
+
+    /// Reports an answer (or a failure) to a request on a log's rounds.
+    fn answered(
+        &mut self,
+        log: Option<FederationId>,
+        peer: PeerId,
+        step: Step,
+        answer: sync::Answer<'_>,
+    ) {
+        let mut out = Vec::new();
+        let connected = self.connected.contains(&peer);
+        match log {
+            None => self
+                .rounds
+                .answered(peer, step, answer, connected, &self.replica, &mut out),
+            Some(f) => {
+                if let Some(l) = self.feds.get_mut(&f) {
+                    l.rounds
+                        .answered(peer, step, answer, connected, &l.replica, &mut out);
+                }
+            }
+        }
+        self.act(log, out);
     }
 
     fn round_ended(&mut self, peer: PeerId, complete: bool) {
@@ -1021,16 +1530,32 @@ impl Node {
         }
     }
 
-    fn on_response(&mut self, peer: PeerId, step: Step, resp: pb::SyncResponse) {
+    fn on_response(
+        &mut self,
+        peer: PeerId,
+        step: Step,
+        log: Option<FederationId>,
+        resp: pb::SyncResponse,
+    ) {
         self.metrics.sync_bytes_in += resp.encoded_len() as u64;
+        let held = |node: &Self| match log {
+            None => Some(node.replica.len() + node.replica.pending_len()),
+            Some(f) => node
+                .feds
+                .get(&f)
+                .map(|l| l.replica.len() + l.replica.pending_len()),
+        };
         let answer = match &resp.kind {
             Some(Resp::Events(e)) if step != Step::Summary && step != Step::Frontier => {
                 // A store failure is logged by take_in; a peer's events come again.
-                let before = self.replica.len() + self.replica.pending_len();
-                let _ = self.take_in(&e.events, Some(peer));
+                let before = held(self);
+                match log {
+                    None => drop(self.take_in(&e.events, Some(peer))),
+                    Some(f) => drop(self.take_in_fed(f, &e.events, Some(peer))),
+                }
                 sync::Answer::Events {
                     more: e.more,
-                    progressed: self.replica.len() + self.replica.pending_len() > before,
+                    progressed: held(self) > before,
                 }
             }
             Some(Resp::Refused(r)) => {
@@ -1039,11 +1564,7 @@ impl Node {
             }
             _ => sync::Answer::of(step, &resp),
         };
-        let mut out = Vec::new();
-        let connected = self.connected.contains(&peer);
-        self.rounds
-            .answered(peer, step, answer, connected, &self.replica, &mut out);
-        self.act(out);
+        self.answered(log, peer, step, answer);
     }
 
     fn on_request(
@@ -1059,8 +1580,43 @@ impl Node {
             self.punish(peer, Offence::RateLimited);
             sync::refused(&sync::Refusal::Malformed("rate limit exceeded".into()))
         } else {
-            match sync::respond(&self.replica, &req) {
-                Ok(r) => r,
+            // Which log the request is for: the network's (to its own peers only) or a
+            // federation's (to the peers taking part in it). Anything else is refused.
+            let log = NetworkId::from_slice(&req.network)
+                .filter(|n| self.feds.contains_key(n))
+                .filter(|n| *n != self.replica.network());
+            let allowed = match log {
+                None => self.own_peers.contains(&peer),
+                Some(f) => self.fed_peers(&f).contains(&peer),
+            };
+            let answer = if !allowed {
+                self.metrics.out_of_scope_requests += 1;
+                Err(sync::Refusal::Malformed(
+                    "that log is not shared with this peer".into(),
+                ))
+            } else {
+                match log.and_then(|f| self.feds.get(&f)) {
+                    Some(l) => sync::respond(&l.replica, &req),
+                    None => sync::respond(&self.replica, &req),
+                }
+            };
+            match answer {
+                Ok(r) => {
+                    // A peer that sent its frontier may hold what this node lacks: pull
+                    // it too.
+                    if let Some(Req::Frontier(f)) = &req.kind {
+                        let mut out = Vec::new();
+                        match log.and_then(|f| self.feds.get_mut(&f)) {
+                            Some(l) => l.rounds.on_frontier_request(peer, f, &l.replica, &mut out),
+                            None => {
+                                self.rounds
+                                    .on_frontier_request(peer, f, &self.replica, &mut out)
+                            }
+                        }
+                        self.act(log, out);
+                    }
+                    r
+                }
                 Err(refusal) => {
                     if matches!(refusal, sync::Refusal::Malformed(_)) {
                         self.punish(peer, Offence::Malformed);
@@ -1071,13 +1627,6 @@ impl Node {
         };
         self.metrics.sync_bytes_out += resp.encoded_len() as u64;
         let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
-        // A peer that sent its frontier may hold what this node lacks: pull it too.
-        if let Some(Req::Frontier(f)) = req.kind {
-            let mut out = Vec::new();
-            self.rounds
-                .on_frontier_request(peer, &f, &self.replica, &mut out);
-            self.act(out);
-        }
     }
 
     // ------------------------------------------------------------------ swarm events
@@ -1105,6 +1654,9 @@ impl Node {
                 tracing::debug!(peer = %peer_id, "disconnected");
                 self.connected.remove(&peer_id);
                 self.rounds.disconnected(peer_id);
+                for l in self.feds.values_mut() {
+                    l.rounds.disconnected(peer_id);
+                }
             }
             SwarmEvent::Behaviour(b) => self.on_behaviour(b),
             _ => {}
@@ -1119,21 +1671,60 @@ impl Node {
                 message,
             }) => {
                 self.metrics.gossip_bytes_in += message.data.len() as u64;
-                let r = self
-                    .take_in(&[&message.data], Some(propagation_source))
-                    .0
-                    .pop()
-                    .expect("one result");
+                let source = propagation_source;
+                let fed = self
+                    .feds
+                    .iter()
+                    .find(|(_, l)| l.topic.hash() == message.topic)
+                    .map(|(f, _)| *f);
+                let shared = match fed {
+                    Some(f) => self.fed_peers(&f).contains(&source),
+                    None => message.topic == self.topic.hash() && self.own_peers.contains(&source),
+                };
+                let r = if !shared {
+                    self.metrics.out_of_scope_messages += 1;
+                    tracing::warn!(peer = %source, "gossip on a topic the peer does not share");
+                    self.punish(source, Offence::Malformed);
+                    None
+                } else {
+                    match fed {
+                        Some(f) => self.take_in_fed(f, &[&message.data], Some(source)).0.pop(),
+                        None => self.take_in(&[&message.data], Some(source)).0.pop(),
+                    }
+                };
                 let acceptance = match r {
-                    Ok(Ingested::Duplicate) => gossipsub::MessageAcceptance::Ignore,
-                    Ok(_) => gossipsub::MessageAcceptance::Accept,
-                    Err(e) if e.is_peer_fault() => gossipsub::MessageAcceptance::Reject,
-                    Err(_) => gossipsub::MessageAcceptance::Ignore,
+                    Some(Ok(Ingested::Duplicate)) => gossipsub::MessageAcceptance::Ignore,
+                    Some(Ok(_)) => gossipsub::MessageAcceptance::Accept,
+                    Some(Err(e)) if !e.is_peer_fault() => gossipsub::MessageAcceptance::Ignore,
+                    _ => gossipsub::MessageAcceptance::Reject,
                 };
                 self.swarm
                     .behaviour_mut()
                     .gossip
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            BehaviourEvent::Gossip(gossipsub::Event::Subscribed { peer_id, topic }) => {
+                let fed = self
+                    .feds
+                    .iter()
+                    .find(|(_, l)| l.topic.hash() == topic)
+                    .map(|(f, _)| *f);
+                let shared = self.own_peers.contains(&peer_id)
+                    || fed.is_some_and(|f| self.fed_peers(&f).contains(&peer_id));
+                if !shared {
+                    // A federation's peer asking for this network's own gossip (or another
+                    // federation's): cut off before anything is sent on that topic.
+                    self.metrics.out_of_scope_subscriptions += 1;
+                    tracing::warn!(peer = %peer_id, %topic, "subscription to a topic the peer does not share; banned");
+                    self.swarm.behaviour_mut().gossip.blacklist_peer(&peer_id);
+                    self.metrics.bans += 1;
+                    self.swarm
+                        .behaviour_mut()
+                        .gate
+                        .ban(peer_id, Instant::now() + BAN_DURATION);
+                    self.book.forget(&peer_id);
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                }
             }
             BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
                 match message {
@@ -1144,8 +1735,8 @@ impl Node {
                         request_id,
                         response,
                     } => {
-                        if let Some((p, step)) = self.requests.remove(&request_id) {
-                            self.on_response(p, step, response);
+                        if let Some((p, step, log)) = self.requests.remove(&request_id) {
+                            self.on_response(p, step, log, response);
                         }
                     }
                 }
@@ -1156,13 +1747,8 @@ impl Node {
                 error,
                 ..
             }) => {
-                if let Some((p, step)) = self.requests.remove(&request_id) {
-                    let mut out = Vec::new();
-                    let connected = self.connected.contains(&p);
-                    let failed = sync::Answer::Failed;
-                    self.rounds
-                        .answered(p, step, failed, connected, &self.replica, &mut out);
-                    self.act(out);
+                if let Some((p, step, log)) = self.requests.remove(&request_id) {
+                    self.answered(log, p, step, sync::Answer::Failed);
                 }
                 if let request_response::OutboundFailure::Io(e) = &error {
                     if e.kind() == std::io::ErrorKind::InvalidData {
@@ -1232,8 +1818,8 @@ pub enum NotNow {
 /// Signs `body` as the next event of `keypair`'s feed in `replica`, citing the replica's
 /// heads and dated no earlier than any of its causes (docs/PROTOCOL.md §5.9) — unless that
 /// would reuse a seq or date the event beyond what peers accept (docs/NETWORK.md §7).
-pub fn sign_next(
-    replica: &Replica,
+pub fn sign_next<S: Fold>(
+    replica: &Replica<S>,
     keypair: Keypair,
     now_ms: u64,
     body: Body,
@@ -1270,6 +1856,15 @@ fn is_unspecified(a: &Multiaddr) -> bool {
         Protocol::Ip6(ip) => ip.is_unspecified(),
         _ => false,
     })
+}
+
+/// The peer a bootstrap address names (its last component, `/p2p/<PeerId>`).
+fn bootstrap_peer(addr: &str) -> Option<(PeerId, Multiaddr)> {
+    let a: Multiaddr = addr.parse().ok()?;
+    match a.iter().last() {
+        Some(Protocol::P2p(p)) => Some((p, a)),
+        _ => None,
+    }
 }
 
 fn far_future() -> Instant {

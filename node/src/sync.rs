@@ -17,14 +17,14 @@ use crate::limits::{
 use mutual_proto::v1 as pb;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::Replica;
+use mutual_protocol::replica::{Fold, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use std::collections::HashMap;
 use std::hash::Hash;
 
 /// This node's summary: its state hash and event count.
-pub fn summary(replica: &Replica) -> pb::Summary {
+pub fn summary<S: Fold>(replica: &Replica<S>) -> pb::Summary {
     pb::Summary {
         state_hash: replica.state_hash().0.to_vec(),
         events: replica.len() as u64,
@@ -32,7 +32,7 @@ pub fn summary(replica: &Replica) -> pb::Summary {
 }
 
 /// This node's frontier.
-pub fn frontier(replica: &Replica) -> pb::Frontier {
+pub fn frontier<S: Fold>(replica: &Replica<S>) -> pb::Frontier {
     let forks = replica.forks();
     pb::Frontier {
         entries: replica
@@ -50,7 +50,7 @@ pub fn frontier(replica: &Replica) -> pb::Frontier {
 
 /// What to pull from a peer whose frontier is `theirs`: each feed where the peer has a
 /// later seq, a different head we do not know, or a fork we have not seen.
-pub fn wants(replica: &Replica, theirs: &pb::Frontier) -> Vec<pb::FeedWant> {
+pub fn wants<S: Fold>(replica: &Replica<S>, theirs: &pb::Frontier) -> Vec<pb::FeedWant> {
     let mut out = Vec::new();
     for e in &theirs.entries {
         let Ok(author) = PublicKey::from_slice(&e.author) else {
@@ -105,7 +105,10 @@ pub enum Refusal {
 
 /// The answer to one request. `Err` means the request itself was malformed (the peer is at
 /// fault); the caller both answers `Refused` and penalises the peer.
-pub fn respond(replica: &Replica, req: &pb::SyncRequest) -> Result<pb::SyncResponse, Refusal> {
+pub fn respond<S: Fold>(
+    replica: &Replica<S>,
+    req: &pb::SyncRequest,
+) -> Result<pb::SyncResponse, Refusal> {
     if req.network != replica.network().as_bytes().as_slice() {
         return Err(Refusal::WrongNetwork);
     }
@@ -153,7 +156,7 @@ pub fn refused(r: &Refusal) -> pb::SyncResponse {
 
 /// The next page of the wanted feeds, merged in fold order so that each event's causes
 /// come before it (or are already held by the asker).
-pub fn page(replica: &Replica, wants: &[pb::FeedWant]) -> pb::Events {
+pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> pb::Events {
     let mut feeds: Vec<_> = wants
         .iter()
         .filter_map(|w| {
@@ -187,7 +190,7 @@ pub fn page(replica: &Replica, wants: &[pb::FeedWant]) -> pb::Events {
 
 /// The stored events among `ids`, sorted by id (the asker parks any whose causes come
 /// later, `PROTOCOL.md` §5.8).
-pub fn fetch(replica: &Replica, ids: &[Vec<u8>]) -> pb::Events {
+pub fn fetch<S: Fold>(replica: &Replica<S>, ids: &[Vec<u8>]) -> pb::Events {
     let mut found: Vec<_> = ids
         .iter()
         .filter_map(|b| EventId::from_slice(b))
@@ -202,7 +205,7 @@ pub fn fetch(replica: &Replica, ids: &[Vec<u8>]) -> pb::Events {
 }
 
 /// A request of the given kind for `replica`'s network.
-pub fn request(replica: &Replica, kind: Req) -> pb::SyncRequest {
+pub fn request<S: Fold>(replica: &Replica<S>, kind: Req) -> pb::SyncRequest {
     pb::SyncRequest {
         network: replica.network().as_bytes().to_vec(),
         kind: Some(kind),
@@ -306,7 +309,7 @@ impl<P: Copy + Eq + Hash> Default for Rounds<P> {
 
 impl<P: Copy + Eq + Hash> Rounds<P> {
     /// Starts a round with `peer` unless one is running.
-    pub fn start(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+    pub fn start<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
         if self.rounds.contains_key(&peer) {
             return;
         }
@@ -323,11 +326,11 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
 
     /// After answering a peer's frontier request: the peer may hold what this node lacks,
     /// so pull it too.
-    pub fn on_frontier_request(
+    pub fn on_frontier_request<S: Fold>(
         &mut self,
         peer: P,
         theirs: &pb::Frontier,
-        replica: &Replica,
+        replica: &Replica<S>,
         out: &mut Vec<Action<P>>,
     ) {
         if theirs.entries.len() <= MAX_FRONTIER_ENTRIES
@@ -353,13 +356,13 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
 
     /// Reports the answer to a request sent for `step`. `connected` says whether the
     /// peer is still connected.
-    pub fn answered(
+    pub fn answered<S: Fold>(
         &mut self,
         peer: P,
         step: Step,
         answer: Answer<'_>,
         connected: bool,
-        replica: &Replica,
+        replica: &Replica<S>,
         out: &mut Vec<Action<P>>,
     ) {
         if let Some(i) = self.in_flight.iter().position(|f| *f == (peer, step)) {
@@ -428,7 +431,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
     }
 
     /// Pulls the next page from `peer`, or fetches what is missing, or ends the round.
-    fn continue_pull(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+    fn continue_pull<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
         let Some(round) = self.rounds.get(&peer) else {
             return;
         };
@@ -453,7 +456,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         }
     }
 
-    fn fetch_missing(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+    fn fetch_missing<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
         let missing = replica.missing();
         if missing.is_empty() {
             self.end(peer, replica, out);
@@ -468,7 +471,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         self.send(peer, step, Req::Fetch(pb::Fetch { ids }), out);
     }
 
-    fn end(&mut self, peer: P, replica: &Replica, out: &mut Vec<Action<P>>) {
+    fn end<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
         let Some(round) = self.rounds.remove(&peer) else {
             return;
         };

@@ -324,7 +324,9 @@ impl FederationState {
 
     /// The network whose current roster holds `node_key`.
     pub fn network_of(&self, node_key: &PublicKey) -> Option<&Party> {
-        self.parties.values().find(|p| p.roster.contains_key(node_key))
+        self.parties
+            .values()
+            .find(|p| p.roster.contains_key(node_key))
     }
 
     /// The shared aid: requests, offers and agreements across networks.
@@ -394,7 +396,9 @@ impl FederationState {
             let roster: OrdMap<PublicKey, String> = n
                 .practices
                 .iter()
-                .filter_map(|p| Some((PublicKey::from_slice(&p.node_key).ok()?, p.ods_code.clone())))
+                .filter_map(|p| {
+                    Some((PublicKey::from_slice(&p.node_key).ok()?, p.ods_code.clone()))
+                })
                 .collect();
             self.parties.insert(
                 network,
@@ -483,7 +487,9 @@ impl FederationState {
                     return Err(FederationError::TooManyOpenJointMotions.into());
                 }
                 if m.title.trim().is_empty() {
-                    return Err(Rejection::Unauthorised("a joint motion needs a title".into()));
+                    return Err(Rejection::Unauthorised(
+                        "a joint motion needs a title".into(),
+                    ));
                 }
                 self.joint.insert(
                     ev.id,
@@ -589,14 +595,21 @@ impl FederationState {
         let Ok(key) = PublicKey::from_slice(&p.node_key) else {
             return;
         };
-        match self.members.practice(&p.ods_code).map(|r| r.practice.node_key.clone()) {
+        match self
+            .members
+            .practice(&p.ods_code)
+            .map(|r| r.practice.node_key.clone())
+        {
             Some(old) if old != p.node_key => {
                 if let Ok(old) = PublicKey::from_slice(&old) {
                     let _ = self.members.replace_key(&old, Some(key));
                 }
-                self.members.set_practice_status(&p.ods_code, Status::Active);
+                self.members
+                    .set_practice_status(&p.ods_code, Status::Active);
             }
-            Some(_) => self.members.set_practice_status(&p.ods_code, Status::Active),
+            Some(_) => self
+                .members
+                .set_practice_status(&p.ods_code, Status::Active),
             None => self.members.insert_practice(p),
         }
     }

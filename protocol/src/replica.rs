@@ -32,8 +32,8 @@ use crate::limits::{
 };
 use crate::signature;
 use crate::state::{Context, Outcome, State, StateHash};
-use std::fmt;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
 use std::ops::Bound;
 
 /// Position of an event in the canonical fold order.

@@ -69,7 +69,10 @@ impl Fed {
         let (w, ev) = FeedWriter::root(key(1), T0, Body::FederationCharter(charter));
         let id = NetworkId(ev.id);
         let mut r = Replica::<FederationState>::empty(id);
-        assert!(matches!(r.ingest(NOW, &ev.to_wire()), Ok(Ingested::Stored { .. })));
+        assert!(matches!(
+            r.ingest(NOW, &ev.to_wire()),
+            Ok(Ingested::Stored { .. })
+        ));
         let mut writers = HashMap::new();
         writers.insert(1, w);
         Fed {
@@ -123,7 +126,10 @@ impl Fed {
     }
 
     fn joined(&self, n: u8) -> bool {
-        self.r.state().party(&net(n)).is_some_and(|p| p.joined.is_some())
+        self.r
+            .state()
+            .party(&net(n))
+            .is_some_and(|p| p.joined.is_some())
     }
 
     fn decide(&mut self, who: u32, joint: EventId, passed: bool) -> Outcome {
@@ -202,7 +208,10 @@ fn a_network_joins_when_more_than_half_its_roster_says_so() {
     // Network 1 has three: one is not enough, two are.
     f.join(1);
     assert!(!f.joined(1));
-    assert!(!f.r.state().is_live(), "live only when every network has joined");
+    assert!(
+        !f.r.state().is_live(),
+        "live only when every network has joined"
+    );
     f.join(2);
     assert!(f.joined(1));
     assert!(f.r.state().is_live());
@@ -276,7 +285,10 @@ fn internal_business_is_refused_at_ingest_in_both_directions() {
         }),
     );
     let r = own.ingest(NOW, &ev.to_wire());
-    assert!(matches!(r, Err(IngestError::Invalid(EventError::OutOfScope { .. }))));
+    assert!(matches!(
+        r,
+        Err(IngestError::Invalid(EventError::OutOfScope { .. }))
+    ));
     let _: &State = own.state();
 }
 
@@ -328,7 +340,11 @@ fn a_joint_motion_that_needs_every_network_fails_on_one_no() {
     f.decide(2, j, true);
     assert_eq!(f.result(&j), None, "network 1 passed; 2 and 3 not yet");
     f.decide(11, j, false);
-    assert_eq!(f.result(&j), None, "one of three of network 2 is not its decision");
+    assert_eq!(
+        f.result(&j),
+        None,
+        "one of three of network 2 is not its decision"
+    );
     f.decide(12, j, false);
     assert_eq!(f.result(&j), Some(false));
     // A decided motion takes no more decisions.
@@ -447,13 +463,19 @@ fn after_a_network_leaves_nothing_new_of_its_is_accepted_and_history_stays() {
     assert!(f.r.state().party(&net(2)).is_some_and(|p| p.left.is_some()));
     // The open joint motion is settled by the networks that remain.
     assert_eq!(f.result(&j), Some(true));
-    assert_eq!(fed_err(f.refused(13, request(pb::Visibility::Federation))), FederationError::Left);
+    assert_eq!(
+        fed_err(f.refused(13, request(pb::Visibility::Federation))),
+        FederationError::Left
+    );
     assert!(f.r.state().aid().request(&req).is_some(), "history remains");
     assert!(f.r.state().is_live(), "two networks remain");
     f.ok(21, leave(3));
     f.ok(22, leave(3));
     assert!(!f.r.state().is_live());
-    assert_eq!(fed_err(f.refused(1, request(pb::Visibility::Federation))), FederationError::NotLive);
+    assert_eq!(
+        fed_err(f.refused(1, request(pb::Visibility::Federation))),
+        FederationError::NotLive
+    );
 }
 
 #[test]

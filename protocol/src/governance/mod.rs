@@ -34,10 +34,10 @@ use crate::federation::FederationId;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
 use crate::membership::{Membership, Status};
-use pb::DecisionKind;
 use imbl::{OrdMap, OrdSet};
 use motion::{Closed, MotionRecord, Proposal};
 use mutual_proto::v1 as pb;
+use pb::DecisionKind;
 use tally::Tally;
 
 /// A partner's lasting id: the key they were admitted with.
@@ -537,10 +537,7 @@ impl Governance {
             .map(|(f, l)| pb::FederationLinkEntry {
                 federation: f.as_bytes().to_vec(),
                 motion: l.motion.as_bytes().to_vec(),
-                left_by: l
-                    .left_by
-                    .map(|m| m.as_bytes().to_vec())
-                    .unwrap_or_default(),
+                left_by: l.left_by.map(|m| m.as_bytes().to_vec()).unwrap_or_default(),
             })
             .collect();
     }

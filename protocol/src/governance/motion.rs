@@ -216,9 +216,7 @@ fn subject_of(
         | K::LinkFederation
         | K::LeaveFederation
         | K::ElectBoard
-        | K::ElectChair => {
-            (Subject::None, None)
-        }
+        | K::ElectChair => (Subject::None, None),
         K::AdmitPractice => {
             let Some(p) = &mo.admit_practice else {
                 return invalid("admit_practice is missing");
