@@ -47,6 +47,10 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 const COMMAND_QUEUE: usize = 256;
 /// Most addresses kept per peer from identify and mDNS.
 const MAX_ADDRESSES_PER_PEER: usize = 16;
+/// How long, after a federation's log records that this network left, its nodes still
+/// connect to the other networks' nodes so that the leave reaches them
+/// (docs/FEDERATION.md §5).
+pub const LEAVE_LINGER_MS: u64 = 10 * 60_000;
 /// Least time between two address announcements by this node.
 const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -916,19 +920,35 @@ impl Node {
             .is_some_and(|l| l.left_by.is_none())
     }
 
+    /// Whether this node still takes part in `federation`'s log with the other networks:
+    /// while this network is linked, and after it passed a leave motion until
+    /// [`LEAVE_LINGER_MS`] after the federation's log recorded it leaving, so that its
+    /// nodes' word that it left reaches the others.
+    fn in_federation(&self, federation: &FederationId) -> bool {
+        let Some(log) = self.feds.get(federation) else {
+            return false;
+        };
+        let own = self.replica.network();
+        let left = log.replica.state().party(&own).and_then(|p| p.left);
+        match left {
+            None => self.replica.state().governance().link(federation).is_some(),
+            Some(ev) => log
+                .replica
+                .get(&ev)
+                .is_some_and(|e| self.now() < e.event.timestamp_ms.saturating_add(LEAVE_LINGER_MS)),
+        }
+    }
+
     /// The peers that may take part in `federation`'s log with this node: this network's
     /// own, and, while this network is linked, the practice nodes on the roster of every
     /// other network that has not left (and the charter's bootstrap nodes).
     fn fed_peers(&self, federation: &FederationId) -> HashSet<PeerId> {
         let mut peers = self.own_peers.clone();
-        let (Some(log), true) = (self.feds.get(federation), self.linked(federation)) else {
+        let (Some(log), true) = (self.feds.get(federation), self.in_federation(federation)) else {
             return peers;
         };
         let st = log.replica.state();
         let own = self.replica.network();
-        if st.party(&own).is_some_and(|p| p.left.is_some()) {
-            return peers;
-        }
         for p in st
             .parties()
             .filter(|p| p.network != own && p.left.is_none())
@@ -1302,7 +1322,7 @@ impl Node {
         }
         let own = self.replica.network();
         for (f, log) in &self.feds {
-            if !self.linked(f) {
+            if !self.in_federation(f) {
                 continue;
             }
             for party in log.replica.state().parties() {
@@ -1709,9 +1729,13 @@ impl Node {
                     .iter()
                     .find(|(_, l)| l.topic.hash() == topic)
                     .map(|(f, _)| *f);
+                // Every peer announces all its topics (a federation's peer its own
+                // network's among them); what matters is whether it asks for one of this
+                // node's that it does not share.
+                let ours = fed.is_some() || topic == self.topic.hash();
                 let shared = self.own_peers.contains(&peer_id)
                     || fed.is_some_and(|f| self.fed_peers(&f).contains(&peer_id));
-                if !shared {
+                if ours && !shared {
                     // A federation's peer asking for this network's own gossip (or another
                     // federation's): cut off before anything is sent on that topic.
                     self.metrics.out_of_scope_subscriptions += 1;

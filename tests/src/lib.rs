@@ -24,6 +24,31 @@ pub fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_default()
 }
 
+/// The key of partner `i` of a test cluster's partnership.
+pub fn partner_key(i: usize) -> Keypair {
+    let mut seed = [0x50; 32];
+    seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Keypair::from_seed(&seed).expect("seed gives a key")
+}
+
+/// How a [`Cluster`] is founded: which keys, how many nodes run, partners and deed.
+#[derive(Clone, Debug)]
+pub struct Founding {
+    /// The partnership's name.
+    pub name: String,
+    /// Practice `i` of the cluster uses [`node_key`]`(base + i)` and [`practice`]`(base + i)`;
+    /// partner `j` uses [`partner_key`]`(base + j)`.
+    pub base: usize,
+    /// Practices.
+    pub practices: usize,
+    /// Nodes started (the first ones).
+    pub running: usize,
+    /// Partners, all of the first practice.
+    pub partners: usize,
+    /// The deed.
+    pub deed: pb::Deed,
+}
+
 /// The node key of practice `i` in a test cluster.
 pub fn node_key(i: usize) -> Keypair {
     let mut seed = [0x4d; 32];
@@ -92,6 +117,10 @@ pub struct Cluster {
     pub nodes: Vec<Option<NodeHandle>>,
     /// Each node's last known listen address, with `/p2p/<peer id>`.
     pub addrs: Vec<Option<Multiaddr>>,
+    /// Each node's clock offset (`clock_offset_ms`), moved forward by [`Cluster::advance`].
+    pub clock_offset_ms: i64,
+    /// Practice `i` uses key `base + i` (see [`Founding`]).
+    pub base: usize,
     transport: Transport,
 }
 
@@ -105,25 +134,92 @@ impl Cluster {
     /// Founds a partnership of `n` practices and starts only the first `running` nodes;
     /// the others' keys are left for a test to use as it likes.
     pub async fn found_running(n: usize, running: usize, transport: Transport) -> Cluster {
+        Self::found_with(
+            Founding {
+                name: "Loopback Partnership".into(),
+                base: 0,
+                practices: n,
+                running,
+                partners: 0,
+                deed: mutual_protocol::governance::deed::default_deed(),
+            },
+            transport,
+        )
+        .await
+    }
+
+    /// Founds a partnership as `f` says and starts its first `f.running` nodes.
+    pub async fn found_with(f: Founding, transport: Transport) -> Cluster {
+        let n = f.practices;
+        let first = practice(f.base);
         let g = pb::Genesis {
-            name: "Loopback Partnership".into(),
-            practices: (0..n).map(practice).collect(),
-            deed: Some(mutual_protocol::governance::deed::default_deed()),
-            nonce: vec![n as u8; 16],
-            ..Default::default()
+            name: f.name.clone(),
+            practices: (0..n).map(|i| practice(f.base + i)).collect(),
+            partners: (0..f.partners)
+                .map(|j| pb::Partner {
+                    name: format!("Dr Partner {}", f.base + j),
+                    practice_ods: first.ods_code.clone(),
+                    role: pb::PartnerRole::Partner as i32,
+                    key: partner_key(f.base + j).public().as_bytes().to_vec(),
+                })
+                .collect(),
+            deed: Some(f.deed),
+            nonce: vec![
+                n as u8,
+                f.base as u8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
         };
-        let (_, genesis) = FeedWriter::found(node_key(0), mutual_node::now_ms(), g);
+        let (_, genesis) = FeedWriter::found(node_key(f.base), mutual_node::now_ms(), g);
         let mut c = Cluster {
             genesis,
             dirs: (0..n).map(|_| TempDir::new().expect("tempdir")).collect(),
             nodes: (0..n).map(|_| None).collect(),
             addrs: vec![None; n],
+            clock_offset_ms: 0,
+            base: f.base,
             transport,
         };
-        for i in 0..running {
+        for i in 0..f.running {
             c.start(i).await;
         }
         c
+    }
+
+    /// Lets `ms` of time pass for the running nodes: each is stopped and started again,
+    /// on the same address, with its clock that much further ahead.
+    pub async fn advance(&mut self, ms: i64) {
+        self.clock_offset_ms += ms;
+        let running: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_some())
+            .collect();
+        for &i in &running {
+            self.stop(i).await;
+        }
+        for &i in &running {
+            let mut config = self.config(i);
+            if let Some(a) = &self.addrs[i] {
+                let bare: Multiaddr = a
+                    .iter()
+                    .filter(|p| !matches!(p, Protocol::P2p(_)))
+                    .collect();
+                config.listen = vec![bare];
+            }
+            self.start_with(i, config).await;
+        }
     }
 
     /// The network id.
@@ -148,6 +244,7 @@ impl Cluster {
             .collect();
         c.sync_interval = Duration::from_secs(1);
         c.head_timeout = Duration::from_secs(60);
+        c.clock_offset_ms = self.clock_offset_ms;
         c
     }
 
@@ -167,7 +264,7 @@ impl Cluster {
             (0, true) => Network::Found(Box::new(self.genesis.clone())),
             (_, true) => Network::Join(self.network()),
         };
-        let handle = node::start(node_key(i), network, config)
+        let handle = node::start(node_key(self.base + i), network, config)
             .await
             .expect("node starts");
         let status = handle.status().await.expect("status");

@@ -1,0 +1,668 @@
+//! Federation over real libp2p on loopback (docs/FEDERATION.md): three partnerships, two
+//! of which link by their own partners' votes while the third is refused at the door;
+//! aid agreed across networks; joint motions decided by each network under its own deed;
+//! a peer of the other network that asks for internal events gets nothing of them on the
+//! wire; and one side leaves.
+
+use futures::StreamExt;
+use libp2p::request_response::{self, Message};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{gossipsub, Multiaddr};
+use mutual_node::federation::card;
+use mutual_node::keyfile::libp2p_keypair;
+use mutual_node::net::{build_swarm, topic, BehaviourEvent};
+use mutual_node::node::NodeHandle;
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
+use mutual_protocol::federation::FederationId;
+use mutual_protocol::governance::deed::default_deed;
+use mutual_protocol::id::{EventId, NetworkId};
+use mutual_protocol::keys::Keypair;
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
+use mutual_tests::{copy, node_key, partner_key, update, wait_for, Cluster, Founding, Transport};
+use pb::sync_request::Kind as Req;
+use pb::sync_response::Kind as Resp;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(90);
+/// Minutes a test motion stays open.
+const VOTING_MS: u64 = 2 * 60_000;
+/// How far the clocks move to let a vote and its grace period pass.
+const PASS_MS: i64 = (VOTING_MS + MAX_CLOCK_SKEW_MS + 60_000) as i64;
+const PARTNERS: usize = 3;
+
+/// The default deed with one-minute least voting periods and the least grace period;
+/// ordinary resolutions need `general_bp` of the votes cast.
+fn deed(general_bp: u32) -> pb::Deed {
+    let mut d = default_deed();
+    d.grace_period_ms = MAX_CLOCK_SKEW_MS;
+    for r in &mut d.rules {
+        r.min_voting_period_ms = 60_000;
+        if r.kind == pb::DecisionKind::General as i32 {
+            if let Some(t) = &mut r.threshold {
+                t.basis_points = general_bp;
+            }
+        }
+    }
+    d
+}
+
+async fn cluster(name: &str, base: usize, practices: usize, running: usize, bp: u32) -> Cluster {
+    Cluster::found_with(
+        Founding {
+            name: name.into(),
+            base,
+            practices,
+            running,
+            partners: PARTNERS,
+            deed: deed(bp),
+        },
+        Transport::Tcp,
+    )
+    .await
+}
+
+/// Signs `body` as partner key `kp` following everything `node` holds, and submits it;
+/// it must take effect.
+async fn sign_as(c: &Cluster, kp: &Keypair, body: Body) -> EventId {
+    let node = c.node(0);
+    let me = kp.public();
+    let (last, heads, latest) = node
+        .query(move |r| {
+            let heads = r.heads();
+            let latest = heads
+                .iter()
+                .filter_map(|h| r.get(h))
+                .map(|e| e.event.timestamp_ms)
+                .max()
+                .unwrap_or(0);
+            (r.feed_head(&me), heads, latest)
+        })
+        .await
+        .expect("query");
+    let deps = deps_for(&body, &heads, last.map(|l| l.1));
+    let at = ((mutual_node::now_ms() as i64 + c.clock_offset_ms) as u64).max(latest);
+    let ev = FeedWriter::resume(copy(kp), c.network(), last).sign(at, deps, body);
+    let s = node.submit(ev.to_wire()).await.expect("submitted");
+    assert_eq!(s.outcome.as_deref(), Some("applied"), "{s:?}");
+    ev.id
+}
+
+/// Partner 0 proposes `motion`; the partners vote as `votes` says (true: for).
+async fn decide(c: &Cluster, mut motion: pb::Motion, votes: [bool; PARTNERS]) -> EventId {
+    let now = (mutual_node::now_ms() as i64 + c.clock_offset_ms) as u64;
+    motion.closes_at_ms = now + VOTING_MS;
+    let id = sign_as(c, &partner_key(c.base), Body::Motion(motion)).await;
+    for (j, v) in votes.iter().enumerate() {
+        let choice = if *v {
+            pb::Choice::For
+        } else {
+            pb::Choice::Against
+        };
+        let ballot = pb::Ballot {
+            motion: id.as_bytes().to_vec(),
+            choice: choice as i32,
+            ..Default::default()
+        };
+        sign_as(c, &partner_key(c.base + j), Body::Ballot(ballot)).await;
+    }
+    id
+}
+
+/// Lets the votes close: the clocks move past the voting and grace periods, and a
+/// practice signs something, which closes them in every node's fold.
+async fn pass_time(c: &mut Cluster) {
+    c.advance(PASS_MS).await;
+    c.node(0)
+        .author(vec![update(7100)])
+        .await
+        .expect("authored");
+}
+
+fn general(title: &str) -> pb::Motion {
+    pb::Motion {
+        kind: pb::DecisionKind::General as i32,
+        title: title.into(),
+        ..Default::default()
+    }
+}
+
+/// Runs `f` on a node's log of `fid` (None while the node has no such log).
+async fn fed<R: Send + 'static>(
+    node: &NodeHandle,
+    fid: FederationId,
+    f: impl FnOnce(&mutual_protocol::federation::FederationState, String) -> R + Send + 'static,
+) -> Option<R> {
+    node.query_federations(move |_, feds| {
+        feds.get(&fid)
+            .map(|l| f(l.replica.state(), l.replica.state_hash().to_string()))
+    })
+    .await
+    .expect("query")
+}
+
+/// Waits until every node in `nodes` has `fid`'s log, `check` holds on each, and their
+/// federation state hashes agree.
+async fn all_agree(
+    nodes: &[&NodeHandle],
+    fid: FederationId,
+    check: impl Fn(&mutual_protocol::federation::FederationState) -> bool + Clone + Send + 'static,
+) -> bool {
+    wait_for(LIMIT, || {
+        let check = check.clone();
+        async move {
+            let mut hashes = Vec::new();
+            for n in nodes {
+                let c = check.clone();
+                match fed(n, fid, move |st, h| (c(st), h)).await {
+                    Some((true, h)) => hashes.push(h),
+                    _ => return false,
+                }
+            }
+            hashes.windows(2).all(|w| w[0] == w[1])
+        }
+    })
+    .await
+}
+
+/// What a peer of network B saw on the wire from A's node.
+#[derive(Default, Debug)]
+struct Seen {
+    gossip: Vec<(gossipsub::TopicHash, Vec<u8>)>,
+    sync_events: Vec<Vec<u8>>,
+    refused: usize,
+    answered_fed: usize,
+    /// Connections made and lost, and requests that failed (to explain a failure).
+    log: Vec<String>,
+}
+
+/// A practice node of network B (a real B practice's key, its node not otherwise
+/// running) connects to `target` in network A, takes part in the federation's gossip and
+/// sync, then asks for A's own log and subscribes to A's own topic. Returns what it
+/// received.
+async fn wire_peer(
+    key: Keypair,
+    target: Multiaddr,
+    fid: FederationId,
+    a_net: NetworkId,
+    limit: Duration,
+) -> Seen {
+    let mut swarm = build_swarm(libp2p_keypair(&key), false).expect("swarm");
+    swarm
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+        .expect("listen");
+    let Some(libp2p::multiaddr::Protocol::P2p(a0)) = target.iter().last() else {
+        panic!("no peer id in {target}");
+    };
+    swarm.behaviour_mut().gate.set_allowed([a0].into());
+    swarm.dial(target).expect("dial");
+    let fed_topic = topic(&fid);
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&fed_topic)
+        .expect("subscribe");
+    let mut seen = Seen::default();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut ticks = 0u32;
+    let mut pending: Vec<(request_response::OutboundRequestId, bool)> = Vec::new();
+    loop {
+        let ev = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = tick.tick() => {
+                ticks += 1;
+                let ask = |network: &NetworkId| pb::SyncRequest {
+                    network: network.as_bytes().to_vec(),
+                    kind: Some(Req::Pull(pb::Pull {
+                        wants: vec![pb::FeedWant {
+                            author: node_key(0).public().as_bytes().to_vec(),
+                            from_seq: 1,
+                        }],
+                    })),
+                };
+                if ticks == 4 {
+                    // The federation's log: answered.
+                    let id = swarm.behaviour_mut().sync.send_request(&a0, ask(&fid));
+                    pending.push((id, true));
+                }
+                if ticks == 8 {
+                    // A's own log: refused (and counted against the peer).
+                    let id = swarm.behaviour_mut().sync.send_request(&a0, ask(&a_net));
+                    pending.push((id, false));
+                }
+                if ticks == 12 {
+                    // A's own gossip: the node cuts this peer off.
+                    let _ = swarm.behaviour_mut().gossip.subscribe(&topic(&a_net));
+                }
+                continue;
+            }
+            ev = swarm.next() => match ev { Some(ev) => ev, None => break },
+        };
+        match ev {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                message,
+                ..
+            })) => seen.gossip.push((message.topic, message.data)),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            })) => {
+                let fed_req = pending
+                    .iter()
+                    .find(|(id, _)| *id == request_id)
+                    .map(|(_, f)| *f);
+                match response.kind {
+                    Some(Resp::Events(e)) => {
+                        if fed_req == Some(true) {
+                            seen.answered_fed += 1;
+                        }
+                        seen.sync_events.extend(e.events);
+                    }
+                    Some(Resp::Refused(_)) => seen.refused += 1,
+                    _ => {}
+                }
+            }
+            SwarmEvent::ConnectionEstablished { .. }
+            | SwarmEvent::ConnectionClosed { .. }
+            | SwarmEvent::OutgoingConnectionError { .. }
+            | SwarmEvent::Behaviour(BehaviourEvent::Sync(
+                request_response::Event::OutboundFailure { .. },
+            )) => seen.log.push(format!("{ev:?}")),
+            _ => {}
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
+    // A: 2 practices, ordinary resolutions by majority. B: 3 practices (2 running; the
+    // third's key plays a peer on the wire), ordinary resolutions need 75%. C: unlinked.
+    let mut a = cluster("Riverside Partnership", 0, 2, 2, 5_000).await;
+    let mut b = cluster("Hilltop Partnership", 10, 3, 2, 7_500).await;
+    let c = cluster("Moorland Partnership", 20, 1, 1, 5_000).await;
+    assert!(a.converge(&[0, 1], LIMIT).await);
+    assert!(b.converge(&[0, 1], LIMIT).await);
+
+    // The charter, from each network's card, signed by one of A's nodes.
+    let mut members = Vec::new();
+    for x in [&a, &b] {
+        let bootstrap: Vec<String> = x.addrs.iter().flatten().map(|m| m.to_string()).collect();
+        let net = x.network();
+        let entry = x
+            .node(0)
+            .query(move |r| {
+                let st = r.state();
+                card(
+                    net,
+                    st.name().unwrap_or_default(),
+                    st.membership(),
+                    &bootstrap,
+                )
+            })
+            .await
+            .expect("card");
+        members.push(entry);
+    }
+    members.sort_by(|x, y| x.network.cmp(&y.network));
+    let charter = pb::FederationCharter {
+        name: "Northern Alliance".into(),
+        share_aid_requests: true,
+        share_statements: true,
+        share_joint_motions: true,
+        joint_requires_all: true,
+        members,
+    };
+    let charter_event = a.node(0).sign_charter(charter).await.expect("signed");
+    let fid = NetworkId(charter_event.id);
+
+    // Each network links by its own partners' vote under its own deed.
+    for x in [&a, &b] {
+        let link = pb::Motion {
+            kind: pb::DecisionKind::LinkFederation as i32,
+            title: "Join the Northern Alliance".into(),
+            charter_event: charter_event.to_wire(),
+            ..Default::default()
+        };
+        decide(x, link, [true; PARTNERS]).await;
+    }
+    pass_time(&mut a).await;
+    pass_time(&mut b).await;
+    let (a0, a1, b0, b1) = (a.node(0), a.node(1), b.node(0), b.node(1));
+    let nodes = [a0, a1, b0, b1];
+    let live = all_agree(&nodes, fid, |st| st.is_live()).await;
+    if !live {
+        for n in &nodes {
+            let v = n
+                .query_federations(move |own, feds| {
+                    let links: Vec<String> = own
+                        .state()
+                        .governance()
+                        .motions()
+                        .map(|m| {
+                            format!(
+                                "{:?} closed={:?}",
+                                m.kind,
+                                m.closed.as_ref().map(|c| (&c.effect, c.tally.passed))
+                            )
+                        })
+                        .collect();
+                    let f = feds.get(&fid).map(|l| {
+                        format!(
+                            "events {} parties {:?}",
+                            l.replica.len(),
+                            l.replica
+                                .state()
+                                .parties()
+                                .map(|p| (p.joined.is_some(), p.roster.len()))
+                                .collect::<Vec<_>>()
+                        )
+                    });
+                    (links, f)
+                })
+                .await;
+            eprintln!("DIAG {:?} {:?}", n.status().await.map(|s| s.peers), v);
+        }
+    }
+    assert!(live, "both networks joined, on every node of both");
+
+    // The third network's node is refused at A's door (its own gate set to let it try).
+    let refused_before = a0
+        .status()
+        .await
+        .expect("status")
+        .metrics
+        .connections_refused;
+    let mut stranger = build_swarm(libp2p_keypair(&node_key(20)), false).expect("swarm");
+    let target = a.addrs[0].clone().expect("addr");
+    stranger
+        .behaviour_mut()
+        .gate
+        .set_allowed([a0.peer_id()].into());
+    stranger.dial(target).expect("dial");
+    let c_peer = c.node(0).peer_id().to_string();
+    let knocking = tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::timeout_at(until, stranger.next())
+            .await
+            .is_ok()
+        {}
+    });
+    assert!(
+        wait_for(LIMIT, || async {
+            a0.status()
+                .await
+                .expect("status")
+                .metrics
+                .connections_refused
+                > refused_before
+        })
+        .await,
+        "the unlinked network's node is refused by the gate"
+    );
+    assert!(!a0.status().await.expect("status").peers.contains(&c_peer));
+    knocking.abort();
+
+    // Aid: A asks, B offers, A accepts, B countersigns.
+    let req = a0
+        .author_in(
+            fid,
+            vec![Body::AidRequest(pb::AidRequest {
+                role: "GP".into(),
+                sessions: vec![session_pb()],
+                urgency: pb::Urgency::Soon as i32,
+                expires_at_ms: mutual_node::now_ms() + 30 * 86_400_000,
+                visibility: pb::Visibility::Federation as i32,
+                ..Default::default()
+            })],
+        )
+        .await
+        .expect("request")[0];
+    assert!(all_agree(&[b1], fid, move |st| st.aid().request(&req).is_some()).await);
+    let offer = b1
+        .author_in(
+            fid,
+            vec![Body::AidOffer(pb::AidOffer {
+                request: req.as_bytes().to_vec(),
+                sessions: vec![session_pb()],
+                role: "GP".into(),
+                terms: "sessional rate".into(),
+            })],
+        )
+        .await
+        .expect("offer")[0];
+    assert!(all_agree(&[a0], fid, move |st| st.aid().offer(&offer).is_some()).await);
+    let acc = a0
+        .author_in(
+            fid,
+            vec![Body::AidAcceptance(pb::AidAcceptance {
+                offer: offer.as_bytes().to_vec(),
+                sessions: vec![session_pb()],
+            })],
+        )
+        .await
+        .expect("accept")[0];
+    assert!(all_agree(&[b1], fid, move |st| st.aid().agreement(&acc).is_some()).await);
+    b1.author_in(
+        fid,
+        vec![Body::AidCountersign(pb::AidCountersign {
+            acceptance: acc.as_bytes().to_vec(),
+        })],
+    )
+    .await
+    .expect("countersign");
+    let binding = move |st: &mutual_protocol::federation::FederationState| {
+        st.aid()
+            .agreement(&acc)
+            .is_some_and(|g| g.status.name() == "binding")
+    };
+    assert!(
+        all_agree(&nodes, fid, binding).await,
+        "the countersigned agreement is identical on every node of both networks"
+    );
+
+    // On the wire: a node of B gets the federation's events and nothing of A's own.
+    let wire = tokio::spawn(wire_peer(
+        copy(&node_key(12)),
+        a.addrs[0].clone().expect("addr"),
+        fid,
+        a.network(),
+        Duration::from_secs(10),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    a0.author((0..5).map(|i| update(8000 + i)).collect())
+        .await
+        .expect("internal events");
+    a0.author_in(
+        fid,
+        vec![Body::JointStatement(pb::JointStatement {
+            title: "Winter pressures".into(),
+            text: "We share cover across our networks.".into(),
+        })],
+    )
+    .await
+    .expect("statement");
+    let seen = wire.await.expect("wire peer");
+    let a_net = a.network();
+    let mut fed_events = 0;
+    for data in seen
+        .gossip
+        .iter()
+        .map(|(_, d)| d)
+        .chain(seen.sync_events.iter())
+    {
+        let ev = SignedEvent::decode(data).expect("a signed event");
+        assert_ne!(
+            ev.event.network,
+            Some(a_net),
+            "an internal event of A crossed"
+        );
+        assert!(ev.event.network == Some(fid) || ev.id == fid.genesis());
+        fed_events += 1;
+    }
+    assert!(
+        fed_events >= 1,
+        "the federation's events did cross: {seen:?}"
+    );
+    assert!(
+        seen.gossip.iter().all(|(t, _)| *t == topic(&fid).hash()),
+        "gossip came only on the federation's topic"
+    );
+    assert_eq!(
+        seen.answered_fed, 1,
+        "the federation's log was served: {seen:?}"
+    );
+    assert_eq!(seen.refused, 1, "A's own log was refused: {seen:?}");
+    let m = a0.status().await.expect("status").metrics;
+    assert!(m.out_of_scope_requests >= 1, "{m:?}");
+    assert!(
+        m.out_of_scope_subscriptions >= 1,
+        "subscribing to A's own topic got the peer cut off: {m:?}"
+    );
+
+    // Joint motions: each network votes under its own deed.
+    let joint = |title: &str| {
+        Body::JointMotion(pb::JointMotion {
+            title: title.into(),
+            text: "Put to every network of the alliance.".into(),
+        })
+    };
+    let j = a0
+        .author_in(
+            fid,
+            vec![
+                joint("Ask the ICB for winter funding"),
+                joint("Shared locum rates"),
+            ],
+        )
+        .await
+        .expect("joint motions");
+    let (j1, j2) = (j[0], j[1]);
+    assert!(all_agree(&[b0], fid, move |st| st.joint_motion(&j2).is_some()).await);
+    let on = |x: &Cluster, jm: EventId| pb::Motion {
+        federation: fid.as_bytes().to_vec(),
+        joint_motion: jm.as_bytes().to_vec(),
+        ..general(&format!("Our vote on joint motion {}", x.network()))
+    };
+    // Two of three for: a majority in A, short of B's 75%.
+    decide(&a, on(&a, j1), [true, true, false]).await;
+    decide(&b, on(&b, j1), [true, true, false]).await;
+    decide(&a, on(&a, j2), [true; PARTNERS]).await;
+    decide(&b, on(&b, j2), [true; PARTNERS]).await;
+    pass_time(&mut a).await;
+    pass_time(&mut b).await;
+    let (a0, a1, b0, b1) = (a.node(0), a.node(1), b.node(0), b.node(1));
+    let nodes = [a0, a1, b0, b1];
+    let (an, bn) = (a.network(), b.network());
+    assert!(
+        all_agree(&nodes, fid, move |st| {
+            let j1 = st.joint_motion(&j1);
+            let j2 = st.joint_motion(&j2);
+            j1.is_some_and(|r| {
+                r.result.map(|x| x.0) == Some(false)
+                    && r.decisions.get(&an) == Some(&true)
+                    && r.decisions.get(&bn) == Some(&false)
+            }) && j2.is_some_and(|r| r.result.map(|x| x.0) == Some(true))
+        })
+        .await,
+        "the first joint motion fails on B's deed, the second passes in both"
+    );
+
+    // Refused in the federation's log: an author on no roster, and internal business.
+    let stranger = Keypair::from_seed(&[0x77; 32]).expect("key");
+    let heads = a0
+        .query_federations(move |_, feds| feds[&fid].replica.heads())
+        .await
+        .expect("heads");
+    let mut w = FeedWriter::resume(stranger, fid, None);
+    let by_stranger = w.sign(
+        mutual_node::now_ms() + a.clock_offset_ms as u64,
+        heads.clone(),
+        Body::JointStatement(pb::JointStatement {
+            title: "Not a member".into(),
+            text: String::new(),
+        }),
+    );
+    let s = a0
+        .submit_in(fid, by_stranger.to_wire())
+        .await
+        .expect("taken in");
+    assert!(
+        s.outcome
+            .as_deref()
+            .is_some_and(|o| o.contains("not a member")),
+        "{s:?}"
+    );
+    let mut w = FeedWriter::resume(copy(&node_key(0)), fid, None);
+    let internal = w.sign(
+        mutual_node::now_ms() + a.clock_offset_ms as u64,
+        heads,
+        Body::Motion(general("An internal motion")),
+    );
+    let e = a0
+        .submit_in(fid, internal.to_wire())
+        .await
+        .expect_err("out of scope");
+    assert!(e.to_string().contains("does not belong"), "{e}");
+
+    // B leaves by its own vote; nothing new of B's is accepted; history remains.
+    let leave = pb::Motion {
+        kind: pb::DecisionKind::LeaveFederation as i32,
+        title: "Leave the Northern Alliance".into(),
+        federation: fid.as_bytes().to_vec(),
+        ..Default::default()
+    };
+    decide(&b, leave, [true, true, false]).await;
+    // Both networks' clocks move on together (else B's events would be ahead of A's).
+    a.advance(PASS_MS).await;
+    pass_time(&mut b).await;
+    let bn = b.network();
+    assert!(
+        all_agree(&[a.node(0), a.node(1)], fid, move |st| st
+            .party(&bn)
+            .is_some_and(|p| p.left.is_some()))
+        .await,
+        "A's nodes see that B left"
+    );
+    // A B node's federation event signed after leaving is refused on A's nodes.
+    let b0 = b.node(0);
+    let me = node_key(10).public();
+    let (last, heads) = b0
+        .query_federations(move |_, feds| {
+            let r = &feds[&fid].replica;
+            (r.feed_head(&me), r.heads())
+        })
+        .await
+        .expect("b's view");
+    let mut w = FeedWriter::resume(copy(&node_key(10)), fid, last);
+    let late = w.sign(
+        mutual_node::now_ms() + b.clock_offset_ms as u64,
+        heads,
+        Body::JointStatement(pb::JointStatement {
+            title: "After leaving".into(),
+            text: String::new(),
+        }),
+    );
+    let a0 = a.node(0);
+    let s = a0.submit_in(fid, late.to_wire()).await.expect("taken in");
+    assert!(
+        s.outcome.as_deref().is_some_and(|o| o.contains("left")),
+        "{s:?}"
+    );
+    assert!(
+        fed(a0, fid, move |st, _| binding(st)).await == Some(true),
+        "the agreement made before leaving remains"
+    );
+}
+
+fn session_pb() -> pb::Session {
+    pb::Session {
+        date: mutual_node::demo::date_after(mutual_node::now_ms(), 20),
+        part: "AM".into(),
+    }
+}
