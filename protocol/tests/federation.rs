@@ -536,3 +536,181 @@ fn a_charter_must_name_two_to_eight_sorted_networks_with_distinct_practices() {
     over.push(entry(MAX_FEDERATION_NETWORKS as u8 + 1, 99));
     assert!(validate_charter(&charter(over)).is_err());
 }
+
+// ------------------------------------------------------------------ the network's side
+
+mod governance_common;
+
+use governance_common::{motion, Net, AFTER_GRACE, DURING, PROPOSED};
+use mutual_protocol::governance::GovernanceError;
+use pb::{Choice, DecisionKind};
+
+/// A charter naming `net`'s network with `practices` (by fixture number) and network 9.
+fn charter_for(net: &Net, practices: &[pb::Practice]) -> Vec<u8> {
+    let mut members = vec![
+        charter_entry(net.fx.network, "Test Partnership", practices, &[]),
+        charter_entry(
+            NetworkId(EventId([9; 32])),
+            "Elsewhere",
+            &[practice(70)],
+            &[],
+        ),
+    ];
+    members.sort_by(|a, b| a.network.cmp(&b.network));
+    let c = pb::FederationCharter {
+        name: "Alliance".into(),
+        members,
+        ..Default::default()
+    };
+    FeedWriter::root(key(1), T0, Body::FederationCharter(c))
+        .1
+        .to_wire()
+}
+
+fn invalid_motion(net: &mut Net, mo: pb::Motion) -> String {
+    let id = net.event(102, PROPOSED, Body::Motion(mo));
+    match net.outcome(&id) {
+        Outcome::Rejected(Rejection::Governance(GovernanceError::InvalidMotion(s))) => s,
+        o => panic!("expected an invalid motion, got {o:?}"),
+    }
+}
+
+fn pass(net: &mut Net, mo: pb::Motion) -> EventId {
+    let id = net.propose(102, PROPOSED, mo);
+    for p in net.partners() {
+        net.vote(p, DURING, id, Choice::For);
+    }
+    id
+}
+
+#[test]
+fn a_link_motion_must_carry_a_valid_charter_naming_this_network_as_it_is() {
+    let mut net = Net::new(3, None);
+    let ours: Vec<pb::Practice> = [1, 2, 3].into_iter().map(practice).collect();
+    // Not naming this network.
+    let other = Fed::new(&[1, 2], true);
+    let not_ours = other.r.get(&other.id.genesis()).expect("charter").to_wire();
+    let s = invalid_motion(
+        &mut net,
+        pb::Motion {
+            charter_event: not_ours,
+            ..motion(DecisionKind::LinkFederation)
+        },
+    );
+    assert!(s.contains("does not name this network"), "{s}");
+    // Naming a practice of ours with another node key.
+    let mut wrong = practice(2);
+    wrong.node_key = key(55).public().as_bytes().to_vec();
+    let charter_event = charter_for(&net, &[practice(1), wrong]);
+    let s = invalid_motion(
+        &mut net,
+        pb::Motion {
+            charter_event,
+            ..motion(DecisionKind::LinkFederation)
+        },
+    );
+    assert!(s.contains("node key"), "{s}");
+    // A charter whose signature does not verify.
+    let mut forged = charter_for(&net, &ours);
+    let n = forged.len();
+    forged[n - 1] ^= 1;
+    let s = invalid_motion(
+        &mut net,
+        pb::Motion {
+            charter_event: forged,
+            ..motion(DecisionKind::LinkFederation)
+        },
+    );
+    assert!(s.contains("charter"), "{s}");
+    // Leaving, or voting on a joint motion of, a federation not linked.
+    let fid = EventId::of(&charter_for(&net, &ours));
+    let s = invalid_motion(
+        &mut net,
+        pb::Motion {
+            federation: fid.as_bytes().to_vec(),
+            ..motion(DecisionKind::LeaveFederation)
+        },
+    );
+    assert!(s.contains("linked"), "{s}");
+    let s = invalid_motion(
+        &mut net,
+        pb::Motion {
+            federation: fid.as_bytes().to_vec(),
+            joint_motion: vec![3; 32],
+            ..motion(DecisionKind::General)
+        },
+    );
+    assert!(s.contains("linked"), "{s}");
+}
+
+#[test]
+fn a_network_links_and_leaves_by_its_own_motions() {
+    let mut net = Net::new(3, None);
+    let ours: Vec<pb::Practice> = [1, 2, 3].into_iter().map(practice).collect();
+    let charter = charter_for(&net, &ours);
+    let fid = NetworkId(
+        mutual_protocol::event::SignedEvent::decode(&charter)
+            .expect("ev")
+            .id,
+    );
+    let link = pass(
+        &mut net,
+        pb::Motion {
+            charter_event: charter.clone(),
+            ..motion(DecisionKind::LinkFederation)
+        },
+    );
+    net.tick(AFTER_GRACE);
+    let l = net
+        .r
+        .state()
+        .governance()
+        .link(&fid)
+        .expect("linked")
+        .clone();
+    assert_eq!((l.motion, l.left_by), (link, None));
+    assert_eq!(l.charter_event, charter);
+    // Linked now: a second link to it is refused; a vote on its joint motion is allowed.
+    let again = pb::Motion {
+        charter_event: l.charter_event.clone(),
+        opens_at_ms: AFTER_GRACE + 1,
+        closes_at_ms: AFTER_GRACE + 3 * governance_common::DAY,
+        ..motion(DecisionKind::LinkFederation)
+    };
+    let id = net.event(102, AFTER_GRACE + 1, Body::Motion(again));
+    assert!(matches!(net.outcome(&id), Outcome::Rejected(_)));
+    let t = AFTER_GRACE + 2;
+    let close = t + 3 * governance_common::DAY;
+    let joint = net.propose(
+        102,
+        t,
+        pb::Motion {
+            federation: fid.as_bytes().to_vec(),
+            joint_motion: vec![3; 32],
+            opens_at_ms: t,
+            closes_at_ms: close,
+            ..motion(DecisionKind::General)
+        },
+    );
+    let leave = net.propose(
+        102,
+        t,
+        pb::Motion {
+            federation: fid.as_bytes().to_vec(),
+            opens_at_ms: t,
+            closes_at_ms: close,
+            ..motion(DecisionKind::LeaveFederation)
+        },
+    );
+    for p in net.partners() {
+        net.vote(p, t + 1, leave, Choice::For);
+    }
+    net.tick(close + 2 * governance_common::DAY);
+    let l = net.r.state().governance().link(&fid).expect("kept");
+    assert_eq!(
+        l.left_by,
+        Some(leave),
+        "left, and the link is kept as history"
+    );
+    assert!(net.closed(&joint));
+}

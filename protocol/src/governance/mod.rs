@@ -284,6 +284,16 @@ impl Governance {
             Ok(DecisionKind::General) if !mo.joint_motion.is_empty() && !linked(&mo.federation) => {
                 invalid("a joint motion's federation must be one this network is linked to".into())
             }
+            // One motion per joint motion, so every node reports the same decision.
+            Ok(DecisionKind::General)
+                if !mo.joint_motion.is_empty()
+                    && self.motions.values().any(|r| {
+                        r.motion.joint_motion == mo.joint_motion
+                            && r.motion.federation == mo.federation
+                    }) =>
+            {
+                invalid("this network already has a motion on that joint motion".into())
+            }
             _ => Ok(()),
         }
     }
