@@ -692,6 +692,18 @@ fn a_network_links_and_leaves_by_its_own_motions() {
             ..motion(DecisionKind::General)
         },
     );
+    let twice = pb::Motion {
+        federation: fid.as_bytes().to_vec(),
+        joint_motion: vec![3; 32],
+        opens_at_ms: t,
+        closes_at_ms: close,
+        ..motion(DecisionKind::General)
+    };
+    let id = net.event(104, t, Body::Motion(twice));
+    assert!(
+        matches!(net.outcome(&id), Outcome::Rejected(Rejection::Governance(GovernanceError::InvalidMotion(ref s))) if s.contains("already")),
+        "one motion per joint motion"
+    );
     let leave = net.propose(
         102,
         t,
