@@ -8,7 +8,6 @@ use futures::StreamExt;
 use libp2p::request_response::{self, Message};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, Multiaddr};
-use mutual_node::federation::card;
 use mutual_node::keyfile::libp2p_keypair;
 use mutual_node::net::{build_swarm, topic, BehaviourEvent};
 use mutual_node::node::NodeHandle;
@@ -165,6 +164,60 @@ async fn all_agree(
     .await
 }
 
+const TOKEN: &str = "federation-test-token";
+
+/// Serves node `i`'s local HTTP API (as the daemon does) on a loopback port.
+async fn serve_api(c: &Cluster, i: usize) -> std::net::SocketAddr {
+    let state = mutual_node::api::ApiState {
+        node: c.node(i).clone(),
+        me: node_key(c.base + i).public(),
+        token: TOKEN.into(),
+        clock_offset_ms: c.clock_offset_ms,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, mutual_node::api::router(state)).await;
+    });
+    addr
+}
+
+/// One HTTP/1.1 request to a local API; returns the status and the JSON body.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(LIMIT, s.read_to_end(&mut out))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
 /// What a peer of network B saw on the wire from A's node.
 #[derive(Default, Debug)]
 struct Seen {
@@ -289,37 +342,46 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     assert!(a.converge(&[0, 1], LIMIT).await);
     assert!(b.converge(&[0, 1], LIMIT).await);
 
-    // The charter, from each network's card, signed by one of A's nodes.
-    let mut members = Vec::new();
-    for x in [&a, &b] {
-        let bootstrap: Vec<String> = x.addrs.iter().flatten().map(|m| m.to_string()).collect();
-        let net = x.network();
-        let entry = x
-            .node(0)
-            .query(move |r| {
-                let st = r.state();
-                card(
-                    net,
-                    st.name().unwrap_or_default(),
-                    st.membership(),
-                    &bootstrap,
-                )
-            })
-            .await
-            .expect("card");
-        members.push(entry);
+    // The charter, from each network's card, signed by one of A's nodes: over the API.
+    let (api_a, api_b) = (serve_api(&a, 0).await, serve_api(&b, 0).await);
+    let mut cards = Vec::new();
+    for api in [api_a, api_b] {
+        let (status, card) = http(api, "GET", "/federations/card", None).await;
+        assert_eq!(status, 200, "{card}");
+        cards.push(card);
     }
-    members.sort_by(|x, y| x.network.cmp(&y.network));
-    let charter = pb::FederationCharter {
-        name: "Northern Alliance".into(),
-        share_aid_requests: true,
-        share_statements: true,
-        share_joint_motions: true,
-        joint_requires_all: true,
-        members,
-    };
-    let charter_event = a.node(0).sign_charter(charter).await.expect("signed");
+    assert_eq!(cards[0]["network"], a.network().to_string());
+    let (status, signed) = http(
+        api_a,
+        "POST",
+        "/federations/charter",
+        Some(serde_json::json!({
+            "name": "Northern Alliance",
+            "cards": cards,
+            "share_aid_requests": true,
+            "share_statements": true,
+            "share_joint_motions": true,
+            "joint_requires_all": true,
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    let wire = hex::decode(signed["charter_event"].as_str().expect("hex")).expect("hex");
+    let charter_event = SignedEvent::decode(&wire).expect("a signed charter");
     let fid = NetworkId(charter_event.id);
+    assert_eq!(signed["federation"], fid.to_string());
+    // A charter that does not name the signing node's network is refused.
+    let (status, _) = http(
+        api_a,
+        "POST",
+        "/federations/charter",
+        Some(serde_json::json!({ "name": "Not ours", "cards": [cards[1].clone(), cards[1].clone()] })),
+    )
+    .await;
+    assert_eq!(
+        status, 422,
+        "a charter that does not name the signer's network"
+    );
 
     // Each network links by its own partners' vote under its own deed.
     for x in [&a, &b] {
@@ -408,21 +470,34 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     assert!(!a0.status().await.expect("status").peers.contains(&c_peer));
     knocking.abort();
 
-    // Aid: A asks, B offers, A accepts, B countersigns.
-    let req = a0
-        .author_in(
-            fid,
-            vec![Body::AidRequest(pb::AidRequest {
-                role: "GP".into(),
-                sessions: vec![session_pb()],
-                urgency: pb::Urgency::Soon as i32,
-                expires_at_ms: mutual_node::now_ms() + 30 * 86_400_000,
-                visibility: pb::Visibility::Federation as i32,
-                ..Default::default()
-            })],
-        )
-        .await
-        .expect("request")[0];
+    // The API shows the federation live, both networks joined.
+    let api_a = serve_api(&a, 0).await;
+    let (status, list) = http(api_a, "GET", "/federations", None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list[0]["id"], fid.to_string());
+    assert_eq!(list[0]["live"], true);
+    assert_eq!(list[0]["link"], "linked");
+    assert!(list[0]["networks"]
+        .as_array()
+        .is_some_and(|n| n.len() == 2 && n.iter().all(|p| p["state"] == "joined")));
+
+    // Aid: A asks (over the API), B offers, A accepts, B countersigns.
+    let (status, made) = http(
+        api_a,
+        "POST",
+        &format!("/federations/{fid}/aid"),
+        Some(serde_json::json!({
+            "action": "request", "role": "GP", "sessions": [format!("{} AM", session_pb().date)],
+            "urgency": "soon", "days": 14,
+        })),
+    )
+    .await;
+    assert_eq!(
+        (status, &made["outcome"]),
+        (200, &serde_json::json!("applied")),
+        "{made}"
+    );
+    let req: EventId = made["id"].as_str().expect("id").parse().expect("id");
     assert!(all_agree(&[b1], fid, move |st| st.aid().request(&req).is_some()).await);
     let offer = b1
         .author_in(
