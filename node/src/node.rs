@@ -50,7 +50,7 @@ const MAX_ADDRESSES_PER_PEER: usize = 16;
 /// How long, after a federation's log records that this network left, its nodes still
 /// connect to the other networks' nodes so that the leave reaches them
 /// (docs/FEDERATION.md §5).
-pub const LEAVE_LINGER_MS: u64 = 10 * 60_000;
+pub const LEAVE_LINGER: Duration = Duration::from_secs(10 * 60);
 /// Least time between two address announcements by this node.
 const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -413,6 +413,12 @@ struct Node {
     /// Peers that belong to this network: member, invited and (while joining) bootstrap
     /// nodes. Every other allowed peer is a federation's, and sees only federation logs.
     own_peers: HashSet<PeerId>,
+    /// Attestations this node has signed in this run, so one the fold rejected (a roster
+    /// that clashes with another network's, a decision once the federation is no longer
+    /// live) is not signed again every second.
+    attested: HashSet<(FederationId, Vec<u8>)>,
+    /// When this node first saw each federation's log record that its network left.
+    left_seen: HashMap<FederationId, Instant>,
 }
 
 /// Opens the store, loads it, starts listening and runs the node on the current tokio
@@ -521,6 +527,8 @@ pub async fn start(
         store_failed: None,
         feds: BTreeMap::new(),
         own_peers: HashSet::new(),
+        attested: HashSet::new(),
+        left_seen: HashMap::new(),
     };
     node.open_federations();
     node.refresh_gate();
@@ -585,28 +593,13 @@ impl Node {
         from: Option<PeerId>,
     ) -> (Vec<Result<Ingested, IngestError>>, Result<(), StoreError>) {
         let results = self.replica.ingest_batch(self.now(), wires);
-        let mut stored = Vec::new();
-        let mut parked = Vec::new();
-        let mut missing = Vec::new();
-        for (w, r) in wires.iter().zip(&results) {
-            match r {
-                Ok(Ingested::Stored { stored: ids }) => stored.extend(ids.iter().copied()),
-                Ok(Ingested::Pending { missing: m }) => {
-                    missing.extend(m.iter().copied());
-                    parked.extend(SignedEvent::decode(w.as_ref()).ok());
-                }
-                Ok(Ingested::Held { .. }) => parked.extend(SignedEvent::decode(w.as_ref()).ok()),
-                Ok(Ingested::Duplicate) => {}
-                Err(e) if e.is_peer_fault() => {
-                    self.metrics.invalid_events += 1;
-                    if let Some(p) = from {
-                        tracing::warn!(peer = %p, error = %e, "invalid event");
-                        self.punish(p, Offence::InvalidEvent);
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "event not taken now"),
-            }
-        }
+        let Sorted {
+            stored,
+            parked,
+            missing,
+            invalid,
+        } = sort_ingested(wires, &results);
+        self.note_invalid(from, &invalid);
         if from.is_some() {
             self.metrics.events_received += results
                 .iter()
@@ -630,6 +623,17 @@ impl Node {
             self.act(None, out);
         }
         (results, persisted)
+    }
+
+    /// Counts invalid events and penalises the peer that sent them, once each.
+    fn note_invalid(&mut self, from: Option<PeerId>, invalid: &[IngestError]) {
+        for e in invalid {
+            self.metrics.invalid_events += 1;
+            if let Some(p) = from {
+                tracing::warn!(peer = %p, error = %e, "invalid event");
+                self.punish(p, Offence::InvalidEvent);
+            }
+        }
     }
 
     fn persist(&mut self, stored: &[EventId], parked: &[SignedEvent]) -> Result<(), StoreError> {
@@ -809,28 +813,9 @@ impl Node {
     }
 
     fn author_now(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
-        let mut ids = Vec::with_capacity(bodies.len());
-        let mut wires = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            let key = Keypair::from_seed(&self.keypair.seed()).expect("a valid seed");
-            // Refused before anything is taken in, so that a refused event is never held
-            // to be released later beside a retry at the same seq.
-            let ev = sign_next(&self.replica, key, self.now(), body)
-                .map_err(|e| NodeError::Refused(e.to_string()))?;
-            let wire = ev.to_wire();
-            match self.replica.ingest(self.now(), &wire) {
-                Ok(Ingested::Stored { .. }) => {}
-                other => {
-                    return Err(NodeError::Refused(format!(
-                        "this node's own event was not stored: {other:?}"
-                    )))
-                }
-            }
-            self.store.put_events(&[&ev])?;
-            ids.push(ev.id);
-            wires.push(wire);
-        }
-        self.store.sync()?;
+        let seed = self.keypair.seed();
+        let now = self.now();
+        let (ids, wires) = sign_into(&mut self.replica, &mut self.store, &seed, now, bodies)?;
         self.snapshot_due = true;
         self.metrics.events_authored += ids.len() as u64;
         // An invitation this node just signed opens its gate at once, so the invited
@@ -853,13 +838,7 @@ impl Node {
         let id = SignedEvent::decode(&wire)
             .map(|e| e.id)
             .map_err(|e| NodeError::Refused(e.to_string()))?;
-        let result = match r {
-            Ok(Ingested::Stored { .. }) => "stored",
-            Ok(Ingested::Duplicate) => "duplicate",
-            Ok(Ingested::Pending { .. }) => "pending",
-            Ok(Ingested::Held { .. }) => "held",
-            Err(e) => return Err(NodeError::Refused(e.to_string())),
-        };
+        let result = submitted_as(r)?;
         self.store.sync()?;
         self.unflushed = false;
         if result != "duplicate" {
@@ -922,20 +901,56 @@ impl Node {
 
     /// Whether this node still takes part in `federation`'s log with the other networks:
     /// while this network is linked, and after it passed a leave motion until
-    /// [`LEAVE_LINGER_MS`] after the federation's log recorded it leaving, so that its
+    /// [`LEAVE_LINGER`] after this node saw the federation's log record it leaving, so that its
     /// nodes' word that it left reaches the others.
     fn in_federation(&self, federation: &FederationId) -> bool {
         let Some(log) = self.feds.get(federation) else {
             return false;
         };
         let own = self.replica.network();
-        let left = log.replica.state().party(&own).and_then(|p| p.left);
-        match left {
-            None => self.replica.state().governance().link(federation).is_some(),
-            Some(ev) => log
-                .replica
-                .get(&ev)
-                .is_some_and(|e| self.now() < e.event.timestamp_ms.saturating_add(LEAVE_LINGER_MS)),
+        let left = log
+            .replica
+            .state()
+            .party(&own)
+            .is_some_and(|p| p.left.is_some());
+        if !left {
+            return self.replica.state().governance().link(federation).is_some();
+        }
+        // By this node's clock from when it saw the leave, not the leave's claimed time.
+        self.left_seen
+            .get(federation)
+            .is_none_or(|t| t.elapsed() < LEAVE_LINGER)
+    }
+
+    /// Notes when each federation's log first shows this network left, and unsubscribes
+    /// from the topics of federations this node no longer takes part in.
+    fn track_leaving(&mut self) {
+        let own = self.replica.network();
+        let newly: Vec<FederationId> = self
+            .feds
+            .iter()
+            .filter(|(f, l)| {
+                !self.left_seen.contains_key(*f)
+                    && l.replica
+                        .state()
+                        .party(&own)
+                        .is_some_and(|p| p.left.is_some())
+            })
+            .map(|(f, _)| *f)
+            .collect();
+        for f in newly {
+            self.left_seen.insert(f, Instant::now());
+        }
+        let done: Vec<(FederationId, gossipsub::IdentTopic)> = self
+            .feds
+            .iter()
+            .filter(|(f, _)| !self.in_federation(f))
+            .map(|(f, l)| (*f, l.topic.clone()))
+            .collect();
+        for (f, t) in done {
+            if self.swarm.behaviour_mut().gossip.unsubscribe(&t) {
+                tracing::info!(federation = %f, "no longer in the federation; its topic is left");
+            }
         }
     }
 
@@ -963,6 +978,23 @@ impl Node {
         peers
     }
 
+    /// Whether `peer` is a node of a network that is a party of `federation`, on any roster
+    /// this node knows in any federation's log (its network's standing aside).
+    fn of_a_party(&self, federation: &FederationId, peer: &PeerId) -> bool {
+        let Some(key) = public_key_of_peer(peer) else {
+            return false;
+        };
+        let Some(log) = self.feds.get(federation) else {
+            return false;
+        };
+        self.feds.values().any(|l| {
+            l.replica
+                .state()
+                .network_of(&key)
+                .is_some_and(|p| log.replica.state().party(&p.network).is_some())
+        })
+    }
+
     /// Takes in events for a federation's log, like [`Node::take_in`] for the network's.
     fn take_in_fed<W: AsRef<[u8]>>(
         &mut self,
@@ -975,26 +1007,12 @@ impl Node {
             return (Vec::new(), Ok(()));
         };
         let results = log.replica.ingest_batch(now, wires);
-        let mut stored = Vec::new();
-        let mut parked = Vec::new();
-        let mut missing = Vec::new();
-        let mut invalid = 0;
-        for (w, r) in wires.iter().zip(&results) {
-            match r {
-                Ok(Ingested::Stored { stored: ids }) => stored.extend(ids.iter().copied()),
-                Ok(Ingested::Pending { missing: m }) => {
-                    missing.extend(m.iter().copied());
-                    parked.extend(SignedEvent::decode(w.as_ref()).ok());
-                }
-                Ok(Ingested::Held { .. }) => parked.extend(SignedEvent::decode(w.as_ref()).ok()),
-                Ok(Ingested::Duplicate) => {}
-                Err(e) if e.is_peer_fault() => {
-                    invalid += 1;
-                    tracing::warn!(federation = %federation, error = %e, "invalid federation event");
-                }
-                Err(e) => tracing::debug!(error = %e, "federation event not taken now"),
-            }
-        }
+        let Sorted {
+            stored,
+            parked,
+            missing,
+            invalid,
+        } = sort_ingested(wires, &results);
         let persisted = (|| -> Result<(), StoreError> {
             if !parked.is_empty() {
                 log.store.put_pending(&parked.iter().collect::<Vec<_>>())?;
@@ -1006,24 +1024,19 @@ impl Node {
             }
             Ok(())
         })();
-        self.metrics.invalid_events += invalid;
         if !stored.is_empty() || !parked.is_empty() {
             self.unflushed = true;
         }
         if let Err(e) = &persisted {
             self.note_store(e);
         }
-        if let Some(p) = from {
-            if invalid > 0 {
-                self.punish(p, Offence::InvalidEvent);
+        self.note_invalid(from, &invalid);
+        if let (Some(p), false) = (from, missing.is_empty()) {
+            let mut out = Vec::new();
+            if let Some(log) = self.feds.get_mut(&federation) {
+                log.rounds.chase(p, missing, &mut out);
             }
-            if !missing.is_empty() {
-                let mut out = Vec::new();
-                if let Some(log) = self.feds.get_mut(&federation) {
-                    log.rounds.chase(p, missing, &mut out);
-                }
-                self.act(Some(federation), out);
-            }
+            self.act(Some(federation), out);
         }
         (results, persisted)
     }
@@ -1047,26 +1060,7 @@ impl Node {
             .feds
             .get_mut(&federation)
             .ok_or_else(|| NodeError::Refused(format!("no federation {federation} here")))?;
-        let mut ids = Vec::with_capacity(bodies.len());
-        let mut wires = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            let key = Keypair::from_seed(&seed).expect("a valid seed");
-            let ev = sign_next(&log.replica, key, now, body)
-                .map_err(|e| NodeError::Refused(e.to_string()))?;
-            let wire = ev.to_wire();
-            match log.replica.ingest(now, &wire) {
-                Ok(Ingested::Stored { .. }) => {}
-                other => {
-                    return Err(NodeError::Refused(format!(
-                        "this node's own event was not stored: {other:?}"
-                    )))
-                }
-            }
-            log.store.put_events(&[&ev])?;
-            ids.push(ev.id);
-            wires.push(wire);
-        }
-        log.store.sync()?;
+        let (ids, wires) = sign_into(&mut log.replica, &mut log.store, &seed, now, bodies)?;
         self.metrics.events_authored += ids.len() as u64;
         for w in wires {
             self.publish_fed(federation, w);
@@ -1090,13 +1084,7 @@ impl Node {
         let id = SignedEvent::decode(&wire)
             .map(|e| e.id)
             .map_err(|e| NodeError::Refused(e.to_string()))?;
-        let result = match r {
-            Ok(Ingested::Stored { .. }) => "stored",
-            Ok(Ingested::Duplicate) => "duplicate",
-            Ok(Ingested::Pending { .. }) => "pending",
-            Ok(Ingested::Held { .. }) => "held",
-            Err(e) => return Err(NodeError::Refused(e.to_string())),
-        };
+        let result = submitted_as(r)?;
         let log = self.feds.get_mut(&federation).expect("checked");
         log.store.sync()?;
         let outcome = log.replica.outcome(&id).map(|o| o.to_string());
@@ -1176,7 +1164,7 @@ impl Node {
                     }),
                 ));
             }
-            for j in fs.joint_motions() {
+            for j in fs.joint_motions().filter(|_| fs.is_live()) {
                 if j.result.is_some()
                     || j.decisions.contains_key(&own)
                     || fs.said_decision(&j.id, &own, &self.me)
@@ -1208,6 +1196,13 @@ impl Node {
             }
         }
         for (fid, body) in todo {
+            // Said once per run: the same word again would change nothing.
+            if !self
+                .attested
+                .insert((fid, prost::Message::encode_to_vec(&attestation_key(&body))))
+            {
+                continue;
+            }
             let what = mutual_protocol::event::body_name(&body);
             if let Err(e) = self.author_fed(fid, vec![body]) {
                 tracing::warn!(federation = %fid, error = %e, "could not say {what}");
@@ -1405,6 +1400,7 @@ impl Node {
             self.note_store(&e);
         }
         self.open_federations();
+        self.track_leaving();
         if self.store_failed.is_none() {
             self.attest();
         }
@@ -1732,10 +1728,14 @@ impl Node {
                 // Every peer announces all its topics (a federation's peer its own
                 // network's among them); what matters is whether it asks for one of this
                 // node's that it does not share.
-                let ours = fed.is_some() || topic == self.topic.hash();
+                let own_topic = topic == self.topic.hash();
                 let shared = self.own_peers.contains(&peer_id)
                     || fed.is_some_and(|f| self.fed_peers(&f).contains(&peer_id));
-                if ours && !shared {
+                // A node of a network taking part in the federation but not (or no longer)
+                // on its roster here is let be: its roster may not have reached this node
+                // yet, or its network left and it has not left the topic yet.
+                let of_a_party = fed.is_some_and(|f| self.of_a_party(&f, &peer_id));
+                if (own_topic || fed.is_some()) && !shared && !of_a_party {
                     // A federation's peer asking for this network's own gossip (or another
                     // federation's): cut off before anything is sent on that topic.
                     self.metrics.out_of_scope_subscriptions += 1;
@@ -1880,6 +1880,94 @@ fn is_unspecified(a: &Multiaddr) -> bool {
         Protocol::Ip6(ip) => ip.is_unspecified(),
         _ => false,
     })
+}
+
+/// Signs `bodies` in order as the next events of the key's feed in `replica`'s log, takes
+/// each in, stores it and makes the store durable; returns their ids and wire bytes. Each
+/// is refused before anything is taken in (see [`sign_next`]), so a refused event is never
+/// held to be released later beside a retry at the same seq.
+fn sign_into<S: Fold>(
+    replica: &mut Replica<S>,
+    store: &mut SledStore,
+    seed: &[u8; 32],
+    now: u64,
+    bodies: Vec<Body>,
+) -> Result<(Vec<EventId>, Vec<Vec<u8>>), NodeError> {
+    let mut ids = Vec::with_capacity(bodies.len());
+    let mut wires = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let key = Keypair::from_seed(seed).expect("a valid seed");
+        let ev =
+            sign_next(replica, key, now, body).map_err(|e| NodeError::Refused(e.to_string()))?;
+        let wire = ev.to_wire();
+        match replica.ingest(now, &wire) {
+            Ok(Ingested::Stored { .. }) => {}
+            other => {
+                return Err(NodeError::Refused(format!(
+                    "this node's own event was not stored: {other:?}"
+                )))
+            }
+        }
+        store.put_events(&[&ev])?;
+        ids.push(ev.id);
+        wires.push(wire);
+    }
+    store.sync()?;
+    Ok((ids, wires))
+}
+
+/// What identifies an attestation for [`Node::attest`]'s once-per-run rule: the body
+/// itself, which names the network, the roster's number and practices, the motion or the
+/// joint motion and the decision.
+fn attestation_key(body: &Body) -> pb::Event {
+    pb::Event {
+        body: Some(body.clone()),
+        ..Default::default()
+    }
+}
+
+/// What taking in a batch of events came to: the ids stored, the events parked (pending
+/// or held, to keep across a restart), the causes to fetch, and the errors that are the
+/// sender's fault.
+struct Sorted {
+    stored: Vec<EventId>,
+    parked: Vec<SignedEvent>,
+    missing: Vec<EventId>,
+    invalid: Vec<IngestError>,
+}
+
+fn sort_ingested<W: AsRef<[u8]>>(wires: &[W], results: &[Result<Ingested, IngestError>]) -> Sorted {
+    let mut out = Sorted {
+        stored: Vec::new(),
+        parked: Vec::new(),
+        missing: Vec::new(),
+        invalid: Vec::new(),
+    };
+    for (w, r) in wires.iter().zip(results) {
+        match r {
+            Ok(Ingested::Stored { stored: ids }) => out.stored.extend(ids.iter().copied()),
+            Ok(Ingested::Pending { missing: m }) => {
+                out.missing.extend(m.iter().copied());
+                out.parked.extend(SignedEvent::decode(w.as_ref()).ok());
+            }
+            Ok(Ingested::Held { .. }) => out.parked.extend(SignedEvent::decode(w.as_ref()).ok()),
+            Ok(Ingested::Duplicate) => {}
+            Err(e) if e.is_peer_fault() => out.invalid.push(e.clone()),
+            Err(e) => tracing::debug!(error = %e, "event not taken now"),
+        }
+    }
+    out
+}
+
+/// What `submit` reports for one event taken in; an error is the event's refusal.
+fn submitted_as(r: Result<Ingested, IngestError>) -> Result<&'static str, NodeError> {
+    match r {
+        Ok(Ingested::Stored { .. }) => Ok("stored"),
+        Ok(Ingested::Duplicate) => Ok("duplicate"),
+        Ok(Ingested::Pending { .. }) => Ok("pending"),
+        Ok(Ingested::Held { .. }) => Ok("held"),
+        Err(e) => Err(NodeError::Refused(e.to_string())),
+    }
 }
 
 /// The peer a bootstrap address names (its last component, `/p2p/<PeerId>`).

@@ -34,6 +34,8 @@ pub const FEDERATION_STATE_DOMAIN: &[u8] = b"mutual/v1/federation-state\0";
 pub const MAX_FEDERATION_NETWORKS: usize = 8;
 /// Most joint motions a federation may have open (undecided) at once.
 pub const MAX_OPEN_JOINT_MOTIONS: usize = 64;
+/// Most statements one practice node may publish to a federation.
+pub const MAX_STATEMENTS_PER_PRACTICE: usize = 256;
 
 /// A federation's id: the id of its charter event.
 pub type FederationId = NetworkId;
@@ -77,6 +79,9 @@ pub enum FederationError {
     /// Too many joint motions are open.
     #[error("{MAX_OPEN_JOINT_MOTIONS} joint motions are already open")]
     TooManyOpenJointMotions,
+    /// The author has published as many statements as it may.
+    #[error("a practice may publish {MAX_STATEMENTS_PER_PRACTICE} statements")]
+    TooManyStatements,
     /// An aid event breaks an aid rule (docs/AID.md).
     #[error("mutual aid: {0}")]
     Aid(AidError),
@@ -194,6 +199,35 @@ pub fn roster_entry(p: &pb::Practice) -> pb::Practice {
         node_key: p.node_key.clone(),
         ..Default::default()
     }
+}
+
+/// Whether `body` is a federation's own business, which belongs only in a federation's log
+/// (docs/FEDERATION.md §1): a charter, an attestation, a joint motion or a statement.
+pub fn is_federation_business(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::FederationCharter(_)
+            | Body::FederationJoin(_)
+            | Body::FederationRoster(_)
+            | Body::FederationLeave(_)
+            | Body::JointMotion(_)
+            | Body::JointDecision(_)
+            | Body::JointStatement(_)
+    )
+}
+
+/// Whether `body` is one of the aid bodies (docs/AID.md), which belong in either log.
+pub fn is_aid(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::AidRequest(_)
+            | Body::AidOffer(_)
+            | Body::AidAcceptance(_)
+            | Body::AidCountersign(_)
+            | Body::AidCancel(_)
+            | Body::AidFulfil(_)
+            | Body::AidWithdraw(_)
+    )
 }
 
 /// A charter's entry for a network: its id, name, bootstrap addresses and its practices
@@ -516,6 +550,14 @@ impl FederationState {
                 if !charter.share_statements {
                     return Err(FederationError::NotShared("statements").into());
                 }
+                let made = self
+                    .statements
+                    .values()
+                    .filter(|x| x.author == e.author)
+                    .count();
+                if made >= MAX_STATEMENTS_PER_PRACTICE {
+                    return Err(FederationError::TooManyStatements.into());
+                }
                 self.statements.insert(
                     ev.id,
                     StatementRecord {
@@ -527,13 +569,7 @@ impl FederationState {
                 );
                 Ok(())
             }
-            Body::AidRequest(_)
-            | Body::AidOffer(_)
-            | Body::AidAcceptance(_)
-            | Body::AidCountersign(_)
-            | Body::AidCancel(_)
-            | Body::AidFulfil(_)
-            | Body::AidWithdraw(_) => {
+            _ if is_aid(body) => {
                 if !charter.share_aid_requests {
                     return Err(FederationError::NotShared("aid requests").into());
                 }
@@ -753,23 +789,7 @@ impl Fold for FederationState {
     const LOG: &'static str = "a federation's log";
 
     fn admits(body: &Body) -> bool {
-        matches!(
-            body,
-            Body::FederationCharter(_)
-                | Body::FederationJoin(_)
-                | Body::FederationRoster(_)
-                | Body::FederationLeave(_)
-                | Body::JointMotion(_)
-                | Body::JointDecision(_)
-                | Body::JointStatement(_)
-                | Body::AidRequest(_)
-                | Body::AidOffer(_)
-                | Body::AidAcceptance(_)
-                | Body::AidCountersign(_)
-                | Body::AidCancel(_)
-                | Body::AidFulfil(_)
-                | Body::AidWithdraw(_)
-        )
+        is_federation_business(body) || is_aid(body)
     }
 
     fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {

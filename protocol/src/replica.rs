@@ -114,16 +114,7 @@ impl Fold for State {
     const LOG: &'static str = "a network's log";
 
     fn admits(body: &Body) -> bool {
-        !matches!(
-            body,
-            Body::FederationCharter(_)
-                | Body::FederationJoin(_)
-                | Body::FederationRoster(_)
-                | Body::FederationLeave(_)
-                | Body::JointMotion(_)
-                | Body::JointDecision(_)
-                | Body::JointStatement(_)
-        )
+        !crate::federation::is_federation_business(body)
     }
 
     fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {

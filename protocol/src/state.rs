@@ -318,13 +318,7 @@ impl State {
             Body::KeyRevocation(r) => self.membership.revoke(&e.author, r),
             Body::AddressAnnouncement(a) => self.announce(&e.author, a),
             Body::Invitation(i) => self.invite(e.author, e.timestamp_ms, i),
-            Body::AidRequest(_)
-            | Body::AidOffer(_)
-            | Body::AidAcceptance(_)
-            | Body::AidCountersign(_)
-            | Body::AidCancel(_)
-            | Body::AidFulfil(_)
-            | Body::AidWithdraw(_) => {
+            _ if crate::federation::is_aid(body) => {
                 return match self.aid.apply(&self.membership, ev) {
                     Ok(()) => Outcome::Applied,
                     Err(err) => Outcome::Rejected(Rejection::Aid(err)),
@@ -345,14 +339,9 @@ impl State {
                     Err(err) => Outcome::Rejected(err.into()),
                 }
             }
-            Body::FederationCharter(_)
-            | Body::FederationJoin(_)
-            | Body::FederationRoster(_)
-            | Body::FederationLeave(_)
-            | Body::JointMotion(_)
-            | Body::JointDecision(_)
-            | Body::JointStatement(_) => {
-                // Refused at ingest (Fold::admits); a direct caller gets a rejection.
+            _ => {
+                // Federation business: refused at ingest (Fold::admits); a direct caller
+                // gets a rejection.
                 return Outcome::Rejected(Rejection::Unauthorised(
                     "federation business belongs in a federation's log".into(),
                 ));

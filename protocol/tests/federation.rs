@@ -404,6 +404,24 @@ fn open_joint_motions_are_capped() {
     assert_eq!(fed_err(r), FederationError::TooManyOpenJointMotions);
 }
 
+#[test]
+fn statements_are_capped_per_practice() {
+    use mutual_protocol::federation::MAX_STATEMENTS_PER_PRACTICE;
+    let mut f = Fed::live(&[1, 2], true);
+    let statement = |i: usize| {
+        Body::JointStatement(pb::JointStatement {
+            title: format!("Statement {i}"),
+            text: String::new(),
+        })
+    };
+    for i in 0..MAX_STATEMENTS_PER_PRACTICE {
+        f.ok(2, statement(i));
+    }
+    let r = f.refused(2, statement(MAX_STATEMENTS_PER_PRACTICE));
+    assert_eq!(fed_err(r), FederationError::TooManyStatements);
+    f.ok(11, statement(0));
+}
+
 fn roster_body(n: u8, number: u64, keys: &[u32]) -> Body {
     let mut practices: Vec<pb::Practice> =
         keys.iter().map(|&k| roster_entry(&practice(k))).collect();
@@ -725,4 +743,17 @@ fn a_network_links_and_leaves_by_its_own_motions() {
         "left, and the link is kept as history"
     );
     assert!(net.closed(&joint));
+    // Leaving is final for a charter: linking to it again is refused.
+    let t = close + 3 * governance_common::DAY;
+    let again = pb::Motion {
+        charter_event: l.charter_event.clone(),
+        opens_at_ms: t,
+        closes_at_ms: t + 3 * governance_common::DAY,
+        ..motion(DecisionKind::LinkFederation)
+    };
+    let id = net.event(102, t, Body::Motion(again));
+    assert!(matches!(
+        net.outcome(&id),
+        Outcome::Rejected(Rejection::Governance(GovernanceError::InvalidMotion(ref s))) if s.contains("was")
+    ));
 }

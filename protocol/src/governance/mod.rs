@@ -253,8 +253,9 @@ impl Governance {
             Ok(DecisionKind::LinkFederation) => {
                 let (ev, charter) = crate::federation::read_charter_event(&mo.charter_event)
                     .map_err(|e| GovernanceError::InvalidMotion(e.to_string()))?;
-                if linked(ev.id.as_bytes()) {
-                    return invalid("this network is already linked to that federation".into());
+                if self.links.contains_key(&NetworkId(ev.id)) {
+                    // Leaving is final for a charter: linking again takes a new one.
+                    return invalid("this network is, or was, linked to that federation".into());
                 }
                 let Some(own) = charter
                     .members
