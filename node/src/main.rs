@@ -420,33 +420,25 @@ enum FederationCommand {
     /// Put a joint motion to every network of a federation (signed by this node). Each
     /// network then votes on it with `mutual motion propose --kind general --federation
     /// <id> --joint-motion <joint motion id>`.
-    Joint {
-        /// The data directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The federation's id.
-        id: String,
-        /// A short title.
-        #[arg(long)]
-        title: String,
-        /// The full text.
-        #[arg(long, default_value = "")]
-        text: String,
-    },
+    Joint(FederationText),
     /// Publish a statement to a federation (signed by this node).
-    Statement {
-        /// The data directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The federation's id.
-        id: String,
-        /// A short title.
-        #[arg(long)]
-        title: String,
-        /// The full text.
-        #[arg(long, default_value = "")]
-        text: String,
-    },
+    Statement(FederationText),
+}
+
+/// What `mutual federation joint` and `statement` take.
+#[derive(clap::Args)]
+struct FederationText {
+    /// The data directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The federation's id.
+    id: String,
+    /// A short title.
+    #[arg(long)]
+    title: String,
+    /// The full text.
+    #[arg(long, default_value = "")]
+    text: String,
 }
 
 #[derive(Subcommand)]
@@ -1500,31 +1492,15 @@ fn federation_command(json: bool, f: FederationCommand) -> Result<()> {
                 }
             }
         }
-        FederationCommand::Joint {
-            dir,
-            id,
-            title,
-            text,
-        } => post_text(json, &dir, &id, "joint", &title, &text)?,
-        FederationCommand::Statement {
-            dir,
-            id,
-            title,
-            text,
-        } => post_text(json, &dir, &id, "statements", &title, &text)?,
+        FederationCommand::Joint(t) => post_text(json, &t, "joint")?,
+        FederationCommand::Statement(t) => post_text(json, &t, "statements")?,
     }
     Ok(())
 }
 
 /// Posts a joint motion or a statement to a federation and prints what was signed.
-fn post_text(
-    json: bool,
-    dir: &std::path::Path,
-    id: &str,
-    what: &str,
-    title: &str,
-    text: &str,
-) -> Result<()> {
+fn post_text(json: bool, t: &FederationText, what: &str) -> Result<()> {
+    let (dir, id, title, text) = (&t.dir, &t.id, &t.title, &t.text);
     let path = format!("/federations/{}/{what}", parse_event_id(id)?);
     let r: api::Authored =
         Client::of(dir)?.post(&path, &serde_json::json!({ "title": title, "text": text }))?;

@@ -754,7 +754,7 @@ impl Node {
                 wire,
                 reply,
             } => {
-                let r = self.guarded(|node| node.submit_fed(federation, wire));
+                let r = self.guarded(|node| node.submit_now(Some(federation), wire));
                 let _ = reply.send(r);
             }
             Command::SignCharter { charter, reply } => {
@@ -822,37 +822,64 @@ impl Node {
         // node's first dial is not refused (authoring is rare; the refresh is cheap).
         self.refresh_gate();
         for w in wires {
-            self.publish(w);
+            self.publish(None, w);
         }
         Ok(ids)
     }
 
     fn submit(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
-        self.guarded(|node| node.submit_now(wire))
+        self.guarded(|node| node.submit_now(None, wire))
     }
 
-    fn submit_now(&mut self, wire: Vec<u8>) -> Result<Submitted, NodeError> {
-        let (mut results, persisted) = self.take_in(&[&wire], None);
+    /// Takes in an event signed elsewhere, for the network's log (`log` = `None`) or a
+    /// federation's, makes it durable and passes it on.
+    fn submit_now(
+        &mut self,
+        log: Option<FederationId>,
+        wire: Vec<u8>,
+    ) -> Result<Submitted, NodeError> {
+        let (mut results, persisted) = match log {
+            None => self.take_in(&[&wire], None),
+            Some(f) if self.feds.contains_key(&f) => self.take_in_fed(f, &[&wire], None),
+            Some(f) => return Err(NodeError::Refused(format!("no federation {f} here"))),
+        };
         persisted?;
         let r = results.pop().expect("one result");
         let id = SignedEvent::decode(&wire)
             .map(|e| e.id)
             .map_err(|e| NodeError::Refused(e.to_string()))?;
         let result = submitted_as(r)?;
-        self.store.sync()?;
-        self.unflushed = false;
+        let outcome = match log.and_then(|f| self.feds.get_mut(&f)) {
+            Some(l) => {
+                l.store.sync()?;
+                l.replica.outcome(&id)
+            }
+            None => {
+                self.store.sync()?;
+                self.unflushed = false;
+                self.replica.outcome(&id)
+            }
+        }
+        .map(|o| o.to_string());
         if result != "duplicate" {
-            self.publish(wire);
+            self.publish(log, wire);
         }
         Ok(Submitted {
             id: id.to_string(),
             result: result.into(),
-            outcome: self.replica.outcome(&id).map(|o| o.to_string()),
+            outcome,
         })
     }
 
-    fn publish(&mut self, wire: Vec<u8>) {
-        let t = self.topic.clone();
+    /// Publishes an event on its log's gossip topic: the network's, or a federation's.
+    fn publish(&mut self, log: Option<FederationId>, wire: Vec<u8>) {
+        let t = match log {
+            None => self.topic.clone(),
+            Some(f) => match self.feds.get(&f) {
+                Some(l) => l.topic.clone(),
+                None => return,
+            },
+        };
         match self.swarm.behaviour_mut().gossip.publish(t, wire) {
             Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
             Err(e) => tracing::debug!(error = %e, "gossip publish failed; sync will carry it"),
@@ -959,15 +986,7 @@ impl Node {
     /// other network that has not left (and the charter's bootstrap nodes).
     fn fed_peers(&self, federation: &FederationId) -> HashSet<PeerId> {
         let mut peers = self.own_peers.clone();
-        let (Some(log), true) = (self.feds.get(federation), self.in_federation(federation)) else {
-            return peers;
-        };
-        let st = log.replica.state();
-        let own = self.replica.network();
-        for p in st
-            .parties()
-            .filter(|p| p.network != own && p.left.is_none())
-        {
+        for p in self.other_parties(federation) {
             peers.extend(p.roster.keys().map(peer_of));
             peers.extend(
                 p.bootstrap
@@ -976,6 +995,36 @@ impl Node {
             );
         }
         peers
+    }
+
+    /// Whether `peer` is among [`Node::fed_peers`], without building the set (asked for
+    /// every gossip message and sync request).
+    fn takes_part(&self, federation: &FederationId, peer: &PeerId) -> bool {
+        if self.own_peers.contains(peer) {
+            return true;
+        }
+        let key = public_key_of_peer(peer);
+        self.other_parties(federation).any(|p| {
+            key.is_some_and(|k| p.roster.contains_key(&k))
+                || p.bootstrap
+                    .iter()
+                    .any(|a| bootstrap_peer(a).is_some_and(|(q, _)| q == *peer))
+        })
+    }
+
+    /// The other networks of `federation` that have not left, while this node takes part
+    /// in it (none otherwise).
+    fn other_parties(
+        &self,
+        federation: &FederationId,
+    ) -> impl Iterator<Item = &mutual_protocol::federation::Party> {
+        let own = self.replica.network();
+        self.feds
+            .get(federation)
+            .filter(|_| self.in_federation(federation))
+            .into_iter()
+            .flat_map(|l| l.replica.state().parties())
+            .filter(move |p| p.network != own && p.left.is_none())
     }
 
     /// Whether `peer` is a node of a network that is a party of `federation`, on any roster
@@ -1063,49 +1112,9 @@ impl Node {
         let (ids, wires) = sign_into(&mut log.replica, &mut log.store, &seed, now, bodies)?;
         self.metrics.events_authored += ids.len() as u64;
         for w in wires {
-            self.publish_fed(federation, w);
+            self.publish(Some(federation), w);
         }
         Ok(ids)
-    }
-
-    fn submit_fed(
-        &mut self,
-        federation: FederationId,
-        wire: Vec<u8>,
-    ) -> Result<Submitted, NodeError> {
-        if !self.feds.contains_key(&federation) {
-            return Err(NodeError::Refused(format!(
-                "no federation {federation} here"
-            )));
-        }
-        let (mut results, persisted) = self.take_in_fed(federation, &[&wire], None);
-        persisted?;
-        let r = results.pop().expect("one result");
-        let id = SignedEvent::decode(&wire)
-            .map(|e| e.id)
-            .map_err(|e| NodeError::Refused(e.to_string()))?;
-        let result = submitted_as(r)?;
-        let log = self.feds.get_mut(&federation).expect("checked");
-        log.store.sync()?;
-        let outcome = log.replica.outcome(&id).map(|o| o.to_string());
-        if result != "duplicate" {
-            self.publish_fed(federation, wire);
-        }
-        Ok(Submitted {
-            id: id.to_string(),
-            result: result.into(),
-            outcome,
-        })
-    }
-
-    fn publish_fed(&mut self, federation: FederationId, wire: Vec<u8>) {
-        let Some(t) = self.feds.get(&federation).map(|l| l.topic.clone()) else {
-            return;
-        };
-        match self.swarm.behaviour_mut().gossip.publish(t, wire) {
-            Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => tracing::debug!(error = %e, "gossip publish failed; sync will carry it"),
-        }
     }
 
     /// Says in each federation's log what this network decided, as one of its practice
@@ -1473,7 +1482,7 @@ impl Node {
         }
         let feds: Vec<FederationId> = self.feds.keys().copied().collect();
         for f in feds {
-            if !self.fed_peers(&f).contains(&peer) {
+            if !self.takes_part(&f, &peer) {
                 continue;
             }
             let mut out = Vec::new();
@@ -1603,7 +1612,7 @@ impl Node {
                 .filter(|n| *n != self.replica.network());
             let allowed = match log {
                 None => self.own_peers.contains(&peer),
-                Some(f) => self.fed_peers(&f).contains(&peer),
+                Some(f) => self.takes_part(&f, &peer),
             };
             let answer = if !allowed {
                 self.metrics.out_of_scope_requests += 1;
@@ -1694,7 +1703,7 @@ impl Node {
                     .find(|(_, l)| l.topic.hash() == message.topic)
                     .map(|(f, _)| *f);
                 let shared = match fed {
-                    Some(f) => self.fed_peers(&f).contains(&source),
+                    Some(f) => self.takes_part(&f, &source),
                     None => message.topic == self.topic.hash() && self.own_peers.contains(&source),
                 };
                 let r = if !shared {
@@ -1730,7 +1739,7 @@ impl Node {
                 // node's that it does not share.
                 let own_topic = topic == self.topic.hash();
                 let shared = self.own_peers.contains(&peer_id)
-                    || fed.is_some_and(|f| self.fed_peers(&f).contains(&peer_id));
+                    || fed.is_some_and(|f| self.takes_part(&f, &peer_id));
                 // A node of a network taking part in the federation but not (or no longer)
                 // on its roster here is let be: its roster may not have reached this node
                 // yet, or its network left and it has not left the topic yet.

@@ -595,6 +595,13 @@ impl FederationState {
     fn join(&mut self, network: NetworkId, node: PublicKey, at: EventId) {
         let p = self.parties.get_mut(&network).expect("a party");
         p.join_said.insert(node);
+        self.count_join(network, at);
+    }
+
+    /// Joins the party at `at` if it has not joined and more than half of its current
+    /// roster has said it joined; its practices then enter the aid membership.
+    fn count_join(&mut self, network: NetworkId, at: EventId) {
+        let p = self.parties.get_mut(&network).expect("a party");
         if p.joined.is_none() && majority(&p.roster, p.join_said.iter().copied()) {
             p.joined = Some(at);
             let practices = p.practices.clone();
@@ -702,14 +709,8 @@ impl FederationState {
                 self.admit(pr);
             }
         }
-        // Votes said under the old roster still count if their sayers are on the new one.
-        let p = self.parties.get_mut(&network).expect("a party");
-        if p.joined.is_none() && majority(&p.roster, p.join_said.iter().copied()) {
-            p.joined = Some(at);
-            for pr in r.practices.clone() {
-                self.admit(pr);
-            }
-        }
+        // Words said under the old roster still count if their sayers are on the new one.
+        self.count_join(network, at);
         Ok(())
     }
 
