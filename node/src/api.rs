@@ -337,6 +337,11 @@ pub struct TallyView {
     pub elected: Vec<String>,
     /// For elections: the count, one line per round.
     pub rounds: Vec<String>,
+    /// Ballots no other practice has witnessed: before the close, counted above but
+    /// would not count if the motion closed now; once closed, ballots that did not count
+    /// (docs/GOVERNANCE.md §5.5).
+    #[serde(default)]
+    pub unwitnessed: u32,
 }
 
 /// A motion, as `GET /motions` and `GET /motions/{id}` show it.
@@ -426,6 +431,7 @@ fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> TallyView {
         reason: t.reason.clone(),
         elected: t.elected.iter().map(|k| partner_name(m, k)).collect(),
         rounds,
+        unwitnessed: t.unwitnessed,
     }
 }
 
@@ -464,19 +470,25 @@ fn motion_view(r: &Replica, rec: &MotionRecord, now: u64) -> MotionView {
         closed: rec.closed.is_some(),
         effect,
         tally: tally_view(m, rec, &tally),
-        ballots: rec
-            .ballots
-            .iter()
-            .map(|(p, (_, v))| {
-                let vote = match v {
-                    Vote::For => "for".to_string(),
-                    Vote::Against => "against".to_string(),
-                    Vote::Abstain => "abstain".to_string(),
-                    Vote::Ranking(r) => format!("ranking {r:?}"),
-                };
-                (partner_name(m, p), vote)
-            })
-            .collect(),
+        // The ballots the tally shown counts: every valid one while open, the witnessed
+        // ones once closed.
+        ballots: if rec.closed.is_some() {
+            &rec.votes
+        } else {
+            &rec.seen
+        }
+        .ballots
+        .iter()
+        .map(|(p, (_, v))| {
+            let vote = match v {
+                Vote::For => "for".to_string(),
+                Vote::Against => "against".to_string(),
+                Vote::Abstain => "abstain".to_string(),
+                Vote::Ranking(r) => format!("ranking {r:?}"),
+            };
+            (partner_name(m, p), vote)
+        })
+        .collect(),
     }
 }
 

@@ -702,6 +702,18 @@ impl Demo {
         ));
 
         self.heading("Time passes: the votes close");
+        self.say(
+            "a ballot counts only once an event by another practice has it in its past, \
+             dated before the grace period ends; the practice nodes write one by themselves \
+             within seconds of holding a ballot",
+        );
+        let witnessed = |d: &Demo, i: usize| -> Result<bool> {
+            let ms: Vec<MotionView> = d.practices[i].client()?.get("/motions")?;
+            Ok(ms.iter().all(|m| m.closed || m.tally.unwitnessed == 0))
+        };
+        self.wait("every ballot to be witnessed on every node", || {
+            Ok((0..n).all(|i| witnessed(self, i).unwrap_or(false)))
+        })?;
         self.say(&format!(
             "rather than wait {} minutes for the voting and grace periods, every node is \
              stopped, its clock set right (clock_offset_ms = 0), and started again",
@@ -717,7 +729,10 @@ impl Demo {
             self.start(i)?;
         }
         self.converge()?;
-        self.say("the next event signed after the grace period closes both motions on every node");
+        self.say(
+            "the next event a practice node signs after the grace period (its own witness, \
+             or any other) closes both motions on every node",
+        );
         self.mutual(&[
             "aid",
             "fulfil",

@@ -1104,6 +1104,12 @@ fn print_motion(m: &api::MotionView) {
         if t.quorum_met { "met" } else { "not met" }
     );
     println!("result   {}", t.reason);
+    if t.unwitnessed > 0 && !m.closed {
+        println!(
+            "witness  {} ballot(s) not yet witnessed by another practice",
+            t.unwitnessed
+        );
+    }
     for r in &t.rounds {
         println!("         {r}");
     }

@@ -53,6 +53,12 @@ const MAX_ADDRESSES_PER_PEER: usize = 16;
 pub const LEAVE_LINGER: Duration = Duration::from_secs(10 * 60);
 /// Least time between two address announcements by this node.
 const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a practice node waits, once it holds a ballot it could witness or a motion
+/// whose grace period has passed, before writing a `Witness` event (docs/GOVERNANCE.md
+/// §5.2, §5.5). Each node waits up to as long again, by its key, so that one node's
+/// witness usually reaches the others before they write their own. Far below the least
+/// grace period (`MAX_CLOCK_SKEW_MS`, five minutes).
+pub const WITNESS_DELAY: Duration = Duration::from_secs(2);
 
 /// How a node starts.
 #[derive(Debug, Clone)]
@@ -419,6 +425,9 @@ struct Node {
     attested: HashSet<(FederationId, Vec<u8>)>,
     /// When this node first saw each federation's log record that its network left.
     left_seen: HashMap<FederationId, Instant>,
+    /// When this node writes a `Witness` event, if it still has something to witness or
+    /// a motion to close then.
+    witness_due: Option<Instant>,
 }
 
 /// Opens the store, loads it, starts listening and runs the node on the current tokio
@@ -529,6 +538,7 @@ pub async fn start(
         own_peers: HashSet::new(),
         attested: HashSet::new(),
         left_seen: HashMap::new(),
+        witness_due: None,
     };
     node.open_federations();
     node.refresh_gate();
@@ -1412,6 +1422,7 @@ impl Node {
         self.track_leaving();
         if self.store_failed.is_none() {
             self.attest();
+            self.witness();
         }
         // Authors waiting too long for the feed head give up.
         let (expired, still): (Vec<_>, Vec<_>) =
@@ -1426,6 +1437,37 @@ impl Node {
         self.announce_addresses();
         self.flush(true);
         self.dial_known();
+    }
+
+    /// Writes a `Witness` event, [`WITNESS_DELAY`] (plus this node's share of it) after
+    /// it first had ballots of other practices to witness or a motion whose grace period
+    /// has passed to close in the fold, if it still has then (docs/GOVERNANCE.md §5.2,
+    /// §5.5). Only an active practice node's event does either.
+    fn witness(&mut self) {
+        let now = self.now();
+        let st = self.replica.state();
+        let m = st.membership();
+        let g = st.governance();
+        let wanted = self.head_confirmed
+            && m.is_active_practice_node(&self.me)
+            && (g.would_witness(m, &self.me, now)
+                || g.motions()
+                    .any(|r| r.closed.is_none() && r.final_at_ms < now));
+        if !wanted {
+            self.witness_due = None;
+            return;
+        }
+        let share = WITNESS_DELAY.mul_f64(f64::from(self.me.as_bytes()[0]) / 256.0);
+        let due = *self
+            .witness_due
+            .get_or_insert_with(|| Instant::now() + WITNESS_DELAY + share);
+        if Instant::now() < due {
+            return;
+        }
+        self.witness_due = None;
+        if let Err(e) = self.author(vec![Body::Witness(pb::Witness {})]) {
+            tracing::warn!(error = %e, "could not write a witness");
+        }
     }
 
     /// Announces this node's listen addresses when they differ from the announced ones.

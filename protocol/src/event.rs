@@ -518,6 +518,7 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
             name(&s.title, "joint_statement.title")?;
             text(&s.text, "joint_statement.text")
         }
+        Body::Witness(_) => Ok(()),
         Body::Invitation(i) => {
             key_field(&i.node_key, "invitation.node_key")?;
             name(&i.practice_name, "invitation.practice_name")?;
@@ -590,6 +591,7 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::JointMotion(_) => "joint_motion",
         Body::JointDecision(_) => "joint_decision",
         Body::JointStatement(_) => "joint_statement",
+        Body::Witness(_) => "witness",
     }
 }
 

@@ -266,17 +266,26 @@ impl State {
     fn decide(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome {
         let e = &ev.event;
         if self.is_founded() {
-            // Any event after genesis closes the motions whose grace period ended before
-            // its timestamp, before it is itself judged (docs/GOVERNANCE.md, "Deadlines").
-            let (membership, deed) = (&mut self.membership, &mut self.deed);
-            if self
-                .governance
-                .close_due(ev.id, e.timestamp_ms, membership, deed)
-            {
-                // A removed practice or a replaced node key leaves stale addresses
-                // (docs/PROTOCOL.md §8.9, docs/GOVERNANCE.md §8).
-                self.prune_addresses();
+            let forked = ctx.forks.get(&e.author).is_some_and(|&seq| e.seq >= seq);
+            // An event by an active practice node closes the motions whose grace period
+            // ended before its timestamp, before it is itself judged (docs/GOVERNANCE.md
+            // §5.2). A partner's key never closes: it could cite only old events, sort
+            // early and cut off ballots that sort later.
+            if !forked && self.membership.is_active_practice_node(&e.author) {
+                let (membership, deed) = (&mut self.membership, &mut self.deed);
+                if self
+                    .governance
+                    .close_due(ev.id, e.timestamp_ms, membership, deed)
+                {
+                    // A removed practice or a replaced node key leaves stale addresses
+                    // (docs/PROTOCOL.md §8.9, docs/GOVERNANCE.md §8).
+                    self.prune_addresses();
+                }
             }
+            // Every event carries the unwitnessed ballots in its past; one by an active
+            // member witnesses those of other practices (docs/GOVERNANCE.md §5.5).
+            let speaks = !forked && self.membership.is_active(&e.author);
+            self.governance.trace(&self.membership, ev, speaks);
         }
         let Some(body) = &e.body else {
             return Outcome::NoEffect(NoEffect::UnknownBody);
@@ -318,6 +327,7 @@ impl State {
             Body::KeyRevocation(r) => self.membership.revoke(&e.author, r),
             Body::AddressAnnouncement(a) => self.announce(&e.author, a),
             Body::Invitation(i) => self.invite(e.author, e.timestamp_ms, i),
+            Body::Witness(_) => Ok(()),
             _ if crate::federation::is_aid(body) => {
                 return match self.aid.apply(&self.membership, ev) {
                     Ok(()) => Outcome::Applied,
@@ -334,7 +344,7 @@ impl State {
                 }
             }
             Body::Ballot(b) => {
-                return match self.governance.cast(&self.membership, ev, b) {
+                return match self.governance.cast(&self.membership, ev, b, self.events) {
                     Ok(()) => Outcome::Applied,
                     Err(err) => Outcome::Rejected(err.into()),
                 }

@@ -589,7 +589,7 @@ fn a_declared_interest_recuses_and_withdraws_the_vote() {
         .motion(&m)
         .cloned()
         .expect("motion");
-    assert_eq!(rec.declared.get(&key(103).public()), Some(&d));
+    assert_eq!(rec.seen.declared.get(&key(103).public()), Some(&d));
 }
 
 #[test]

@@ -128,27 +128,71 @@ fn a_ballot_that_follows_the_closing_event_is_refused() {
 
 #[test]
 fn a_ballot_cast_in_time_but_delivered_late_counts_where_it_sorts() {
-    // Partner 105 voted in time, but their ballot reached this node only after the
-    // closing event. It names only the motion, so it sorts before the closing event in
-    // the fold, and every node counts it, whatever order they received things in.
+    // Partner 105 voted in time and practice 3's node witnessed it in time, but neither
+    // event reached this node until after the closing event. Both name only events from
+    // before the close, so they sort before the closing event in the fold, and every
+    // node counts the ballot, whatever order they received things in.
     let mut late = six();
     let m = late.propose(102, PROPOSED, motion(DecisionKind::General));
     let slow = late.sign(105, DURING, vec![m], ballot(m, Choice::For));
+    let seen_by_3 = late.sign(3, DURING, vec![slow.id], Body::Witness(pb::Witness {}));
     for p in [102, 103] {
         late.vote(p, DURING, m, Choice::For);
     }
     late.tick(AFTER_GRACE);
     assert!(!late.tally(&m).passed, "two of six is below quorum");
     late.put(&slow);
+    late.put(&seen_by_3);
     assert_eq!(late.outcome(&slow.id), Outcome::Applied);
     let t = late.tally(&m);
-    assert!(t.passed && t.turnout == 3, "{t}");
+    assert!(t.passed && t.turnout == 3 && t.unwitnessed == 0, "{t}");
     assert!(late.closed(&m));
     let from_scratch = late.r.fold_from_scratch();
     assert_eq!(
         from_scratch.hash(&late.fx.network, late.r.forks()),
         late.r.state_hash()
     );
+}
+
+#[test]
+fn a_ballot_no_other_practice_saw_before_the_close_does_not_count() {
+    // The same late ballot, but with no witness: nothing distinguishes it from one
+    // signed after the close with a false, in-window timestamp (docs/GOVERNANCE.md §5.5),
+    // so it is stored and valid where it sits, and does not count.
+    let mut late = six();
+    let m = late.propose(102, PROPOSED, motion(DecisionKind::General));
+    let backdated = late.sign(105, DURING, vec![m], ballot(m, Choice::For));
+    for p in [102, 103] {
+        late.vote(p, DURING, m, Choice::For);
+    }
+    late.tick(AFTER_GRACE);
+    late.put(&backdated);
+    assert_eq!(late.outcome(&backdated.id), Outcome::Applied);
+    let t = late.tally(&m);
+    assert!(!t.passed && t.turnout == 2 && t.unwitnessed == 1, "{t}");
+    assert!(t.reason.contains("not witnessed"), "{}", t.reason);
+    // A witness written after the close comes too late: it is dated after final_at, so
+    // it cannot witness anything for this motion, wherever it sorts.
+    let mut deps = late.r.heads();
+    deps.push(backdated.id);
+    let too_late = late.sign(3, AFTER_GRACE + 1, deps, Body::Witness(pb::Witness {}));
+    late.put(&too_late);
+    assert_eq!(late.tally(&m).turnout, 2);
+    // Its own practice's node, or a forged witness by a key that is no member, does not
+    // witness it either, even dated in time.
+    let mut own = six();
+    let m = own.propose(102, PROPOSED, motion(DecisionKind::General));
+    let b = own.sign(105, DURING, vec![m], ballot(m, Choice::For));
+    let by_own_node = own.sign(2, DURING, vec![b.id], Body::Witness(pb::Witness {}));
+    let by_stranger = own.sign(77, DURING, vec![b.id], Body::Witness(pb::Witness {}));
+    let by_itself_again = own.sign(105, DURING, vec![b.id], Body::Witness(pb::Witness {}));
+    for ev in [&b, &by_own_node, &by_stranger, &by_itself_again] {
+        own.put(ev);
+    }
+    assert!(own.unwitnessed(m, b.id));
+    own.tick(AFTER_GRACE);
+    let t = own.tally(&m);
+    assert_eq!((t.turnout, t.unwitnessed), (0, 1), "{t}");
 }
 
 #[test]

@@ -314,7 +314,7 @@ fn a_partner_whose_key_was_revoked_gets_a_new_key_and_votes_with_it() {
     let v = net.vote(5104, LATER + 1, g, Choice::For);
     assert_eq!(net.outcome(&v), Outcome::Applied);
     let rec = net.r.state().governance().motion(&g).expect("motion");
-    assert!(rec.ballots.contains_key(&key(104).public()));
+    assert!(rec.seen.ballots.contains_key(&key(104).public()));
     assert_eq!(net.tally(&g).votes_for, 1);
 }
 

@@ -8,13 +8,32 @@ use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
 use mutual_node::node::{self, Config, Network, NodeHandle, Status};
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
-use mutual_protocol::id::NetworkId;
+use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
+use mutual_protocol::governance::deed::default_deed;
+use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::Keypair;
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 use tempfile::TempDir;
+
+/// The default deed with one-minute least voting periods and the least grace period
+/// (`MAX_CLOCK_SKEW_MS`), so that a test can let a vote pass by moving clocks a few
+/// minutes; ordinary resolutions need `general_bp` of the votes cast.
+pub fn quick_deed(general_bp: u32) -> pb::Deed {
+    let mut d = default_deed();
+    d.grace_period_ms = MAX_CLOCK_SKEW_MS;
+    for r in &mut d.rules {
+        r.min_voting_period_ms = 60_000;
+        if r.kind == pb::DecisionKind::General as i32 {
+            if let Some(t) = &mut r.threshold {
+                t.basis_points = general_bp;
+            }
+        }
+    }
+    d
+}
 
 /// The workspace root, for tests that inspect the project itself.
 pub fn workspace_root() -> std::path::PathBuf {
@@ -220,6 +239,41 @@ impl Cluster {
             }
             self.start_with(i, config).await;
         }
+    }
+
+    /// The cluster's clock: this machine's, moved as far as [`Cluster::advance`] moved
+    /// the nodes'.
+    pub fn now_ms(&self) -> u64 {
+        (mutual_node::now_ms() as i64 + self.clock_offset_ms) as u64
+    }
+
+    /// Signs `body` as partner key `kp` following everything node 0 holds, and submits
+    /// it there; it must take effect.
+    pub async fn sign_as(&self, kp: &Keypair, body: Body) -> EventId {
+        let node = self.node(0);
+        let me = kp.public();
+        let (last, heads, latest) = node
+            .query(move |r| {
+                let heads = r.heads();
+                let latest = heads
+                    .iter()
+                    .filter_map(|h| r.get(h))
+                    .map(|e| e.event.timestamp_ms)
+                    .max()
+                    .unwrap_or(0);
+                (r.feed_head(&me), heads, latest)
+            })
+            .await
+            .expect("query");
+        let deps = deps_for(&body, &heads, last.map(|l| l.1));
+        let ev = FeedWriter::resume(copy(kp), self.network(), last).sign(
+            self.now_ms().max(latest),
+            deps,
+            body,
+        );
+        let s = node.submit(ev.to_wire()).await.expect("submitted");
+        assert_eq!(s.outcome.as_deref(), Some("applied"), "{s:?}");
+        ev.id
     }
 
     /// The network id.

@@ -12,13 +12,14 @@ use mutual_node::keyfile::libp2p_keypair;
 use mutual_node::net::{build_swarm, topic, BehaviourEvent};
 use mutual_node::node::NodeHandle;
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
+use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::federation::FederationId;
-use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::Keypair;
 use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
-use mutual_tests::{copy, node_key, partner_key, update, wait_for, Cluster, Founding, Transport};
+use mutual_tests::{
+    copy, node_key, partner_key, quick_deed, update, wait_for, Cluster, Founding, Transport,
+};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use std::time::Duration;
@@ -30,22 +31,6 @@ const VOTING_MS: u64 = 2 * 60_000;
 const PASS_MS: i64 = (VOTING_MS + MAX_CLOCK_SKEW_MS + 60_000) as i64;
 const PARTNERS: usize = 3;
 
-/// The default deed with one-minute least voting periods and the least grace period;
-/// ordinary resolutions need `general_bp` of the votes cast.
-fn deed(general_bp: u32) -> pb::Deed {
-    let mut d = default_deed();
-    d.grace_period_ms = MAX_CLOCK_SKEW_MS;
-    for r in &mut d.rules {
-        r.min_voting_period_ms = 60_000;
-        if r.kind == pb::DecisionKind::General as i32 {
-            if let Some(t) = &mut r.threshold {
-                t.basis_points = general_bp;
-            }
-        }
-    }
-    d
-}
-
 async fn cluster(name: &str, base: usize, practices: usize, running: usize, bp: u32) -> Cluster {
     Cluster::found_with(
         Founding {
@@ -54,44 +39,18 @@ async fn cluster(name: &str, base: usize, practices: usize, running: usize, bp: 
             practices,
             running,
             partners: PARTNERS,
-            deed: deed(bp),
+            deed: quick_deed(bp),
         },
         Transport::Tcp,
     )
     .await
 }
 
-/// Signs `body` as partner key `kp` following everything `node` holds, and submits it;
-/// it must take effect.
-async fn sign_as(c: &Cluster, kp: &Keypair, body: Body) -> EventId {
-    let node = c.node(0);
-    let me = kp.public();
-    let (last, heads, latest) = node
-        .query(move |r| {
-            let heads = r.heads();
-            let latest = heads
-                .iter()
-                .filter_map(|h| r.get(h))
-                .map(|e| e.event.timestamp_ms)
-                .max()
-                .unwrap_or(0);
-            (r.feed_head(&me), heads, latest)
-        })
-        .await
-        .expect("query");
-    let deps = deps_for(&body, &heads, last.map(|l| l.1));
-    let at = ((mutual_node::now_ms() as i64 + c.clock_offset_ms) as u64).max(latest);
-    let ev = FeedWriter::resume(copy(kp), c.network(), last).sign(at, deps, body);
-    let s = node.submit(ev.to_wire()).await.expect("submitted");
-    assert_eq!(s.outcome.as_deref(), Some("applied"), "{s:?}");
-    ev.id
-}
-
 /// Partner 0 proposes `motion`; the partners vote as `votes` says (true: for).
 async fn decide(c: &Cluster, mut motion: pb::Motion, votes: [bool; PARTNERS]) -> EventId {
-    let now = (mutual_node::now_ms() as i64 + c.clock_offset_ms) as u64;
+    let now = c.now_ms();
     motion.closes_at_ms = now + VOTING_MS;
-    let id = sign_as(c, &partner_key(c.base), Body::Motion(motion)).await;
+    let id = c.sign_as(&partner_key(c.base), Body::Motion(motion)).await;
     for (j, v) in votes.iter().enumerate() {
         let choice = if *v {
             pb::Choice::For
@@ -103,14 +62,37 @@ async fn decide(c: &Cluster, mut motion: pb::Motion, votes: [bool; PARTNERS]) ->
             choice: choice as i32,
             ..Default::default()
         };
-        sign_as(c, &partner_key(c.base + j), Body::Ballot(ballot)).await;
+        c.sign_as(&partner_key(c.base + j), Body::Ballot(ballot))
+            .await;
     }
     id
 }
 
-/// Lets the votes close: the clocks move past the voting and grace periods, and a
-/// practice signs something, which closes them in every node's fold.
+/// Lets the votes close: once every running node holds every ballot witnessed by another
+/// practice's node (which the nodes do by themselves within seconds, docs/GOVERNANCE.md
+/// §5.5), the clocks move past the voting and grace periods, and a practice signs
+/// something, which closes them in every node's fold.
 async fn pass_time(c: &mut Cluster) {
+    let running: Vec<&NodeHandle> = c.nodes.iter().flatten().collect();
+    let witnessed = wait_for(LIMIT, || async {
+        for n in &running {
+            let done = n
+                .query(|r| {
+                    r.state()
+                        .governance()
+                        .motions()
+                        .all(|m| m.closed.is_some() || m.unwitnessed.is_empty())
+                })
+                .await
+                .expect("query");
+            if !done {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert!(witnessed, "the nodes witness every ballot");
     c.advance(PASS_MS).await;
     c.node(0)
         .author(vec![update(7100)])

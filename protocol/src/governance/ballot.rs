@@ -8,10 +8,16 @@
 //! and the vote fits the motion (for/against/abstain, or a ranking of its candidates).
 //! A later ballot by the same partner on the same motion replaces the earlier one.
 //!
+//! A valid ballot is applied twice: where it sits, to the motion's `seen` votes (what
+//! later ballots are checked against, and the provisional tally); and where the fold
+//! first finds it witnessed by another practice, to the `votes` that count at the close
+//! (docs/GOVERNANCE.md §5.5). [`check`] does everything that depends on the ballot's
+//! place in the fold; [`apply`] does what depends on the votes already applied.
+//!
 //! A ballot with `CHOICE_DECLARE_INTEREST` is not a vote but a declaration of interest,
 //! checked the same way; see [`Cast::Declare`].
 
-use super::motion::MotionRecord;
+use super::motion::{MotionRecord, Votes};
 use super::tally::Vote;
 use super::{GovernanceError, PartnerId};
 use crate::event::Event;
@@ -48,15 +54,86 @@ pub enum Cast {
     /// so, the partner recuses from then on (their vote, if any, is withdrawn).
     Declare,
     /// Appoints a proxy (see [`super::proxy`]).
-    Appoint,
+    Appoint {
+        /// The proxy.
+        holder: PartnerId,
+        /// When the proxy lapses (ms).
+        expires_at_ms: u64,
+    },
     /// Revokes the partner's proxy (see [`super::proxy`]).
     Revoke,
 }
 
+/// A ballot checked where it sits in the fold, ready to apply to a motion's votes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The ballot event.
+    pub id: EventId,
+    /// Its timestamp (ms).
+    pub timestamp_ms: u64,
+    /// The partner it counts for: its author, or the appointer of a proxy vote.
+    pub voter: PartnerId,
+    /// The partner who signed it.
+    pub author: PartnerId,
+    /// What it does.
+    pub cast: Cast,
+}
+
+/// Applies a checked ballot to `votes` (the motion's `seen` or counted votes): the
+/// checks that depend on what was applied before (recusal, proxies), then the change.
+pub fn apply(
+    rec_max_proxies: u32,
+    interest_recuses: bool,
+    votes: &mut Votes,
+    c: &Checked,
+) -> Result<(), GovernanceError> {
+    if votes.recused.contains(&c.voter) {
+        return Err(GovernanceError::Recused);
+    }
+    if !votes.electorate.contains(&c.voter) {
+        return Err(GovernanceError::NotInElectorate);
+    }
+    match &c.cast {
+        Cast::Vote(vote) if c.voter != c.author => {
+            super::proxy::vote(votes, c.voter, c.author, c.id, c.timestamp_ms, vote.clone())
+        }
+        Cast::Vote(vote) => {
+            votes.ballots.insert(c.voter, (c.id, vote.clone()));
+            votes.by_proxy.remove(&c.voter);
+            Ok(())
+        }
+        Cast::Declare => {
+            votes.declared.insert(c.voter, c.id);
+            if interest_recuses {
+                votes.electorate.remove(&c.voter);
+                votes.recused.insert(c.voter);
+                votes.ballots.remove(&c.voter);
+                votes.by_proxy.remove(&c.voter);
+                votes.proxies.remove(&c.voter);
+            }
+            Ok(())
+        }
+        Cast::Appoint {
+            holder,
+            expires_at_ms,
+        } => super::proxy::appoint(
+            rec_max_proxies,
+            votes,
+            c.voter,
+            *holder,
+            *expires_at_ms,
+            c.id,
+        ),
+        Cast::Revoke => super::proxy::revoke(votes, &c.voter),
+    }
+}
+
 /// Checks a ballot against its motion and returns what it does for `voter` (the
-/// partner it counts for: its author, or the appointer of a proxy vote).
+/// partner it counts for: its author, or the appointer of a proxy vote), with what it
+/// names resolved against the membership where it sits.
 pub fn check(
     rec: &MotionRecord,
+    m: &Membership,
     voter: &PartnerId,
     ev: &Event,
     b: &pb::Ballot,
@@ -73,29 +150,30 @@ pub fn check(
     if ev.timestamp_ms > rec.closes_at_ms {
         return Err(GovernanceError::AfterClose);
     }
-    if rec.recused.contains(voter) {
+    if rec.seen.recused.contains(voter) {
         return Err(GovernanceError::Recused);
     }
-    if !rec.electorate.contains(voter) {
+    if !rec.seen.electorate.contains(voter) {
         return Err(GovernanceError::NotInElectorate);
     }
     if b.statement.len() > MAX_TEXT_BYTES {
         return bad("the statement is over the text limit");
     }
     let choice = Choice::try_from(b.choice).unwrap_or(Choice::Unspecified);
-    let not_a_vote = match choice {
-        Choice::DeclareInterest => Some(Cast::Declare),
-        Choice::AppointProxy => Some(Cast::Appoint),
-        Choice::RevokeProxy => Some(Cast::Revoke),
-        _ => None,
-    };
-    if let Some(cast) = not_a_vote {
+    if matches!(
+        choice,
+        Choice::DeclareInterest | Choice::AppointProxy | Choice::RevokeProxy
+    ) {
         if !b.ranking.is_empty() || !b.on_behalf_of.is_empty() {
             return bad(
                 "a declaration or proxy appointment carries no ranking and no on_behalf_of",
             );
         }
-        return Ok(cast);
+        return match choice {
+            Choice::DeclareInterest => Ok(Cast::Declare),
+            Choice::RevokeProxy => Ok(Cast::Revoke),
+            _ => super::proxy::appointment(rec, m, voter, ev.timestamp_ms, b),
+        };
     }
     if !b.proxy.is_empty() || b.proxy_expires_at_ms != 0 {
         return bad("only an appointment names a proxy");

@@ -15,11 +15,19 @@
 //! - [`effects`]: what a passed motion changes, applied when the fold closes it.
 //!
 //! # Closing without a trusted clock
-//! A motion is closed by the fold at the first event (any event, in fold order) whose
-//! timestamp is after `closes_at + grace`: the tally is taken from the ballots folded
-//! so far and, if it passed, the effect is applied before that event itself is judged.
+//! A motion is closed by the fold at the first event in fold order by an active practice
+//! node whose timestamp is after `closes_at + grace`: the tally is taken from the ballots
+//! counted so far and, if it passed, the effect is applied before that event itself is
+//! judged.
 //! Until then the tally is provisional; [`Governance::report`] says how final a result
 //! is given the caller's clock.
+//!
+//! # Witnessing
+//! A ballot counts at the close only if an event by another practice, timestamped no
+//! later than the motion's `closes_at + grace`, has it among its ancestors and was folded
+//! before the close ([`Governance::trace`]). A partner who has written nothing since the
+//! close cannot then slip in a backdated ballot alone: an honest node of another practice
+//! only writes events dated by its own clock.
 
 pub mod ballot;
 pub mod deed;
@@ -33,7 +41,7 @@ use crate::event::SignedEvent;
 use crate::federation::FederationId;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
-use crate::membership::{Membership, Status};
+use crate::membership::{Holder, Membership, Status};
 use imbl::{OrdMap, OrdSet};
 use motion::{Closed, MotionRecord, Proposal};
 use mutual_proto::v1 as pb;
@@ -180,6 +188,57 @@ pub struct Governance {
     board: OrdSet<PartnerId>,
     chair: Option<PartnerId>,
     links: OrdMap<FederationId, Link>,
+    /// Valid ballots of open motions that no event by another practice has witnessed
+    /// yet, by ballot id.
+    unwitnessed: OrdMap<EventId, Unwitnessed>,
+    /// For each event with unwitnessed ballots in its past (itself included): those
+    /// ballots, as they stood when it was folded. Read through `unwitnessed`; cleared
+    /// whenever that is empty.
+    reach: OrdMap<EventId, OrdSet<EventId>>,
+}
+
+/// A valid ballot waiting to be witnessed (docs/GOVERNANCE.md §5.5).
+#[derive(Clone, Debug, PartialEq)]
+struct Unwitnessed {
+    /// The motion it is on.
+    motion: EventId,
+    /// Its place in the fold: ballots become counted in this order.
+    place: u64,
+    /// The key that signed it.
+    key: PublicKey,
+    /// The practice of the partner who signed it.
+    practice: String,
+    /// Whether an event has witnessed it; it is counted once no earlier unwitnessed
+    /// ballot on the same motion is among its own ancestors.
+    witnessed: bool,
+    /// The checked ballot, applied to the counted votes when it is.
+    ballot: ballot::Checked,
+}
+
+/// The practice a key speaks for: a node's own, or a partner's.
+fn practice_of(m: &Membership, key: &PublicKey) -> Option<String> {
+    match m.holder(key)? {
+        Holder::Practice(ods) => Some(ods.clone()),
+        Holder::Partner(id) => m.partner(id).map(|p| p.partner.practice_ods.clone()),
+    }
+}
+
+/// Whether an event by `key` witnesses a ballot signed by `ballot_key` of
+/// `ballot_practice`: it must be another key, of another practice unless the network
+/// has only one active practice (docs/GOVERNANCE.md §5.5).
+fn may_witness(
+    m: &Membership,
+    key: &PublicKey,
+    ballot_key: &PublicKey,
+    ballot_practice: &str,
+) -> bool {
+    if key == ballot_key {
+        return false;
+    }
+    let Some(practice) = practice_of(m, key) else {
+        return false;
+    };
+    practice != ballot_practice || m.practices().filter(|p| p.status == Status::Active).count() == 1
 }
 
 /// A federation this network linked to by a passed motion (docs/FEDERATION.md §2).
@@ -360,12 +419,15 @@ impl Governance {
         Ok(())
     }
 
-    /// Applies a ballot event (already known to be by an active member's current key).
+    /// Applies a ballot event (already known to be by an active member's current key)
+    /// to its motion's `seen` votes, and holds it until it is witnessed; `place` is its
+    /// place in the fold.
     pub fn cast(
         &mut self,
         m: &Membership,
         ev: &SignedEvent,
         b: &pb::Ballot,
+        place: u64,
     ) -> Result<(), GovernanceError> {
         let author = ballot::voter(m, &ev.event)?;
         let id = ballot::motion_id(b)?;
@@ -386,34 +448,172 @@ impl Governance {
                 }
             }
         };
-        let (ts, eid) = (ev.event.timestamp_ms, ev.id);
-        match ballot::check(rec, &voter, &ev.event, b)? {
-            ballot::Cast::Vote(vote) if voter != author => {
-                proxy::vote(rec, m, voter, author, eid, ts, vote)?;
+        let cast = ballot::check(rec, m, &voter, &ev.event, b)?;
+        if matches!(cast, ballot::Cast::Vote(_))
+            && voter != author
+            && !motion::partner_active(m, &voter)
+        {
+            return Err(GovernanceError::InvalidBallot(
+                "the appointer is no longer an active partner".into(),
+            ));
+        }
+        let checked = ballot::Checked {
+            id: ev.id,
+            timestamp_ms: ev.event.timestamp_ms,
+            voter,
+            author,
+            cast,
+        };
+        ballot::apply(
+            rec.max_proxies,
+            rec.rule.interest_recuses,
+            &mut rec.seen,
+            &checked,
+        )?;
+        rec.unwitnessed.insert(ev.id);
+        let practice = m
+            .partner(&author)
+            .map(|p| p.partner.practice_ods.clone())
+            .unwrap_or_default();
+        self.unwitnessed.insert(
+            ev.id,
+            Unwitnessed {
+                motion: id,
+                place,
+                key: ev.event.author,
+                practice,
+                witnessed: false,
+                ballot: checked,
+            },
+        );
+        self.reach.entry(ev.id).or_default().insert(ev.id);
+        Ok(())
+    }
+
+    /// Carries the unwitnessed ballots in the past of `ev`'s causes forward to `ev` and,
+    /// if `speaks` (its author is an active member, where it sits), marks those it
+    /// witnesses and counts every witnessed ballot that no unwitnessed ballot on the same
+    /// motion precedes in its own past, in fold order. Called by the fold for every event
+    /// after the genesis, after closing what is due and before the event is judged.
+    pub(crate) fn trace(&mut self, m: &Membership, ev: &SignedEvent, speaks: bool) {
+        if self.unwitnessed.is_empty() {
+            if !self.reach.is_empty() {
+                self.reach = OrdMap::new();
             }
-            ballot::Cast::Vote(vote) => {
-                rec.ballots.insert(voter, (eid, vote));
-                rec.by_proxy.remove(&voter);
+            return;
+        }
+        let mut past = OrdSet::new();
+        for c in ev.event.causes() {
+            if let Some(s) = self.reach.get(&c) {
+                past.extend(
+                    s.iter()
+                        .filter(|b| self.unwitnessed.contains_key(*b))
+                        .copied(),
+                );
             }
-            ballot::Cast::Declare => {
-                rec.declared.insert(voter, eid);
-                if rec.rule.interest_recuses {
-                    rec.electorate.remove(&voter);
-                    rec.recused.insert(voter);
-                    rec.ballots.remove(&voter);
-                    rec.by_proxy.remove(&voter);
-                    rec.proxies.remove(&voter);
+        }
+        if past.is_empty() {
+            return;
+        }
+        if speaks {
+            // Witnessed: by another key of another practice, dated no later than the
+            // motion's final_at (a partner's event does not close motions, so a motion
+            // still open here may be past it).
+            let ts = ev.event.timestamp_ms;
+            let now_witnessed: Vec<EventId> = past
+                .iter()
+                .filter(|b| {
+                    self.unwitnessed.get(*b).is_some_and(|u| {
+                        !u.witnessed
+                            && self
+                                .motions
+                                .get(&u.motion)
+                                .is_some_and(|r| ts <= r.final_at_ms)
+                            && may_witness(m, &ev.event.author, &u.key, &u.practice)
+                    })
+                })
+                .copied()
+                .collect();
+            let any = !now_witnessed.is_empty();
+            for b in now_witnessed {
+                if let Some(u) = self.unwitnessed.get_mut(&b) {
+                    u.witnessed = true;
                 }
             }
-            ballot::Cast::Appoint => proxy::appoint(rec, m, voter, eid, ts, b)?,
-            ballot::Cast::Revoke => proxy::revoke(rec, &voter)?,
+            if any {
+                self.count_witnessed();
+                past = past
+                    .into_iter()
+                    .filter(|b| self.unwitnessed.contains_key(b))
+                    .collect();
+            }
         }
-        Ok(())
+        if !past.is_empty() {
+            self.reach.insert(ev.id, past);
+        }
+    }
+
+    /// Counts, in fold order, each witnessed ballot with no unwitnessed ballot on the same
+    /// motion in its past, until none is left to count.
+    fn count_witnessed(&mut self) {
+        loop {
+            let mut ready: Vec<(u64, EventId)> = self
+                .unwitnessed
+                .iter()
+                .filter(|(id, u)| {
+                    u.witnessed
+                        && !self.reach.get(*id).is_some_and(|past| {
+                            past.iter().any(|a| {
+                                a != *id
+                                    && self
+                                        .unwitnessed
+                                        .get(a)
+                                        .is_some_and(|x| x.motion == u.motion)
+                            })
+                        })
+                })
+                .map(|(id, u)| (u.place, *id))
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            ready.sort_unstable();
+            for (_, id) in ready {
+                let Some(u) = self.unwitnessed.remove(&id) else {
+                    continue;
+                };
+                if let Some(rec) = self.motions.get_mut(&u.motion) {
+                    rec.unwitnessed.remove(&id);
+                    // Valid where it sits, a ballot may still do nothing here: a proxy
+                    // vote whose appointment is not yet counted, or a vote by a partner
+                    // whose declaration of interest already recused them.
+                    let _ = ballot::apply(
+                        rec.max_proxies,
+                        rec.rule.interest_recuses,
+                        &mut rec.votes,
+                        &u.ballot,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether an event by `key` timestamped `now_ms` would witness a ballot still
+    /// waiting: what a practice node asks to decide whether to write one.
+    pub fn would_witness(&self, m: &Membership, key: &PublicKey, now_ms: u64) -> bool {
+        self.unwitnessed.values().any(|u| {
+            !u.witnessed
+                && self
+                    .motions
+                    .get(&u.motion)
+                    .is_some_and(|r| now_ms <= r.final_at_ms)
+                && may_witness(m, key, &u.key, &u.practice)
+        })
     }
 
     /// Closes, in order, every open motion whose grace period ended before
     /// `timestamp_ms`, applying the effects of those that passed. Called by the fold for
-    /// every event after genesis, before the event itself is judged.
+    /// every event by an active practice node, before the event itself is judged.
     ///
     /// Returns whether any effect applied (so the caller can prune what the change
     /// made stale, such as the addresses of a removed practice's node).
@@ -433,7 +633,18 @@ impl Governance {
             let Some(rec) = self.motions.get(&id).cloned() else {
                 continue;
             };
-            let tally = rec.count();
+            // Ballots never witnessed do not count; the tally says how many there were.
+            for b in &rec.unwitnessed {
+                self.unwitnessed.remove(b);
+            }
+            let mut tally = rec.count(&rec.votes);
+            if tally.unwitnessed > 0 {
+                tally.reason = format!(
+                    "{} ({} ballot(s) not witnessed by another practice before the close \
+                     did not count)",
+                    tally.reason, tally.unwitnessed
+                );
+            }
             let effect = if tally.passed {
                 effects::apply(
                     &rec,
@@ -488,12 +699,14 @@ impl Governance {
                 let mut e = pb::MotionEntry {
                     id: r.id.as_bytes().to_vec(),
                     ballots: r
+                        .votes
                         .ballots
                         .iter()
                         .map(|(p, (b, _))| pb::BallotEntry {
                             partner: p.as_bytes().to_vec(),
                             ballot: b.as_bytes().to_vec(),
                             proxy: r
+                                .votes
                                 .by_proxy
                                 .get(p)
                                 .map(|h| h.as_bytes().to_vec())
@@ -501,6 +714,7 @@ impl Governance {
                         })
                         .collect(),
                     proxies: r
+                        .votes
                         .proxies
                         .iter()
                         .map(|(a, p)| pb::ProxyEntry {
@@ -511,6 +725,7 @@ impl Governance {
                         })
                         .collect(),
                     declared: r
+                        .votes
                         .declared
                         .iter()
                         .map(|(p, b)| pb::BallotEntry {
@@ -518,6 +733,11 @@ impl Governance {
                             ballot: b.as_bytes().to_vec(),
                             proxy: Vec::new(),
                         })
+                        .collect(),
+                    unwitnessed: r
+                        .unwitnessed
+                        .iter()
+                        .map(|b| b.as_bytes().to_vec())
                         .collect(),
                     ..Default::default()
                 };

@@ -61,10 +61,6 @@ pub struct MotionRecord {
     pub subject: Subject,
     /// The practice the motion concerns, if any (for [`Group::PracticePartners`]).
     pub practice: Option<String>,
-    /// Partner ids entitled to vote, fixed when the motion was applied.
-    pub electorate: OrdSet<PartnerId>,
-    /// Partner ids that would have been entitled but are recused.
-    pub recused: OrdSet<PartnerId>,
     /// For elections: candidate partner ids, in the order listed.
     pub candidates: Vec<PartnerId>,
     /// For elections: the tie-break key of each candidate.
@@ -75,18 +71,37 @@ pub struct MotionRecord {
     /// locality, fixed when the motion was applied, parallel to `candidates`. Empty
     /// otherwise.
     pub localities: Vec<String>,
+    /// Proxies per holder allowed by the deed when the motion was proposed (0: none).
+    pub max_proxies: u32,
+    /// The ballots that count: each applied where the fold first found it witnessed
+    /// (docs/GOVERNANCE.md §5.5). The final tally is taken from these.
+    pub votes: Votes,
+    /// Every valid ballot, applied where it sits in the fold, witnessed or not: what
+    /// a new ballot is checked against, and the provisional tally.
+    pub seen: Votes,
+    /// Valid ballots not yet witnessed, by event id. Emptied when the motion closes;
+    /// the closing tally says how many were left.
+    pub unwitnessed: OrdSet<EventId>,
+    /// Set once the fold has closed the motion.
+    pub closed: Option<Closed>,
+}
+
+/// One motion's electorate and the ballots applied to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Votes {
+    /// Partner ids entitled to vote, fixed when the motion was applied (less those who
+    /// recused by declaring an interest).
+    pub electorate: OrdSet<PartnerId>,
+    /// Partner ids that would have been entitled but are recused.
+    pub recused: OrdSet<PartnerId>,
     /// The ballot that counts for each partner: (ballot event id, vote).
     pub ballots: OrdMap<PartnerId, (EventId, Vote)>,
     /// Declarations of interest: partner id to the declaring event.
     pub declared: OrdMap<PartnerId, EventId>,
-    /// Proxies per holder allowed by the deed when the motion was proposed (0: none).
-    pub max_proxies: u32,
     /// Proxy appointments in force, by appointer.
     pub proxies: OrdMap<PartnerId, super::proxy::Proxy>,
     /// Appointers whose counted vote was cast by their proxy, with the proxy.
     pub by_proxy: OrdMap<PartnerId, PartnerId>,
-    /// Set once the fold has closed the motion.
-    pub closed: Option<Closed>,
 }
 
 impl MotionRecord {
@@ -98,15 +113,18 @@ impl MotionRecord {
         )
     }
 
-    /// The tally of the ballots that count so far (the final one, once closed).
+    /// The tally: once closed, the final one; before, the provisional tally of every
+    /// valid ballot so far, with [`Tally::unwitnessed`] saying how many of them would
+    /// not count if the motion closed now.
     pub fn tally(&self) -> Tally {
         if let Some(c) = &self.closed {
             return c.tally.clone();
         }
-        self.count()
+        self.count(&self.seen)
     }
 
-    pub(super) fn count(&self) -> Tally {
+    /// The tally over `votes`, with the number of ballots not yet witnessed.
+    pub(super) fn count(&self, votes: &Votes) -> Tally {
         let election = self.is_election().then_some(tally::Election {
             seats: self.seats,
             candidates: &self.candidates,
@@ -116,13 +134,15 @@ impl MotionRecord {
                 .per_locality
                 .then_some(self.localities.as_slice()),
         });
-        tally::count(
+        let mut t = tally::count(
             &self.rule,
-            u32::try_from(self.electorate.len()).unwrap_or(u32::MAX),
-            u32::try_from(self.recused.len()).unwrap_or(u32::MAX),
-            self.ballots.values().map(|(_, v)| v),
+            u32::try_from(votes.electorate.len()).unwrap_or(u32::MAX),
+            u32::try_from(votes.recused.len()).unwrap_or(u32::MAX),
+            votes.ballots.values().map(|(_, v)| v),
             election,
-        )
+        );
+        t.unwitnessed = u32::try_from(self.unwitnessed.len()).unwrap_or(u32::MAX);
+        t
     }
 }
 
@@ -442,7 +462,14 @@ pub(super) fn open(
         .into_iter()
         .filter(|id| voters.contains(id))
         .collect();
-    let electorate = voters.relative_complement(recused.clone());
+    let votes = Votes {
+        electorate: voters.relative_complement(recused.clone()),
+        recused,
+        ballots: OrdMap::new(),
+        declared: OrdMap::new(),
+        proxies: OrdMap::new(),
+        by_proxy: OrdMap::new(),
+    };
     Ok(MotionRecord {
         id: p.id,
         motion: mo.clone(),
@@ -454,17 +481,14 @@ pub(super) fn open(
         final_at_ms,
         subject,
         practice,
-        electorate,
-        recused,
         candidates,
         tiebreak,
         seats,
         localities,
-        ballots: OrdMap::new(),
-        declared: OrdMap::new(),
         max_proxies: deed.map_or(0, |d| d.max_proxies_per_holder),
-        proxies: OrdMap::new(),
-        by_proxy: OrdMap::new(),
+        votes: votes.clone(),
+        seen: votes,
+        unwitnessed: OrdSet::new(),
         closed: None,
     })
 }

@@ -6,7 +6,8 @@
 //! per holder by the deed's `max_proxies_per_holder` (0 disables proxies). A vote in
 //! person always wins over a proxy vote. See docs/GOVERNANCE.md, "Proxies".
 
-use super::motion::{partner_active, partner_id, MotionRecord};
+use super::ballot::Cast;
+use super::motion::{partner_active, partner_id, MotionRecord, Votes};
 use super::tally::Vote;
 use super::{GovernanceError, PartnerId};
 use crate::id::EventId;
@@ -29,15 +30,16 @@ fn bad<T>(s: &str) -> Result<T, GovernanceError> {
     Err(GovernanceError::InvalidBallot(s.into()))
 }
 
-/// Records `appointer`'s appointment of the partner named in `b.proxy`.
-pub fn appoint(
-    rec: &mut MotionRecord,
+/// Resolves an appointment by `appointer` where it sits in the fold: proxies are
+/// allowed, the holder is another active partner, and the expiry is no earlier than
+/// the appointment (and no later than the motion's close).
+pub fn appointment(
+    rec: &MotionRecord,
     m: &Membership,
-    appointer: PartnerId,
-    id: EventId,
+    appointer: &PartnerId,
     timestamp_ms: u64,
     b: &pb::Ballot,
-) -> Result<(), GovernanceError> {
+) -> Result<Cast, GovernanceError> {
     if rec.max_proxies == 0 {
         return Err(GovernanceError::ProxiesDisabled);
     }
@@ -45,7 +47,7 @@ pub fn appoint(
         Some(h) if partner_active(m, &h) => h,
         _ => return bad("the proxy named is not an active partner"),
     };
-    if holder == appointer {
+    if holder == *appointer {
         return bad("a partner cannot be their own proxy");
     }
     let expires_at_ms = match b.proxy_expires_at_ms {
@@ -53,20 +55,33 @@ pub fn appoint(
         t if t < timestamp_ms => return bad("the proxy expires before it is given"),
         t => t.min(rec.closes_at_ms),
     };
-    let held = rec
+    Ok(Cast::Appoint {
+        holder,
+        expires_at_ms,
+    })
+}
+
+/// Records `appointer`'s appointment of `holder`, within the cap per holder.
+pub fn appoint(
+    max_proxies: u32,
+    votes: &mut Votes,
+    appointer: PartnerId,
+    holder: PartnerId,
+    expires_at_ms: u64,
+    id: EventId,
+) -> Result<(), GovernanceError> {
+    let held = votes
         .proxies
         .iter()
         .filter(|(a, p)| p.holder == holder && **a != appointer)
         .count();
-    if held >= rec.max_proxies as usize {
-        return Err(GovernanceError::ProxyCapReached {
-            max: rec.max_proxies,
-        });
+    if held >= max_proxies as usize {
+        return Err(GovernanceError::ProxyCapReached { max: max_proxies });
     }
     // The new appointment replaces the old one, even to the same holder: a vote cast
     // under the old one no longer counts (docs/GOVERNANCE.md §4.3).
-    withdraw_proxy_vote(rec, &appointer);
-    rec.proxies.insert(
+    withdraw_proxy_vote(votes, &appointer);
+    votes.proxies.insert(
         appointer,
         Proxy {
             holder,
@@ -78,32 +93,32 @@ pub fn appoint(
 }
 
 /// Revokes `appointer`'s proxy and withdraws any vote it cast.
-pub fn revoke(rec: &mut MotionRecord, appointer: &PartnerId) -> Result<(), GovernanceError> {
-    if rec.proxies.remove(appointer).is_none() {
+pub fn revoke(votes: &mut Votes, appointer: &PartnerId) -> Result<(), GovernanceError> {
+    if votes.proxies.remove(appointer).is_none() {
         return bad("there is no proxy to revoke");
     }
-    withdraw_proxy_vote(rec, appointer);
+    withdraw_proxy_vote(votes, appointer);
     Ok(())
 }
 
 /// Removes the appointer's vote if a proxy cast it.
-pub fn withdraw_proxy_vote(rec: &mut MotionRecord, appointer: &PartnerId) {
-    if rec.by_proxy.remove(appointer).is_some() {
-        rec.ballots.remove(appointer);
+pub fn withdraw_proxy_vote(votes: &mut Votes, appointer: &PartnerId) {
+    if votes.by_proxy.remove(appointer).is_some() {
+        votes.ballots.remove(appointer);
     }
 }
 
-/// Checks and records a vote cast by `holder` for `appointer`.
+/// Checks and records a vote cast by `holder` for `appointer` (whose being an active
+/// partner was checked where the vote sits).
 pub fn vote(
-    rec: &mut MotionRecord,
-    m: &Membership,
+    votes: &mut Votes,
     appointer: PartnerId,
     holder: PartnerId,
     id: EventId,
     timestamp_ms: u64,
     v: Vote,
 ) -> Result<(), GovernanceError> {
-    let Some(p) = rec.proxies.get(&appointer) else {
+    let Some(p) = votes.proxies.get(&appointer) else {
         return Err(GovernanceError::NoProxy);
     };
     if p.holder != holder {
@@ -112,13 +127,10 @@ pub fn vote(
     if timestamp_ms > p.expires_at_ms {
         return bad("the proxy has expired");
     }
-    if !partner_active(m, &appointer) {
-        return bad("the appointer is no longer an active partner");
-    }
-    if rec.ballots.contains_key(&appointer) && !rec.by_proxy.contains_key(&appointer) {
+    if votes.ballots.contains_key(&appointer) && !votes.by_proxy.contains_key(&appointer) {
         return bad("the appointer has voted in person");
     }
-    rec.ballots.insert(appointer, (id, v));
-    rec.by_proxy.insert(appointer, holder);
+    votes.ballots.insert(appointer, (id, v));
+    votes.by_proxy.insert(appointer, holder);
     Ok(())
 }

@@ -63,6 +63,10 @@ pub struct Tally {
     pub elected: Vec<PublicKey>,
     /// Why it passed or failed, in words.
     pub reason: String,
+    /// Valid ballots no event by another practice had witnessed (docs/GOVERNANCE.md §5.5):
+    /// before the close, ballots counted above that would not count if the motion closed
+    /// now; in the final tally, ballots that were never witnessed and did not count.
+    pub unwitnessed: u32,
 }
 
 impl fmt::Display for Tally {
@@ -79,7 +83,11 @@ impl fmt::Display for Tally {
             self.quorum_needed,
             if self.quorum_met { "met" } else { "not met" },
             self.reason
-        )
+        )?;
+        if self.unwitnessed > 0 {
+            write!(f, "; {} ballot(s) not witnessed", self.unwitnessed)?;
+        }
+        Ok(())
     }
 }
 
@@ -230,6 +238,7 @@ pub fn count<'a>(
         localities: Vec::new(),
         elected: Vec::new(),
         reason: String::new(),
+        unwitnessed: 0,
     };
     if let Some(Election {
         candidates,

@@ -80,8 +80,16 @@ impl Net {
         id
     }
 
-    /// Signs and takes in a ballot body following every head and, directly, its motion.
+    /// Signs and takes in a ballot body following every head and, directly, its motion;
+    /// then, as practice nodes do, witnesses it (see [`Net::witness`]).
     pub fn cast(&mut self, who: u32, ts: u64, motion: EventId, body: Body) -> EventId {
+        let id = self.cast_unwitnessed(who, ts, motion, body);
+        self.witness(ts, motion, id);
+        id
+    }
+
+    /// [`Net::cast`] without the witness.
+    pub fn cast_unwitnessed(&mut self, who: u32, ts: u64, motion: EventId, body: Body) -> EventId {
         let mut deps = self.r.heads();
         deps.truncate(30);
         if !deps.contains(&motion) {
@@ -90,6 +98,26 @@ impl Net {
         let ev = self.sign(who, ts, deps, body);
         self.put(&ev);
         ev.id
+    }
+
+    /// Whether `ballot` on `motion` is valid but not yet witnessed.
+    pub fn unwitnessed(&self, motion: EventId, ballot: EventId) -> bool {
+        self.r
+            .state()
+            .governance()
+            .motion(&motion)
+            .is_some_and(|r| r.unwitnessed.contains(&ballot))
+    }
+
+    /// Practice nodes write `Witness` events at `ts`, following every head, one at a
+    /// time in order of practice, until `ballot` is witnessed (or none is left to try).
+    pub fn witness(&mut self, ts: u64, motion: EventId, ballot: EventId) {
+        for node in self.fx.practices.clone() {
+            if !self.unwitnessed(motion, ballot) {
+                return;
+            }
+            self.event(node, ts, Body::Witness(pb::Witness {}));
+        }
     }
 
     pub fn vote(&mut self, who: u32, ts: u64, motion: EventId, choice: Choice) -> EventId {
