@@ -1448,8 +1448,10 @@ impl Node {
         let st = self.replica.state();
         let m = st.membership();
         let g = st.governance();
+        // A forked node's events no longer witness or close anything (PROTOCOL.md §6).
         let wanted = self.head_confirmed
             && m.is_active_practice_node(&self.me)
+            && !self.replica.forks().contains_key(&self.me)
             && (g.would_witness(m, &self.me, now)
                 || g.motions()
                     .any(|r| r.closed.is_none() && r.final_at_ms < now));

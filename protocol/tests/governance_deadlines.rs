@@ -171,11 +171,15 @@ fn a_ballot_no_other_practice_saw_before_the_close_does_not_count() {
     let t = late.tally(&m);
     assert!(!t.passed && t.turnout == 2 && t.unwitnessed == 1, "{t}");
     assert!(t.reason.contains("not witnessed"), "{}", t.reason);
-    // A witness written after the close comes too late: it is dated after final_at, so
-    // it cannot witness anything for this motion, wherever it sorts.
-    let mut deps = late.r.heads();
-    deps.push(backdated.id);
-    let too_late = late.sign(3, AFTER_GRACE + 1, deps, Body::Witness(pb::Witness {}));
+    // A witness dated after final_at comes too late, even one that sorts before the
+    // closing event: here another practice's partner (whose event closes nothing)
+    // follows only the backdated ballot.
+    let too_late = late.sign(
+        106,
+        AFTER_GRACE + 1,
+        vec![backdated.id],
+        Body::Witness(pb::Witness {}),
+    );
     late.put(&too_late);
     assert_eq!(late.tally(&m).turnout, 2);
     // Its own practice's node, or a forged witness by a key that is no member, does not

@@ -177,6 +177,96 @@ fn a_witnessed_ballot_waits_for_the_unwitnessed_ballots_in_its_past() {
 }
 
 #[test]
+fn a_refused_ballot_waits_and_counts_once_what_it_needs_is_counted() {
+    // 104 (practice 2) appoints 102 (practice 1). 102's proxy vote sorts after the
+    // appointment but does not follow it. Practice 3's node witnesses only the vote: the
+    // counted votes have no appointment yet, so it waits. Practice 1's node then
+    // witnesses the appointment; it is counted, and so, tried again, is the vote.
+    let mut net = Net::new(
+        3,
+        Some(pb::Deed {
+            max_proxies_per_holder: 1,
+            ..default_deed()
+        }),
+    );
+    let m = net.propose(102, PROPOSED, motion(DecisionKind::General));
+    let a = net.sign(
+        104,
+        DURING,
+        vec![m],
+        Body::Ballot(pb::Ballot {
+            motion: m.as_bytes().to_vec(),
+            choice: Choice::AppointProxy as i32,
+            proxy: pk(102),
+            ..Default::default()
+        }),
+    );
+    net.put(&a);
+    let before = net.sign(102, DURING, vec![m], witness());
+    net.put(&before);
+    let v = net.sign(
+        102,
+        DURING + 1,
+        vec![m],
+        Body::Ballot(pb::Ballot {
+            motion: m.as_bytes().to_vec(),
+            choice: Choice::For as i32,
+            on_behalf_of: pk(104),
+            ..Default::default()
+        }),
+    );
+    net.put(&v);
+    assert_eq!(
+        net.outcome(&v.id),
+        Outcome::Applied,
+        "the appointment sorts first"
+    );
+    let w3 = net.sign(3, DURING + 2, vec![v.id], witness());
+    net.put(&w3);
+    assert!(
+        net.unwitnessed(m, v.id),
+        "witnessed, refused by the counted votes, waiting"
+    );
+    assert_eq!(net.tally(&m).unwitnessed, 2);
+    let w1 = net.sign(1, DURING + 3, vec![a.id], witness());
+    net.put(&w1);
+    assert!(!net.unwitnessed(m, a.id) && !net.unwitnessed(m, v.id));
+    let rec = net.r.state().governance().motion(&m).expect("motion");
+    assert_eq!(rec.votes.by_proxy.len(), 1, "the proxy vote counts");
+    close(&mut net, &m);
+    let t = net.tally(&m);
+    assert_eq!((t.votes_for, t.unwitnessed), (1, 0), "{t}");
+}
+
+#[test]
+fn a_partner_cannot_witness_their_own_ballot_with_a_new_key() {
+    // In a network of one practice any other member witnesses, but not the same partner
+    // under a rotated key.
+    let mut net = Net::new(1, Some(default_deed()));
+    let m = net.propose(102, T0 + DAY, motion(DecisionKind::General));
+    let b = net.sign(103, DURING, vec![m], ballot(m, Choice::For));
+    net.put(&b);
+    let network = net.fx.network;
+    let rot = net.sign(
+        103,
+        DURING,
+        vec![b.id],
+        common::rotation(&network, &common::key(103).public(), &common::key(150)),
+    );
+    net.put(&rot);
+    assert_eq!(net.outcome(&rot.id), Outcome::Applied);
+    let w = net.sign(150, DURING, vec![rot.id], witness());
+    net.put(&w);
+    assert_eq!(net.outcome(&w.id), Outcome::Applied);
+    assert!(
+        net.unwitnessed(m, b.id),
+        "the same partner, whatever the key"
+    );
+    net.event(102, DURING, witness());
+    assert!(!net.unwitnessed(m, b.id), "another partner of the practice");
+}
+
+#[test]
 fn a_witness_must_be_an_active_member_of_another_practice_dated_in_time() {
     let mut net = six();
     let m = net.propose(102, PROPOSED, motion(DecisionKind::General));

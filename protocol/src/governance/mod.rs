@@ -204,8 +204,6 @@ struct Unwitnessed {
     motion: EventId,
     /// Its place in the fold: ballots become counted in this order.
     place: u64,
-    /// The key that signed it.
-    key: PublicKey,
     /// The practice of the partner who signed it.
     practice: String,
     /// Whether an event has witnessed it; it is counted once no earlier unwitnessed
@@ -223,16 +221,12 @@ fn practice_of(m: &Membership, key: &PublicKey) -> Option<String> {
     }
 }
 
-/// Whether an event by `key` witnesses a ballot signed by `ballot_key` of
-/// `ballot_practice`: it must be another key, of another practice unless the network
-/// has only one active practice (docs/GOVERNANCE.md §5.5).
-fn may_witness(
-    m: &Membership,
-    key: &PublicKey,
-    ballot_key: &PublicKey,
-    ballot_practice: &str,
-) -> bool {
-    if key == ballot_key {
+/// Whether an event by `key` witnesses a ballot signed by partner `author` of
+/// `ballot_practice`: it must speak for another practice or, if the network has only one
+/// active practice, for another member — never for the same partner, whatever key either
+/// was signed with (docs/GOVERNANCE.md §5.5).
+fn may_witness(m: &Membership, key: &PublicKey, author: &PartnerId, ballot_practice: &str) -> bool {
+    if matches!(m.holder(key), Some(Holder::Partner(id)) if id == author) {
         return false;
     }
     let Some(practice) = practice_of(m, key) else {
@@ -480,7 +474,6 @@ impl Governance {
             Unwitnessed {
                 motion: id,
                 place,
-                key: ev.event.author,
                 practice,
                 witnessed: false,
                 ballot: checked,
@@ -502,15 +495,23 @@ impl Governance {
             }
             return;
         }
-        let mut past = OrdSet::new();
+        // Most events have one cause with a past, or causes sharing one: the set is then
+        // shared, not copied.
+        let mut past: OrdSet<EventId> = OrdSet::new();
         for c in ev.event.causes() {
             if let Some(s) = self.reach.get(&c) {
-                past.extend(
-                    s.iter()
-                        .filter(|b| self.unwitnessed.contains_key(*b))
-                        .copied(),
-                );
+                if past.is_empty() {
+                    past = s.clone();
+                } else if *s != past {
+                    past.extend(s.iter().copied());
+                }
             }
+        }
+        if past.iter().any(|b| !self.unwitnessed.contains_key(b)) {
+            past = past
+                .into_iter()
+                .filter(|b| self.unwitnessed.contains_key(b))
+                .collect();
         }
         if past.is_empty() {
             return;
@@ -529,7 +530,7 @@ impl Governance {
                                 .motions
                                 .get(&u.motion)
                                 .is_some_and(|r| ts <= r.final_at_ms)
-                            && may_witness(m, &ev.event.author, &u.key, &u.practice)
+                            && may_witness(m, &ev.event.author, &u.ballot.author, &u.practice)
                     })
                 })
                 .copied()
@@ -553,15 +554,20 @@ impl Governance {
         }
     }
 
-    /// Counts, in fold order, each witnessed ballot with no unwitnessed ballot on the same
-    /// motion in its past, until none is left to count.
+    /// Counts, in fold order, each witnessed ballot with no not-yet-counted ballot on the
+    /// same motion in its past, until none is left to count. A ballot the counted votes
+    /// refuse (a proxy vote whose appointment, not in its past, is not counted yet) stays
+    /// waiting, and is tried again whenever a ballot on its motion is counted.
     fn count_witnessed(&mut self) {
+        // Tried and refused since the last ballot counted on their motion.
+        let mut refused: OrdSet<EventId> = OrdSet::new();
         loop {
             let mut ready: Vec<(u64, EventId)> = self
                 .unwitnessed
                 .iter()
                 .filter(|(id, u)| {
                     u.witnessed
+                        && !refused.contains(*id)
                         && !self.reach.get(*id).is_some_and(|past| {
                             past.iter().any(|a| {
                                 a != *id
@@ -579,23 +585,46 @@ impl Governance {
             }
             ready.sort_unstable();
             for (_, id) in ready {
-                let Some(u) = self.unwitnessed.remove(&id) else {
+                let Some(u) = self.unwitnessed.get(&id) else {
                     continue;
                 };
-                if let Some(rec) = self.motions.get_mut(&u.motion) {
+                let motion = u.motion;
+                let Some(rec) = self.motions.get_mut(&motion) else {
+                    continue;
+                };
+                let counted = ballot::apply(
+                    rec.max_proxies,
+                    rec.rule.interest_recuses,
+                    &mut rec.votes,
+                    &u.ballot,
+                );
+                if counted.is_ok() {
                     rec.unwitnessed.remove(&id);
-                    // Valid where it sits, a ballot may still do nothing here: a proxy
-                    // vote whose appointment is not yet counted, or a vote by a partner
-                    // whose declaration of interest already recused them.
-                    let _ = ballot::apply(
-                        rec.max_proxies,
-                        rec.rule.interest_recuses,
-                        &mut rec.votes,
-                        &u.ballot,
-                    );
+                    self.unwitnessed.remove(&id);
+                    let unwitnessed = &self.unwitnessed;
+                    refused = refused
+                        .into_iter()
+                        .filter(|r| unwitnessed.get(r).is_some_and(|x| x.motion != motion))
+                        .collect();
+                } else {
+                    refused.insert(id);
                 }
             }
         }
+    }
+
+    /// Forgets the pasts that name no ballot still waiting: all of them once none is.
+    /// Called when a motion closes, so the map holds only what open motions need.
+    fn prune_reach(&mut self) {
+        if self.unwitnessed.is_empty() {
+            self.reach = OrdMap::new();
+            return;
+        }
+        let unwitnessed = &self.unwitnessed;
+        self.reach = std::mem::take(&mut self.reach)
+            .into_iter()
+            .filter(|(_, past)| past.iter().any(|b| unwitnessed.contains_key(b)))
+            .collect();
     }
 
     /// Whether an event by `key` timestamped `now_ms` would witness a ballot still
@@ -607,7 +636,7 @@ impl Governance {
                     .motions
                     .get(&u.motion)
                     .is_some_and(|r| now_ms <= r.final_at_ms)
-                && may_witness(m, key, &u.key, &u.practice)
+                && may_witness(m, key, &u.ballot.author, &u.practice)
         })
     }
 
@@ -633,15 +662,16 @@ impl Governance {
             let Some(rec) = self.motions.get(&id).cloned() else {
                 continue;
             };
-            // Ballots never witnessed do not count; the tally says how many there were.
+            // Ballots not counted by now never count; the tally says how many there were.
             for b in &rec.unwitnessed {
                 self.unwitnessed.remove(b);
             }
+            self.prune_reach();
             let mut tally = rec.count(&rec.votes);
             if tally.unwitnessed > 0 {
                 tally.reason = format!(
-                    "{} ({} ballot(s) not witnessed by another practice before the close \
-                     did not count)",
+                    "{} ({} ballot(s) not witnessed by another practice and counted before \
+                     the close did not count)",
                     tally.reason, tally.unwitnessed
                 );
             }

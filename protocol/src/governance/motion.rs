@@ -79,8 +79,8 @@ pub struct MotionRecord {
     /// Every valid ballot, applied where it sits in the fold, witnessed or not: what
     /// a new ballot is checked against, and the provisional tally.
     pub seen: Votes,
-    /// Valid ballots not yet witnessed, by event id. Emptied when the motion closes;
-    /// the closing tally says how many were left.
+    /// Valid ballots not yet counted (not witnessed, or waiting), by event id. Kept once
+    /// the motion closes: those left never counted, and the final tally says how many.
     pub unwitnessed: OrdSet<EventId>,
     /// Set once the fold has closed the motion.
     pub closed: Option<Closed>,

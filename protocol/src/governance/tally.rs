@@ -63,9 +63,10 @@ pub struct Tally {
     pub elected: Vec<PublicKey>,
     /// Why it passed or failed, in words.
     pub reason: String,
-    /// Valid ballots no event by another practice had witnessed (docs/GOVERNANCE.md §5.5):
-    /// before the close, ballots counted above that would not count if the motion closed
-    /// now; in the final tally, ballots that were never witnessed and did not count.
+    /// Valid ballots not (yet) counted, because no event by another practice has witnessed
+    /// them or they wait on one that is not counted (docs/GOVERNANCE.md §5.5): before the
+    /// close, ballots shown above that would not count if the motion closed now; in the
+    /// final tally, ballots that did not count.
     pub unwitnessed: u32,
 }
 
@@ -85,7 +86,11 @@ impl fmt::Display for Tally {
             self.reason
         )?;
         if self.unwitnessed > 0 {
-            write!(f, "; {} ballot(s) not witnessed", self.unwitnessed)?;
+            write!(
+                f,
+                "; {} ballot(s) not witnessed and counted",
+                self.unwitnessed
+            )?;
         }
         Ok(())
     }
