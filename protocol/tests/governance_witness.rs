@@ -26,6 +26,37 @@ fn witness() -> Body {
     Body::Witness(pb::Witness {})
 }
 
+/// Three practices, under a deed that allows one proxy per holder.
+fn with_proxies() -> Net {
+    Net::new(
+        3,
+        Some(pb::Deed {
+            max_proxies_per_holder: 1,
+            ..default_deed()
+        }),
+    )
+}
+
+/// Appoints partner key `holder` as proxy on `m`.
+fn appoint(m: EventId, holder: u32) -> Body {
+    Body::Ballot(pb::Ballot {
+        motion: m.as_bytes().to_vec(),
+        choice: Choice::AppointProxy as i32,
+        proxy: pk(holder),
+        ..Default::default()
+    })
+}
+
+/// A vote for `m` cast as proxy for partner key `appointer`.
+fn proxy_for(m: EventId, appointer: u32) -> Body {
+    Body::Ballot(pb::Ballot {
+        motion: m.as_bytes().to_vec(),
+        choice: Choice::For as i32,
+        on_behalf_of: pk(appointer),
+        ..Default::default()
+    })
+}
+
 /// How many partners have a ballot that counts (witnessed) on `m`.
 fn counted(net: &Net, m: &EventId) -> usize {
     let rec = net.r.state().governance().motion(m).expect("motion");
@@ -104,28 +135,10 @@ fn a_partner_s_ballot_witnesses_the_ballots_of_other_practices_in_its_past() {
     // 104 (practice 2) appoints 102 (practice 1) as proxy; 102's proxy vote for 104
     // follows the appointment, and so witnesses it. Practice 2's node then witnesses
     // the vote, and both count, the appointment first.
-    let mut net = Net::new(
-        3,
-        Some(pb::Deed {
-            max_proxies_per_holder: 1,
-            ..default_deed()
-        }),
-    );
+    let mut net = with_proxies();
     let m = net.propose(102, PROPOSED, motion(DecisionKind::General));
-    let appoint = Body::Ballot(pb::Ballot {
-        motion: m.as_bytes().to_vec(),
-        choice: Choice::AppointProxy as i32,
-        proxy: pk(102),
-        ..Default::default()
-    });
-    let a = net.cast_unwitnessed(104, DURING, m, appoint);
-    let proxy_vote = Body::Ballot(pb::Ballot {
-        motion: m.as_bytes().to_vec(),
-        choice: Choice::For as i32,
-        on_behalf_of: pk(104),
-        ..Default::default()
-    });
-    let v = net.cast_unwitnessed(102, DURING + 1, m, proxy_vote);
+    let a = net.cast_unwitnessed(104, DURING, m, appoint(m, 102));
+    let v = net.cast_unwitnessed(102, DURING + 1, m, proxy_for(m, 104));
     assert_eq!(net.outcome(&v), Outcome::Applied);
     assert!(!net.unwitnessed(m, a) && net.unwitnessed(m, v));
     net.event(2, DURING + 2, witness());
@@ -182,39 +195,13 @@ fn a_refused_ballot_waits_and_counts_once_what_it_needs_is_counted() {
     // appointment but does not follow it. Practice 3's node witnesses only the vote: the
     // counted votes have no appointment yet, so it waits. Practice 1's node then
     // witnesses the appointment; it is counted, and so, tried again, is the vote.
-    let mut net = Net::new(
-        3,
-        Some(pb::Deed {
-            max_proxies_per_holder: 1,
-            ..default_deed()
-        }),
-    );
+    let mut net = with_proxies();
     let m = net.propose(102, PROPOSED, motion(DecisionKind::General));
-    let a = net.sign(
-        104,
-        DURING,
-        vec![m],
-        Body::Ballot(pb::Ballot {
-            motion: m.as_bytes().to_vec(),
-            choice: Choice::AppointProxy as i32,
-            proxy: pk(102),
-            ..Default::default()
-        }),
-    );
+    let a = net.sign(104, DURING, vec![m], appoint(m, 102));
     net.put(&a);
     let before = net.sign(102, DURING, vec![m], witness());
     net.put(&before);
-    let v = net.sign(
-        102,
-        DURING + 1,
-        vec![m],
-        Body::Ballot(pb::Ballot {
-            motion: m.as_bytes().to_vec(),
-            choice: Choice::For as i32,
-            on_behalf_of: pk(104),
-            ..Default::default()
-        }),
-    );
+    let v = net.sign(102, DURING + 1, vec![m], proxy_for(m, 104));
     net.put(&v);
     assert_eq!(
         net.outcome(&v.id),
