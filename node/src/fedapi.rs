@@ -442,12 +442,10 @@ async fn propose_joint(
     Path(id): Path<String>,
     Json(t): Json<Text>,
 ) -> Result<Json<Authored>, ApiError> {
-    let id = federation_id(&id)?;
-    let body = Body::JointMotion(pb::JointMotion {
-        title: t.title,
-        text: t.text,
-    });
-    author(&s, id, body).await
+    author_text(&s, &id, t, |title, text| {
+        Body::JointMotion(pb::JointMotion { title, text })
+    })
+    .await
 }
 
 async fn publish_statement(
@@ -456,10 +454,19 @@ async fn publish_statement(
     Path(id): Path<String>,
     Json(t): Json<Text>,
 ) -> Result<Json<Authored>, ApiError> {
-    let id = federation_id(&id)?;
-    let body = Body::JointStatement(pb::JointStatement {
-        title: t.title,
-        text: t.text,
-    });
-    author(&s, id, body).await
+    author_text(&s, &id, t, |title, text| {
+        Body::JointStatement(pb::JointStatement { title, text })
+    })
+    .await
+}
+
+/// Signs a titled text (a joint motion or a statement) into federation `id`'s log.
+async fn author_text(
+    s: &ApiState,
+    id: &str,
+    t: Text,
+    body: fn(String, String) -> Body,
+) -> Result<Json<Authored>, ApiError> {
+    let id = federation_id(id)?;
+    author(s, id, body(t.title, t.text)).await
 }

@@ -1452,9 +1452,7 @@ impl Node {
         let wanted = self.head_confirmed
             && m.is_active_practice_node(&self.me)
             && !self.replica.forks().contains_key(&self.me)
-            && (g.would_witness(m, &self.me, now)
-                || g.motions()
-                    .any(|r| r.closed.is_none() && r.final_at_ms < now));
+            && (g.would_witness(m, &self.me, now) || g.closing_due(now));
         if !wanted {
             self.witness_due = None;
             return;

@@ -183,6 +183,19 @@ fn fed_err(r: Rejection) -> FederationError {
     }
 }
 
+/// An offer of a GP for the morning asked for by `request`, on `terms`.
+fn offer(request: EventId, terms: impl Into<String>) -> Body {
+    Body::AidOffer(pb::AidOffer {
+        request: request.as_bytes().to_vec(),
+        sessions: vec![pb::Session {
+            date: "2026-12-01".into(),
+            part: "AM".into(),
+        }],
+        role: "GP".into(),
+        terms: terms.into(),
+    })
+}
+
 fn request(visibility: pb::Visibility) -> Body {
     Body::AidRequest(pb::AidRequest {
         role: "GP".into(),
@@ -298,18 +311,7 @@ fn an_aid_request_is_answered_and_countersigned_across_networks() {
     let r = f.refused(1, request(pb::Visibility::Network));
     assert!(matches!(fed_err(r), FederationError::NotShared(_)));
     let req = f.ok(1, request(pb::Visibility::Federation));
-    let offer = f.ok(
-        12,
-        Body::AidOffer(pb::AidOffer {
-            request: req.as_bytes().to_vec(),
-            sessions: vec![pb::Session {
-                date: "2026-12-01".into(),
-                part: "AM".into(),
-            }],
-            role: "GP".into(),
-            terms: "Locum rate".into(),
-        }),
-    );
+    let offer = f.ok(12, offer(req, "Locum rate"));
     let acc = f.ok(
         1,
         Body::AidAcceptance(pb::AidAcceptance {
@@ -500,18 +502,7 @@ fn after_a_network_leaves_nothing_new_of_its_is_accepted_and_history_stays() {
 fn the_state_is_the_same_whatever_order_events_arrive_in() {
     let mut f = Fed::live(&[1, 2, 3], false);
     let req = f.ok(1, request(pb::Visibility::Federation));
-    f.ok(
-        21,
-        Body::AidOffer(pb::AidOffer {
-            request: req.as_bytes().to_vec(),
-            sessions: vec![pb::Session {
-                date: "2026-12-01".into(),
-                part: "AM".into(),
-            }],
-            role: "GP".into(),
-            terms: String::new(),
-        }),
-    );
+    f.ok(21, offer(req, ""));
     let j = f.joint();
     for (k, v) in [(1, true), (11, false), (2, true), (12, true), (13, true)] {
         f.decide(k, j, v);

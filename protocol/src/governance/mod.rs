@@ -465,10 +465,7 @@ impl Governance {
             &checked,
         )?;
         rec.unwitnessed.insert(ev.id);
-        let practice = m
-            .partner(&author)
-            .map(|p| p.partner.practice_ods.clone())
-            .unwrap_or_default();
+        let practice = practice_of(m, &ev.event.author).unwrap_or_default();
         self.unwitnessed.insert(
             ev.id,
             Unwitnessed {
@@ -625,6 +622,14 @@ impl Governance {
             .into_iter()
             .filter(|(_, past)| past.iter().any(|b| unwitnessed.contains_key(b)))
             .collect();
+    }
+
+    /// Whether some motion the fold has not closed ended its grace period before `now_ms`:
+    /// an event by an active practice node, timestamped now, would close it.
+    pub fn closing_due(&self, now_ms: u64) -> bool {
+        self.closing
+            .get_min()
+            .is_some_and(|((final_at, _), ())| *final_at < now_ms)
     }
 
     /// Whether an event by `key` timestamped `now_ms` would witness a ballot still
