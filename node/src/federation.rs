@@ -30,6 +30,9 @@ pub struct FedLog {
     pub rounds: sync::Rounds<PeerId>,
     /// Its gossip topic.
     pub topic: gossipsub::IdentTopic,
+    /// Whether a node taking part in this log has shown this node its own feed there
+    /// since it opened the log; until then it signs nothing in it (docs/FEDERATION.md §5).
+    pub head_confirmed: bool,
 }
 
 impl FedLog {
@@ -58,6 +61,7 @@ impl FedLog {
             store,
             rounds: sync::Rounds::default(),
             topic: topic(&id),
+            head_confirmed: false,
         })
     }
 

@@ -122,6 +122,9 @@ pub enum NodeError {
     /// The node has not yet seen its own feed head from a peer.
     #[error("this node has not yet heard its own latest event from any member's node, so it will not sign (a store restored from an old copy could otherwise reuse a sequence number); check that it can reach the other nodes")]
     HeadUnconfirmed,
+    /// The node has not yet seen its own feed head in a federation's log from a peer.
+    #[error("this node has not yet heard its own latest event in federation {0} from a node taking part in it, so it will not sign there (a store restored from an old copy could otherwise reuse a sequence number); check that it can reach the other nodes")]
+    FederationHeadUnconfirmed(FederationId),
     /// The event was refused.
     #[error("event refused: {0}")]
     Refused(String),
@@ -385,6 +388,8 @@ impl NodeHandle {
 
 struct WaitingAuthor {
     deadline: Instant,
+    /// The log to sign in: the network's, or a federation's.
+    log: Option<FederationId>,
     bodies: Vec<Body>,
     reply: oneshot::Sender<Result<Vec<EventId>, NodeError>>,
 }
@@ -737,6 +742,7 @@ impl Node {
                 } else {
                     self.waiting.push(WaitingAuthor {
                         deadline: Instant::now() + self.config.head_timeout,
+                        log: None,
                         bodies,
                         reply,
                     });
@@ -756,8 +762,21 @@ impl Node {
                 bodies,
                 reply,
             } => {
-                let r = self.guarded(|node| node.author_fed(federation, bodies));
-                let _ = reply.send(r);
+                if self
+                    .feds
+                    .get(&federation)
+                    .is_some_and(|l| !l.head_confirmed)
+                {
+                    self.waiting.push(WaitingAuthor {
+                        deadline: Instant::now() + self.config.head_timeout,
+                        log: Some(federation),
+                        bodies,
+                        reply,
+                    });
+                    self.sync_all();
+                } else {
+                    let _ = reply.send(self.guarded(|node| node.author_fed(federation, bodies)));
+                }
             }
             Command::SubmitIn {
                 federation,
@@ -917,6 +936,11 @@ impl Node {
                     }
                     tracing::info!(federation = %id, events = log.replica.len(), "federation log open");
                     self.feds.insert(id, log);
+                    // A round at once, so this node learns its own feed there.
+                    let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+                    for peer in peers {
+                        self.start_fed_round(id, peer);
+                    }
                 }
                 Err(NodeError::Store(e)) => self.note_store(&e),
                 Err(e) => {
@@ -1141,7 +1165,7 @@ impl Node {
         let roster = roster_of(st.membership());
         let mut todo: Vec<(FederationId, Body)> = Vec::new();
         for (fid, link) in st.governance().federation_links() {
-            let Some(log) = self.feds.get(fid) else {
+            let Some(log) = self.feds.get(fid).filter(|l| l.head_confirmed) else {
                 continue;
             };
             let fs = log.replica.state();
@@ -1429,7 +1453,10 @@ impl Node {
             self.waiting.drain(..).partition(|w| w.deadline <= now);
         self.waiting = still;
         for w in expired {
-            let _ = w.reply.send(Err(NodeError::HeadUnconfirmed));
+            let _ = w.reply.send(Err(match w.log {
+                None => NodeError::HeadUnconfirmed,
+                Some(f) => NodeError::FederationHeadUnconfirmed(f),
+            }));
         }
         // Membership changes with events and invitations lapse with time: the gate is
         // brought up to date here, once a second, rather than on every event taken in.
@@ -1524,15 +1551,20 @@ impl Node {
         }
         let feds: Vec<FederationId> = self.feds.keys().copied().collect();
         for f in feds {
-            if !self.takes_part(&f, &peer) {
-                continue;
-            }
-            let mut out = Vec::new();
-            if let Some(log) = self.feds.get_mut(&f) {
-                log.rounds.start(peer, &log.replica, &mut out);
-            }
-            self.act(Some(f), out);
+            self.start_fed_round(f, peer);
         }
+    }
+
+    /// Starts a round on federation `f`'s log with `peer`, if it takes part in it.
+    fn start_fed_round(&mut self, f: FederationId, peer: PeerId) {
+        if !self.takes_part(&f, &peer) {
+            return;
+        }
+        let mut out = Vec::new();
+        if let Some(log) = self.feds.get_mut(&f) {
+            log.rounds.start(peer, &log.replica, &mut out);
+        }
+        self.act(Some(f), out);
     }
 
     /// Carries out what the sync rounds of a log (the network's, or a federation's) ask.
@@ -1548,10 +1580,7 @@ impl Node {
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
                     self.requests.insert(id, (peer, step, log));
                 }
-                sync::Action::Ended { peer, complete } if log.is_none() => {
-                    self.round_ended(peer, complete)
-                }
-                sync::Action::Ended { .. } => {}
+                sync::Action::Ended { peer, complete } => self.round_ended(log, peer, complete),
                 sync::Action::Punish(peer) => self.punish(peer, Offence::Malformed),
             }
         }
@@ -1581,19 +1610,54 @@ impl Node {
         self.act(log, out);
     }
 
-    fn round_ended(&mut self, peer: PeerId, complete: bool) {
+    /// A sync round on a log ended. One that completed with a node that could hold this
+    /// node's own feed in that log shows this node its latest event there, and lets it
+    /// sign in that log (docs/NETWORK.md §7, docs/FEDERATION.md §5).
+    fn round_ended(&mut self, log: Option<FederationId>, peer: PeerId, complete: bool) {
+        if !complete {
+            return;
+        }
         // Only a member practice's node can show this node its own head: an invited
-        // node is still empty.
-        let membership = self.replica.state().membership();
-        let member =
-            public_key_of_peer(&peer).is_some_and(|k| membership.is_active_practice_node(&k));
-        if complete && member && !self.head_confirmed {
-            tracing::info!(%peer, "own feed head confirmed by a peer; signing enabled");
-            self.head_confirmed = true;
-            let waiting = std::mem::take(&mut self.waiting);
-            for w in waiting {
-                let _ = w.reply.send(self.author(w.bodies));
+        // node is still empty. In a federation's log, so can a node on another party's
+        // roster.
+        let key = public_key_of_peer(&peer);
+        let member = self.own_peers.contains(&peer)
+            && key.is_some_and(|k| {
+                self.replica
+                    .state()
+                    .membership()
+                    .is_active_practice_node(&k)
+            });
+        let confirmed = match log {
+            None if member && !self.head_confirmed => {
+                self.head_confirmed = true;
+                true
             }
+            Some(f) if self.feds.get(&f).is_some_and(|l| !l.head_confirmed) => {
+                let party =
+                    key.is_some_and(|k| self.other_parties(&f).any(|p| p.roster.contains_key(&k)));
+                let confirmed = member || party;
+                if let (true, Some(l)) = (confirmed, self.feds.get_mut(&f)) {
+                    l.head_confirmed = true;
+                }
+                confirmed
+            }
+            _ => false,
+        };
+        if !confirmed {
+            return;
+        }
+        tracing::info!(%peer, log = ?log, "own feed head confirmed by a peer; signing enabled");
+        let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| w.log == log);
+        self.waiting = still;
+        for w in ready {
+            let r = match log {
+                None => self.author(w.bodies),
+                Some(f) => self.guarded(|node| node.author_fed(f, w.bodies)),
+            };
+            let _ = w.reply.send(r);
         }
     }
 

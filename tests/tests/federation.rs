@@ -2,12 +2,14 @@
 //! of which link by their own partners' votes while the third is refused at the door;
 //! aid agreed across networks; joint motions decided by each network under its own deed;
 //! a peer of the other network that asks for internal events gets nothing of them on the
-//! wire; and one side leaves.
+//! wire; a node restored from an old copy of its store does not fork its federation feed;
+//! and one side leaves.
 
 use futures::StreamExt;
 use libp2p::request_response::{self, Message};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, Multiaddr};
+use mutual_node::federation::FedLog;
 use mutual_node::keyfile::libp2p_keypair;
 use mutual_node::net::{build_swarm, topic, BehaviourEvent};
 use mutual_node::node::NodeHandle;
@@ -17,11 +19,14 @@ use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::Keypair;
 use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
+use mutual_protocol::replica::Replica;
 use mutual_tests::{
-    copy, node_key, partner_key, quick_deed, update, wait_for, Cluster, Founding, Transport,
+    copy, copy_dir, node_key, partner_key, quick_deed, update, wait_for, Cluster, Founding,
+    Transport,
 };
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -523,6 +528,26 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
         "the countersigned agreement is identical on every node of both networks"
     );
 
+    // A node whose store was rolled back does not fork its feed in the federation's log:
+    // it signs there only once a node taking part has shown it its own latest event.
+    rolled_back_node_signs_after_its_head(&mut a, fid).await;
+    let (a0, a1) = (a.node(0), a.node(1));
+    let nodes = [a0, a1, b0, b1];
+    assert!(
+        all_agree(&nodes, fid, |st| st.statements().count() == 2).await,
+        "both statements reach every node"
+    );
+    for n in nodes {
+        let forks = n
+            .query_federations(move |_, feds| feds[&fid].replica.forks().len())
+            .await
+            .expect("query");
+        assert_eq!(
+            forks, 0,
+            "no node saw an equivocation in the federation's log"
+        );
+    }
+
     // On the wire: a node of B gets the federation's events and nothing of A's own.
     let wire = tokio::spawn(wire_peer(
         copy(&node_key(12)),
@@ -640,10 +665,7 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     let by_stranger = w.sign(
         mutual_node::now_ms() + a.clock_offset_ms as u64,
         heads.clone(),
-        Body::JointStatement(pb::JointStatement {
-            title: "Not a member".into(),
-            text: String::new(),
-        }),
+        statement("Not a member"),
     );
     let s = a0
         .submit_in(fid, by_stranger.to_wire())
@@ -700,10 +722,7 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     let late = w.sign(
         mutual_node::now_ms() + b.clock_offset_ms as u64,
         heads,
-        Body::JointStatement(pb::JointStatement {
-            title: "After leaving".into(),
-            text: String::new(),
-        }),
+        statement("After leaving"),
     );
     let a0 = a.node(0);
     let s = a0.submit_in(fid, late.to_wire()).await.expect("taken in");
@@ -714,6 +733,67 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     assert!(
         fed(a0, fid, move |st, _| binding(st)).await == Some(true),
         "the agreement made before leaving remains"
+    );
+}
+
+fn statement(title: &str) -> Body {
+    Body::JointStatement(pb::JointStatement {
+        title: title.into(),
+        text: String::new(),
+    })
+}
+
+/// Node 1 of `c` signs a statement in `fid`'s log after a backup of its data directory is
+/// taken; the backup is restored; the node, started again, signs another statement, which
+/// must follow the first in its feed rather than reuse its seq.
+async fn rolled_back_node_signs_after_its_head(c: &mut Cluster, fid: FederationId) {
+    c.stop(1).await;
+    let old = tempfile::tempdir().expect("tempdir");
+    copy_dir(c.dir(1), old.path()).expect("backup");
+    c.start(1).await;
+    let me = node_key(c.base + 1).public();
+    let head = move |_: &Replica, feds: &BTreeMap<FederationId, FedLog>| {
+        feds.get(&fid)
+            .and_then(|l| l.replica.feed_head(&me))
+            .map(|h| h.0)
+    };
+    let before = c.node(1).query_federations(head).await.expect("query");
+    let first = c
+        .node(1)
+        .author_in(fid, vec![statement("Signed after the backup")])
+        .await
+        .expect("statement")[0];
+    assert!(
+        all_agree(&[c.node(0)], fid, move |st| st
+            .statements()
+            .any(|s| s.id == first))
+        .await,
+        "the other node of the network holds the statement"
+    );
+    c.stop(1).await;
+    std::fs::remove_dir_all(c.dir(1)).expect("remove");
+    copy_dir(old.path(), c.dir(1)).expect("restore");
+    c.start(1).await;
+    assert_eq!(
+        c.node(1).query_federations(head).await.expect("query"),
+        before,
+        "the restored store lacks the statement"
+    );
+    let second = c
+        .node(1)
+        .author_in(fid, vec![statement("Signed after the restore")])
+        .await
+        .expect("signs once it has learned its head")[0];
+    let seq = c
+        .node(1)
+        .query_federations(move |_, feds| feds[&fid].replica.get(&second).map(|e| e.event.seq))
+        .await
+        .expect("query")
+        .expect("stored");
+    let after = before.map_or(0, |s| s) + 1;
+    assert!(
+        seq > after,
+        "the new event (seq {seq}) follows the one signed after the backup (seq {after})"
     );
 }
 
