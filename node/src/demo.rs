@@ -2,13 +2,17 @@
 //! the same commands a practice would type, narrated step by step.
 //!
 //! Every step runs this binary as a child process (`mutual init`, `found`, `join`,
-//! `start`, `invite`, `motion propose`, `vote`, `aid ...`), printing the command first.
-//! Each node keeps its store in its own directory under the demo's directory, which is
-//! left in place for `mutual export` and `mutual verify`.
+//! `start`, `invite`, `motion propose`, `vote`, `aid ...`, `federation ...`), printing the
+//! command first. Each node keeps its store in its own directory under the demo's
+//! directory, which is left in place for `mutual export` and `mutual verify`.
+//!
+//! A second partnership of one practice is founded beside the first, and the two link in
+//! a federation by their own partners' votes, then share aid and decide a joint motion.
 
 use crate::api::{AidView, MemberView, MotionView};
 use crate::client::Client;
 use crate::daemon::{FileConfig, CONFIG_FILE};
+use crate::fedapi::{FederationView, SignedCharter};
 use crate::keystore::PASSPHRASE_ENV;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
@@ -27,11 +31,22 @@ pub const DEMO_PASSPHRASE: &str = "demo passphrase, not for real keys";
 const VOTING_MINUTES: u64 = 2;
 /// The demo deed's grace period, in minutes (the least a deed may set).
 const GRACE_MINUTES: u64 = 5;
-/// How far behind the nodes' clocks run until "time passes" (`clock_offset_ms`): more
-/// than a motion's voting and grace periods, so that setting the clocks right lets both
-/// pass. Running behind rather than jumping ahead means no event is ever dated in the
-/// future, so the stores verify at once afterwards.
-const CLOCK_BEHIND_MS: i64 = ((VOTING_MINUTES + GRACE_MINUTES + 1) * 60_000) as i64;
+/// How far the nodes' clocks move each time "time passes" (`clock_offset_ms`): more than
+/// a motion's voting and grace periods, so that both pass.
+const CLOCK_STEP_MS: i64 = ((VOTING_MINUTES + GRACE_MINUTES + 1) * 60_000) as i64;
+/// Times time passes in the demo: the nodes' clocks start this many steps behind and
+/// are right at the end. Running behind rather than jumping ahead means no event is ever
+/// dated in the future, so the stores verify at once afterwards.
+const CLOCK_STEPS: i64 = 2;
+/// The second partnership, which links with the first: its name, and its one practice
+/// (name, partner, locality, ODS code).
+const ALLY: (&str, (&str, &str, &str), &str) = (
+    "Coastal GP Collaborative",
+    ("Seaview Surgery", "Dr Nia Roberts", "Coast"),
+    "E84001",
+);
+/// The federation's name.
+const FEDERATION: &str = "North East GP Alliance";
 
 const NAMES: [(&str, &str, &str); MAX_PRACTICES] = [
     ("Riverside Surgery", "Dr Amara Okafor", "North"),
@@ -91,6 +106,31 @@ pub struct Summary {
     pub restarted: String,
     /// Every node.
     pub nodes: Vec<NodeSummary>,
+    /// The federation with the second partnership.
+    pub federation: FederationSummary,
+}
+
+/// What the federation came to (`--json`).
+#[derive(Debug, Serialize)]
+pub struct FederationSummary {
+    /// The federation's id.
+    pub id: String,
+    /// The second partnership's network id, and its node.
+    pub ally_network: String,
+    /// The second partnership's node.
+    pub ally: NodeSummary,
+    /// Whether every node of both networks holds the federation live.
+    pub live: bool,
+    /// The aid agreement between practices of the two networks.
+    pub agreement: String,
+    /// Whether it is binding on every node of both networks.
+    pub binding: bool,
+    /// The joint motion, and its result ("passed", "failed" or "open").
+    pub joint_motion: String,
+    /// The joint motion's result.
+    pub joint_result: String,
+    /// Whether every node of both networks ended with the same federation state hash.
+    pub agreed: bool,
 }
 
 struct Practice {
@@ -317,10 +357,25 @@ impl Demo {
         }
     }
 
+    /// The running nodes of the first partnership.
     fn running(&self) -> Vec<usize> {
-        (0..self.practices.len())
+        (0..self.plan.practices)
             .filter(|&i| self.practices[i].child.is_some())
             .collect()
+    }
+
+    /// The index of the second partnership's practice.
+    fn ally(&self) -> usize {
+        self.plan.practices
+    }
+
+    /// The running nodes of the partnership of practice `i`.
+    fn network_of(&self, i: usize) -> Vec<usize> {
+        if i == self.ally() {
+            vec![i]
+        } else {
+            self.running()
+        }
     }
 
     fn hashes(&self) -> Vec<(usize, String, u64, usize)> {
@@ -360,7 +415,13 @@ impl Demo {
     /// Practice 0's partner proposes a motion of `kind` (with `extra` arguments); returns
     /// its id once every running node has it.
     fn propose(&self, kind: &str, title: &str, extra: &[&str]) -> Result<String> {
-        let p0 = &self.practices[0];
+        self.propose_by(0, kind, title, extra)
+    }
+
+    /// Practice `by`'s partner proposes a motion in their partnership; returns its id once
+    /// every running node of that partnership has it.
+    fn propose_by(&self, by: usize, kind: &str, title: &str, extra: &[&str]) -> Result<String> {
+        let p0 = &self.practices[by];
         let voting = VOTING_MINUTES.to_string();
         let mut args = vec![
             "motion",
@@ -380,7 +441,7 @@ impl Demo {
         let id = self.mutual(&args)?;
         self.wait("the running nodes to see the motion", || {
             Ok(self
-                .running()
+                .network_of(by)
                 .into_iter()
                 .all(|i| self.motion_on(i, &id).is_ok()))
         })?;
@@ -405,6 +466,149 @@ impl Demo {
         self.practices[i].client()?.get(&format!("/motions/{id}"))
     }
 
+    /// Makes a practice's data directory `name_of_dir` (`mutual init`) under the demo's
+    /// directory, with its clock behind, and the path of its partner's keystore
+    /// (`partners/<keystore>.keystore`).
+    fn add_practice(
+        &mut self,
+        name_of_dir: &str,
+        keystore: &str,
+        (name, partner, locality): (&str, &str, &str),
+        ods: String,
+    ) -> Result<()> {
+        let pdir = self.plan.dir.join(name_of_dir);
+        let tcp = free_port()?;
+        let api = free_port()?;
+        let out = self.mutual(&[
+            "init",
+            "--dir",
+            Self::path(&pdir),
+            "--listen",
+            &format!("/ip4/127.0.0.1/tcp/{tcp}"),
+            "--api",
+            &format!("127.0.0.1:{api}"),
+            "--json",
+        ])?;
+        let mut config = FileConfig::read(&pdir)?;
+        config.clock_offset_ms = -CLOCK_STEPS * CLOCK_STEP_MS;
+        config.sync_interval_secs = 2;
+        config.write(&pdir)?;
+        let keystore = self
+            .plan
+            .dir
+            .join("partners")
+            .join(format!("{keystore}.keystore"));
+        self.practices.push(Practice {
+            name: name.to_string(),
+            ods,
+            locality: locality.to_string(),
+            partner: partner.to_string(),
+            dir: pdir,
+            keystore,
+            tcp,
+            node_key: json_field(&out, "node_key")?,
+            peer_id: json_field(&out, "peer_id")?,
+            child: None,
+        });
+        Ok(())
+    }
+
+    /// A partner's new keystore (`mutual keystore new`); returns their public key.
+    fn new_keystore(&self, i: usize) -> Result<String> {
+        let out = self.mutual(&[
+            "keystore",
+            "new",
+            "--out",
+            Self::path(&self.practices[i].keystore),
+            "--json",
+        ])?;
+        json_field(&out, "key")
+    }
+
+    /// A founding file for the partnership `name` of practices `members`, each with its
+    /// partner (whose key is `keys`, in order).
+    fn founding(&self, name: &str, members: &[usize], keys: &[String]) -> String {
+        let mut founding = format!(
+            "name = \"{name}\"\n\n[deed]\n# A real deed gives a day's grace \
+             and a day's voting at least; the demo keeps them short.\ngrace_period_minutes = \
+             {GRACE_MINUTES}\nmin_voting_minutes = 1\n"
+        );
+        for p in members.iter().map(|&i| &self.practices[i]) {
+            founding.push_str(&format!(
+                "\n[[practice]]\nname = \"{}\"\nods = \"{}\"\nlocality = \"{}\"\nlist_size = 9000\nnode_key = \"{}\"\n",
+                p.name, p.ods, p.locality, p.node_key
+            ));
+        }
+        for (p, key) in members.iter().map(|&i| &self.practices[i]).zip(keys) {
+            founding.push_str(&format!(
+                "\n[[partner]]\nname = \"{}\"\npractice = \"{}\"\nkey = \"{key}\"\n",
+                p.partner, p.ods
+            ));
+        }
+        founding
+    }
+
+    /// Time passes: every node of both partnerships is stopped, its clock moved on by
+    /// [`CLOCK_STEP_MS`], and started again, once every ballot on every node has been
+    /// witnessed (docs/GOVERNANCE.md §5.5).
+    fn pass_time(&mut self) -> Result<()> {
+        let all: Vec<usize> = (0..self.practices.len()).collect();
+        self.wait_witnessed(&all)?;
+        self.say(&format!(
+            "rather than wait {} minutes for the voting and grace periods, every node is \
+             stopped, its clock moved on that far (clock_offset_ms), and started again",
+            CLOCK_STEP_MS / 60_000
+        ));
+        for &i in &all {
+            self.stop(i, false)?;
+            let mut c = FileConfig::read(&self.practices[i].dir)?;
+            c.clock_offset_ms += CLOCK_STEP_MS;
+            c.write(&self.practices[i].dir)?;
+        }
+        for &i in &all {
+            self.start(i)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the nodes `which` have every ballot of every open motion witnessed.
+    fn wait_witnessed(&self, which: &[usize]) -> Result<()> {
+        let witnessed = |i: usize| -> Result<bool> {
+            let ms: Vec<MotionView> = self.practices[i].client()?.get("/motions")?;
+            Ok(ms.iter().all(|m| m.closed || m.tally.unwitnessed == 0))
+        };
+        self.wait("every ballot to be witnessed on every node", || {
+            Ok(which.iter().all(|&i| witnessed(i).unwrap_or(false)))
+        })
+    }
+
+    /// A federation as practice `i`'s node shows it.
+    fn federation_on(&self, i: usize, id: &str) -> Result<FederationView> {
+        self.practices[i]
+            .client()?
+            .get(&format!("/federations/{id}"))
+    }
+
+    /// Waits until `check` holds of the federation on every node of both partnerships.
+    fn wait_federation(
+        &self,
+        what: &str,
+        id: &str,
+        check: impl Fn(&FederationView) -> bool,
+    ) -> Result<()> {
+        self.wait(what, || {
+            Ok((0..self.practices.len())
+                .all(|i| self.federation_on(i, id).is_ok_and(|f| check(&f))))
+        })
+    }
+
+    /// The federation's aid board as practice `i`'s node shows it.
+    fn fed_aid_on(&self, i: usize, id: &str) -> Result<AidView> {
+        self.practices[i]
+            .client()?
+            .get(&format!("/federations/{id}/aid"))
+    }
+
     fn script(&mut self) -> Result<Summary> {
         let n = self.plan.practices;
         let founders = n - 1;
@@ -414,44 +618,18 @@ impl Demo {
             dir.display()
         ));
         std::fs::create_dir_all(dir.join("partners"))?;
-        for (i, (name, partner, locality)) in NAMES.iter().take(n).enumerate() {
-            let pdir = dir.join(format!("practice-{}", i + 1));
-            let tcp = free_port()?;
-            let api = free_port()?;
-            let out = self.mutual(&[
-                "init",
-                "--dir",
-                Self::path(&pdir),
-                "--listen",
-                &format!("/ip4/127.0.0.1/tcp/{tcp}"),
-                "--api",
-                &format!("127.0.0.1:{api}"),
-                "--json",
-            ])?;
-            let mut config = FileConfig::read(&pdir)?;
-            config.clock_offset_ms = -CLOCK_BEHIND_MS;
-            config.sync_interval_secs = 2;
-            config.write(&pdir)?;
-            let keystore = dir
-                .join("partners")
-                .join(format!("partner-{}.keystore", i + 1));
-            self.practices.push(Practice {
-                name: name.to_string(),
-                ods: format!("D8{:04}", 1001 + i),
-                locality: locality.to_string(),
-                partner: partner.to_string(),
-                dir: pdir,
-                keystore,
-                tcp,
-                node_key: json_field(&out, "node_key")?,
-                peer_id: json_field(&out, "peer_id")?,
-                child: None,
-            });
+        for (i, names) in NAMES.iter().take(n).enumerate() {
+            self.add_practice(
+                &format!("practice-{}", i + 1),
+                &format!("partner-{}", i + 1),
+                *names,
+                format!("D8{:04}", 1001 + i),
+            )?;
         }
         self.say(&format!(
             "every node's clock runs {} minutes behind (clock_offset_ms in {CONFIG_FILE}), so \
-             that the demo can later let the voting and grace periods pass by setting it right",
-            CLOCK_BEHIND_MS / 60_000
+             that the demo can later let the voting and grace periods pass by moving it on",
+            CLOCK_STEPS * CLOCK_STEP_MS / 60_000
         ));
         self.say(&format!(
             "each founding partner makes their own key, encrypted with a passphrase \
@@ -459,34 +637,12 @@ impl Demo {
         ));
         let mut partner_keys = Vec::new();
         for i in 0..founders {
-            let out = self.mutual(&[
-                "keystore",
-                "new",
-                "--out",
-                Self::path(&self.practices[i].keystore),
-                "--json",
-            ])?;
-            partner_keys.push(json_field(&out, "key")?);
+            partner_keys.push(self.new_keystore(i)?);
         }
 
         self.heading("Founding the partnership");
-        let mut founding = format!(
-            "name = \"Mutual demo partnership\"\n\n[deed]\n# A real deed gives a day's grace \
-             and a day's voting at least; the demo keeps them short.\ngrace_period_minutes = \
-             {GRACE_MINUTES}\nmin_voting_minutes = 1\n"
-        );
-        for p in &self.practices[..founders] {
-            founding.push_str(&format!(
-                "\n[[practice]]\nname = \"{}\"\nods = \"{}\"\nlocality = \"{}\"\nlist_size = 9000\nnode_key = \"{}\"\n",
-                p.name, p.ods, p.locality, p.node_key
-            ));
-        }
-        for (p, key) in self.practices[..founders].iter().zip(&partner_keys) {
-            founding.push_str(&format!(
-                "\n[[partner]]\nname = \"{}\"\npractice = \"{}\"\nkey = \"{key}\"\n",
-                p.partner, p.ods
-            ));
-        }
+        let founders_list: Vec<usize> = (0..founders).collect();
+        let founding = self.founding("Mutual demo partnership", &founders_list, &partner_keys);
         let founding_file = dir.join("founding.toml");
         std::fs::write(&founding_file, founding)?;
         self.say(&format!(
@@ -688,12 +844,15 @@ impl Demo {
             }
             self.vote(i, &general, "for")?;
         }
-        let before = self.converge()?;
+        self.converge()?;
+        let others = events_at(self, 0);
         self.start(victim)?;
-        let after = self.converge()?;
+        // Converging means the same state hash on every node, the restarted one included
+        // (the nodes may meanwhile witness the ballots, adding events).
+        self.converge()?;
         ensure!(
-            before == after,
-            "the restarted node caught up without changing the state"
+            events_at(self, victim) >= others,
+            "the restarted node caught up with the events the others held"
         );
         self.say(&format!(
             "{} restarted from its store ({had} events when killed) and caught up to {}",
@@ -701,37 +860,19 @@ impl Demo {
             events_at(self, victim)
         ));
 
+        let (ally, fed, ally_network) = self.link()?;
+
         self.heading("Time passes: the votes close");
         self.say(
             "a ballot counts only once an event by another practice has it in its past, \
              dated before the grace period ends; the practice nodes write one by themselves \
              within seconds of holding a ballot",
         );
-        let witnessed = |d: &Demo, i: usize| -> Result<bool> {
-            let ms: Vec<MotionView> = d.practices[i].client()?.get("/motions")?;
-            Ok(ms.iter().all(|m| m.closed || m.tally.unwitnessed == 0))
-        };
-        self.wait("every ballot to be witnessed on every node", || {
-            Ok((0..n).all(|i| witnessed(self, i).unwrap_or(false)))
-        })?;
-        self.say(&format!(
-            "rather than wait {} minutes for the voting and grace periods, every node is \
-             stopped, its clock set right (clock_offset_ms = 0), and started again",
-            CLOCK_BEHIND_MS / 60_000
-        ));
-        for i in 0..n {
-            self.stop(i, false)?;
-            let mut c = FileConfig::read(&self.practices[i].dir)?;
-            c.clock_offset_ms = 0;
-            c.write(&self.practices[i].dir)?;
-        }
-        for i in 0..n {
-            self.start(i)?;
-        }
+        self.pass_time()?;
         self.converge()?;
         self.say(
             "the next event a practice node signs after the grace period (its own witness, \
-             or any other) closes both motions on every node",
+             or any other) closes the motions on every node",
         );
         self.mutual(&[
             "aid",
@@ -777,6 +918,8 @@ impl Demo {
             &format!("{later} AM"),
         ])?;
 
+        let federation = self.federate(ally, &fed, ally_network)?;
+
         self.heading("Result");
         let converged = self.converge().is_ok();
         let hashes = self.hashes();
@@ -797,7 +940,12 @@ impl Demo {
         let converged = converged && hashes.len() == n;
         let admitted_everywhere = (0..n).all(|i| admitted(self, i).unwrap_or(false));
         self.say(&format!("converged: {converged}"));
-        for i in 0..n {
+        self.say(&format!(
+            "federation {fed}: live {}, agreement binding {}, joint motion {}, its log agreed \
+             on every node of both partnerships: {}",
+            federation.live, federation.binding, federation.joint_result, federation.agreed
+        ));
+        for i in 0..=ally {
             self.stop(i, false)?;
         }
         self.say(&format!(
@@ -813,6 +961,289 @@ impl Demo {
             agreement,
             restarted: self.practices[victim].name.clone(),
             nodes,
+            federation,
+        })
+    }
+
+    /// A second partnership of one practice is founded; the two sign a charter from their
+    /// cards and each proposes and votes on linking under its own deed. Returns the second
+    /// partnership's practice, the federation's id and the second network's id.
+    fn link(&mut self) -> Result<(usize, String, String)> {
+        let (name, names, ods) = ALLY;
+        self.heading(&format!(
+            "A second partnership, {name}, proposes a federation: each side links by its own vote"
+        ));
+        self.add_practice("ally-1", "ally-partner-1", names, ods.to_string())?;
+        let ally = self.ally();
+        let key = self.new_keystore(ally)?;
+        let founding_file = self.plan.dir.join("ally-founding.toml");
+        std::fs::write(&founding_file, self.founding(name, &[ally], &[key]))?;
+        let out = self.mutual(&[
+            "found",
+            "--dir",
+            Self::path(&self.practices[ally].dir),
+            "--founding",
+            Self::path(&founding_file),
+            "--json",
+        ])?;
+        let ally_network = json_field(&out, "network")?;
+        self.start(ally)?;
+        self.say(&format!(
+            "network {ally_network} founded by {}, one practice with one partner",
+            self.practices[ally].name
+        ));
+        let mut cards = Vec::new();
+        for (i, file) in [(0, "card-1.json"), (ally, "card-2.json")] {
+            let card = self.mutual(&[
+                "federation",
+                "card",
+                "--dir",
+                Self::path(&self.practices[i].dir),
+            ])?;
+            let path = self.plan.dir.join(file);
+            std::fs::write(&path, card)?;
+            cards.push(path);
+        }
+        self.say("each partnership's card lists its network, its practices and its node's address");
+        let out = self.mutual(&[
+            "federation",
+            "charter",
+            "--dir",
+            Self::path(&self.practices[0].dir),
+            "--name",
+            FEDERATION,
+            "--card",
+            Self::path(&cards[0]),
+            "--card",
+            Self::path(&cards[1]),
+            "--share-aid",
+            "--share-statements",
+            "--share-joint-motions",
+            "--joint-requires-all",
+            "--json",
+        ])?;
+        let signed: SignedCharter =
+            serde_json::from_str(&out).context("the charter command's JSON")?;
+        let charter_file = self.plan.dir.join("charter.hex");
+        std::fs::write(&charter_file, &signed.charter_event)?;
+        self.say(&format!(
+            "the charter is signed; its event's id, {}, is the federation's id. Nothing is \
+             linked until each partnership's partners pass it",
+            signed.federation
+        ));
+        let charter = Self::path(&charter_file).to_string();
+        let title = format!("Join the {FEDERATION}");
+        for by in [0, ally] {
+            let motion =
+                self.propose_by(by, "link-federation", &title, &["--charter", &charter])?;
+            let voters: Vec<usize> = if by == ally {
+                vec![ally]
+            } else {
+                (0..self.plan.practices - 1).collect()
+            };
+            for i in voters {
+                self.vote(i, &motion, "for")?;
+            }
+            self.say(&format!(
+                "{}'s partners vote to link, under its own deed (75% of the votes cast)",
+                if by == ally {
+                    name
+                } else {
+                    "Mutual demo partnership"
+                }
+            ));
+        }
+        Ok((ally, signed.federation, ally_network))
+    }
+
+    /// Once both links have passed: the federation goes live on every node; a practice of
+    /// the second partnership asks for cover across the federation and one of the first
+    /// covers it; a statement; a joint motion, which each partnership votes on under its
+    /// own deed; time passes again and it passes, as the charter says, only because both
+    /// passed it.
+    fn federate(
+        &mut self,
+        ally: usize,
+        fed: &str,
+        ally_network: String,
+    ) -> Result<FederationSummary> {
+        self.heading(
+            "The federation is live: aid across partnerships, a statement, a joint motion",
+        );
+        self.wait_federation("the federation to be live on every node", fed, |f| f.live)?;
+        let shown = self.mutual(&[
+            "federation",
+            "show",
+            "--dir",
+            Self::path(&self.practices[ally].dir),
+            fed,
+        ])?;
+        for l in shown.lines().take(4) {
+            self.say(l);
+        }
+        let (req_i, off_i) = (ally, 1);
+        let day = date_after(crate::now_ms(), 14);
+        let fed_aid = |d: &Demo, i: usize, args: &[&str]| -> Result<String> {
+            let mut all = vec!["aid", "--federation", fed];
+            all.extend_from_slice(&args[..1]);
+            all.extend_from_slice(&["--dir", Self::path(&d.practices[i].dir)]);
+            all.extend_from_slice(&args[1..]);
+            d.mutual(&all)
+        };
+        let session = format!("{day} AM");
+        let req = fed_aid(
+            self,
+            req_i,
+            &[
+                "request",
+                "--role",
+                "GP",
+                "--session",
+                &session,
+                "--urgency",
+                "soon",
+            ],
+        )?;
+        let seen = |d: &Demo, i: usize, f: &dyn Fn(&AidView) -> bool| -> Result<()> {
+            d.wait(&format!("{}'s node to see it", d.practices[i].name), || {
+                Ok(f(&d.fed_aid_on(i, fed)?))
+            })
+        };
+        seen(self, off_i, &|v| v.requests.iter().any(|r| r.id == req))?;
+        let offer = fed_aid(
+            self,
+            off_i,
+            &["offer", &req, "--role", "GP", "--terms", "sessional rate"],
+        )?;
+        seen(self, req_i, &|v| {
+            v.requests
+                .iter()
+                .any(|r| r.offers.iter().any(|o| o.0 == offer))
+        })?;
+        let agreement = fed_aid(self, req_i, &["accept", &offer])?;
+        seen(self, off_i, &|v| {
+            v.agreements.iter().any(|a| a.id == agreement)
+        })?;
+        fed_aid(self, off_i, &["countersign", &agreement])?;
+        let all: Vec<usize> = (0..self.practices.len()).collect();
+        let binding = |d: &Demo| {
+            all.iter().all(|&i| {
+                d.fed_aid_on(i, fed).is_ok_and(|v| {
+                    v.agreements
+                        .iter()
+                        .any(|a| a.id == agreement && a.status == "binding")
+                })
+            })
+        };
+        self.wait(
+            "the agreement to be binding on every node of both partnerships",
+            || Ok(binding(self)),
+        )?;
+        self.say(&format!(
+            "{} covers {} on {day}: signed by practices of two partnerships, binding on every \
+             node of both; neither partnership's own log holds it",
+            self.practices[off_i].name, self.practices[req_i].name
+        ));
+        self.mutual(&[
+            "federation",
+            "statement",
+            "--dir",
+            Self::path(&self.practices[0].dir),
+            fed,
+            "--title",
+            "Winter pressures",
+            "--text",
+            "Our partnerships share cover across the alliance this winter.",
+        ])?;
+        let joint = self.mutual(&[
+            "federation",
+            "joint",
+            "--dir",
+            Self::path(&self.practices[ally].dir),
+            fed,
+            "--title",
+            "Ask the ICB for a joint winter fund",
+            "--text",
+            "Passes only if every partnership passes it.",
+        ])?;
+        self.wait_federation("every node to see the joint motion", fed, |f| {
+            f.joint_motions.iter().any(|j| j.id == joint)
+        })?;
+        for by in [0, ally] {
+            let motion = self.propose_by(
+                by,
+                "general",
+                "Our vote on the joint winter fund",
+                &["--federation", fed, "--joint-motion", &joint],
+            )?;
+            let voters: Vec<usize> = if by == ally {
+                vec![ally]
+            } else {
+                (0..self.plan.practices - 1).collect()
+            };
+            for i in voters {
+                self.vote(i, &motion, "for")?;
+            }
+        }
+        self.say("each partnership votes on the joint motion in its own log, under its own deed");
+
+        self.heading(
+            "Time passes again: each partnership's vote closes and its nodes say the result",
+        );
+        self.pass_time()?;
+        self.wait_federation("the joint motion to be decided on every node", fed, |f| {
+            f.joint_motions
+                .iter()
+                .any(|j| j.id == joint && j.result != "open")
+        })?;
+        let shown = self.mutual(&[
+            "federation",
+            "show",
+            "--dir",
+            Self::path(&self.practices[0].dir),
+            fed,
+        ])?;
+        for l in shown.lines().filter(|l| l.starts_with("  joint motion")) {
+            self.say(l);
+        }
+        let agreed = self
+            .wait("the federation's log to agree on every node", || {
+                let hashes: Vec<String> = all
+                    .iter()
+                    .map(|&i| self.federation_on(i, fed).map(|f| f.state_hash))
+                    .collect::<Result<_>>()?;
+                Ok(hashes.iter().all(|h| *h == hashes[0]))
+            })
+            .is_ok();
+        let views: Vec<FederationView> = all
+            .iter()
+            .map(|&i| self.federation_on(i, fed))
+            .collect::<Result<_>>()?;
+        let binding = binding(self);
+        let joint_result = views[0]
+            .joint_motions
+            .iter()
+            .find(|j| j.id == joint)
+            .map_or("open".to_string(), |j| j.result.clone());
+        let ally_status: serde_json::Value = self.practices[ally].client()?.get("/status")?;
+        Ok(FederationSummary {
+            id: fed.to_string(),
+            ally_network,
+            ally: NodeSummary {
+                practice: self.practices[ally].name.clone(),
+                dir: self.practices[ally].dir.clone(),
+                events: ally_status["events"].as_u64().unwrap_or_default(),
+                state_hash: ally_status["state_hash"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+            live: views.iter().all(|f| f.live),
+            agreement,
+            binding,
+            joint_motion: joint,
+            joint_result,
+            agreed,
         })
     }
 

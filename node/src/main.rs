@@ -189,7 +189,9 @@ enum Command {
     },
     /// Run a local partnership of separate node processes on loopback and narrate a
     /// scenario: founding, an invited practice admitted by vote, a motion, mutual aid, a
-    /// node killed and restarted. Ends with each node's state hash.
+    /// node killed and restarted, and a second partnership linked in a federation by both
+    /// sides' votes, with aid across them and a joint motion. Ends with each node's state
+    /// hash.
     Demo {
         /// Number of practices (one more than the founders: the last one is admitted).
         #[arg(long, default_value_t = 5)]
@@ -921,7 +923,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             }
-            if !summary.converged {
+            if !summary.converged || !summary.federation.agreed {
                 return Ok(ExitCode::from(1));
             }
         }

@@ -39,7 +39,7 @@ fn verify(file: &Path) -> serde_json::Value {
 }
 
 #[test]
-fn the_demo_founds_admits_votes_aids_restarts_and_its_stores_verify() {
+fn the_demo_founds_admits_votes_aids_restarts_federates_and_its_stores_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("demo");
     let summary = demo(&dir, 4);
@@ -49,6 +49,26 @@ fn the_demo_founds_admits_votes_aids_restarts_and_its_stores_verify() {
     assert_eq!(nodes.len(), 4);
     let hash = nodes[0]["state_hash"].as_str().expect("hash").to_string();
     assert!(nodes.iter().all(|n| n["state_hash"] == hash.as_str()));
+    // The second partnership linked by its own vote, through the federation commands.
+    let fed = &summary["federation"];
+    assert_eq!(fed["live"], true, "{fed}");
+    assert_eq!(fed["binding"], true, "the cross-network agreement: {fed}");
+    assert_eq!(fed["joint_result"], "passed", "{fed}");
+    assert_eq!(
+        fed["agreed"], true,
+        "one federation state on every node: {fed}"
+    );
+    let ally_file = tmp.path().join("ally.bin");
+    ok(&[
+        "export",
+        "--dir",
+        s(&dir.join("ally-1")),
+        "--out",
+        s(&ally_file),
+    ]);
+    let ally = verify(&ally_file);
+    assert_eq!(ally["state_hash"], fed["ally"]["state_hash"], "{ally}");
+    assert_eq!(ally["events"], ally["valid"], "{ally}");
 
     // The stores are left for export and verify, offline.
     let file = tmp.path().join("log.bin");
