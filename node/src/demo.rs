@@ -1071,6 +1071,16 @@ impl Demo {
             "The federation is live: aid across partnerships, a statement, a joint motion",
         );
         self.wait_federation("the federation to be live on every node", fed, |f| f.live)?;
+        let listed = self.mutual(&[
+            "federation",
+            "list",
+            "--dir",
+            Self::path(&self.practices[0].dir),
+        ])?;
+        ensure!(
+            listed.contains(fed),
+            "`mutual federation list` shows the federation: {listed}"
+        );
         let shown = self.mutual(&[
             "federation",
             "show",
