@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{check_body, Body};
-use mutual_protocol::federation::{FederationId, FederationState, Party};
+use mutual_protocol::federation::{FederationId, Party};
 use mutual_protocol::id::NetworkId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::Replica;
@@ -189,6 +189,9 @@ pub struct FederationView {
     pub events: usize,
     /// The log's state hash (equal on every node that holds the same events).
     pub state_hash: String,
+    /// Whether a node taking part has shown this node its own feed in the log since it
+    /// started; until then it signs nothing there (docs/FEDERATION.md §5).
+    pub head_confirmed: bool,
 }
 
 fn party_view(p: &Party) -> PartyView {
@@ -210,7 +213,8 @@ fn party_view(p: &Party) -> PartyView {
     }
 }
 
-fn view(own: &Replica, r: &Replica<FederationState>) -> FederationView {
+fn view(own: &Replica, log: &FedLog) -> FederationView {
+    let r = &log.replica;
     let st = r.state();
     let c = st.charter().cloned().unwrap_or_default();
     let shares = [
@@ -279,6 +283,7 @@ fn view(own: &Replica, r: &Replica<FederationState>) -> FederationView {
             .collect(),
         events: r.len(),
         state_hash: r.state_hash().to_string(),
+        head_confirmed: log.head_confirmed,
     }
 }
 
@@ -299,7 +304,7 @@ fn log_of<'a>(
 async fn list(State(s): State<ApiState>) -> Result<Json<Vec<FederationView>>, ApiError> {
     let v = s
         .node
-        .query_federations(|own, feds| feds.values().map(|l| view(own, &l.replica)).collect())
+        .query_federations(|own, feds| feds.values().map(|l| view(own, l)).collect())
         .await?;
     Ok(Json(v))
 }
@@ -311,7 +316,7 @@ async fn show(
     let id = federation_id(&id)?;
     let v = s
         .node
-        .query_federations(move |own, feds| log_of(feds, &id).map(|l| view(own, &l.replica)))
+        .query_federations(move |own, feds| log_of(feds, &id).map(|l| view(own, l)))
         .await??;
     Ok(Json(v))
 }

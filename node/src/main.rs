@@ -1479,6 +1479,12 @@ fn federation_command(json: bool, f: FederationCommand) -> Result<()> {
                     f.shares.join(", "),
                     f.joint_rule
                 );
+                if !f.head_confirmed {
+                    println!(
+                        "this node signs nothing here until a node taking part shows it its \
+                         own latest event in this log"
+                    );
+                }
                 for n in &f.networks {
                     println!(
                         "  network {} {}: {} (roster {}, {} practices)",

@@ -736,19 +736,7 @@ impl Node {
 
     fn on_command(&mut self, c: Command) {
         match c {
-            Command::Author { bodies, reply } => {
-                if self.head_confirmed {
-                    let _ = reply.send(self.author(bodies));
-                } else {
-                    self.waiting.push(WaitingAuthor {
-                        deadline: Instant::now() + self.config.head_timeout,
-                        log: None,
-                        bodies,
-                        reply,
-                    });
-                    self.sync_all();
-                }
-            }
+            Command::Author { bodies, reply } => self.author_or_wait(None, bodies, reply),
             Command::Submit { wire, reply } => {
                 let _ = reply.send(self.submit(wire));
             }
@@ -761,23 +749,12 @@ impl Node {
                 federation,
                 bodies,
                 reply,
-            } => {
-                if self
-                    .feds
-                    .get(&federation)
-                    .is_some_and(|l| !l.head_confirmed)
-                {
-                    self.waiting.push(WaitingAuthor {
-                        deadline: Instant::now() + self.config.head_timeout,
-                        log: Some(federation),
-                        bodies,
-                        reply,
-                    });
-                    self.sync_all();
-                } else {
-                    let _ = reply.send(self.guarded(|node| node.author_fed(federation, bodies)));
+            } => match self.may_author_fed(&federation, &bodies) {
+                Ok(()) => self.author_or_wait(Some(federation), bodies, reply),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
                 }
-            }
+            },
             Command::SubmitIn {
                 federation,
                 wire,
@@ -826,6 +803,63 @@ impl Node {
 
     fn author(&mut self, bodies: Vec<Body>) -> Result<Vec<EventId>, NodeError> {
         self.guarded(|node| node.author_now(bodies))
+    }
+
+    /// Signs `bodies` into a log (the network's, or a federation's) now if this node has
+    /// been shown its own feed there, else once it has (docs/NETWORK.md §7).
+    fn author_or_wait(
+        &mut self,
+        log: Option<FederationId>,
+        bodies: Vec<Body>,
+        reply: oneshot::Sender<Result<Vec<EventId>, NodeError>>,
+    ) {
+        if self.head_confirmed_in(log) {
+            let _ = reply.send(self.author_in_log(log, bodies));
+        } else if let Some(why) = self.dated_ahead(log, bodies.first()) {
+            // Waiting for a peer would not help: the feed's latest event is ahead of this
+            // node's clock, and only the clock catching up lets it sign.
+            let _ = reply.send(Err(NodeError::Refused(why.to_string())));
+        } else {
+            self.waiting.push(WaitingAuthor {
+                deadline: Instant::now() + self.config.head_timeout,
+                log,
+                bodies,
+                reply,
+            });
+            self.sync_all();
+        }
+    }
+
+    /// Why signing `body` in a log is refused now because an event it would follow is
+    /// dated ahead of this node's clock, if it is.
+    fn dated_ahead(&self, log: Option<FederationId>, body: Option<&Body>) -> Option<NotNow> {
+        let key = Keypair::from_seed(&self.keypair.seed()).expect("a valid seed");
+        let now = self.now();
+        let r = match log {
+            None => sign_next(&self.replica, key, now, body?.clone()),
+            Some(f) => sign_next(&self.feds.get(&f)?.replica, key, now, body?.clone()),
+        };
+        r.err().filter(|e| matches!(e, NotNow::DatedAhead { .. }))
+    }
+
+    /// Whether this node has been shown its own feed in a log.
+    fn head_confirmed_in(&self, log: Option<FederationId>) -> bool {
+        match log {
+            None => self.head_confirmed,
+            Some(f) => self.feds.get(&f).is_none_or(|l| l.head_confirmed),
+        }
+    }
+
+    /// Signs `bodies` into a log: the network's, or a federation's.
+    fn author_in_log(
+        &mut self,
+        log: Option<FederationId>,
+        bodies: Vec<Body>,
+    ) -> Result<Vec<EventId>, NodeError> {
+        match log {
+            None => self.author(bodies),
+            Some(f) => self.guarded(|node| node.author_fed(f, bodies)),
+        }
     }
 
     /// Runs a write unless the store has failed, and records it if the store fails now.
@@ -1130,13 +1164,7 @@ impl Node {
         federation: FederationId,
         bodies: Vec<Body>,
     ) -> Result<Vec<EventId>, NodeError> {
-        // Once this network has left, its nodes still say so (and nothing else).
-        let leaving = bodies.iter().all(|b| matches!(b, Body::FederationLeave(_)));
-        if !self.linked(&federation) && !leaving {
-            return Err(NodeError::Refused(format!(
-                "this network is not linked to federation {federation}"
-            )));
-        }
+        self.may_author_fed(&federation, &bodies)?;
         let now = self.now();
         let seed = self.keypair.seed();
         let log = self
@@ -1149,6 +1177,23 @@ impl Node {
             self.publish(Some(federation), w);
         }
         Ok(ids)
+    }
+
+    /// Whether this node may sign `bodies` in `federation`'s log: its network is linked to
+    /// it, or has left and the bodies only say so.
+    fn may_author_fed(&self, federation: &FederationId, bodies: &[Body]) -> Result<(), NodeError> {
+        let leaving = bodies.iter().all(|b| matches!(b, Body::FederationLeave(_)));
+        if !self.linked(federation) && !leaving {
+            return Err(NodeError::Refused(format!(
+                "this network is not linked to federation {federation}"
+            )));
+        }
+        if !self.feds.contains_key(federation) {
+            return Err(NodeError::Refused(format!(
+                "no federation {federation} here"
+            )));
+        }
+        Ok(())
     }
 
     /// Says in each federation's log what this network decided, as one of its practice
@@ -1580,7 +1625,11 @@ impl Node {
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
                     self.requests.insert(id, (peer, step, log));
                 }
-                sync::Action::Ended { peer, complete } => self.round_ended(log, peer, complete),
+                sync::Action::Ended {
+                    peer,
+                    complete,
+                    frontier,
+                } => self.round_ended(log, peer, complete, frontier.as_ref()),
                 sync::Action::Punish(peer) => self.punish(peer, Offence::Malformed),
             }
         }
@@ -1611,41 +1660,49 @@ impl Node {
     }
 
     /// A sync round on a log ended. One that completed with a node that could hold this
-    /// node's own feed in that log shows this node its latest event there, and lets it
-    /// sign in that log (docs/NETWORK.md §7, docs/FEDERATION.md §5).
-    fn round_ended(&mut self, log: Option<FederationId>, peer: PeerId, complete: bool) {
-        if !complete {
+    /// node's own feed in that log, and that holds that feed at least as far as this
+    /// node's own copy does, shows this node its latest event there and lets it sign in
+    /// that log (docs/NETWORK.md §7, docs/FEDERATION.md §5).
+    fn round_ended(
+        &mut self,
+        log: Option<FederationId>,
+        peer: PeerId,
+        complete: bool,
+        frontier: Option<&pb::Frontier>,
+    ) {
+        if !complete || self.head_confirmed_in(log) {
             return;
         }
+        let Some(key) = public_key_of_peer(&peer) else {
+            return;
+        };
         // Only a member practice's node can show this node its own head: an invited
         // node is still empty. In a federation's log, so can a node on another party's
         // roster.
-        let key = public_key_of_peer(&peer);
-        let member = self.own_peers.contains(&peer)
-            && key.is_some_and(|k| {
-                self.replica
-                    .state()
-                    .membership()
-                    .is_active_practice_node(&k)
-            });
-        let confirmed = match log {
-            None if member && !self.head_confirmed => {
-                self.head_confirmed = true;
-                true
-            }
-            Some(f) if self.feds.get(&f).is_some_and(|l| !l.head_confirmed) => {
-                let party =
-                    key.is_some_and(|k| self.other_parties(&f).any(|p| p.roster.contains_key(&k)));
-                let confirmed = member || party;
-                if let (true, Some(l)) = (confirmed, self.feds.get_mut(&f)) {
+        let member = self
+            .replica
+            .state()
+            .membership()
+            .is_active_practice_node(&key);
+        let (may_hold, shown) = match log {
+            None => (member, sync::shows_head(&self.replica, &self.me, frontier)),
+            Some(f) => (
+                member || self.other_parties(&f).any(|p| p.roster.contains_key(&key)),
+                self.feds
+                    .get(&f)
+                    .is_some_and(|l| sync::shows_head(&l.replica, &self.me, frontier)),
+            ),
+        };
+        if !may_hold || !shown {
+            return;
+        }
+        match log {
+            None => self.head_confirmed = true,
+            Some(f) => {
+                if let Some(l) = self.feds.get_mut(&f) {
                     l.head_confirmed = true;
                 }
-                confirmed
             }
-            _ => false,
-        };
-        if !confirmed {
-            return;
         }
         tracing::info!(%peer, log = ?log, "own feed head confirmed by a peer; signing enabled");
         let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
@@ -1653,10 +1710,7 @@ impl Node {
             .partition(|w| w.log == log);
         self.waiting = still;
         for w in ready {
-            let r = match log {
-                None => self.author(w.bodies),
-                Some(f) => self.guarded(|node| node.author_fed(f, w.bodies)),
-            };
+            let r = self.author_in_log(log, w.bodies);
             let _ = w.reply.send(r);
         }
     }

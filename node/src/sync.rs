@@ -89,6 +89,23 @@ pub fn wants<S: Fold>(replica: &Replica<S>, theirs: &pb::Frontier) -> Vec<pb::Fe
     out
 }
 
+/// Whether a peer whose sync round ended showing `frontier` (none: its state equalled
+/// this node's) holds `author`'s feed at least as far as `replica` does. A peer that lacks
+/// it, or holds less of it, cannot show a node its own latest event there, however
+/// complete the round (docs/NETWORK.md §7).
+pub fn shows_head<S: Fold>(
+    replica: &Replica<S>,
+    author: &PublicKey,
+    frontier: Option<&pb::Frontier>,
+) -> bool {
+    let (Some((seq, _)), Some(f)) = (replica.feed_head(author), frontier) else {
+        return true;
+    };
+    f.entries
+        .iter()
+        .any(|e| e.author == author.as_bytes() && e.seq >= seq)
+}
+
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -274,6 +291,9 @@ pub enum Action<P> {
         peer: P,
         /// Nothing more was wanted from the peer.
         complete: bool,
+        /// The frontier the peer showed; none when the round ended at the summaries,
+        /// the peer holding exactly what this node holds.
+        frontier: Option<pb::Frontier>,
     },
     /// The peer broke the protocol.
     Punish(P),
@@ -479,7 +499,11 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
             .frontier
             .as_ref()
             .is_none_or(|f| wants(replica, f).is_empty());
-        out.push(Action::Ended { peer, complete });
+        out.push(Action::Ended {
+            peer,
+            complete,
+            frontier: round.frontier,
+        });
     }
 }
 
@@ -557,6 +581,32 @@ mod tests {
             }
             assert!(pages < 100, "pulls must make progress");
         }
+    }
+
+    #[test]
+    fn a_peer_shows_a_node_its_head_only_if_it_holds_the_feed_as_far() {
+        let mut n = net(2);
+        let mut a = replica(&n);
+        let me = Keypair::from_seed(&[2; 32]).expect("key").public();
+        // A node with no feed of its own: any complete round will do.
+        assert!(shows_head(&a, &me, Some(&frontier(&a))));
+        author(&mut n, &mut a, 1, 3);
+        let fresh = replica(&n);
+        assert!(
+            !shows_head(&a, &me, Some(&frontier(&fresh))),
+            "a peer without the feed"
+        );
+        let mut behind = replica(&n);
+        pull_all(&a, &mut behind);
+        author(&mut n, &mut a, 1, 1);
+        assert!(
+            !shows_head(&a, &me, Some(&frontier(&behind))),
+            "a peer holding less of it"
+        );
+        let mut level = replica(&n);
+        pull_all(&a, &mut level);
+        assert!(shows_head(&a, &me, Some(&frontier(&level))));
+        assert!(shows_head(&a, &me, None), "states equal at the summaries");
     }
 
     #[test]

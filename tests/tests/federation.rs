@@ -530,7 +530,7 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
 
     // A node whose store was rolled back does not fork its feed in the federation's log:
     // it signs there only once a node taking part has shown it its own latest event.
-    rolled_back_node_signs_after_its_head(&mut a, fid).await;
+    rolled_back_node_signs_after_its_head(&mut a, &[b0, b1], fid).await;
     let (a0, a1) = (a.node(0), a.node(1));
     let nodes = [a0, a1, b0, b1];
     assert!(
@@ -744,9 +744,14 @@ fn statement(title: &str) -> Body {
 }
 
 /// Node 1 of `c` signs a statement in `fid`'s log after a backup of its data directory is
-/// taken; the backup is restored; the node, started again, signs another statement, which
-/// must follow the first in its feed rather than reuse its seq.
-async fn rolled_back_node_signs_after_its_head(c: &mut Cluster, fid: FederationId) {
+/// taken, and its network's node 0 and the federation's `others` nodes get it; the backup is restored; the node,
+/// started again, signs another statement, which must follow the first in its feed rather
+/// than reuse its seq.
+async fn rolled_back_node_signs_after_its_head(
+    c: &mut Cluster,
+    others: &[&NodeHandle],
+    fid: FederationId,
+) {
     c.stop(1).await;
     let old = tempfile::tempdir().expect("tempdir");
     copy_dir(c.dir(1), old.path()).expect("backup");
@@ -763,12 +768,20 @@ async fn rolled_back_node_signs_after_its_head(c: &mut Cluster, fid: FederationI
         .author_in(fid, vec![statement("Signed after the backup")])
         .await
         .expect("statement")[0];
+    let first_seq = c
+        .node(1)
+        .query_federations(move |_, feds| feds[&fid].replica.get(&first).map(|e| e.event.seq))
+        .await
+        .expect("query")
+        .expect("stored");
+    let mut holders = vec![c.node(0)];
+    holders.extend_from_slice(others);
     assert!(
-        all_agree(&[c.node(0)], fid, move |st| st
+        all_agree(&holders, fid, move |st| st
             .statements()
             .any(|s| s.id == first))
         .await,
-        "the other node of the network holds the statement"
+        "every other node of the federation holds the statement"
     );
     c.stop(1).await;
     std::fs::remove_dir_all(c.dir(1)).expect("remove");
@@ -790,10 +803,10 @@ async fn rolled_back_node_signs_after_its_head(c: &mut Cluster, fid: FederationI
         .await
         .expect("query")
         .expect("stored");
-    let after = before.map_or(0, |s| s) + 1;
-    assert!(
-        seq > after,
-        "the new event (seq {seq}) follows the one signed after the backup (seq {after})"
+    assert_eq!(
+        seq,
+        first_seq + 1,
+        "the new event follows the one signed after the backup"
     );
 }
 
