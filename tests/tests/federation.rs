@@ -768,9 +768,14 @@ async fn rolled_back_node_signs_after_its_head(
         .author_in(fid, vec![statement("Signed after the backup")])
         .await
         .expect("statement")[0];
+    let seq_of = move |id: EventId| {
+        move |_: &Replica, feds: &BTreeMap<FederationId, FedLog>| {
+            feds[&fid].replica.get(&id).map(|e| e.event.seq)
+        }
+    };
     let first_seq = c
         .node(1)
-        .query_federations(move |_, feds| feds[&fid].replica.get(&first).map(|e| e.event.seq))
+        .query_federations(seq_of(first))
         .await
         .expect("query")
         .expect("stored");
@@ -799,7 +804,7 @@ async fn rolled_back_node_signs_after_its_head(
         .expect("signs once it has learned its head")[0];
     let seq = c
         .node(1)
-        .query_federations(move |_, feds| feds[&fid].replica.get(&second).map(|e| e.event.seq))
+        .query_federations(seq_of(second))
         .await
         .expect("query")
         .expect("stored");
