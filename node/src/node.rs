@@ -682,17 +682,10 @@ impl Node {
         stored: &[EventId],
         parked: &[SignedEvent],
     ) -> Result<(), StoreError> {
-        if !parked.is_empty() {
-            self.store.put_pending(&parked.iter().collect::<Vec<_>>())?;
+        if store_taken(&self.replica, &mut self.store, stored, parked)? {
             self.unflushed = true;
         }
         if !stored.is_empty() {
-            let evs: Vec<&SignedEvent> = stored
-                .iter()
-                .filter_map(|id| self.replica.get(id))
-                .collect();
-            self.store.put_events(&evs)?;
-            self.unflushed = true;
             self.snapshot_due = true;
         }
         Ok(())
@@ -1130,23 +1123,16 @@ impl Node {
             missing,
             invalid,
         } = sort_ingested(wires, &results);
-        let persisted = (|| -> Result<(), StoreError> {
-            if !parked.is_empty() {
-                log.store.put_pending(&parked.iter().collect::<Vec<_>>())?;
+        let persisted = match store_taken(&log.replica, &mut log.store, &stored, &parked) {
+            Ok(wrote) => {
+                self.unflushed |= wrote;
+                Ok(())
             }
-            let evs: Vec<&SignedEvent> =
-                stored.iter().filter_map(|id| log.replica.get(id)).collect();
-            if !evs.is_empty() {
-                log.store.put_events(&evs)?;
+            Err(e) => {
+                self.note_store(&e);
+                Err(e)
             }
-            Ok(())
-        })();
-        if !stored.is_empty() || !parked.is_empty() {
-            self.unflushed = true;
-        }
-        if let Err(e) = &persisted {
-            self.note_store(e);
-        }
+        };
         self.note_invalid(from, &invalid);
         if let (Some(p), false) = (from, missing.is_empty()) {
             let mut out = Vec::new();
@@ -1449,39 +1435,17 @@ impl Node {
         for p in self.swarm.behaviour_mut().gate.expire_bans(now) {
             tracing::info!(peer = %p, "ban lifted");
         }
-        let released: Vec<EventId> = self
-            .replica
-            .tick(self.now())
-            .into_iter()
-            .filter_map(|r| match r {
-                Ok(Ingested::Stored { stored }) => Some(stored),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let now_ms = self.now();
+        let released = take_released(&mut self.replica, now_ms);
         if let Err(e) = self.persist(&released, &[]) {
             tracing::error!(error = %e, "could not store released events");
         }
-        let now_ms = self.now();
         let mut failed = None;
         for l in self.feds.values_mut() {
-            let released: Vec<EventId> = l
-                .replica
-                .tick(now_ms)
-                .into_iter()
-                .filter_map(|r| match r {
-                    Ok(Ingested::Stored { stored }) => Some(stored),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
-            let evs: Vec<&SignedEvent> =
-                released.iter().filter_map(|id| l.replica.get(id)).collect();
-            if !evs.is_empty() {
-                if let Err(e) = l.store.put_events(&evs) {
-                    failed = Some(e);
-                }
-                self.unflushed = true;
+            let released = take_released(&mut l.replica, now_ms);
+            match store_taken(&l.replica, &mut l.store, &released, &[]) {
+                Ok(wrote) => self.unflushed |= wrote,
+                Err(e) => failed = Some(e),
             }
         }
         if let Some(e) = failed {
@@ -2049,6 +2013,39 @@ fn is_unspecified(a: &Multiaddr) -> bool {
         Protocol::Ip6(ip) => ip.is_unspecified(),
         _ => false,
     })
+}
+
+/// The ids of the events a replica's tick took into its log: held events whose time came,
+/// and the events that waited on them.
+fn take_released<S: Fold>(replica: &mut Replica<S>, now_ms: u64) -> Vec<EventId> {
+    replica
+        .tick(now_ms)
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(Ingested::Stored { stored }) => Some(stored),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Stores what a log (the network's, or a federation's) took in: the events `stored` in
+/// `replica`'s log, and the events `parked` for their causes. Returns whether it wrote
+/// anything.
+fn store_taken<S: Fold>(
+    replica: &Replica<S>,
+    store: &mut SledStore,
+    stored: &[EventId],
+    parked: &[SignedEvent],
+) -> Result<bool, StoreError> {
+    if !parked.is_empty() {
+        store.put_pending(&parked.iter().collect::<Vec<_>>())?;
+    }
+    let evs: Vec<&SignedEvent> = stored.iter().filter_map(|id| replica.get(id)).collect();
+    if !evs.is_empty() {
+        store.put_events(&evs)?;
+    }
+    Ok(!parked.is_empty() || !evs.is_empty())
 }
 
 /// Signs `bodies` in order as the next events of the key's feed in `replica`'s log, takes
