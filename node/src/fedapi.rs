@@ -145,6 +145,11 @@ pub struct PartyView {
     pub roster_number: u64,
     /// Its practices.
     pub practices: Vec<RosterEntry>,
+    /// Whether its roster is anchored in its own signed membership events
+    /// (docs/FEDERATION.md §3); its words count only once it is.
+    pub anchored: bool,
+    /// How many of its own events the federation has taken in as evidence.
+    pub evidence: usize,
 }
 
 /// A joint motion and its decisions.
@@ -210,6 +215,8 @@ fn party_view(p: &Party) -> PartyView {
             ..Default::default()
         })
         .practices,
+        anchored: p.anchored,
+        evidence: p.evidence_taken(),
     }
 }
 

@@ -1487,12 +1487,14 @@ fn federation_command(json: bool, f: FederationCommand) -> Result<()> {
                 }
                 for n in &f.networks {
                     println!(
-                        "  network {} {}: {} (roster {}, {} practices)",
+                        "  network {} {}: {} (roster {}{}, {} practices, {} events of evidence)",
                         n.network,
                         n.name,
                         n.state,
                         n.roster_number,
-                        n.practices.len()
+                        if n.anchored { "" } else { ", not yet anchored" },
+                        n.practices.len(),
+                        n.evidence
                     );
                 }
                 for j in &f.joint_motions {

@@ -1183,9 +1183,11 @@ impl Node {
     }
 
     /// Says in each federation's log what this network decided, as one of its practice
-    /// nodes (docs/FEDERATION.md §4): that it joined or left, its roster, and its
-    /// decisions on joint motions. Each is said once per node; the federation counts a
-    /// network's word once more than half of its roster has said the same.
+    /// nodes (docs/FEDERATION.md §4, §5): its membership evidence (its genesis and its
+    /// practices' own rotations, revocations and leaves), that it joined or left, its
+    /// roster, and its decisions on joint motions. Each is said once per node; the
+    /// federation counts a network's word once more than half of its roster has said the
+    /// same.
     fn attest(&mut self) {
         let own = self.replica.network();
         let st = self.replica.state();
@@ -1207,6 +1209,21 @@ impl Node {
                 continue;
             }
             let net = own.as_bytes().to_vec();
+            let candidates = self
+                .replica
+                .get(&own.0)
+                .into_iter()
+                .chain(st.evidence().filter_map(|id| self.replica.get(id)));
+            let due = party.evidence_due(candidates);
+            if !due.is_empty() {
+                todo.push((
+                    *fid,
+                    Body::FederationEvidence(pb::FederationEvidence {
+                        network: net.clone(),
+                        events: due.iter().map(|e| e.to_wire()).collect(),
+                    }),
+                ));
+            }
             if let Some(left_by) = link.left_by {
                 if party.joined.is_some() && !fs.said_leave(&own, &self.me) {
                     todo.push((
@@ -1228,7 +1245,12 @@ impl Node {
                     }),
                 ));
             }
-            if party.practices != roster && fs.said_roster(&own, &self.me) != Some(&roster[..]) {
+            // A roster the network's own events do not show is named again by its
+            // practices, whose majority anchors it (docs/FEDERATION.md §3).
+            let unanchored = !party.anchored && party.replica.is_some();
+            if (party.practices != roster || unanchored)
+                && fs.said_roster(&own, &self.me) != Some(&roster[..])
+            {
                 todo.push((
                     *fid,
                     Body::FederationRoster(pb::FederationRoster {

@@ -10,7 +10,8 @@
 use crate::id::{EventId, NetworkId, ID_LEN};
 use crate::keys::{KeyError, Keypair, PublicKey};
 use crate::limits::{
-    MAX_DEPS, MAX_EVENT_BYTES, MAX_LIST_LEN, MAX_NAME_BYTES, MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
+    MAX_DEPS, MAX_EVENT_BYTES, MAX_EVIDENCE_EVENTS, MAX_LIST_LEN, MAX_NAME_BYTES,
+    MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
 };
 use crate::signature::{self, Item, EVENT_DOMAIN, SIGNATURE_LEN};
 use mutual_proto::v1 as pb;
@@ -519,6 +520,19 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
             text(&s.text, "joint_statement.text")
         }
         Body::Witness(_) => Ok(()),
+        Body::FederationEvidence(x) => {
+            opt_id(&x.network, "federation_evidence.network")?;
+            if x.events.len() > MAX_EVIDENCE_EVENTS {
+                return Err(field(
+                    "federation_evidence.events",
+                    format!(
+                        "{} events, over the limit of {MAX_EVIDENCE_EVENTS}",
+                        x.events.len()
+                    ),
+                ));
+            }
+            Ok(())
+        }
         Body::Invitation(i) => {
             key_field(&i.node_key, "invitation.node_key")?;
             name(&i.practice_name, "invitation.practice_name")?;
@@ -592,6 +606,7 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::JointDecision(_) => "joint_decision",
         Body::JointStatement(_) => "joint_statement",
         Body::Witness(_) => "witness",
+        Body::FederationEvidence(_) => "federation_evidence",
     }
 }
 

@@ -13,6 +13,14 @@
 //! same thing in the log. So no single foreign node's word is enough, and every node that
 //! folds the log reaches the same result.
 //!
+//! A roster is not taken on the charter's word. Each network's nodes carry its genesis
+//! and its practices' own key rotations, revocations and leaves into the log
+//! ([`pb::FederationEvidence`]), exactly as signed, and the fold keeps from them a replica
+//! of that network's membership under its own rules ([`take_evidence`]). A network's
+//! words count only once its roster is *anchored* in that replica: every practice on it
+//! is one the network's own events show, or more than half of the practices they show
+//! have named it (an admission is decided by ballots, which never cross).
+//!
 //! The fold is a pure function of the log's events in the canonical order, like a
 //! network's ([`crate::replica`]).
 
@@ -20,7 +28,8 @@ use crate::aid::{Aid, AidError};
 use crate::event::{Body, SignedEvent};
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
-use crate::membership::{Membership, Status};
+use crate::limits::{MAX_EVENT_BYTES, MAX_EVIDENCE_EVENTS};
+use crate::membership::{validate_genesis, Holder, Membership, Status};
 use crate::replica::Fold;
 use crate::state::{chain_outcome, Context, NoEffect, Outcome, Rejection, StateHash};
 use imbl::{OrdMap, OrdSet};
@@ -82,6 +91,9 @@ pub enum FederationError {
     /// The author has published as many statements as it may.
     #[error("a practice may publish {MAX_STATEMENTS_PER_PRACTICE} statements")]
     TooManyStatements,
+    /// A network's evidence is not its own signed membership events, or does not apply.
+    #[error("invalid evidence: {0}")]
+    InvalidEvidence(String),
     /// An aid event breaks an aid rule (docs/AID.md).
     #[error("mutual aid: {0}")]
     Aid(AidError),
@@ -104,14 +116,7 @@ pub fn read_charter_event(
     wire: &[u8],
 ) -> Result<(SignedEvent, pb::FederationCharter), FederationError> {
     let bad = |s: String| FederationError::InvalidCharter(s);
-    let ev = SignedEvent::decode(wire).map_err(|e| bad(e.to_string()))?;
-    if !crate::signature::verify_batch(&[ev.signature_item()])
-        .first()
-        .copied()
-        .unwrap_or(false)
-    {
-        return Err(bad("the charter event's signature does not verify".into()));
-    }
+    let ev = read_signed(wire).map_err(bad)?;
     let Some(Body::FederationCharter(c)) = &ev.event.body else {
         return Err(bad("the event is not a charter".into()));
     };
@@ -121,6 +126,78 @@ pub fn read_charter_event(
     validate_charter(c)?;
     let c = c.clone();
     Ok((ev, c))
+}
+
+/// An event carried inside another (a charter in a link motion, a network's evidence): it
+/// must decode as a `SignedEvent` (docs/PROTOCOL.md §5.2–§5.4) and its signature verify.
+fn read_signed(wire: &[u8]) -> Result<SignedEvent, String> {
+    let ev = SignedEvent::decode(wire).map_err(|e| e.to_string())?;
+    if !crate::signature::verify(&ev.signature_item()) {
+        return Err("the event's signature does not verify".into());
+    }
+    Ok(ev)
+}
+
+/// Takes one event of `network`'s own log into the federation's replica of that
+/// network's membership (docs/FEDERATION.md §3), by the network's own rules
+/// (docs/PROTOCOL.md §8.2, §8.5–§8.7): first its genesis, whose id is the network id;
+/// then, from an active practice node the replica knows, that practice's `KeyRotation`,
+/// `PracticeLeave`, or `KeyRevocation` of its own key. Anything else is refused with the
+/// reason, and the replica is left as it was.
+pub fn take_evidence(
+    replica: &mut Option<Membership>,
+    network: &NetworkId,
+    ev: &SignedEvent,
+) -> Result<(), String> {
+    let e = &ev.event;
+    let Some(body) = &e.body else {
+        return Err("an event without a body is not evidence".into());
+    };
+    let Some(m) = replica.as_mut() else {
+        let Body::Genesis(g) = body else {
+            return Err("the network's genesis must come first".into());
+        };
+        if e.network.is_some() || NetworkId(ev.id) != *network {
+            return Err("the genesis is not this network's (its id is not the network id)".into());
+        }
+        validate_genesis(g, &e.author).map_err(|x| x.to_string())?;
+        *replica = Some(Membership::from_genesis(g));
+        return Ok(());
+    };
+    if e.network != Some(*network) {
+        return Err("the event is not of this network".into());
+    }
+    if !m.is_active_practice_node(&e.author) {
+        return Err(
+            "its author is not the node key of an active practice of the network as the \
+             federation knows it"
+                .into(),
+        );
+    }
+    match body {
+        Body::KeyRotation(r) => m.rotate(network, &e.author, r),
+        Body::PracticeLeave(_) => m.practice_leaves(&e.author),
+        Body::KeyRevocation(r) if r.key == e.author.as_bytes() => m.revoke(&e.author, r),
+        _ => {
+            return Err(format!(
+                "a {} is not membership evidence",
+                crate::event::body_name(body)
+            ))
+        }
+    }
+    .map_err(|x| x.to_string())
+}
+
+/// Whether `body` is membership evidence a network may carry into a federation's log
+/// ([`take_evidence`] decides whether it applies): a practice's own rotation, leave or
+/// revocation of its own key. The genesis is evidence too, by its id.
+pub fn is_evidence(ev: &SignedEvent, author_is_practice: bool) -> bool {
+    author_is_practice
+        && match &ev.event.body {
+            Some(Body::KeyRotation(_) | Body::PracticeLeave(_)) => true,
+            Some(Body::KeyRevocation(r)) => r.key == ev.event.author.as_bytes(),
+            _ => false,
+        }
 }
 
 /// Checks a charter: a name, 2 to [`MAX_FEDERATION_NETWORKS`] networks sorted by id, each
@@ -208,6 +285,7 @@ pub fn is_federation_business(body: &Body) -> bool {
         body,
         Body::FederationCharter(_)
             | Body::FederationJoin(_)
+            | Body::FederationEvidence(_)
             | Body::FederationRoster(_)
             | Body::FederationLeave(_)
             | Body::JointMotion(_)
@@ -248,6 +326,63 @@ pub fn charter_entry(
     }
 }
 
+/// A roster's practices by node key.
+fn roster_map(practices: &[pb::Practice]) -> OrdMap<PublicKey, String> {
+    practices
+        .iter()
+        .filter_map(|p| Some((PublicKey::from_slice(&p.node_key).ok()?, p.ods_code.clone())))
+        .collect()
+}
+
+/// Whether a roster entry agrees with what a network's own events show: its key is not
+/// one its holder retired, nor held by another member, and its practice has not left.
+fn fits_replica(m: &Membership, e: &pb::Practice) -> Result<(), FederationError> {
+    let bad = |s: &str| {
+        Err(FederationError::InvalidRoster(format!(
+            "{}: {s}",
+            e.ods_code
+        )))
+    };
+    let Ok(k) = PublicKey::from_slice(&e.node_key) else {
+        return bad("not a key");
+    };
+    if m.is_retired(&k) {
+        return bad("its node key was retired by its holder in the network's own log");
+    }
+    match m.holder(&k) {
+        Some(Holder::Practice(ods)) if *ods == e.ods_code => {}
+        None => {}
+        Some(_) => return bad("its node key belongs to another member of the network"),
+    }
+    if m.practice(&e.ods_code)
+        .is_some_and(|r| r.status == Status::Left)
+    {
+        return bad("the practice left the network by its own signed event");
+    }
+    Ok(())
+}
+
+/// Records a practice of a roster the federation accepted in a network's replica: a new
+/// practice (one the partners admitted), or a new key for one it knows.
+fn into_replica(m: &mut Membership, e: &pb::Practice) {
+    let Ok(k) = PublicKey::from_slice(&e.node_key) else {
+        return;
+    };
+    if m.is_known(&k) {
+        return;
+    }
+    let old = m
+        .practice(&e.ods_code)
+        .and_then(|r| PublicKey::from_slice(&r.practice.node_key).ok())
+        .filter(|o| m.holder(o).is_some());
+    match old {
+        Some(o) => {
+            let _ = m.replace_key(&o, Some(k));
+        }
+        None => m.insert_practice(e.clone()),
+    }
+}
+
 /// Whether more than half of `roster` is in `said`.
 fn majority(roster: &OrdMap<PublicKey, String>, said: impl Iterator<Item = PublicKey>) -> bool {
     let n = said.filter(|k| roster.contains_key(k)).count();
@@ -273,6 +408,14 @@ pub struct Party {
     pub joined: Option<EventId>,
     /// The event at which it left.
     pub left: Option<EventId>,
+    /// Its membership as its own signed events show it (docs/FEDERATION.md §3): from its
+    /// genesis and its practices' own rotations, revocations and leaves, with the practices
+    /// of every roster set since it was anchored. `None` until its genesis arrives.
+    pub replica: Option<Membership>,
+    /// Whether its roster is anchored in `replica`; its words count only once it is.
+    pub anchored: bool,
+    /// Ids of its events taken in as evidence.
+    taken: OrdSet<EventId>,
     join_said: OrdSet<PublicKey>,
     leave_said: OrdSet<PublicKey>,
     /// Next roster proposals: node key to the practices it says.
@@ -283,6 +426,57 @@ impl Party {
     /// Whether the network has joined and not left.
     pub fn is_active(&self) -> bool {
         self.joined.is_some() && self.left.is_none()
+    }
+
+    /// How many of its events the federation has taken in as evidence.
+    pub fn evidence_taken(&self) -> usize {
+        self.taken.len()
+    }
+
+    /// Whose word counts for it: its current roster once anchored; before that, the
+    /// active practices its replica shows (none before its genesis arrives).
+    fn sayers(&self) -> OrdMap<PublicKey, String> {
+        if self.anchored {
+            return self.roster.clone();
+        }
+        let Some(m) = &self.replica else {
+            return OrdMap::new();
+        };
+        m.active_practice_nodes()
+            .filter_map(|k| Some((k, m.practice_of_node(&k)?.practice.ods_code.clone())))
+            .collect()
+    }
+
+    /// The events among `candidates` (the network's genesis and membership evidence, in
+    /// its fold order) that the federation has not taken in and would take, in order: what
+    /// a practice node of the network sends next in one `FederationEvidence`, at most
+    /// [`MAX_EVIDENCE_EVENTS`] of them and small enough to fit in one event.
+    pub fn evidence_due<'a>(
+        &self,
+        candidates: impl IntoIterator<Item = &'a SignedEvent>,
+    ) -> Vec<&'a SignedEvent> {
+        // Room left in one event for its header: ids, a key, up to MAX_DEPS deps.
+        const BUDGET: usize = MAX_EVENT_BYTES - 2048;
+        let mut replica = self.replica.clone();
+        let mut due = Vec::new();
+        let mut bytes = 0;
+        for ev in candidates {
+            if due.len() == MAX_EVIDENCE_EVENTS {
+                break;
+            }
+            if self.taken.contains(&ev.id) {
+                continue;
+            }
+            let size = ev.to_wire().len() + 8;
+            if bytes + size > BUDGET {
+                break;
+            }
+            if take_evidence(&mut replica, &self.network, ev).is_ok() {
+                bytes += size;
+                due.push(ev);
+            }
+        }
+        due
     }
 }
 
@@ -427,13 +621,7 @@ impl FederationState {
         validate_charter(c)?;
         for n in &c.members {
             let network = NetworkId::from_slice(&n.network).expect("validated");
-            let roster: OrdMap<PublicKey, String> = n
-                .practices
-                .iter()
-                .filter_map(|p| {
-                    Some((PublicKey::from_slice(&p.node_key).ok()?, p.ods_code.clone()))
-                })
-                .collect();
+            let roster = roster_map(&n.practices);
             self.parties.insert(
                 network,
                 Party {
@@ -445,6 +633,9 @@ impl FederationState {
                     practices: n.practices.clone(),
                     joined: None,
                     left: None,
+                    replica: None,
+                    anchored: false,
+                    taken: OrdSet::new(),
                     join_said: OrdSet::new(),
                     leave_said: OrdSet::new(),
                     roster_said: OrdMap::new(),
@@ -495,6 +686,11 @@ impl FederationState {
             Body::FederationJoin(j) => {
                 claims(&j.network)?;
                 self.join(network, e.author, ev.id);
+                Ok(())
+            }
+            Body::FederationEvidence(x) => {
+                claims(&x.network)?;
+                self.evidence(network, x, ev.id)?;
                 Ok(())
             }
             Body::FederationRoster(r) => {
@@ -598,17 +794,104 @@ impl FederationState {
         self.count_join(network, at);
     }
 
-    /// Joins the party at `at` if it has not joined and more than half of its current
-    /// roster has said it joined; its practices then enter the aid membership.
+    /// Joins the party at `at` if it has not joined, its roster is anchored and more than
+    /// half of that roster has said it joined; its practices then enter the aid membership.
     fn count_join(&mut self, network: NetworkId, at: EventId) {
         let p = self.parties.get_mut(&network).expect("a party");
-        if p.joined.is_none() && majority(&p.roster, p.join_said.iter().copied()) {
+        if p.joined.is_none() && p.anchored && majority(&p.roster, p.join_said.iter().copied()) {
             p.joined = Some(at);
             let practices = p.practices.clone();
             for pr in practices {
                 self.admit(pr);
             }
         }
+    }
+
+    /// Takes a network's evidence into its replica, all of it or none (an event already
+    /// taken is passed over), then brings its roster in line with what the replica shows.
+    fn evidence(
+        &mut self,
+        network: NetworkId,
+        x: &pb::FederationEvidence,
+        at: EventId,
+    ) -> Result<(), FederationError> {
+        let p = &self.parties[&network];
+        let mut replica = p.replica.clone();
+        let mut taken = p.taken.clone();
+        for (i, wire) in x.events.iter().enumerate() {
+            let bad = |s: String| FederationError::InvalidEvidence(format!("event {}: {s}", i + 1));
+            let ev = read_signed(wire).map_err(bad)?;
+            if taken.contains(&ev.id) {
+                continue;
+            }
+            take_evidence(&mut replica, &network, &ev).map_err(bad)?;
+            taken.insert(ev.id);
+        }
+        let p = self.parties.get_mut(&network).expect("a party");
+        p.replica = replica;
+        p.taken = taken;
+        self.follow_replica(network, at);
+        Ok(())
+    }
+
+    /// Applies what a party's replica proves to its roster: an entry whose key its holder
+    /// rotated takes the new key; one whose key was revoked, or whose practice left, is
+    /// dropped. Then anchors the roster if every practice on it is an active practice of
+    /// the replica with the same key, and counts the join again.
+    fn follow_replica(&mut self, network: NetworkId, at: EventId) {
+        let p = self.parties.get_mut(&network).expect("a party");
+        let Some(m) = &p.replica else {
+            return;
+        };
+        let mut kept = Vec::new();
+        let mut gone = Vec::new();
+        for entry in &p.practices {
+            let Ok(k) = PublicKey::from_slice(&entry.node_key) else {
+                continue;
+            };
+            let left = m
+                .practice_of_node(&k)
+                .is_some_and(|r| r.status != Status::Active);
+            if m.is_retired(&k) || left {
+                let now = m
+                    .practice(&entry.ods_code)
+                    .filter(|r| r.status == Status::Active)
+                    .and_then(|r| PublicKey::from_slice(&r.practice.node_key).ok())
+                    .filter(|n| !m.is_retired(n));
+                match now {
+                    Some(n) => kept.push(pb::Practice {
+                        node_key: n.as_bytes().to_vec(),
+                        ..entry.clone()
+                    }),
+                    None => gone.push(entry.ods_code.clone()),
+                }
+            } else {
+                kept.push(entry.clone());
+            }
+        }
+        let changed = kept != p.practices;
+        if changed {
+            p.roster = roster_map(&kept);
+            p.practices = kept.clone();
+        }
+        if !p.anchored && !kept.is_empty() {
+            p.anchored = kept.iter().all(|e| {
+                PublicKey::from_slice(&e.node_key).is_ok_and(|k| {
+                    m.is_active_practice_node(&k)
+                        && m.practice_of_node(&k)
+                            .is_some_and(|r| r.practice.ods_code == e.ods_code)
+                })
+            });
+        }
+        if changed && p.joined.is_some() {
+            for ods in gone {
+                self.members.set_practice_status(&ods, Status::Left);
+            }
+            for pr in kept {
+                self.admit(pr);
+            }
+        }
+        self.count_join(network, at);
     }
 
     fn leave(&mut self, network: NetworkId, node: PublicKey, at: EventId) {
@@ -680,6 +963,9 @@ impl FederationState {
             keys.extend(other.roster.keys().copied());
         }
         roster_entries(&r.practices, &mut ods, &mut keys)?;
+        if let Some(m) = &p.replica {
+            r.practices.iter().try_for_each(|e| fits_replica(m, e))?;
+        }
         let p = self.parties.get_mut(&network).expect("a party");
         p.roster_said.insert(node, r.practices.clone());
         let agreeing = p
@@ -687,18 +973,19 @@ impl FederationState {
             .iter()
             .filter(|(_, v)| **v == r.practices)
             .map(|(k, _)| *k);
-        if !majority(&p.roster, agreeing) {
+        if !majority(&p.sayers(), agreeing) {
             return Ok(());
         }
         let old: Vec<String> = p.roster.values().cloned().collect();
         p.roster_number = r.number;
         p.practices = r.practices.clone();
-        p.roster = r
-            .practices
-            .iter()
-            .filter_map(|x| Some((PublicKey::from_slice(&x.node_key).ok()?, x.ods_code.clone())))
-            .collect();
+        p.roster = roster_map(&r.practices);
         p.roster_said.clear();
+        // Only a replica's practices can make a majority before the roster is anchored.
+        if let Some(m) = p.replica.as_mut() {
+            r.practices.iter().for_each(|e| into_replica(m, e));
+            p.anchored = true;
+        }
         let joined = p.joined.is_some();
         let still: HashSet<String> = p.roster.values().cloned().collect();
         for ods in old.into_iter().filter(|o| !still.contains(o)) {

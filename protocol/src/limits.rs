@@ -2,7 +2,7 @@
 //!
 //! Two kinds: *validity* limits ([`MAX_EVENT_BYTES`], [`MAX_DEPS`], [`MAX_NAME_BYTES`],
 //! [`MAX_TEXT_BYTES`], [`MAX_LIST_LEN`], [`MAX_CLOCK_SKEW_MS`], [`MAX_INVITATION_MS`],
-//! [`MAX_OPEN_INVITATIONS`]) are part of the protocol:
+//! [`MAX_OPEN_INVITATIONS`], [`MAX_EVIDENCE_EVENTS`]) are part of the protocol:
 //! a node that accepted more would store events that other nodes refuse, so changing one
 //! is a protocol change (docs/PROTOCOL.md, "Limits"). *Capacity* limits
 //! ([`MAX_SIGNED_EVENT_BYTES`], [`MAX_FUTURE_EVENTS`], [`MAX_PENDING_EVENTS`],
@@ -64,3 +64,8 @@ pub const MAX_INVITATION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 /// Most invitations one key may have open at once (validity). Each one lets a stranger's
 /// node connect to every member's node, so a compromised key can let in at most this many.
 pub const MAX_OPEN_INVITATIONS: usize = 8;
+
+/// Most events of a network's own log one `FederationEvidence` event carries (validity,
+/// docs/FEDERATION.md §3). A node sends its network's evidence in batches of at most this
+/// many, so one event stays small and quick to check.
+pub const MAX_EVIDENCE_EVENTS: usize = 32;

@@ -13,7 +13,7 @@ use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
 use crate::limits;
 use crate::membership::{self, Membership, MembershipError};
-use imbl::OrdMap;
+use imbl::{OrdMap, Vector};
 use mutual_proto::v1 as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -180,6 +180,10 @@ pub struct State {
     invitations: OrdMap<PublicKey, Invitation>,
     aid: Aid,
     governance: Governance,
+    /// The applied events a federation takes as evidence of this network's membership
+    /// (docs/FEDERATION.md §3), in fold order. Derived from the events and their outcomes,
+    /// so not part of the state digest.
+    evidence: Vector<EventId>,
     /// SHA-256 chain over (event id, outcome code) in fold order.
     outcomes: [u8; 32],
     events: u64,
@@ -195,6 +199,7 @@ impl Default for State {
             invitations: OrdMap::new(),
             aid: Aid::default(),
             governance: Governance::default(),
+            evidence: Vector::new(),
             outcomes: [0u8; 32],
             events: 0,
         }
@@ -220,6 +225,13 @@ impl State {
     /// The membership.
     pub fn membership(&self) -> &Membership {
         &self.membership
+    }
+
+    /// The applied events of this log that a federation takes as evidence of its
+    /// membership, in fold order (after the genesis, which is evidence too):
+    /// practices' own key rotations, leaves and revocations of their own keys.
+    pub fn evidence(&self) -> impl Iterator<Item = &EventId> {
+        self.evidence.iter()
     }
 
     /// The latest addresses each practice node announced.
@@ -318,6 +330,7 @@ impl State {
         if !self.membership.is_active(&e.author) {
             return Outcome::Rejected(Rejection::NotActive);
         }
+        let by_practice = self.membership.practice_of_node(&e.author).is_some();
         let result = match body {
             Body::Genesis(_) => unreachable_genesis(),
             Body::PracticeUpdate(u) => self.membership.update_practice(&e.author, u),
@@ -359,6 +372,9 @@ impl State {
         };
         match result {
             Ok(()) => {
+                if crate::federation::is_evidence(ev, by_practice) {
+                    self.evidence.push_back(ev.id);
+                }
                 if matches!(
                     body,
                     Body::KeyRotation(_) | Body::KeyRevocation(_) | Body::PracticeLeave(_)

@@ -1,10 +1,11 @@
 //! The federation log's fold (docs/FEDERATION.md): joining by a majority of each
-//! network's roster, scope, foreign authors, cross-network aid, joint motions under the
-//! charter's rule, rosters and leaving.
+//! network's roster, each roster anchored in the network's own signed membership events,
+//! scope, foreign authors, cross-network aid, joint motions under the charter's rule,
+//! rosters and leaving.
 
 mod common;
 
-use common::{key, practice, T0};
+use common::{key, practice, rotation, update, T0};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, EventError, FeedWriter, SignedEvent};
 use mutual_protocol::federation::{
@@ -20,9 +21,34 @@ use std::collections::HashMap;
 
 const NOW: u64 = T0 + 10_000_000;
 
-/// Network `n`'s id (a stand-in: the federation log only names networks).
+/// Network `n`'s genesis: its practices are [`roster`]`(n)`, its first practice founds it.
+fn genesis(n: u8) -> SignedEvent {
+    let ps = roster(n);
+    let g = pb::Genesis {
+        name: format!("Network {n}"),
+        practices: ps.iter().map(|&k| practice(k)).collect(),
+        nonce: vec![n],
+        ..Default::default()
+    };
+    FeedWriter::found(key(ps[0]), T0, g).1
+}
+
+/// Network `n`'s id: its genesis id.
 fn net(n: u8) -> NetworkId {
-    NetworkId(EventId([n; 32]))
+    NetworkId(genesis(n).id)
+}
+
+/// An event of network `n`'s own log: the first of practice node `who`'s feed.
+fn own_event(n: u8, who: u32, body: Body) -> SignedEvent {
+    FeedWriter::resume(key(who), net(n), None).sign(T0 + 5000, vec![net(n).0], body)
+}
+
+/// Network `n`'s evidence: its own events, exactly as signed.
+fn evidence(n: u8, events: &[&SignedEvent]) -> Body {
+    Body::FederationEvidence(pb::FederationEvidence {
+        network: net(n).as_bytes().to_vec(),
+        events: events.iter().map(|e| e.to_wire()).collect(),
+    })
 }
 
 /// Practice node keys: network 1 has 1..=3, network 2 has 11..=13, network 3 has 21..=22.
@@ -50,14 +76,28 @@ struct Fed {
 }
 
 impl Fed {
+    /// A federation of `networks`, each listed with its own practices, whose first
+    /// practice has carried its genesis in, so each roster is anchored.
     fn new(networks: &[u8], requires_all: bool) -> Self {
-        let members = networks
+        let rosters: Vec<(u8, Vec<u32>)> = networks.iter().map(|&n| (n, roster(n))).collect();
+        let mut f = Fed::bare(&rosters, requires_all);
+        for &n in networks {
+            f.ok(roster(n)[0], evidence(n, &[&genesis(n)]));
+        }
+        f
+    }
+
+    /// A federation whose charter lists each network with the practices given, and
+    /// nothing else in its log.
+    fn bare(rosters: &[(u8, Vec<u32>)], requires_all: bool) -> Self {
+        let mut members: Vec<pb::CharterNetwork> = rosters
             .iter()
-            .map(|&n| {
-                let ps: Vec<pb::Practice> = roster(n).into_iter().map(practice).collect();
-                charter_entry(net(n), &format!("Network {n}"), &ps, &[])
+            .map(|(n, keys)| {
+                let ps: Vec<pb::Practice> = keys.iter().map(|&k| practice(k)).collect();
+                charter_entry(net(*n), &format!("Network {n}"), &ps, &[])
             })
             .collect();
+        members.sort_by(|a, b| a.network.cmp(&b.network));
         let charter = pb::FederationCharter {
             name: "Northern Alliance".into(),
             share_aid_requests: true,
@@ -527,6 +567,8 @@ fn the_state_is_the_same_whatever_order_events_arrive_in() {
 #[test]
 fn a_charter_must_name_two_to_eight_sorted_networks_with_distinct_practices() {
     use mutual_protocol::federation::{validate_charter, MAX_FEDERATION_NETWORKS};
+    // Stand-in ids: a charter is checked on its own, and these sort as numbered.
+    let net = |n: u8| NetworkId(EventId([n; 32]));
     let entry = |n: u8, k: u32| charter_entry(net(n), "N", &[practice(k)], &[]);
     let charter = |members| pb::FederationCharter {
         name: "C".into(),
@@ -746,5 +788,168 @@ fn a_network_links_and_leaves_by_its_own_motions() {
     assert!(matches!(
         net.outcome(&id),
         Outcome::Rejected(Rejection::Governance(GovernanceError::InvalidMotion(ref s))) if s.contains("was")
+    ));
+}
+
+// ------------------------------------------------------------------ evidence
+
+#[test]
+fn a_charter_that_misstates_a_network_never_lets_others_speak_for_it() {
+    // The charter lists keys 15..=17 for network 2, whose genesis has 11..=13.
+    let mut f = Fed::bare(&[(1, roster(1)), (2, vec![15, 16, 17])], true);
+    f.ok(1, evidence(1, &[&genesis(1)]));
+    // A forged genesis naming the impostors is not network 2's: its id differs.
+    let forged = pb::Genesis {
+        name: "Network 2".into(),
+        practices: [15, 16, 17].into_iter().map(practice).collect(),
+        nonce: vec![2],
+        ..Default::default()
+    };
+    let forged = FeedWriter::found(key(15), T0, forged).1;
+    let r = f.refused(15, evidence(2, &[&forged]));
+    assert!(matches!(fed_err(r), FederationError::InvalidEvidence(_)));
+    // The real genesis is taken, whoever carries it; it shows other practices.
+    f.ok(15, evidence(2, &[&genesis(2)]));
+    for k in [1, 2, 15, 16, 17] {
+        assert_eq!(f.join(k), Outcome::Applied);
+    }
+    // All three impostors name themselves as the roster: none of them is a practice of
+    // network 2's own membership, so their word counts for nothing.
+    for k in [15, 16, 17] {
+        f.ok(k, roster_body(2, 1, &[15, 16, 17]));
+    }
+    let p = f.r.state().party(&net(2)).cloned().expect("a party");
+    assert!(!p.anchored);
+    assert_eq!(p.roster_number, 0);
+    assert!(p.joined.is_none());
+    assert!(f.joined(1));
+    assert!(!f.r.state().is_live());
+    let r = f.refused(15, request(pb::Visibility::Federation));
+    assert_eq!(fed_err(r), FederationError::NotJoined);
+}
+
+#[test]
+fn a_roster_naming_a_practice_admitted_after_the_genesis_is_anchored_by_the_founders() {
+    // Practice 14 joined network 2 after its genesis (by the partners' ballots, which never
+    // cross); the charter lists it.
+    let mut f = Fed::bare(&[(1, roster(1)), (2, vec![11, 12, 13, 14])], true);
+    f.ok(1, evidence(1, &[&genesis(1)]));
+    f.ok(11, evidence(2, &[&genesis(2)]));
+    assert!(f.r.state().party(&net(1)).is_some_and(|p| p.anchored));
+    assert!(f.r.state().party(&net(2)).is_some_and(|p| !p.anchored));
+    for k in [1, 2, 11, 12, 13, 14] {
+        assert_eq!(f.join(k), Outcome::Applied);
+    }
+    assert!(
+        !f.joined(2),
+        "a roster the genesis does not show counts for nothing yet"
+    );
+    let all = [11, 12, 13, 14];
+    // Practice 14 cannot vouch for itself, and one founder of three is not a majority.
+    f.ok(14, roster_body(2, 1, &all));
+    f.ok(11, roster_body(2, 1, &all));
+    assert!(!f.joined(2));
+    f.ok(12, roster_body(2, 1, &all));
+    let p = f.r.state().party(&net(2)).cloned().expect("a party");
+    assert!(p.anchored);
+    assert_eq!(p.roster_number, 1);
+    assert!(
+        f.joined(2),
+        "the joins said before count against the anchored roster"
+    );
+    assert!(f.r.state().is_live());
+    f.ok(14, request(pb::Visibility::Federation));
+}
+
+#[test]
+fn a_practice_that_rotates_its_key_or_leaves_its_network_is_followed_by_its_own_events() {
+    let mut f = Fed::live(&[1, 3], true);
+    // Network 3 has two practices, so any word of its needs both. Practice 21 rotates
+    // its node key to key 23 in network 3's own log.
+    let rotate = own_event(3, 21, rotation(&net(3), &key(21).public(), &key(23)));
+    f.ok(22, evidence(3, &[&rotate]));
+    let p = f.r.state().party(&net(3)).cloned().expect("a party");
+    assert!(p.roster.contains_key(&key(23).public()));
+    assert!(!p.roster.contains_key(&key(21).public()));
+    assert_eq!(p.roster_number, 0, "no roster vote was needed");
+    assert_eq!(
+        f.refused(21, request(pb::Visibility::Federation)),
+        Rejection::NotAMember
+    );
+    f.ok(23, request(pb::Visibility::Federation));
+    // No roster may name the retired key again.
+    let r = f.refused(22, roster_body(3, 1, &[21, 22]));
+    assert!(matches!(fed_err(r), FederationError::InvalidRoster(_)));
+    // Practice 22 leaves network 3: its own signed leave takes it off the roster, and the
+    // practice that remains decides alone.
+    let leave = own_event(
+        3,
+        22,
+        Body::PracticeLeave(pb::PracticeLeave {
+            reason: "merged".into(),
+        }),
+    );
+    f.ok(23, evidence(3, &[&leave]));
+    assert_eq!(
+        f.refused(22, request(pb::Visibility::Federation)),
+        Rejection::NotAMember
+    );
+    let j = f.joint();
+    f.decide(1, j, true);
+    f.decide(2, j, true);
+    assert_eq!(f.result(&j), None);
+    assert_eq!(f.decide(23, j, true), Outcome::Applied);
+    assert_eq!(f.result(&j), Some(true));
+    // The same evidence again changes nothing and is no error.
+    f.ok(23, evidence(3, &[&rotate, &leave]));
+    assert_eq!(
+        f.r.state().party(&net(3)).map(|p| p.evidence_taken()),
+        Some(3)
+    );
+}
+
+#[test]
+fn evidence_must_be_the_networks_own_signed_membership_events_and_is_taken_whole() {
+    let mut f = Fed::new(&[1, 2], true);
+    let invalid = |f: &mut Fed, who: u32, body: Body| match fed_err(f.refused(who, body)) {
+        FederationError::InvalidEvidence(s) => s,
+        other => panic!("expected invalid evidence, got {other:?}"),
+    };
+    let rotate = own_event(2, 11, rotation(&net(2), &key(11).public(), &key(18)));
+    let mut forged = rotate.clone();
+    forged.signature[0] ^= 1;
+    assert!(invalid(&mut f, 12, evidence(2, &[&forged])).contains("signature"));
+    // Internal business is no evidence, even from the network's own log.
+    let internal = own_event(2, 12, update(9000));
+    assert!(invalid(&mut f, 12, evidence(2, &[&internal])).contains("practice_update"));
+    // Another network's event is not this network's evidence.
+    let theirs = own_event(1, 1, Body::PracticeLeave(pb::PracticeLeave::default()));
+    assert!(invalid(&mut f, 12, evidence(2, &[&theirs])).contains("not of this network"));
+    // A practice node speaks only for its own network's evidence.
+    let r = f.refused(12, evidence(1, &[&theirs]));
+    assert!(matches!(fed_err(r), FederationError::WrongNetwork { .. }));
+    // All or nothing: a good rotation followed by a bad event changes nothing.
+    invalid(&mut f, 12, evidence(2, &[&rotate, &internal]));
+    let p = f.r.state().party(&net(2)).cloned().expect("a party");
+    assert!(p.roster.contains_key(&key(11).public()));
+    assert_eq!(p.evidence_taken(), 1, "only the genesis");
+    f.ok(12, evidence(2, &[&rotate]));
+    assert!(f
+        .r
+        .state()
+        .party(&net(2))
+        .is_some_and(|p| p.roster.contains_key(&key(18).public())));
+}
+
+#[test]
+fn evidence_carries_at_most_max_evidence_events() {
+    use mutual_protocol::limits::MAX_EVIDENCE_EVENTS;
+    let mut f = Fed::new(&[1, 2], true);
+    let g = genesis(2);
+    f.ok(11, evidence(2, &vec![&g; MAX_EVIDENCE_EVENTS]));
+    let over = f.sign(11, evidence(2, &vec![&g; MAX_EVIDENCE_EVENTS + 1]));
+    assert!(matches!(
+        f.r.ingest(NOW, &over.to_wire()),
+        Err(IngestError::Invalid(EventError::Field { .. }))
     ));
 }

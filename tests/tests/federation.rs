@@ -467,6 +467,13 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     assert!(list[0]["networks"]
         .as_array()
         .is_some_and(|n| n.len() == 2 && n.iter().all(|p| p["state"] == "joined")));
+    // Each network's roster is anchored in its own genesis, which its nodes carried in.
+    assert!(
+        list[0]["networks"].as_array().is_some_and(|n| n
+            .iter()
+            .all(|p| p["anchored"] == true && p["evidence"].as_u64() >= Some(1))),
+        "{list}"
+    );
 
     // Aid: A asks (over the API), B offers, A accepts, B countersigns.
     let (status, made) = http(
@@ -584,6 +591,26 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
             Some(a_net),
             "an internal event of A crossed"
         );
+        // A's membership evidence carries only its genesis and its practices' own
+        // rotations, revocations and leaves, never its internal business.
+        if let Some(Body::FederationEvidence(x)) = &ev.event.body {
+            for inner in &x.events {
+                let inner = SignedEvent::decode(inner).expect("a signed event");
+                assert!(
+                    inner.id == a_net.0
+                        || matches!(
+                            inner.event.body,
+                            Some(
+                                Body::KeyRotation(_)
+                                    | Body::KeyRevocation(_)
+                                    | Body::PracticeLeave(_)
+                            )
+                        ),
+                    "A's evidence carried {:?}",
+                    inner.event.body
+                );
+            }
+        }
         assert!(ev.event.network == Some(fid) || ev.id == fid.genesis());
         fed_events += 1;
     }
