@@ -119,12 +119,13 @@ pub fn load_log<S: Fold>(
     Ok(())
 }
 
-/// A network's active practices as roster entries, sorted by ODS code: what its nodes say
-/// its roster is (docs/FEDERATION.md §4).
+/// A network's active practices that have a node key, as roster entries, sorted by ODS
+/// code: what its nodes say its roster is (docs/FEDERATION.md §5). A practice whose key
+/// was revoked cannot speak until the partners give it a new one.
 pub fn roster_of(m: &Membership) -> Vec<pb::Practice> {
     let mut v: Vec<pb::Practice> = m
         .practices()
-        .filter(|p| p.status == Status::Active)
+        .filter(|p| p.status == Status::Active && p.practice.node_key.len() == 32)
         .map(|p| roster_entry(&p.practice))
         .collect();
     v.sort_by(|a, b| a.ods_code.cmp(&b.ods_code));

@@ -1205,7 +1205,7 @@ impl Node {
             let Some(party) = fs.party(&own) else {
                 continue;
             };
-            if party.left.is_some() || !party.roster.contains_key(&self.me) {
+            if party.left.is_some() {
                 continue;
             }
             let net = own.as_bytes().to_vec();
@@ -1214,8 +1214,12 @@ impl Node {
                 .get(&own.0)
                 .into_iter()
                 .chain(st.evidence().filter_map(|id| self.replica.get(id)));
-            let due = party.evidence_due(candidates);
-            if !due.is_empty() {
+            let (due, after) = party.evidence_due(candidates);
+            // A node on the roster carries evidence; so does one whose key the evidence
+            // itself shows (it rotated, say), so a roster whose keys all moved can follow.
+            let on_roster = party.roster.contains_key(&self.me);
+            let shown = after.is_some_and(|m| m.is_active_practice_node(&self.me));
+            if !due.is_empty() && (on_roster || shown) {
                 todo.push((
                     *fid,
                     Body::FederationEvidence(pb::FederationEvidence {
@@ -1223,6 +1227,9 @@ impl Node {
                         events: due.iter().map(|e| e.to_wire()).collect(),
                     }),
                 ));
+            }
+            if !on_roster {
+                continue;
             }
             if let Some(left_by) = link.left_by {
                 if party.joined.is_some() && !fs.said_leave(&own, &self.me) {

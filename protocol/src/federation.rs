@@ -383,6 +383,13 @@ fn into_replica(m: &mut Membership, e: &pb::Practice) {
     }
 }
 
+/// The active practices of a replica, by node key.
+fn replica_sayers(m: &Membership) -> OrdMap<PublicKey, String> {
+    m.active_practice_nodes()
+        .filter_map(|k| Some((k, m.practice_of_node(&k)?.practice.ods_code.clone())))
+        .collect()
+}
+
 /// Whether more than half of `roster` is in `said`.
 fn majority(roster: &OrdMap<PublicKey, String>, said: impl Iterator<Item = PublicKey>) -> bool {
     let n = said.filter(|k| roster.contains_key(k)).count();
@@ -439,22 +446,22 @@ impl Party {
         if self.anchored {
             return self.roster.clone();
         }
-        let Some(m) = &self.replica else {
-            return OrdMap::new();
-        };
-        m.active_practice_nodes()
-            .filter_map(|k| Some((k, m.practice_of_node(&k)?.practice.ods_code.clone())))
-            .collect()
+        self.replica
+            .as_ref()
+            .map(replica_sayers)
+            .unwrap_or_default()
     }
 
     /// The events among `candidates` (the network's genesis and membership evidence, in
     /// its fold order) that the federation has not taken in and would take, in order: what
     /// a practice node of the network sends next in one `FederationEvidence`, at most
     /// [`MAX_EVIDENCE_EVENTS`] of them and small enough to fit in one event.
+    ///
+    /// Also returns the replica as it would be once they are taken.
     pub fn evidence_due<'a>(
         &self,
         candidates: impl IntoIterator<Item = &'a SignedEvent>,
-    ) -> Vec<&'a SignedEvent> {
+    ) -> (Vec<&'a SignedEvent>, Option<Membership>) {
         // Room left in one event for its header: ids, a key, up to MAX_DEPS deps.
         const BUDGET: usize = MAX_EVENT_BYTES - 2048;
         let mut replica = self.replica.clone();
@@ -476,7 +483,7 @@ impl Party {
                 due.push(ev);
             }
         }
-        due
+        (due, replica)
     }
 }
 
@@ -665,7 +672,20 @@ impl FederationState {
             }
         }
         let Some(party) = self.network_of(&e.author) else {
-            return Err(Rejection::NotAMember);
+            // A practice whose key is on no roster yet (it rotated, say) may still carry
+            // its network's evidence if that evidence shows it is one of its practices.
+            return match body {
+                Body::FederationEvidence(x) => {
+                    let network = NetworkId::from_slice(&x.network)
+                        .filter(|n| self.parties.contains_key(n))
+                        .ok_or(Rejection::NotAMember)?;
+                    if self.parties[&network].left.is_some() {
+                        return Err(FederationError::Left.into());
+                    }
+                    self.evidence(network, Some(e.author), x, ev.id)
+                }
+                _ => Err(Rejection::NotAMember),
+            };
         };
         let network = party.network;
         if party.left.is_some() {
@@ -690,7 +710,7 @@ impl FederationState {
             }
             Body::FederationEvidence(x) => {
                 claims(&x.network)?;
-                self.evidence(network, x, ev.id)?;
+                self.evidence(network, None, x, ev.id)?;
                 Ok(())
             }
             Body::FederationRoster(r) => {
@@ -809,12 +829,15 @@ impl FederationState {
 
     /// Takes a network's evidence into its replica, all of it or none (an event already
     /// taken is passed over), then brings its roster in line with what the replica shows.
+    /// `outsider`: an author on no roster, who must be an active practice node of the
+    /// replica once the evidence is taken (else `NotAMember`, and nothing changes).
     fn evidence(
         &mut self,
         network: NetworkId,
+        outsider: Option<PublicKey>,
         x: &pb::FederationEvidence,
         at: EventId,
-    ) -> Result<(), FederationError> {
+    ) -> Result<(), Rejection> {
         let p = &self.parties[&network];
         let mut replica = p.replica.clone();
         let mut taken = p.taken.clone();
@@ -826,6 +849,14 @@ impl FederationState {
             }
             take_evidence(&mut replica, &network, &ev).map_err(bad)?;
             taken.insert(ev.id);
+        }
+        if let Some(author) = outsider {
+            if !replica
+                .as_ref()
+                .is_some_and(|m| m.is_active_practice_node(&author))
+            {
+                return Err(Rejection::NotAMember);
+            }
         }
         let p = self.parties.get_mut(&network).expect("a party");
         p.replica = replica;
@@ -874,14 +905,19 @@ impl FederationState {
             p.roster = roster_map(&kept);
             p.practices = kept.clone();
         }
-        if !p.anchored && !kept.is_empty() {
-            p.anchored = kept.iter().all(|e| {
+        if !p.anchored {
+            // Every practice on it is one the replica shows, and they are more than half of
+            // the replica's active practices: a charter naming a few of them cannot let
+            // those few speak for all.
+            let shown = kept.iter().all(|e| {
                 PublicKey::from_slice(&e.node_key).is_ok_and(|k| {
                     m.is_active_practice_node(&k)
                         && m.practice_of_node(&k)
                             .is_some_and(|r| r.practice.ods_code == e.ods_code)
                 })
             });
+            let active: OrdMap<PublicKey, String> = replica_sayers(m);
+            p.anchored = shown && majority(&active, p.roster.keys().copied());
         }
         if changed && p.joined.is_some() {
             for ods in gone {
@@ -889,6 +925,20 @@ impl FederationState {
             }
             for pr in kept {
                 self.admit(pr);
+            }
+        }
+        // The sayers may have changed: proposals already made, and still valid, are
+        // counted again.
+        let proposed: Vec<Vec<pb::Practice>> = self.parties[&network]
+            .roster_said
+            .values()
+            .cloned()
+            .collect();
+        for practices in proposed {
+            if self.check_roster(network, &practices).is_ok()
+                && self.set_roster_if_agreed(network, &practices)
+            {
+                break;
             }
         }
         self.count_join(network, at);
@@ -955,35 +1005,56 @@ impl FederationState {
                 r.number
             )));
         }
-        // Codes and keys may not clash with another network's current roster.
+        self.check_roster(network, &r.practices)?;
+        let p = self.parties.get_mut(&network).expect("a party");
+        p.roster_said.insert(node, r.practices.clone());
+        if self.set_roster_if_agreed(network, &r.practices) {
+            // Words said under the old roster still count if their sayers are on the new one.
+            self.count_join(network, at);
+        }
+        Ok(())
+    }
+
+    /// Checks a roster proposed for `network`: a valid roster whose codes and keys are on
+    /// no other party's current roster and which agrees with the party's replica.
+    fn check_roster(
+        &self,
+        network: NetworkId,
+        practices: &[pb::Practice],
+    ) -> Result<(), FederationError> {
         let mut ods = HashSet::new();
         let mut keys = HashSet::new();
         for other in self.parties.values().filter(|o| o.network != network) {
             ods.extend(other.roster.values().cloned());
             keys.extend(other.roster.keys().copied());
         }
-        roster_entries(&r.practices, &mut ods, &mut keys)?;
-        if let Some(m) = &p.replica {
-            r.practices.iter().try_for_each(|e| fits_replica(m, e))?;
+        roster_entries(practices, &mut ods, &mut keys)?;
+        if let Some(m) = &self.parties[&network].replica {
+            practices.iter().try_for_each(|e| fits_replica(m, e))?;
         }
+        Ok(())
+    }
+
+    /// Makes `practices` the party's next roster if more than half of its sayers (§3)
+    /// have proposed exactly them; returns whether it did.
+    fn set_roster_if_agreed(&mut self, network: NetworkId, practices: &[pb::Practice]) -> bool {
         let p = self.parties.get_mut(&network).expect("a party");
-        p.roster_said.insert(node, r.practices.clone());
         let agreeing = p
             .roster_said
             .iter()
-            .filter(|(_, v)| **v == r.practices)
+            .filter(|(_, v)| v.as_slice() == practices)
             .map(|(k, _)| *k);
         if !majority(&p.sayers(), agreeing) {
-            return Ok(());
+            return false;
         }
         let old: Vec<String> = p.roster.values().cloned().collect();
-        p.roster_number = r.number;
-        p.practices = r.practices.clone();
-        p.roster = roster_map(&r.practices);
+        p.roster_number += 1;
+        p.practices = practices.to_vec();
+        p.roster = roster_map(practices);
         p.roster_said.clear();
         // Only a replica's practices can make a majority before the roster is anchored.
         if let Some(m) = p.replica.as_mut() {
-            r.practices.iter().for_each(|e| into_replica(m, e));
+            practices.iter().for_each(|e| into_replica(m, e));
             p.anchored = true;
         }
         let joined = p.joined.is_some();
@@ -992,13 +1063,11 @@ impl FederationState {
             self.members.set_practice_status(&ods, Status::Left);
         }
         if joined {
-            for pr in r.practices.clone() {
+            for pr in practices.iter().cloned() {
                 self.admit(pr);
             }
         }
-        // Words said under the old roster still count if their sayers are on the new one.
-        self.count_join(network, at);
-        Ok(())
+        true
     }
 
     fn decision(

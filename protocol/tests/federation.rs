@@ -829,26 +829,30 @@ fn a_charter_that_misstates_a_network_never_lets_others_speak_for_it() {
 }
 
 #[test]
-fn a_roster_naming_a_practice_admitted_after_the_genesis_is_anchored_by_the_founders() {
-    // Practice 14 joined network 2 after its genesis (by the partners' ballots, which never
-    // cross); the charter lists it.
-    let mut f = Fed::bare(&[(1, roster(1)), (2, vec![11, 12, 13, 14])], true);
+fn a_roster_naming_practices_admitted_after_the_genesis_is_anchored_by_the_founders() {
+    // Practices 14 and 15 joined network 2 after its genesis (by the partners' ballots,
+    // which never cross); the charter lists them.
+    let all = [11, 12, 13, 14, 15];
+    let mut f = Fed::bare(&[(1, roster(1)), (2, all.to_vec())], true);
     f.ok(1, evidence(1, &[&genesis(1)]));
     f.ok(11, evidence(2, &[&genesis(2)]));
     assert!(f.r.state().party(&net(1)).is_some_and(|p| p.anchored));
     assert!(f.r.state().party(&net(2)).is_some_and(|p| !p.anchored));
-    for k in [1, 2, 11, 12, 13, 14] {
+    for k in [1, 2, 11, 12, 13, 14, 15] {
         assert_eq!(f.join(k), Outcome::Applied);
     }
     assert!(
         !f.joined(2),
         "a roster the genesis does not show counts for nothing yet"
     );
-    let all = [11, 12, 13, 14];
-    // Practice 14 cannot vouch for itself, and one founder of three is not a majority.
+    // The admitted practices cannot vouch for themselves: with one founder they are three
+    // of the five on the roster, but one founder of three is not a majority of those the
+    // network's own events show.
     f.ok(14, roster_body(2, 1, &all));
+    f.ok(15, roster_body(2, 1, &all));
     f.ok(11, roster_body(2, 1, &all));
     assert!(!f.joined(2));
+    assert_eq!(f.r.state().party(&net(2)).map(|p| p.roster_number), Some(0));
     f.ok(12, roster_body(2, 1, &all));
     let p = f.r.state().party(&net(2)).cloned().expect("a party");
     assert!(p.anchored);
@@ -859,6 +863,61 @@ fn a_roster_naming_a_practice_admitted_after_the_genesis_is_anchored_by_the_foun
     );
     assert!(f.r.state().is_live());
     f.ok(14, request(pb::Visibility::Federation));
+}
+
+#[test]
+fn a_charter_naming_a_minority_of_a_networks_practices_does_not_anchor_it() {
+    // Network 2's genesis has three practices; the charter names only practice 11.
+    let mut f = Fed::bare(&[(1, roster(1)), (2, vec![11])], true);
+    f.ok(11, evidence(2, &[&genesis(2)]));
+    assert_eq!(f.join(11), Outcome::Applied);
+    let p = f.r.state().party(&net(2)).cloned().expect("a party");
+    assert!(!p.anchored, "one of three cannot speak for the network");
+    assert!(p.joined.is_none());
+}
+
+#[test]
+fn roster_proposals_made_before_the_genesis_arrives_count_once_it_does() {
+    let all = [11, 12, 13, 14];
+    let mut f = Fed::bare(&[(1, roster(1)), (2, all.to_vec())], true);
+    for k in [11, 12, 13, 14] {
+        assert_eq!(f.join(k), Outcome::Applied);
+        f.ok(k, roster_body(2, 1, &all));
+    }
+    assert!(
+        !f.joined(2),
+        "no one speaks for a network before its genesis"
+    );
+    f.ok(13, evidence(2, &[&genesis(2)]));
+    let p = f.r.state().party(&net(2)).cloned().expect("a party");
+    assert!(p.anchored);
+    assert_eq!(p.roster_number, 1);
+    assert!(p.joined.is_some());
+}
+
+#[test]
+fn a_network_whose_roster_keys_all_rotated_carries_its_evidence_with_a_new_key() {
+    let mut f = Fed::live(&[1, 3], true);
+    // Both practices of network 3 rotated their node keys (21 to 23, 22 to 24); neither
+    // new key is on the roster. Key 24 carries both rotations: the evidence shows it is a
+    // practice of network 3, so it may.
+    let r1 = own_event(3, 21, rotation(&net(3), &key(21).public(), &key(23)));
+    let r2 = own_event(3, 22, rotation(&net(3), &key(22).public(), &key(24)));
+    assert_eq!(
+        f.refused(25, evidence(3, &[&r1, &r2])),
+        Rejection::NotAMember,
+        "a key the evidence does not show may not carry it"
+    );
+    assert_eq!(
+        f.refused(24, evidence(3, &[&r1])),
+        Rejection::NotAMember,
+        "nor may a key the evidence it carries does not show"
+    );
+    f.ok(24, evidence(3, &[&r1, &r2]));
+    let p = f.r.state().party(&net(3)).cloned().expect("a party");
+    assert!(p.roster.contains_key(&key(23).public()));
+    assert!(p.roster.contains_key(&key(24).public()));
+    f.ok(23, request(pb::Visibility::Federation));
 }
 
 #[test]
