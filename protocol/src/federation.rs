@@ -875,7 +875,6 @@ impl FederationState {
             return;
         };
         let mut kept = Vec::new();
-        let mut gone = Vec::new();
         for entry in &p.practices {
             let Ok(k) = PublicKey::from_slice(&entry.node_key) else {
                 continue;
@@ -889,21 +888,15 @@ impl FederationState {
                     .filter(|r| r.status == Status::Active)
                     .and_then(|r| PublicKey::from_slice(&r.practice.node_key).ok())
                     .filter(|n| !m.is_retired(n));
-                match now {
-                    Some(n) => kept.push(pb::Practice {
+                if let Some(n) = now {
+                    kept.push(pb::Practice {
                         node_key: n.as_bytes().to_vec(),
                         ..entry.clone()
-                    }),
-                    None => gone.push(entry.ods_code.clone()),
+                    });
                 }
             } else {
                 kept.push(entry.clone());
             }
-        }
-        let changed = kept != p.practices;
-        if changed {
-            p.roster = roster_map(&kept);
-            p.practices = kept.clone();
         }
         if !p.anchored {
             // Every practice on it is one the replica shows, and they are more than half of
@@ -917,15 +910,10 @@ impl FederationState {
                 })
             });
             let active: OrdMap<PublicKey, String> = replica_sayers(m);
-            p.anchored = shown && majority(&active, p.roster.keys().copied());
+            p.anchored = shown && majority(&active, roster_map(&kept).keys().copied());
         }
-        if changed && p.joined.is_some() {
-            for ods in gone {
-                self.members.set_practice_status(&ods, Status::Left);
-            }
-            for pr in kept {
-                self.admit(pr);
-            }
+        if kept != p.practices {
+            self.replace_roster(network, kept);
         }
         // The sayers may have changed: proposals already made, and still valid, are
         // counted again.
@@ -1047,27 +1035,36 @@ impl FederationState {
         if !majority(&p.sayers(), agreeing) {
             return false;
         }
-        let old: Vec<String> = p.roster.values().cloned().collect();
         p.roster_number += 1;
-        p.practices = practices.to_vec();
-        p.roster = roster_map(practices);
         p.roster_said.clear();
         // Only a replica's practices can make a majority before the roster is anchored.
         if let Some(m) = p.replica.as_mut() {
             practices.iter().for_each(|e| into_replica(m, e));
             p.anchored = true;
         }
+        self.replace_roster(network, practices.to_vec());
+        true
+    }
+
+    /// Gives a party the roster `practices` (by a roster the party agreed, or by what its
+    /// replica proves) and keeps the aid membership in step: a practice no longer on it
+    /// becomes `LEFT`, and, once the party has joined, each one on it is `ACTIVE` with its
+    /// key.
+    fn replace_roster(&mut self, network: NetworkId, practices: Vec<pb::Practice>) {
+        let p = self.parties.get_mut(&network).expect("a party");
+        let old: Vec<String> = p.roster.values().cloned().collect();
+        p.roster = roster_map(&practices);
+        p.practices = practices.clone();
         let joined = p.joined.is_some();
         let still: HashSet<String> = p.roster.values().cloned().collect();
         for ods in old.into_iter().filter(|o| !still.contains(o)) {
             self.members.set_practice_status(&ods, Status::Left);
         }
         if joined {
-            for pr in practices.iter().cloned() {
+            for pr in practices {
                 self.admit(pr);
             }
         }
-        true
     }
 
     fn decision(
