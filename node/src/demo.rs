@@ -16,6 +16,7 @@ use crate::fedapi::{FederationView, SignedCharter};
 use crate::keystore::PASSPHRASE_ENV;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -174,8 +175,23 @@ impl Drop for Demo {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A loopback port free just now and not handed out before by this process. The system
+/// may give the same free port to two binds in a row once the first is closed, so a node's
+/// libp2p port and its API port, chosen one after the other before it starts, could
+/// otherwise be the same.
+pub fn free_port() -> std::io::Result<u16> {
+    static HANDED: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut handed = HANDED.lock().unwrap_or_else(|e| e.into_inner());
+    // Bounded: the system has tens of thousands of ephemeral ports.
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if handed.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(
+        "no loopback port left that was not handed out",
+    ))
 }
 
 fn json_field(out: &str, field: &str) -> Result<String> {
@@ -1286,5 +1302,15 @@ mod tests {
         assert_eq!(super::date_after(1_709_208_000_000, 0), "2024-02-29");
         assert_eq!(super::date_after(1_709_208_000_000, 1), "2024-03-01");
         assert_eq!(super::date_after(1_709_208_000_000, 307), "2025-01-01");
+    }
+
+    #[test]
+    fn free_ports_are_never_handed_out_twice() {
+        // The system readily gives a just-closed port to the next bind; two nodes' or one
+        // node's two ports must still differ.
+        let ports: std::collections::BTreeSet<u16> = (0..200)
+            .map(|_| super::free_port().expect("a port"))
+            .collect();
+        assert_eq!(ports.len(), 200);
     }
 }

@@ -3,7 +3,6 @@
 
 use mutual_node::client::Client;
 use mutual_node::keystore::PASSPHRASE_ENV;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -50,12 +49,9 @@ pub fn refused(args: &[&str], env: Option<(&str, &str)>) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A loopback port free just now.
+/// A loopback port free just now, never one this test process was given before.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    mutual_node::demo::free_port().expect("a free port")
 }
 
 /// A number from the environment variable `name`, if set; a clear failure if it is not
@@ -90,11 +86,13 @@ pub fn start_with(dir: &Path, prepare: impl FnOnce(&mut Command)) -> Child {
         .spawn()
         .expect("starts");
     let c = Client::of(dir).expect("client");
+    let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(60);
     while c.get::<serde_json::Value>("/status").is_err() {
+        let exited = child.try_wait().expect("wait");
         assert!(
-            Instant::now() < deadline,
-            "the node answers within 60 s; its log:\n{}",
+            Instant::now() < deadline && exited.is_none(),
+            "the node answers within 60 s (exited: {exited:?}); its log:\n{}",
             std::fs::read_to_string(dir.join("node.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(50));
