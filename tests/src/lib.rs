@@ -302,6 +302,20 @@ impl Cluster {
         c
     }
 
+    /// Node `i`'s configuration, listening where it last listened, as a practice's node
+    /// with a fixed port does: nodes of other networks know it by the address in the
+    /// charter, not by its own network's bootstrap list.
+    pub fn config_in_place(&self, i: usize) -> Config {
+        let mut c = self.config(i);
+        if let Some(a) = &self.addrs[i] {
+            c.listen = vec![a
+                .iter()
+                .filter(|p| !matches!(p, Protocol::P2p(_)))
+                .collect()];
+        }
+        c
+    }
+
     /// Starts node `i` from its store (founding or joining on its first start).
     pub async fn start(&mut self, i: usize) {
         let config = self.config(i);

@@ -2,7 +2,8 @@
 //! of which link by their own partners' votes while the third is refused at the door;
 //! aid agreed across networks; joint motions decided by each network under its own deed;
 //! a peer of the other network that asks for internal events gets nothing of them on the
-//! wire; a node restored from an old copy of its store does not fork its federation feed;
+//! wire; a node that can reach no other node does not sign, and one restored from an old
+//! copy of its store does not fork its federation feed;
 //! and one side leaves.
 
 use futures::StreamExt;
@@ -12,7 +13,7 @@ use libp2p::{gossipsub, Multiaddr};
 use mutual_node::federation::FedLog;
 use mutual_node::keyfile::libp2p_keypair;
 use mutual_node::net::{build_swarm, topic, BehaviourEvent};
-use mutual_node::node::NodeHandle;
+use mutual_node::node::{NodeError, NodeHandle};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::federation::FederationId;
@@ -537,8 +538,11 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
 
     // A node whose store was rolled back does not fork its feed in the federation's log:
     // it signs there only once a node taking part has shown it its own latest event.
-    rolled_back_node_signs_after_its_head(&mut a, &[b0, b1], fid).await;
-    let (a0, a1) = (a.node(0), a.node(1));
+    // A node that can reach no other node of its network or the federation does not
+    // sign in either log; it gives up in time and says why.
+    alone_node_does_not_sign(&mut a, &mut b, fid).await;
+    rolled_back_node_signs_after_its_head(&mut a, &[b.node(0), b.node(1)], fid).await;
+    let (a0, a1, b0, b1) = (a.node(0), a.node(1), b.node(0), b.node(1));
     let nodes = [a0, a1, b0, b1];
     assert!(
         all_agree(&nodes, fid, |st| st.statements().count() == 2).await,
@@ -768,6 +772,56 @@ fn statement(title: &str) -> Body {
         title: title.into(),
         text: String::new(),
     })
+}
+
+/// Every other running node of `a` and `b` is stopped and node 1 of `a` started again
+/// with a short head timeout. It cannot learn its own latest event in either log, so a
+/// statement in `fid`'s log fails with `FederationHeadUnconfirmed` and an update in its
+/// network's log with `HeadUnconfirmed`, and neither is signed. Every node is then
+/// started again where it listened before, so the charter's addresses still reach it.
+async fn alone_node_does_not_sign(a: &mut Cluster, b: &mut Cluster, fid: FederationId) {
+    for i in 0..2 {
+        a.stop(i).await;
+        b.stop(i).await;
+    }
+    let mut short = a.config_in_place(1);
+    short.head_timeout = Duration::from_secs(2);
+    a.start_with(1, short).await;
+    let me = node_key(a.base + 1).public();
+    let heads = move |r: &Replica, feds: &BTreeMap<FederationId, FedLog>| {
+        (
+            r.feed_head(&me).map(|h| h.0),
+            feds.get(&fid)
+                .and_then(|l| l.replica.feed_head(&me))
+                .map(|h| h.0),
+        )
+    };
+    let before = a.node(1).query_federations(heads).await.expect("query");
+    let fed_err = a
+        .node(1)
+        .author_in(fid, vec![statement("Signed alone")])
+        .await
+        .expect_err("no node showed it its federation feed");
+    assert!(
+        matches!(fed_err, NodeError::FederationHeadUnconfirmed(f) if f == fid),
+        "{fed_err}"
+    );
+    let own_err = a
+        .node(1)
+        .author(vec![update(99)])
+        .await
+        .expect_err("no node showed it its own feed");
+    assert!(matches!(own_err, NodeError::HeadUnconfirmed), "{own_err}");
+    assert_eq!(
+        a.node(1).query_federations(heads).await.expect("query"),
+        before,
+        "nothing was signed in either log"
+    );
+    a.stop(1).await;
+    for i in 0..2 {
+        a.start_with(i, a.config_in_place(i)).await;
+        b.start_with(i, b.config_in_place(i)).await;
+    }
 }
 
 /// Node 1 of `c` signs a statement in `fid`'s log after a backup of its data directory is
