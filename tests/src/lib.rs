@@ -222,23 +222,20 @@ impl Cluster {
     /// on the same address, with its clock that much further ahead.
     pub async fn advance(&mut self, ms: i64) {
         self.clock_offset_ms += ms;
-        let running: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_some())
-            .collect();
+        let running = self.running();
         for &i in &running {
             self.stop(i).await;
         }
         for &i in &running {
-            let mut config = self.config(i);
-            if let Some(a) = &self.addrs[i] {
-                let bare: Multiaddr = a
-                    .iter()
-                    .filter(|p| !matches!(p, Protocol::P2p(_)))
-                    .collect();
-                config.listen = vec![bare];
-            }
-            self.start_with(i, config).await;
+            self.start_with(i, self.config_in_place(i)).await;
         }
+    }
+
+    /// The nodes now running.
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_some())
+            .collect()
     }
 
     /// The cluster's clock: this machine's, moved as far as [`Cluster::advance`] moved

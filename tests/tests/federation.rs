@@ -28,7 +28,7 @@ use mutual_tests::{
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(90);
 /// Minutes a test motion stays open.
@@ -777,15 +777,22 @@ fn statement(title: &str) -> Body {
 /// Every other running node of `a` and `b` is stopped and node 1 of `a` started again
 /// with a short head timeout. It cannot learn its own latest event in either log, so a
 /// statement in `fid`'s log fails with `FederationHeadUnconfirmed` and an update in its
-/// network's log with `HeadUnconfirmed`, and neither is signed. Every node is then
-/// started again where it listened before, so the charter's addresses still reach it.
+/// network's log with `HeadUnconfirmed`, each after waiting out that timeout (and not the
+/// harness's usual one), and neither is signed. Every node is then started again where
+/// it listened before, so the charter's addresses still reach it.
 async fn alone_node_does_not_sign(a: &mut Cluster, b: &mut Cluster, fid: FederationId) {
-    for i in 0..2 {
+    const SHORT: Duration = Duration::from_secs(2);
+    let (in_a, in_b) = (a.running(), b.running());
+    assert!(in_a.contains(&1), "node 1 of the first network is running");
+    for &i in &in_a {
         a.stop(i).await;
+    }
+    for &i in &in_b {
         b.stop(i).await;
     }
     let mut short = a.config_in_place(1);
-    short.head_timeout = Duration::from_secs(2);
+    short.head_timeout = SHORT;
+    let usual = a.config(1).head_timeout;
     a.start_with(1, short).await;
     let me = node_key(a.base + 1).public();
     let heads = move |r: &Replica, feds: &BTreeMap<FederationId, FedLog>| {
@@ -797,29 +804,43 @@ async fn alone_node_does_not_sign(a: &mut Cluster, b: &mut Cluster, fid: Federat
         )
     };
     let before = a.node(1).query_federations(heads).await.expect("query");
+    let asked = Instant::now();
     let fed_err = a
         .node(1)
         .author_in(fid, vec![statement("Signed alone")])
         .await
         .expect_err("no node showed it its federation feed");
+    let waited = asked.elapsed();
     assert!(
         matches!(fed_err, NodeError::FederationHeadUnconfirmed(f) if f == fid),
         "{fed_err}"
     );
+    assert!(
+        waited >= SHORT && waited < usual,
+        "gave up after its own head timeout: {waited:?}"
+    );
+    let asked = Instant::now();
     let own_err = a
         .node(1)
         .author(vec![update(99)])
         .await
         .expect_err("no node showed it its own feed");
+    let waited = asked.elapsed();
     assert!(matches!(own_err, NodeError::HeadUnconfirmed), "{own_err}");
+    assert!(
+        waited >= SHORT && waited < usual,
+        "gave up after its own head timeout: {waited:?}"
+    );
     assert_eq!(
         a.node(1).query_federations(heads).await.expect("query"),
         before,
         "nothing was signed in either log"
     );
     a.stop(1).await;
-    for i in 0..2 {
+    for &i in &in_a {
         a.start_with(i, a.config_in_place(i)).await;
+    }
+    for &i in &in_b {
         b.start_with(i, b.config_in_place(i)).await;
     }
 }
