@@ -174,11 +174,11 @@ pub fn take_evidence(
                 .into(),
         );
     }
-    match body {
-        Body::KeyRotation(r) => m.rotate(network, &e.author, r),
-        Body::PracticeLeave(_) => m.practice_leaves(&e.author),
-        Body::KeyRevocation(r) if r.key == e.author.as_bytes() => m.revoke(&e.author, r),
-        _ => {
+    match own_change(ev) {
+        Some(OwnChange::Rotation(r)) => m.rotate(network, &e.author, r),
+        Some(OwnChange::Leave) => m.practice_leaves(&e.author),
+        Some(OwnChange::Revocation(r)) => m.revoke(&e.author, r),
+        None => {
             return Err(format!(
                 "a {} is not membership evidence",
                 crate::event::body_name(body)
@@ -188,16 +188,33 @@ pub fn take_evidence(
     .map_err(|x| x.to_string())
 }
 
-/// Whether `body` is membership evidence a network may carry into a federation's log
-/// ([`take_evidence`] decides whether it applies): a practice's own rotation, leave or
-/// revocation of its own key. The genesis is evidence too, by its id.
-pub fn is_evidence(ev: &SignedEvent, author_is_practice: bool) -> bool {
-    author_is_practice
-        && match &ev.event.body {
-            Some(Body::KeyRotation(_) | Body::PracticeLeave(_)) => true,
-            Some(Body::KeyRevocation(r)) => r.key == ev.event.author.as_bytes(),
-            _ => false,
+/// A change a member makes to its own membership: of these, a practice's are the
+/// membership evidence its network carries into a federation's log (the genesis is
+/// evidence too, by its id).
+enum OwnChange<'a> {
+    Rotation(&'a pb::KeyRotation),
+    Leave,
+    Revocation(&'a pb::KeyRevocation),
+}
+
+/// The change to its author's own membership that `ev` makes, if it is one: a key
+/// rotation, a leave, or a revocation of the author's own key.
+fn own_change(ev: &SignedEvent) -> Option<OwnChange<'_>> {
+    match ev.event.body.as_ref()? {
+        Body::KeyRotation(r) => Some(OwnChange::Rotation(r)),
+        Body::PracticeLeave(_) => Some(OwnChange::Leave),
+        Body::KeyRevocation(r) if r.key == ev.event.author.as_bytes() => {
+            Some(OwnChange::Revocation(r))
         }
+        _ => None,
+    }
+}
+
+/// Whether `ev` is of a kind a network carries into a federation's log as membership
+/// evidence, if its author is a practice node ([`take_evidence`] decides whether it
+/// applies): a rotation, a leave, or a revocation of the author's own key.
+pub fn is_evidence_kind(ev: &SignedEvent) -> bool {
+    own_change(ev).is_some()
 }
 
 /// Checks a charter: a name, 2 to [`MAX_FEDERATION_NETWORKS`] networks sorted by id, each
@@ -671,24 +688,19 @@ impl FederationState {
                 return Err(Rejection::Forked { seq });
             }
         }
-        let Some(party) = self.network_of(&e.author) else {
-            // A practice whose key is on no roster yet (it rotated, say) may still carry
-            // its network's evidence if that evidence shows it is one of its practices.
-            return match body {
-                Body::FederationEvidence(x) => {
-                    let network = NetworkId::from_slice(&x.network)
-                        .filter(|n| self.parties.contains_key(n))
-                        .ok_or(Rejection::NotAMember)?;
-                    if self.parties[&network].left.is_some() {
-                        return Err(FederationError::Left.into());
-                    }
-                    self.evidence(network, Some(e.author), x, ev.id)
-                }
-                _ => Err(Rejection::NotAMember),
-            };
+        // A practice whose key is on no roster yet (it rotated, say) may still carry its
+        // network's evidence if that evidence shows it is one of its practices.
+        let (network, outsider) = match (self.network_of(&e.author), body) {
+            (Some(party), _) => (party.network, None),
+            (None, Body::FederationEvidence(x)) => (
+                NetworkId::from_slice(&x.network)
+                    .filter(|n| self.parties.contains_key(n))
+                    .ok_or(Rejection::NotAMember)?,
+                Some(e.author),
+            ),
+            (None, _) => return Err(Rejection::NotAMember),
         };
-        let network = party.network;
-        if party.left.is_some() {
+        if self.parties[&network].left.is_some() {
             return Err(FederationError::Left.into());
         }
         let claims = |bytes: &[u8]| -> Result<(), FederationError> {
@@ -710,7 +722,7 @@ impl FederationState {
             }
             Body::FederationEvidence(x) => {
                 claims(&x.network)?;
-                self.evidence(network, None, x, ev.id)?;
+                self.evidence(network, outsider, x, ev.id)?;
                 Ok(())
             }
             Body::FederationRoster(r) => {

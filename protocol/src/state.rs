@@ -330,7 +330,9 @@ impl State {
         if !self.membership.is_active(&e.author) {
             return Outcome::Rejected(Rejection::NotActive);
         }
-        let by_practice = self.membership.practice_of_node(&e.author).is_some();
+        // Told before the event applies: a rotation moves the practice off its old key.
+        let evidence = crate::federation::is_evidence_kind(ev)
+            && self.membership.practice_of_node(&e.author).is_some();
         let result = match body {
             Body::Genesis(_) => unreachable_genesis(),
             Body::PracticeUpdate(u) => self.membership.update_practice(&e.author, u),
@@ -372,7 +374,7 @@ impl State {
         };
         match result {
             Ok(()) => {
-                if crate::federation::is_evidence(ev, by_practice) {
+                if evidence {
                     self.evidence.push_back(ev.id);
                 }
                 if matches!(

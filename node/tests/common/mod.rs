@@ -73,7 +73,7 @@ pub fn start(dir: &Path) -> Child {
 pub fn start_with(dir: &Path, prepare: impl FnOnce(&mut Command)) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mutual"));
     prepare(&mut command);
-    let child = command
+    let mut child = command
         .args(["start", "--dir", s(dir)])
         .stdout(Stdio::null())
         .stderr(
@@ -86,7 +86,6 @@ pub fn start_with(dir: &Path, prepare: impl FnOnce(&mut Command)) -> Child {
         .spawn()
         .expect("starts");
     let c = Client::of(dir).expect("client");
-    let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(60);
     while c.get::<serde_json::Value>("/status").is_err() {
         let exited = child.try_wait().expect("wait");
