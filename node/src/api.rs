@@ -269,6 +269,12 @@ async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
         st.pending as u64,
     );
     line("peers", "gauge", "Connected peers.", st.peers.len() as u64);
+    line(
+        "quarantined_events",
+        "gauge",
+        "Events by keys the network does not know, kept apart.",
+        st.quarantined as u64,
+    );
     for (name, help, v) in [
         (
             "sync_bytes_in_total",
@@ -301,6 +307,26 @@ async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
             "events_authored_total",
             "Events this node signed.",
             m.events_authored,
+        ),
+        (
+            "events_received_total",
+            "Events taken in from peers.",
+            m.events_received,
+        ),
+        (
+            "evidence_refused_total",
+            "Events by unknown keys dropped at the quarantine's caps.",
+            m.evidence_refused,
+        ),
+        (
+            "malformed_messages_total",
+            "Malformed or oversized messages received.",
+            m.malformed_messages,
+        ),
+        (
+            "rate_limited_total",
+            "Requests refused for exceeding the rate limit.",
+            m.rate_limited,
         ),
     ] {
         line(name, "counter", help, v);

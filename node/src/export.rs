@@ -1,21 +1,34 @@
-//! The audit format and offline verification.
+//! The audit format and offline verification (docs/PROTOCOL.md §13).
 //!
-//! An export is a sequence of `SignedEvent` messages, each preceded by its length as a
-//! protobuf varint (what prost calls length-delimited encoding). The genesis comes first;
-//! the rest follow in fold order, though a verifier must not rely on any order.
+//! An export is one log, a network's or a federation's: a sequence of frames, each an
+//! encoded `SignedEvent` preceded by its length as a protobuf varint (what prost calls
+//! length-delimited encoding), with nothing before, between or after them. The writer puts
+//! the log's root first (the genesis, or the federation's charter event), then every other
+//! stored event once, each after its causes; a verifier must not rely on any order, and
+//! [`verify`] does not: it sorts the frames by their causes before taking them in.
+//!
+//! A frame whose length is over [`MAX_SIGNED_EVENT_BYTES`], a malformed length, or a
+//! length that runs past the end of the file makes the whole file unreadable: the writer
+//! never makes one, so the file is damaged, and a report on what is left could be mistaken
+//! for a report on the log.
 
-use mutual_protocol::event::SignedEvent;
-use mutual_protocol::id::NetworkId;
+use anyhow::{bail, Context as _};
+use mutual_protocol::event::{Body, SignedEvent};
+use mutual_protocol::federation::{FederationId, FederationState};
+use mutual_protocol::governance::Finality;
+use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES;
-use mutual_protocol::replica::{Ingested, Replica};
+use mutual_protocol::replica::{Fold, IngestError, Ingested, Replica};
+use mutual_protocol::state::{Outcome, State};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 
 /// Why an export file cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExportError {
-    /// A length prefix is malformed or runs past the end of the file.
+    /// A length prefix is malformed, over the limit, or runs past the end of the file.
     #[error("corrupt export at byte {offset}: {reason}")]
     Framing {
         /// Where.
@@ -23,8 +36,11 @@ pub enum ExportError {
         /// What is wrong.
         reason: String,
     },
-    /// No event in the file is a genesis.
-    #[error("the export holds no genesis event, so there is no network to verify against")]
+    /// No frame holds a root event: a network's genesis or a federation's charter.
+    #[error(
+        "the export holds no root event (a network's genesis or a federation's charter), \
+         so there is no log to verify against"
+    )]
     NoGenesis,
 }
 
@@ -44,7 +60,9 @@ pub fn write_wires<W: AsRef<[u8]>>(wires: impl IntoIterator<Item = W>) -> Vec<u8
     out
 }
 
-/// Splits an export into its frames, without judging their contents.
+/// Splits an export into its frames, without judging their contents. A frame over
+/// [`MAX_SIGNED_EVENT_BYTES`] aborts the whole file (see the module documentation); a
+/// frame of any length up to it, 0 included, is returned for the verifier to judge.
 pub fn frames(mut bytes: &[u8]) -> Result<Vec<&[u8]>, ExportError> {
     let total = bytes.len();
     let mut out = Vec::new();
@@ -53,8 +71,8 @@ pub fn frames(mut bytes: &[u8]) -> Result<Vec<&[u8]>, ExportError> {
         let len = prost::encoding::decode_varint(&mut bytes).map_err(|e| ExportError::Framing {
             offset,
             reason: e.to_string(),
-        })? as usize;
-        if len > MAX_SIGNED_EVENT_BYTES {
+        })?;
+        if len > MAX_SIGNED_EVENT_BYTES as u64 {
             return Err(ExportError::Framing {
                 offset,
                 reason: format!(
@@ -62,6 +80,7 @@ pub fn frames(mut bytes: &[u8]) -> Result<Vec<&[u8]>, ExportError> {
                 ),
             });
         }
+        let len = len as usize;
         if len > bytes.len() {
             return Err(ExportError::Framing {
                 offset,
@@ -75,26 +94,80 @@ pub fn frames(mut bytes: &[u8]) -> Result<Vec<&[u8]>, ExportError> {
     Ok(out)
 }
 
+/// Which kind of log an export holds, told by its root event's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// A network's log: its root is a `Genesis`.
+    Network,
+    /// A federation's log: its root is a `FederationCharter`.
+    Federation,
+}
+
+/// A motion of a verified network log, as of the verification's time.
+#[derive(Debug, Serialize)]
+pub struct MotionLine {
+    /// The motion's event id (hex).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its kind, e.g. `general`.
+    pub kind: String,
+    /// When voting closes (UTC).
+    pub closes_at: String,
+    /// When the grace period ends (UTC): from then, the next practice node event closes it.
+    pub final_at: String,
+    /// Whether the log's own events closed it: a practice node event dated after
+    /// `final_at` is in the log (docs/GOVERNANCE.md §5.2).
+    pub closed: bool,
+    /// For a closed motion, whether it passed.
+    pub passed: Option<bool>,
+    /// How settled it is as of the verification's time: open, provisional or final.
+    pub finality: &'static str,
+}
+
+/// A network of a verified federation log.
+#[derive(Debug, Serialize)]
+pub struct PartyLine {
+    /// The network's id (hex).
+    pub network: String,
+    /// Its name, from the charter.
+    pub name: String,
+    /// Whether it has joined.
+    pub joined: bool,
+    /// Whether it has left.
+    pub left: bool,
+}
+
 /// The result of verifying an export.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    /// The network id (hex).
+    /// Which kind of log the export holds.
+    pub log: LogKind,
+    /// The log's id (hex): the network id, or the federation id.
     pub network: String,
-    /// The network's name, if its genesis is valid.
+    /// The network's or federation's name, if its root applied.
     pub name: Option<String>,
+    /// Whether the root is stored: it is valid and not dated after `as_of` + 5 minutes.
+    pub root_stored: bool,
+    /// The verification's time, ms since the Unix epoch: events dated more than five
+    /// minutes after it are set aside, as a node whose clock read this would hold them.
+    pub as_of_ms: u64,
+    /// The same, for people (UTC).
+    pub as_of: String,
     /// Events in the file.
     pub events: usize,
     /// Events that are valid and stored.
     pub valid: usize,
     /// Events refused, by reason.
     pub invalid: BTreeMap<String, usize>,
-    /// Events whose causes are not in the file.
+    /// Events whose causes are not in the file (or are not valid).
     pub incomplete: usize,
-    /// Events dated beyond the local clock.
+    /// Events dated more than five minutes after `as_of`, set aside.
     pub future_dated: usize,
     /// Duplicate copies.
     pub duplicates: usize,
-    /// Valid events that took effect / were rejected by the rules / had no effect.
+    /// Valid events that took effect.
     pub applied: usize,
     /// Well-signed events refused by the rules (kept as evidence).
     pub rejected_by_rules: usize,
@@ -102,21 +175,33 @@ pub struct Report {
     pub forks: usize,
     /// The state hash (hex).
     pub state_hash: String,
+    /// A network's motions, in closing order (by `final_at`, then id).
+    pub motions: Vec<MotionLine>,
+    /// A federation's networks, in the charter's order.
+    pub parties: Vec<PartyLine>,
 }
 
-/// Verifies an export offline: every signature, chain and rule, as a node would.
-pub fn verify(bytes: &[u8], now_ms: u64) -> Result<Report, ExportError> {
+/// Events taken into the replica at a time: bounds the decoded events held at once.
+const INGEST_BATCH: usize = 1024;
+
+/// Verifies an export offline: every signature, chain and rule, as a node whose clock
+/// reads `as_of_ms` would after receiving every event in the file.
+pub fn verify(bytes: &[u8], as_of_ms: u64) -> Result<Report, ExportError> {
     let frames = frames(bytes)?;
-    let genesis = frames
+    let root = frames
         .iter()
         .filter_map(|f| SignedEvent::decode(f).ok())
         .find(SignedEvent::is_genesis)
         .ok_or(ExportError::NoGenesis)?;
-    let network = NetworkId(genesis.id);
-    let mut replica = Replica::new(network);
+    let id = NetworkId(root.id);
+    let ordered = causal_order(&frames);
     let mut report = Report {
-        network: network.to_string(),
+        log: LogKind::Network,
+        network: id.to_string(),
         name: None,
+        root_stored: false,
+        as_of_ms,
+        as_of: format_ms(as_of_ms),
         events: frames.len(),
         valid: 0,
         invalid: BTreeMap::new(),
@@ -127,26 +212,449 @@ pub fn verify(bytes: &[u8], now_ms: u64) -> Result<Report, ExportError> {
         rejected_by_rules: 0,
         forks: 0,
         state_hash: String::new(),
+        motions: Vec::new(),
+        parties: Vec::new(),
     };
-    for result in replica.ingest_batch(now_ms, &frames) {
-        match result {
-            Ok(Ingested::Stored { .. }) | Ok(Ingested::Pending { .. }) => {}
-            Ok(Ingested::Duplicate) => report.duplicates += 1,
-            Ok(Ingested::Held { .. }) => report.future_dated += 1,
-            Err(e) => *report.invalid.entry(e.to_string()).or_default() += 1,
+    if matches!(root.event.body, Some(Body::FederationCharter(_))) {
+        report.log = LogKind::Federation;
+        let mut replica = Replica::<FederationState>::empty(id);
+        take_in(&mut replica, as_of_ms, &ordered, &mut report);
+        let state = replica.state();
+        report.name = state.charter().map(|c| c.name.clone());
+        report.parties = state
+            .parties()
+            .map(|p| PartyLine {
+                network: p.network.to_string(),
+                name: p.name.clone(),
+                joined: p.joined.is_some(),
+                left: p.left.is_some(),
+            })
+            .collect();
+    } else {
+        let mut replica = Replica::<State>::new(id);
+        take_in(&mut replica, as_of_ms, &ordered, &mut report);
+        report.name = replica.state().name().map(str::to_owned);
+        report.motions = motions(replica.state(), as_of_ms);
+    }
+    Ok(report)
+}
+
+/// Takes the frames into `replica` and fills in the counts, the forks and the state hash.
+fn take_in<S: Fold>(replica: &mut Replica<S>, as_of_ms: u64, frames: &[&[u8]], r: &mut Report) {
+    let mut not_taken = 0;
+    for chunk in frames.chunks(INGEST_BATCH) {
+        for result in replica.ingest_batch(as_of_ms, chunk) {
+            match result {
+                Ok(Ingested::Stored { .. }) | Ok(Ingested::Pending { .. }) => {}
+                Ok(Ingested::Duplicate) => r.duplicates += 1,
+                Ok(Ingested::Held { .. }) | Err(IngestError::FutureFull) => r.future_dated += 1,
+                // Only events whose causes are missing go to the pending set, so these
+                // are incomplete too (the file is in causal order, see `causal_order`).
+                Err(IngestError::PendingFull) => not_taken += 1,
+                Err(e) => *r.invalid.entry(e.to_string()).or_default() += 1,
+            }
         }
     }
-    report.incomplete = replica.pending_len();
-    report.valid = replica.len();
+    r.incomplete = replica.pending_len() + not_taken;
+    r.valid = replica.len();
     for ev in replica.events_in_order() {
         match replica.outcome(&ev.id) {
-            Some(mutual_protocol::state::Outcome::Applied) => report.applied += 1,
-            Some(mutual_protocol::state::Outcome::Rejected(_)) => report.rejected_by_rules += 1,
+            Some(Outcome::Applied) => r.applied += 1,
+            Some(Outcome::Rejected(_)) => r.rejected_by_rules += 1,
             _ => {}
         }
     }
-    report.name = replica.state().name().map(str::to_owned);
-    report.forks = replica.forks().len();
-    report.state_hash = replica.state_hash().to_string();
-    Ok(report)
+    r.forks = replica.forks().len();
+    r.state_hash = replica.state_hash().to_string();
+    r.root_stored = replica.get(&replica.network().genesis()).is_some();
+}
+
+/// The frames in an order where every event comes after those of its causes that the
+/// file holds (copies of one event together; frames that do not decode first), so the
+/// result never depends on the file's order or on the pending set's capacity.
+fn causal_order<'a>(frames: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let mut out = Vec::with_capacity(frames.len());
+    let mut copies: HashMap<EventId, Vec<usize>> = HashMap::new();
+    let mut causes: HashMap<EventId, Vec<EventId>> = HashMap::new();
+    let mut first_seen: Vec<EventId> = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        match SignedEvent::decode(f) {
+            Ok(ev) => {
+                let slot = copies.entry(ev.id).or_default();
+                if slot.is_empty() {
+                    first_seen.push(ev.id);
+                    causes.insert(ev.id, ev.event.causes().collect());
+                }
+                slot.push(i);
+            }
+            Err(_) => out.push(*f),
+        }
+    }
+    // Depth-first, with an explicit stack: each id is pushed at most once.
+    let mut done: HashSet<EventId> = HashSet::with_capacity(first_seen.len());
+    let mut on_stack: HashSet<EventId> = HashSet::new();
+    for start in first_seen {
+        if done.contains(&start) {
+            continue;
+        }
+        let mut stack: Vec<(EventId, usize)> = vec![(start, 0)];
+        on_stack.insert(start);
+        while let Some(top) = stack.last_mut() {
+            let (id, next) = (top.0, top.1);
+            let cs = causes.get(&id).map(Vec::as_slice).unwrap_or_default();
+            if let Some(c) = cs.get(next).copied() {
+                top.1 += 1;
+                if copies.contains_key(&c) && !done.contains(&c) && on_stack.insert(c) {
+                    stack.push((c, 0));
+                }
+                continue;
+            }
+            stack.pop();
+            on_stack.remove(&id);
+            done.insert(id);
+            out.extend(copies[&id].iter().map(|&i| frames[i]));
+        }
+    }
+    out
+}
+
+/// A network's motions as of `as_of_ms`, in closing order.
+fn motions(state: &State, as_of_ms: u64) -> Vec<MotionLine> {
+    let gov = state.governance();
+    let mut list: Vec<_> = gov.motions().collect();
+    list.sort_by_key(|m| (m.final_at_ms, m.id));
+    list.into_iter()
+        .map(|m| {
+            let report = gov.report(&m.id, as_of_ms);
+            let finality = match report.as_ref().map(|r| &r.finality) {
+                Some(Finality::Open) => "open",
+                Some(Finality::Provisional) => "provisional",
+                _ => "final",
+            };
+            MotionLine {
+                id: m.id.to_string(),
+                title: m.motion.title.clone(),
+                kind: m
+                    .kind
+                    .as_str_name()
+                    .trim_start_matches("DECISION_KIND_")
+                    .to_lowercase(),
+                closes_at: format_ms(m.closes_at_ms),
+                final_at: format_ms(m.final_at_ms),
+                closed: m.closed.is_some(),
+                passed: m.closed.as_ref().map(|c| c.tally.passed),
+                finality,
+            }
+        })
+        .collect()
+}
+
+/// Reads, as an export, the log a data directory keeps of one federation (a store of its
+/// own beside the network's: `store/federations/<id>/` under the data directory).
+/// `federation` is the federation's id or a prefix of it (hex) that names one federation
+/// the directory keeps. The node must not be running: its stores are open while it runs.
+pub fn export_federation(dir: &Path, federation: &str) -> anyhow::Result<(FederationId, Vec<u8>)> {
+    use crate::federation::FEDERATIONS_DIR;
+    use crate::store::{SledStore, Store, StoreError, FORMAT_FILE};
+    let network_store = dir.join(crate::daemon::STORE_DIR);
+    let id = find_federation(&network_store.join(FEDERATIONS_DIR), federation)
+        .with_context(|| format!("in {}", dir.display()))?;
+    let store_dir = crate::federation::store_dir(&network_store, &id);
+    if !store_dir.join(FORMAT_FILE).exists() {
+        bail!(
+            "{} has no store of federation {id}; the node opens it when its network links",
+            store_dir.display()
+        );
+    }
+    let store = match SledStore::open(&store_dir) {
+        Ok(s) => s,
+        Err(StoreError::InUse(_)) => bail!(
+            "the node of {} is running and holds federation {id}'s store open; stop it \
+             (`kill -TERM` its process) and export again (a running node exports only its \
+             network's log)",
+            dir.display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(n) = store.network() {
+        if n != id {
+            bail!("{} holds the log of {n}, not of {id}", store_dir.display());
+        }
+    }
+    let mut events = store.load()?.events;
+    // The root first, as the format says; the store keeps events in the order it stored
+    // them, each after its causes.
+    if let Some(i) = events
+        .iter()
+        .position(|w| SignedEvent::decode(w).is_ok_and(|e| e.id == id.genesis()))
+    {
+        let root = events.remove(i);
+        events.insert(0, root);
+    }
+    Ok((id, write_wires(&events)))
+}
+
+/// The federation in `federations_dir` whose id is `wanted` or starts with it.
+fn find_federation(federations_dir: &Path, wanted: &str) -> anyhow::Result<FederationId> {
+    let wanted = wanted.trim().to_ascii_lowercase();
+    if wanted.is_empty() || !wanted.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("{wanted:?} is not a federation id: give its id (64 hex digits) or the start of it");
+    }
+    let mut known: Vec<FederationId> = match std::fs::read_dir(federations_dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| {
+                let bytes = hex::decode(name).ok()?;
+                EventId::from_slice(&bytes).map(NetworkId)
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", federations_dir.display())),
+    };
+    known.sort();
+    if known.is_empty() {
+        bail!(
+            "no federation's log is kept here: the network has linked to none \
+             (`mutual federation list` shows its federations)"
+        );
+    }
+    let matching: Vec<&FederationId> = known
+        .iter()
+        .filter(|f| f.to_string().starts_with(&wanted))
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(**one),
+        [] => bail!(
+            "no federation kept here has an id starting {wanted}; kept here: {}",
+            list(&known)
+        ),
+        many => bail!(
+            "{} federations kept here have ids starting {wanted} ({}); give more of the id",
+            many.len(),
+            list(&many.iter().map(|f| **f).collect::<Vec<_>>())
+        ),
+    }
+}
+
+fn list(ids: &[FederationId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ------------------------------------------------------------------------- time
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// A time for people: `2026-12-20 17:00:00 UTC` (milliseconds shown only if not zero).
+pub fn format_ms(ms: u64) -> String {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    let (days, rest) = (ms.div_euclid(MS_PER_DAY), ms.rem_euclid(MS_PER_DAY));
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, s, milli) = (
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1_000 % 60,
+        rest % 1_000,
+    );
+    if milli == 0 {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02} UTC")
+    } else {
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}.{milli:03} UTC")
+    }
+}
+
+/// Why a time given on the command line could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{input:?} is not a time: {reason}. Write it as \"2026-12-20 17:00\" (UTC), \
+     \"2026-12-20 17:00 +01:00\", or in RFC 3339 (\"2026-12-20T17:00:00Z\")"
+)]
+pub struct TimeError {
+    input: String,
+    reason: String,
+}
+
+/// Reads a time: `YYYY-MM-DD`, optionally followed (after a space or `T`) by `HH:MM`,
+/// `HH:MM:SS` or `HH:MM:SS.fff`, optionally followed (with or without a space) by a zone:
+/// `Z`, `UTC`, or an offset `+HH:MM` / `-HH:MM`. Without a zone the time is UTC. So both
+/// "2026-12-20 17:00" and RFC 3339 ("2026-12-20T17:00:00+01:00") are read. Returns ms since
+/// the Unix epoch.
+pub fn parse_time(input: &str) -> Result<u64, TimeError> {
+    let fail = |reason: &str| TimeError {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    };
+    let s = input.trim();
+    let start = || fail("it does not start YYYY-MM-DD");
+    let date = s.get(0..10).ok_or_else(start)?;
+    let rest = &s[10..];
+    let y = digits(date.get(0..4), 0, 9999).ok_or_else(start)?;
+    if date.get(4..5) != Some("-") || date.get(7..8) != Some("-") {
+        return Err(start());
+    }
+    let m = digits(date.get(5..7), 1, 12).ok_or_else(|| fail("the month is not 01 to 12"))?;
+    let d = digits(date.get(8..10), 1, days_in_month(y, m))
+        .ok_or_else(|| fail("that day is not in that month"))?;
+    let mut rest = rest;
+    let mut clock_ms = 0i64;
+    if let Some(r) = rest.strip_prefix([' ', 'T', 't']) {
+        let r = r.trim_start();
+        if r.len() >= 5 && r.as_bytes()[2] == b':' {
+            let h = digits(r.get(0..2), 0, 23).ok_or_else(|| fail("the hour is not 00 to 23"))?;
+            let min =
+                digits(r.get(3..5), 0, 59).ok_or_else(|| fail("the minute is not 00 to 59"))?;
+            clock_ms = (h * 60 + min) * 60_000;
+            rest = &r[5..];
+            if let Some(r) = rest.strip_prefix(':') {
+                let sec =
+                    digits(r.get(0..2), 0, 59).ok_or_else(|| fail("the second is not 00 to 59"))?;
+                clock_ms += sec * 1_000;
+                rest = r.get(2..).unwrap_or_default();
+                if let Some(r) = rest.strip_prefix(['.', ',']) {
+                    let n = r.bytes().take_while(u8::is_ascii_digit).count();
+                    if n == 0 {
+                        return Err(fail("a fraction of a second needs digits"));
+                    }
+                    let frac = &r[..n];
+                    let ms: String = frac.chars().chain("000".chars()).take(3).collect();
+                    clock_ms += ms.parse::<i64>().map_err(|_| fail("bad fraction"))?;
+                    rest = &r[n..];
+                }
+            }
+        } else if r.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(fail("the time of day must be HH:MM or HH:MM:SS"));
+        } else {
+            rest = r;
+        }
+    }
+    let offset_ms = zone(rest.trim()).ok_or_else(|| {
+        fail("the zone must be Z, UTC or an offset such as +01:00 (or left out for UTC)")
+    })?;
+    let ms = days_from_civil(y, m, d) * MS_PER_DAY + clock_ms - offset_ms;
+    u64::try_from(ms).map_err(|_| fail("it is before 1970-01-01 00:00 UTC"))
+}
+
+/// A zone's offset from UTC in ms: "" / Z / UTC → 0, ±HH:MM or ±HHMM or ±HH.
+fn zone(z: &str) -> Option<i64> {
+    if z.is_empty() || z.eq_ignore_ascii_case("z") || z.eq_ignore_ascii_case("utc") {
+        return Some(0);
+    }
+    let sign = match z.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let body = &z[1..];
+    let (h, m) = match body.len() {
+        2 => (body.get(0..2), Some("00")),
+        4 => (body.get(0..2), body.get(2..4)),
+        5 if body.get(2..3) == Some(":") => (body.get(0..2), body.get(3..5)),
+        _ => return None,
+    };
+    let h = digits(h, 0, 23)?;
+    let m = digits(m, 0, 59)?;
+    Some(sign * (h * 60 + m) * 60_000)
+}
+
+/// A number written with exactly the given ASCII digits, within `lo..=hi`.
+fn digits(s: Option<&str>, lo: i64, hi: i64) -> Option<i64> {
+    let s = s?;
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok().filter(|n| (lo..=hi).contains(n))
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_people_and_rfc_3339_write_them() {
+        let t = 1_797_786_000_000; // 2026-12-20 17:00:00 UTC
+        assert_eq!(format_ms(t), "2026-12-20 17:00:00 UTC");
+        for s in [
+            "2026-12-20 17:00",
+            "2026-12-20 17:00:00",
+            "2026-12-20T17:00:00Z",
+            "2026-12-20t17:00:00.000z",
+            "2026-12-20 17:00 UTC",
+            "2026-12-20T18:00:00+01:00",
+            "2026-12-20 12:00 -0500",
+            " 2026-12-20 17:00 ",
+        ] {
+            assert_eq!(parse_time(s).map_err(|e| e.to_string()), Ok(t), "{s}");
+        }
+        assert_eq!(parse_time("2026-12-20").ok(), Some(t - 17 * 3_600_000));
+        assert_eq!(parse_time("2026-12-20T17:00:00.25Z").ok(), Some(t + 250));
+        assert_eq!(format_ms(t + 250), "2026-12-20 17:00:00.250 UTC");
+        assert_eq!(parse_time("1970-01-01T00:00:00Z").ok(), Some(0));
+        // What `format_ms` writes, `parse_time` reads back.
+        for ms in [0, 1, t, t + 250, 4_102_444_799_999] {
+            assert_eq!(
+                parse_time(&format_ms(ms)).ok(),
+                Some(ms),
+                "{}",
+                format_ms(ms)
+            );
+        }
+        assert_eq!(
+            parse_time("2024-02-29").map(format_ms).ok().as_deref(),
+            Some("2024-02-29 00:00:00 UTC")
+        );
+        for (bad, why) in [
+            ("tomorrow", "YYYY-MM-DD"),
+            ("2026-13-01", "month"),
+            ("2026-02-29", "day"),
+            ("2026-12-20 24:00", "hour"),
+            ("2026-12-20 17:60", "minute"),
+            ("2026-12-20 17:00 CET", "zone"),
+            ("1969-12-31 23:59", "before 1970"),
+            ("1797786000000", "YYYY-MM-DD"),
+            ("2026-12-20 17", "HH:MM"),
+            ("2026-12-2\u{e9}", "YYYY-MM-DD"),
+            ("2026-12-20 17:00 +\u{20ac}x", "zone"),
+        ] {
+            let e = parse_time(bad).expect_err(bad).to_string();
+            assert!(
+                e.contains(why) && e.contains("2026-12-20 17:00"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

@@ -4,9 +4,9 @@
 //! must return on any input without panicking; its assertions are the properties that
 //! hold for whatever decodes.
 
+use crate::core::sync::{self, Answer, Rounds, Step};
 use crate::limits::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
 use crate::net::read_frame;
-use crate::sync::{self, Answer, Rounds, Step};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::fork::EquivocationProof;
@@ -134,7 +134,7 @@ pub fn fixture() -> &'static Replica {
                     ..Default::default()
                 });
                 let key = Keypair::from_seed(&k.seed()).expect("a valid seed");
-                let ev = crate::node::sign_next(&r, key, NOW_MS - 5_000, body)
+                let ev = crate::core::sign_next(&r, key, NOW_MS - 5_000, body)
                     .expect("the fixture signs");
                 r.ingest(NOW_MS, &ev.to_wire()).expect("valid");
             }

@@ -139,6 +139,20 @@ pub fn public_key_of_peer(peer: &libp2p::identity::PeerId) -> Option<PublicKey> 
 mod tests {
     use super::*;
 
+    /// The core reads node keys out of textual addresses without libp2p; it must read
+    /// what libp2p writes.
+    #[test]
+    fn the_core_reads_a_peer_id_as_libp2p_writes_it() {
+        use crate::core::federations::{bootstrap_key, peer_id_key};
+        let kp = Keypair::from_seed(&[7; 32]).expect("key");
+        let peer = peer_of(&kp.public());
+        let addr = format!("/ip4/127.0.0.1/tcp/7700/p2p/{peer}");
+        assert_eq!(bootstrap_key(&addr), Some(kp.public()));
+        assert_eq!(peer_id_key(&peer.to_string()), Some(kp.public()));
+        assert_eq!(bootstrap_key("/ip4/127.0.0.1/tcp/7700"), None);
+        assert_eq!(bootstrap_key("/ip4/127.0.0.1/tcp/7700/p2p/0OIl"), None);
+    }
+
     #[test]
     fn key_file_is_private_and_never_overwritten() {
         let dir = tempfile::tempdir().expect("tempdir");

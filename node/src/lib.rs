@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod client;
+pub mod core;
 pub mod daemon;
 pub mod demo;
 pub mod export;
@@ -38,11 +39,9 @@ pub mod keystore;
 pub mod limits;
 pub mod net;
 pub mod node;
-pub mod peers;
-pub mod simnet;
+pub mod sim;
 pub mod simulate;
 pub mod store;
-pub mod sync;
 
 /// Milliseconds since the Unix epoch by the local clock (the node is the only place
 /// that reads the clock; the core is handed the time).

@@ -5,13 +5,23 @@
 use mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES;
 use std::time::Duration;
 
-/// Largest sync request read from a peer, in bytes. A frontier of
-/// [`MAX_FRONTIER_ENTRIES`] entries (about 80 bytes each) fits.
-pub const MAX_SYNC_REQUEST_BYTES: usize = 512 * 1024;
+/// Largest encoding of one frontier entry, in bytes: author and head (34 bytes each with
+/// tag and length), seq and first forked seq (11 each at most), and the entry's own tag
+/// and length (3).
+pub const MAX_FRONTIER_ENTRY_BYTES: usize = 2 * 34 + 2 * 11 + 3;
+
+/// Largest sync request read from a peer, in bytes: a frontier of
+/// [`MAX_FRONTIER_ENTRIES`] entries, plus framing.
+pub const MAX_SYNC_REQUEST_BYTES: usize = MAX_FRONTIER_ENTRIES * MAX_FRONTIER_ENTRY_BYTES + 4096;
 
 /// Largest sync response read from a peer, in bytes: a page of [`MAX_PAGE_BYTES`] plus
-/// one event that may overshoot it, plus framing.
-pub const MAX_SYNC_RESPONSE_BYTES: usize = MAX_PAGE_BYTES + MAX_SIGNED_EVENT_BYTES + 4096;
+/// one event that may overshoot it, or a frontier as large as a request's, plus framing.
+pub const MAX_SYNC_RESPONSE_BYTES: usize =
+    if MAX_SYNC_REQUEST_BYTES > MAX_PAGE_BYTES + MAX_SIGNED_EVENT_BYTES + 4096 {
+        MAX_SYNC_REQUEST_BYTES
+    } else {
+        MAX_PAGE_BYTES + MAX_SIGNED_EVENT_BYTES + 4096
+    };
 
 /// A page of events stops growing once it holds this many bytes of events.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
@@ -25,8 +35,13 @@ pub const MAX_FETCH_IDS: usize = 256;
 /// Most feeds asked for in one pull request.
 pub const MAX_PULL_WANTS: usize = 1024;
 
-/// Most entries in a frontier (one per author).
-pub const MAX_FRONTIER_ENTRIES: usize = 4096;
+/// Most entries in a frontier (one per author). Sized for the largest membership the
+/// project serves: every practice and GP partner in England (about 6,500 and 40,000) with
+/// room for their rotated keys. A frontier over it is refused without penalty, since an
+/// honest log may grow past any count: only the byte limits above, which bound memory,
+/// are the sender's fault to break. (Range reconciliation, which needs no frontier, is
+/// planned to replace this exchange.)
+pub const MAX_FRONTIER_ENTRIES: usize = 65_536;
 
 /// Most pages one sync round pulls before it yields to the next round.
 pub const MAX_PAGES_PER_ROUND: usize = 64;
@@ -64,6 +79,11 @@ pub const PENALTY_MALFORMED: i32 = 50;
 /// Score lost for a request over the rate limit.
 pub const PENALTY_RATE: i32 = 10;
 
+/// Score lost for gossiping an event by a key the network does not know, or for a sync
+/// page of such events beyond the quarantine's cap (`core::intake`): an honest node never
+/// forwards one, so four of them ban the sender.
+pub const PENALTY_UNKNOWN_AUTHOR: i32 = 25;
+
 /// Score regained per minute of good behaviour, up to zero.
 pub const SCORE_RECOVERY_PER_MIN: i32 = 20;
 
@@ -72,6 +92,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a connection with no open streams stays up.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Most addresses kept per peer from identify and LAN discovery.
+pub const MAX_ADDRESSES_PER_PEER: usize = 16;
 
 /// Least time between two dials of the same peer.
 pub const REDIAL_INTERVAL: Duration = Duration::from_secs(10);

@@ -27,19 +27,43 @@ enum Command {
     /// Create or inspect keys (practice node keys and partner keys).
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Run an in-process partnership: several replicas fed the same signed events in
-    /// different orders, with duplicates; prints each one's state hash.
+    /// Simulate a partnership's nodes, deterministically from seeds: the real node logic
+    /// over a network that loses, duplicates, corrupts, reorders and splits messages,
+    /// with crashes, skewed clocks, a forking author and a silent member, while partners
+    /// propose, vote, elect, appoint proxies, admit a practice and trade aid. Prints each
+    /// seed's result and the seeds run per minute; a failing seed is printed with the
+    /// command that replays it and, with --shrink, the least plan that still fails.
+    /// With --orders, instead runs the in-process check of the fold: several replicas
+    /// fed the same signed events in different orders, with duplicates.
     Simulate {
-        /// Number of practices (one replica each).
-        #[arg(long, default_value_t = 5)]
-        practices: usize,
-        /// Number of events to author after the genesis.
-        #[arg(long, default_value_t = 2_000)]
-        events: usize,
-        /// Seed for every random choice.
+        /// Seeds to run, from --seed on.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// The first seed (with --orders, the one seed).
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Also write the signed log to this file (the export format).
+        /// Founding practices, one node each (a joining practice comes on top).
+        #[arg(long, default_value_t = 12)]
+        nodes: usize,
+        /// Length of the faulty phase, simulated seconds.
+        #[arg(long, default_value_t = 300)]
+        fault_secs: u64,
+        /// Shrink a failing seed to the least plan that still fails.
+        #[arg(long)]
+        shrink: bool,
+        /// Replay one exact plan, as a failing run prints it (JSON).
+        #[arg(long)]
+        plan: Option<String>,
+        /// Run the in-process delivery-order check instead.
+        #[arg(long)]
+        orders: bool,
+        /// With --orders: number of practices (one replica each).
+        #[arg(long, default_value_t = 5)]
+        practices: usize,
+        /// With --orders: number of events to author after the genesis.
+        #[arg(long, default_value_t = 2_000)]
+        events: usize,
+        /// With --orders: also write the signed log to this file (the export format).
         #[arg(long)]
         export: Option<PathBuf>,
     },
@@ -178,7 +202,9 @@ enum Command {
         skip: usize,
     },
     /// Write a data directory's signed log to a file (varint-length-prefixed SignedEvent
-    /// messages) for `mutual verify`; works whether or not the node is running.
+    /// messages, docs/PROTOCOL.md §13.1) for `mutual verify`; works whether or not the node
+    /// is running. With --federation, the log of a federation its network linked to (the
+    /// node must be stopped).
     Export {
         /// The data directory.
         #[arg(long)]
@@ -186,6 +212,10 @@ enum Command {
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Export this federation's log instead of the network's: its id, or the start of
+        /// it if that names one federation the directory keeps.
+        #[arg(long, value_name = "ID")]
+        federation: Option<String>,
     },
     /// Run a local partnership of separate node processes on loopback and narrate a
     /// scenario: founding, an invited practice admitted by vote, a motion, mutual aid, a
@@ -204,11 +234,18 @@ enum Command {
         #[arg(long, default_value_t = 90)]
         timeout: u64,
     },
-    /// Verify an exported signed log offline: signatures, chains, rules; prints the
-    /// event count, how many are valid, and the state hash.
+    /// Verify an exported signed log offline (a network's or a federation's): signatures,
+    /// chains, rules; prints the event count, how many are valid, the motions and the
+    /// state hash.
     Verify {
         /// The export file.
         file: PathBuf,
+        /// Verify as a node whose clock read this time would (default: this machine's
+        /// clock): events dated more than 5 minutes later are set aside, and motions show as
+        /// open, provisional or final as of then. "2026-12-20 17:00" (UTC unless a zone
+        /// follows, e.g. "+01:00") or RFC 3339.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
     },
 }
 
@@ -721,10 +758,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_key(cli.json, &kp, &file);
         }
         Command::Simulate {
+            seeds,
+            seed,
+            nodes,
+            fault_secs,
+            shrink,
+            plan,
+            orders: false,
+            ..
+        } => {
+            let plan = match plan {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!("--plan is not a simulation plan ({e}); pass it as a failing run printed it")
+                })?),
+                None => None,
+            };
+            let run = mutual_node::sim::runner::Run {
+                first: seed,
+                seeds,
+                nodes,
+                fault_ms: fault_secs.saturating_mul(1000),
+                shrink,
+                plan,
+            };
+            let summary = mutual_node::sim::runner::run_seeds(&run, |line| {
+                if !cli.json {
+                    println!("{line}");
+                }
+            })?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!("{}", summary.line());
+            }
+            if summary.failed > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Simulate {
             practices,
             events,
             seed,
             export: out,
+            ..
         } => {
             let plan = simulate::Plan {
                 practices,
@@ -882,18 +958,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Export { dir, out } => {
-            let bytes = daemon::export(&dir)?;
+        Command::Export {
+            dir,
+            out,
+            federation,
+        } => {
+            let (fed, bytes) = match &federation {
+                Some(f) => {
+                    let (id, bytes) = export::export_federation(&dir, f)?;
+                    (Some(id.to_string()), bytes)
+                }
+                None => (None, daemon::export(&dir)?),
+            };
+            let log = fed
+                .as_ref()
+                .map(|id| format!("of federation {id} "))
+                .unwrap_or_default();
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             let events = export::frames(&bytes)?.len();
             if cli.json {
                 println!(
                     "{}",
-                    serde_json::json!({ "out": out, "events": events, "bytes": bytes.len() })
+                    serde_json::json!({ "out": out, "events": events, "bytes": bytes.len(), "federation": fed })
                 );
             } else {
                 println!(
-                    "{events} signed events ({} bytes) written to {}; check them with `mutual verify {}`",
+                    "{events} signed events {log}({} bytes) written to {}; check them with `mutual verify {}`",
                     bytes.len(),
                     out.display(),
                     out.display()
@@ -927,42 +1017,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Verify { file } => {
+        Command::Verify { file, as_of } => {
+            let as_of_ms = match &as_of {
+                Some(t) => export::parse_time(t).context("--as-of")?,
+                None => now_ms(),
+            };
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report = export::verify(&bytes, now_ms())?;
+            let report = export::verify(&bytes, as_of_ms)?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
-                    "network     {} ({})",
-                    report.network,
-                    report.name.as_deref().unwrap_or("genesis invalid")
-                );
-                println!("events      {}", report.events);
-                println!("valid       {}", report.valid);
-                println!("  applied   {}", report.applied);
-                println!(
-                    "  refused by the rules (kept as evidence) {}",
-                    report.rejected_by_rules
-                );
-                for (reason, n) in &report.invalid {
-                    println!("invalid     {n}  {reason}");
-                }
-                if report.incomplete > 0 {
-                    println!(
-                        "incomplete  {} (their causes are not in the file)",
-                        report.incomplete
-                    );
-                }
-                if report.future_dated > 0 {
-                    println!(
-                        "future      {} (dated beyond this machine's clock)",
-                        report.future_dated
-                    );
-                }
-                println!("forks       {}", report.forks);
-                println!("state hash  {}", report.state_hash);
+                print_verify_report(&report, as_of.is_some());
             }
             if !report.invalid.is_empty() || report.incomplete > 0 {
                 return Ok(ExitCode::from(1));
@@ -970,6 +1036,78 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mutual verify`'s report, for people.
+fn print_verify_report(report: &export::Report, as_of_given: bool) {
+    let (kind, root) = match report.log {
+        export::LogKind::Network => ("network   ", "genesis"),
+        export::LogKind::Federation => ("federation", "charter"),
+    };
+    let name = match (&report.name, report.root_stored) {
+        (Some(name), _) => name.clone(),
+        (None, true) => format!("its {root} is refused by the rules"),
+        (None, false) => format!("its {root} is invalid, or dated after the time verified as of"),
+    };
+    println!("{kind}  {} ({name})", report.network);
+    println!(
+        "as of       {} ({})",
+        report.as_of,
+        if as_of_given {
+            "--as-of"
+        } else {
+            "this machine's clock"
+        }
+    );
+    println!("events      {}", report.events);
+    println!("valid       {}", report.valid);
+    println!("  applied   {}", report.applied);
+    println!(
+        "  refused by the rules (kept as evidence) {}",
+        report.rejected_by_rules
+    );
+    for (reason, n) in &report.invalid {
+        println!("invalid     {n}  {reason}");
+    }
+    if report.incomplete > 0 {
+        println!(
+            "incomplete  {} (their causes are not in the file, or are not valid)",
+            report.incomplete
+        );
+    }
+    if report.future_dated > 0 {
+        println!(
+            "later       {} (dated more than 5 minutes after {}; set aside)",
+            report.future_dated, report.as_of
+        );
+    }
+    println!("forks       {}", report.forks);
+    for m in &report.motions {
+        let state = match (m.closed, m.passed) {
+            (true, Some(true)) => "closed, passed".to_string(),
+            (true, _) => "closed, failed".to_string(),
+            (false, _) if m.finality == "final" => format!(
+                "past its grace period; not closed: no practice node event after {} is in the file",
+                m.final_at
+            ),
+            (false, _) => format!("{} (voting closes {})", m.finality, m.closes_at),
+        };
+        println!(
+            "motion      {} {:?} ({}): {state}",
+            &m.id[..8],
+            m.title,
+            m.kind
+        );
+    }
+    for p in &report.parties {
+        let state = match (p.joined, p.left) {
+            (_, true) => "left",
+            (true, false) => "joined",
+            (false, false) => "not joined",
+        };
+        println!("party       {} ({}): {state}", p.network, p.name);
+    }
+    println!("state hash  {}", report.state_hash);
 }
 
 fn parse_event_id(s: &str) -> Result<EventId> {

@@ -28,7 +28,9 @@
 //! key it is stored under; a mismatch is reported as a corrupt store, before anything is
 //! written.
 
+pub use crate::core::store::{Loaded, Snapshot, Store, StoreError, FORMAT_FILE, STORE_FORMAT};
 use mutual_protocol::event::SignedEvent;
+use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
 use std::collections::HashSet;
@@ -36,10 +38,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The store format this version writes and the newest it reads.
-pub const STORE_FORMAT: u32 = 1;
-/// The file naming the store format, checked before sled opens the directory.
-pub const FORMAT_FILE: &str = "FORMAT";
 /// Longest key of a private record, in bytes.
 pub const MAX_RECORD_KEY_BYTES: usize = 256;
 /// Largest private record, in bytes.
@@ -54,147 +52,6 @@ const LOG_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
 const META_NETWORK: &[u8] = b"network";
 const META_SNAPSHOT: &[u8] = b"snapshot";
-
-/// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The directory holds files but no `FORMAT` file.
-    #[error("{0} is not a Mutual store: it is not empty and has no {FORMAT_FILE} file; choose an empty or new data directory")]
-    NotAStore(PathBuf),
-    /// Written by a newer version.
-    #[error("the store at {path} was written by a newer version of Mutual (store format {found}; this version reads format {STORE_FORMAT} and older); nothing was changed. Upgrade Mutual to open it")]
-    TooNew {
-        /// The store directory.
-        path: PathBuf,
-        /// The format found.
-        found: u32,
-    },
-    /// The store's files or contents fail a check.
-    #[error("the store at {path} is corrupt: {detail}; nothing was changed. Restore the data directory from a backup, or start a new one and let it sync from the network's other nodes")]
-    Corrupt {
-        /// The store directory.
-        path: PathBuf,
-        /// What failed.
-        detail: String,
-    },
-    /// Another process has the store open.
-    #[error("the store at {0} is in use by another process (is a node already running on this data directory?)")]
-    InUse(PathBuf),
-    /// There is no room to write: the disk is full, or a quota or file-size limit was met.
-    #[error("there is no room left for the store (the disk is full, or a quota or file size limit was reached); nothing more was stored. Free some space and try again")]
-    DiskFull,
-    /// The store belongs to another network.
-    #[error("the store belongs to network {found}, not {expected}")]
-    WrongNetwork {
-        /// The network asked for.
-        expected: NetworkId,
-        /// The network the store holds.
-        found: NetworkId,
-    },
-    /// A private record is too large.
-    #[error("{what} is {len} bytes, over the limit of {max}")]
-    TooLarge {
-        /// Which item.
-        what: &'static str,
-        /// Its size.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// Any other I/O failure.
-    #[error("store I/O error: {0}")]
-    Io(io::Error),
-}
-
-impl From<io::Error> for StoreError {
-    fn from(e: io::Error) -> Self {
-        if matches!(
-            e.kind(),
-            io::ErrorKind::StorageFull | io::ErrorKind::FileTooLarge | io::ErrorKind::QuotaExceeded
-        ) {
-            StoreError::DiskFull
-        } else {
-            StoreError::Io(e)
-        }
-    }
-}
-
-/// The last derived state written, for a quick status without re-folding and as a check
-/// after a restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    /// The state hash.
-    pub state_hash: [u8; 32],
-    /// Events folded.
-    pub events: u64,
-    /// The canonical state encoding (an encoded `StateDigest`).
-    pub digest: Vec<u8>,
-}
-
-impl Snapshot {
-    fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(40 + self.digest.len());
-        v.extend_from_slice(&self.state_hash);
-        v.extend_from_slice(&self.events.to_be_bytes());
-        v.extend_from_slice(&self.digest);
-        v
-    }
-
-    fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() < 40 {
-            return None;
-        }
-        Some(Snapshot {
-            state_hash: b[..32].try_into().ok()?,
-            events: u64::from_be_bytes(b[32..40].try_into().ok()?),
-            digest: b[40..].to_vec(),
-        })
-    }
-}
-
-/// What a store held when opened.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    /// Stored events' wire bytes, in the order they were stored (causes first).
-    pub events: Vec<Vec<u8>>,
-    /// Pending events' wire bytes.
-    pub pending: Vec<Vec<u8>>,
-    /// The last snapshot written.
-    pub snapshot: Option<Snapshot>,
-}
-
-/// Where a node keeps its log, pending events, snapshot and private records.
-pub trait Store: Send {
-    /// The network the store belongs to, once set.
-    fn network(&self) -> Option<NetworkId>;
-    /// Binds the store to a network; refuses a store already bound to another.
-    fn set_network(&mut self, network: NetworkId) -> Result<(), StoreError>;
-    /// Everything stored, checked (see the module documentation).
-    fn load(&self) -> Result<Loaded, StoreError>;
-    /// Stores events (and indexes their feeds); they stop being pending.
-    fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
-    /// Records events waiting for causes.
-    fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
-    /// Keeps only the pending events in `keep`.
-    fn retain_pending(&mut self, keep: &HashSet<EventId>) -> Result<(), StoreError>;
-    /// A stored event's wire bytes.
-    fn event(&self, id: &EventId) -> Result<Option<Vec<u8>>, StoreError>;
-    /// The ids stored for `author` from `from_seq` on, in seq order.
-    fn feed(&self, author: &PublicKey, from_seq: u64) -> Result<Vec<(u64, EventId)>, StoreError>;
-    /// Replaces the snapshot.
-    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
-    /// Writes a private record.
-    fn put_record(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
-    /// Reads a private record.
-    fn record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Private records whose keys start with `prefix`, in key order.
-    fn records(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
-    /// Deletes a private record.
-    fn remove_record(&mut self, key: &str) -> Result<(), StoreError>;
-    /// Makes everything written so far durable.
-    fn sync(&mut self) -> Result<(), StoreError>;
-}
 
 /// The sled backend.
 pub struct SledStore {
@@ -375,11 +232,6 @@ impl SledStore {
             path: self.path.clone(),
             detail,
         }
-    }
-
-    /// The store's directory.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Decodes a stored event; `k` is its key, and `expect` the id it must have, if the
@@ -595,6 +447,14 @@ impl Store for SledStore {
             .remove(record_key(key)?)
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open_federation(&self, id: &FederationId) -> Result<Self, StoreError> {
+        SledStore::open(&crate::federation::store_dir(&self.path, id))
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {

@@ -49,6 +49,7 @@ fn simulate_export_and_verify_agree() {
     let log = dir.path().join("log.bin");
     let sim = json(&mutual(&[
         "simulate",
+        "--orders",
         "--practices",
         "4",
         "--events",
@@ -74,6 +75,7 @@ fn verify_reports_tampering_and_corruption() {
     let log = dir.path().join("log.bin");
     json(&mutual(&[
         "simulate",
+        "--orders",
         "--practices",
         "2",
         "--events",
@@ -111,11 +113,19 @@ fn verify_reports_tampering_and_corruption() {
 
 #[test]
 fn simulate_refuses_out_of_range_plans() {
-    let out = mutual(&["simulate", "--practices", "65"]);
+    let out = mutual(&["simulate", "--orders", "--practices", "65"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("practices must be between 1 and 64"));
-    let out = mutual(&["simulate", "--practices", "0"]);
+    let out = mutual(&["simulate", "--orders", "--practices", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    let ok = mutual(&["simulate", "--practices", "64", "--events", "10", "--json"]);
+    let ok = mutual(&[
+        "simulate",
+        "--orders",
+        "--practices",
+        "64",
+        "--events",
+        "10",
+        "--json",
+    ]);
     assert_eq!(json(&ok)["converged"], true);
 }

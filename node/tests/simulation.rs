@@ -1,69 +1,70 @@
-//! The deterministic simulator (`node/src/simnet.rs`, docs/NETWORK.md §9): dozens of nodes
-//! running the protocol core and the node's sync rounds over a simulated network that
-//! drops, duplicates, corrupts, delays, reorders and partitions, with crashes, skewed
-//! clocks, a forking author and a silent member. One seed decides a whole run.
+//! The deterministic simulator (`node/src/sim/`, docs/NETWORK.md §9): the real node logic
+//! (`NodeCore`) on every node, over a simulated network that drops, duplicates,
+//! corrupts, delays, reorders and partitions, with crashes and restarts through the
+//! store's recovery path, skewed clocks, a forking author and a silent member, while the
+//! partnership does its business: motions, ballots, an election, proxies, aid, an
+//! invitation and the admission of a new practice, a partner's key rotation.
 //!
 //! - `MUTUAL_SIM_SEEDS=N` runs seeds 1..=N (default [`CI_SEEDS`]).
 //! - `MUTUAL_SIM_SEED=S` runs seed S alone.
 //!
-//! A failing seed is printed with the command that replays it. Seeds that once failed are
-//! kept in [`REGRESSIONS`] and run every time.
+//! A failing seed is printed with the command that replays it.
 
 mod common;
 
 use common::env_number;
-use mutual_node::simnet::{run, Defect, Plan, Report, Violation, MAX_SIM_NODES, MIN_SIM_NODES};
+use mutual_node::core::Defect;
+use mutual_node::sim::shrink::shrink;
+use mutual_node::sim::{run, Faults, Plan, Report, Violation, MAX_SIM_NODES, MIN_SIM_NODES};
+use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Seeds run by default (in CI).
-const CI_SEEDS: u64 = 16;
+const CI_SEEDS: u64 = 6;
+/// Founding practices in the CI runs.
+const CI_NODES: usize = 8;
 
-/// Seeds that once broke an invariant, each with what it found.
-const REGRESSIONS: &[(u64, &str)] = &[
-    (
-        30,
-        "a member that stopped answering had signed events no one else held; the silent \
-         member now signs nothing once silent",
-    ),
-    (
-        8,
-        "a node whose clock had run ahead restarted with it set right and held its own \
-         signed events as future-dated: the log is now loaded without checking dates again",
-    ),
-    (28, "as seed 8"),
-    (
-        35,
-        "the forker's second event reached only the silent member; it now goes to members \
-         that forward",
-    ),
+/// Every kind of business the workload does; each must happen in the CI seeds.
+const KINDS: &[&str] = &[
+    "invitation",
+    "admit-practice motion",
+    "election",
+    "motion",
+    "ballot",
+    "ranked ballot",
+    "proxy",
+    "aid request",
+    "aid offer",
+    "aid acceptance",
+    "aid countersign",
+    "key rotation",
+    "practice update",
+    "address announcement",
 ];
 
-/// Runs one seed; a broken invariant or a panic becomes an error naming the replay.
-fn check(seed: u64) -> Result<Report, String> {
-    let replay = format!(
-        "replay: MUTUAL_SIM_SEED={seed} cargo nextest run -p mutual-node --test simulation --no-capture"
-    );
-    match catch_unwind(AssertUnwindSafe(|| run(&Plan::standard(seed)))) {
+/// Runs one plan; a broken invariant or a panic becomes an error naming the replay.
+fn check(plan: &Plan) -> Result<Report, String> {
+    match catch_unwind(AssertUnwindSafe(|| run(plan))) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(f)) => Err(format!(
-            "seed {seed}: {}\n  faults so far: {}\n  {replay}",
+            "seed {}: {}\n  faults so far: {}\n  replay: {}",
+            plan.seed,
             f.violation,
-            serde_json::to_string(&f.report).unwrap_or_default()
+            serde_json::to_string(&f.report).unwrap_or_default(),
+            f.replay
         )),
-        Err(_) => Err(format!("seed {seed} panicked\n  {replay}")),
+        Err(_) => Err(format!(
+            "seed {} panicked\n  replay: {}",
+            plan.seed,
+            plan.replay()
+        )),
     }
 }
 
-#[test]
-fn seeds_converge_and_keep_every_invariant() {
-    let seeds: Vec<u64> = match env_number("MUTUAL_SIM_SEED") {
-        Some(s) => vec![s],
-        None => (1..=env_number("MUTUAL_SIM_SEEDS").unwrap_or(CI_SEEDS))
-            .chain(REGRESSIONS.iter().map(|r| r.0))
-            .collect(),
-    };
+/// Runs plans on every core; returns the reports and the failures.
+fn run_all(plans: Vec<Plan>) -> (Vec<Report>, Vec<String>) {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -71,20 +72,33 @@ fn seeds_converge_and_keep_every_invariant() {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let r = check(seed);
+                let Some(plan) = plans.get(i) else { break };
+                let r = check(plan);
                 results.lock().expect("no thread panics holding it").push(r);
             });
         }
     });
     let results = results.into_inner().expect("no thread panicked");
     let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
-    let ok: Vec<Report> = ok.into_iter().map(Result::unwrap).collect();
+    (
+        ok.into_iter().filter_map(Result::ok).collect(),
+        failed.into_iter().filter_map(Result::err).collect(),
+    )
+}
+
+#[test]
+fn seeds_converge_keep_every_invariant_and_do_every_kind_of_business() {
+    let seeds: Vec<u64> = match env_number("MUTUAL_SIM_SEED") {
+        Some(s) => vec![s],
+        None => (1..=env_number("MUTUAL_SIM_SEEDS").unwrap_or(CI_SEEDS)).collect(),
+    };
+    let plans = seeds.iter().map(|&s| Plan::sized(s, CI_NODES)).collect();
+    let (ok, failed) = run_all(plans);
     let sum = |f: fn(&Report) -> u64| ok.iter().map(f).sum::<u64>();
     println!(
         "{} seeds of {} nodes: {} faults injected ({} dropped, {} duplicated, {} corrupted, \
-         {} partitions, {} crashes), {} acknowledged events lost 0, invalid stored 0, \
-         slowest convergence {} simulated ms after the heal",
+         {} partitions, {} crashes), {} acknowledged events, none lost, none invalid stored; \
+         {} motions closed, {} passed, {} ballots counted; admitted in {} runs",
         ok.len(),
         ok.first().map_or(0, |r| r.nodes),
         sum(Report::faults),
@@ -94,32 +108,39 @@ fn seeds_converge_and_keep_every_invariant() {
         sum(|r| r.partitions),
         sum(|r| r.crashes),
         sum(|r| r.acknowledged),
-        ok.iter()
-            .filter_map(|r| r.converged_after_ms)
-            .max()
-            .unwrap_or(0),
+        sum(|r| r.motions_closed as u64),
+        sum(|r| r.motions_passed as u64),
+        sum(|r| r.ballots_counted as u64),
+        ok.iter().filter(|r| r.admitted).count(),
     );
-    let failed: Vec<String> = failed.into_iter().filter_map(Result::err).collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     assert_eq!(ok.len(), seeds.len());
-    // Every run had something to survive. The forker's second event may be lost on the
-    // way in a run (then no node knows of the fork), but not in most.
+    // Every run had something to survive, and did real business.
     for r in &ok {
         assert!(r.crashes > 0 && r.partitions > 0 && r.dropped > 0, "{r:?}");
         assert!(r.forks <= 1, "{r:?}");
+        assert!(r.motions_closed > 0 && r.ballots_counted > 0, "{r:?}");
     }
-    let forked = ok.iter().filter(|r| r.forks == 1).count();
-    assert!(
-        forked * 4 >= ok.len() * 3,
-        "{forked} of {} runs forked",
-        ok.len()
-    );
+    if seeds.len() >= 4 {
+        let done: BTreeSet<&str> = ok
+            .iter()
+            .flat_map(|r| r.business.keys().map(String::as_str))
+            .collect();
+        for kind in KINDS {
+            assert!(done.contains(kind), "no run did any {kind}: {done:?}");
+        }
+        assert!(
+            ok.iter().any(|r| r.admitted),
+            "the partners admitted the new practice in no run"
+        );
+        assert!(ok.iter().any(|r| r.motions_passed > 0));
+        assert!(ok.iter().any(|r| r.forks == 1), "no run saw the fork");
+    }
 }
 
 #[test]
 fn the_same_seed_gives_the_same_run() {
-    let mut plan = Plan::standard(42);
-    plan.nodes = 8;
+    let mut plan = Plan::sized(42, 5);
     plan.fault_ms = 90_000;
     let a = run(&plan).expect("seed 42 holds");
     let b = run(&plan).expect("seed 42 holds");
@@ -132,11 +153,64 @@ fn the_same_seed_gives_the_same_run() {
     assert_ne!(a.state_hash, c.state_hash);
 }
 
+/// The simulator can fail: a node that keeps its own feed out of its frontiers (so what
+/// gossip failed to carry is never pulled) is caught as a failure to converge, and the
+/// failing plan shrinks to one with fewer faults that still fails, replayable from the
+/// command it prints.
 #[test]
-fn the_checks_catch_a_planted_defect_and_a_missed_deadline() {
+fn a_planted_sync_bug_is_found_and_shrunk() {
+    let mut plan = Plan::sized(7, 5);
+    plan.fault_ms = 60_000;
+    plan.defect = Some(Defect::HideOwnFeed);
+    let f = run(&plan).expect_err("the planted bug breaks convergence");
+    assert!(
+        matches!(f.violation, Violation::NotConverged { .. }),
+        "{}",
+        f.violation
+    );
+    assert!(
+        f.replay.starts_with("mutual simulate --plan '"),
+        "{}",
+        f.replay
+    );
+    let (small, why) = shrink(&plan).expect("the plan fails, so it shrinks");
+    assert!(matches!(why.violation, Violation::NotConverged { .. }));
+    let faults = |p: &Plan| {
+        let f = &p.faults;
+        [f.forker, f.silent_member, f.runaway_clock]
+            .iter()
+            .filter(|x| **x)
+            .count() as u64
+            + u64::from(f.crash_every_ms > 0)
+            + u64::from(f.partition_every_ms > 0)
+    };
+    assert!(
+        faults(&small) < faults(&plan)
+            || small.nodes < plan.nodes
+            || small.fault_ms < plan.fault_ms,
+        "nothing was shrunk: {small:?}"
+    );
+    // The shrunk plan replays from what it prints.
+    let json = why
+        .replay
+        .strip_prefix("mutual simulate --plan '")
+        .and_then(|s| s.strip_suffix('\''))
+        .expect("a plan replay");
+    let replayed: Plan = serde_json::from_str(json).expect("the replay parses");
+    assert!(
+        run(&replayed).is_err(),
+        "the replayed plan fails the same way"
+    );
+    // Without the defect the same plan holds.
+    plan.defect = None;
+    run(&plan).expect("the plan holds without the defect");
+}
+
+#[test]
+fn the_checks_catch_a_lost_acknowledged_write() {
     // Authors that acknowledge before the write is durable lose an event in some crash.
-    let mut plan = Plan::standard(3);
-    plan.nodes = 8;
+    let mut plan = Plan::sized(3, 5);
+    plan.fault_ms = 120_000;
     plan.faults.crash_every_ms = 2_000;
     plan.defect = Some(Defect::AckBeforeDurable);
     match run(&plan) {
@@ -146,19 +220,22 @@ fn the_checks_catch_a_planted_defect_and_a_missed_deadline() {
     // Without the defect the same plan holds.
     plan.defect = None;
     run(&plan).expect("the plan holds without the defect");
-    // A deadline no network could meet is reported as such.
-    plan.converge_within_ms = 0;
-    match run(&plan) {
-        Err(f) if matches!(f.violation, Violation::NotConverged { .. }) => {}
-        other => panic!("the missed deadline went unnoticed: {other:?}"),
-    }
+}
+
+#[test]
+fn a_perfect_network_converges_too() {
+    let mut plan = Plan::sized(11, MIN_SIM_NODES);
+    plan.faults = Faults::none();
+    plan.fault_ms = 60_000;
+    let r = run(&plan).expect("no faults, no failure");
+    assert_eq!(r.faults(), 0);
+    assert_eq!(r.forks, 0);
 }
 
 #[test]
 fn plans_outside_the_limits_are_refused() {
     for nodes in [MIN_SIM_NODES - 1, MAX_SIM_NODES + 1] {
-        let mut plan = Plan::standard(1);
-        plan.nodes = nodes;
+        let plan = Plan::sized(1, nodes);
         assert!(
             matches!(run(&plan), Err(f) if matches!(f.violation, Violation::Nodes(n) if n == nodes))
         );

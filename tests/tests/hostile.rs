@@ -7,6 +7,7 @@ use futures::StreamExt;
 use libp2p::request_response::{self, Message};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, Swarm};
+use mutual_node::core::intake::MAX_QUARANTINE_PER_PEER;
 use mutual_node::keyfile::libp2p_keypair;
 use mutual_node::limits::{MAX_FETCH_IDS, MAX_REQUEST_BURST, MAX_SYNC_REQUEST_BYTES};
 use mutual_node::net::{build_swarm, topic, Behaviour, BehaviourEvent};
@@ -208,6 +209,85 @@ fn claiming(
             }),
         })
     }
+}
+
+/// A member's node makes events by 10,000 fresh keys that no member holds, gossips them
+/// and serves them in sync pages. Honest nodes store none of them, keep at most the
+/// quarantine's cap apart, ban the sender, and keep syncing each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_injecting_events_by_unknown_keys_is_capped_and_banned() {
+    const INJECTED: usize = 10_000;
+    let c = Cluster::found_running(3, 2, Transport::Tcp).await;
+    assert!(c.converge(&[0, 1], LIMIT).await);
+    let target = c.addrs[0].clone().expect("address");
+    let now = mutual_node::now_ms();
+    let junk: Vec<Vec<u8>> = (0..INJECTED)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            seed[31] = 0x5a;
+            let key = mutual_protocol::keys::Keypair::from_seed(&seed).expect("key");
+            let mut w = FeedWriter::resume(key, c.network(), None);
+            w.sign(now, vec![c.genesis.id], update(i as u32)).to_wire()
+        })
+        .collect();
+    let swarm = hostile(2, target).await;
+    let hostile_peer = *swarm.local_peer_id();
+    let own_topic = topic(&c.network());
+    let gossiped = junk.clone();
+    let mut next = 0;
+    let on_tick = move |s: &mut Swarm<Behaviour>| {
+        let _ = s.behaviour_mut().gossip.subscribe(&own_topic);
+        for _ in 0..200 {
+            if next >= gossiped.len() {
+                return;
+            }
+            if s.behaviour_mut()
+                .gossip
+                .publish(own_topic.clone(), gossiped[next].clone())
+                .is_err()
+            {
+                return;
+            }
+            next += 1;
+        }
+    };
+    let page: Vec<Vec<u8>> = junk.iter().take(1_000).cloned().collect();
+    let answer = claiming(vec![0x11; 32], 1, page, true);
+    let task = tokio::spawn(drive(swarm, LIMIT, answer, |_, _| {}, on_tick));
+    c.node(1)
+        .author((0..20).map(update).collect())
+        .await
+        .expect("authored");
+    assert!(
+        banned_by_node_0(&c, hostile_peer).await,
+        "node 0 banned the member injecting unknown authors"
+    );
+    assert!(
+        c.converge(&[0, 1], LIMIT).await,
+        "honest nodes keep syncing"
+    );
+    for n in [0, 1] {
+        let strangers = c
+            .node(n)
+            .query(|r| {
+                let m = r.state().membership();
+                r.events_in_order()
+                    .filter(|e| !m.is_known(&e.event.author))
+                    .count()
+            })
+            .await
+            .expect("query");
+        assert_eq!(strangers, 0, "node {n} stored an event by an unknown key");
+    }
+    for s in c.statuses(&[0, 1]).await {
+        assert!(
+            s.quarantined <= MAX_QUARANTINE_PER_PEER,
+            "{} kept apart, over the per-peer cap",
+            s.quarantined
+        );
+    }
+    task.abort();
 }
 
 fn refused() -> pb::SyncResponse {

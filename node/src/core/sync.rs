@@ -118,6 +118,10 @@ pub enum Refusal {
     /// This node cannot serve events now (its store failed).
     #[error("this node is not serving events")]
     Unavailable,
+    /// A frontier over [`MAX_FRONTIER_ENTRIES`]: more authors than this node serves in
+    /// one exchange, which an honest log may reach, so the sender is not penalised.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// The answer to one request. `Err` means the request itself was malformed (the peer is at
@@ -134,11 +138,10 @@ pub fn respond<S: Fold>(
         Some(Req::Summary(_)) => Resp::Summary(summary(replica)),
         Some(Req::Frontier(f)) => {
             if f.entries.len() > MAX_FRONTIER_ENTRIES {
-                return Err(over(
-                    "frontier entries",
-                    f.entries.len(),
-                    MAX_FRONTIER_ENTRIES,
-                ));
+                return Err(Refusal::TooLarge(format!(
+                    "{} frontier entries, over the limit of {MAX_FRONTIER_ENTRIES}",
+                    f.entries.len()
+                )));
             }
             Resp::Frontier(frontier(replica))
         }
@@ -398,9 +401,10 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                 }
             }
             Answer::Frontier(f) => {
+                // More authors than one exchange carries: the round ends, and the peer,
+                // which may simply serve a larger log, is not penalised.
                 if f.entries.len() > MAX_FRONTIER_ENTRIES {
                     self.rounds.remove(&peer);
-                    out.push(Action::Punish(peer));
                     return;
                 }
                 if let Some(r) = self.rounds.get_mut(&peer) {
@@ -675,6 +679,61 @@ mod tests {
         let mut other = pull(1);
         other.network = vec![9; 32];
         assert_eq!(respond(&r, &other), Err(Refusal::WrongNetwork));
+    }
+
+    /// Honest growth is never punished: a frontier of more authors than the old limit of
+    /// 4,096 is answered, and one over today's limit ends the round without penalty.
+    #[test]
+    fn a_large_frontier_is_never_a_reason_to_punish() {
+        let n = net(1);
+        let r = replica(&n);
+        let entries = |k: usize| pb::Frontier {
+            entries: (0..k)
+                .map(|i| pb::FrontierEntry {
+                    author: (i as u64).to_be_bytes().repeat(4),
+                    seq: 1,
+                    head: vec![7; 32],
+                    forked: 0,
+                })
+                .collect(),
+        };
+        let grown = entries(5_000);
+        assert!(
+            respond(&r, &request(&r, Req::Frontier(grown.clone()))).is_ok(),
+            "5,000 authors are answered"
+        );
+        let huge = entries(MAX_FRONTIER_ENTRIES + 1);
+        let encoded = request(&r, Req::Frontier(huge.clone())).encoded_len();
+        assert!(encoded <= crate::limits::MAX_SYNC_REQUEST_BYTES);
+        assert!(matches!(
+            respond(&r, &request(&r, Req::Frontier(huge.clone()))),
+            Err(Refusal::TooLarge(_))
+        ));
+        // As an answer in a round: no punishment either way.
+        for f in [&grown, &huge] {
+            let mut rounds = Rounds::default();
+            let mut out = Vec::new();
+            rounds.start(1u8, &r, &mut out);
+            out.clear();
+            let them = pb::Summary {
+                state_hash: vec![1; 32],
+                events: 9,
+            };
+            rounds.answered(
+                1u8,
+                Step::Summary,
+                Answer::Summary(&them),
+                true,
+                &r,
+                &mut out,
+            );
+            rounds.answered(1u8, Step::Frontier, Answer::Frontier(f), true, &r, &mut out);
+            assert!(
+                !out.iter().any(|a| matches!(a, Action::Punish(_))),
+                "{} entries punished: {out:?}",
+                f.entries.len()
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,107 @@
+//! What the core reports: its errors, its counters and its condition.
+
+use super::store::StoreError;
+use mutual_protocol::federation::FederationId;
+use serde::Serialize;
+
+/// Why a node could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node is not running.
+    #[error("the node has stopped")]
+    Stopped,
+    /// The node has not yet seen its own feed head from a peer.
+    #[error("this node has not yet heard its own latest event from any member's node, so it will not sign (a store restored from an old copy could otherwise reuse a sequence number); check that it can reach the other nodes")]
+    HeadUnconfirmed,
+    /// The node has not yet seen its own feed head in a federation's log from a peer.
+    #[error("this node has not yet heard its own latest event in federation {0} from a node taking part in it, so it will not sign there (a store restored from an old copy could otherwise reuse a sequence number); check that it can reach the other nodes")]
+    FederationHeadUnconfirmed(FederationId),
+    /// The event was refused.
+    #[error("event refused: {0}")]
+    Refused(String),
+    /// Starting failed.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Counters a node keeps about its traffic and its peers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Metrics {
+    /// Bytes of sync responses received.
+    pub sync_bytes_in: u64,
+    /// Bytes of sync responses sent.
+    pub sync_bytes_out: u64,
+    /// Bytes of gossip messages received.
+    pub gossip_bytes_in: u64,
+    /// Sync rounds started by this node.
+    pub sync_rounds: u64,
+    /// Sync rounds that ended with both sides in sync at the first step.
+    pub sync_rounds_in_sync: u64,
+    /// Events taken in from peers (stored, pending or held).
+    pub events_received: u64,
+    /// Invalid events received.
+    pub invalid_events: u64,
+    /// Events by keys of no member (nor anyone the log knows) that were not kept because
+    /// the evidence cap for their sender or their author was reached (docs/NETWORK.md §6).
+    pub evidence_refused: u64,
+    /// Malformed or oversized messages received.
+    pub malformed_messages: u64,
+    /// Requests refused for exceeding the rate limit.
+    pub rate_limited: u64,
+    /// Bans imposed.
+    pub bans: u64,
+    /// Connections refused by the gate.
+    pub connections_refused: u64,
+    /// Events this node signed.
+    pub events_authored: u64,
+    /// Sync requests refused because the peer does not share the log asked for (a
+    /// federation's peer asking for this network's log, or for another federation's).
+    pub out_of_scope_requests: u64,
+    /// Gossip subscriptions refused for the same reason; the peer is banned at once.
+    pub out_of_scope_subscriptions: u64,
+    /// Gossip messages refused because they came on a topic the sender does not share.
+    pub out_of_scope_messages: u64,
+}
+
+/// A snapshot of a node's condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The node's PeerId.
+    pub peer_id: String,
+    /// The network id.
+    pub network: String,
+    /// Stored events.
+    pub events: usize,
+    /// Events waiting for causes.
+    pub pending: usize,
+    /// Future-dated events held.
+    pub held: usize,
+    /// Events by keys the network does not know, kept apart until their authors are known
+    /// (at most the caps of docs/NETWORK.md §6).
+    pub quarantined: usize,
+    /// The state hash.
+    pub state_hash: String,
+    /// Connected peers.
+    pub peers: Vec<String>,
+    /// Addresses the node listens on.
+    pub listen: Vec<String>,
+    /// Whether the node knows its own feed head and may sign.
+    pub head_confirmed: bool,
+    /// Traffic and peer counters.
+    pub metrics: Metrics,
+}
+
+/// What happened to a submitted event.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Submitted {
+    /// Its id.
+    pub id: String,
+    /// "stored", "duplicate", "pending" or "held".
+    pub result: String,
+    /// Its outcome in the fold, once stored.
+    pub outcome: Option<String>,
+}

@@ -1,0 +1,440 @@
+//! The business a simulated partnership does (see `super`): who signs what, when. Each
+//! step is chosen by the simulator's seeded generator from what the chosen node's own
+//! replica shows (open motions, open aid requests, whether the new practice is invited),
+//! as a practice's staff and partners act on what their node shows them. A partner's
+//! event is signed with the partner's own key, following the node's heads, and handed to
+//! the node as a partner's command line does; a practice's is signed by the node.
+
+use crate::core::{sign_next, NodeCore};
+use crate::sim::MemStore;
+use mutual_proto::v1 as pb;
+use mutual_protocol::aid::AgreementStatus;
+use mutual_protocol::event::Body;
+use mutual_protocol::governance::deed::default_deed;
+use mutual_protocol::id::EventId;
+use mutual_protocol::keys::Keypair;
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
+use mutual_protocol::membership::rotation_message;
+use mutual_protocol::signature::ROTATE_DOMAIN;
+use pb::{Choice, DecisionKind};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Partners of each founding practice.
+pub const PARTNERS_PER_PRACTICE: usize = 2;
+/// Voting period of every simulated motion, ms: the deed's least.
+pub const VOTING_MS: u64 = 120_000;
+/// The simulated deed's quorum, basis points of the electorate: low enough that the
+/// partners voting in a few simulated minutes reach it.
+pub const QUORUM_BP: u32 = 2_500;
+/// Most motions open at once that the workload proposes more beside.
+const MAX_OPEN: usize = 4;
+
+/// One piece of business, for the simulator to hand to a node.
+#[derive(Debug)]
+pub enum Step {
+    /// The node signs this body.
+    Node {
+        /// What it is, for the report.
+        what: &'static str,
+        /// The body.
+        body: Box<Body>,
+    },
+    /// A partner signed this event; the node takes it in.
+    Partner {
+        /// What it is, for the report.
+        what: &'static str,
+        /// The signed event's wire bytes.
+        wire: Vec<u8>,
+    },
+}
+
+/// The partnership's people and keys.
+pub struct Workload {
+    seed: u64,
+    nodes: usize,
+    /// Each partner's practice (node index) and current key.
+    partners: Vec<(usize, Keypair)>,
+    /// Whether a partner's key has been rotated yet.
+    rotated: bool,
+    /// The latest close of a motion proposed so far (by its proposer's clock).
+    latest_close_ms: u64,
+}
+
+fn key_for(seed: u64, label: u64) -> Keypair {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ label.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    Keypair::generate(&mut rng)
+}
+
+fn ods(n: usize) -> String {
+    format!("Y{:05}", 10_000 + n)
+}
+
+fn copy(k: &Keypair) -> Keypair {
+    Keypair::from_seed(&k.seed()).expect("a valid seed")
+}
+
+impl Workload {
+    /// The people of a partnership of `nodes` founding practices (and one that joins
+    /// later), every key drawn from `seed`.
+    pub fn new(seed: u64, nodes: usize) -> Self {
+        let partners = (0..nodes)
+            .flat_map(|n| {
+                (0..PARTNERS_PER_PRACTICE).map(move |i| {
+                    (
+                        n,
+                        key_for(seed, 1_000 + (n * PARTNERS_PER_PRACTICE + i) as u64),
+                    )
+                })
+            })
+            .collect();
+        Workload {
+            seed,
+            nodes,
+            partners,
+            rotated: false,
+            latest_close_ms: 0,
+        }
+    }
+
+    /// Node `n`'s key; `n == nodes` is the practice that joins later.
+    pub fn node_key(&self, n: usize) -> Keypair {
+        key_for(self.seed, n as u64)
+    }
+
+    /// The founding document: the practices in four localities, their partners, and a
+    /// deed whose voting periods suit a simulation of minutes (the least grace period the
+    /// protocol allows, proxies allowed).
+    pub fn genesis(&self) -> pb::Genesis {
+        let mut deed = default_deed();
+        deed.grace_period_ms = MAX_CLOCK_SKEW_MS;
+        deed.max_proxies_per_holder = 2;
+        for r in &mut deed.rules {
+            r.min_voting_period_ms = VOTING_MS;
+            r.quorum_basis_points = QUORUM_BP;
+        }
+        pb::Genesis {
+            name: "Simulated Health Partnership".into(),
+            practices: (0..self.nodes)
+                .map(|n| pb::Practice {
+                    name: format!("Practice {}", n + 1),
+                    ods_code: ods(n),
+                    locality: ["North", "South", "East", "West"][n % 4].into(),
+                    list_size: 6_000 + 500 * n as u32,
+                    node_key: self.node_key(n).public().as_bytes().to_vec(),
+                })
+                .collect(),
+            partners: self
+                .partners
+                .iter()
+                .enumerate()
+                .map(|(i, (n, k))| pb::Partner {
+                    name: format!("Dr Partner {}", i + 1),
+                    practice_ods: ods(*n),
+                    role: pb::PartnerRole::Partner as i32,
+                    key: k.public().as_bytes().to_vec(),
+                })
+                .collect(),
+            deed: Some(deed),
+            nonce: self.seed.to_le_bytes().to_vec(),
+        }
+    }
+
+    /// The next piece of business at node `n`, from what its replica shows at `now`.
+    pub fn next(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        n: usize,
+        core: &NodeCore<MemStore>,
+        now: u64,
+    ) -> Option<Step> {
+        let r = core.replica();
+        let st = r.state();
+        // The time the partner's event will carry: not before any event it follows.
+        let ts = r
+            .heads()
+            .iter()
+            .filter_map(|h| r.get(h))
+            .map(|e| e.event.timestamp_ms)
+            .max()
+            .unwrap_or(0)
+            .max(now);
+        let joiner = self.node_key(self.nodes).public();
+        let invited = st.invitations().any(|(k, _)| *k == joiner);
+        let g = st.governance();
+        let open: Vec<&mutual_protocol::governance::motion::MotionRecord> = g
+            .motions()
+            .filter(|m| m.closed.is_none() && m.opens_at_ms <= ts && ts < m.closes_at_ms)
+            .collect();
+        let admitting = g.motions().any(|m| m.kind == DecisionKind::AdmitPractice);
+        let electing = g.motions().any(|m| m.kind == DecisionKind::ElectBoard);
+        let roll = rng.gen_range(0..100);
+        let partner = self.partner_of(rng, n);
+        match roll {
+            0..=9 if !invited && n < self.nodes => Some(Step::Node {
+                what: "invitation",
+                body: Box::new(self.invitation(now)),
+            }),
+            10..=19 if invited && !admitting => {
+                let mo = pb::Motion {
+                    kind: DecisionKind::AdmitPractice as i32,
+                    title: "Admit the joining practice".into(),
+                    opens_at_ms: ts,
+                    closes_at_ms: ts + VOTING_MS,
+                    admit_practice: Some(pb::Practice {
+                        name: "Joining Practice".into(),
+                        ods_code: ods(self.nodes),
+                        locality: "North".into(),
+                        list_size: 7_000,
+                        node_key: joiner.as_bytes().to_vec(),
+                    }),
+                    ..Default::default()
+                };
+                self.partner_signs(
+                    core,
+                    partner?,
+                    now,
+                    Body::Motion(mo),
+                    "admit-practice motion",
+                )
+            }
+            20..=24 if !electing => {
+                let candidates: Vec<Vec<u8>> = self
+                    .partners
+                    .choose_multiple(rng, 3)
+                    .map(|(_, k)| k.public().as_bytes().to_vec())
+                    .collect();
+                let mo = pb::Motion {
+                    kind: DecisionKind::ElectBoard as i32,
+                    title: "Elect the board".into(),
+                    opens_at_ms: ts,
+                    closes_at_ms: ts + VOTING_MS,
+                    seats: 2,
+                    candidates,
+                    ..Default::default()
+                };
+                self.partner_signs(core, partner?, now, Body::Motion(mo), "election")
+            }
+            25..=34 if open.len() < MAX_OPEN => {
+                let mo = pb::Motion {
+                    kind: DecisionKind::General as i32,
+                    title: format!("Resolution {roll}"),
+                    opens_at_ms: ts,
+                    closes_at_ms: ts + VOTING_MS,
+                    ..Default::default()
+                };
+                self.partner_signs(core, partner?, now, Body::Motion(mo), "motion")
+            }
+            35..=64 if !open.is_empty() => {
+                // The admission is what the partnership most wants settled.
+                let admission = open
+                    .iter()
+                    .find(|m| m.kind == DecisionKind::AdmitPractice)
+                    .filter(|_| rng.gen_bool(0.5));
+                let m = match admission {
+                    Some(m) => m,
+                    None => open.choose(rng)?,
+                };
+                let ballot = if m.kind == DecisionKind::ElectBoard {
+                    let mut ranking: Vec<Vec<u8>> = m.motion.candidates.clone();
+                    ranking.shuffle(rng);
+                    ranking.truncate(rng.gen_range(1..=ranking.len().max(1)));
+                    pb::Ballot {
+                        motion: m.id.as_bytes().to_vec(),
+                        ranking,
+                        ..Default::default()
+                    }
+                } else {
+                    let choice = if m.kind == DecisionKind::AdmitPractice || rng.gen_bool(0.6) {
+                        Choice::For
+                    } else if rng.gen_bool(0.7) {
+                        Choice::Against
+                    } else {
+                        Choice::Abstain
+                    };
+                    pb::Ballot {
+                        motion: m.id.as_bytes().to_vec(),
+                        choice: choice as i32,
+                        ..Default::default()
+                    }
+                };
+                let what = if ballot.ranking.is_empty() {
+                    "ballot"
+                } else {
+                    "ranked ballot"
+                };
+                self.partner_signs(core, partner?, now, Body::Ballot(ballot), what)
+            }
+            65..=69 if !open.is_empty() => {
+                let m = open.choose(rng)?;
+                let holder = self.partners.choose(rng)?.1.public();
+                let me = self.partners.get(partner?)?.1.public();
+                if holder == me {
+                    return None;
+                }
+                let appoint = pb::Ballot {
+                    motion: m.id.as_bytes().to_vec(),
+                    choice: Choice::AppointProxy as i32,
+                    proxy: holder.as_bytes().to_vec(),
+                    ..Default::default()
+                };
+                self.partner_signs(core, partner?, now, Body::Ballot(appoint), "proxy")
+            }
+            70..=79 => self.aid(rng, core, now),
+            80..=81 if !self.rotated => {
+                let i = partner?;
+                let old = copy(&self.partners[i].1);
+                let new = key_for(self.seed, 9_999);
+                let sig = new.sign(
+                    ROTATE_DOMAIN,
+                    &rotation_message(&r.network(), &old.public()),
+                );
+                let body = Body::KeyRotation(pb::KeyRotation {
+                    new_key: new.public().as_bytes().to_vec(),
+                    new_key_signature: sig.to_vec(),
+                });
+                let step = self.partner_signs(core, i, now, body, "key rotation");
+                if step.is_some() {
+                    self.rotated = true;
+                    self.partners[i].1 = new;
+                }
+                step
+            }
+            _ if rng.gen_bool(0.5) => Some(Step::Node {
+                what: "practice update",
+                body: Box::new(Body::PracticeUpdate(pb::PracticeUpdate {
+                    list_size: rng.gen_range(3_000..20_000),
+                    ..Default::default()
+                })),
+            }),
+            _ => Some(Step::Node {
+                what: "address announcement",
+                body: Box::new(Body::AddressAnnouncement(pb::AddressAnnouncement {
+                    addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", 40_000 + n)],
+                })),
+            }),
+        }
+    }
+
+    /// The invitation of the practice that joins, as its inviting node signs it.
+    pub fn invitation(&self, now: u64) -> Body {
+        Body::Invitation(pb::Invitation {
+            node_key: self.node_key(self.nodes).public().as_bytes().to_vec(),
+            expires_ms: now + 24 * 3_600_000,
+            practice_name: "Joining Practice".into(),
+            ods_code: ods(self.nodes),
+            bootstrap: Vec::new(),
+        })
+    }
+
+    /// Aid between practices, signed by their nodes: a request, an offer on another
+    /// practice's open request, the requester's acceptance, the helper's countersignature.
+    fn aid(&self, rng: &mut ChaCha8Rng, core: &NodeCore<MemStore>, now: u64) -> Option<Step> {
+        let st = core.replica().state();
+        let mine = st
+            .membership()
+            .practice_of_node(&core.key())?
+            .practice
+            .ods_code
+            .clone();
+        let aid = st.aid();
+        let node = |what, body| {
+            Some(Step::Node {
+                what,
+                body: Box::new(body),
+            })
+        };
+        // Countersign an acceptance of this practice's offer; accept an offer on its own
+        // request; offer on another's open request; or ask.
+        if let Some(a) = aid
+            .agreements()
+            .find(|a| a.offerer == mine && a.status == AgreementStatus::Pending)
+        {
+            return node(
+                "aid countersign",
+                Body::AidCountersign(pb::AidCountersign {
+                    acceptance: a.id.as_bytes().to_vec(),
+                }),
+            );
+        }
+        if let Some(o) = aid.offers().find(|o| {
+            aid.request(&o.request).is_some_and(|q| {
+                q.practice == mine && q.agreements.is_empty() && aid.is_open_at(q, now)
+            })
+        }) {
+            return node(
+                "aid acceptance",
+                Body::AidAcceptance(pb::AidAcceptance {
+                    offer: o.id.as_bytes().to_vec(),
+                    sessions: o.sessions.iter().map(|x| x.to_pb()).collect(),
+                }),
+            );
+        }
+        let session = pb::Session {
+            date: crate::demo::date_after(now, 7),
+            part: "AM".into(),
+        };
+        let others: Vec<EventId> = aid
+            .requests()
+            .filter(|q| q.practice != mine && q.offers.is_empty() && aid.is_open_at(q, now))
+            .map(|q| q.id)
+            .collect();
+        if let Some(request) = others.choose(rng) {
+            return node(
+                "aid offer",
+                Body::AidOffer(pb::AidOffer {
+                    request: request.as_bytes().to_vec(),
+                    sessions: vec![session],
+                    role: "GP".into(),
+                    terms: "usual rates".into(),
+                }),
+            );
+        }
+        node(
+            "aid request",
+            Body::AidRequest(pb::AidRequest {
+                role: "GP".into(),
+                sessions: vec![session],
+                urgency: pb::Urgency::Soon as i32,
+                expires_at_ms: now + 3 * 24 * 3_600_000,
+                visibility: pb::Visibility::Network as i32,
+                ..Default::default()
+            }),
+        )
+    }
+
+    /// One of the partners of practice `n`, by index.
+    fn partner_of(&self, rng: &mut ChaCha8Rng, n: usize) -> Option<usize> {
+        let mine: Vec<usize> = (0..self.partners.len())
+            .filter(|&i| self.partners[i].0 == n)
+            .collect();
+        mine.choose(rng).copied()
+    }
+
+    /// The latest close of any motion proposed so far, ms by its proposer's clock.
+    pub fn latest_close_ms(&self) -> u64 {
+        self.latest_close_ms
+    }
+
+    /// Partner `i` signs `body` as the next event of their feed, following the node's
+    /// heads, as `mutual` does on the partner's behalf.
+    fn partner_signs(
+        &mut self,
+        core: &NodeCore<MemStore>,
+        i: usize,
+        now: u64,
+        body: Body,
+        what: &'static str,
+    ) -> Option<Step> {
+        let key = copy(&self.partners.get(i)?.1);
+        if let Body::Motion(m) = &body {
+            self.latest_close_ms = self.latest_close_ms.max(m.closes_at_ms);
+        }
+        let ev = sign_next(core.replica(), key, now, body).ok()?;
+        Some(Step::Partner {
+            what,
+            wire: ev.to_wire(),
+        })
+    }
+}

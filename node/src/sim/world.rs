@@ -1,0 +1,551 @@
+//! The simulated world: its nodes, its clock and queue of what happens next, the faults
+//! the plan injects, and the partnership's business (see the module documentation of
+//! `super`). Driving the cores and carrying their messages is in `wire`; the checks of
+//! the invariants are in `checks`.
+
+use super::store::{Disk, MemStore};
+use super::workload::{self, Workload};
+use super::*;
+use crate::core::store::Store;
+use crate::core::{CoreConfig, Input, Local, LogId, NodeCore, Now, HOUSEKEEPING_MS};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
+use mutual_protocol::id::{EventId, NetworkId};
+use mutual_protocol::keys::{Keypair, PublicKey};
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+#[derive(Clone)]
+pub(super) enum Msg {
+    Gossip { log: LogId, wire: Vec<u8> },
+    Request { id: u64, bytes: Vec<u8> },
+    Answer { id: u64, bytes: Vec<u8> },
+}
+
+pub(super) enum Ev {
+    Deliver { from: usize, to: usize, msg: Msg },
+    Timeout { node: usize, id: u64 },
+    Wake { node: usize },
+    Business,
+    Crash,
+    Restart { node: usize },
+    Partition,
+    Heal,
+    Fork,
+    EndFaults,
+}
+
+/// What a local request was for, to read its reply.
+#[derive(Debug, Clone)]
+pub(super) enum Asked {
+    /// The workload's business (counted under this name when acknowledged).
+    Business(&'static str),
+}
+
+pub(super) struct SimNode {
+    pub(super) key: Keypair,
+    pub(super) disk: Disk,
+    pub(super) core: Option<NodeCore<MemStore>>,
+    pub(super) skew_ms: i64,
+    pub(super) group: u8,
+    pub(super) acked: Vec<EventId>,
+    /// Outgoing requests: the simulator's id to the core's.
+    pub(super) requests: BTreeMap<u64, u64>,
+    /// Incoming requests: the core's token to the asking node.
+    pub(super) inbound: BTreeMap<u64, usize>,
+    /// Gossip being validated: the core's token to the sender and the message.
+    pub(super) gossip: BTreeMap<u64, (usize, LogId, Vec<u8>)>,
+    pub(super) asked: BTreeMap<u64, Asked>,
+    pub(super) next_token: u64,
+}
+
+/// The simulation: see the module documentation.
+pub struct Sim {
+    pub(super) plan: Plan,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) t: u64,
+    pub(super) seq: u64,
+    pub(super) queue: BinaryHeap<Reverse<(u64, u64)>>,
+    pub(super) evs: BTreeMap<u64, Ev>,
+    pub(super) nodes: Vec<SimNode>,
+    pub(super) network: NetworkId,
+    pub(super) genesis: SignedEvent,
+    pub(super) faulty: bool,
+    pub(super) next_message: u64,
+    /// Connected pairs, lower index first.
+    pub(super) links: BTreeSet<(usize, usize)>,
+    pub(super) signed: BTreeSet<EventId>,
+    pub(super) forker: Option<usize>,
+    pub(super) twin: Option<EventId>,
+    pub(super) silent: Option<usize>,
+    pub(super) runaway: Option<usize>,
+    pub(super) workload: Workload,
+    pub(super) report: Report,
+}
+
+impl Sim {
+    pub(super) fn new(plan: Plan) -> Result<Sim, Violation> {
+        let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+        let workload = Workload::new(plan.seed, plan.nodes);
+        let genesis_body = workload.genesis();
+        let founder = workload.node_key(0);
+        let (_, genesis) = FeedWriter::found(founder, START_MS, genesis_body);
+        let network = NetworkId(genesis.id);
+        let f = &plan.faults;
+        let special = |on: bool, n: usize| on.then_some(n);
+        let (forker, silent, runaway) = (
+            special(f.forker, 1),
+            special(f.silent_member, 2),
+            special(f.runaway_clock, 3),
+        );
+        let mut nodes = Vec::new();
+        // The founders, then the practice that joins.
+        for n in 0..=plan.nodes {
+            let max = f.max_skew_ms as i64;
+            let skew_ms = if Some(n) == runaway {
+                (MAX_CLOCK_SKEW_MS + RUNAWAY_EXCESS_MS) as i64
+            } else if max > 0 {
+                rng.gen_range(-max..=max)
+            } else {
+                0
+            };
+            nodes.push(SimNode {
+                key: workload.node_key(n),
+                disk: Disk::default(),
+                core: None,
+                skew_ms,
+                group: 0,
+                acked: Vec::new(),
+                requests: BTreeMap::new(),
+                inbound: BTreeMap::new(),
+                gossip: BTreeMap::new(),
+                asked: BTreeMap::new(),
+                next_token: 0,
+            });
+        }
+        let report = Report {
+            seed: plan.seed,
+            nodes: nodes.len(),
+            ..Report::default()
+        };
+        let mut sim = Sim {
+            rng,
+            t: START_MS,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            evs: BTreeMap::new(),
+            nodes,
+            network,
+            signed: BTreeSet::from([genesis.id]),
+            genesis,
+            faulty: true,
+            next_message: 0,
+            links: BTreeSet::new(),
+            forker,
+            twin: None,
+            silent,
+            runaway,
+            workload,
+            report,
+            plan,
+        };
+        for n in 0..sim.nodes.len() {
+            sim.boot(n)?;
+        }
+        Ok(sim)
+    }
+
+    pub(super) fn at(&mut self, delay_ms: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((self.t + delay_ms, self.seq)));
+        self.evs.insert(self.seq, ev);
+    }
+
+    /// A delay drawn around `mean` (uniform on [mean/2, 3·mean/2]).
+    pub(super) fn around(&mut self, mean: u64) -> u64 {
+        self.rng.gen_range(mean / 2..=mean + mean / 2).max(1)
+    }
+
+    pub(super) fn now(&self, n: usize) -> Now {
+        Now {
+            wall_ms: self.t.saturating_add_signed(self.nodes[n].skew_ms),
+            mono_ms: self.t - START_MS,
+        }
+    }
+
+    pub(super) fn up(&self, n: usize) -> bool {
+        self.nodes[n].core.is_some()
+    }
+
+    /// Whether `a` and `b` could be connected: both up, in one partition, and each
+    /// admitted by the other's gate.
+    pub(super) fn reachable(&self, a: usize, b: usize) -> bool {
+        let (Some(ca), Some(cb)) = (&self.nodes[a].core, &self.nodes[b].core) else {
+            return false;
+        };
+        a != b
+            && self.nodes[a].group == self.nodes[b].group
+            && ca.admits(&cb.key())
+            && cb.admits(&ca.key())
+    }
+
+    pub(super) fn connected(&self, a: usize, b: usize) -> bool {
+        self.links.contains(&(a.min(b), a.max(b)))
+    }
+
+    pub(super) fn peers(&self, n: usize) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&p| p != n && self.connected(n, p))
+            .collect()
+    }
+
+    pub(super) fn index_of(&self, key: &PublicKey) -> Option<usize> {
+        self.nodes.iter().position(|s| s.key.public() == *key)
+    }
+
+    pub(super) fn run(&mut self) -> Result<(), Violation> {
+        for n in 0..self.nodes.len() {
+            let first = self.rng.gen_range(1..HOUSEKEEPING_MS);
+            self.at(first, Ev::Wake { node: n });
+        }
+        let f = self.plan.faults.clone();
+        let business = self.around(self.plan.author_every_ms);
+        self.at(business, Ev::Business);
+        if f.crash_every_ms > 0 {
+            let d = self.around(f.crash_every_ms);
+            self.at(d, Ev::Crash);
+        }
+        if f.partition_every_ms > 0 {
+            let d = self.around(f.partition_every_ms);
+            self.at(d, Ev::Partition);
+        }
+        if self.forker.is_some() {
+            self.at(self.plan.fault_ms / 2, Ev::Fork);
+        }
+        self.at(self.plan.fault_ms, Ev::EndFaults);
+        let healed_at = self.t + self.plan.fault_ms;
+        while let Some(Reverse((when, seq))) = self.queue.pop() {
+            // Every motion proposed must also have had its grace period and its close.
+            let settled = (self.workload.latest_close_ms()
+                + MAX_CLOCK_SKEW_MS
+                + self.plan.faults.max_skew_ms)
+                .saturating_sub(START_MS)
+                + START_MS;
+            let deadline = healed_at.max(settled) + self.plan.converge_within_ms;
+            if when > deadline {
+                break;
+            }
+            self.t = when;
+            let ev = self.evs.remove(&seq).expect("every queued event is stored");
+            self.step(ev)?;
+            self.check_bounds()?;
+            if !self.faulty && self.converged() && self.settled() {
+                self.report.converged_after_ms = Some(self.t - healed_at);
+                return self.check_end();
+            }
+        }
+        Err(Violation::NotConverged {
+            after_ms: self.t.saturating_sub(healed_at),
+            detail: self.difference(),
+        })
+    }
+
+    pub(super) fn step(&mut self, ev: Ev) -> Result<(), Violation> {
+        match ev {
+            Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Ev::Timeout { node, id } => {
+                if let Some(core_id) = self.nodes[node].requests.remove(&id) {
+                    self.report.timeouts += 1;
+                    self.feed(
+                        node,
+                        Input::RequestFailed {
+                            id: core_id,
+                            malformed: false,
+                        },
+                    );
+                }
+            }
+            Ev::Wake { node } => {
+                if self.up(node) {
+                    self.dial(node);
+                    self.feed(node, Input::Timer);
+                }
+                self.at(HOUSEKEEPING_MS, Ev::Wake { node });
+            }
+            Ev::Business => {
+                if self.faulty {
+                    self.business();
+                    let d = self.around(self.plan.author_every_ms);
+                    self.at(d, Ev::Business);
+                }
+            }
+            Ev::Crash => {
+                if self.faulty {
+                    let n = self.rng.gen_range(0..self.nodes.len());
+                    if self.up(n) {
+                        self.crash(n);
+                        let down = self.rng.gen_range(1_000..30_000);
+                        self.at(down, Ev::Restart { node: n });
+                    }
+                    let d = self.around(self.plan.faults.crash_every_ms);
+                    self.at(d, Ev::Crash);
+                }
+            }
+            Ev::Restart { node } => self.restart(node)?,
+            Ev::Partition => {
+                if self.faulty {
+                    self.report.partitions += 1;
+                    let groups = self.rng.gen_range(2..=3);
+                    let split: Vec<u8> = (0..self.nodes.len())
+                        .map(|_| self.rng.gen_range(0..groups))
+                        .collect();
+                    self.regroup(&split);
+                    let lasts = self.rng.gen_range(5_000..40_000);
+                    self.at(lasts, Ev::Heal);
+                    let d = self.around(self.plan.faults.partition_every_ms);
+                    self.at(d, Ev::Partition);
+                }
+            }
+            Ev::Heal => self.regroup(&vec![0; self.nodes.len()]),
+            Ev::Fork => self.fork(),
+            Ev::EndFaults => {
+                self.faulty = false;
+                self.silent = None;
+                self.regroup(&vec![0; self.nodes.len()]);
+                if let Some(r) = self.runaway {
+                    self.nodes[r].skew_ms = 0;
+                }
+                for n in 0..self.nodes.len() {
+                    if !self.up(n) {
+                        self.restart(n)?;
+                    }
+                }
+                // The practice that joins is invited by now, if the business had not
+                // come to it.
+                let joiner = self.nodes[self.plan.nodes].key.public();
+                let invited = self.nodes[0]
+                    .core
+                    .as_ref()
+                    .is_some_and(|c| c.replica().state().invitations().any(|(k, _)| *k == joiner));
+                if !invited {
+                    let body = self.workload.invitation(self.now(0).wall_ms);
+                    self.ask(
+                        0,
+                        Local::Author {
+                            log: None,
+                            bodies: vec![body],
+                        },
+                        Asked::Business("invitation"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- nodes
+
+    /// Starts node `n` from its disk (the founders' first start takes in the genesis;
+    /// the joiner starts empty, knowing the first founder as its bootstrap peer).
+    pub(super) fn boot(&mut self, n: usize) -> Result<(), Violation> {
+        let now = self.now(n);
+        let joiner = n == self.plan.nodes;
+        let store = self.nodes[n].disk.open("network");
+        let first = store.load().map(|l| l.events.is_empty()).unwrap_or(true);
+        let genesis = (first && n == 0).then_some(&self.genesis);
+        let mut bootstrap = Vec::new();
+        if joiner {
+            bootstrap.push((
+                self.nodes[0].key.public(),
+                format!("/sim/node/0/p2p/{}", self.nodes[0].key.public()),
+            ));
+        }
+        let config = CoreConfig {
+            sync_interval_ms: SYNC_INTERVAL_MS,
+            head_timeout_ms: 30_000,
+            bootstrap,
+            defect: self.plan.defect,
+        };
+        let key = Keypair::from_seed(&self.nodes[n].key.seed()).expect("a valid seed");
+        let mut store = store;
+        if let Err(e) = store.set_network(self.network) {
+            return Err(Violation::Start {
+                node: n,
+                detail: e.to_string(),
+            });
+        }
+        // A founder other than the first takes the genesis in as if a peer had sent it;
+        // so does its store, before the node starts, as `mutual found` leaves it.
+        if first && n != 0 && !joiner {
+            let stored = store
+                .put_events(&[&self.genesis])
+                .and_then(|()| store.sync());
+            if let Err(e) = stored {
+                return Err(Violation::Start {
+                    node: n,
+                    detail: e.to_string(),
+                });
+            }
+        }
+        let (core, actions) = NodeCore::open(key, self.network, store, genesis, config, now)
+            .map_err(|e| Violation::Start {
+                node: n,
+                detail: e.to_string(),
+            })?;
+        self.nodes[n].core = Some(core);
+        self.perform(n, actions);
+        Ok(())
+    }
+
+    pub(super) fn crash(&mut self, n: usize) {
+        self.report.crashes += 1;
+        for p in self.peers(n) {
+            self.unlink(n, p);
+        }
+        let node = &mut self.nodes[n];
+        node.core = None;
+        node.requests.clear();
+        node.inbound.clear();
+        node.gossip.clear();
+        node.asked.clear();
+        self.report.lost_unflushed += node.disk.crash() as u64;
+    }
+
+    /// Restarts a node from what its store had synced; every event it acknowledged must
+    /// be there.
+    pub(super) fn restart(&mut self, n: usize) -> Result<(), Violation> {
+        if self.up(n) {
+            return Ok(());
+        }
+        self.boot(n)?;
+        let node = &self.nodes[n];
+        let core = node.core.as_ref().expect("just booted");
+        if let Some(lost) = node
+            .acked
+            .iter()
+            .find(|id| core.replica().get(id).is_none())
+        {
+            return Err(Violation::AcknowledgedLost {
+                node: n,
+                event: *lost,
+                when: "after a restart",
+            });
+        }
+        self.dial(n);
+        Ok(())
+    }
+
+    /// Moves nodes into new groups; links that break close.
+    pub(super) fn regroup(&mut self, groups: &[u8]) {
+        for (node, g) in self.nodes.iter_mut().zip(groups) {
+            node.group = *g;
+        }
+        let broken: Vec<(usize, usize)> = self
+            .links
+            .iter()
+            .filter(|(a, b)| self.nodes[*a].group != self.nodes[*b].group)
+            .copied()
+            .collect();
+        for (a, b) in broken {
+            self.unlink(a, b);
+        }
+        for n in 0..self.nodes.len() {
+            if self.up(n) {
+                self.dial(n);
+            }
+        }
+    }
+
+    /// The forker signs a second event at its latest seq and sends it to some peers.
+    pub(super) fn fork(&mut self) {
+        let Some(f) = self.forker.filter(|&f| self.up(f)) else {
+            return;
+        };
+        let node = &self.nodes[f];
+        let me = node.key.public();
+        let Some(core) = &node.core else { return };
+        let r = core.replica();
+        let Some((seq, head)) = r.feed_head(&me) else {
+            return;
+        };
+        let Some(ev) = r.get(&head) else {
+            return;
+        };
+        let last = ev.event.prev.map(|p| (seq - 1, p));
+        let at = ev.event.timestamp_ms;
+        let key = Keypair::from_seed(&node.key.seed()).expect("a valid seed");
+        let mut twin = FeedWriter::resume(key, self.network, last);
+        let body = Body::PracticeUpdate(pb::PracticeUpdate {
+            list_size: 1,
+            ..Default::default()
+        });
+        let twin = twin.sign(at, ev.event.deps.clone(), body);
+        self.signed.insert(twin.id);
+        self.twin = Some(twin.id);
+        let wire = twin.to_wire();
+        let mut peers: Vec<usize> = self
+            .peers(f)
+            .into_iter()
+            .filter(|p| Some(*p) != self.silent)
+            .collect();
+        peers.shuffle(&mut self.rng);
+        for p in peers.into_iter().take(2) {
+            self.send(
+                f,
+                p,
+                Msg::Gossip {
+                    log: None,
+                    wire: wire.clone(),
+                },
+            );
+        }
+    }
+
+    // ---------------------------------------------------------------- business
+
+    /// One piece of the partnership's business, by a node that is up and taking part.
+    pub(super) fn business(&mut self) {
+        // The joining practice's node signs nothing until the partners admit it.
+        let ups: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| self.up(n) && Some(n) != self.silent)
+            .filter(|&n| {
+                n < self.plan.nodes
+                    || self.nodes[n].core.as_ref().is_some_and(|c| {
+                        c.replica()
+                            .state()
+                            .membership()
+                            .is_active_practice_node(&c.key())
+                    })
+            })
+            .collect();
+        let Some(&n) = ups.choose(&mut self.rng) else {
+            return;
+        };
+        let now = self.now(n).wall_ms;
+        let Some(core) = &self.nodes[n].core else {
+            return;
+        };
+        let step = self.workload.next(&mut self.rng, n, core, now);
+        match step {
+            Some(workload::Step::Node { what, body }) => self.ask(
+                n,
+                Local::Author {
+                    log: None,
+                    bodies: vec![*body],
+                },
+                Asked::Business(what),
+            ),
+            Some(workload::Step::Partner { what, wire }) => {
+                if let Ok(ev) = SignedEvent::decode(&wire) {
+                    self.signed.insert(ev.id);
+                }
+                self.ask(n, Local::Submit { log: None, wire }, Asked::Business(what))
+            }
+            None => {}
+        }
+    }
+}
