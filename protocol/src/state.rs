@@ -420,8 +420,9 @@ impl State {
         Ok(())
     }
 
-    /// Records an invitation (docs/PROTOCOL.md §8.10). Invitations that lapsed before this
-    /// event's timestamp are forgotten first.
+    /// Records an invitation (docs/PROTOCOL.md §8.10). Invitations that lapsed by this
+    /// event's timestamp do not count toward the author's cap, and are forgotten when (and
+    /// only when) this invitation applies: a rejected event changes nothing (§8.1).
     fn invite(
         &mut self,
         author: PublicKey,
@@ -439,6 +440,17 @@ impl State {
                 limits::MAX_INVITATION_MS / 86_400_000
             )));
         }
+        let open = self
+            .invitations
+            .iter()
+            .filter(|(k, v)| v.inviter == author && **k != key && v.expires_ms > timestamp_ms)
+            .count();
+        if open >= limits::MAX_OPEN_INVITATIONS {
+            return Err(MembershipError::Unauthorised(format!(
+                "the author already has {} open invitations",
+                limits::MAX_OPEN_INVITATIONS
+            )));
+        }
         let lapsed: Vec<PublicKey> = self
             .invitations
             .iter()
@@ -447,17 +459,6 @@ impl State {
             .collect();
         for k in lapsed {
             self.invitations.remove(&k);
-        }
-        let open = self
-            .invitations
-            .iter()
-            .filter(|(k, v)| v.inviter == author && **k != key)
-            .count();
-        if open >= limits::MAX_OPEN_INVITATIONS {
-            return Err(MembershipError::Unauthorised(format!(
-                "the author already has {} open invitations",
-                limits::MAX_OPEN_INVITATIONS
-            )));
         }
         self.invitations.insert(
             key,
