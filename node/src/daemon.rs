@@ -31,7 +31,7 @@ pub const TOKEN_FILE: &str = "api-token";
 /// A network founded here and not yet started.
 pub const GENESIS_FILE: &str = "genesis.bin";
 /// The store's directory.
-pub const STORE_DIR: &str = "store";
+pub use crate::store::STORE_DIR;
 /// Shortest API token the daemon accepts.
 pub const MIN_TOKEN_CHARS: usize = 32;
 /// Largest clock shift `clock_offset_ms` may set: one day either way.

@@ -354,12 +354,12 @@ fn motions(state: &State, as_of_ms: u64) -> Vec<MotionLine> {
 /// `federation` is the federation's id or a prefix of it (hex) that names one federation
 /// the directory keeps. The node must not be running: its stores are open while it runs.
 pub fn export_federation(dir: &Path, federation: &str) -> anyhow::Result<(FederationId, Vec<u8>)> {
-    use crate::federation::FEDERATIONS_DIR;
+    use crate::store::FEDERATIONS_DIR;
     use crate::store::{SledStore, Store, StoreError, FORMAT_FILE};
-    let network_store = dir.join(crate::daemon::STORE_DIR);
+    let network_store = dir.join(crate::store::STORE_DIR);
     let id = find_federation(&network_store.join(FEDERATIONS_DIR), federation)
         .with_context(|| format!("in {}", dir.display()))?;
-    let store_dir = crate::federation::store_dir(&network_store, &id);
+    let store_dir = crate::store::store_dir(&network_store, &id);
     if !store_dir.join(FORMAT_FILE).exists() {
         bail!(
             "{} has no store of federation {id}; the node opens it when its network links",

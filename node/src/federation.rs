@@ -4,22 +4,14 @@
 
 use crate::core::federations::roster_of;
 use crate::store::SledStore;
+pub use crate::store::{store_dir, FEDERATIONS_DIR};
 use mutual_proto::v1 as pb;
-use mutual_protocol::federation::{charter_entry, FederationId};
+use mutual_protocol::federation::charter_entry;
 use mutual_protocol::id::NetworkId;
 use mutual_protocol::membership::Membership;
-use std::path::{Path, PathBuf};
-
-/// The directory, inside a node's data directory, holding one store per federation.
-pub const FEDERATIONS_DIR: &str = "federations";
 
 /// One federation's log as a running node keeps it.
 pub type FedLog = crate::core::FedLog<SledStore>;
-
-/// Where a federation's store lives.
-pub fn store_dir(data_dir: &Path, id: &FederationId) -> PathBuf {
-    data_dir.join(FEDERATIONS_DIR).join(id.to_string())
-}
 
 /// This network's entry for a charter: its id, name, roster and the given bootstrap
 /// addresses.

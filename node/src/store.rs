@@ -43,6 +43,16 @@ pub const MAX_RECORD_KEY_BYTES: usize = 256;
 /// Largest private record, in bytes.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
+/// The directory, inside a node's data directory, holding the network's store.
+pub const STORE_DIR: &str = "store";
+/// The directory, inside the network's store, holding one store per federation.
+pub const FEDERATIONS_DIR: &str = "federations";
+
+/// Where a federation's store lives, beside the network's store at `network_store`.
+pub fn store_dir(network_store: &Path, id: &FederationId) -> PathBuf {
+    network_store.join(FEDERATIONS_DIR).join(id.to_string())
+}
+
 const FORMAT_PREFIX: &str = "mutual-store ";
 /// Written beside sled at every [`Store::sync`]: how many events the log held then. sled
 /// repairs a damaged log by dropping what it cannot read; this file is how such a loss of
@@ -454,7 +464,7 @@ impl Store for SledStore {
     }
 
     fn open_federation(&self, id: &FederationId) -> Result<Self, StoreError> {
-        SledStore::open(&crate::federation::store_dir(&self.path, id))
+        SledStore::open(&store_dir(&self.path, id))
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
