@@ -147,6 +147,10 @@ pub struct Replica<S: Fold = State> {
     future: BTreeMap<(u64, EventId), SignedEvent>,
     future_ids: HashMap<EventId, u64>,
     reapplied: u64,
+    /// The state hash of the log as it was when it held this many events. A log only
+    /// grows, and the state is a function of its events, so the count names the state:
+    /// summaries and snapshots ask for the hash far more often than the log changes.
+    hash_cache: std::sync::Mutex<Option<(usize, StateHash)>>,
 }
 
 impl Replica<State> {
@@ -178,6 +182,7 @@ impl<S: Fold> Replica<S> {
             future: BTreeMap::new(),
             future_ids: HashMap::new(),
             reapplied: 0,
+            hash_cache: std::sync::Mutex::new(None),
         }
     }
 
@@ -514,7 +519,16 @@ impl<S: Fold> Replica<S> {
 
     /// The state hash: equal on two replicas iff they hold the same events.
     pub fn state_hash(&self) -> StateHash {
-        self.state.hash(&self.network, &self.forks)
+        let len = self.events.len();
+        let mut cache = self.hash_cache.lock().unwrap_or_else(|e| e.into_inner());
+        match *cache {
+            Some((n, h)) if n == len => h,
+            _ => {
+                let h = self.state.hash(&self.network, &self.forks);
+                *cache = Some((len, h));
+                h
+            }
+        }
     }
 
     /// A stored event.

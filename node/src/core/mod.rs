@@ -149,6 +149,8 @@ pub struct NodeCore<S: Store> {
     witness_due: Option<u64>,
     /// Events by authors the network's log does not know, kept apart (intake.rs).
     quarantine: Quarantine,
+    /// What the gate was last computed from, and when (peers.rs).
+    gate_seen: Option<((usize, usize, bool), u64)>,
     next_housekeeping: u64,
     next_sync: u64,
 }
@@ -220,6 +222,7 @@ impl<S: Store> NodeCore<S> {
             left_seen: HashMap::new(),
             witness_due: None,
             quarantine: Quarantine::default(),
+            gate_seen: None,
             next_housekeeping: now.mono_ms,
             next_sync: now.mono_ms,
         };

@@ -15,6 +15,10 @@ use crate::limits::{
 use mutual_protocol::keys::PublicKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// Longest time the gate goes without being recomputed, ms: an invitation that lapsed
+/// stops admitting its holder at most this late.
+pub const GATE_REFRESH_MS: u64 = 10_000;
+
 /// A ban long enough to mean "until lifted by hand", ms (a hundred years).
 const FOREVER_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
@@ -192,6 +196,21 @@ impl<S: Store> NodeCore<S> {
     /// Recomputes who may connect from the membership, invitations and federations, and
     /// drops connections that no longer qualify.
     pub(super) fn refresh_gate(&mut self) {
+        // What the gate follows changes only with the logs, this node's head and time (an
+        // invitation lapses): it is recomputed when one of the first two changed, and at
+        // least every GATE_REFRESH_MS for the third.
+        let seen = (
+            self.net.replica.len(),
+            self.feds.values().map(|l| l.replica.len()).sum::<usize>(),
+            self.net.head_confirmed,
+        );
+        let now_mono = self.now.mono_ms;
+        if let Some((last, at)) = self.gate_seen {
+            if last == seen && now_mono.saturating_sub(at) < GATE_REFRESH_MS {
+                return;
+            }
+        }
+        self.gate_seen = Some((seen, now_mono));
         let state = self.net.replica.state();
         let now = self.now.wall_ms;
         let mut allowed: BTreeSet<PublicKey> = state.membership().active_practice_nodes().collect();

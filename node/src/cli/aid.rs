@@ -1,0 +1,237 @@
+//! `mutual aid`: requests for help between practices, offers, acceptances and
+//! countersignatures.
+
+use super::motion::parse_event_id;
+use anyhow::Result;
+use clap::Subcommand;
+use mutual_node::api;
+use mutual_node::client::Client;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub(super) struct AidArgs {
+    /// Act in this federation's log (its id) rather than the network's: requests are
+    /// marked for the federation and answered by practices of other networks.
+    #[arg(long, global = true)]
+    pub(super) federation: Option<String>,
+    #[command(subcommand)]
+    pub(super) command: AidCommand,
+}
+
+#[derive(Subcommand)]
+pub(super) enum AidCommand {
+    /// Ask other practices for cover.
+    Request {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The role needed ("GP", "practice nurse").
+        #[arg(long)]
+        role: String,
+        /// A session, "YYYY-MM-DD AM" (or PM, or HH:MM-HH:MM); repeatable.
+        #[arg(long = "session", required = true)]
+        sessions: Vec<String>,
+        /// routine, soon or urgent.
+        #[arg(long, default_value = "routine")]
+        urgency: String,
+        /// Notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// Days until the request lapses.
+        #[arg(long, default_value_t = 14)]
+        days: u64,
+    },
+    /// Offer to cover a request's sessions (all of them unless --session is given).
+    Offer {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The request's id.
+        request: String,
+        /// Who will cover.
+        #[arg(long)]
+        role: String,
+        /// Sessions offered; repeatable.
+        #[arg(long = "session")]
+        sessions: Vec<String>,
+        /// Terms.
+        #[arg(long, default_value = "")]
+        terms: String,
+    },
+    /// Accept an offer on your request (all its sessions unless --session is given).
+    Accept {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The offer's id.
+        offer: String,
+        /// Sessions accepted; repeatable.
+        #[arg(long = "session")]
+        sessions: Vec<String>,
+    },
+    /// Countersign an agreement on your offer, which makes it binding.
+    Countersign {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agreement's id.
+        agreement: String,
+    },
+    /// Cancel an agreement you are party to.
+    Cancel {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agreement's id.
+        agreement: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Notice given, in hours.
+        #[arg(long, default_value_t = 0)]
+        notice_hours: u64,
+    },
+    /// Record an agreement on your request as fulfilled.
+    Fulfil {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agreement's id.
+        agreement: String,
+    },
+    /// Withdraw your request.
+    Withdraw {
+        /// Your practice's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The request's id.
+        request: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List requests and agreements.
+    List {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
+    use api::AidAction as A;
+    let path = match &args.federation {
+        Some(f) => format!("/federations/{}/aid", parse_event_id(f)?),
+        None => "/aid".to_string(),
+    };
+    let (dir, action) = match args.command {
+        AidCommand::List { dir } => {
+            let v: api::AidView = Client::of(&dir)?.get(&path)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for r in &v.requests {
+                    println!(
+                        "request {}  {} needs {} ({}), {} [{}], {} outstanding",
+                        r.id,
+                        r.practice,
+                        r.role,
+                        r.urgency,
+                        r.sessions.join(", "),
+                        r.state,
+                        r.outstanding
+                    );
+                    for (id, p, s) in &r.offers {
+                        println!("    offer {id}  from {p}: {}", s.join(", "));
+                    }
+                }
+                for g in &v.agreements {
+                    println!(
+                        "agreement {}  {} covers {}: {} [{}]",
+                        g.id,
+                        g.offerer,
+                        g.requester,
+                        g.sessions.join(", "),
+                        g.status
+                    );
+                }
+                if v.requests.is_empty() {
+                    println!("no aid requests yet");
+                }
+            }
+            return Ok(());
+        }
+        AidCommand::Request {
+            dir,
+            role,
+            sessions,
+            urgency,
+            notes,
+            days,
+        } => (
+            dir,
+            A::Request {
+                role,
+                sessions,
+                urgency,
+                notes,
+                days,
+            },
+        ),
+        AidCommand::Offer {
+            dir,
+            request,
+            role,
+            sessions,
+            terms,
+        } => (
+            dir,
+            A::Offer {
+                request,
+                sessions,
+                role,
+                terms,
+            },
+        ),
+        AidCommand::Accept {
+            dir,
+            offer,
+            sessions,
+        } => (dir, A::Accept { offer, sessions }),
+        AidCommand::Countersign { dir, agreement } => (dir, A::Countersign { agreement }),
+        AidCommand::Cancel {
+            dir,
+            agreement,
+            reason,
+            notice_hours,
+        } => (
+            dir,
+            A::Cancel {
+                agreement,
+                reason,
+                notice_hours,
+            },
+        ),
+        AidCommand::Fulfil { dir, agreement } => (dir, A::Fulfil { agreement }),
+        AidCommand::Withdraw {
+            dir,
+            request,
+            reason,
+        } => (dir, A::Withdraw { request, reason }),
+    };
+    let r: api::Authored = Client::of(&dir)?.post(&path, &action)?;
+    if r.outcome != "applied" {
+        anyhow::bail!(
+            "event {} was signed but did not take effect: {}",
+            r.id,
+            r.outcome
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{}", r.id);
+        eprintln!("{}", r.outcome);
+    }
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! The command line of `mutual`, one file per group of commands: the node and daemon
+//! commands and the dispatch here; [`keys`], [`motion`], [`aid`], [`federation`],
+//! [`verify`] and [`simulate`] beside it.
+
+pub mod aid;
+pub mod federation;
+pub mod keys;
+pub mod motion;
+pub mod simulate;
+pub mod verify;
+
+use aid::AidArgs;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use federation::FederationCommand;
+use keys::{KeyCommand, KeystoreCommand};
+use motion::MotionCommand;
+use mutual_node::client::Client;
+use mutual_node::{api, daemon, demo, keyfile};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Mutual: a peer-to-peer federation for GP partnerships.
+#[derive(Parser)]
+#[command(name = "mutual", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub(super) json: bool,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or inspect keys (practice node keys and partner keys).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Simulate a partnership's nodes, deterministically from seeds: the real node logic
+    /// over a network that loses, duplicates, corrupts, reorders and splits messages,
+    /// with crashes, skewed clocks, a forking author and a silent member, while partners
+    /// propose, vote, elect, appoint proxies, admit a practice and trade aid. Prints each
+    /// seed's result and the seeds run per minute; a failing seed is printed with the
+    /// command that replays it and, with --shrink, the least plan that still fails.
+    /// With --orders, instead runs the in-process check of the fold: several replicas
+    /// fed the same signed events in different orders, with duplicates.
+    Simulate(simulate::SimulateArgs),
+    /// Prepare a data directory for a practice's node: its key, an API token and a
+    /// configuration with working defaults.
+    Init {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Addresses to listen on (repeat for several; default: TCP and QUIC on port 7700).
+        #[arg(long)]
+        listen: Vec<String>,
+        /// Address of the local HTTP API.
+        #[arg(long, default_value = "127.0.0.1:7780")]
+        api: String,
+        /// A network to join (its id), when not founding one.
+        #[arg(long)]
+        network: Option<String>,
+        /// A peer to sync from while joining, ending in /p2p/<PeerId> (repeatable).
+        #[arg(long)]
+        bootstrap: Vec<String>,
+    },
+    /// Found a new network from a founding file (TOML: name, [[practice]], [[partner]]);
+    /// this node signs the genesis.
+    Found {
+        /// The data directory (made by `mutual init`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The founding file.
+        #[arg(long)]
+        founding: PathBuf,
+    },
+    /// Point an initialised data directory at an existing network to join, with the
+    /// invite a member gave you (or, by hand, a network id and bootstrap addresses).
+    Join {
+        /// The data directory (made by `mutual init`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The one-line invite (`mutual-invite:...`).
+        #[arg(required_unless_present = "network", conflicts_with = "network")]
+        invite: Option<String>,
+        /// The network id (without an invite).
+        #[arg(long, requires = "bootstrap")]
+        network: Option<String>,
+        /// A member node's address ending in /p2p/<PeerId> (repeatable; without an invite).
+        #[arg(long)]
+        bootstrap: Vec<String>,
+    },
+    /// Run the node of a data directory until SIGINT or SIGTERM.
+    Start {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Show a running node's status (peers, sync, state hash) through its local API.
+    Status {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Invite a new practice's node: signs an expiring invitation and prints it as one
+    /// line for `mutual join`. The practice is admitted later, by the partners' vote.
+    Invite {
+        /// The data directory of this (member) node.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The new node's key, as its `mutual init` printed it.
+        #[arg(long)]
+        node_key: String,
+        /// The practice's name.
+        #[arg(long)]
+        name: String,
+        /// The practice's ODS code.
+        #[arg(long)]
+        ods: String,
+        /// Days the invite stays valid (at most 30).
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+        /// An address the new node can reach this node at, ending in /p2p/<peer id>
+        /// (repeatable; default: this node's listen addresses).
+        #[arg(long)]
+        address: Vec<String>,
+    },
+    /// Partners' keys: each partner's own signing key in a passphrase-encrypted keystore.
+    #[command(subcommand)]
+    Keystore(KeystoreCommand),
+    /// List the member practices and their partners.
+    Members {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Motions: propose one (signed with your keystore), list them, show one's tally.
+    #[command(subcommand)]
+    Motion(MotionCommand),
+    /// Vote on a motion, signed with your keystore: for, against or abstain.
+    Vote(motion::VoteArgs),
+    /// Mutual aid between practices: requests, offers and agreements (signed by this
+    /// practice's node). With --federation, in a federation's log, across networks.
+    Aid(AidArgs),
+    /// Federations with other partnerships: this network's card, charters, the
+    /// federations and their state, joint motions and statements (docs/FEDERATION.md).
+    /// Linking, leaving and voting on a joint motion are motions (`mutual motion
+    /// propose --kind link-federation|leave-federation|general --joint-motion`).
+    #[command(subcommand)]
+    Federation(FederationCommand),
+    /// The signed log, in fold order, filterable.
+    Events {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Only events by this key.
+        #[arg(long)]
+        author: Option<String>,
+        /// Only this kind (motion, ballot, aid_request, invitation, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Skip this many first.
+        #[arg(long, default_value_t = 0)]
+        skip: usize,
+    },
+    /// Write a data directory's signed log to a file (varint-length-prefixed SignedEvent
+    /// messages, docs/PROTOCOL.md §13.1) for `mutual verify`; works whether or not the node
+    /// is running. With --federation, the log of a federation its network linked to (the
+    /// node must be stopped).
+    Export(verify::ExportArgs),
+    /// Run a local partnership of separate node processes on loopback and narrate a
+    /// scenario: founding, an invited practice admitted by vote, a motion, mutual aid, a
+    /// node killed and restarted, and a second partnership linked in a federation by both
+    /// sides' votes, with aid across them and a joint motion. Ends with each node's state
+    /// hash.
+    Demo {
+        /// Number of practices (one more than the founders: the last one is admitted).
+        #[arg(long, default_value_t = 5)]
+        practices: usize,
+        /// Where the nodes' data directories go (left there for export and verify);
+        /// default: the first of ./mutual-demo, ./mutual-demo-2, ... that does not exist.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Seconds to wait for the nodes to converge at each step before giving up.
+        #[arg(long, default_value_t = 90)]
+        timeout: u64,
+    },
+    /// Verify an exported signed log offline (a network's or a federation's): signatures,
+    /// chains, rules; prints the event count, how many are valid, the motions and the
+    /// state hash.
+    Verify(verify::VerifyArgs),
+}
+
+/// Runs `mutual` with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one command.
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init {
+            dir,
+            listen,
+            api,
+            network,
+            bootstrap,
+        } => {
+            let mut config = daemon::FileConfig {
+                api,
+                network,
+                bootstrap,
+                ..Default::default()
+            };
+            if !listen.is_empty() {
+                config.listen = listen;
+            }
+            config.node_config(&dir)?;
+            config.api_addr()?;
+            if let Some(n) = &config.network {
+                daemon::parse_network(n)?;
+            }
+            let kp = daemon::init(&dir, &config)?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "dir": dir,
+                        "node_key": hex::encode(kp.public().as_bytes()),
+                        "fingerprint": kp.public().fingerprint().to_string(),
+                        "peer_id": keyfile::peer_id(&kp).to_string(),
+                    })
+                );
+            } else {
+                println!("initialised {}", dir.display());
+                println!("node key     {}", hex::encode(kp.public().as_bytes()));
+                println!("fingerprint  {}", kp.public().fingerprint());
+                println!("peer id      {}", keyfile::peer_id(&kp));
+                println!(
+                    "next: give the node key to whoever founds the network, or found one with \
+                     `mutual found --dir {} --founding FILE`; then `mutual start --dir {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+        }
+        Command::Found { dir, founding } => {
+            let text = std::fs::read_to_string(&founding)
+                .with_context(|| format!("reading {}", founding.display()))?;
+            let f: daemon::Founding = toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid founding file", founding.display()))?;
+            let g = daemon::found(&dir, &f)?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "network": g.id.to_string() }));
+            } else {
+                println!("founded network {} ({})", g.id, f.name);
+                println!(
+                    "next: `mutual start --dir {}`; the other founding practices run \
+                     `mutual join --dir <their dir> --network {} --bootstrap <this node's \
+                     address>/p2p/<its peer id>`; a practice joining later is sent an invite \
+                     (`mutual invite`)",
+                    dir.display(),
+                    g.id
+                );
+            }
+        }
+        Command::Join {
+            dir,
+            invite,
+            network,
+            bootstrap,
+        } => {
+            let network = match (invite, network) {
+                (Some(line), _) => {
+                    let inv = daemon::join_invite(&dir, &line)?;
+                    println!(
+                        "invite for {} ({}) from {}, valid until {} ms",
+                        inv.practice_name,
+                        inv.ods_code,
+                        inv.inviter.fingerprint(),
+                        inv.expires_ms
+                    );
+                    inv.network.to_string()
+                }
+                (None, Some(n)) => {
+                    daemon::join(&dir, &n, bootstrap)?;
+                    n
+                }
+                (None, None) => anyhow::bail!("give an invite, or --network and --bootstrap"),
+            };
+            if cli.json {
+                println!("{}", serde_json::json!({ "network": network }));
+            } else {
+                println!(
+                    "{} will join network {network}; next: `mutual start --dir {}`, then ask \
+                     a partner to propose admitting this practice",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+        }
+        Command::Start { dir } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,libp2p=warn".into()),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(daemon::run(&dir))?;
+        }
+        Command::Status { dir } => {
+            let s: serde_json::Value = Client::of(&dir)?.get("/status")?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("peer id      {}", s["peer_id"].as_str().unwrap_or("?"));
+                println!("network      {}", s["network"].as_str().unwrap_or("?"));
+                println!("events       {} ({} pending)", s["events"], s["pending"]);
+                println!("state hash   {}", s["state_hash"].as_str().unwrap_or("?"));
+                println!("peers        {}", s["peers"].as_array().map_or(0, Vec::len));
+                println!("may sign     {}", s["head_confirmed"]);
+            }
+        }
+        Command::Key(KeyCommand::New { out }) => {
+            let kp = keyfile::create(&out)?;
+            keys::print_key(cli.json, &kp, &out);
+        }
+        Command::Key(KeyCommand::Show { file }) => {
+            let kp = keyfile::read(&file)?;
+            keys::print_key(cli.json, &kp, &file);
+        }
+        Command::Simulate(a) => return simulate::simulate(cli.json, a),
+        Command::Invite {
+            dir,
+            node_key,
+            name,
+            ods,
+            days,
+            address,
+        } => {
+            let c = Client::of(&dir)?;
+            let r: api::InviteResponse = c.post(
+                "/invitations",
+                &serde_json::json!({
+                    "node_key": node_key.trim(),
+                    "practice_name": name,
+                    "ods_code": ods,
+                    "valid_ms": days.saturating_mul(24 * 3_600_000),
+                    "bootstrap": address,
+                }),
+            )?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("{}", r.invite);
+                eprintln!(
+                    "invitation {} for {name} ({ods}), valid for {days} days. Send the line \
+                     above to the practice; they run `mutual join --dir <their dir> <line>`. \
+                     Then propose admitting them: `mutual motion propose --kind \
+                     admit-practice ...`",
+                    r.id
+                );
+            }
+        }
+        Command::Keystore(k) => keys::keystore_command(cli.json, k)?,
+        Command::Members { dir } => {
+            let list: Vec<api::MemberView> = Client::of(&dir)?.get("/members")?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in &list {
+                    println!("{} ({}), {}  [{}]", p.name, p.ods, p.locality, p.status);
+                    for x in &p.partners {
+                        println!("    {} — {} [{}] {}", x.name, x.role, x.status, x.id);
+                    }
+                }
+            }
+        }
+        Command::Motion(m) => motion::motion_command(cli.json, m)?,
+        Command::Vote(a) => return motion::vote(cli.json, a),
+        Command::Aid(a) => aid::aid_command(cli.json, a)?,
+        Command::Federation(f) => federation::federation_command(cli.json, f)?,
+        Command::Events {
+            dir,
+            author,
+            kind,
+            limit,
+            skip,
+        } => {
+            let mut q = format!("/events?limit={limit}&skip={skip}");
+            if let Some(a) = author {
+                q.push_str(&format!("&author={}", a.trim()));
+            }
+            if let Some(k) = kind {
+                q.push_str(&format!("&kind={}", k.trim()));
+            }
+            let list: Vec<api::EventView> = Client::of(&dir)?.get(&q)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in &list {
+                    println!(
+                        "{}  {:<20} {:<28} #{:<4} {}",
+                        e.id.get(..16).unwrap_or(&e.id),
+                        e.kind,
+                        e.who,
+                        e.seq,
+                        e.outcome
+                    );
+                }
+            }
+        }
+        Command::Export(a) => return verify::export(cli.json, a),
+        Command::Demo {
+            practices,
+            dir,
+            timeout,
+        } => {
+            let dir = dir.unwrap_or_else(|| {
+                (1..)
+                    .map(|n| match n {
+                        1 => PathBuf::from("mutual-demo"),
+                        n => PathBuf::from(format!("mutual-demo-{n}")),
+                    })
+                    .find(|p| !p.exists())
+                    .unwrap_or_default()
+            });
+            let summary = demo::run(&demo::Plan {
+                practices,
+                dir,
+                timeout: std::time::Duration::from_secs(timeout),
+                json: cli.json,
+            })?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+            if !summary.converged || !summary.federation.agreed {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Verify(a) => return verify::verify(cli.json, a),
+    }
+    Ok(ExitCode::SUCCESS)
+}
