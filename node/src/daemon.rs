@@ -27,7 +27,7 @@ pub const CONFIG_FILE: &str = "mutual.toml";
 /// The node key file's name.
 pub const KEY_FILE: &str = "node.key";
 /// The API token file's name.
-pub const TOKEN_FILE: &str = "api-token";
+pub use crate::api::TOKEN_FILE;
 /// A network founded here and not yet started.
 pub const GENESIS_FILE: &str = "genesis.bin";
 /// The store's directory.
@@ -336,26 +336,6 @@ pub fn join_invite(dir: &Path, line: &str) -> Result<crate::invite::Invite> {
     let inv = crate::invite::decode(line, &kp.public(), crate::clock_ms(file.clock_offset_ms))?;
     join(dir, &inv.network.to_string(), inv.bootstrap.clone())?;
     Ok(inv)
-}
-
-/// The signed log of data directory `dir` in the export format: read from the store, or
-/// through the running node's API when the node holds the store.
-pub fn export(dir: &Path) -> Result<Vec<u8>> {
-    let store_dir = dir.join(STORE_DIR);
-    if !store_dir.join(crate::store::FORMAT_FILE).exists() {
-        bail!("{} has no store yet: start the node first", dir.display());
-    }
-    match crate::store::SledStore::open(&store_dir) {
-        Ok(store) => {
-            use crate::store::Store;
-            let loaded = store.load()?;
-            Ok(crate::export::write_wires(&loaded.events))
-        }
-        Err(crate::store::StoreError::InUse(_)) => {
-            crate::client::Client::of(dir)?.request("GET", "/export", "", &[], false)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Parses a network id given as 64 hex digits.

@@ -9,10 +9,10 @@
 //! A second partnership of one practice is founded beside the first, and the two link in
 //! a federation by their own partners' votes, then share aid and decide a joint motion.
 
+use crate::api::federations::{FederationView, SignedCharter};
 use crate::api::{AidView, MemberView, MotionView};
 use crate::client::Client;
 use crate::daemon::{FileConfig, CONFIG_FILE};
-use crate::fedapi::{FederationView, SignedCharter};
 use crate::keystore::PASSPHRASE_ENV;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;

@@ -5,21 +5,34 @@
 //! networking.
 //!
 //! ## Map of the crate
+//! From the bottom up; no module imports one above it, and none import each other in a
+//! circle.
+//! - [`core`]: the node's logic with no I/O (`NodeCore`): taking events in, signing,
+//!   attesting and witnessing, peers and the gate's policy, federations' logs, sync
+//!   sessions and the sync protocol's rounds, and the storage trait it writes through.
+//!   Inputs and the time in, actions out; no tokio, libp2p, sled, clock or randomness.
+//! - [`limits`]: every limit enforced on peers.
 //! - [`keyfile`]: key files on disk (mode 0600), fingerprints, and the node key's libp2p
-//!   identity.
-//! - [`keystore`]: a partner's key, encrypted with a passphrase.
+//!   identity; [`keystore`]: a partner's key, encrypted with a passphrase; [`invite`]:
+//!   one-line invites.
+//! - [`store`]: the sled backend of the core's storage trait, and the data directory's
+//!   storage layout; [`federation`]: this network's entry for a charter.
+//! - [`net`]: the libp2p behaviours and transports; [`gate`]: the libp2p behaviour that
+//!   enforces the core's gate policy on every connection.
+//! - [`node`]: a running node: the thin driver that turns libp2p, tokio and sled into the
+//!   core's inputs and carries out its actions, and the [`node::NodeHandle`] to it.
 //! - [`export`]: the audit format: a signed log as varint-length-prefixed `SignedEvent`s,
 //!   and offline verification of such a file.
-//! - [`store`]: durable storage (a small trait and its sled backend).
-//! - [`daemon`]: a data directory, its configuration, founding, and the daemon;
-//!   [`api`]: its local HTTP API; [`client`]: the command line's side of it; [`invite`]: one-line invites.
-//! - [`node`]: a running node: the task that owns the replica, the store and the swarm.
-//! - [`net`]: the libp2p behaviours and transports; [`gate`]: who may connect;
-//!   [`peers`]: scores, bans and request budgets; [`sync`]: the sync protocol's logic;
-//!   [`limits`]: every limit enforced on peers.
+//! - [`api`]: the local HTTP API, one file per resource; [`daemon`]: a data directory,
+//!   its configuration, founding, and the daemon; [`client`]: the command line's side of
+//!   the API.
 //! - [`demo`]: `mutual demo`, a narrated partnership of node processes on loopback.
-//! - [`simulate`]: an in-process partnership of several replicas fed in different orders,
-//!   showing convergence of the core.
+//! - [`sim`]: the deterministic simulator: the core on every node of a simulated
+//!   partnership, over a faulty network, from a seed; [`simulate`]: the in-process check
+//!   that replicas fed in different orders converge.
+//! - [`fuzzing`]: what the fuzz targets check.
+//!
+//! The binary `mutual` is `main.rs` and `cli/`, one file per group of commands.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -29,7 +42,6 @@ pub mod core;
 pub mod daemon;
 pub mod demo;
 pub mod export;
-pub mod fedapi;
 pub mod federation;
 pub mod fuzzing;
 pub mod gate;

@@ -81,7 +81,7 @@ pub(super) struct FederationText {
 }
 
 pub(super) fn federation_command(json: bool, f: FederationCommand) -> Result<()> {
-    use mutual_node::fedapi::{Card, FederationView, SignedCharter};
+    use mutual_node::api::federations::{Card, FederationView, SignedCharter};
     fn print<T: serde::Serialize>(v: &T) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(v)?);
         Ok(())

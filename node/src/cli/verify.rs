@@ -1,7 +1,8 @@
 //! `mutual export` and `mutual verify`: the audit format, written and checked offline.
 
 use anyhow::{Context, Result};
-use mutual_node::{daemon, export, now_ms};
+use mutual_node::{export, now_ms};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ pub(super) fn export(json: bool, a: ExportArgs) -> Result<ExitCode> {
             let (id, bytes) = export::export_federation(&dir, f)?;
             (Some(id.to_string()), bytes)
         }
-        None => (None, daemon::export(&dir)?),
+        None => (None, export_dir(&dir)?),
     };
     let log = fed
         .as_ref()
@@ -158,4 +159,24 @@ pub(super) fn print_verify_report(report: &export::Report, as_of_given: bool) {
         println!("party       {} ({}): {state}", p.network, p.name);
     }
     println!("state hash  {}", report.state_hash);
+}
+
+/// The signed log of data directory `dir` in the export format: read from the store, or
+/// through the running node's API when the node holds the store.
+fn export_dir(dir: &Path) -> Result<Vec<u8>> {
+    let store_dir = dir.join(mutual_node::store::STORE_DIR);
+    if !store_dir.join(mutual_node::store::FORMAT_FILE).exists() {
+        anyhow::bail!("{} has no store yet: start the node first", dir.display());
+    }
+    match mutual_node::store::SledStore::open(&store_dir) {
+        Ok(store) => {
+            use mutual_node::store::Store;
+            let loaded = store.load()?;
+            Ok(mutual_node::export::write_wires(&loaded.events))
+        }
+        Err(mutual_node::store::StoreError::InUse(_)) => {
+            mutual_node::client::Client::of(dir)?.request("GET", "/export", "", &[], false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

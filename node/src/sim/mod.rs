@@ -1,5 +1,5 @@
 //! A deterministic simulation of a partnership's nodes over a faulty network
-//! (docs/NETWORK.md §9). Every node is the real node logic, a [`NodeCore`] over an
+//! (docs/NETWORK.md §9). Every node is the real node logic, a [`NodeCore`](crate::core::NodeCore) over an
 //! in-memory [`MemStore`]; what the node's driver does with libp2p (gossip with a mesh's
 //! fan-out, request and response, the connection gate, dialing) the simulator does over a
 //! simulated network that drops, duplicates, corrupts, delays and reorders messages,

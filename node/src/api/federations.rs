@@ -3,9 +3,8 @@
 //! motions and statements. Linking, leaving and voting on a joint motion are motions,
 //! signed by partners and submitted through `POST /events`.
 
-use crate::api::{
-    aid_body, aid_view, AidAction, AidView, ApiError, ApiState, Authored, Authorised,
-};
+use super::aid::{aid_body, aid_view, AidAction, AidView};
+use super::common::{ApiError, ApiState, Authored, Authorised};
 use crate::federation::{card, FedLog};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};

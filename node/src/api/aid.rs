@@ -1,0 +1,408 @@
+//! `GET /aid`, `POST /aid`: the aid board and a practice's aid actions.
+
+use super::common::{parse_id, ApiError, ApiState, Authored, Authorised};
+use axum::extract::State;
+use axum::Json;
+use mutual_proto::v1 as pb;
+use mutual_protocol::aid::board::Board;
+use mutual_protocol::aid::session::Session;
+use mutual_protocol::aid::Aid;
+use mutual_protocol::event::{check_body, Body};
+use mutual_protocol::keys::PublicKey;
+use mutual_protocol::membership::Membership;
+use serde::{Deserialize, Serialize};
+
+/// An aid request, as `GET /aid` shows it.
+#[derive(Serialize, Deserialize)]
+pub struct RequestView {
+    /// Its event id.
+    pub id: String,
+    /// The requesting practice (ODS code).
+    pub practice: String,
+    /// The role needed.
+    pub role: String,
+    /// Sessions needed ("2026-12-01 AM").
+    pub sessions: Vec<String>,
+    /// "routine", "soon" or "urgent".
+    pub urgency: String,
+    /// "open", "fully_agreed", "expired", "withdrawn" or "requester_inactive".
+    pub state: String,
+    /// Sessions not yet held by an agreement.
+    pub outstanding: usize,
+    /// Offers made: (offer id, practice, sessions).
+    pub offers: Vec<(String, String, Vec<String>)>,
+}
+
+/// An aid agreement, as `GET /aid` shows it.
+#[derive(Serialize, Deserialize)]
+pub struct AgreementView {
+    /// The acceptance's event id.
+    pub id: String,
+    /// The request.
+    pub request: String,
+    /// The requesting practice.
+    pub requester: String,
+    /// The offering practice.
+    pub offerer: String,
+    /// Sessions agreed.
+    pub sessions: Vec<String>,
+    /// "pending", "binding", "cancelled" or "fulfilled".
+    pub status: String,
+}
+
+/// `GET /aid`.
+#[derive(Serialize, Deserialize)]
+pub struct AidView {
+    /// Every request.
+    pub requests: Vec<RequestView>,
+    /// Every agreement.
+    pub agreements: Vec<AgreementView>,
+}
+
+pub(crate) fn sessions(list: &[Session]) -> Vec<String> {
+    list.iter()
+        .map(|s| format!("{} {}", s.date, s.part))
+        .collect()
+}
+
+pub(crate) fn snake<T: std::fmt::Debug>(v: T) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{v:?}").chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+pub(crate) async fn aid(State(s): State<ApiState>) -> Result<Json<AidView>, ApiError> {
+    let now = s.now();
+    let view = s
+        .node
+        .query(move |r| aid_view(r.state().aid(), r.state().membership(), now))
+        .await?;
+    Ok(Json(view))
+}
+
+/// The aid board of a network's or a federation's aid, as `GET /aid` shows it.
+pub(crate) fn aid_view(aid: &Aid, members: &Membership, now: u64) -> AidView {
+    let board = Board::of(aid, members, now);
+    AidView {
+        requests: board
+            .requests
+            .iter()
+            .map(|q| RequestView {
+                id: q.id.to_string(),
+                practice: q.practice.clone(),
+                role: q.role.clone(),
+                sessions: sessions(&q.sessions),
+                urgency: q
+                    .urgency
+                    .as_str_name()
+                    .trim_start_matches("URGENCY_")
+                    .to_lowercase(),
+                state: snake(q.state),
+                outstanding: q.counts.outstanding,
+                offers: aid
+                    .request(&q.id)
+                    .map(|rec| {
+                        rec.offers
+                            .iter()
+                            .filter_map(|o| aid.offer(o))
+                            .map(|o| (o.id.to_string(), o.practice.clone(), sessions(&o.sessions)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        agreements: board
+            .agreements
+            .iter()
+            .map(|a| AgreementView {
+                id: a.id.to_string(),
+                request: a.request.to_string(),
+                requester: a.requester.clone(),
+                offerer: a.offerer.clone(),
+                sessions: sessions(&a.sessions),
+                status: a.status.name().into(),
+            })
+            .collect(),
+    }
+}
+
+/// `POST /aid`: an aid action this practice's node signs.
+#[derive(Deserialize, Serialize, Debug, Clone)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AidAction {
+    /// Ask for help.
+    Request {
+        /// The role needed ("GP", "practice nurse").
+        role: String,
+        /// Sessions, each "YYYY-MM-DD AM|PM|HH:MM-HH:MM".
+        sessions: Vec<String>,
+        /// "routine", "soon" or "urgent".
+        urgency: String,
+        /// Free text.
+        #[serde(default)]
+        notes: String,
+        /// Days until it lapses.
+        days: u64,
+    },
+    /// Offer to cover some of a request's sessions.
+    Offer {
+        /// The request's id.
+        request: String,
+        /// The sessions offered (default: all of the request's).
+        #[serde(default)]
+        sessions: Vec<String>,
+        /// Who will cover.
+        role: String,
+        /// Any terms.
+        #[serde(default)]
+        terms: String,
+    },
+    /// Accept an offer (the requester).
+    Accept {
+        /// The offer's id.
+        offer: String,
+        /// The sessions accepted (default: all offered).
+        #[serde(default)]
+        sessions: Vec<String>,
+    },
+    /// Countersign an acceptance of this practice's offer (the offerer).
+    Countersign {
+        /// The agreement (acceptance) id.
+        agreement: String,
+    },
+    /// Cancel an agreement (either party).
+    Cancel {
+        /// The agreement id.
+        agreement: String,
+        /// Why.
+        reason: String,
+        /// Notice given, in hours.
+        #[serde(default)]
+        notice_hours: u64,
+    },
+    /// Record an agreement as fulfilled (the requester).
+    Fulfil {
+        /// The agreement id.
+        agreement: String,
+    },
+    /// Withdraw a request (the requester).
+    Withdraw {
+        /// The request id.
+        request: String,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+}
+
+pub(crate) fn parse_sessions(list: &[String]) -> Result<Vec<pb::Session>, ApiError> {
+    list.iter()
+        .map(|s| {
+            let (date, part) = s.trim().split_once(' ').ok_or_else(|| {
+                ApiError::bad(format!(
+                    "{s:?}: a session is \"YYYY-MM-DD AM\" (or PM, or HH:MM-HH:MM)"
+                ))
+            })?;
+            let pb_session = pb::Session {
+                date: date.into(),
+                part: part.trim().into(),
+            };
+            Session::parse(&pb_session).map_err(|e| ApiError::bad(format!("{s:?}: {e}")))?;
+            Ok(pb_session)
+        })
+        .collect()
+}
+
+/// The aid body an action signs, checked against this node's state so that a mistaken
+/// action is refused rather than signed and stored as a rejected event.
+pub(crate) fn aid_body(
+    aid: &Aid,
+    members: &Membership,
+    visibility: pb::Visibility,
+    me: &PublicKey,
+    a: AidAction,
+    now: u64,
+) -> Result<Body, ApiError> {
+    let mine = members
+        .practice_of_node(me)
+        .map(|p| p.practice.ods_code.clone())
+        .ok_or_else(|| {
+            ApiError::refused("this node is not (yet) an active member practice's node")
+        })?;
+    let agreement = |id: &str| {
+        let id = parse_id(id)?;
+        aid.agreement(&id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("no agreement {id} here")))
+    };
+    Ok(match a {
+        AidAction::Request {
+            role,
+            sessions,
+            urgency,
+            notes,
+            days,
+        } => {
+            let urgency = match urgency.as_str() {
+                "routine" => pb::Urgency::Routine,
+                "soon" => pb::Urgency::Soon,
+                "urgent" => pb::Urgency::Urgent,
+                other => {
+                    return Err(ApiError::bad(format!(
+                        "urgency {other:?}: routine, soon or urgent"
+                    )))
+                }
+            };
+            if days == 0 || days > 365 {
+                return Err(ApiError::bad("a request lasts 1 to 365 days"));
+            }
+            Body::AidRequest(pb::AidRequest {
+                role,
+                sessions: parse_sessions(&sessions)?,
+                urgency: urgency as i32,
+                requirements: Vec::new(),
+                notes,
+                expires_at_ms: now + days * 24 * 3_600_000,
+                visibility: visibility as i32,
+            })
+        }
+        AidAction::Offer {
+            request,
+            sessions,
+            role,
+            terms,
+        } => {
+            let id = parse_id(&request)?;
+            let req = aid
+                .request(&id)
+                .ok_or_else(|| ApiError::not_found(format!("no request {id} here")))?;
+            if req.practice == mine {
+                return Err(ApiError::refused(
+                    "a practice cannot offer on its own request",
+                ));
+            }
+            let sessions = if sessions.is_empty() {
+                req.sessions.iter().map(Session::to_pb).collect()
+            } else {
+                parse_sessions(&sessions)?
+            };
+            Body::AidOffer(pb::AidOffer {
+                request: id.as_bytes().to_vec(),
+                sessions,
+                role,
+                terms,
+            })
+        }
+        AidAction::Accept { offer, sessions } => {
+            let id = parse_id(&offer)?;
+            let off = aid
+                .offer(&id)
+                .ok_or_else(|| ApiError::not_found(format!("no offer {id} here")))?;
+            let requester = aid.request(&off.request).map(|q| q.practice.clone());
+            if requester.as_deref() != Some(mine.as_str()) {
+                return Err(ApiError::refused(
+                    "only the practice that made the request can accept an offer on it",
+                ));
+            }
+            let sessions = if sessions.is_empty() {
+                off.sessions.iter().map(Session::to_pb).collect()
+            } else {
+                parse_sessions(&sessions)?
+            };
+            Body::AidAcceptance(pb::AidAcceptance {
+                offer: id.as_bytes().to_vec(),
+                sessions,
+            })
+        }
+        AidAction::Countersign { agreement: a } => {
+            let ag = agreement(&a)?;
+            if ag.offerer != mine {
+                return Err(ApiError::refused(
+                    "only the offering practice countersigns an agreement",
+                ));
+            }
+            Body::AidCountersign(pb::AidCountersign {
+                acceptance: ag.id.as_bytes().to_vec(),
+            })
+        }
+        AidAction::Cancel {
+            agreement: a,
+            reason,
+            notice_hours,
+        } => {
+            let ag = agreement(&a)?;
+            if ag.offerer != mine && ag.requester != mine {
+                return Err(ApiError::refused("only a party to an agreement cancels it"));
+            }
+            Body::AidCancel(pb::AidCancel {
+                acceptance: ag.id.as_bytes().to_vec(),
+                reason,
+                notice_ms: notice_hours.saturating_mul(3_600_000),
+            })
+        }
+        AidAction::Fulfil { agreement: a } => {
+            let ag = agreement(&a)?;
+            if ag.requester != mine {
+                return Err(ApiError::refused(
+                    "only the requesting practice records an agreement as fulfilled",
+                ));
+            }
+            Body::AidFulfil(pb::AidFulfil {
+                acceptance: ag.id.as_bytes().to_vec(),
+            })
+        }
+        AidAction::Withdraw { request, reason } => {
+            let id = parse_id(&request)?;
+            let req = aid
+                .request(&id)
+                .ok_or_else(|| ApiError::not_found(format!("no request {id} here")))?;
+            if req.practice != mine {
+                return Err(ApiError::refused(
+                    "only the requesting practice withdraws it",
+                ));
+            }
+            Body::AidWithdraw(pb::AidWithdraw {
+                request: id.as_bytes().to_vec(),
+                reason,
+            })
+        }
+    })
+}
+
+pub(crate) async fn aid_action(
+    _: Authorised,
+    State(s): State<ApiState>,
+    Json(action): Json<AidAction>,
+) -> Result<Json<Authored>, ApiError> {
+    let now = s.now();
+    let me = s.me;
+    let body = s
+        .node
+        .query(move |r| {
+            let st = r.state();
+            aid_body(
+                st.aid(),
+                st.membership(),
+                pb::Visibility::Network,
+                &me,
+                action,
+                now,
+            )
+        })
+        .await??;
+    check_body(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    let id = s.node.author(vec![body]).await?[0];
+    let outcome = s
+        .node
+        .query(move |r| r.outcome(&id).map(|o| o.to_string()).unwrap_or_default())
+        .await?;
+    Ok(Json(Authored {
+        id: id.to_string(),
+        outcome,
+    }))
+}

@@ -1,0 +1,148 @@
+//! What every route of the local HTTP API shares: its state, its errors, the token check,
+//! the host guard and the parsing of ids and keys.
+
+use crate::clock_ms;
+use crate::node::{self, NodeHandle};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mutual_protocol::id::EventId;
+use mutual_protocol::keys::PublicKey;
+use serde::{Deserialize, Serialize};
+
+/// The API token's file name, inside the data directory.
+pub const TOKEN_FILE: &str = "api-token";
+
+/// Largest body the local API accepts, in bytes (one signed event and its framing).
+pub const MAX_API_BODY_BYTES: usize = 128 * 1024;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The node.
+    pub node: NodeHandle,
+    /// The node's key (the author of the events it signs).
+    pub me: PublicKey,
+    /// The bearer token writes need.
+    pub token: String,
+    /// The node's clock offset (`clock_offset_ms`), for reads that depend on local time.
+    pub clock_offset_ms: i64,
+}
+
+impl ApiState {
+    pub(crate) fn now(&self) -> u64 {
+        clock_ms(self.clock_offset_ms)
+    }
+}
+
+/// Answers only requests addressed to an IP address or `localhost`: a web page whose
+/// domain was rebound to 127.0.0.1 sends its own domain as `Host` and is refused, so it
+/// cannot read the partnership's data through a browser on the same machine.
+pub(crate) async fn host_guard(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    if name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
+        next.run(req).await
+    } else {
+        ApiError(
+            StatusCode::FORBIDDEN,
+            format!("requests must be addressed to an IP address or localhost, not {host:?}"),
+        )
+        .into_response()
+    }
+}
+
+/// An error answer: a status and a message saying what to do.
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub(crate) fn bad(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, msg.into())
+    }
+    pub(crate) fn refused(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, msg.into())
+    }
+    pub(crate) fn not_found(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::NOT_FOUND, msg.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<node::NodeError> for ApiError {
+    fn from(e: node::NodeError) -> Self {
+        let code = match e {
+            node::NodeError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+/// The token check every write takes as its first argument, so it runs before the body
+/// is read: a request without the right token is refused whatever its body.
+pub struct Authorised;
+
+impl axum::extract::FromRequestParts<ApiState> for Authorised {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &ApiState,
+    ) -> Result<Self, ApiError> {
+        authorise(s, &parts.headers).map(|()| Authorised)
+    }
+}
+
+pub(crate) fn authorise(s: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    use sha2::{Digest, Sha256};
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared as digests, so the time taken says nothing about how much of it matched.
+    if Sha256::digest(given.as_bytes()) != Sha256::digest(s.token.as_bytes()) {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "a write needs `Authorization: Bearer <token>`, the token in the data \
+                 directory's {TOKEN_FILE}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_id(s: &str) -> Result<EventId, ApiError> {
+    s.parse()
+        .map_err(|_| ApiError::bad(format!("{s:?} is not an event id (64 hex digits)")))
+}
+
+pub(crate) fn parse_key(s: &str) -> Result<PublicKey, ApiError> {
+    s.parse()
+        .map_err(|_| ApiError::bad(format!("{s:?} is not a key (64 hex digits)")))
+}
+
+/// The answer to an authored write.
+#[derive(Serialize, Deserialize)]
+pub struct Authored {
+    /// The new event's id.
+    pub id: String,
+    /// Its outcome in the fold ("applied", or why it was rejected).
+    pub outcome: String,
+}

@@ -1,0 +1,231 @@
+//! `GET /events`, `GET /events/{id}`, `POST /events`, `GET /feeds/{key}`, `GET /export`:
+//! the signed log, and events signed elsewhere (by partners) handed to the node.
+
+use super::common::{parse_id, parse_key, ApiError, ApiState, Authorised};
+use super::motions::partner_name;
+use crate::export;
+use crate::node::{self};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mutual_protocol::event::{body_name, Body, SignedEvent};
+use mutual_protocol::id::EventId;
+use mutual_protocol::keys::PublicKey;
+use mutual_protocol::membership::Membership;
+use mutual_protocol::replica::Replica;
+use serde::{Deserialize, Serialize};
+
+/// Most events one `GET /events` returns.
+pub const MAX_EVENTS_PER_PAGE: usize = 1_000;
+
+/// Filters for `GET /events`.
+#[derive(Deserialize, Default)]
+pub struct EventFilter {
+    /// Only events by this key (hex).
+    pub author: Option<String>,
+    /// Only this body type (`motion`, `ballot`, `aid_request`, ...).
+    pub kind: Option<String>,
+    /// Skip this many matching events (in fold order).
+    #[serde(default)]
+    pub skip: usize,
+    /// At most this many (default and cap: [`MAX_EVENTS_PER_PAGE`]).
+    pub limit: Option<usize>,
+}
+
+/// One event, as `GET /events` lists it.
+#[derive(Serialize, Deserialize)]
+pub struct EventView {
+    /// Its id.
+    pub id: String,
+    /// Its author's key.
+    pub author: String,
+    /// Who that is ("practice X12345", "partner Dr A", or "unknown").
+    pub who: String,
+    /// Its seq in the author's feed.
+    pub seq: u64,
+    /// Its timestamp (ms since the epoch).
+    pub timestamp_ms: u64,
+    /// Its body type.
+    pub kind: String,
+    /// What it did ("applied", "rejected: ...").
+    pub outcome: String,
+}
+
+pub(crate) fn who(m: &Membership, key: &PublicKey) -> String {
+    use mutual_protocol::membership::Holder;
+    match m.holder(key) {
+        Some(Holder::Practice(ods)) => format!("practice {ods}"),
+        Some(Holder::Partner(id)) => format!("partner {}", partner_name(m, id)),
+        None => m
+            .partner(key)
+            .map(|p| format!("partner {} (former key)", p.partner.name))
+            .unwrap_or_else(|| "not a current key".into()),
+    }
+}
+
+pub(crate) fn event_view(r: &Replica, e: &SignedEvent) -> EventView {
+    EventView {
+        id: e.id.to_string(),
+        author: e.event.author.to_string(),
+        who: who(r.state().membership(), &e.event.author),
+        seq: e.event.seq,
+        timestamp_ms: e.event.timestamp_ms,
+        kind: e
+            .event
+            .body
+            .as_ref()
+            .map(body_name)
+            .unwrap_or("none")
+            .into(),
+        outcome: r.outcome(&e.id).map(|o| o.to_string()).unwrap_or_default(),
+    }
+}
+
+pub(crate) async fn event(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<EventView>, ApiError> {
+    let id = parse_id(&id)?;
+    s.node
+        .query(move |r| r.get(&id).map(|e| event_view(r, e)))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no event {id} is stored here")))
+}
+
+pub(crate) async fn events(
+    State(s): State<ApiState>,
+    Query(f): Query<EventFilter>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let author = f.author.as_deref().map(parse_key).transpose()?;
+    let limit = f.limit.unwrap_or(MAX_EVENTS_PER_PAGE);
+    if limit > MAX_EVENTS_PER_PAGE {
+        return Err(ApiError::bad(format!(
+            "limit may be at most {MAX_EVENTS_PER_PAGE}"
+        )));
+    }
+    let list = s
+        .node
+        .query(move |r| {
+            r.events_in_order()
+                .filter(|e| author.is_none_or(|a| e.event.author == a))
+                .filter(|e| {
+                    f.kind
+                        .as_deref()
+                        .is_none_or(|k| e.event.body.as_ref().map(body_name) == Some(k))
+                })
+                .skip(f.skip)
+                .take(limit)
+                .map(|e| event_view(r, e))
+                .collect()
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+/// `GET /feeds/{key}`: where a key's feed stands, for signing its next event elsewhere.
+#[derive(Serialize, Deserialize)]
+pub struct FeedView {
+    /// The last seq (0 for an empty feed).
+    pub seq: u64,
+    /// The last event's id (absent for an empty feed).
+    pub head: Option<String>,
+    /// The last event's timestamp (0 for an empty feed).
+    pub timestamp_ms: u64,
+    /// Whether the key is forked.
+    pub forked: bool,
+    /// The node's current heads (events nothing else cites yet): an event signed
+    /// elsewhere cites them so that it follows everything the node knows, such as the
+    /// rotation that made its key a member's.
+    pub heads: Vec<String>,
+    /// The latest timestamp among `heads` (an event citing them may not be dated earlier).
+    pub heads_timestamp_ms: u64,
+}
+
+pub(crate) fn latest_head_timestamp(r: &Replica) -> u64 {
+    r.heads()
+        .iter()
+        .filter_map(|h| r.get(h))
+        .map(|e| e.event.timestamp_ms)
+        .max()
+        .unwrap_or(0)
+}
+
+pub(crate) async fn feed(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+) -> Result<Json<FeedView>, ApiError> {
+    let key = parse_key(&key)?;
+    let view = s
+        .node
+        .query(move |r| {
+            let head = r.feed_head(&key);
+            FeedView {
+                seq: head.map_or(0, |h| h.0),
+                head: head.map(|h| h.1.to_string()),
+                timestamp_ms: head
+                    .and_then(|h| r.get(&h.1))
+                    .map_or(0, |e| e.event.timestamp_ms),
+                forked: r.forks().contains_key(&key),
+                heads: r.heads().iter().map(|h| h.to_string()).collect(),
+                heads_timestamp_ms: latest_head_timestamp(r),
+            }
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+pub(crate) async fn export_log(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let bytes = s.node.query(|r| export::write(r.events_in_order())).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// Checks a partner-signed event before it is taken in, so that an event by a key that
+/// no longer (or never did) speak for an active member, or a ballot on a motion whose
+/// voting has closed, is refused at the door rather than stored as evidence.
+pub(crate) fn precheck(r: &Replica, ev: &SignedEvent, now: u64) -> Result<(), String> {
+    let m = r.state().membership();
+    if r.state().is_founded() && !m.is_active(&ev.event.author) {
+        return Err(if m.is_retired(&ev.event.author) {
+            format!(
+                "key {} was rotated or revoked and no longer signs for anyone",
+                ev.event.author
+            )
+        } else {
+            format!("key {} is not an active member's key here", ev.event.author)
+        });
+    }
+    if let Some(Body::Ballot(b)) = &ev.event.body {
+        let Some(id) = EventId::from_slice(&b.motion) else {
+            return Ok(());
+        };
+        match r.state().governance().motion(&id) {
+            None => return Err(format!("no motion {id} has taken effect on this node")),
+            Some(rec) if rec.closed.is_some() || now > rec.closes_at_ms => {
+                return Err(format!(
+                    "voting on motion {id} ({:?}) closed at {} ms; ballots are no longer \
+                     accepted",
+                    rec.motion.title, rec.closes_at_ms
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn submit(
+    _: Authorised,
+    State(s): State<ApiState>,
+    body: axum::body::Bytes,
+) -> Result<Json<node::Submitted>, ApiError> {
+    let ev = SignedEvent::decode(&body)
+        .map_err(|e| ApiError::bad(format!("not a valid signed event: {e}")))?;
+    let now = s.now();
+    s.node
+        .query(move |r| precheck(r, &ev, now))
+        .await?
+        .map_err(ApiError::refused)?;
+    Ok(Json(s.node.submit(body.to_vec()).await?))
+}

@@ -1,0 +1,231 @@
+//! `GET /motions`, `GET /motions/{id}`: motions with their tallies explained.
+
+use super::common::{parse_id, ApiError, ApiState};
+use axum::extract::{Path, State};
+use axum::Json;
+use mutual_proto::v1 as pb;
+use mutual_protocol::governance::motion::MotionRecord;
+use mutual_protocol::governance::stv::Action;
+use mutual_protocol::governance::tally::{Tally, Vote};
+use mutual_protocol::governance::Finality;
+use mutual_protocol::keys::PublicKey;
+use mutual_protocol::membership::Membership;
+use mutual_protocol::replica::Replica;
+use serde::{Deserialize, Serialize};
+
+/// A motion's tally, explained.
+#[derive(Serialize, Deserialize)]
+pub struct TallyView {
+    /// Partners entitled to vote, less the recused.
+    pub electorate: u32,
+    /// Partners recused.
+    pub recused: u32,
+    /// Partners whose ballot counts.
+    pub turnout: u32,
+    /// Ballots for.
+    pub votes_for: u32,
+    /// Ballots against.
+    pub votes_against: u32,
+    /// Abstentions.
+    pub abstentions: u32,
+    /// Participants needed for quorum.
+    pub quorum_needed: u32,
+    /// Whether quorum was met.
+    pub quorum_met: bool,
+    /// Whether the threshold was met.
+    pub threshold_met: bool,
+    /// Whether the motion passes (so far, until final).
+    pub passed: bool,
+    /// Why, in words.
+    pub reason: String,
+    /// Elected partners' names, in order of election.
+    pub elected: Vec<String>,
+    /// For elections: the count, one line per round.
+    pub rounds: Vec<String>,
+    /// Ballots no other practice has witnessed: before the close, counted above but
+    /// would not count if the motion closed now; once closed, ballots that did not count
+    /// (docs/GOVERNANCE.md §5.5).
+    #[serde(default)]
+    pub unwitnessed: u32,
+}
+
+/// A motion, as `GET /motions` and `GET /motions/{id}` show it.
+#[derive(Serialize, Deserialize)]
+pub struct MotionView {
+    /// Its event id.
+    pub id: String,
+    /// Its kind (`admit_practice`, `general`, ...).
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub text: String,
+    /// Who proposed it.
+    pub proposer: String,
+    /// Ballots count from here (ms since the epoch).
+    pub opens_at_ms: u64,
+    /// ... to here.
+    pub closes_at_ms: u64,
+    /// Provisional until here; closed by the first event after it.
+    pub final_at_ms: u64,
+    /// "open", "provisional" or "final", at the node's local time.
+    pub finality: String,
+    /// Whether the fold has closed it (effects applied).
+    pub closed: bool,
+    /// For a closed motion that passed: "applied" or why the effect did not apply.
+    pub effect: Option<String>,
+    /// The tally so far.
+    pub tally: TallyView,
+    /// The ballots that count: partner name and vote.
+    pub ballots: Vec<(String, String)>,
+}
+
+pub(crate) fn partner_name(m: &Membership, id: &PublicKey) -> String {
+    m.partner(id)
+        .map(|p| p.partner.name.clone())
+        .unwrap_or_else(|| id.to_string())
+}
+
+pub(crate) fn kind_name(k: pb::DecisionKind) -> String {
+    k.as_str_name()
+        .trim_start_matches("DECISION_KIND_")
+        .to_lowercase()
+}
+
+pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> TallyView {
+    let name_of = |i: usize| {
+        rec.candidates
+            .get(i)
+            .map(|c| partner_name(m, c))
+            .unwrap_or_else(|| format!("candidate {i}"))
+    };
+    let rounds = t
+        .stv
+        .iter()
+        .flat_map(|c| c.rounds.iter())
+        .enumerate()
+        .map(|(n, r)| {
+            let what = match &r.action {
+                Action::Elected { candidate, surplus } => {
+                    format!("{} elected (surplus {surplus})", name_of(*candidate))
+                }
+                Action::Excluded { candidate } => format!("{} excluded", name_of(*candidate)),
+                Action::ElectedRemaining { candidates } => format!(
+                    "{} elected to the remaining seats",
+                    candidates
+                        .iter()
+                        .map(|&c| name_of(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            format!("round {}: totals {:?}; {what}", n + 1, r.totals)
+        })
+        .collect();
+    TallyView {
+        electorate: t.electorate,
+        recused: t.recused,
+        turnout: t.turnout,
+        votes_for: t.votes_for,
+        votes_against: t.votes_against,
+        abstentions: t.abstentions,
+        quorum_needed: t.quorum_needed,
+        quorum_met: t.quorum_met,
+        threshold_met: t.threshold_met,
+        passed: t.passed,
+        reason: t.reason.clone(),
+        elected: t.elected.iter().map(|k| partner_name(m, k)).collect(),
+        rounds,
+        unwitnessed: t.unwitnessed,
+    }
+}
+
+pub(crate) fn motion_view(r: &Replica, rec: &MotionRecord, now: u64) -> MotionView {
+    let state = r.state();
+    let m = state.membership();
+    let report = state.governance().report(&rec.id, now);
+    let (finality, effect) = match &report {
+        Some(rep) => (
+            match rep.finality {
+                Finality::Open => "open",
+                Finality::Provisional => "provisional",
+                Finality::Final => "final",
+            },
+            rep.effect
+                .as_ref()
+                .filter(|_| rep.tally.passed)
+                .map(|e| match e {
+                    Ok(()) => "applied".to_string(),
+                    Err(why) => format!("not applied: {why}"),
+                }),
+        ),
+        None => ("open", None),
+    };
+    let tally = rec.tally();
+    MotionView {
+        id: rec.id.to_string(),
+        kind: kind_name(rec.kind),
+        title: rec.motion.title.clone(),
+        text: rec.motion.text.clone(),
+        proposer: partner_name(m, &rec.proposer),
+        opens_at_ms: rec.opens_at_ms,
+        closes_at_ms: rec.closes_at_ms,
+        final_at_ms: rec.final_at_ms,
+        finality: finality.into(),
+        closed: rec.closed.is_some(),
+        effect,
+        tally: tally_view(m, rec, &tally),
+        // The ballots the tally shown counts: every valid one while open, the witnessed
+        // ones once closed.
+        ballots: if rec.closed.is_some() {
+            &rec.votes
+        } else {
+            &rec.seen
+        }
+        .ballots
+        .iter()
+        .map(|(p, (_, v))| {
+            let vote = match v {
+                Vote::For => "for".to_string(),
+                Vote::Against => "against".to_string(),
+                Vote::Abstain => "abstain".to_string(),
+                Vote::Ranking(r) => format!("ranking {r:?}"),
+            };
+            (partner_name(m, p), vote)
+        })
+        .collect(),
+    }
+}
+
+pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<MotionView>>, ApiError> {
+    let now = s.now();
+    let list = s
+        .node
+        .query(move |r| {
+            r.state()
+                .governance()
+                .motions()
+                .map(|rec| motion_view(r, rec, now))
+                .collect()
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+pub(crate) async fn motion(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<MotionView>, ApiError> {
+    let id = parse_id(&id)?;
+    let now = s.now();
+    s.node
+        .query(move |r| {
+            r.state()
+                .governance()
+                .motion(&id)
+                .map(|rec| motion_view(r, rec, now))
+        })
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no motion {id} has taken effect here")))
+}
