@@ -11,7 +11,7 @@
 //!   attesting and witnessing, peers and the gate's policy, federations' logs, sync
 //!   sessions and the sync protocol's rounds, and the storage trait it writes through.
 //!   Inputs and the time in, actions out; no tokio, libp2p, sled, clock or randomness.
-//! - [`limits`]: every limit enforced on peers.
+//! - [`limits`]: every limit enforced on peers; [`dates`]: dates and times for people.
 //! - [`keyfile`]: key files on disk (mode 0600), fingerprints, and the node key's libp2p
 //!   identity; [`keystore`]: a partner's key, encrypted with a passphrase; [`invite`]:
 //!   one-line invites.
@@ -40,6 +40,7 @@ pub mod api;
 pub mod client;
 pub mod core;
 pub mod daemon;
+pub mod dates;
 pub mod demo;
 pub mod export;
 pub mod federation;
