@@ -1,4 +1,5 @@
 //! Durable storage: a small [`Store`] trait and its sled backend, [`SledStore`].
+//! (One concept in one file, past 600 lines because its tests live beside it.)
 //!
 //! What is kept (each in its own sled tree):
 //! - `log`: every stored event's wire bytes, in the order they were stored. Each was

@@ -398,3 +398,22 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Serves node `i`'s local HTTP API (as the daemon does) on a loopback port, with `token`
+/// as its API token.
+pub async fn serve_api(c: &Cluster, i: usize, token: &str) -> std::net::SocketAddr {
+    let state = mutual_node::api::ApiState {
+        node: c.node(i).clone(),
+        me: node_key(c.base + i).public(),
+        token: token.into(),
+        clock_offset_ms: c.clock_offset_ms,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, mutual_node::api::router(state)).await;
+    });
+    addr
+}

@@ -22,8 +22,8 @@ use mutual_protocol::keys::Keypair;
 use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
 use mutual_protocol::replica::Replica;
 use mutual_tests::{
-    copy, copy_dir, node_key, partner_key, quick_deed, update, wait_for, Cluster, Founding,
-    Transport,
+    copy, copy_dir, node_key, partner_key, quick_deed, serve_api, update, wait_for, Cluster,
+    Founding, Transport,
 };
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
@@ -153,24 +153,6 @@ async fn all_agree(
 }
 
 const TOKEN: &str = "federation-test-token";
-
-/// Serves node `i`'s local HTTP API (as the daemon does) on a loopback port.
-async fn serve_api(c: &Cluster, i: usize) -> std::net::SocketAddr {
-    let state = mutual_node::api::ApiState {
-        node: c.node(i).clone(),
-        me: node_key(c.base + i).public(),
-        token: TOKEN.into(),
-        clock_offset_ms: c.clock_offset_ms,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, mutual_node::api::router(state)).await;
-    });
-    addr
-}
 
 /// One HTTP/1.1 request to a local API; returns the status and the JSON body.
 async fn http(
@@ -331,7 +313,7 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     assert!(b.converge(&[0, 1], LIMIT).await);
 
     // The charter, from each network's card, signed by one of A's nodes: over the API.
-    let (api_a, api_b) = (serve_api(&a, 0).await, serve_api(&b, 0).await);
+    let (api_a, api_b) = (serve_api(&a, 0, TOKEN).await, serve_api(&b, 0, TOKEN).await);
     let mut cards = Vec::new();
     for api in [api_a, api_b] {
         let (status, card) = http(api, "GET", "/federations/card", None).await;
@@ -459,7 +441,7 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
     knocking.abort();
 
     // The API shows the federation live, both networks joined.
-    let api_a = serve_api(&a, 0).await;
+    let api_a = serve_api(&a, 0, TOKEN).await;
     let (status, list) = http(api_a, "GET", "/federations", None).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list[0]["id"], fid.to_string());

@@ -2,29 +2,11 @@
 //! help line, a type (gauge or counter, counters named `_total`) and a value, and the
 //! values move as the node works.
 
-use mutual_tests::{node_key, update, wait_for, Cluster, Transport};
+use mutual_tests::{serve_api, update, wait_for, Cluster, Transport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Serves node `i`'s local HTTP API on a loopback port.
-async fn serve_api(c: &Cluster, i: usize) -> std::net::SocketAddr {
-    let state = mutual_node::api::ApiState {
-        node: c.node(i).clone(),
-        me: node_key(c.base + i).public(),
-        token: "metrics-test".into(),
-        clock_offset_ms: c.clock_offset_ms,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, mutual_node::api::router(state)).await;
-    });
-    addr
-}
 
 /// The metrics, by name: (type, value). Every sample must have its HELP and TYPE.
 async fn scrape(addr: std::net::SocketAddr) -> BTreeMap<String, (String, u64)> {
@@ -77,7 +59,7 @@ async fn scrape(addr: std::net::SocketAddr) -> BTreeMap<String, (String, u64)> {
 async fn metrics_are_named_typed_and_move_as_the_node_works() {
     let c = Cluster::found(2, Transport::Tcp).await;
     assert!(c.converge(&[0, 1], LIMIT).await);
-    let api = serve_api(&c, 0).await;
+    let api = serve_api(&c, 0, "metrics-test").await;
     let before = scrape(api).await;
     for name in [
         "mutual_events",

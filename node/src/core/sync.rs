@@ -1,6 +1,7 @@
 //! The sync protocol's logic, free of I/O (docs/NETWORK.md §4): what to ask a peer for,
 //! given its frontier, and what to answer, given a request. The node's event loop moves
 //! the messages; everything here is a function of a [`Replica`] and a message.
+//! (One concept in one file, past 600 lines because its tests live beside it.)
 //!
 //! A round, started by either side:
 //! 1. `Summary` both ways: the state hashes. Equal hashes end the round: a round between
