@@ -79,9 +79,9 @@ pub const PENALTY_MALFORMED: i32 = 50;
 /// Score lost for a request over the rate limit.
 pub const PENALTY_RATE: i32 = 10;
 
-/// Score lost for gossiping an event by a key the network does not know, or for a sync
-/// page of such events beyond the quarantine's cap (`core::intake`): an honest node never
-/// forwards one, so four of them ban the sender.
+/// Score lost for gossiping an event provably by a key the network does not know (every
+/// cause it names is in the log; `core::intake`): an honest node never forwards one, so
+/// four of them ban the sender.
 pub const PENALTY_UNKNOWN_AUTHOR: i32 = 25;
 
 /// Score regained per minute of good behaviour, up to zero.

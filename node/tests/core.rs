@@ -2,7 +2,9 @@
 //! hands a `NodeCore` inputs and reads the actions it returns, over the simulator's
 //! in-memory store, whose crash loses exactly what was not synced.
 
-use mutual_node::core::intake::{MAX_QUARANTINE_PER_AUTHOR, MAX_QUARANTINE_PER_PEER};
+use mutual_node::core::intake::{
+    MAX_QUARANTINE_PER_AUTHOR, MAX_QUARANTINE_PER_PEER, QUARANTINE_TTL_MS,
+};
 use mutual_node::core::store::Store;
 use mutual_node::core::{Action, CoreConfig, Input, Local, NodeCore, Now, Reply, Verdict};
 use mutual_node::sim::{Disk, MemStore};
@@ -94,9 +96,9 @@ fn request(actions: &[Action]) -> u64 {
         .expect("a sync request")
 }
 
-/// Connects `peer` and runs the sync round that starts, in which it shows a frontier holding `events` (each the
-/// first of its author's feed, or following the one before it) and sends them when
-/// pulled. Returns the actions of the last step.
+/// Connects `peer` and runs the sync round that starts, in which it shows a frontier
+/// holding `events` (each the first of its author's feed, or following the one before
+/// it) and sends them if pulled. Returns the actions of the last step.
 fn pull_round(core: &mut NodeCore<MemStore>, peer: PublicKey, events: &[Vec<u8>]) -> Vec<Action> {
     use pb::sync_response::Kind;
     let mut heads: std::collections::BTreeMap<Vec<u8>, (u64, Vec<u8>)> = Default::default();
@@ -138,6 +140,10 @@ fn pull_round(core: &mut NodeCore<MemStore>, peer: PublicKey, events: &[Vec<u8>]
             resp: resp(Kind::Frontier(frontier)),
         },
     );
+    // Nothing wanted: the round ended at the frontiers.
+    if !acts.iter().any(|a| matches!(a, Action::Request { .. })) {
+        return acts;
+    }
     core.handle(
         at(5),
         Input::Response {
@@ -195,40 +201,69 @@ fn events_by_unknown_keys_are_not_stored_or_forwarded_and_their_sender_is_banned
     assert_eq!(core.status().metrics.bans, 1);
 }
 
-/// The caps are per sending peer and per unknown author, each tested at limit + 1; a
-/// quarantined event is taken in once its author becomes known.
+/// An event by a fresh key following `deps` (none in the log: a lagging node could not
+/// tell it from an honest author it does not know yet).
+fn lagging_event(
+    genesis: &SignedEvent,
+    key: Keypair,
+    prev: Option<(u64, mutual_protocol::id::EventId)>,
+    ts: u64,
+) -> SignedEvent {
+    let mut w = FeedWriter::resume(key, NetworkId(genesis.id), prev);
+    let deps = if prev.is_some() {
+        vec![]
+    } else {
+        vec![mutual_protocol::id::EventId([7; 32])]
+    };
+    w.sign(T0 + ts, deps, Body::Witness(pb::Witness {}))
+}
+
+fn gossip(
+    core: &mut NodeCore<MemStore>,
+    from: PublicKey,
+    data: Vec<u8>,
+    token: u64,
+) -> Vec<Action> {
+    core.handle(
+        at(2),
+        Input::Gossip {
+            from,
+            log: None,
+            data,
+            token,
+        },
+    )
+}
+
+/// The caps are per sending peer and per unknown author, each tested at limit + 1; events
+/// whose causes this node lacks cost their sender nothing but the cap (it may only lag),
+/// and a kept event is taken in once a stored event names its author.
 #[test]
-fn the_quarantine_is_capped_and_releases_an_author_once_known() {
+fn the_quarantine_is_capped_and_releases_an_author_once_named() {
     let (g, mut founder) = network();
     let mut core = open(&Disk::default(), &g, true);
     let peer = key(2).public();
-    // One unknown author, MAX + 1 events, in sync pages (not gossip: no ban per event).
+    core.handle(at(1), Input::Connected(peer));
+    // One unknown author, MAX + 1 events.
     let stranger = key(200);
-    let mut w = FeedWriter::resume(
-        Keypair::from_seed(&stranger.seed()).expect("k"),
-        NetworkId(g.id),
-        None,
-    );
-    let mut prev = g.id;
-    let feed: Vec<Vec<u8>> = (0..=MAX_QUARANTINE_PER_AUTHOR)
-        .map(|i| {
-            let ev = w.sign(
-                T0 + 10 + i as u64,
-                vec![prev],
-                Body::Witness(pb::Witness {}),
-            );
-            prev = ev.id;
-            ev.to_wire()
-        })
-        .collect();
-    let _ = pull_round(&mut core, peer, &feed);
+    let mut prev = None;
+    let mut all = Vec::new();
+    for i in 0..=MAX_QUARANTINE_PER_AUTHOR {
+        let k = Keypair::from_seed(&stranger.seed()).expect("key");
+        let ev = lagging_event(&g, k, prev, 10 + i as u64);
+        prev = Some((ev.event.seq, ev.id));
+        all.extend(gossip(&mut core, peer, ev.to_wire(), i as u64));
+    }
     assert_eq!(core.replica().len(), 1, "nothing by the stranger is stored");
+    let s = core.status();
+    assert_eq!(s.quarantined, MAX_QUARANTINE_PER_AUTHOR);
     assert_eq!(
-        core.status().metrics.evidence_refused,
-        1,
-        "the author's cap ({MAX_QUARANTINE_PER_AUTHOR}) keeps all but the last"
+        s.metrics.evidence_refused, 1,
+        "the author's cap keeps all but the last"
     );
-    // The founder invites the stranger's key: the kept events are taken in.
+    assert!(!banned(&all, &peer), "a lagging node's doubt bans no one");
+    // The founder invites the stranger's key: the kept events are taken in (waiting for
+    // the cause they name, which nobody has).
     let invite = founder.sign(
         T0 + 5,
         vec![g.id],
@@ -240,32 +275,132 @@ fn the_quarantine_is_capped_and_releases_an_author_once_known() {
             bootstrap: vec![],
         }),
     );
-    let _ = core.handle(
-        at(4),
-        Input::Gossip {
-            from: peer,
-            log: None,
-            data: invite.to_wire(),
-            token: 9,
+    let _ = gossip(&mut core, peer, invite.to_wire(), 99);
+    assert_eq!(core.status().quarantined, 0);
+    assert_eq!(core.replica().pending_len(), MAX_QUARANTINE_PER_AUTHOR);
+    // Per peer: MAX + 1 events from one peer by distinct unknown authors.
+    let mut core = open(&Disk::default(), &g, true);
+    core.handle(at(1), Input::Connected(peer));
+    for i in 0..=MAX_QUARANTINE_PER_PEER {
+        let ev = lagging_event(&g, key(30 + i as u8), None, 1 + i as u64);
+        gossip(&mut core, peer, ev.to_wire(), i as u64);
+    }
+    let s = core.status();
+    assert_eq!(s.quarantined, MAX_QUARANTINE_PER_PEER);
+    assert_eq!(s.metrics.evidence_refused, 1, "the peer's cap");
+    assert_eq!(s.metrics.bans, 0);
+    // A forged copy is not kept: it goes to the log, which refuses it as invalid.
+    let mut forged = pb::SignedEvent {
+        event: lagging_event(&g, key(250), None, 3).event_bytes.clone(),
+        signature: vec![1; 64],
+    };
+    forged.signature[0] ^= 1;
+    let acts = gossip(
+        &mut core,
+        key(2).public(),
+        prost::Message::encode_to_vec(&forged),
+        500,
+    );
+    assert_eq!(verdicts(&acts), vec![Verdict::Reject]);
+    assert_eq!(core.status().quarantined, MAX_QUARANTINE_PER_PEER);
+    // Kept events are forgotten after the time limit.
+    for t in [QUARANTINE_TTL_MS + 1_000, QUARANTINE_TTL_MS + 2_000] {
+        core.handle(at(t), Input::Timer);
+    }
+    assert_eq!(
+        core.status().quarantined,
+        0,
+        "kept for at most the time limit"
+    );
+}
+
+/// A key named by a stored event is known whatever that event's outcome in the fold, so
+/// two nodes holding the same events always agree on whom they know.
+#[test]
+fn a_key_named_by_a_rejected_event_is_known() {
+    let (g, _) = network();
+    let mut core = open(&Disk::default(), &g, true);
+    let peer = key(2).public();
+    core.handle(at(1), Input::Connected(peer));
+    // Practice 2's node invites a key with an invitation that expires before it is
+    // signed: the fold rejects it, but the key is named.
+    let named = key(201);
+    let mut w2 = FeedWriter::resume(key(2), NetworkId(g.id), None);
+    let invite = w2.sign(
+        T0 + 10,
+        vec![g.id],
+        Body::Invitation(pb::Invitation {
+            node_key: named.public().as_bytes().to_vec(),
+            expires_ms: T0 + 5,
+            practice_name: "Late".into(),
+            ods_code: "L1".into(),
+            bootstrap: vec![],
+        }),
+    );
+    gossip(&mut core, peer, invite.to_wire(), 1);
+    assert!(matches!(
+        core.replica().outcome(&invite.id),
+        Some(mutual_protocol::state::Outcome::Rejected(_))
+    ));
+    let mut w = FeedWriter::resume(
+        Keypair::from_seed(&named.seed()).expect("k"),
+        NetworkId(g.id),
+        None,
+    );
+    let ev = w.sign(
+        T0 + 20,
+        vec![g.id, invite.id],
+        Body::Witness(pb::Witness {}),
+    );
+    gossip(&mut core, peer, ev.to_wire(), 2);
+    assert!(
+        core.replica().get(&ev.id).is_some(),
+        "stored as evidence, not kept apart"
+    );
+}
+
+/// A peer whose log holds a feed this node does not know (evidence an older version
+/// stored) still completes a round with it and shows it its own head: the round neither
+/// pulls nor wants that feed.
+#[test]
+fn a_peer_holding_an_unknown_feed_still_shows_a_node_its_head() {
+    let (g, _) = network();
+    // Node 1 restarts from a store holding the genesis: it may sign only once a member
+    // has shown it its head.
+    let disk = Disk::default();
+    drop(open(&disk, &g, true));
+    let mut core = open(&disk, &g, false);
+    let acts = core.handle(
+        at(1),
+        Input::Local {
+            ticket: 1,
+            request: Local::Author {
+                log: None,
+                bodies: vec![Body::Witness(pb::Witness {})],
+            },
         },
     );
-    assert_eq!(
-        core.replica().len(),
-        2 + MAX_QUARANTINE_PER_AUTHOR,
-        "the invitation and the kept events"
-    );
-    // Per peer: MAX + 1 events from one peer by distinct unknown authors.
-    let (g2, _) = network();
-    let mut core = open(&Disk::default(), &g2, true);
-    let events: Vec<Vec<u8>> = (0..=MAX_QUARANTINE_PER_PEER)
-        .map(|i| stranger_event(&g2, 30 + i as u8, 1 + i as u64))
-        .collect();
-    let acts = pull_round(&mut core, peer, &events);
-    assert_eq!(core.status().metrics.evidence_refused, 1, "the peer's cap");
     assert!(
-        !banned(&acts, &peer),
-        "one page over the cap is one offence, not a ban"
+        !acts.iter().any(|a| matches!(a, Action::Reply { .. })),
+        "it waits"
     );
+    let stranger = lagging_event(&g, key(202), None, 5);
+    let acts = pull_round(
+        &mut core,
+        key(2).public(),
+        &[g.to_wire(), stranger.to_wire()],
+    );
+    let signed = acts.iter().any(|a| {
+        matches!(
+            a,
+            Action::Reply {
+                ticket: 1,
+                reply: Reply::Authored(Ok(_))
+            }
+        )
+    });
+    assert!(signed, "the round completed and the node signed: {acts:?}");
+    assert!(core.replica().get(&stranger.id).is_none());
 }
 
 /// A local user's event by a key the network does not know is refused with a message,

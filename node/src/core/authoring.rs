@@ -215,7 +215,11 @@ impl<S: Store> NodeCore<S> {
         let seed = self.keypair.seed();
         let now = self.now.wall_ms;
         let durable = !self.defective(Defect::AckBeforeDurable);
-        let (ids, wires) = sign_into(&mut self.net, &seed, now, bodies, durable)?;
+        let signed = sign_into(&mut self.net, &seed, now, bodies, durable);
+        // Events signed before one that was refused are in the store but not synced.
+        self.unflushed |= signed.is_err();
+        let (ids, wires) = signed?;
+        self.note_stored(&ids);
         self.snapshot_due = true;
         self.unflushed |= !durable;
         self.metrics.events_authored += ids.len() as u64;
@@ -241,7 +245,9 @@ impl<S: Store> NodeCore<S> {
             .feds
             .get_mut(&federation)
             .ok_or_else(|| NodeError::Refused(format!("no federation {federation} here")))?;
-        let (ids, wires) = sign_into(log, &seed, now, bodies, true)?;
+        let signed = sign_into(log, &seed, now, bodies, true);
+        self.unflushed |= signed.is_err();
+        let (ids, wires) = signed?;
         self.metrics.events_authored += ids.len() as u64;
         for wire in wires {
             self.out.push(Action::Publish {

@@ -170,10 +170,11 @@ impl<S: Store> NodeCore<S> {
         let done: Vec<FederationId> = self
             .feds
             .keys()
-            .filter(|f| !self.in_federation(f))
+            .filter(|f| !self.unsubscribed.contains(f) && !self.in_federation(f))
             .copied()
             .collect();
         for f in done {
+            self.unsubscribed.insert(f);
             self.out.push(Action::Unsubscribe(Some(f)));
         }
     }

@@ -2,32 +2,35 @@
 //! partner signed elsewhere), into the network's log or a federation's; storing what was
 //! taken in, and making it durable within [`super::HOUSEKEEPING_MS`].
 //!
-//! ## The evidence quarantine (docs/NETWORK.md §6)
-//! A well-signed event by a key the network's log has never known (no member, partner,
-//! retired key or open invitation) can have no effect, and anyone holding a member node's
-//! key could make millions of them. So such an event is not taken into the log at all: it
-//! is kept apart, at most [`MAX_QUARANTINE_PER_PEER`] from one sender,
-//! [`MAX_QUARANTINE_PER_AUTHOR`] by one author and [`MAX_QUARANTINE`] in all, never
-//! forwarded and never served. The sender is penalised when the event is provably a
-//! stranger's, that is when every cause it names is in the log (so the events that would
-//! make an honest author known, its causal past, are there too): for each such event it
-//! gossiped (an honest node never forwards one), and for a sync page of them that found
-//! its cap full. An event whose causes are missing may be by an author this node does not
-//! know yet because it lags (a joining node has not even the genesis), and costs its
-//! sender nothing but the cap. When its author becomes known (the admission that names the key arrives), the
-//! event is taken in as if it had just arrived. Since no node stores such an event before
-//! its author is known to it, and the test of "known" only grows as events arrive, every
-//! node ends with the same log.
+//! ## The evidence quarantine (docs/NETWORK.md §6.1)
+//! A well-signed event by a key that no stored event of the network's log names (as a
+//! founding practice or partner, an invited or admitted node, an admitted partner, a
+//! replacement or rotated key) and that authored nothing stored can have no effect, and
+//! anyone holding a member node's key could make millions of them. So such an event is
+//! not taken into the log at all: its signature and network are checked, and it is kept
+//! apart, at most [`MAX_QUARANTINE_PER_PEER`] from one sender,
+//! [`MAX_QUARANTINE_PER_AUTHOR`] by one author and [`MAX_QUARANTINE`] in all, for at most
+//! [`QUARANTINE_TTL_MS`], never forwarded and never served; sync rounds do not ask for
+//! such authors' feeds. The set of named keys only grows as events are stored, whatever
+//! their outcome in the fold, so a node never refuses an event that another node holding
+//! the same events stores. The sender is penalised only for gossiping an event that is
+//! provably a stranger's, that is when every cause it names is in the log (so the events
+//! that would make an honest author known, its causal past, are there too); an honest node
+//! never forwards one. An event whose causes are missing may be by an author this node
+//! does not know yet because it lags (a joining node has not even the genesis), and costs
+//! its sender nothing but the cap. When its author becomes known (the invitation or
+//! admission that names the key arrives), the event is taken in as if it had just arrived.
 
 use super::io::{Action, LogId, Verdict};
 use super::peers::Offence;
 use super::status::{NodeError, Submitted};
 use super::store::{Snapshot, Store, StoreError};
 use super::{Defect, NodeCore};
-use mutual_protocol::event::SignedEvent;
+use mutual_protocol::event::{Body, SignedEvent};
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::{Fold, IngestError, Ingested, Replica};
+use mutual_protocol::signature;
 use std::collections::{BTreeMap, HashSet};
 
 /// Most quarantined events kept from one sending peer. Enough for a partner's burst of
@@ -38,12 +41,17 @@ pub const MAX_QUARANTINE_PER_PEER: usize = 64;
 pub const MAX_QUARANTINE_PER_AUTHOR: usize = 16;
 /// Most quarantined events kept in all.
 pub const MAX_QUARANTINE: usize = 1_024;
+/// How long a quarantined event is kept, ms: ten sync intervals, time for the event that
+/// names its author to arrive; after that it is forgotten (and fetched again if ever
+/// wanted).
+pub const QUARANTINE_TTL_MS: u64 = 10 * 60_000;
 
 /// Events by authors the network's log does not know yet, each with the peer it came
 /// from (none: a local user).
 #[derive(Debug, Default)]
 pub struct Quarantine {
-    events: BTreeMap<EventId, (Vec<u8>, PublicKey, Option<PublicKey>)>,
+    /// Each event's wire bytes, author, sender and when it was kept (monotonic ms).
+    events: BTreeMap<EventId, (Vec<u8>, PublicKey, Option<PublicKey>, u64)>,
     per_peer: BTreeMap<PublicKey, usize>,
     per_author: BTreeMap<PublicKey, usize>,
 }
@@ -56,6 +64,7 @@ impl Quarantine {
         wire: &[u8],
         author: PublicKey,
         from: Option<PublicKey>,
+        now_ms: u64,
     ) -> bool {
         if self.events.contains_key(&id) {
             return true;
@@ -73,8 +82,27 @@ impl Quarantine {
             *self.per_peer.entry(p).or_default() += 1;
         }
         *self.per_author.entry(author).or_default() += 1;
-        self.events.insert(id, (wire.to_vec(), author, from));
+        self.events
+            .insert(id, (wire.to_vec(), author, from, now_ms));
         true
+    }
+
+    /// Forgets events kept longer than [`QUARANTINE_TTL_MS`].
+    fn expire(&mut self, now_ms: u64) {
+        let old: Vec<EventId> = self
+            .events
+            .iter()
+            .filter(|(_, e)| now_ms.saturating_sub(e.3) >= QUARANTINE_TTL_MS)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            if let Some((_, author, from, _)) = self.events.remove(&id) {
+                decrement(&mut self.per_author, &author);
+                if let Some(p) = &from {
+                    decrement(&mut self.per_peer, p);
+                }
+            }
+        }
     }
 
     /// Takes out the events whose authors `known` now accepts.
@@ -82,13 +110,13 @@ impl Quarantine {
         let ready: Vec<EventId> = self
             .events
             .iter()
-            .filter(|(_, (_, author, _))| known(author))
+            .filter(|(_, (_, author, _, _))| known(author))
             .map(|(id, _)| *id)
             .collect();
         ready
             .into_iter()
             .filter_map(|id| self.events.remove(&id))
-            .map(|(wire, author, from)| {
+            .map(|(wire, author, from, _)| {
                 decrement(&mut self.per_author, &author);
                 if let Some(p) = &from {
                     decrement(&mut self.per_peer, p);
@@ -214,13 +242,28 @@ fn ingest_into<F: Fold, S: Store>(
     (results, sorted, wrote)
 }
 
-/// Whether a network's log knows `author`: a member practice or partner now or before,
-/// the holder of an open invitation, or an author whose events it already holds.
-fn knows(replica: &Replica, author: &PublicKey) -> bool {
-    let st = replica.state();
-    st.membership().is_known(author)
-        || st.invitations().any(|(k, _)| k == author)
-        || replica.feed_head(author).is_some()
+/// The keys a network event names as ones that may author events in the log: the
+/// founding practices and partners, an invited node, an admitted practice's node or
+/// partner, a replacement key, a rotated key. Whatever the event's outcome in the fold.
+fn named_keys(body: &Body) -> Vec<&[u8]> {
+    match body {
+        Body::Genesis(g) => g
+            .practices
+            .iter()
+            .map(|p| p.node_key.as_slice())
+            .chain(g.partners.iter().map(|p| p.key.as_slice()))
+            .collect(),
+        Body::Invitation(i) => vec![i.node_key.as_slice()],
+        Body::Motion(m) => m
+            .admit_practice
+            .iter()
+            .map(|p| p.node_key.as_slice())
+            .chain(m.admit_partner.iter().map(|p| p.key.as_slice()))
+            .chain(std::iter::once(m.replacement_key.as_slice()))
+            .collect(),
+        Body::KeyRotation(r) => vec![r.new_key.as_slice()],
+        _ => Vec::new(),
+    }
 }
 
 /// What became of one event offered to [`NodeCore::take_in`].
@@ -230,8 +273,6 @@ pub(super) enum Taken {
     Log(Result<Ingested, IngestError>),
     /// Its author is unknown: kept apart, or dropped for a full cap.
     Quarantined {
-        /// Kept apart.
-        kept: bool,
         /// Every cause is in the log, so the author is a stranger, not merely not yet
         /// known to a node that lags behind.
         proven: bool,
@@ -239,11 +280,29 @@ pub(super) enum Taken {
 }
 
 impl<S: Store> NodeCore<S> {
-    /// Whether the network's log knows `author`: a member practice or partner now or
-    /// before, or the holder of an open invitation. The genesis's author is not yet
-    /// known when the genesis arrives; the genesis is let in by its id.
+    /// Whether the network's log knows `author`: a stored event names it or is by it. The
+    /// genesis's author is not yet known when the genesis arrives; the genesis is let in
+    /// by its id.
     pub(super) fn knows_author(&self, author: &PublicKey) -> bool {
-        knows(&self.net.replica, author)
+        self.named.contains(author)
+    }
+
+    /// Notes the authors of newly stored events of the network's log and the keys they
+    /// name (see [`named_keys`]).
+    pub(super) fn note_stored(&mut self, ids: &[EventId]) {
+        for id in ids {
+            let Some(ev) = self.net.replica.get(id) else {
+                continue;
+            };
+            self.named.insert(ev.event.author);
+            if let Some(body) = &ev.event.body {
+                for k in named_keys(body) {
+                    if let Ok(k) = PublicKey::from_slice(k) {
+                        self.named.insert(k);
+                    }
+                }
+            }
+        }
     }
 
     /// Takes in events for a log (see [`NodeCore::take_in_log`]), then any quarantined
@@ -276,7 +335,14 @@ impl<S: Store> NodeCore<S> {
         let genesis = self.net.replica.network().genesis();
         for w in wires {
             let unknown = match (log, SignedEvent::decode(w)) {
-                (None, Ok(ev)) if ev.id != genesis && !self.knows_author(&ev.event.author) => {
+                // Only a well-signed event of this network is kept apart; anything else
+                // goes to the log, which refuses it and names the fault.
+                (None, Ok(ev))
+                    if ev.id != genesis
+                        && !self.knows_author(&ev.event.author)
+                        && ev.event.network == Some(self.net.replica.network())
+                        && signature::verify(&ev.signature_item()) =>
+                {
                     // With every cause in the log, the events that would make an honest
                     // author known (its causal past) are here: its author is a stranger.
                     let proven = ev
@@ -289,11 +355,11 @@ impl<S: Store> NodeCore<S> {
             };
             match unknown {
                 Some((id, author, proven)) => {
-                    let kept = self.quarantine.keep(id, w, author, from);
+                    let kept = self.quarantine.keep(id, w, author, from, self.now.mono_ms);
                     if !kept {
                         self.metrics.evidence_refused += 1;
                     }
-                    taken.push(Some(Taken::Quarantined { kept, proven }));
+                    taken.push(Some(Taken::Quarantined { proven }));
                 }
                 None => {
                     taken.push(None);
@@ -309,6 +375,9 @@ impl<S: Store> NodeCore<S> {
                 None => return (Vec::new(), Ok(())),
             },
         };
+        if log.is_none() {
+            self.note_stored(&sorted.stored);
+        }
         let persisted = match wrote {
             Ok(w) => {
                 self.unflushed |= w;
@@ -355,8 +424,8 @@ impl<S: Store> NodeCore<S> {
     /// the quarantine is bounded, so it ends.
     pub(super) fn release_quarantine(&mut self) {
         while !self.quarantine.is_empty() {
-            let replica = &self.net.replica;
-            let ready = self.quarantine.release(|a| knows(replica, a));
+            let named = &self.named;
+            let ready = self.quarantine.release(|a| named.contains(a));
             if ready.is_empty() {
                 return;
             }
@@ -390,7 +459,7 @@ impl<S: Store> NodeCore<S> {
                 Some(Taken::Log(Ok(Ingested::Duplicate))) => Verdict::Ignore,
                 Some(Taken::Log(Ok(_))) => Verdict::Accept,
                 Some(Taken::Log(Err(e))) if !e.is_peer_fault() => Verdict::Ignore,
-                Some(Taken::Quarantined { proven, .. }) => {
+                Some(Taken::Quarantined { proven }) => {
                     // An honest node never forwards an event by a stranger; one whose
                     // causes this node lacks may be by an author it does not know yet.
                     if proven {
@@ -416,19 +485,10 @@ impl<S: Store> NodeCore<S> {
         let before = held(self);
         let wires: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
         // A store failure is noted by take_in; a peer's events come again.
-        let (taken, _) = self.take_in(log, &wires, Some(peer));
-        let dropped = |t: &Taken| {
-            matches!(
-                t,
-                Taken::Quarantined {
-                    kept: false,
-                    proven: true
-                }
-            )
-        };
-        if taken.iter().any(dropped) {
-            self.punish(peer, Offence::UnknownAuthor);
-        }
+        // Events by unknown authors here cost the sender nothing but the quarantine's cap:
+        // rounds do not ask for such feeds, and a lagging node may not know an honest
+        // author yet.
+        let _ = self.take_in(log, &wires, Some(peer));
         held(self) > before
     }
 
@@ -465,7 +525,6 @@ impl<S: Store> NodeCore<S> {
             }
             None => {
                 self.net.store.sync()?;
-                self.unflushed = false;
                 self.net.replica.outcome(&id)
             }
         }
@@ -484,6 +543,8 @@ impl<S: Store> NodeCore<S> {
     pub(super) fn release_held(&mut self) {
         let now = self.now.wall_ms;
         let released = take_released(&mut self.net.replica, now);
+        self.note_stored(&released);
+        self.quarantine.expire(self.now.mono_ms);
         let mut failed = None;
         match store_taken(&self.net.replica, &mut self.net.store, &released, &[]) {
             Ok(wrote) => {

@@ -144,11 +144,15 @@ pub struct NodeCore<S: Store> {
     /// When (monotonic ms) this node first saw each federation's log record that its
     /// network left.
     left_seen: HashMap<FederationId, u64>,
+    /// Federations whose topics this node has left.
+    unsubscribed: HashSet<FederationId>,
     /// When this node writes a `Witness` event, if it still has something to witness or
     /// a motion to close then (monotonic ms).
     witness_due: Option<u64>,
     /// Events by authors the network's log does not know, kept apart (intake.rs).
     quarantine: Quarantine,
+    /// Keys a stored event of the network's log names or is by (intake.rs).
+    named: HashSet<PublicKey>,
     /// What the gate was last computed from, and when (peers.rs).
     gate_seen: Option<((usize, usize, bool), u64)>,
     next_housekeeping: u64,
@@ -220,13 +224,17 @@ impl<S: Store> NodeCore<S> {
             own_peers: BTreeSet::new(),
             attested: HashSet::new(),
             left_seen: HashMap::new(),
+            unsubscribed: HashSet::new(),
             witness_due: None,
             quarantine: Quarantine::default(),
+            named: HashSet::new(),
             gate_seen: None,
             next_housekeeping: now.mono_ms,
             next_sync: now.mono_ms,
         };
         tracing::info!(network = %network, events = core.net.replica.len(), "store loaded");
+        let stored: Vec<_> = core.net.replica.events_in_order().map(|e| e.id).collect();
+        core.note_stored(&stored);
         core.open_federations();
         core.refresh_gate();
         let actions = std::mem::take(&mut core.out);

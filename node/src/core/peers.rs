@@ -31,8 +31,7 @@ pub enum Offence {
     Malformed,
     /// Sent requests faster than the rate limit.
     RateLimited,
-    /// Gossiped an event by a key the network does not know, or sent more of them in
-    /// sync pages than the quarantine keeps.
+    /// Gossiped an event provably by a key the network does not know.
     UnknownAuthor,
 }
 

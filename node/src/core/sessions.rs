@@ -186,6 +186,11 @@ impl<S: Store> NodeCore<S> {
                 tracing::debug!(%peer, reason = %r.reason, "sync request refused");
                 Answer::Refused
             }
+            Some(Resp::Frontier(f)) if step == Step::Frontier && log.is_none() => {
+                let known = self.known_frontier(f);
+                self.answered(log, peer, step, Answer::Frontier(&known));
+                return;
+            }
             _ => Answer::of(step, &resp),
         };
         self.answered(log, peer, step, answer);
@@ -242,6 +247,11 @@ impl<S: Store> NodeCore<S> {
                 // A peer that sent its frontier may hold what this node lacks: pull it
                 // too.
                 if let Some(Req::Frontier(f)) = &req.kind {
+                    let known = match log {
+                        None => self.known_frontier(f),
+                        Some(_) => f.clone(),
+                    };
+                    let f = &known;
                     let mut out = Vec::new();
                     match log.and_then(|f| self.feds.get_mut(&f)) {
                         Some(l) => l.rounds.on_frontier_request(peer, f, &l.replica, &mut out),
@@ -262,6 +272,33 @@ impl<S: Store> NodeCore<S> {
                 }
                 sync::refused(&refusal)
             }
+        }
+    }
+
+    /// A peer's frontier of the network's log without the feeds of authors this node's
+    /// log does not know (docs/NETWORK.md §6.1): a round neither pulls them nor counts
+    /// them as wanted, so a peer holding such a feed (say, evidence stored by an older
+    /// version) can still complete a round and show this node its own head.
+    /// Until the log holds its genesis it knows no one, and takes every feed.
+    fn known_frontier(&self, f: &pb::Frontier) -> pb::Frontier {
+        if self
+            .net
+            .replica
+            .get(&self.net.replica.network().genesis())
+            .is_none()
+        {
+            return f.clone();
+        }
+        pb::Frontier {
+            entries: f
+                .entries
+                .iter()
+                .filter(|e| {
+                    PublicKey::from_slice(&e.author)
+                        .is_ok_and(|a| a == self.me || self.knows_author(&a))
+                })
+                .cloned()
+                .collect(),
         }
     }
 

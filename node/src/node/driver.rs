@@ -342,7 +342,14 @@ impl Driver {
                     let until = self.started + Duration::from_millis(until_ms);
                     self.swarm.behaviour_mut().gate.ban(peer_of(&peer), until);
                 }
-                Action::Unban(peer) => self.swarm.behaviour_mut().gate.unban(&peer_of(&peer)),
+                Action::Unban(peer) => {
+                    let peer = peer_of(&peer);
+                    self.swarm.behaviour_mut().gate.unban(&peer);
+                    self.swarm
+                        .behaviour_mut()
+                        .gossip
+                        .remove_blacklisted_peer(&peer);
+                }
                 Action::Blacklist(peer) => self
                     .swarm
                     .behaviour_mut()
