@@ -38,18 +38,39 @@ pub enum KeyError {
     Weak,
 }
 
+/// Most keys remembered as checked (see [`PublicKey::from_slice`]); past it the memory is
+/// emptied and filled again. 65,536 keys cover every practice and partner of a national
+/// federation, at 32 bytes each (2 MiB).
+pub const MAX_CHECKED_KEYS: usize = 65_536;
+
+/// Keys already checked to be valid points. Checking decompresses a curve point, which
+/// costs as much as a fifth of a signature check, and the state asks it of the same few
+/// thousand keys on every membership lookup and refold. Only the answer "valid" is kept,
+/// so what `from_slice` returns is the same with or without it.
+static CHECKED: std::sync::Mutex<Option<std::collections::HashSet<[u8; PUBLIC_KEY_LEN]>>> =
+    std::sync::Mutex::new(None);
+
 impl PublicKey {
     /// Checks and wraps 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, KeyError> {
         let arr: [u8; PUBLIC_KEY_LEN] = bytes
             .try_into()
             .map_err(|_| KeyError::Length(bytes.len()))?;
+        let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+        let known = checked.get_or_insert_with(Default::default);
+        if known.contains(&arr) {
+            return Ok(PublicKey(arr));
+        }
         let point = CompressedEdwardsY(arr)
             .decompress()
             .ok_or(KeyError::NotAPoint)?;
         if point.is_small_order() {
             return Err(KeyError::Weak);
         }
+        if known.len() >= MAX_CHECKED_KEYS {
+            known.clear();
+        }
+        known.insert(arr);
         Ok(PublicKey(arr))
     }
 
@@ -173,6 +194,28 @@ impl fmt::Debug for Keypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memory of checked keys changes no answer: asked again, and after the memory
+    /// has been emptied at its limit, a valid key is still valid and a bad one still bad.
+    #[test]
+    fn remembering_checked_keys_changes_no_answer() {
+        let good = Keypair::from_seed(&[9; 32]).expect("key").public();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for _ in 0..2 {
+            assert_eq!(PublicKey::from_slice(good.as_bytes()), Ok(good));
+            assert_eq!(PublicKey::from_slice(&identity), Err(KeyError::Weak));
+        }
+        // Fill the memory past its limit with other valid keys.
+        for i in 0..=MAX_CHECKED_KEYS as u64 {
+            let mut seed = [0x5c; 32];
+            seed[..8].copy_from_slice(&i.to_le_bytes());
+            let k = Keypair::from_seed(&seed).expect("key").public();
+            assert!(PublicKey::from_slice(k.as_bytes()).is_ok());
+        }
+        assert_eq!(PublicKey::from_slice(good.as_bytes()), Ok(good));
+        assert_eq!(PublicKey::from_slice(&identity), Err(KeyError::Weak));
+    }
 
     #[test]
     fn weak_and_malformed_keys_are_refused() {
