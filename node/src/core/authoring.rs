@@ -137,7 +137,9 @@ impl<S: Store> NodeCore<S> {
             self.reply_authored(ticket, Err(NodeError::Refused(why.to_string())));
         } else {
             self.waiting.push(WaitingAuthor {
-                deadline_ms: self.now.mono_ms + self.config.head_timeout_ms,
+                // The clock is counted in whole ms, rounded down: one more ms keeps the
+                // wait from ever being shorter than the timeout.
+                deadline_ms: self.now.mono_ms + self.config.head_timeout_ms + 1,
                 log,
                 bodies,
                 ticket,

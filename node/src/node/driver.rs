@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-pub use crate::core::{sign_next, Metrics, NodeError, NotNow, Status, Submitted};
+use crate::core::{NodeError, Submitted};
 
 use super::handle::{Command, NodeHandle};
 use super::{Config, Network, COMMAND_QUEUE};

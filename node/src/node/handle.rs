@@ -10,7 +10,7 @@ use mutual_protocol::replica::Replica;
 use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
 
-pub use crate::core::{sign_next, Metrics, NodeError, NotNow, Status, Submitted};
+use crate::core::{NodeError, Status, Submitted};
 
 pub(super) type Query = Box<dyn FnOnce(&Replica) + Send>;
 pub(super) type FedQuery = Box<dyn FnOnce(&Replica, &BTreeMap<FederationId, FedLog>) + Send>;
