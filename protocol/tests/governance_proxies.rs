@@ -33,15 +33,6 @@ fn appoint(motion: mutual_protocol::id::EventId, holder: u32, expires: u64) -> B
     })
 }
 
-fn as_proxy(motion: mutual_protocol::id::EventId, appointer: u32, choice: Choice) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: motion.as_bytes().to_vec(),
-        choice: choice as i32,
-        on_behalf_of: pk(appointer),
-        ..Default::default()
-    })
-}
-
 fn revoke(motion: mutual_protocol::id::EventId) -> Body {
     Body::Ballot(pb::Ballot {
         motion: motion.as_bytes().to_vec(),

@@ -322,24 +322,6 @@ fn a_genesis_deed_out_of_range_falls_back_to_the_defaults() {
 
 // ---- 3. Proxy re-appointment -------------------------------------------------------
 
-fn appoint(motion: EventId, holder: u32) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: motion.as_bytes().to_vec(),
-        choice: Choice::AppointProxy as i32,
-        proxy: pk(holder),
-        ..Default::default()
-    })
-}
-
-fn as_proxy(motion: EventId, appointer: u32, choice: Choice) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: motion.as_bytes().to_vec(),
-        choice: choice as i32,
-        on_behalf_of: pk(appointer),
-        ..Default::default()
-    })
-}
-
 #[test]
 fn re_appointing_the_same_holder_withdraws_their_proxy_vote() {
     let mut net = Net::new(

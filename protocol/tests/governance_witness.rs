@@ -37,26 +37,6 @@ fn with_proxies() -> Net {
     )
 }
 
-/// Appoints partner key `holder` as proxy on `m`.
-fn appoint(m: EventId, holder: u32) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: m.as_bytes().to_vec(),
-        choice: Choice::AppointProxy as i32,
-        proxy: pk(holder),
-        ..Default::default()
-    })
-}
-
-/// A vote for `m` cast as proxy for partner key `appointer`.
-fn proxy_for(m: EventId, appointer: u32) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: m.as_bytes().to_vec(),
-        choice: Choice::For as i32,
-        on_behalf_of: pk(appointer),
-        ..Default::default()
-    })
-}
-
 /// How many partners have a ballot that counts (witnessed) on `m`.
 fn counted(net: &Net, m: &EventId) -> usize {
     let rec = net.r.state().governance().motion(m).expect("motion");
@@ -138,7 +118,7 @@ fn a_partner_s_ballot_witnesses_the_ballots_of_other_practices_in_its_past() {
     let mut net = with_proxies();
     let m = net.propose(102, PROPOSED, motion(DecisionKind::General));
     let a = net.cast_unwitnessed(104, DURING, m, appoint(m, 102));
-    let v = net.cast_unwitnessed(102, DURING + 1, m, proxy_for(m, 104));
+    let v = net.cast_unwitnessed(102, DURING + 1, m, as_proxy(m, 104, Choice::For));
     assert_eq!(net.outcome(&v), Outcome::Applied);
     assert!(!net.unwitnessed(m, a) && net.unwitnessed(m, v));
     net.event(2, DURING + 2, witness());
@@ -201,7 +181,7 @@ fn a_refused_ballot_waits_and_counts_once_what_it_needs_is_counted() {
     net.put(&a);
     let before = net.sign(102, DURING, vec![m], witness());
     net.put(&before);
-    let v = net.sign(102, DURING + 1, vec![m], proxy_for(m, 104));
+    let v = net.sign(102, DURING + 1, vec![m], as_proxy(m, 104, Choice::For));
     net.put(&v);
     assert_eq!(
         net.outcome(&v.id),

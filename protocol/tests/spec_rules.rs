@@ -282,24 +282,6 @@ fn a_network_that_left_a_federation_cannot_link_to_it_again_but_can_link_to_a_ne
 
 // ------------------------------------------------- witnessing proxy votes (GOVERNANCE §5.5)
 
-fn appoint(motion: EventId, holder: u32) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: motion.as_bytes().to_vec(),
-        choice: Choice::AppointProxy as i32,
-        proxy: pk(holder),
-        ..Default::default()
-    })
-}
-
-fn as_proxy(motion: EventId, appointer: u32) -> Body {
-    Body::Ballot(pb::Ballot {
-        motion: motion.as_bytes().to_vec(),
-        choice: Choice::For as i32,
-        on_behalf_of: pk(appointer),
-        ..Default::default()
-    })
-}
-
 #[test]
 fn a_proxy_vote_is_witnessed_as_its_signer_s_ballot_so_the_appointer_may_witness_it() {
     // Practice 1: partners 102, 103; practice 2: 104, 105; practice 3: 106, 107.
@@ -314,7 +296,7 @@ fn a_proxy_vote_is_witnessed_as_its_signer_s_ballot_so_the_appointer_may_witness
     // 104 (practice 2) appoints 102 (practice 1); 102's proxy vote follows the appointment
     // and, being of another practice, witnesses it.
     let a = net.cast_unwitnessed(104, DURING, m, appoint(m, 102));
-    let pv = net.cast_unwitnessed(102, DURING + 1, m, as_proxy(m, 104));
+    let pv = net.cast_unwitnessed(102, DURING + 1, m, as_proxy(m, 104, Choice::For));
     assert_eq!(net.outcome(&pv), Outcome::Applied);
     assert!(!net.unwitnessed(m, a), "the appointment counted");
     assert!(net.unwitnessed(m, pv));

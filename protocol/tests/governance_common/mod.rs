@@ -162,6 +162,26 @@ pub fn ballot(motion: EventId, choice: Choice) -> Body {
     })
 }
 
+/// Partner key `holder` appointed proxy on `motion` (until the motion closes).
+pub fn appoint(motion: EventId, holder: u32) -> Body {
+    Body::Ballot(pb::Ballot {
+        motion: motion.as_bytes().to_vec(),
+        choice: Choice::AppointProxy as i32,
+        proxy: pk(holder),
+        ..Default::default()
+    })
+}
+
+/// A ballot on `motion` cast as proxy for partner key `appointer`.
+pub fn as_proxy(motion: EventId, appointer: u32, choice: Choice) -> Body {
+    Body::Ballot(pb::Ballot {
+        motion: motion.as_bytes().to_vec(),
+        choice: choice as i32,
+        on_behalf_of: pk(appointer),
+        ..Default::default()
+    })
+}
+
 pub fn ranking(motion: EventId, keys: &[u32]) -> Body {
     Body::Ballot(pb::Ballot {
         motion: motion.as_bytes().to_vec(),
