@@ -1,14 +1,15 @@
 //! The command line's side of the local API: plain HTTP/1.1 requests to the node of a
 //! data directory, and signing events with a partner's key to hand to that node.
 
-use crate::api::{EventView, FeedView};
+use crate::api::prepare::{encode_body, PrepareRequest, Prepared};
 use crate::clock_ms;
 use crate::daemon::{FileConfig, TOKEN_FILE};
+use crate::keystore::FeedRecord;
 use crate::node::Submitted;
 use anyhow::{bail, Context, Result};
-use mutual_protocol::event::{deps_for, referent, Body, FeedWriter};
-use mutual_protocol::id::EventId;
+use mutual_protocol::event::{Body, SignedEvent};
 use mutual_protocol::keys::Keypair;
+use mutual_protocol::signature::EVENT_DOMAIN;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -29,11 +30,15 @@ pub struct Refused {
     pub message: String,
 }
 
-/// A data directory's running node, reached through its local API.
+/// A practice's running node, reached through its HTTP API: the node of a data directory
+/// on this machine (which can use the directory's token for writes the node signs), or a
+/// node elsewhere given by its URL (`--node`, `MUTUAL_NODE`), to which a partner hands
+/// events they sign themselves.
 #[derive(Debug, Clone)]
 pub struct Client {
     addr: SocketAddr,
-    token_file: PathBuf,
+    host: String,
+    token_file: Option<PathBuf>,
     clock_offset_ms: i64,
 }
 
@@ -41,11 +46,61 @@ impl Client {
     /// The node of data directory `dir` (its API address, token and clock from there).
     pub fn of(dir: &Path) -> Result<Self> {
         let file = FileConfig::read(dir)?;
+        let addr = file.api_addr()?;
         Ok(Client {
-            addr: file.api_addr()?,
-            token_file: dir.join(TOKEN_FILE),
+            addr,
+            host: addr.to_string(),
+            token_file: Some(dir.join(TOKEN_FILE)),
             clock_offset_ms: file.clock_offset_ms,
         })
+    }
+
+    /// A node given by its URL, `http://HOST:PORT` (no token: only events a partner
+    /// signs can be handed to it).
+    pub fn remote(url: &str) -> Result<Self> {
+        let rest = url.trim().trim_end_matches('/');
+        let Some(hostport) = rest.strip_prefix("http://") else {
+            if rest.starts_with("https://") {
+                bail!(
+                    "{url}: this client speaks plain HTTP only; reach a TLS node through a \
+                     local tunnel (see README, \"A partner's own machine\")"
+                );
+            }
+            bail!("{url}: a node's URL looks like http://HOST:PORT");
+        };
+        if hostport.contains('/') {
+            bail!("{url}: give the node's address only, without a path");
+        }
+        use std::net::ToSocketAddrs;
+        let addr = hostport
+            .to_socket_addrs()
+            .with_context(|| format!("{url}: cannot resolve {hostport}"))?
+            .next()
+            .with_context(|| format!("{url}: {hostport} has no address"))?;
+        let mut c = Client {
+            addr,
+            host: hostport.to_string(),
+            token_file: None,
+            clock_offset_ms: 0,
+        };
+        // Times are read by the node's clock, as on its own machine.
+        let status: serde_json::Value = c.get("/status")?;
+        if let Some(node_now) = status["now_ms"].as_u64() {
+            c.clock_offset_ms = (node_now as i64).saturating_sub(clock_ms(0) as i64);
+        }
+        Ok(c)
+    }
+
+    /// `--node URL` if given (or `MUTUAL_NODE`), else the node of `--dir`.
+    pub fn connect(dir: Option<&Path>, node: Option<&str>) -> Result<Self> {
+        match (node, dir) {
+            (Some(url), _) => Self::remote(url),
+            (None, Some(dir)) => Self::of(dir),
+            (None, None) => bail!(
+                "which node? give --dir (the practice's data directory, on its machine) or \
+                 --node http://HOST:PORT (from anywhere; also MUTUAL_NODE)"
+            ),
+        }
     }
 
     /// The node's clock (the local clock with the data directory's offset).
@@ -54,11 +109,17 @@ impl Client {
     }
 
     fn token(&self) -> Result<String> {
-        Ok(std::fs::read_to_string(&self.token_file)
+        let Some(file) = &self.token_file else {
+            bail!(
+                "this needs the practice's API token, on the node's machine (--dir); a \
+                 partner's own events (motions, votes, proxies) need none"
+            );
+        };
+        Ok(std::fs::read_to_string(file)
             .with_context(|| {
                 format!(
                     "cannot read the API token {}; writes need it",
-                    self.token_file.display()
+                    file.display()
                 )
             })?
             .trim()
@@ -84,7 +145,7 @@ impl Client {
         stream.set_read_timeout(Some(Duration::from_secs(120)))?;
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
+            self.host,
             body.len()
         );
         if !body.is_empty() {
@@ -163,56 +224,48 @@ impl Client {
         serde_json::from_slice(&body).with_context(|| format!("the node's answer to {path}"))
     }
 
-    /// Signs `body` with a partner's key as the next event of their feed, as the node
-    /// knows it, and hands it to the node. Fails unless the event took effect.
-    pub fn sign_and_submit(&self, kp: &Keypair, body: Body) -> Result<Submitted> {
-        mutual_protocol::event::check_body(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let status: serde_json::Value = self.get("/status")?;
-        let network = crate::daemon::parse_network(status["network"].as_str().unwrap_or(""))?;
-        let feed: FeedView = self.get(&format!("/feeds/{}", kp.public()))?;
-        if feed.forked {
-            bail!(
-                "the key {} is forked (two events were signed with the same number); it \
-                 cannot sign again: ask the partners to replace it",
-                kp.public()
-            );
-        }
-        let id = |h: &String| -> Result<EventId> {
-            h.parse()
-                .map_err(|_| anyhow::anyhow!("the node sent a bad event id {h:?}"))
-        };
-        let last = match &feed.head {
-            Some(h) => Some((feed.seq, id(h)?)),
-            None => None,
-        };
-        let heads = feed.heads.iter().map(id).collect::<Result<Vec<_>>>()?;
-        // The referent, then the node's heads, so the event follows everything the node
-        // knows (a new key's first event must follow the rotation that made it a member's).
-        let deps = deps_for(&body, &heads, last.map(|l| l.1));
-        // No earlier than any cause (docs/PROTOCOL.md §5.9).
-        let mut at = self
-            .now()
-            .max(feed.timestamp_ms)
-            .max(feed.heads_timestamp_ms);
-        if let Some(r) = referent(&body) {
-            let ev: EventView = self.get(&format!("/events/{r}"))?;
-            at = at.max(ev.timestamp_ms);
-        }
-        let mut writer = FeedWriter::resume(
-            Keypair::from_seed(&kp.seed()).context("key")?,
-            network,
-            last,
-        );
-        let ev = writer.sign(at, deps, body);
+    /// POSTs JSON without the token (to routes open to anyone who can reach the node).
+    pub fn post_open<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         let body = self.request(
+            "POST",
+            path,
+            "application/json",
+            &serde_json::to_vec(body)?,
+            false,
+        )?;
+        serde_json::from_slice(&body).with_context(|| format!("the node's answer to {path}"))
+    }
+
+    /// Has the node prepare `body` as the next event of `kp`'s feed (`POST /prepare`;
+    /// for a motion, open for `voting_ms`), checks that the bytes say what was asked,
+    /// signs them and hands them to the node (`POST /events`). Fails unless the event
+    /// took effect; a mistake is refused by the node before anything is signed.
+    pub fn sign_and_submit(&self, kp: &Keypair, body: Body) -> Result<Submitted> {
+        self.sign_and_submit_with(kp, body, None, None)
+    }
+
+    /// [`Client::sign_and_submit`], with a motion's voting period and the keystore's
+    /// record of the last event it signed (docs/PROTOCOL.md §5.10).
+    pub fn sign_and_submit_with(
+        &self,
+        kp: &Keypair,
+        body: Body,
+        voting_ms: Option<u64>,
+        record: Option<&mut FeedRecord>,
+    ) -> Result<Submitted> {
+        let (prepared, signed) = self.prepare_and_sign(kp, body, voting_ms, record.as_deref())?;
+        let answer = self.request(
             "POST",
             "/events",
             "application/octet-stream",
-            &ev.to_wire(),
-            true,
+            &signed.to_wire(),
+            false,
         )?;
-        let s: Submitted = serde_json::from_slice(&body)?;
+        let s: Submitted = serde_json::from_slice(&answer)?;
         if s.result == "stored" && s.outcome.as_deref() == Some("applied") {
+            if let Some(r) = record {
+                r.note(&signed);
+            }
             return Ok(s);
         }
         if s.result == "stored" {
@@ -227,10 +280,73 @@ impl Client {
             }
             .into());
         }
+        if let Some(r) = record {
+            r.note(&signed);
+        }
         bail!(
-            "event {} was {} and has not taken effect yet",
+            "event {} ({}) was {} and has not taken effect yet",
             s.id,
+            prepared.summary,
             s.result
         )
     }
+
+    /// Asks the node for the bytes of `kp`'s next event with `body`, checks them and signs
+    /// them; sends nothing signed.
+    pub fn prepare_and_sign(
+        &self,
+        kp: &Keypair,
+        body: Body,
+        voting_ms: Option<u64>,
+        record: Option<&FeedRecord>,
+    ) -> Result<(Prepared, SignedEvent)> {
+        mutual_protocol::event::check_body(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let p: Prepared = self.post_open(
+            "/prepare",
+            &PrepareRequest {
+                author: kp.public().to_string(),
+                body: encode_body(&body),
+                voting_ms,
+            },
+        )?;
+        let bytes = hex::decode(&p.event).context("the node sent event bytes that are not hex")?;
+        let signature = kp.sign(EVENT_DOMAIN, &bytes);
+        let signed = SignedEvent::assemble(bytes, signature)
+            .map_err(|e| anyhow::anyhow!("the node prepared an invalid event: {e}"))?;
+        check_prepared(&signed, kp, &body, voting_ms)?;
+        if let Some(r) = record {
+            r.check(&signed)?;
+        }
+        Ok((p, signed))
+    }
+}
+
+/// Checks that the bytes the node prepared say what the partner chose: their key, the
+/// body they asked for (a motion's voting window as asked), before they are signed.
+fn check_prepared(
+    signed: &SignedEvent,
+    kp: &Keypair,
+    body: &Body,
+    voting_ms: Option<u64>,
+) -> Result<()> {
+    let ev = &signed.event;
+    if ev.author != kp.public() {
+        bail!("the node prepared an event for another key; nothing was signed");
+    }
+    let mut expected = body.clone();
+    if let (Some(ms), Some(Body::Motion(got)), Body::Motion(want)) =
+        (voting_ms, &ev.body, &mut expected)
+    {
+        if got.closes_at_ms.checked_sub(got.opens_at_ms) != Some(ms)
+            || got.opens_at_ms != ev.timestamp_ms
+        {
+            bail!("the node prepared a motion with another voting period; nothing was sent");
+        }
+        want.opens_at_ms = got.opens_at_ms;
+        want.closes_at_ms = got.closes_at_ms;
+    }
+    if ev.body.as_ref() != Some(&expected) {
+        bail!("the node prepared an event that says something else; nothing was sent");
+    }
+    Ok(())
 }

@@ -56,6 +56,9 @@ pub struct FileConfig {
     /// Shifts this node's clock, in ms (for demonstrations and tests only; see
     /// `mutual_node::clock_ms`).
     pub clock_offset_ms: i64,
+    /// Lets the API listen beyond loopback over plain HTTP (default: refused, since the
+    /// token and the partnership's data would cross the network in clear).
+    pub api_plain_http_beyond_loopback: bool,
 }
 
 impl Default for FileConfig {
@@ -71,6 +74,7 @@ impl Default for FileConfig {
             mdns: false,
             sync_interval_secs: 10,
             clock_offset_ms: 0,
+            api_plain_http_beyond_loopback: false,
         }
     }
 }
@@ -182,45 +186,7 @@ pub struct Founding {
     pub deed: Option<FoundingDeed>,
 }
 
-/// The `[deed]` table of a founding file: the default deed with these values in place of
-/// its own. Every field is optional.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FoundingDeed {
-    /// The grace period after a motion's close, in minutes (at least 5).
-    pub grace_period_minutes: Option<u64>,
-    /// The shortest voting period of every kind of decision, in minutes.
-    pub min_voting_minutes: Option<u64>,
-    /// The longest voting period of every kind of decision, in minutes.
-    pub max_voting_minutes: Option<u64>,
-    /// How many proxies one partner may hold (0: proxies disabled).
-    pub max_proxies_per_holder: Option<u32>,
-}
-
-impl FoundingDeed {
-    /// The deed: the default one, changed as this table says, and checked.
-    pub fn deed(&self) -> Result<pb::Deed> {
-        const MINUTE: u64 = 60_000;
-        let mut d = mutual_protocol::governance::deed::default_deed();
-        if let Some(g) = self.grace_period_minutes {
-            d.grace_period_ms = g.saturating_mul(MINUTE);
-        }
-        if let Some(p) = self.max_proxies_per_holder {
-            d.max_proxies_per_holder = p;
-        }
-        for r in &mut d.rules {
-            if let Some(m) = self.min_voting_minutes {
-                r.min_voting_period_ms = m.saturating_mul(MINUTE);
-            }
-            if let Some(m) = self.max_voting_minutes {
-                r.max_voting_period_ms = m.saturating_mul(MINUTE);
-            }
-        }
-        mutual_protocol::governance::deed::check_deed(&d)
-            .map_err(|e| anyhow::anyhow!("[deed]: {e}"))?;
-        Ok(d)
-    }
-}
+pub use crate::deed::FoundingDeed;
 
 /// A practice in the founding file.
 #[derive(Debug, Deserialize)]
@@ -400,6 +366,15 @@ pub async fn run(dir: &Path) -> Result<()> {
         );
     }
     let api_addr = file.api_addr()?;
+    if !api_addr.ip().is_loopback() && !file.api_plain_http_beyond_loopback {
+        bail!(
+            "api = {api_addr:?} would serve plain HTTP beyond this machine, where the token \
+             and the partnership's records cross the network in clear. Keep api on \
+             127.0.0.1 and let partners reach it through the practice's VPN or an SSH tunnel \
+             (ssh -L 7780:127.0.0.1:7780 <node host>), or a TLS proxy; or, on a network you \
+             trust, set api_plain_http_beyond_loopback = true in {CONFIG_FILE}"
+        );
+    }
     // The store first: a second node on the same directory is refused for that reason,
     // whoever holds the API port.
     let handle = start_node(dir, &file).await?;

@@ -355,3 +355,149 @@ mod tests {
         ));
     }
 }
+
+/// The suffix of the file beside a keystore that records the last event it signed.
+pub const RECORD_SUFFIX: &str = ".last";
+
+/// The last event a keystore's key signed, recorded in `<keystore>.last` beside it
+/// (JSON: `key`, `network`, `seq`, `event`). A partner who signs from two machines, or from a
+/// laptop restored from an old copy, could otherwise sign a second event at a seq already
+/// used, forking their feed and silencing the key for good. With the record, `mutual`
+/// refuses to sign an event the node places at or before the recorded seq (the node has not
+/// seen the last event yet), or after another event than the recorded one. A second device
+/// is set up with `mutual keystore export` and `import`, which carry the record.
+#[derive(Debug, Clone)]
+pub struct FeedRecord {
+    path: PathBuf,
+    last: Option<Recorded>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Recorded {
+    #[serde(default)]
+    key: String,
+    network: String,
+    seq: u64,
+    event: String,
+}
+
+impl FeedRecord {
+    /// The record beside `keystore` (empty if there is none yet).
+    pub fn load(keystore: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let path = record_path(keystore);
+        let last = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a keystore record", path.display()))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(FeedRecord { path, last })
+    }
+
+    /// The recorded seq and event id, if any.
+    pub fn last(&self) -> Option<(u64, &str)> {
+        self.last.as_ref().map(|r| (r.seq, r.event.as_str()))
+    }
+
+    /// Refuses to sign `ev` if it would fork the feed as recorded.
+    pub fn check(&self, ev: &mutual_protocol::event::SignedEvent) -> anyhow::Result<()> {
+        let Some(r) = &self.last else { return Ok(()) };
+        // A record of another key (the keystore was replaced) or another log says nothing.
+        if ev.event.network.map(|n| n.to_string()).as_deref() != Some(r.network.as_str())
+            || r.key != ev.event.author.to_string()
+        {
+            return Ok(());
+        }
+        let seq = ev.event.seq;
+        if seq <= r.seq {
+            anyhow::bail!(
+                "this keystore last signed event {} at seq {}, which the node has not seen \
+                 (it offers seq {seq}); signing now would fork your feed. Nothing was signed: \
+                 wait for the node to receive that event, or use the node you used then",
+                short(&r.event),
+                r.seq
+            );
+        }
+        let prev = ev.event.prev.map(|p| p.to_string()).unwrap_or_default();
+        if seq == r.seq + 1 && prev != r.event {
+            anyhow::bail!(
+                "the node holds another event at seq {} than event {} this keystore signed \
+                 there: the key has signed from two places. Nothing was signed; ask the \
+                 partners to replace the key if it is not yours",
+                r.seq,
+                short(&r.event)
+            );
+        }
+        Ok(())
+    }
+
+    /// Records `ev` as the last event signed (if it is later than the record), written
+    /// to a temporary file and renamed into place.
+    pub fn note(&mut self, ev: &mutual_protocol::event::SignedEvent) {
+        let key = ev.event.author.to_string();
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|r| r.key == key && r.seq >= ev.event.seq)
+        {
+            return;
+        }
+        let Some(network) = ev.event.network else {
+            return;
+        };
+        let r = Recorded {
+            key,
+            network: network.to_string(),
+            seq: ev.event.seq,
+            event: ev.id.to_string(),
+        };
+        // A failed write leaves the old record: a later check may then refuse, never
+        // allow, a fork.
+        let _ = write_atomically(
+            &self.path,
+            &serde_json::to_vec_pretty(&r).unwrap_or_default(),
+        );
+        self.last = Some(r);
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The record file of `keystore`.
+pub fn record_path(keystore: &Path) -> PathBuf {
+    let mut name = keystore.as_os_str().to_owned();
+    name.push(RECORD_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` to `path` through a synced temporary file renamed into place (mode
+/// 0600).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let mut nonce = [0u8; 8];
+    OsRng.fill_bytes(&mut nonce);
+    let tmp = dir.join(format!(".record-{}.tmp", hex::encode(nonce)));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    std::fs::File::open(&dir)?.sync_all()
+}

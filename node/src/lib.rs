@@ -41,6 +41,7 @@ pub mod client;
 pub mod core;
 pub mod daemon;
 pub mod dates;
+pub mod deed;
 pub mod demo;
 pub mod export;
 pub mod federation;

@@ -129,3 +129,28 @@ fn simulate_refuses_out_of_range_plans() {
     ]);
     assert_eq!(json(&ok)["converged"], true);
 }
+
+#[test]
+fn output_to_a_closed_pipe_stops_quietly_without_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.key");
+    json(&mutual(&["--json", "key", "new", "--out", s(&path)]));
+    // The reader is gone before the command writes: every write fails (EPIPE).
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["key", "show", s(&path)])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "ends as Unix tools do when their reader goes away: {:?}",
+        out.status
+    );
+}

@@ -84,12 +84,24 @@ fn three_node_processes_found_join_sync_and_restart() {
         .expect("api line")
         .trim_matches('"')
         .to_string();
+    // A write the node signs needs the token, whatever its body; a partner-signed event
+    // needs none (its signature is the authority), but garbage is still refused.
     let answer = raw(
         &api_addr,
         &api_addr,
         "POST",
         "/events",
         b"not even an event",
+        "",
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("not a valid signed event"), "{answer}");
+    let answer = raw(
+        &api_addr,
+        &api_addr,
+        "POST",
+        "/invitations",
+        b"not even JSON",
         "",
     );
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
@@ -112,4 +124,32 @@ fn three_node_processes_found_join_sync_and_restart() {
     for c in children {
         stop(c);
     }
+}
+
+#[test]
+fn an_api_beyond_loopback_over_plain_http_is_refused_without_the_explicit_setting() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("n");
+    let port = common::free_port();
+    ok(&[
+        "init",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--listen",
+        &format!("/ip4/127.0.0.1/tcp/{}", common::free_port()),
+        "--api",
+        &format!("0.0.0.0:{port}"),
+    ]);
+    let out = mutual(&["start", "--dir", dir.to_str().expect("utf-8")]);
+    assert!(!out.status.success(), "the node does not start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("plain HTTP beyond this machine")
+            && err.contains("api_plain_http_beyond_loopback"),
+        "{err}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens"
+    );
 }

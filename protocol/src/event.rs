@@ -366,7 +366,11 @@ fn sessions(s: &[pb::Session]) -> Result<(), EventError> {
 }
 
 fn deed(d: &pb::Deed) -> Result<(), EventError> {
-    list(&d.rules, "deed.rules")
+    list(&d.rules, "deed.rules")?;
+    if !d.agreement_hash.is_empty() && d.agreement_hash.len() != 32 {
+        return Err(field("deed.agreement_hash", "must be empty or 32 bytes"));
+    }
+    Ok(())
 }
 
 fn charter(c: &pb::FederationCharter) -> Result<(), EventError> {
@@ -407,6 +411,12 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
         }
         Body::PracticeLeave(l) => text(&l.reason, "practice_leave.reason"),
         Body::PartnerResign(r) => text(&r.reason, "partner_resign.reason"),
+        Body::Accession(a) => {
+            if a.agreement_hash.len() != 32 {
+                return Err(field("accession.agreement_hash", "must be 32 bytes"));
+            }
+            Ok(())
+        }
         Body::KeyRotation(r) => {
             key_field(&r.new_key, "key_rotation.new_key")?;
             if r.new_key_signature.len() != SIGNATURE_LEN {
@@ -431,6 +441,8 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
             if let Some(p) = &m.admit_partner {
                 partner(p)?;
             }
+            list(&m.first_partners, "motion.first_partners")?;
+            m.first_partners.iter().try_for_each(partner)?;
             if !m.subject_key.is_empty() {
                 key_field(&m.subject_key, "motion.subject_key")?;
             }
@@ -606,6 +618,7 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::JointDecision(_) => "joint_decision",
         Body::JointStatement(_) => "joint_statement",
         Body::Witness(_) => "witness",
+        Body::Accession(_) => "accession",
         Body::FederationEvidence(_) => "federation_evidence",
     }
 }
@@ -668,9 +681,62 @@ impl FeedWriter {
 
     /// Signs the next event in the feed. A first event (seq 1) outside genesis is given
     /// the genesis as a dependency if the caller did not name it, as the protocol requires.
-    pub fn sign(&mut self, timestamp_ms: u64, mut deps: Vec<EventId>, body: Body) -> SignedEvent {
-        let prev = self.prev;
-        if let Some(p) = prev {
+    pub fn sign(&mut self, timestamp_ms: u64, deps: Vec<EventId>, body: Body) -> SignedEvent {
+        let position = FeedPosition {
+            network: self.network,
+            author: self.keypair.public(),
+            next_seq: self.next_seq,
+            prev: self.prev,
+        };
+        let (event_bytes, event) = position.prepare(timestamp_ms, deps, body);
+        let signature = self.keypair.sign(EVENT_DOMAIN, &event_bytes);
+        let id = EventId::of(&event_bytes);
+        self.prev = Some(id);
+        self.next_seq += 1;
+        SignedEvent {
+            id,
+            event_bytes,
+            signature,
+            event,
+        }
+    }
+}
+
+/// Where an author's feed stands, for preparing its next event without its key: the node
+/// prepares the exact bytes a partner signs elsewhere (docs/PROTOCOL.md §5.10).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedPosition {
+    /// The log (`None` only for a root event).
+    pub network: Option<NetworkId>,
+    /// The author.
+    pub author: PublicKey,
+    /// The seq the next event has.
+    pub next_seq: u64,
+    /// The author's last event, if any.
+    pub prev: Option<EventId>,
+}
+
+impl FeedPosition {
+    /// The position after `last` (the feed's last seq and event) in a network's log.
+    pub fn after(network: NetworkId, author: PublicKey, last: Option<(u64, EventId)>) -> Self {
+        FeedPosition {
+            network: Some(network),
+            author,
+            next_seq: last.map_or(1, |l| l.0 + 1),
+            prev: last.map(|l| l.1),
+        }
+    }
+
+    /// The bytes to sign for the next event (and their decoded form): `deps` without
+    /// `prev`, sorted, deduplicated and capped, with the genesis first in a feed's first
+    /// event, as [`FeedWriter::sign`] signs them.
+    pub fn prepare(
+        &self,
+        timestamp_ms: u64,
+        mut deps: Vec<EventId>,
+        body: Body,
+    ) -> (Vec<u8>, Event) {
+        if let Some(p) = self.prev {
             deps.retain(|d| *d != p);
         }
         deps.sort();
@@ -687,7 +753,7 @@ impl FeedWriter {
                 .network
                 .map(|n| n.as_bytes().to_vec())
                 .unwrap_or_default(),
-            author: self.keypair.public().as_bytes().to_vec(),
+            author: self.author.as_bytes().to_vec(),
             seq: self.next_seq,
             prev: self.prev.map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
             deps: deps.iter().map(|d| d.as_bytes().to_vec()).collect(),
@@ -695,24 +761,31 @@ impl FeedWriter {
             body: Some(body),
         };
         let event_bytes = raw.encode_to_vec();
-        let signature = self.keypair.sign(EVENT_DOMAIN, &event_bytes);
-        let id = EventId::of(&event_bytes);
-        self.prev = Some(id);
-        self.next_seq += 1;
         let event = Event {
             network: self.network,
-            author: self.keypair.public(),
+            author: self.author,
             seq: raw.seq,
-            prev,
+            prev: self.prev,
             deps,
             timestamp_ms,
             body: raw.body,
         };
-        SignedEvent {
-            id,
-            event_bytes,
-            signature,
-            event,
+        (event_bytes, event)
+    }
+}
+
+impl SignedEvent {
+    /// Joins event bytes and a signature made elsewhere over them into a signed event,
+    /// checked as [`SignedEvent::decode`] checks one from the wire.
+    pub fn assemble(
+        event_bytes: Vec<u8>,
+        signature: [u8; SIGNATURE_LEN],
+    ) -> Result<Self, EventError> {
+        let wire = pb::SignedEvent {
+            event: event_bytes,
+            signature: signature.to_vec(),
         }
+        .encode_to_vec();
+        SignedEvent::decode(&wire)
     }
 }

@@ -19,6 +19,9 @@ pub enum Status {
     Left,
     /// Removed by a decision of the partners.
     Removed,
+    /// A partner admitted while the deed names an agreement, who has not yet signed an
+    /// accession to it: neither proposes, votes nor stands (docs/GOVERNANCE.md §8.1).
+    Pending,
 }
 
 impl Status {
@@ -27,6 +30,7 @@ impl Status {
             Status::Active => pb::MemberStatus::Active,
             Status::Left => pb::MemberStatus::Left,
             Status::Removed => pb::MemberStatus::Removed,
+            Status::Pending => pb::MemberStatus::Pending,
         }
     }
 }
@@ -166,8 +170,13 @@ impl Membership {
         );
     }
 
-    /// Adds a partner (a founding one, or one admitted by the partners).
+    /// Adds a partner (a founding one, or one admitted by the partners), active.
     pub fn insert_partner(&mut self, p: pb::Partner) {
+        self.insert_partner_as(p, Status::Active);
+    }
+
+    /// Adds a partner with `status` (active, or pending their accession).
+    pub fn insert_partner_as(&mut self, p: pb::Partner, status: Status) {
         let Some(k) = key(&p.key) else { return };
         self.keys.insert(k, Holder::Partner(k));
         self.partners.insert(
@@ -175,9 +184,45 @@ impl Membership {
             PartnerRecord {
                 id: k,
                 partner: p,
-                status: Status::Active,
+                status,
             },
         );
+    }
+
+    /// Whether `key` is the current key of a partner pending their accession (of an
+    /// active practice).
+    pub fn is_pending(&self, key: &PublicKey) -> bool {
+        match self.keys.get(key) {
+            Some(Holder::Partner(id)) => self.partners.get(id).is_some_and(|p| {
+                p.status == Status::Pending && self.practice_active(&p.partner.practice_ods)
+            }),
+            _ => false,
+        }
+    }
+
+    /// A pending partner accedes to the agreement whose hash the deed in force names:
+    /// they become active.
+    pub fn accede(
+        &mut self,
+        author: &PublicKey,
+        a: &pb::Accession,
+        agreement_hash: &[u8],
+    ) -> Result<(), MembershipError> {
+        if !self.is_pending(author) {
+            return Err(MembershipError::Unauthorised(
+                "only a partner admitted and not yet acceded signs an accession".into(),
+            ));
+        }
+        if agreement_hash.is_empty() || a.agreement_hash != agreement_hash {
+            return Err(MembershipError::Unauthorised(
+                "the accession names another agreement than the deed in force".into(),
+            ));
+        }
+        if let Some(Holder::Partner(id)) = self.keys.get(author) {
+            let id = *id;
+            self.set_partner_status(&id, Status::Active);
+        }
+        Ok(())
     }
 
     /// Whom `key` currently speaks for, if anyone.

@@ -512,6 +512,19 @@ impl<S: Fold> Replica<S> {
             .collect()
     }
 
+    /// What `ev` would do if it were taken in now, after every event held: the state is
+    /// not changed, and the signature is not checked. A node asks this before a user's
+    /// event is signed or stored, so a mistake is refused rather than kept forever as a
+    /// rejected event (docs/PROTOCOL.md §5.10). An event that sorts before events already
+    /// held is tried after them all; taken in, it would be folded in its place.
+    pub fn trial(&self, ev: &SignedEvent) -> Outcome {
+        let ctx = Context {
+            network: &self.network,
+            forks: &self.forks,
+        };
+        self.state.clone().apply(&ctx, ev)
+    }
+
     /// The derived state.
     pub fn state(&self) -> &S {
         &self.state

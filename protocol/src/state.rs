@@ -327,6 +327,16 @@ impl State {
         if self.membership.holder(&e.author).is_none() {
             return Outcome::Rejected(Rejection::NotAMember);
         }
+        if let Body::Accession(a) = body {
+            let hash = self
+                .deed
+                .as_ref()
+                .map_or(&[][..], |d| &d.agreement_hash[..]);
+            return match self.membership.accede(&e.author, a, hash) {
+                Ok(()) => Outcome::Applied,
+                Err(err) => Outcome::Rejected(err.into()),
+            };
+        }
         if !self.membership.is_active(&e.author) {
             return Outcome::Rejected(Rejection::NotActive);
         }

@@ -216,7 +216,7 @@ fn field_numbers_run_to_2_pow_29_minus_1_and_a_key_over_2_pow_32_minus_1_is_malf
 }
 
 #[test]
-fn bodies_40_and_41_are_known_and_42_is_the_first_unknown_number() {
+fn bodies_40_to_42_are_known_and_43_is_the_first_unknown_number() {
     let (fx, _) = Fixture::new(2);
     let mut w = fx.writer(2);
     let witness = w.sign(T0 + 1, vec![], Body::Witness(pb::Witness {}));
@@ -240,9 +240,27 @@ fn bodies_40_and_41_are_known_and_42_is_the_first_unknown_number() {
         SignedEvent::decode(&ev.to_wire()),
         Err(EventError::Field { .. })
     ));
-    // 42: unknown, no effect, stored and folded.
+    // 42 is Accession: known, and shape-checked (a 32-byte agreement hash).
+    let accession = |n: usize| {
+        Body::Accession(pb::Accession {
+            agreement_hash: vec![7; n],
+        })
+    };
+    let ev = fx.writer(3).sign(T0 + 1, vec![], accession(32));
+    assert!(SignedEvent::decode(&ev.to_wire()).is_ok());
+    for n in [0, 31, 33] {
+        let ev = fx.writer(3).sign(T0 + 1, vec![], accession(n));
+        assert!(
+            matches!(
+                SignedEvent::decode(&ev.to_wire()),
+                Err(EventError::Field { .. })
+            ),
+            "{n} bytes"
+        );
+    }
+    // 43: unknown, no effect, stored and folded.
     let mut unknown = header(&fx);
-    field_key(42, 2, &mut unknown);
+    field_key(43, 2, &mut unknown);
     varint(0, &mut unknown);
     assert_eq!(
         fold(&fx, &unknown),

@@ -680,15 +680,18 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
         heads.clone(),
         statement("Not a member"),
     );
-    let s = a0
+    // A user's event the rules refuse is refused at the door, before it is stored.
+    let stranger_id = by_stranger.id;
+    let e = a0
         .submit_in(fid, by_stranger.to_wire())
         .await
-        .expect("taken in");
+        .expect_err("refused");
+    assert!(e.to_string().contains("not a member"), "{e}");
     assert!(
-        s.outcome
-            .as_deref()
-            .is_some_and(|o| o.contains("not a member")),
-        "{s:?}"
+        !a0.query_federations(move |_, feds| feds[&fid].replica.knows(&stranger_id))
+            .await
+            .expect("query"),
+        "nothing of the refused event is kept"
     );
     let mut w = FeedWriter::resume(copy(&node_key(0)), fid, None);
     let internal = w.sign(
@@ -738,11 +741,12 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
         statement("After leaving"),
     );
     let a0 = a.node(0);
-    let s = a0.submit_in(fid, late.to_wire()).await.expect("taken in");
-    assert!(
-        s.outcome.as_deref().is_some_and(|o| o.contains("left")),
-        "{s:?}"
-    );
+    // Handed to A's node directly, it is refused before anything is stored.
+    let e = a0
+        .submit_in(fid, late.to_wire())
+        .await
+        .expect_err("refused");
+    assert!(e.to_string().contains("left"), "{e}");
     assert!(
         fed(a0, fid, move |st, _| binding(st)).await == Some(true),
         "the agreement made before leaving remains"

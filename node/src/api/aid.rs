@@ -200,7 +200,10 @@ pub enum AidAction {
     },
 }
 
-pub(crate) fn parse_sessions(list: &[String]) -> Result<Vec<pb::Session>, ApiError> {
+/// Sessions as people write them ("2026-12-01 AM"), each checked, none before today (UTC,
+/// at `now`): aid is asked and offered for sessions to come.
+pub(crate) fn parse_sessions(list: &[String], now: u64) -> Result<Vec<pb::Session>, ApiError> {
+    let today = crate::dates::date_after(now, 0);
     list.iter()
         .map(|s| {
             let (date, part) = s.trim().split_once(' ').ok_or_else(|| {
@@ -213,6 +216,11 @@ pub(crate) fn parse_sessions(list: &[String]) -> Result<Vec<pb::Session>, ApiErr
                 part: part.trim().into(),
             };
             Session::parse(&pb_session).map_err(|e| ApiError::bad(format!("{s:?}: {e}")))?;
+            if pb_session.date.as_str() < today.as_str() {
+                return Err(ApiError::bad(format!(
+                    "{s:?}: that day has passed (today is {today}); aid is for sessions to come"
+                )));
+            }
             Ok(pb_session)
         })
         .collect()
@@ -263,7 +271,7 @@ pub(crate) fn aid_body(
             }
             Body::AidRequest(pb::AidRequest {
                 role,
-                sessions: parse_sessions(&sessions)?,
+                sessions: parse_sessions(&sessions, now)?,
                 urgency: urgency as i32,
                 requirements: Vec::new(),
                 notes,
@@ -289,7 +297,7 @@ pub(crate) fn aid_body(
             let sessions = if sessions.is_empty() {
                 req.sessions.iter().map(Session::to_pb).collect()
             } else {
-                parse_sessions(&sessions)?
+                parse_sessions(&sessions, now)?
             };
             Body::AidOffer(pb::AidOffer {
                 request: id.as_bytes().to_vec(),
@@ -312,7 +320,7 @@ pub(crate) fn aid_body(
             let sessions = if sessions.is_empty() {
                 off.sessions.iter().map(Session::to_pb).collect()
             } else {
-                parse_sessions(&sessions)?
+                parse_sessions(&sessions, now)?
             };
             Body::AidAcceptance(pb::AidAcceptance {
                 offer: id.as_bytes().to_vec(),

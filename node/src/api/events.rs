@@ -1,12 +1,13 @@
 //! `GET /events`, `GET /events/{id}`, `POST /events`, `GET /feeds/{key}`, `GET /export`:
 //! the signed log, and events signed elsewhere (by partners) handed to the node.
 
-use super::common::{parse_id, parse_key, ApiError, ApiState, Authorised};
+use super::common::{authorise, parse_id, parse_key, ApiError, ApiState};
 use super::motions::partner_name;
 use crate::export;
 use crate::node::{self};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mutual_protocol::event::{body_name, Body, SignedEvent};
@@ -181,21 +182,34 @@ pub(crate) async fn export_log(State(s): State<ApiState>) -> Result<Response, Ap
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+/// Whether `author` may sign an event with `body` here: an active member's key, or a
+/// pending partner's (admitted, not yet acceded) for their accession; else why not.
+pub(crate) fn may_sign(r: &Replica, author: &PublicKey, body: Option<&Body>) -> Result<(), String> {
+    let m = r.state().membership();
+    if !r.state().is_founded() || m.is_active(author) {
+        return Ok(());
+    }
+    if m.is_pending(author) {
+        return match body {
+            Some(Body::Accession(_)) => Ok(()),
+            _ => Err(format!(
+                "key {author} is a partner's who has not yet signed the partnership's \
+                 agreement: sign it first (`mutual partner accede --agreement FILE`)"
+            )),
+        };
+    }
+    Err(if m.is_retired(author) {
+        format!("key {author} was rotated or revoked and no longer signs for anyone")
+    } else {
+        format!("key {author} is not an active member's key here")
+    })
+}
+
 /// Checks a partner-signed event before it is taken in, so that an event by a key that
 /// no longer (or never did) speak for an active member, or a ballot on a motion whose
 /// voting has closed, is refused at the door rather than stored as evidence.
 pub(crate) fn precheck(r: &Replica, ev: &SignedEvent, now: u64) -> Result<(), String> {
-    let m = r.state().membership();
-    if r.state().is_founded() && !m.is_active(&ev.event.author) {
-        return Err(if m.is_retired(&ev.event.author) {
-            format!(
-                "key {} was rotated or revoked and no longer signs for anyone",
-                ev.event.author
-            )
-        } else {
-            format!("key {} is not an active member's key here", ev.event.author)
-        });
-    }
+    may_sign(r, &ev.event.author, ev.event.body.as_ref())?;
     if let Some(Body::Ballot(b)) = &ev.event.body {
         let Some(id) = EventId::from_slice(&b.motion) else {
             return Ok(());
@@ -215,13 +229,29 @@ pub(crate) fn precheck(r: &Replica, ev: &SignedEvent, now: u64) -> Result<(), St
     Ok(())
 }
 
+/// Takes in an event signed elsewhere. An event by a partner's key needs no token: its
+/// signature is the authority, checked with the rest before anything is stored. Any other
+/// author's needs the token.
 pub(crate) async fn submit(
-    _: Authorised,
     State(s): State<ApiState>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<node::Submitted>, ApiError> {
     let ev = SignedEvent::decode(&body)
         .map_err(|e| ApiError::bad(format!("not a valid signed event: {e}")))?;
+    let author = ev.event.author;
+    let partner = s
+        .node
+        .query(move |r| {
+            matches!(
+                r.state().membership().holder(&author),
+                Some(mutual_protocol::membership::Holder::Partner(_))
+            )
+        })
+        .await?;
+    if !partner {
+        authorise(&s, &headers)?;
+    }
     let now = s.now();
     s.node
         .query(move |r| precheck(r, &ev, now))

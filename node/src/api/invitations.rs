@@ -60,6 +60,7 @@ pub(crate) async fn invite(
     }
     let me = s.me;
     let now = s.now();
+    let req_ods = req.ods_code.clone();
     let latest = s
         .node
         .query(move |r| {
@@ -73,6 +74,14 @@ pub(crate) async fn invite(
             if m.is_known(&key) {
                 return Err(ApiError::refused(format!(
                     "{key} already belongs to a member; an invitation is for a new practice's node"
+                )));
+            }
+            let ods = req_ods.trim();
+            if let Some(p) = m.practice(ods) {
+                return Err(ApiError::refused(format!(
+                    "ODS code {ods} is already {} ({}); an invitation is for a new practice",
+                    p.practice.name,
+                    format!("{:?}", p.status).to_lowercase()
                 )));
             }
             let open = st

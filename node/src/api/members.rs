@@ -1,10 +1,12 @@
 //! `GET /members`: practices and their partners.
 
-use super::common::{ApiError, ApiState};
+use super::common::{ApiError, ApiState, Authored, Authorised};
 use axum::extract::State;
 use axum::Json;
 use mutual_proto::v1 as pb;
-use mutual_protocol::membership::Membership;
+use mutual_protocol::event::Body;
+use mutual_protocol::membership::Holder;
+use mutual_protocol::state::State as NetState;
 use serde::{Deserialize, Serialize};
 
 /// A practice and its partners, as `GET /members` shows it.
@@ -37,6 +39,9 @@ pub struct PartnerView {
     pub role: String,
     /// "active", "resigned" or "removed".
     pub status: String,
+    /// Offices held: "board", "chair".
+    #[serde(default)]
+    pub offices: Vec<String>,
 }
 
 pub(crate) fn role_name(r: i32) -> &'static str {
@@ -47,7 +52,9 @@ pub(crate) fn role_name(r: i32) -> &'static str {
     }
 }
 
-pub(crate) fn member_views(m: &Membership) -> Vec<MemberView> {
+pub(crate) fn member_views(state: &NetState) -> Vec<MemberView> {
+    let m = state.membership();
+    let g = state.governance();
     m.practices()
         .map(|p| MemberView {
             name: p.practice.name.clone(),
@@ -64,6 +71,14 @@ pub(crate) fn member_views(m: &Membership) -> Vec<MemberView> {
                     key: hex::encode(&x.partner.key),
                     role: role_name(x.partner.role).into(),
                     status: format!("{:?}", x.status).to_lowercase(),
+                    offices: [
+                        g.board().contains(&x.id).then_some("board"),
+                        (g.chair() == Some(&x.id)).then_some("chair"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(String::from)
+                    .collect(),
                 })
                 .collect(),
         })
@@ -71,9 +86,63 @@ pub(crate) fn member_views(m: &Membership) -> Vec<MemberView> {
 }
 
 pub(crate) async fn members(State(s): State<ApiState>) -> Result<Json<Vec<MemberView>>, ApiError> {
-    let list = s
-        .node
-        .query(|r| member_views(r.state().membership()))
-        .await?;
+    let list = s.node.query(|r| member_views(r.state())).await?;
     Ok(Json(list))
+}
+
+/// What `POST /practice` takes: this practice's node signs a change to its details, or
+/// its leaving.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum PracticeRequest {
+    /// New details; what is not given stays as it is.
+    Update {
+        /// The name.
+        name: Option<String>,
+        /// The locality.
+        locality: Option<String>,
+        /// Registered patients.
+        list_size: Option<u32>,
+    },
+    /// The practice leaves, and its partners with it.
+    Leave {
+        /// Why.
+        reason: String,
+    },
+}
+
+pub(crate) async fn practice(
+    _: Authorised,
+    State(s): State<ApiState>,
+    Json(req): Json<PracticeRequest>,
+) -> Result<Json<Authored>, ApiError> {
+    let me = s.me;
+    let current = s
+        .node
+        .query(move |r| {
+            let m = r.state().membership();
+            match m.holder(&me) {
+                Some(Holder::Practice(ods)) => m.practice(ods).map(|p| p.practice.clone()),
+                _ => None,
+            }
+        })
+        .await?
+        .ok_or_else(|| ApiError::refused("this node is not an admitted practice's node"))?;
+    let body = match req {
+        PracticeRequest::Update {
+            name,
+            locality,
+            list_size,
+        } => Body::PracticeUpdate(pb::PracticeUpdate {
+            name: name.unwrap_or(current.name),
+            locality: locality.unwrap_or(current.locality),
+            list_size: list_size.unwrap_or(current.list_size),
+        }),
+        PracticeRequest::Leave { reason } => Body::PracticeLeave(pb::PracticeLeave { reason }),
+    };
+    let id = s.node.author(vec![body]).await?[0];
+    Ok(Json(Authored {
+        id: id.to_string(),
+        outcome: "applied".into(),
+    }))
 }

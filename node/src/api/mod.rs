@@ -7,18 +7,22 @@
 
 pub mod aid;
 pub mod common;
+pub mod deed;
 pub mod events;
 pub mod federations;
 pub mod invitations;
 pub mod members;
 pub mod motions;
+pub mod prepare;
 
 pub use aid::{AgreementView, AidAction, AidView, RequestView};
 pub use common::{ApiError, ApiState, Authored, Authorised, MAX_API_BODY_BYTES, TOKEN_FILE};
+pub use deed::DeedView;
 pub use events::{EventFilter, EventView, FeedView, MAX_EVENTS_PER_PAGE};
 pub use invitations::{InviteRequest, InviteResponse, DEFAULT_INVITATION_MS, MIN_INVITATION_MS};
-pub use members::{MemberView, PartnerView};
+pub use members::{MemberView, PartnerView, PracticeRequest};
 pub use motions::{MotionView, TallyView};
+pub use prepare::{PrepareRequest, Prepared};
 
 use crate::node::{self};
 use aid::{aid, aid_action};
@@ -37,10 +41,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/status", get(status))
         .route("/members", get(members))
+        .route("/deed", get(deed::deed))
+        .route("/practice", post(members::practice))
         .route("/metrics", get(metrics))
         .route("/motions", get(motions))
         .route("/motions/{id}", get(motion))
         .route("/aid", get(aid))
+        .route("/prepare", post(prepare::prepare_route))
         .route("/events", get(events).post(submit))
         .route("/events/{id}", get(event))
         .route("/feeds/{key}", get(feed))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use mutual_proto::v1 as pb;
 use mutual_protocol::governance::motion::MotionRecord;
-use mutual_protocol::governance::stv::Action;
+use mutual_protocol::governance::stv::{self, Action};
 use mutual_protocol::governance::tally::{Tally, Vote};
 use mutual_protocol::governance::Finality;
 use mutual_protocol::keys::PublicKey;
@@ -14,7 +14,7 @@ use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
 
 /// A motion's tally, explained.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct TallyView {
     /// Partners entitled to vote, less the recused.
     pub electorate: u32,
@@ -50,7 +50,7 @@ pub struct TallyView {
 }
 
 /// A motion, as `GET /motions` and `GET /motions/{id}` show it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct MotionView {
     /// Its event id.
     pub id: String,
@@ -74,6 +74,12 @@ pub struct MotionView {
     pub closed: bool,
     /// For a closed motion that passed: "applied" or why the effect did not apply.
     pub effect: Option<String>,
+    /// Where it stands, in words: "open, passing so far", "passed", "failed: ...",
+    /// "lapsed: ..." (no quorum).
+    pub standing: String,
+    /// For elections: each candidate's key and name.
+    #[serde(default)]
+    pub candidates: Vec<(String, String)>,
     /// The tally so far.
     pub tally: TallyView,
     /// The ballots that count: partner name and vote.
@@ -92,6 +98,72 @@ pub(crate) fn kind_name(k: pb::DecisionKind) -> String {
         .to_lowercase()
 }
 
+/// Votes in a count's units, as people read them ("2", "1.5").
+fn votes(units: u64) -> String {
+    let whole = units / stv::VOTE;
+    let frac = units % stv::VOTE;
+    if frac == 0 {
+        whole.to_string()
+    } else {
+        format!("{:.2}", units as f64 / stv::VOTE as f64)
+    }
+}
+
+/// An election's count in words, one line per round, each candidate named; `of` maps the
+/// count's candidate indices to the motion's.
+fn count_lines(
+    label: &str,
+    count: &stv::Count,
+    of: &dyn Fn(usize) -> usize,
+    name_of: &dyn Fn(usize) -> String,
+) -> Vec<String> {
+    let mut out = vec![format!(
+        "{label}quota {} of {} valid ballot(s)",
+        votes(count.quota),
+        count.valid
+    )];
+    for (n, r) in count.rounds.iter().enumerate() {
+        let totals: Vec<String> = r
+            .totals
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("{} {}", name_of(of(i)), votes(*t)))
+            .collect();
+        let what = match &r.action {
+            Action::Elected { candidate, surplus } => format!(
+                "{} elected, surplus {} transferred",
+                name_of(of(*candidate)),
+                votes(*surplus)
+            ),
+            Action::Excluded { candidate } => {
+                format!(
+                    "{} excluded, their votes transferred",
+                    name_of(of(*candidate))
+                )
+            }
+            Action::ElectedRemaining { candidates } => format!(
+                "{} elected to the remaining seat(s)",
+                candidates
+                    .iter()
+                    .map(|&c| name_of(of(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let exhausted = if r.exhausted > 0 {
+            format!("; {} exhausted", votes(r.exhausted))
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "{label}round {}: {}{exhausted}; {what}",
+            n + 1,
+            totals.join(", ")
+        ));
+    }
+    out
+}
+
 pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> TallyView {
     let name_of = |i: usize| {
         rec.candidates
@@ -99,29 +171,23 @@ pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> Tally
             .map(|c| partner_name(m, c))
             .unwrap_or_else(|| format!("candidate {i}"))
     };
-    let rounds = t
-        .stv
-        .iter()
-        .flat_map(|c| c.rounds.iter())
-        .enumerate()
-        .map(|(n, r)| {
-            let what = match &r.action {
-                Action::Elected { candidate, surplus } => {
-                    format!("{} elected (surplus {surplus})", name_of(*candidate))
-                }
-                Action::Excluded { candidate } => format!("{} excluded", name_of(*candidate)),
-                Action::ElectedRemaining { candidates } => format!(
-                    "{} elected to the remaining seats",
-                    candidates
-                        .iter()
-                        .map(|&c| name_of(c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            format!("round {}: totals {:?}; {what}", n + 1, r.totals)
-        })
-        .collect();
+    let mut rounds = Vec::new();
+    if let Some(c) = &t.stv {
+        rounds.extend(count_lines("", c, &|i| i, &name_of));
+    }
+    for seat in &t.localities {
+        let label = format!("{}: ", seat.locality);
+        rounds.extend(count_lines(
+            &label,
+            &seat.count,
+            &|i| seat.candidates.get(i).copied().unwrap_or(usize::MAX),
+            &name_of,
+        ));
+        rounds.push(match seat.elected {
+            Some(e) => format!("{label}{} takes the seat", name_of(e)),
+            None => format!("{label}no ballot ranked a candidate; the seat stays empty"),
+        });
+    }
     TallyView {
         electorate: t.electorate,
         recused: t.recused,
@@ -140,10 +206,33 @@ pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> Tally
     }
 }
 
+/// Where a motion stands, in words: open (passing or failing so far), provisional, or
+/// passed, failed or lapsed (no quorum) once closed.
+fn standing(closed: bool, finality: Finality, t: &Tally) -> String {
+    let so_far = if t.passed { "passing" } else { "failing" };
+    if closed {
+        if t.passed {
+            "passed".into()
+        } else if !t.quorum_met {
+            format!("lapsed: {}", t.reason)
+        } else {
+            format!("failed: {}", t.reason)
+        }
+    } else {
+        match finality {
+            Finality::Open => format!("open, {so_far} so far"),
+            Finality::Provisional | Finality::Final => {
+                format!("voting over, {so_far}; provisional until final")
+            }
+        }
+    }
+}
+
 pub(crate) fn motion_view(r: &Replica, rec: &MotionRecord, now: u64) -> MotionView {
     let state = r.state();
     let m = state.membership();
     let report = state.governance().report(&rec.id, now);
+    let fin = report.as_ref().map_or(Finality::Open, |rep| rep.finality);
     let (finality, effect) = match &report {
         Some(rep) => (
             match rep.finality {
@@ -174,6 +263,18 @@ pub(crate) fn motion_view(r: &Replica, rec: &MotionRecord, now: u64) -> MotionVi
         finality: finality.into(),
         closed: rec.closed.is_some(),
         effect,
+        standing: standing(rec.closed.is_some(), fin, &tally),
+        candidates: rec
+            .candidates
+            .iter()
+            .map(|c| {
+                let key = m
+                    .partner(c)
+                    .and_then(|p| PublicKey::from_slice(&p.partner.key).ok())
+                    .unwrap_or(*c);
+                (key.to_string(), partner_name(m, c))
+            })
+            .collect(),
         tally: tally_view(m, rec, &tally),
         // The ballots the tally shown counts: every valid one while open, the witnessed
         // ones once closed.

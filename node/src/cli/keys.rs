@@ -1,6 +1,7 @@
 //! `mutual key` and `mutual keystore`: practice node keys and partners' keystores, and
 //! the keystore arguments every partner's command takes.
 
+use super::resolve::NodeArgs;
 use anyhow::Result;
 use clap::Subcommand;
 use mutual_node::client::Client;
@@ -13,15 +14,32 @@ use std::path::PathBuf;
 /// Which keystore signs, and its passphrase.
 #[derive(clap::Args)]
 pub(super) struct KeyArgs {
-    /// Your keystore (from `mutual keystore new`).
-    #[arg(long)]
-    pub(super) keystore: PathBuf,
+    /// Your keystore (from `mutual keystore new`; default ~/.mutual/keystore).
+    #[arg(long, env = "MUTUAL_KEYSTORE")]
+    pub(super) keystore: Option<PathBuf>,
     /// Read the passphrase from this file (else MUTUAL_PASSPHRASE, else a prompt).
     #[arg(long)]
     pub(super) passphrase_file: Option<PathBuf>,
 }
 
+/// Where a partner's keystore is when none is named: in their own home, never in a
+/// node's data directory.
+pub(super) fn default_keystore() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("no --keystore given and HOME is not set"))?;
+    Ok(PathBuf::from(home).join(".mutual").join("keystore"))
+}
+
 impl KeyArgs {
+    /// The keystore's path.
+    pub(super) fn path(&self) -> Result<PathBuf> {
+        match &self.keystore {
+            Some(p) => Ok(p.clone()),
+            None => default_keystore(),
+        }
+    }
+
     /// The key, and a lock on its keystore to hold while it signs.
     pub(super) fn open(&self) -> Result<(Keypair, std::fs::File)> {
         let (kp, _, lock) = self.open_with_passphrase()?;
@@ -30,15 +48,30 @@ impl KeyArgs {
 
     /// The key, the passphrase that opened it, and a lock on the keystore.
     pub(super) fn open_with_passphrase(&self) -> Result<(Keypair, String, std::fs::File)> {
-        let lock = keystore::lock(&self.keystore)?;
-        let ks = keystore::Keystore::read(&self.keystore)?;
+        let path = self.path()?;
+        let lock = keystore::lock(&path)?;
+        let ks = keystore::Keystore::read(&path)?;
         let p = keystore::passphrase(
             self.passphrase_file.as_deref(),
-            &format!("passphrase for {}: ", self.keystore.display()),
+            &format!("passphrase for {}: ", path.display()),
             false,
         )?;
         let kp = ks.open(&p)?;
         Ok((kp, p, lock))
+    }
+
+    /// Opens the keystore, has the node prepare `body` (a motion open for `voting_ms`),
+    /// signs it and hands it to the node, keeping the keystore's record of its last event
+    /// (`keystore::FeedRecord`) so that it cannot fork its own feed.
+    pub(super) fn sign_and_submit(
+        &self,
+        c: &Client,
+        body: Body,
+        voting_ms: Option<u64>,
+    ) -> Result<mutual_node::node::Submitted> {
+        let (kp, _lock) = self.open()?;
+        let mut record = keystore::FeedRecord::load(&self.path()?)?;
+        c.sign_and_submit_with(&kp, body, voting_ms, Some(&mut record))
     }
 }
 
@@ -62,9 +95,8 @@ pub(super) enum KeystoreCommand {
     /// Replace your key with a new one: writes a new keystore (same passphrase) and has
     /// your node pass on the rotation, signed by both keys.
     Rotate {
-        /// Your practice's data directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
         #[command(flatten)]
         key: KeyArgs,
         /// Where to write the new keystore.
@@ -74,9 +106,8 @@ pub(super) enum KeystoreCommand {
     /// Revoke your key (lost or exposed); the partners then vote a replacement in
     /// (a replace-key motion).
     Revoke {
-        /// Your practice's data directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
         #[command(flatten)]
         key: KeyArgs,
         /// Why.
@@ -153,9 +184,9 @@ pub(super) fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
             let ks = keystore::Keystore::read(&file)?;
             show("keystore", &file, &ks.public());
         }
-        KeystoreCommand::Rotate { dir, key, out } => {
+        KeystoreCommand::Rotate { node, key, out } => {
             let (old, passphrase, _lock) = key.open_with_passphrase()?;
-            let c = Client::of(&dir)?;
+            let c = node.client()?;
             let status: serde_json::Value = c.get("/status")?;
             let network = daemon::parse_network(status["network"].as_str().unwrap_or(""))?;
             let new = Keypair::generate(&mut rand_core::OsRng);
@@ -189,19 +220,20 @@ pub(super) fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
             if !json {
                 println!(
                     "the old keystore {} no longer signs; keep it or destroy it",
-                    key.keystore.display()
+                    key.path()?.display()
                 );
             }
         }
-        KeystoreCommand::Revoke { dir, key, reason } => {
-            let (kp, _lock) = key.open()?;
-            let c = Client::of(&dir)?;
-            let s = c.sign_and_submit(
-                &kp,
+        KeystoreCommand::Revoke { node, key, reason } => {
+            let c = node.client()?;
+            let public = keystore::Keystore::read(&key.path()?)?.public();
+            let s = key.sign_and_submit(
+                &c,
                 Body::KeyRevocation(pb::KeyRevocation {
-                    key: kp.public().as_bytes().to_vec(),
+                    key: public.as_bytes().to_vec(),
                     reason,
                 }),
+                None,
             )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
@@ -209,8 +241,7 @@ pub(super) fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
                 println!(
                     "key {} revoked ({}); the partners can vote you a new key with a \
                      replace-key motion",
-                    kp.public(),
-                    s.id
+                    public, s.id
                 );
             }
         }

@@ -6,6 +6,8 @@ pub mod aid;
 pub mod federation;
 pub mod keys;
 pub mod motion;
+pub mod partner;
+pub mod resolve;
 pub mod simulate;
 pub mod verify;
 
@@ -17,6 +19,8 @@ use keys::{KeyCommand, KeystoreCommand};
 use motion::MotionCommand;
 use mutual_node::client::Client;
 use mutual_node::{api, daemon, demo, keyfile};
+use partner::{DeedCommand, PartnerCommand, PracticeCommand, ProxyCommand};
+use resolve::NodeArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -96,11 +100,10 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Show a running node's status (peers, sync, state hash) through its local API.
+    /// Show a running node's status (peers, sync, state hash) through its API.
     Status {
-        /// The data directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
     },
     /// Invite a new practice's node: signs an expiring invitation and prints it as one
     /// line for `mutual join`. The practice is admitted later, by the partners' vote.
@@ -128,17 +131,29 @@ enum Command {
     /// Partners' keys: each partner's own signing key in a passphrase-encrypted keystore.
     #[command(subcommand)]
     Keystore(KeystoreCommand),
-    /// List the member practices and their partners.
+    /// List the member practices and their partners, with their roles and offices.
     Members {
-        /// The data directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
     },
     /// Motions: propose one (signed with your keystore), list them, show one's tally.
     #[command(subcommand)]
     Motion(MotionCommand),
-    /// Vote on a motion, signed with your keystore: for, against or abstain.
+    /// Vote on a motion, signed with your keystore: for, against or abstain; an
+    /// election's candidates ranked (--rank); or declare an interest.
     Vote(motion::VoteArgs),
+    /// Proxies: appoint a partner to vote for you on a motion, or revoke them.
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
+    /// A partner's own standing: resigning.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// This practice's details, or its leaving (signed by its node).
+    #[command(subcommand)]
+    Practice(PracticeCommand),
+    /// The deed in force, in plain words.
+    #[command(subcommand)]
+    Deed(DeedCommand),
     /// Mutual aid between practices: requests, offers and agreements (signed by this
     /// practice's node). With --federation, in a federation's log, across networks.
     Aid(AidArgs),
@@ -197,6 +212,16 @@ enum Command {
 /// Runs `mutual` with the process's arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Start { .. } | Command::Demo { .. }) {
+        // A command whose reader goes away (`mutual motion show ... | head`) stops quietly,
+        // as Unix tools do, rather than panicking on the failed write. The node itself
+        // keeps SIGPIPE ignored: a peer closing a connection must not stop it.
+        // SAFETY: restoring a signal's default disposition, on the main thread, before any
+        // other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -257,8 +282,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Found { dir, founding } => {
             let text = std::fs::read_to_string(&founding)
                 .with_context(|| format!("reading {}", founding.display()))?;
-            let f: daemon::Founding = toml::from_str(&text)
+            let mut f: daemon::Founding = toml::from_str(&text)
                 .with_context(|| format!("{} is not a valid founding file", founding.display()))?;
+            if let Some(d) = &mut f.deed {
+                d.resolve_paths(founding.parent().unwrap_or(std::path::Path::new(".")));
+            }
             let g = daemon::found(&dir, &f)?;
             if cli.json {
                 println!("{}", serde_json::json!({ "network": g.id.to_string() }));
@@ -316,12 +344,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .unwrap_or_else(|_| "info,libp2p=warn".into()),
                 )
                 .with_writer(std::io::stderr)
+                // Colour only on a terminal, and never with NO_COLOR: log files stay text.
+                .with_ansi(
+                    std::io::IsTerminal::is_terminal(&std::io::stderr())
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                )
                 .init();
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(daemon::run(&dir))?;
         }
-        Command::Status { dir } => {
-            let s: serde_json::Value = Client::of(&dir)?.get("/status")?;
+        Command::Status { node } => {
+            let s: serde_json::Value = node.client()?.get("/status")?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -330,7 +363,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("events       {} ({} pending)", s["events"], s["pending"]);
                 println!("state hash   {}", s["state_hash"].as_str().unwrap_or("?"));
                 println!("peers        {}", s["peers"].as_array().map_or(0, Vec::len));
-                println!("may sign     {}", s["head_confirmed"]);
+                let admitted = s["admitted"].as_bool().unwrap_or(false);
+                let confirmed = s["head_confirmed"].as_bool().unwrap_or(false);
+                println!(
+                    "may sign     {}",
+                    match (admitted, confirmed) {
+                        (true, true) => "yes",
+                        (false, _) => "no: this node's practice is not (yet) an admitted member",
+                        (true, false) => "not yet: waiting to be shown its own latest event",
+                    }
+                );
             }
         }
         Command::Key(KeyCommand::New { out }) => {
@@ -375,21 +417,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Keystore(k) => keys::keystore_command(cli.json, k)?,
-        Command::Members { dir } => {
-            let list: Vec<api::MemberView> = Client::of(&dir)?.get("/members")?;
+        Command::Members { node } => {
+            let list: Vec<api::MemberView> = node.client()?.get("/members")?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for p in &list {
                     println!("{} ({}), {}  [{}]", p.name, p.ods, p.locality, p.status);
                     for x in &p.partners {
-                        println!("    {} — {} [{}] {}", x.name, x.role, x.status, x.id);
+                        let offices = if x.offices.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", x.offices.join(", "))
+                        };
+                        let status = if x.status == "pending" {
+                            "pending: has not yet signed the agreement"
+                        } else {
+                            x.status.as_str()
+                        };
+                        println!(
+                            "    {} — {}{offices} [{status}] key {}",
+                            x.name,
+                            x.role,
+                            motion::short(&x.key)
+                        );
                     }
                 }
             }
         }
         Command::Motion(m) => motion::motion_command(cli.json, m)?,
         Command::Vote(a) => return motion::vote(cli.json, a),
+        Command::Proxy(p) => partner::proxy_command(cli.json, p)?,
+        Command::Partner(p) => partner::partner_command(cli.json, p)?,
+        Command::Practice(p) => partner::practice_command(cli.json, p)?,
+        Command::Deed(d) => partner::deed_command(cli.json, d)?,
         Command::Aid(a) => aid::aid_command(cli.json, a)?,
         Command::Federation(f) => federation::federation_command(cli.json, f)?,
         Command::Events {

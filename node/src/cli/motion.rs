@@ -2,10 +2,13 @@
 //! own keystores.
 
 use super::keys::KeyArgs;
+use super::resolve::{self, NodeArgs};
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use mutual_node::api;
 use mutual_node::client::Client;
+use mutual_node::dates::{format_ms, parse_time};
+use mutual_node::deed::{duration_words, DeedText, FoundingDeed};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use mutual_protocol::id::EventId;
@@ -15,13 +18,13 @@ use std::process::ExitCode;
 /// What `mutual motion propose` takes.
 #[derive(clap::Args)]
 pub(super) struct ProposeArgs {
-    /// Your practice's data directory (its node receives the motion).
-    #[arg(long)]
-    pub(super) dir: PathBuf,
+    #[command(flatten)]
+    pub(super) node: NodeArgs,
     #[command(flatten)]
     pub(super) key: KeyArgs,
-    /// general, admit-practice, remove-practice, remove-partner, change-role,
-    /// link-federation or leave-federation.
+    /// general, admit-practice, admit-partner, remove-practice, remove-partner,
+    /// change-role, elect-board, elect-chair, amend-deed, replace-key, link-federation or
+    /// leave-federation.
     #[arg(long)]
     pub(super) kind: String,
     /// A short title.
@@ -31,12 +34,17 @@ pub(super) struct ProposeArgs {
     #[arg(long, default_value = "")]
     pub(super) text: String,
     /// Minutes the vote stays open (within the deed's bounds; default 7 days).
-    #[arg(long, default_value_t = 7 * 24 * 60)]
-    pub(super) voting_minutes: u64,
+    #[arg(long, conflicts_with = "closes")]
+    pub(super) voting_minutes: Option<u64>,
+    /// When the vote closes, as "2026-12-20 17:00" (UTC), with an offset
+    /// ("2026-12-20 17:00 +01:00") or in RFC 3339.
+    #[arg(long)]
+    pub(super) closes: Option<String>,
     /// admit-practice: the practice's name.
     #[arg(long)]
     pub(super) practice_name: Option<String>,
-    /// admit-practice and remove-practice: the ODS code.
+    /// admit-practice, remove-practice: the practice's ODS code; admit-partner: the
+    /// practice the partner joins.
     #[arg(long)]
     pub(super) ods: Option<String>,
     /// admit-practice: its locality.
@@ -48,12 +56,39 @@ pub(super) struct ProposeArgs {
     /// admit-practice: its node key.
     #[arg(long)]
     pub(super) node_key: Option<String>,
-    /// remove-partner and change-role: the partner's key.
+    /// admit-practice: one of its first partners, as "NAME=KEY" (their key from
+    /// `mutual keystore new`); repeat for each.
+    #[arg(long)]
+    pub(super) first_partner: Vec<String>,
+    /// admit-partner: the new partner's name.
+    #[arg(long)]
+    pub(super) partner_name: Option<String>,
+    /// admit-partner: the new partner's key (from their `mutual keystore new`).
+    #[arg(long)]
+    pub(super) partner_key: Option<String>,
+    /// remove-partner, change-role, replace-key: the partner (a name, a key or its first
+    /// hex digits).
     #[arg(long)]
     pub(super) subject: Option<String>,
-    /// change-role: partner, associate or managing.
+    /// change-role, admit-partner: partner, associate or managing.
     #[arg(long)]
     pub(super) role: Option<String>,
+    /// replace-key: the new key (from the partner's `mutual keystore new`).
+    #[arg(long)]
+    pub(super) replacement_key: Option<String>,
+    /// elect-board, elect-chair: a candidate (a partner's name, key or its first hex
+    /// digits); repeat for each.
+    #[arg(long)]
+    pub(super) candidate: Vec<String>,
+    /// elect-board: the number of seats.
+    #[arg(long, conflicts_with = "per_locality")]
+    pub(super) seats: Option<u32>,
+    /// elect-board: one seat per locality the candidates come from.
+    #[arg(long)]
+    pub(super) per_locality: bool,
+    /// amend-deed: the new deed, a TOML file with a `[deed]` table as in a founding file.
+    #[arg(long)]
+    pub(super) deed: Option<PathBuf>,
     /// link-federation: a file holding the charter event (hex, or the JSON of `mutual
     /// federation charter --json`).
     #[arg(long)]
@@ -68,20 +103,19 @@ pub(super) struct ProposeArgs {
 
 #[derive(Subcommand)]
 pub(super) enum MotionCommand {
-    /// Propose a motion, signed with your keystore.
+    /// Propose a motion, signed with your keystore; the node checks it against the deed
+    /// before anything is signed.
     Propose(Box<ProposeArgs>),
     /// List motions with their standing.
     List {
-        /// The data directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
     },
-    /// Show a motion and its tally, explained.
+    /// Show a motion and its tally, explained (an election's count round by round).
     Show {
-        /// The data directory.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The motion's id.
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The motion's id, or its first hex digits.
         id: String,
     },
 }
@@ -89,90 +123,172 @@ pub(super) enum MotionCommand {
 /// `mutual vote`.
 #[derive(clap::Args)]
 pub(super) struct VoteArgs {
-    /// Your practice's data directory (its node receives the ballot).
-    #[arg(long)]
-    pub(super) dir: PathBuf,
+    #[command(flatten)]
+    pub(super) node: NodeArgs,
     #[command(flatten)]
     pub(super) key: KeyArgs,
-    /// The motion's id.
+    /// The motion's id, or its first hex digits.
     pub(super) motion: String,
-    /// for, against or abstain.
-    pub(super) choice: String,
+    /// for, against or abstain (not with --rank or --declare-interest).
+    #[arg(required_unless_present_any = ["rank", "declare_interest"])]
+    pub(super) choice: Option<String>,
+    /// An election: the candidates in your order of preference, comma-separated (names,
+    /// keys or their first hex digits).
+    #[arg(long, conflicts_with_all = ["choice", "declare_interest"])]
+    pub(super) rank: Option<String>,
+    /// Declare an interest in the motion (what it is); where the deed says so, you are
+    /// then left out of its vote.
+    #[arg(long, conflicts_with = "choice")]
+    pub(super) declare_interest: Option<String>,
+    /// Vote as proxy for this partner (who appointed you).
+    #[arg(long)]
+    pub(super) on_behalf_of: Option<String>,
     /// An optional statement with the vote.
     #[arg(long, default_value = "")]
     pub(super) statement: String,
 }
 
-pub(super) fn vote(json: bool, a: VoteArgs) -> Result<ExitCode> {
-    let VoteArgs {
-        dir,
-        key,
-        motion,
-        choice,
-        statement,
-        ..
-    } = a;
-    let choice = match choice.as_str() {
-        "for" => pb::Choice::For,
-        "against" => pb::Choice::Against,
-        "abstain" => pb::Choice::Abstain,
-        other => anyhow::bail!("{other:?}: vote for, against or abstain"),
-    };
-    let c = Client::of(&dir)?;
-    // Refuse before asking for the passphrase when the vote is over.
-    let m: api::MotionView = c.get(&format!("/motions/{}", motion.trim()))?;
+/// Refuses a ballot on a closed motion before the passphrase is asked for.
+pub(super) fn open_for_ballots(c: &Client, m: &api::MotionView) -> Result<()> {
     if m.closed || c.now() > m.closes_at_ms {
         anyhow::bail!(
-            "voting on {:?} closed at {}; ballots are no longer accepted",
+            "voting on {:?} closed {}; ballots are no longer accepted",
             m.title,
-            m.closes_at_ms
+            format_ms(m.closes_at_ms)
         );
     }
-    let (kp, _lock) = key.open()?;
-    let id = parse_event_id(&motion)?;
-    let s = c.sign_and_submit(
-        &kp,
-        Body::Ballot(pb::Ballot {
-            motion: id.as_bytes().to_vec(),
-            choice: choice as i32,
-            statement,
-            ..Default::default()
-        }),
-    )?;
+    Ok(())
+}
+
+pub(super) fn vote(json: bool, a: VoteArgs) -> Result<ExitCode> {
+    let c = a.node.client()?;
+    let (id, m) = resolve::motion(&c, &a.motion)?;
+    open_for_ballots(&c, &m)?;
+    let mut ballot = pb::Ballot {
+        motion: id.as_bytes().to_vec(),
+        statement: a.statement.clone(),
+        ..Default::default()
+    };
+    let members: Vec<api::MemberView> = c.get("/members")?;
+    if let Some(text) = &a.declare_interest {
+        ballot.choice = pb::Choice::DeclareInterest as i32;
+        if a.statement.is_empty() {
+            ballot.statement = text.clone();
+        }
+    } else if let Some(list) = &a.rank {
+        if m.candidates.is_empty() {
+            anyhow::bail!(
+                "{:?} is not an election: vote for, against or abstain",
+                m.title
+            );
+        }
+        let mut seen = Vec::new();
+        for who in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            let (key, name) = resolve::partner_in(&members, who)?;
+            if !m.candidates.iter().any(|(k, _)| *k == key.to_string()) {
+                anyhow::bail!(
+                    "{name} is not a candidate in {:?}; the candidates are {}",
+                    m.title,
+                    m.candidates
+                        .iter()
+                        .map(|c| c.1.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            if seen.contains(&key) {
+                anyhow::bail!("{name} is ranked twice; rank each candidate once");
+            }
+            seen.push(key);
+        }
+        if seen.is_empty() {
+            anyhow::bail!("--rank needs at least one candidate");
+        }
+        ballot.ranking = seen.iter().map(|k| k.as_bytes().to_vec()).collect();
+        ballot.choice = pb::Choice::For as i32;
+    } else {
+        let choice = a.choice.as_deref().unwrap_or_default();
+        ballot.choice = match choice {
+            "for" => pb::Choice::For,
+            "against" => pb::Choice::Against,
+            "abstain" => pb::Choice::Abstain,
+            other => anyhow::bail!("{other:?}: vote for, against or abstain"),
+        } as i32;
+        if !m.candidates.is_empty() && choice != "abstain" {
+            anyhow::bail!(
+                "{:?} is an election: rank the candidates with --rank NAME,NAME,... (or \
+                 abstain)",
+                m.title
+            );
+        }
+    }
+    if let Some(who) = &a.on_behalf_of {
+        ballot.on_behalf_of = resolve::partner_in(&members, who)?.0.as_bytes().to_vec();
+    }
+    let s = a.key.sign_and_submit(&c, Body::Ballot(ballot), None)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
+    } else if a.declare_interest.is_some() {
+        println!("interest declared on {:?} ({})", m.title, short(&s.id));
     } else {
-        println!("ballot {} cast on {:?}", s.id, m.title);
+        println!("ballot {} cast on {:?}", short(&s.id), m.title);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn print_motion(m: &api::MotionView) {
+/// An id's first 12 hex digits, as people are shown it.
+pub(super) fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// A time and how far it is from `now`: "2026-12-20 17:00:00 UTC (in 2 h 10 min)".
+pub(super) fn when(ms: u64, now: u64) -> String {
+    if ms >= now {
+        format!("{} (in {})", format_ms(ms), duration_words(ms - now))
+    } else {
+        format!("{} ({} ago)", format_ms(ms), duration_words(now - ms))
+    }
+}
+
+pub(super) fn print_motion(m: &api::MotionView, now: u64) {
     println!("motion   {}", m.id);
     println!("title    {} ({})", m.title, m.kind);
     if !m.text.is_empty() {
         println!("text     {}", m.text);
     }
     println!("proposer {}", m.proposer);
-    println!(
-        "voting   {} to {}; final after {}; now {}{}",
-        m.opens_at_ms,
-        m.closes_at_ms,
-        m.final_at_ms,
-        m.finality,
-        if m.closed { " (closed)" } else { "" }
-    );
+    println!("standing {}", m.standing);
+    println!("opened   {}", format_ms(m.opens_at_ms));
+    println!("closes   {}", when(m.closes_at_ms, now));
+    println!("final    {}", when(m.final_at_ms, now));
+    if !m.candidates.is_empty() {
+        let names: Vec<&str> = m.candidates.iter().map(|c| c.1.as_str()).collect();
+        println!("candidates {}", names.join(", "));
+    }
     let t = &m.tally;
-    println!(
-        "tally    for {}, against {}, abstain {}; turnout {} of {} (quorum {}: {})",
-        t.votes_for,
-        t.votes_against,
-        t.abstentions,
-        t.turnout,
-        t.electorate,
-        t.quorum_needed,
-        if t.quorum_met { "met" } else { "not met" }
-    );
+    if m.candidates.is_empty() {
+        println!(
+            "tally    for {}, against {}, abstain {}; turnout {} of {} (quorum {}: {})",
+            t.votes_for,
+            t.votes_against,
+            t.abstentions,
+            t.turnout,
+            t.electorate,
+            t.quorum_needed,
+            if t.quorum_met { "met" } else { "not met" }
+        );
+    } else {
+        println!(
+            "turnout  {} of {} (quorum {}: {})",
+            t.turnout,
+            t.electorate,
+            t.quorum_needed,
+            if t.quorum_met { "met" } else { "not met" }
+        );
+    }
+    if t.recused > 0 {
+        println!("recused  {}", t.recused);
+    }
     println!("result   {}", t.reason);
     if t.unwitnessed > 0 && !m.closed {
         println!(
@@ -181,7 +297,10 @@ pub(super) fn print_motion(m: &api::MotionView) {
         );
     }
     for r in &t.rounds {
-        println!("         {r}");
+        println!("count    {r}");
+    }
+    if !t.elected.is_empty() {
+        println!("elected  {}", t.elected.join(", "));
     }
     if let Some(e) = &m.effect {
         println!("effect   {e}");
@@ -191,152 +310,293 @@ pub(super) fn print_motion(m: &api::MotionView) {
     }
 }
 
+/// The motion's voting period: `--closes` as a time (then the window runs from the
+/// event's own time), else `--voting-minutes` (default 7 days) exactly.
+fn voting_window(
+    voting_minutes: Option<u64>,
+    closes: Option<&str>,
+    now: u64,
+) -> Result<(Option<u64>, u64)> {
+    match closes {
+        Some(t) => {
+            let at = parse_time(t)?;
+            if at <= now {
+                anyhow::bail!(
+                    "--closes {t:?} is {} ago; give a time to come",
+                    duration_words(now - at)
+                );
+            }
+            Ok((None, at))
+        }
+        None => {
+            let minutes = voting_minutes.unwrap_or(DEFAULT_VOTING_MINUTES);
+            let ms = minutes
+                .checked_mul(60_000)
+                .ok_or_else(|| anyhow::anyhow!("--voting-minutes {minutes} is too long"))?;
+            Ok((Some(ms), 0))
+        }
+    }
+}
+
+/// The voting period when none is given: 7 days.
+pub const DEFAULT_VOTING_MINUTES: u64 = 7 * 24 * 60;
+
+fn role(name: &str) -> Result<pb::PartnerRole> {
+    Ok(match name {
+        "partner" => pb::PartnerRole::Partner,
+        "associate" => pb::PartnerRole::Associate,
+        "managing" => pb::PartnerRole::Managing,
+        other => anyhow::bail!("--role {other:?}: partner, associate or managing"),
+    })
+}
+
+fn key_bytes(s: &str, what: &str) -> Result<Vec<u8>> {
+    let k: mutual_protocol::keys::PublicKey = s
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--{what}: not a key (64 hex digits)"))?;
+    Ok(k.as_bytes().to_vec())
+}
+
+/// Builds the motion `a` asks for, refusing a missing or wrong field before anything is
+/// signed; prints what an amendment changes.
+fn build_motion(c: &Client, a: &ProposeArgs) -> Result<pb::Motion> {
+    use pb::DecisionKind as K;
+    let kind = a.kind.as_str();
+    let need = |v: &Option<String>, flag: &str| -> Result<String> {
+        v.clone()
+            .with_context(|| format!("--kind {kind} needs --{flag}"))
+    };
+    let id_bytes = |s: String, what: &str| -> Result<Vec<u8>> {
+        Ok(parse_event_id(&s)
+            .with_context(|| format!("--{what}"))?
+            .as_bytes()
+            .to_vec())
+    };
+    let mut motion = pb::Motion {
+        title: a.title.clone(),
+        text: a.text.clone(),
+        ..Default::default()
+    };
+    if motion.title.trim().is_empty() {
+        anyhow::bail!("--title is empty; give the motion a short title");
+    }
+    let election = matches!(kind, "elect-board" | "elect-chair");
+    if kind != "admit-practice" && !a.first_partner.is_empty() {
+        anyhow::bail!("--first-partner is for admit-practice");
+    }
+    if !election && (!a.candidate.is_empty() || a.seats.is_some() || a.per_locality) {
+        anyhow::bail!(
+            "--candidate, --seats and --per-locality are for elect-board and elect-chair"
+        );
+    }
+    let k = match kind {
+        "general" => {
+            if let Some(j) = a.joint_motion.clone() {
+                motion.joint_motion = id_bytes(j, "joint-motion")?;
+                motion.federation = id_bytes(need(&a.federation, "federation")?, "federation")?;
+            }
+            K::General
+        }
+        "link-federation" => {
+            let path = need(
+                &a.charter.as_ref().map(|p| p.display().to_string()),
+                "charter",
+            )?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+            let hex_text = match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => v["charter_event"].as_str().unwrap_or_default().to_string(),
+                Err(_) => text.trim().to_string(),
+            };
+            motion.charter_event = hex::decode(hex_text.trim())
+                .with_context(|| format!("{path}: not a hex charter event"))?;
+            K::LinkFederation
+        }
+        "leave-federation" => {
+            motion.federation = id_bytes(need(&a.federation, "federation")?, "federation")?;
+            K::LeaveFederation
+        }
+        "admit-practice" => {
+            motion.admit_practice = Some(pb::Practice {
+                name: need(&a.practice_name, "practice-name")?,
+                ods_code: need(&a.ods, "ods")?,
+                locality: a.locality.clone(),
+                list_size: a.list_size,
+                node_key: key_bytes(&need(&a.node_key, "node-key")?, "node-key")?,
+            });
+            for f in &a.first_partner {
+                let Some((name, key)) = f.rsplit_once('=') else {
+                    anyhow::bail!("--first-partner {f:?}: write it as \"NAME=KEY\"");
+                };
+                motion.first_partners.push(pb::Partner {
+                    name: name.trim().to_string(),
+                    practice_ods: need(&a.ods, "ods")?,
+                    role: pb::PartnerRole::Partner as i32,
+                    key: key_bytes(key, "first-partner")?,
+                });
+            }
+            K::AdmitPractice
+        }
+        "admit-partner" => {
+            motion.admit_partner = Some(pb::Partner {
+                name: need(&a.partner_name, "partner-name")?,
+                practice_ods: need(&a.ods, "ods")?,
+                role: role(a.role.as_deref().unwrap_or("partner"))? as i32,
+                key: key_bytes(&need(&a.partner_key, "partner-key")?, "partner-key")?,
+            });
+            K::AdmitPartner
+        }
+        "remove-practice" => {
+            motion.subject_ods = need(&a.ods, "ods")?;
+            K::RemovePractice
+        }
+        "remove-partner" => {
+            let (k, _) = resolve::partner(c, &need(&a.subject, "subject")?)?;
+            motion.subject_key = k.as_bytes().to_vec();
+            K::RemovePartner
+        }
+        "change-role" => {
+            let (k, _) = resolve::partner(c, &need(&a.subject, "subject")?)?;
+            motion.subject_key = k.as_bytes().to_vec();
+            motion.new_role = role(&need(&a.role, "role")?)? as i32;
+            K::ChangeRole
+        }
+        "replace-key" => {
+            let (k, name) = resolve::partner(c, &need(&a.subject, "subject")?)?;
+            motion.subject_key = k.as_bytes().to_vec();
+            motion.replacement_key = key_bytes(
+                &need(&a.replacement_key, "replacement-key")?,
+                "replacement-key",
+            )?;
+            if motion.replacement_key == motion.subject_key {
+                anyhow::bail!("the replacement key is {name}'s current key; give the new one");
+            }
+            let mine = mutual_node::keystore::Keystore::read(&a.key.path()?)?.public();
+            if mine == k {
+                anyhow::bail!(
+                    "you cannot propose replacing your own key: while you hold it, replace it \
+                     yourself (`mutual keystore rotate`); a lost key is replaced on another \
+                     partner's proposal"
+                );
+            }
+            K::ReplaceKey
+        }
+        "elect-board" | "elect-chair" => {
+            if a.candidate.is_empty() {
+                anyhow::bail!("--kind {kind} needs at least one --candidate");
+            }
+            let members: Vec<api::MemberView> = c.get("/members")?;
+            for who in &a.candidate {
+                let (key, name) = resolve::partner_in(&members, who)?;
+                let b = key.as_bytes().to_vec();
+                if motion.candidates.contains(&b) {
+                    anyhow::bail!("{name} is named twice as a candidate");
+                }
+                motion.candidates.push(b);
+            }
+            if kind == "elect-chair" {
+                if a.seats.is_some_and(|s| s != 1) || a.per_locality {
+                    anyhow::bail!("a chair election fills one seat: no --seats or --per-locality");
+                }
+                K::ElectChair
+            } else {
+                match (a.seats, a.per_locality) {
+                    (Some(n), false) => motion.seats = n,
+                    (None, true) => motion.per_locality = true,
+                    _ => anyhow::bail!(
+                        "--kind elect-board needs --seats N or --per-locality (one seat per \
+                         locality the candidates come from)"
+                    ),
+                }
+                K::ElectBoard
+            }
+        }
+        "amend-deed" => {
+            let path = a
+                .deed
+                .as_ref()
+                .with_context(|| "--kind amend-deed needs --deed FILE".to_string())?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let base = path.parent().unwrap_or(std::path::Path::new("."));
+            let new = FoundingDeed::from_file_text(&text, base)
+                .with_context(|| format!("{} is not a valid deed", path.display()))?;
+            let now: api::DeedView = c.get("/deed")?;
+            let diff = now.deed.diff(&DeedText::of(Some(&new)));
+            if diff.is_empty() {
+                anyhow::bail!("{} changes nothing in the deed in force", path.display());
+            }
+            eprintln!("the amendment changes the deed in force:");
+            for line in diff {
+                eprintln!("  {line}");
+            }
+            motion.new_deed = Some(new);
+            K::AmendDeed
+        }
+        other => anyhow::bail!(
+            "--kind {other:?}: general, admit-practice, admit-partner, remove-practice, \
+             remove-partner, change-role, elect-board, elect-chair, amend-deed, replace-key, \
+             link-federation or leave-federation"
+        ),
+    };
+    motion.kind = k as i32;
+    Ok(motion)
+}
+
 pub(super) fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
     match m {
-        MotionCommand::Propose(args) => {
-            let ProposeArgs {
-                dir,
-                key,
-                kind,
-                title,
-                text,
-                voting_minutes,
-                practice_name,
-                ods,
-                locality,
-                list_size,
-                node_key,
-                subject,
-                role,
-                charter,
-                federation,
-                joint_motion,
-            } = *args;
-            use pb::DecisionKind as K;
-            let need = |v: Option<String>, flag: &str| {
-                v.with_context(|| format!("--kind {kind} needs --{flag}"))
-            };
-            let key_bytes = |s: String, what: &str| -> Result<Vec<u8>> {
-                let k: mutual_protocol::keys::PublicKey = s
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--{what}: not a key (64 hex digits)"))?;
-                Ok(k.as_bytes().to_vec())
-            };
-            let mut motion = pb::Motion {
-                title,
-                text,
-                ..Default::default()
-            };
-            let id_bytes = |s: String, what: &str| -> Result<Vec<u8>> {
-                Ok(parse_event_id(&s)
-                    .with_context(|| format!("--{what}"))?
-                    .as_bytes()
-                    .to_vec())
-            };
-            let k = match kind.as_str() {
-                "general" => {
-                    if let Some(j) = joint_motion {
-                        motion.joint_motion = id_bytes(j, "joint-motion")?;
-                        motion.federation =
-                            id_bytes(need(federation, "federation")?, "federation")?;
-                    }
-                    K::General
-                }
-                "link-federation" => {
-                    let path = need(charter.map(|p| p.display().to_string()), "charter")?;
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {path}"))?;
-                    let hex_text = match serde_json::from_str::<serde_json::Value>(&text) {
-                        Ok(v) => v["charter_event"].as_str().unwrap_or_default().to_string(),
-                        Err(_) => text.trim().to_string(),
-                    };
-                    motion.charter_event = hex::decode(hex_text.trim())
-                        .with_context(|| format!("{path}: not a hex charter event"))?;
-                    K::LinkFederation
-                }
-                "leave-federation" => {
-                    motion.federation = id_bytes(need(federation, "federation")?, "federation")?;
-                    K::LeaveFederation
-                }
-                "admit-practice" => {
-                    motion.admit_practice = Some(pb::Practice {
-                        name: need(practice_name, "practice-name")?,
-                        ods_code: need(ods, "ods")?,
-                        locality,
-                        list_size,
-                        node_key: key_bytes(need(node_key, "node-key")?, "node-key")?,
-                    });
-                    K::AdmitPractice
-                }
-                "remove-practice" => {
-                    motion.subject_ods = need(ods, "ods")?;
-                    K::RemovePractice
-                }
-                "remove-partner" => {
-                    motion.subject_key = key_bytes(need(subject, "subject")?, "subject")?;
-                    K::RemovePartner
-                }
-                "change-role" => {
-                    motion.subject_key = key_bytes(need(subject, "subject")?, "subject")?;
-                    motion.new_role = match need(role, "role")?.as_str() {
-                        "partner" => pb::PartnerRole::Partner,
-                        "associate" => pb::PartnerRole::Associate,
-                        "managing" => pb::PartnerRole::Managing,
-                        other => anyhow::bail!("--role {other:?}: partner, associate or managing"),
-                    } as i32;
-                    K::ChangeRole
-                }
-                other => anyhow::bail!(
-                    "--kind {other:?}: general, admit-practice, remove-practice, remove-partner, \
-                     change-role, link-federation or leave-federation"
-                ),
-            };
-            motion.kind = k as i32;
-            let c = Client::of(&dir)?;
-            let (kp, _lock) = key.open()?;
-            let now = c.now();
+        MotionCommand::Propose(a) => {
+            let c = a.node.client()?;
+            let mut motion = build_motion(&c, &a)?;
+            let (voting_ms, closes_at) =
+                voting_window(a.voting_minutes, a.closes.as_deref(), c.now())?;
             // Opens when signed (0 reads as the motion's own timestamp).
             motion.opens_at_ms = 0;
-            motion.closes_at_ms = now.saturating_add(voting_minutes.saturating_mul(60_000));
-            let s = c.sign_and_submit(&kp, Body::Motion(motion))?;
+            motion.closes_at_ms = closes_at;
+            let s = a.key.sign_and_submit(&c, Body::Motion(motion), voting_ms)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
                 println!("{}", s.id);
                 eprintln!(
-                    "motion proposed; partners vote with `mutual vote --dir <their practice's dir> \
-                     --keystore <their keystore> {} for|against|abstain`",
-                    s.id
+                    "motion proposed; partners vote with `mutual vote {} for|against|abstain` \
+                     (an election: `--rank NAME,NAME,...`)",
+                    short(&s.id)
                 );
             }
         }
-        MotionCommand::List { dir } => {
-            let list: Vec<api::MotionView> = Client::of(&dir)?.get("/motions")?;
+        MotionCommand::List { node } => {
+            let c = node.client()?;
+            let list: Vec<api::MotionView> = c.get("/motions")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
                 println!("no motions yet");
             } else {
+                let now = c.now();
                 for m in &list {
+                    let time = if m.closed {
+                        format!("closed {}", format_ms(m.closes_at_ms))
+                    } else {
+                        format!("closes {}", when(m.closes_at_ms, now))
+                    };
                     println!(
-                        "{}  {:<12} {:<15} {}: {}",
-                        m.id.get(..16).unwrap_or(&m.id),
-                        m.finality,
+                        "{}  {:<15} {}: {}; {time}",
+                        short(&m.id),
                         m.kind,
                         m.title,
-                        if m.tally.passed { "passing" } else { "failing" }
+                        m.standing
                     );
                 }
             }
         }
-        MotionCommand::Show { dir, id } => {
-            let m: api::MotionView =
-                Client::of(&dir)?.get(&format!("/motions/{}", parse_event_id(&id)?))?;
+        MotionCommand::Show { node, id } => {
+            let c = node.client()?;
+            let (_, m) = resolve::motion(&c, &id)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&m)?);
             } else {
-                print_motion(&m);
+                print_motion(&m, c.now());
             }
         }
     }

@@ -10,11 +10,12 @@ use super::status::NodeError;
 use super::store::Store;
 use super::{Defect, NodeCore};
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{deps_for, Body, FeedWriter, SignedEvent};
+use mutual_protocol::event::{deps_for, Body, FeedPosition, FeedWriter, SignedEvent};
 use mutual_protocol::id::EventId;
-use mutual_protocol::keys::Keypair;
+use mutual_protocol::keys::{Keypair, PublicKey};
 use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
 use mutual_protocol::replica::{Fold, Ingested, Replica};
+use mutual_protocol::state::Outcome;
 
 /// A request to sign that waits for the node to be shown its own feed head.
 pub(super) struct WaitingAuthor {
@@ -51,24 +52,24 @@ pub enum NotNow {
     },
 }
 
-/// Signs `body` as the next event of `keypair`'s feed in `replica`, citing the replica's
-/// heads and dated no earlier than any of its causes (docs/PROTOCOL.md §5.9) — unless that
-/// would reuse a seq or date the event beyond what peers accept (docs/NETWORK.md §7).
-pub fn sign_next<F: Fold>(
+/// Where the next event of `author`'s feed in `replica` goes: its feed position, its deps
+/// (the body's referent and the replica's heads) and its date, no earlier than any of its
+/// causes (docs/PROTOCOL.md §5.9) — unless signing it would reuse a seq or date the event
+/// beyond what peers accept (docs/NETWORK.md §7).
+pub fn plan_next<F: Fold>(
     replica: &Replica<F>,
-    keypair: Keypair,
+    author: PublicKey,
     now_ms: u64,
-    body: Body,
-) -> Result<SignedEvent, NotNow> {
-    let me = keypair.public();
-    let own_head = replica.feed_head(&me);
+    body: &Body,
+) -> Result<(FeedPosition, u64, Vec<EventId>), NotNow> {
+    let own_head = replica.feed_head(&author);
     if let Some(seq) = replica
-        .parked_seq(&me)
+        .parked_seq(&author)
         .filter(|s| *s > own_head.map_or(0, |h| h.0))
     {
         return Err(NotNow::OwnEventsParked { seq });
     }
-    let deps = deps_for(&body, &replica.heads(), own_head.map(|h| h.1));
+    let deps = deps_for(body, &replica.heads(), own_head.map(|h| h.1));
     let latest_cause = deps
         .iter()
         .chain(own_head.map(|h| h.1).iter())
@@ -82,8 +83,22 @@ pub fn sign_next<F: Fold>(
             wait_s: (ahead - MAX_CLOCK_SKEW_MS).div_ceil(1000),
         });
     }
-    let mut writer = FeedWriter::resume(keypair, replica.network(), own_head);
-    Ok(writer.sign(now_ms.max(latest_cause), deps, body))
+    let position = FeedPosition::after(replica.network(), author, own_head);
+    Ok((position, now_ms.max(latest_cause), deps))
+}
+
+/// Signs `body` as the next event of `keypair`'s feed in `replica`, as [`plan_next`]
+/// places it.
+pub fn sign_next<F: Fold>(
+    replica: &Replica<F>,
+    keypair: Keypair,
+    now_ms: u64,
+    body: Body,
+) -> Result<SignedEvent, NotNow> {
+    let (position, at, deps) = plan_next(replica, keypair.public(), now_ms, &body)?;
+    let last = position.prev.map(|p| (position.next_seq - 1, p));
+    let mut writer = FeedWriter::resume(keypair, replica.network(), last);
+    Ok(writer.sign(at, deps, body))
 }
 
 /// Signs `bodies` in order as the next events of the key's feed in a log, takes each in,
@@ -104,6 +119,13 @@ fn sign_into<F: Fold, S: Store>(
         let key = Keypair::from_seed(seed).expect("a valid seed");
         let ev = sign_next(&log.replica, key, now, body)
             .map_err(|e| NodeError::Refused(e.to_string()))?;
+        // A body the rules refuse is refused before it is stored: only peers' events are
+        // kept as evidence.
+        if let outcome @ Outcome::Rejected(_) = log.replica.trial(&ev) {
+            return Err(NodeError::Refused(format!(
+                "the event would be {outcome}; nothing was signed into the log"
+            )));
+        }
         let wire = ev.to_wire();
         match log.replica.ingest(now, &wire) {
             Ok(Ingested::Stored { .. }) => {}

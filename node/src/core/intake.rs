@@ -31,6 +31,7 @@ use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::{Fold, IngestError, Ingested, Replica};
 use mutual_protocol::signature;
+use mutual_protocol::state::Outcome;
 use std::collections::{BTreeMap, HashSet};
 
 /// Most quarantined events kept from one sending peer. Enough for a partner's burst of
@@ -243,8 +244,8 @@ fn ingest_into<F: Fold, S: Store>(
 }
 
 /// The keys a network event names as ones that may author events in the log: the
-/// founding practices and partners, an invited node, an admitted practice's node or
-/// partner, a replacement key, a rotated key. Whatever the event's outcome in the fold.
+/// founding practices and partners, an invited node, an admitted practice's node and
+/// first partners, an admitted partner, a replacement key, a rotated key. Whatever the event's outcome in the fold.
 fn named_keys(body: &Body) -> Vec<&[u8]> {
     match body {
         Body::Genesis(g) => g
@@ -259,6 +260,7 @@ fn named_keys(body: &Body) -> Vec<&[u8]> {
             .iter()
             .map(|p| p.node_key.as_slice())
             .chain(m.admit_partner.iter().map(|p| p.key.as_slice()))
+            .chain(m.first_partners.iter().map(|p| p.key.as_slice()))
             .chain(std::iter::once(m.replacement_key.as_slice()))
             .collect(),
         Body::KeyRotation(r) => vec![r.new_key.as_slice()],
@@ -510,6 +512,10 @@ impl<S: Store> NodeCore<S> {
                 ev.event.author
             )));
         }
+        match log.and_then(|f| self.feds.get(&f)) {
+            Some(l) => refuse_mistake(&l.replica, &ev)?,
+            None => refuse_mistake(&self.net.replica, &ev)?,
+        }
         let id = ev.id;
         let (mut taken, persisted) = self.take_in(log, &[&wire], None);
         persisted?;
@@ -640,4 +646,51 @@ impl<S: Store> NodeCore<S> {
     pub(super) fn defective(&self, d: Defect) -> bool {
         self.config.defect == Some(d)
     }
+}
+
+/// Refuses a user's event signed elsewhere that could only be kept as a rejected event or
+/// would fork its author's feed, before anything is stored (docs/PROTOCOL.md §5.10): a
+/// user's mistake is not kept forever as evidence. A peer's events are not judged here:
+/// they are evidence whatever they did.
+pub(super) fn refuse_mistake<F: Fold>(
+    replica: &Replica<F>,
+    ev: &SignedEvent,
+) -> Result<(), NodeError> {
+    // A known event is a duplicate; a body this log does not take is refused as such by
+    // the intake.
+    if replica.knows(&ev.id) || ev.event.body.as_ref().is_some_and(|b| !F::admits(b)) {
+        return Ok(());
+    }
+    if !ev.verify_signature() {
+        return Err(NodeError::Refused(format!(
+            "event {} does not carry a valid signature by its author {}; nothing was stored",
+            ev.id.short(),
+            ev.event.author
+        )));
+    }
+    let head = replica.feed_head(&ev.event.author);
+    let head_seq = head.map_or(0, |h| h.0);
+    if ev.event.seq <= head_seq {
+        let held = replica
+            .feed_from(&ev.event.author, ev.event.seq)
+            .next()
+            .map(|(_, e)| e.id.short().to_string())
+            .unwrap_or_else(|| "another event".into());
+        return Err(NodeError::Refused(format!(
+            "key {} already signed event {held} at seq {}; a second event at that seq would \
+             fork the feed and silence the key for good. Was it signed from a second device \
+             or a restored copy of the keystore? Nothing was stored: prepare the event again \
+             from this node (it follows seq {head_seq})",
+            ev.event.author, ev.event.seq
+        )));
+    }
+    let follows_head = ev.event.seq == head_seq + 1 && ev.event.prev == head.map(|h| h.1);
+    if follows_head && ev.event.causes().all(|c| replica.get(&c).is_some()) {
+        if let outcome @ Outcome::Rejected(_) = replica.trial(ev) {
+            return Err(NodeError::Refused(format!(
+                "the event would be {outcome}; nothing was stored"
+            )));
+        }
+    }
+    Ok(())
 }

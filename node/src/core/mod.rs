@@ -34,7 +34,7 @@ pub mod status;
 pub mod store;
 pub mod sync;
 
-pub use authoring::{sign_next, NotNow};
+pub use authoring::{plan_next, sign_next, NotNow};
 pub use federations::{FedLog, Log};
 pub use io::{Action, Input, Local, LogId, Now, Reply, Verdict};
 pub use status::{Metrics, NodeError, Status, Submitted};
@@ -411,6 +411,11 @@ impl<S: Store> NodeCore<S> {
             peers: self.connected.iter().map(|p| p.to_string()).collect(),
             listen: self.listen.clone(),
             head_confirmed: self.net.head_confirmed,
+            admitted: matches!(
+                r.state().membership().holder(&self.keypair.public()),
+                Some(mutual_protocol::membership::Holder::Practice(_))
+            ) && r.state().membership().is_active(&self.keypair.public()),
+            now_ms: self.now.wall_ms,
             metrics: Metrics {
                 sync_rounds: self.net.rounds.started,
                 sync_rounds_in_sync: self.net.rounds.in_sync,

@@ -89,8 +89,16 @@ pub struct Status {
     pub peers: Vec<String>,
     /// Addresses the node listens on.
     pub listen: Vec<String>,
-    /// Whether the node knows its own feed head and may sign.
+    /// Whether the node knows its own feed head (so signing cannot reuse a seq).
     pub head_confirmed: bool,
+    /// Whether this node's key speaks for an active member practice: an invited node not
+    /// yet admitted by the partners' vote is not one, and what it signs has no effect.
+    #[serde(default)]
+    pub admitted: bool,
+    /// The node's clock (ms since the epoch, its clock offset included), so a client
+    /// elsewhere reads times as the node does.
+    #[serde(default)]
+    pub now_ms: u64,
     /// Traffic and peer counters.
     pub metrics: Metrics,
 }

@@ -377,7 +377,8 @@ impl Demo {
         let mut founding = format!(
             "name = \"{name}\"\n\n[deed]\n# A real deed gives a day's grace \
              and a day's voting at least; the demo keeps them short.\ngrace_period_minutes = \
-             {GRACE_MINUTES}\nmin_voting_minutes = 1\n"
+             {GRACE_MINUTES}\nmin_voting_minutes = 1\nmax_proxies_per_holder = 1\n\
+             agreement = \"agreement.txt\"\n"
         );
         for p in members.iter().map(|&i| &self.practices[i]) {
             founding.push_str(&format!(

@@ -14,6 +14,7 @@
 //! federation of the two.
 
 pub mod federation;
+pub mod governance;
 pub mod harness;
 pub mod script;
 
@@ -108,6 +109,12 @@ pub struct Summary {
     pub agreement: String,
     /// The node killed and restarted, and whether it caught up.
     pub restarted: String,
+    /// The board elected, one seat per locality (partners' names).
+    pub board: Vec<String>,
+    /// The chair elected.
+    pub chair: Option<String>,
+    /// Whether the admitted practice's first partner signed the agreement and votes.
+    pub acceded: bool,
     /// Every node.
     pub nodes: Vec<NodeSummary>,
     /// The federation with the second partnership.

@@ -17,6 +17,7 @@ impl Demo {
             dir.display()
         ));
         std::fs::create_dir_all(dir.join("partners"))?;
+        std::fs::write(dir.join("agreement.txt"), super::governance::AGREEMENT)?;
         for (i, names) in NAMES.iter().take(n).enumerate() {
             self.add_practice(
                 &format!("practice-{}", i + 1),
@@ -45,7 +46,9 @@ impl Demo {
         let founding_file = dir.join("founding.toml");
         std::fs::write(&founding_file, founding)?;
         self.say(&format!(
-            "{} lists {founders} practices, a partner each, and the deed's timings",
+            "{} lists {founders} practices, a partner each, and the deed: its timings, one \
+             proxy per partner, and the partnership's agreement (agreement.txt), which \
+             partners admitted later sign before they vote",
             founding_file.display()
         ));
         let out = self.mutual(&[
@@ -111,6 +114,8 @@ impl Demo {
         self.converge()?;
         self.say("its node syncs the network's history but cannot act until admitted");
 
+        let first_key = self.new_keystore(new)?;
+        let first_partner = format!("{}={first_key}", self.practices[new].partner);
         let joining = &self.practices[new];
         let admit = self.propose(
             "admit-practice",
@@ -124,8 +129,14 @@ impl Demo {
                 &joining.locality,
                 "--node-key",
                 &joining.node_key,
+                "--first-partner",
+                &first_partner,
             ],
         )?;
+        self.say(&format!(
+            "the motion names the practice's first partner, {}, with the key she made",
+            self.practices[new].partner
+        ));
         for i in 0..founders {
             // With four or more partners one votes against: 75% of votes cast still passes.
             let choice = if founders >= 4 && i == founders - 1 {
@@ -254,6 +265,7 @@ impl Demo {
             events_at(self, victim)
         ));
 
+        let votes = self.govern(founders)?;
         let (ally, fed, ally_network) = self.link()?;
 
         self.heading("Time passes: the votes close");
@@ -300,6 +312,8 @@ impl Demo {
             "{} is a member now; its node signs its first event",
             self.practices[new].name
         ));
+        let (board, chair) = self.governed(&votes)?;
+        let acceded = self.accede(new)?;
         let later = date_after(crate::now_ms(), 10);
         self.mutual(&[
             "aid",
@@ -356,6 +370,9 @@ impl Demo {
             admitted: admitted_everywhere,
             agreement,
             restarted: self.practices[victim].name.clone(),
+            board,
+            chair,
+            acceded,
             nodes,
             federation,
         })

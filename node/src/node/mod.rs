@@ -20,7 +20,7 @@ use mutual_protocol::id::NetworkId;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::core::{sign_next, Metrics, NodeError, NotNow, Status, Submitted};
+pub use crate::core::{plan_next, sign_next, Metrics, NodeError, NotNow, Status, Submitted};
 
 /// Events received from peers become durable at most this long after they are stored.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(core::HOUSEKEEPING_MS);

@@ -160,6 +160,7 @@ pub fn default_deed() -> pb::Deed {
         rules: KINDS.iter().map(|&k| default_rule(k).to_pb()).collect(),
         grace_period_ms: DEFAULT_GRACE_PERIOD_MS,
         max_proxies_per_holder: 0,
+        agreement_hash: Vec::new(),
     }
 }
 

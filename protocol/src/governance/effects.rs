@@ -28,6 +28,16 @@ fn key(bytes: &[u8]) -> Option<PublicKey> {
     PublicKey::from_slice(bytes).ok()
 }
 
+/// The status of a partner admitted under `deed`: pending their accession when the deed
+/// names an agreement (docs/GOVERNANCE.md §8.1), else active.
+fn admitted_status(deed: Option<&pb::Deed>) -> Status {
+    if deed.is_some_and(|d| !d.agreement_hash.is_empty()) {
+        Status::Pending
+    } else {
+        Status::Active
+    }
+}
+
 /// Applies the effect of a passed motion.
 pub(super) fn apply(
     rec: &MotionRecord,
@@ -47,7 +57,21 @@ pub(super) fn apply(
             if key(&p.node_key).is_none_or(|k| m.is_known(&k)) {
                 return Err("the node key was taken in the meantime".into());
             }
+            let status = admitted_status(deed.as_ref());
+            let ods = p.ods_code.clone();
             m.insert_practice(p);
+            for f in &mo.first_partners {
+                if key(&f.key).is_none_or(|k| m.is_known(&k)) {
+                    return Err(format!(
+                        "{}'s key was taken in the meantime; the practice is admitted \
+                         without them",
+                        f.name
+                    ));
+                }
+                let mut f = f.clone();
+                f.practice_ods = ods.clone();
+                m.insert_partner_as(f, status);
+            }
             Ok(())
         }
         K::AdmitPartner => {
@@ -64,7 +88,7 @@ pub(super) fn apply(
             if key(&p.key).is_none_or(|k| m.is_known(&k)) {
                 return Err("the partner's key was taken in the meantime".into());
             }
-            m.insert_partner(p);
+            m.insert_partner_as(p, admitted_status(deed.as_ref()));
             Ok(())
         }
         K::ChangeRole => {

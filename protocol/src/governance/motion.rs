@@ -230,6 +230,9 @@ fn subject_of(
         }
     };
     let practice_of = |id: &PartnerId| m.partner(id).map(|p| p.partner.practice_ods.clone());
+    if kind != K::AdmitPractice && !mo.first_partners.is_empty() {
+        return invalid("only an admit-practice motion names first partners");
+    }
     Ok(match kind {
         K::General
         | K::AmendDeed
@@ -247,9 +250,27 @@ fn subject_of(
             if m.practice(&p.ods_code).is_some() {
                 return invalid(format!("ODS code {} is already known", p.ods_code));
             }
-            match PublicKey::from_slice(&p.node_key) {
-                Ok(k) if !m.is_known(&k) => {}
+            let node_key = match PublicKey::from_slice(&p.node_key) {
+                Ok(k) if !m.is_known(&k) => k,
                 _ => return invalid("the practice's node key is invalid or already used"),
+            };
+            let mut keys = vec![node_key];
+            for f in &mo.first_partners {
+                if f.name.trim().is_empty() || !valid_role(f.role) {
+                    return invalid("each first partner needs a name and a valid role");
+                }
+                if !f.practice_ods.is_empty() && f.practice_ods != p.ods_code {
+                    return invalid("a first partner belongs to the practice admitted");
+                }
+                match PublicKey::from_slice(&f.key) {
+                    Ok(k) if !m.is_known(&k) && !keys.contains(&k) => keys.push(k),
+                    _ => {
+                        return invalid(format!(
+                            "first partner {}'s key is invalid, already used or named twice",
+                            f.name
+                        ))
+                    }
+                }
             }
             (Subject::None, None)
         }

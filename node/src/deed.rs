@@ -1,0 +1,438 @@
+//! The deed as people write and read it: the `[deed]` table of a founding file (also the
+//! file an amend-deed motion takes), and the deed in force in plain words, rule by rule,
+//! which `GET /deed`, `mutual deed show` and the amendment's diff print.
+
+use anyhow::{bail, Result};
+use mutual_proto::v1 as pb;
+use mutual_protocol::governance::deed::{self, KINDS};
+use pb::{DecisionKind, Group};
+use serde::{Deserialize, Serialize};
+
+const MINUTE: u64 = 60_000;
+
+/// The `[deed]` table of a founding file, or an amend-deed file: the default deed
+/// (docs/GOVERNANCE.md §2.3) with these values in place of its own. Every field is
+/// optional.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundingDeed {
+    /// The grace period after a motion's close, in minutes (at least 5).
+    pub grace_period_minutes: Option<u64>,
+    /// The shortest voting period of every kind of decision, in minutes.
+    pub min_voting_minutes: Option<u64>,
+    /// The longest voting period of every kind of decision, in minutes.
+    pub max_voting_minutes: Option<u64>,
+    /// How many proxies one partner may hold (0: proxies disabled).
+    pub max_proxies_per_holder: Option<u32>,
+    /// The partnership's overarching agreement: a file (relative to the TOML file), whose
+    /// SHA-256 the deed names. Partners admitted later sign an accession to it before
+    /// they vote (docs/GOVERNANCE.md §8.1).
+    pub agreement: Option<std::path::PathBuf>,
+    /// Changes to the rule of one kind of decision (`[[deed.rule]]`), after the above.
+    #[serde(default)]
+    pub rule: Vec<RuleChange>,
+}
+
+/// One `[[deed.rule]]`: the rule of one kind of decision, with these values in place of
+/// its default ones.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleChange {
+    /// The kind: general, admit-practice, admit-partner, change-role, remove-partner,
+    /// remove-practice, elect-board, elect-chair, amend-deed, link-federation,
+    /// replace-key or leave-federation.
+    pub kind: String,
+    /// Who proposes: all-partners, practice-partners, board or chair.
+    pub proposers: Option<String>,
+    /// Who votes: the same groups.
+    pub voters: Option<String>,
+    /// Share of the electorate that must take part, in percent.
+    pub quorum_percent: Option<f64>,
+    /// Share that must vote for, in percent.
+    pub threshold_percent: Option<f64>,
+    /// The base of the threshold: "votes" (cast for or against) or "electorate".
+    pub threshold_of: Option<String>,
+    /// Shortest voting period, in minutes.
+    pub min_voting_minutes: Option<u64>,
+    /// Longest voting period, in minutes.
+    pub max_voting_minutes: Option<u64>,
+    /// Whether abstentions count toward the quorum.
+    pub abstentions_count_toward_quorum: Option<bool>,
+    /// Whether associate partners vote (and propose).
+    pub associates_vote: Option<bool>,
+    /// Whether the motion's subject is left out of the electorate.
+    pub subject_recuses: Option<bool>,
+    /// Whether a partner who declares an interest is left out of the electorate.
+    pub interest_recuses: Option<bool>,
+}
+
+/// A decision kind from its name as the command line writes it (`elect-board`).
+pub fn kind_from_name(name: &str) -> Option<DecisionKind> {
+    KINDS.iter().copied().find(|k| kind_label(*k) == name)
+}
+
+/// A decision kind's name as the command line writes it.
+pub fn kind_label(k: DecisionKind) -> String {
+    k.as_str_name()
+        .trim_start_matches("DECISION_KIND_")
+        .to_lowercase()
+        .replace('_', "-")
+}
+
+fn group_from_name(name: &str) -> Option<Group> {
+    Some(match name {
+        "all-partners" => Group::AllPartners,
+        "practice-partners" => Group::PracticePartners,
+        "board" => Group::Board,
+        "chair" => Group::Chair,
+        _ => return None,
+    })
+}
+
+fn group_words(g: Group) -> &'static str {
+    match g {
+        Group::AllPartners | Group::Unspecified => "all partners",
+        Group::PracticePartners => "the partners of the practice concerned",
+        Group::Board => "the board",
+        Group::Chair => "the chair",
+    }
+}
+
+fn basis_points(what: &str, percent: f64) -> Result<u32> {
+    if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
+        bail!("{what} must be a percentage from 0 to 100, not {percent}");
+    }
+    Ok((percent * 100.0).round() as u32)
+}
+
+impl FoundingDeed {
+    /// Reads `agreement` relative to `base` (the directory of the file this table is
+    /// in) from now on.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(a) = &self.agreement {
+            if a.is_relative() {
+                self.agreement = Some(base.join(a));
+            }
+        }
+    }
+
+    /// The deed: the default one, changed as this table says, and checked.
+    pub fn deed(&self) -> Result<pb::Deed> {
+        let mut d = deed::default_deed();
+        if let Some(path) = &self.agreement {
+            d.agreement_hash = agreement_hash(path)?.to_vec();
+        }
+        if let Some(g) = self.grace_period_minutes {
+            d.grace_period_ms = g.saturating_mul(MINUTE);
+        }
+        if let Some(p) = self.max_proxies_per_holder {
+            d.max_proxies_per_holder = p;
+        }
+        for r in &mut d.rules {
+            if let Some(m) = self.min_voting_minutes {
+                r.min_voting_period_ms = m.saturating_mul(MINUTE);
+            }
+            if let Some(m) = self.max_voting_minutes {
+                r.max_voting_period_ms = m.saturating_mul(MINUTE);
+            }
+        }
+        for (i, c) in self.rule.iter().enumerate() {
+            let at = format!("[deed] rule {} ({})", i + 1, c.kind);
+            let Some(kind) = kind_from_name(&c.kind) else {
+                bail!(
+                    "{at}: no kind {:?}; kinds: {}",
+                    c.kind,
+                    KINDS.map(kind_label).join(", ")
+                );
+            };
+            let Some(r) = d.rules.iter_mut().find(|r| r.kind == kind as i32) else {
+                bail!("{at}: the default deed has no rule for it");
+            };
+            let group = |v: &Option<String>, what: &str| -> Result<Option<i32>> {
+                v.as_deref()
+                    .map(|n| {
+                        group_from_name(n).map(|g| g as i32).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "{at}: {what} {n:?}: all-partners, practice-partners, board \
+                                 or chair"
+                            )
+                        })
+                    })
+                    .transpose()
+            };
+            if let Some(g) = group(&c.proposers, "proposers")? {
+                r.proposers = g;
+            }
+            if let Some(g) = group(&c.voters, "voters")? {
+                r.voters = g;
+            }
+            if let Some(q) = c.quorum_percent {
+                r.quorum_basis_points = basis_points(&format!("{at}: quorum_percent"), q)?;
+            }
+            let t = r.threshold.get_or_insert_with(Default::default);
+            if let Some(p) = c.threshold_percent {
+                t.basis_points = basis_points(&format!("{at}: threshold_percent"), p)?;
+            }
+            match c.threshold_of.as_deref() {
+                None => {}
+                Some("votes") => t.of_electorate = false,
+                Some("electorate") => t.of_electorate = true,
+                Some(o) => bail!("{at}: threshold_of {o:?}: \"votes\" or \"electorate\""),
+            }
+            if let Some(m) = c.min_voting_minutes {
+                r.min_voting_period_ms = m.saturating_mul(MINUTE);
+            }
+            if let Some(m) = c.max_voting_minutes {
+                r.max_voting_period_ms = m.saturating_mul(MINUTE);
+            }
+            if let Some(v) = c.abstentions_count_toward_quorum {
+                r.abstentions_count_toward_quorum = v;
+            }
+            if let Some(v) = c.associates_vote {
+                r.associates_vote = v;
+            }
+            if let Some(v) = c.subject_recuses {
+                r.subject_recuses = v;
+            }
+            if let Some(v) = c.interest_recuses {
+                r.interest_recuses = v;
+            }
+        }
+        deed::check_deed(&d).map_err(|e| anyhow::anyhow!("[deed]: {e}"))?;
+        Ok(d)
+    }
+
+    /// Reads an amend-deed file: a TOML file with a `[deed]` table, as in a founding
+    /// file (other tables of a founding file, if present, are ignored); `base` is the
+    /// directory its paths are relative to.
+    pub fn from_file_text(text: &str, base: &std::path::Path) -> Result<pb::Deed> {
+        #[derive(Deserialize)]
+        struct File {
+            deed: Option<FoundingDeed>,
+        }
+        let f: File = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some(mut d) = f.deed else {
+            bail!("the file has no [deed] table (the format of a founding file's [deed])");
+        };
+        d.resolve_paths(base);
+        d.deed()
+    }
+}
+
+/// The SHA-256 of an agreement's file, as a deed names it.
+pub fn agreement_hash(path: &std::path::Path) -> Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("the agreement {}: {e}", path.display()))?;
+    if bytes.is_empty() {
+        bail!("the agreement {} is empty", path.display());
+    }
+    Ok(Sha256::digest(&bytes).into())
+}
+
+/// A deed in plain words: what `GET /deed` answers.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DeedText {
+    /// The grace period after a motion's close, in words.
+    pub grace_period: String,
+    /// How many proxies one partner may hold, in words.
+    pub proxies: String,
+    /// The agreement partners accede to: its SHA-256 (hex), or empty if none.
+    #[serde(default)]
+    pub agreement_hash: String,
+    /// One line per kind of decision, in wire order.
+    pub rules: Vec<RuleText>,
+}
+
+/// One kind's rule in plain words.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RuleText {
+    /// The kind, as the command line names it.
+    pub kind: String,
+    /// Who proposes.
+    pub proposers: String,
+    /// Who votes.
+    pub voters: String,
+    /// Quorum, threshold and abstentions.
+    pub counted: String,
+    /// Shortest and longest voting period.
+    pub voting: String,
+    /// Who recuses.
+    pub recusal: String,
+}
+
+impl RuleText {
+    /// The rule on one line.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: proposed by {}; decided by {}; {}; voting {}; {}",
+            self.kind, self.proposers, self.voters, self.counted, self.voting, self.recusal
+        )
+    }
+}
+
+fn percent(bp: u32) -> String {
+    if bp.is_multiple_of(100) {
+        format!("{}%", bp / 100)
+    } else {
+        format!("{:.2}%", bp as f64 / 100.0)
+    }
+}
+
+/// A duration in words ("1 day", "2 h 30 min").
+pub fn duration_words(ms: u64) -> String {
+    let mins = ms / MINUTE;
+    let (d, h, m) = (mins / 1440, (mins % 1440) / 60, mins % 60);
+    let mut parts = Vec::new();
+    if d > 0 {
+        parts.push(format!("{d} day{}", if d == 1 { "" } else { "s" }));
+    }
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 || parts.is_empty() {
+        parts.push(format!("{m} min"));
+    }
+    parts.join(" ")
+}
+
+impl DeedText {
+    /// The deed `d` (or the default deed, for `None`) in words, every kind's rule resolved
+    /// as the fold resolves it.
+    pub fn of(d: Option<&pb::Deed>) -> Self {
+        let rules = KINDS
+            .iter()
+            .map(|&k| {
+                let r = deed::rule_for(d, k);
+                let who_votes = if r.associates_vote {
+                    format!("{} (associates too)", group_words(r.voters))
+                } else {
+                    group_words(r.voters).to_string()
+                };
+                RuleText {
+                    kind: kind_label(k),
+                    proposers: group_words(r.proposers).into(),
+                    voters: who_votes,
+                    counted: format!(
+                        "quorum {} of the electorate{}; passes with {} of {}",
+                        percent(r.quorum_bp),
+                        if r.abstentions_count {
+                            " (abstentions count)"
+                        } else {
+                            ""
+                        },
+                        percent(r.threshold_bp),
+                        if r.of_electorate {
+                            "the electorate"
+                        } else {
+                            "the votes for and against"
+                        }
+                    ),
+                    voting: format!(
+                        "{} to {}",
+                        duration_words(r.min_period_ms),
+                        duration_words(r.max_period_ms)
+                    ),
+                    recusal: match (r.subject_recuses, r.interest_recuses) {
+                        (true, true) => "the subject and the interested recuse",
+                        (true, false) => "the subject recuses",
+                        (false, true) => "the interested recuse",
+                        (false, false) => "no one recuses",
+                    }
+                    .into(),
+                }
+            })
+            .collect();
+        let proxies = d.map_or(0, |d| d.max_proxies_per_holder);
+        DeedText {
+            agreement_hash: d
+                .map(|d| hex::encode(&d.agreement_hash))
+                .unwrap_or_default(),
+            grace_period: duration_words(deed::grace_period(d)),
+            proxies: if proxies == 0 {
+                "no proxies".into()
+            } else {
+                format!(
+                    "a partner may hold {proxies} prox{}",
+                    if proxies == 1 { "y" } else { "ies" }
+                )
+            },
+            rules,
+        }
+    }
+
+    /// The deed, one line per rule.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            format!("grace period after a close: {}", self.grace_period),
+            format!("proxies: {}", self.proxies),
+            if self.agreement_hash.is_empty() {
+                "agreement: none named; partners admitted vote at once".to_string()
+            } else {
+                format!(
+                    "agreement: SHA-256 {}; partners admitted sign an accession to it first",
+                    self.agreement_hash
+                )
+            },
+        ];
+        out.extend(self.rules.iter().map(RuleText::line));
+        out
+    }
+
+    /// What changes from `self` to `new`: `- old` and `+ new` lines for each rule that
+    /// differs (empty if nothing does).
+    pub fn diff(&self, new: &DeedText) -> Vec<String> {
+        let (old, new) = (self.lines(), new.lines());
+        let mut out = Vec::new();
+        for (o, n) in old.iter().zip(&new) {
+            if o != n {
+                out.push(format!("- {o}"));
+                out.push(format!("+ {n}"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_change_changes_only_its_kind() {
+        let f: FoundingDeed = toml::from_str(
+            "[[rule]]\nkind = \"general\"\nthreshold_percent = 66.67\nthreshold_of = \"electorate\"\n",
+        )
+        .expect("toml");
+        let d = f.deed().expect("deed");
+        let old = DeedText::of(Some(&deed::default_deed()));
+        let diff = old.diff(&DeedText::of(Some(&d)));
+        assert_eq!(diff.len(), 2, "{diff:?}");
+        assert!(diff[0].starts_with("- general:") && diff[0].contains("50% of the votes"));
+        assert!(diff[1].starts_with("+ general:") && diff[1].contains("66.67% of the electorate"));
+    }
+
+    #[test]
+    fn a_bad_rule_is_refused_with_its_place() {
+        for (toml_text, says) in [
+            ("[[rule]]\nkind = \"genral\"\n", "no kind \"genral\""),
+            (
+                "[[rule]]\nkind = \"general\"\nvoters = \"everyone\"\n",
+                "voters \"everyone\"",
+            ),
+            (
+                "[[rule]]\nkind = \"general\"\nquorum_percent = 101.0\n",
+                "quorum_percent",
+            ),
+            (
+                "[[rule]]\nkind = \"general\"\nmax_voting_minutes = 1\n",
+                "[deed]",
+            ),
+        ] {
+            let f: FoundingDeed = toml::from_str(toml_text).expect("toml");
+            let e = f.deed().expect_err(toml_text).to_string();
+            assert!(e.contains(says), "{toml_text}: {e}");
+        }
+        assert!(FoundingDeed::from_file_text("name = \"x\"\n", std::path::Path::new(".")).is_err());
+    }
+}
