@@ -208,19 +208,8 @@ pub fn create(path: &Path, kp: &Keypair, passphrase: &str) -> Result<(), Keystor
         None => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
-    let mut nonce = [0u8; 8];
-    OsRng.fill_bytes(&mut nonce);
-    let tmp = dir.join(format!(".keystore-{}.tmp", hex::encode(nonce)));
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()
-    })();
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let tmp = synced_temp(&dir, "keystore", &bytes).map_err(io)?;
+    let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     linked.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -482,9 +471,21 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) => d.to_path_buf(),
         None => PathBuf::from("."),
     };
+    let tmp = synced_temp(&dir, "record", bytes)?;
+    let written = std::fs::rename(&tmp, path);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    std::fs::File::open(&dir)?.sync_all()
+}
+
+/// A new file in `dir` (mode 0600, a random name starting `.<what>-`) holding `bytes`,
+/// synced: to be linked or renamed into place. Removed again if writing it fails.
+fn synced_temp(dir: &Path, what: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let mut nonce = [0u8; 8];
     OsRng.fill_bytes(&mut nonce);
-    let tmp = dir.join(format!(".record-{}.tmp", hex::encode(nonce)));
+    let tmp = dir.join(format!(".{what}-{}.tmp", hex::encode(nonce)));
     let written = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -492,12 +493,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        f.sync_all()
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    written?;
-    std::fs::File::open(&dir)?.sync_all()
+    written.map(|()| tmp)
 }

@@ -139,3 +139,59 @@ async fn nodes_witness_ballots_and_close_motions_and_a_backdated_ballot_does_not
         .expect("query");
     assert!(stored, "the backdated ballot reached the other node too");
 }
+
+/// A partner's second device (or a laptop restored from an old copy) signing at a seq
+/// the node already holds for that key would fork the feed and silence the key for good:
+/// the node refuses it before anything is stored, saying why (docs/PROTOCOL.md §5.10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_would_fork_a_partners_feed_is_refused_and_not_stored() {
+    let c = Cluster::found_with(
+        Founding {
+            name: "Second Device Partnership".into(),
+            base: 60,
+            practices: 2,
+            running: 1,
+            partners: 2,
+            deed: quick_deed(5000),
+        },
+        Transport::Tcp,
+    )
+    .await;
+    let kp = partner_key(60);
+    let me = kp.public();
+    let statement = |title: &str| {
+        Body::Motion(pb::Motion {
+            kind: pb::DecisionKind::General as i32,
+            title: title.into(),
+            closes_at_ms: c.now_ms() + VOTING_MS,
+            ..Default::default()
+        })
+    };
+    c.sign_as(&kp, statement("From the laptop")).await;
+    let head = c
+        .node(0)
+        .query(move |r| r.feed_head(&me))
+        .await
+        .expect("query")
+        .expect("a feed");
+    assert_eq!(head.0, 1);
+    // The second device knows nothing of the first event: it signs seq 1 again.
+    let heads = c.node(0).query(|r| r.heads()).await.expect("heads");
+    let fork = FeedWriter::resume(copy(&kp), c.network(), None).sign(
+        c.now_ms(),
+        heads,
+        statement("From the old copy"),
+    );
+    let e = c.node(0).submit(fork.to_wire()).await.expect_err("refused");
+    assert!(
+        e.to_string().contains("would fork the feed"),
+        "the refusal says why: {e}"
+    );
+    let (stored, forked) = c
+        .node(0)
+        .query(move |r| (r.knows(&fork.id), r.forks().contains_key(&me)))
+        .await
+        .expect("query");
+    assert!(!stored && !forked, "nothing kept; the key still signs");
+    c.sign_as(&kp, statement("Still signing")).await;
+}
