@@ -15,7 +15,12 @@ use serde::Serialize;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// A connection to the node: plain TCP, or TLS over it.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// Largest answer read from the API, in bytes (an export of a large log fits).
 pub const MAX_RESPONSE_BYTES: u64 = 1 << 30;
@@ -40,33 +45,57 @@ pub struct Client {
     host: String,
     token_file: Option<PathBuf>,
     clock_offset_ms: i64,
+    /// For `https://`: the TLS configuration trusting the node's certificate, and the
+    /// name to check it against.
+    tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 }
 
 impl Client {
     /// The node of data directory `dir` (its API address, token and clock from there).
     pub fn of(dir: &Path) -> Result<Self> {
         let file = FileConfig::read(dir)?;
-        let addr = file.api_addr()?;
+        let mut addr = file.api_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        // Over TLS, the node's own certificate (which always names localhost) is trusted.
+        let tls = if file.api_tls {
+            let config = crate::tls::client_config(&dir.join(crate::tls::CERT_FILE))?;
+            Some((config, crate::tls::server_name("localhost")?))
+        } else {
+            None
+        };
         Ok(Client {
             addr,
             host: addr.to_string(),
             token_file: Some(dir.join(TOKEN_FILE)),
             clock_offset_ms: file.clock_offset_ms,
+            tls,
         })
     }
 
-    /// A node given by its URL, `http://HOST:PORT` (no token: only events a partner
-    /// signs can be handed to it).
-    pub fn remote(url: &str) -> Result<Self> {
+    /// A node given by its URL, `https://HOST:PORT` (trusting the node's certificate in
+    /// the PEM file `cert`) or `http://HOST:PORT` (on loopback or a trusted network); no
+    /// token: only events a partner signs can be handed to it.
+    pub fn remote(url: &str, cert: Option<&Path>) -> Result<Self> {
         let rest = url.trim().trim_end_matches('/');
-        let Some(hostport) = rest.strip_prefix("http://") else {
-            if rest.starts_with("https://") {
+        let (hostport, tls) = if let Some(h) = rest.strip_prefix("https://") {
+            let Some(cert) = cert else {
                 bail!(
-                    "{url}: this client speaks plain HTTP only; reach a TLS node through a \
-                     local tunnel (see README, \"A partner's own machine\")"
+                    "{url}: give the node's certificate (--node-cert FILE or \
+                     MUTUAL_NODE_CERT), as the practice's IT lead hands it out"
                 );
-            }
-            bail!("{url}: a node's URL looks like http://HOST:PORT");
+            };
+            let host = h.rsplit_once(':').map_or(h, |(host, _)| host);
+            let name = crate::tls::server_name(host)?;
+            (h, Some((crate::tls::client_config(cert)?, name)))
+        } else if let Some(h) = rest.strip_prefix("http://") {
+            (h, None)
+        } else {
+            bail!("{url}: a node's URL looks like https://HOST:PORT or http://HOST:PORT");
         };
         if hostport.contains('/') {
             bail!("{url}: give the node's address only, without a path");
@@ -82,6 +111,7 @@ impl Client {
             host: hostport.to_string(),
             token_file: None,
             clock_offset_ms: 0,
+            tls,
         };
         // Times are read by the node's clock, as on its own machine.
         let status: serde_json::Value = c.get("/status")?;
@@ -91,10 +121,11 @@ impl Client {
         Ok(c)
     }
 
-    /// `--node URL` if given (or `MUTUAL_NODE`), else the node of `--dir`.
-    pub fn connect(dir: Option<&Path>, node: Option<&str>) -> Result<Self> {
+    /// `--node URL` if given (or `MUTUAL_NODE`; with `--node-cert` for https), else the
+    /// node of `--dir`.
+    pub fn connect(dir: Option<&Path>, node: Option<&str>, cert: Option<&Path>) -> Result<Self> {
         match (node, dir) {
-            (Some(url), _) => Self::remote(url),
+            (Some(url), _) => Self::remote(url, cert),
             (None, Some(dir)) => Self::of(dir),
             (None, None) => bail!(
                 "which node? give --dir (the practice's data directory, on its machine) or \
@@ -135,14 +166,22 @@ impl Client {
         body: &[u8],
         auth: bool,
     ) -> Result<Vec<u8>> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
+        let tcp = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
             .with_context(|| {
                 format!(
                     "no node is answering on {}; is `mutual start` running for this data directory?",
                     self.addr
                 )
             })?;
-        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(120)))?;
+        let mut stream: Box<dyn ReadWrite> = match &self.tls {
+            None => Box::new(tcp),
+            Some((config, name)) => {
+                let conn = rustls::ClientConnection::new(config.clone(), name.clone())
+                    .context("starting TLS")?;
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+        };
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.host,
@@ -158,10 +197,22 @@ impl Client {
         stream.write_all(head.as_bytes())?;
         stream.write_all(body)?;
         let mut response = Vec::new();
-        stream
+        match stream
             .take(MAX_RESPONSE_BYTES + 1)
             .read_to_end(&mut response)
-            .context("reading the node's answer")?;
+        {
+            Ok(_) => {}
+            // A TLS peer that closes without its close_notify: what arrived is checked
+            // against its Content-Length below.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(if self.tls.is_some() {
+                    "reading the node's answer (over TLS: is --node-cert the node's certificate?)"
+                } else {
+                    "reading the node's answer"
+                }))
+            }
+        }
         if response.len() as u64 > MAX_RESPONSE_BYTES {
             bail!("the node's answer is larger than {MAX_RESPONSE_BYTES} bytes");
         }

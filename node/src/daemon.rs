@@ -59,6 +59,9 @@ pub struct FileConfig {
     /// Lets the API listen beyond loopback over plain HTTP (default: refused, since the
     /// token and the partnership's data would cross the network in clear).
     pub api_plain_http_beyond_loopback: bool,
+    /// Serves the API over TLS with the data directory's `api-cert.pem` and `api-key.pem`
+    /// (`mutual tls init`), as it must be to listen beyond loopback.
+    pub api_tls: bool,
 }
 
 impl Default for FileConfig {
@@ -75,6 +78,7 @@ impl Default for FileConfig {
             sync_interval_secs: 10,
             clock_offset_ms: 0,
             api_plain_http_beyond_loopback: false,
+            api_tls: false,
         }
     }
 }
@@ -155,7 +159,8 @@ pub fn init(dir: &Path, config: &FileConfig) -> Result<Keypair> {
     Ok(kp)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes a new file readable by its owner only (0600), synced; never overwrites.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -366,15 +371,22 @@ pub async fn run(dir: &Path) -> Result<()> {
         );
     }
     let api_addr = file.api_addr()?;
-    if !api_addr.ip().is_loopback() && !file.api_plain_http_beyond_loopback {
+    if !api_addr.ip().is_loopback() && !file.api_tls && !file.api_plain_http_beyond_loopback {
         bail!(
             "api = {api_addr:?} would serve plain HTTP beyond this machine, where the token \
-             and the partnership's records cross the network in clear. Keep api on \
-             127.0.0.1 and let partners reach it through the practice's VPN or an SSH tunnel \
-             (ssh -L 7780:127.0.0.1:7780 <node host>), or a TLS proxy; or, on a network you \
-             trust, set api_plain_http_beyond_loopback = true in {CONFIG_FILE}"
+             and the partnership's records cross the network in clear. Serve it over TLS: \
+             `mutual tls init --dir {} --name <host>` and api_tls = true in {CONFIG_FILE}; or \
+             keep api on 127.0.0.1 and let partners reach it through the practice's VPN or \
+             an SSH tunnel; or, on a network you trust, set \
+             api_plain_http_beyond_loopback = true",
+            dir.display()
         );
     }
+    let tls = if file.api_tls {
+        Some(crate::tls::server_config(dir)?)
+    } else {
+        None
+    };
     // The store first: a second node on the same directory is refused for that reason,
     // whoever holds the API port.
     let handle = start_node(dir, &file).await?;
@@ -400,6 +412,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         node: handle.clone(),
         token,
         clock_offset_ms: file.clock_offset_ms,
+        tls: tls.is_some(),
     });
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -410,10 +423,19 @@ pub async fn run(dir: &Path) -> Result<()> {
         }
         tracing::info!("shutting down");
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("API server failed")?;
+    match tls {
+        Some(config) => {
+            axum::serve(crate::tls::TlsListener::new(listener, config)?, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+    .context("API server failed")?;
     handle.shutdown().await?;
     Ok(())
 }

@@ -28,6 +28,11 @@ pub struct FoundingDeed {
     /// SHA-256 the deed names. Partners admitted later sign an accession to it before
     /// they vote (docs/GOVERNANCE.md §8.1).
     pub agreement: Option<std::path::PathBuf>,
+    /// Who signs the aid events that commit a practice (offers, acceptances,
+    /// countersignatures): "partners" (the default: a partner of the practice who is not
+    /// an associate), "managing-partners", or "node" (the practice's node, whoever holds
+    /// its API token).
+    pub aid_signers: Option<String>,
     /// Changes to the rule of one kind of decision (`[[deed.rule]]`), after the above.
     #[serde(default)]
     pub rule: Vec<RuleChange>,
@@ -122,6 +127,14 @@ impl FoundingDeed {
         if let Some(path) = &self.agreement {
             d.agreement_hash = agreement_hash(path)?.to_vec();
         }
+        d.aid_signers = match self.aid_signers.as_deref().unwrap_or("partners") {
+            "partners" => pb::AidSigners::Partners,
+            "managing-partners" => pb::AidSigners::ManagingPartners,
+            "node" => pb::AidSigners::Node,
+            other => bail!(
+                "[deed] aid_signers {other:?}: \"partners\", \"managing-partners\" or \"node\""
+            ),
+        } as i32;
         if let Some(g) = self.grace_period_minutes {
             d.grace_period_ms = g.saturating_mul(MINUTE);
         }
@@ -240,6 +253,9 @@ pub struct DeedText {
     /// The agreement partners accede to: its SHA-256 (hex), or empty if none.
     #[serde(default)]
     pub agreement_hash: String,
+    /// Who signs the aid events that commit a practice, in words.
+    #[serde(default)]
+    pub aid_signers: String,
     /// One line per kind of decision, in wire order.
     pub rules: Vec<RuleText>,
 }
@@ -348,6 +364,15 @@ impl DeedText {
             agreement_hash: d
                 .map(|d| hex::encode(&d.agreement_hash))
                 .unwrap_or_default(),
+            aid_signers: match d
+                .and_then(|d| pb::AidSigners::try_from(d.aid_signers).ok())
+                .unwrap_or_default()
+            {
+                pb::AidSigners::Node => "the practice's node",
+                pb::AidSigners::Partners => "a partner of the practice (not an associate)",
+                pb::AidSigners::ManagingPartners => "a managing partner of the practice",
+            }
+            .into(),
             grace_period: duration_words(deed::grace_period(d)),
             proxies: if proxies == 0 {
                 "no proxies".into()
@@ -366,6 +391,10 @@ impl DeedText {
         let mut out = vec![
             format!("grace period after a close: {}", self.grace_period),
             format!("proxies: {}", self.proxies),
+            format!(
+                "aid offers, acceptances and countersignatures: signed by {}",
+                self.aid_signers
+            ),
             if self.agreement_hash.is_empty() {
                 "agreement: none named; partners admitted vote at once".to_string()
             } else {
@@ -405,7 +434,7 @@ mod tests {
         )
         .expect("toml");
         let d = f.deed().expect("deed");
-        let old = DeedText::of(Some(&deed::default_deed()));
+        let old = DeedText::of(Some(&FoundingDeed::default().deed().expect("default")));
         let diff = old.diff(&DeedText::of(Some(&d)));
         assert_eq!(diff.len(), 2, "{diff:?}");
         assert!(diff[0].starts_with("- general:") && diff[0].contains("50% of the votes"));

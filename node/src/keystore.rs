@@ -195,7 +195,11 @@ impl Keystore {
 /// bytes go to a temporary file that is synced, then linked into place (which fails if
 /// `path` exists), and the directory is synced. A failure leaves no partial keystore.
 pub fn create(path: &Path, kp: &Keypair, passphrase: &str) -> Result<(), KeystoreError> {
-    let bytes = seal(kp, passphrase)?;
+    install(path, &seal(kp, passphrase)?)
+}
+
+/// Writes keystore `bytes` at `path` as [`create`] does (0600, never overwriting, durable).
+fn install(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
     let io = |source| KeystoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -208,7 +212,7 @@ pub fn create(path: &Path, kp: &Keypair, passphrase: &str) -> Result<(), Keystor
         None => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
-    let tmp = synced_temp(&dir, "keystore", &bytes).map_err(io)?;
+    let tmp = synced_temp(&dir, "keystore", bytes).map_err(io)?;
     let linked = std::fs::hard_link(&tmp, path);
     let _ = std::fs::remove_file(&tmp);
     linked.map_err(|e| {
@@ -499,4 +503,64 @@ fn synced_temp(dir: &Path, what: &str, bytes: &[u8]) -> std::io::Result<PathBuf>
         let _ = std::fs::remove_file(&tmp);
     }
     written.map(|()| tmp)
+}
+
+/// The format name of a keystore export.
+pub const EXPORT_FORMAT: &str = "mutual-keystore-export/1";
+
+/// A keystore and the record of the last event it signed, in one file, to set up the
+/// same key on a second device (`mutual keystore export`, then `import` there). The key
+/// stays encrypted under the same passphrase. Each device keeps its own record from then
+/// on; the node refuses an event at a seq its feed already has, whichever device signed
+/// first.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    /// [`EXPORT_FORMAT`].
+    pub format: String,
+    /// The keystore's bytes, hex.
+    pub keystore: String,
+    /// The record (`<keystore>.last`), if the key has signed anything.
+    pub record: Option<serde_json::Value>,
+}
+
+/// Writes the export of `keystore` to `out` (0600, never overwriting); returns its key.
+pub fn export(keystore: &Path, out: &Path) -> anyhow::Result<PublicKey> {
+    use anyhow::Context;
+    let ks = Keystore::read(keystore)?;
+    let record = match std::fs::read_to_string(record_path(keystore)) {
+        Ok(text) => Some(serde_json::from_str(&text).context("the keystore's record")?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).context("reading the keystore's record"),
+    };
+    let body = serde_json::to_vec_pretty(&Export {
+        format: EXPORT_FORMAT.into(),
+        keystore: hex::encode(ks.bytes),
+        record,
+    })?;
+    install(out, &body)?;
+    Ok(ks.public())
+}
+
+/// Installs an export as a keystore at `out` (with its record), refusing to overwrite;
+/// returns its key.
+pub fn import(file: &Path, out: &Path) -> anyhow::Result<PublicKey> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let e: Export = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a keystore export", file.display()))?;
+    if e.format != EXPORT_FORMAT {
+        anyhow::bail!(
+            "{}: format {:?}, expected {EXPORT_FORMAT:?}",
+            file.display(),
+            e.format
+        );
+    }
+    let bytes = hex::decode(&e.keystore).context("the export's keystore is not hex")?;
+    let ks = Keystore::parse(file, &bytes)?;
+    install(out, &bytes)?;
+    if let Some(r) = e.record {
+        write_atomically(&record_path(out), &serde_json::to_vec_pretty(&r)?)?;
+    }
+    Ok(ks.public())
 }

@@ -23,9 +23,10 @@
 //!   core's inputs and carries out its actions, and the [`node::NodeHandle`] to it.
 //! - [`export`]: the audit format: a signed log as varint-length-prefixed `SignedEvent`s,
 //!   and offline verification of such a file.
-//! - [`api`]: the local HTTP API, one file per resource; [`daemon`]: a data directory,
-//!   its configuration, founding, and the daemon; [`client`]: the command line's side of
-//!   the API.
+//! - [`api`]: the HTTP API, one file per resource; [`daemon`]: a data directory, its
+//!   configuration, founding, and the daemon; [`client`]: the command line's side of the
+//!   API, from the node's machine or a partner's; [`tls`]: the API over TLS (rustls);
+//!   [`deed`]: the deed as people write (TOML) and read it (in words, with diffs).
 //! - [`demo`]: `mutual demo`, a narrated partnership of node processes on loopback.
 //! - [`sim`]: the deterministic simulator: the core on every node of a simulated
 //!   partnership, over a faulty network, from a seed; [`simulate`]: the in-process check
@@ -56,6 +57,7 @@ pub mod node;
 pub mod sim;
 pub mod simulate;
 pub mod store;
+pub mod tls;
 
 /// Milliseconds since the Unix epoch by the local clock (the node is the only place
 /// that reads the clock; the core is handed the time).

@@ -154,3 +154,66 @@ fn output_to_a_closed_pipe_stops_quietly_without_a_panic() {
         out.status
     );
 }
+
+#[test]
+fn a_keystore_moves_to_a_second_device_with_its_record_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("laptop").join("keystore");
+    let second = dir.path().join("desktop").join("keystore");
+    let export = dir.path().join("keystore.export");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mutual"))
+            .args(args)
+            .env("MUTUAL_PASSPHRASE", "a passphrase long enough")
+            .output()
+            .expect("runs")
+    };
+    let made = json(&run(&["--json", "keystore", "new", "--out", s(&first)]));
+    // The record of the last event signed travels with it.
+    let record = r#"{"key":"k","network":"n","seq":7,"event":"e"}"#;
+    std::fs::write(format!("{}.last", first.display()), record).expect("record");
+    json(&run(&[
+        "--json",
+        "keystore",
+        "export",
+        "--keystore",
+        s(&first),
+        "--out",
+        s(&export),
+    ]));
+    let mode = std::fs::metadata(&export)
+        .expect("export")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the export is as private as the keystore");
+    let imported = json(&run(&[
+        "--json",
+        "keystore",
+        "import",
+        s(&export),
+        "--out",
+        s(&second),
+    ]));
+    assert_eq!(imported["key"], made["key"]);
+    let moved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.last", second.display())).expect("record"),
+    )
+    .expect("JSON");
+    assert_eq!(moved["seq"], 7);
+    // Never over an existing keystore; a file that is not an export is refused.
+    let again = run(&["keystore", "import", s(&export), "--out", s(&second)]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    let bad = dir.path().join("not-an-export");
+    std::fs::write(&bad, "{}").expect("write");
+    let refused = run(&[
+        "keystore",
+        "import",
+        s(&bad),
+        "--out",
+        s(&dir.path().join("x")),
+    ]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not a keystore export"));
+    assert!(!dir.path().join("x").exists());
+}

@@ -153,3 +153,117 @@ fn an_api_beyond_loopback_over_plain_http_is_refused_without_the_explicit_settin
         "nothing listens"
     );
 }
+
+#[test]
+fn partners_reach_a_node_over_tls_trusting_its_own_certificate() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("n");
+    let d = dir.to_str().expect("utf-8");
+    let port = common::free_port();
+    ok(&[
+        "init",
+        "--dir",
+        d,
+        "--listen",
+        &format!("/ip4/127.0.0.1/tcp/{}", common::free_port()),
+        "--api",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    ok(&["tls", "init", "--dir", d, "--name", "node.example"]);
+    let again = mutual(&["tls", "init", "--dir", d, "--name", "127.0.0.1"]);
+    assert!(!again.status.success(), "an existing certificate is kept");
+    let config = dir.join("mutual.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(text.contains("api_tls = false"), "{text}");
+    std::fs::write(&config, text.replace("api_tls = false", "api_tls = true")).expect("config");
+    let founding = root.path().join("founding.toml");
+    let node_key = ok(&["key", "show", &format!("{d}/node.key"), "--json"]);
+    let node_key: serde_json::Value = serde_json::from_str(&node_key).expect("json");
+    std::fs::write(
+        &founding,
+        format!(
+            "name = \"TLS\"\n[[practice]]\nname = \"A\"\nods = \"A00001\"\nlocality = \"North\"\nlist_size = 1\nnode_key = \"{}\"\n",
+            node_key["public_key"].as_str().expect("key")
+        ),
+    )
+    .expect("founding");
+    ok(&[
+        "found",
+        "--dir",
+        d,
+        "--founding",
+        founding.to_str().expect("utf-8"),
+    ]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["start", "--dir", d])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let cert = dir.join("api-cert.pem");
+    let url = format!("https://127.0.0.1:{port}");
+    let status = |extra: &[&str]| {
+        let mut args = vec!["status", "--json", "--node", url.as_str()];
+        args.extend_from_slice(extra);
+        mutual(&args)
+    };
+    let mut up = false;
+    for _ in 0..200 {
+        if status(&["--node-cert", cert.to_str().expect("utf-8")])
+            .status
+            .success()
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        up,
+        "the node answers over TLS, trusting its own certificate"
+    );
+    // Without the certificate, with another one, or over plain HTTP: no answer.
+    let e = status(&[]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--node-cert"));
+    let other = root.path().join("other");
+    std::fs::create_dir_all(&other).expect("dir");
+    ok(&[
+        "tls",
+        "init",
+        "--dir",
+        other.to_str().expect("utf-8"),
+        "--name",
+        "127.0.0.1",
+    ]);
+    let wrong = status(&[
+        "--node-cert",
+        other.join("api-cert.pem").to_str().expect("utf-8"),
+    ]);
+    assert!(
+        !wrong.status.success(),
+        "a certificate the node does not hold is not trusted"
+    );
+    let plain = mutual(&["status", "--node", &format!("http://127.0.0.1:{port}")]);
+    assert!(!plain.status.success(), "no plain HTTP on a TLS port");
+    // On the node's machine, --dir reaches it over TLS too.
+    let local = mutual(&["status", "--dir", d]);
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    // A host name is fine over TLS (the certificate names it).
+    let by_name = mutual(&[
+        "status",
+        "--node",
+        &format!("https://localhost:{port}"),
+        "--node-cert",
+        cert.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        by_name.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_name.stderr)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

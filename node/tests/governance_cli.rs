@@ -858,6 +858,48 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         None,
     );
     assert!(e.contains(&format!("ODS code {ods3} is already")), "{e}");
+    // Aid commits a practice only by a partner's signature (the deed's default): an
+    // offer by the node alone is refused before anything is signed; the partner's counts.
+    let day = mutual_node::dates::date_after(mutual_node::now_ms(), 20);
+    let req = common::ok(&[
+        "aid",
+        "request",
+        "--dir",
+        s(&dirs[0]),
+        "--role",
+        "GP",
+        "--session",
+        &format!("{day} AM"),
+    ]);
+    let req = req.trim();
+    wait_for("the request reaches practice 2", 60, || {
+        let v: mutual_node::api::AidView =
+            Client::of(&dirs[1]).expect("c").get("/aid").expect("aid");
+        v.requests.iter().any(|r| r.id == req)
+    });
+    let before = events(&dirs[1]);
+    let e = common::refused(
+        &["aid", "offer", "--dir", s(&dirs[1]), req, "--role", "GP"],
+        None,
+    );
+    assert!(e.contains("sign its aid offers"), "{e}");
+    assert_eq!(events(&dirs[1]), before, "nothing signed");
+    let offer = succeeds(
+        lap,
+        &[
+            "aid",
+            "offer",
+            "--dir",
+            s(&dirs[1]),
+            "--keystore",
+            s(&ks[1]),
+            req,
+            "--role",
+            "GP",
+        ],
+        &[],
+    );
+    assert_eq!(offer.trim().len(), 64, "{offer}");
     // Aid for a day that has passed is refused before the node signs it.
     let e = common::refused(
         &[

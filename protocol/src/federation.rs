@@ -809,8 +809,9 @@ impl FederationState {
                         .into());
                     }
                 }
+                // A federation's log holds practices' node keys only (its rosters).
                 self.aid
-                    .apply(&self.members, ev)
+                    .apply(&self.members, pb::AidSigners::Node, ev)
                     .map_err(|e| FederationError::Aid(e).into())
             }
             // Refused at ingest (Fold::admits); a direct caller gets a rejection.

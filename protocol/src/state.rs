@@ -354,10 +354,15 @@ impl State {
             Body::Invitation(i) => self.invite(e.author, e.timestamp_ms, i),
             Body::Witness(_) => Ok(()),
             _ if crate::federation::is_aid(body) => {
-                return match self.aid.apply(&self.membership, ev) {
+                let signers = self
+                    .deed
+                    .as_ref()
+                    .and_then(|d| pb::AidSigners::try_from(d.aid_signers).ok())
+                    .unwrap_or_default();
+                return match self.aid.apply(&self.membership, signers, ev) {
                     Ok(()) => Outcome::Applied,
                     Err(err) => Outcome::Rejected(Rejection::Aid(err)),
-                }
+                };
             }
             Body::Motion(mo) => {
                 return match self

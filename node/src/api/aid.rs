@@ -236,12 +236,18 @@ pub(crate) fn aid_body(
     a: AidAction,
     now: u64,
 ) -> Result<Body, ApiError> {
-    let mine = members
-        .practice_of_node(me)
-        .map(|p| p.practice.ods_code.clone())
-        .ok_or_else(|| {
-            ApiError::refused("this node is not (yet) an active member practice's node")
-        })?;
+    // The practice the author acts for: a node's, or a partner's own.
+    let mine = match members.holder(me) {
+        Some(mutual_protocol::membership::Holder::Partner(id)) if members.is_active(me) => {
+            members.partner(id).map(|p| p.partner.practice_ods.clone())
+        }
+        _ => members
+            .practice_of_node(me)
+            .map(|p| p.practice.ods_code.clone()),
+    }
+    .ok_or_else(|| {
+        ApiError::refused("the author is not an active member practice's node or an active partner")
+    })?;
     let agreement = |id: &str| {
         let id = parse_id(id)?;
         aid.agreement(&id)
@@ -380,6 +386,43 @@ pub(crate) fn aid_body(
             })
         }
     })
+}
+
+/// What `POST /aid/body` takes: an aid action for a partner to sign.
+#[derive(Serialize, Deserialize)]
+pub struct AidBodyRequest {
+    /// The partner's key (hex); they act for their own practice.
+    pub author: String,
+    /// The action.
+    pub action: AidAction,
+}
+
+/// `POST /aid/body`: the body of an aid action by a partner (for `POST /prepare`), checked
+/// against the node's state as `POST /aid` checks the node's own. Signs nothing.
+pub(crate) async fn aid_body_route(
+    State(s): State<ApiState>,
+    Json(req): Json<AidBodyRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let author = super::common::parse_key(req.author.trim())?;
+    let now = s.now();
+    let body = s
+        .node
+        .query(move |r| {
+            let st = r.state();
+            aid_body(
+                st.aid(),
+                st.membership(),
+                pb::Visibility::Network,
+                &author,
+                req.action,
+                now,
+            )
+        })
+        .await??;
+    check_body(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(Json(
+        serde_json::json!({ "body": super::prepare::encode_body(&body) }),
+    ))
 }
 
 pub(crate) async fn aid_action(

@@ -27,6 +27,8 @@ pub struct ApiState {
     pub token: String,
     /// The node's clock offset (`clock_offset_ms`), for reads that depend on local time.
     pub clock_offset_ms: i64,
+    /// Whether the API is served over TLS (then requests may name the node by host name).
+    pub tls: bool,
 }
 
 impl ApiState {
@@ -35,13 +37,19 @@ impl ApiState {
     }
 }
 
-/// Answers only requests addressed to an IP address or `localhost`: a web page whose
-/// domain was rebound to 127.0.0.1 sends its own domain as `Host` and is refused, so it
-/// cannot read the partnership's data through a browser on the same machine.
+/// Over plain HTTP, answers only requests addressed to an IP address or `localhost`: a web
+/// page whose domain was rebound to 127.0.0.1 sends its own domain as `Host` and is
+/// refused, so it cannot read the partnership's data through a browser on the same
+/// machine. Over TLS a host name is fine: a browser checks the node's certificate against
+/// the name it asked for, which a rebound domain does not match.
 pub(crate) async fn host_guard(
+    axum::extract::State(s): axum::extract::State<ApiState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if s.tls {
+        return next.run(req).await;
+    }
     let host = req
         .headers()
         .get(header::HOST)

@@ -15,7 +15,7 @@ pub mod members;
 pub mod motions;
 pub mod prepare;
 
-pub use aid::{AgreementView, AidAction, AidView, RequestView};
+pub use aid::{AgreementView, AidAction, AidBodyRequest, AidView, RequestView};
 pub use common::{ApiError, ApiState, Authored, Authorised, MAX_API_BODY_BYTES, TOKEN_FILE};
 pub use deed::DeedView;
 pub use events::{EventFilter, EventView, FeedView, MAX_EVENTS_PER_PAGE};
@@ -54,9 +54,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/export", get(export_log))
         .route("/invitations", post(invite))
         .route("/aid", post(aid_action))
+        .route("/aid/body", post(aid::aid_body_route))
         .merge(federations::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
-        .layer(axum::middleware::from_fn(host_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host_guard,
+        ))
         .with_state(state)
 }
 

@@ -10,6 +10,15 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(super) struct AidArgs {
+    /// Sign as a partner of the practice, with this keystore, rather than by the
+    /// practice's node: offers, acceptances and countersignatures commit the practice,
+    /// and the deed may have a partner (or a managing partner) sign them.
+    #[arg(long, global = true)]
+    pub(super) keystore: Option<PathBuf>,
+    /// With --keystore: read the passphrase from this file (else MUTUAL_PASSPHRASE, else
+    /// a prompt).
+    #[arg(long, global = true)]
+    pub(super) passphrase_file: Option<PathBuf>,
     /// Act in this federation's log (its id) rather than the network's: requests are
     /// marked for the federation and answered by practices of other networks.
     #[arg(long, global = true)]
@@ -219,6 +228,36 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
             reason,
         } => (dir, A::Withdraw { request, reason }),
     };
+    if let Some(keystore) = args.keystore {
+        if args.federation.is_some() {
+            anyhow::bail!(
+                "aid in a federation's log is signed by the practice's node: no --keystore"
+            );
+        }
+        let key = super::keys::KeyArgs {
+            keystore: Some(keystore),
+            passphrase_file: args.passphrase_file,
+        };
+        let c = Client::of(&dir)?;
+        let author = mutual_node::keystore::Keystore::read(&key.path()?)?.public();
+        let v: serde_json::Value = c.post_open(
+            "/aid/body",
+            &api::AidBodyRequest {
+                author: author.to_string(),
+                action,
+            },
+        )?;
+        let body = api::prepare::decode_body(v["body"].as_str().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("the node's answer: {e}"))?;
+        let s = key.sign_and_submit(&c, body, None)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&s)?);
+        } else {
+            println!("{}", s.id);
+            eprintln!("applied, signed by you for your practice");
+        }
+        return Ok(());
+    }
     let r: api::Authored = Client::of(&dir)?.post(&path, &action)?;
     if r.outcome != "applied" {
         anyhow::bail!(

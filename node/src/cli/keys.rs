@@ -92,6 +92,26 @@ pub(super) enum KeystoreCommand {
         /// The keystore.
         file: PathBuf,
     },
+    /// Write your keystore and the record of the last event it signed to one file, to set
+    /// up the same key on a second device (`mutual keystore import` there). Copying the
+    /// keystore alone would leave the other device without the record that stops it
+    /// signing at a seq already used.
+    Export {
+        /// The keystore (default ~/.mutual/keystore).
+        #[arg(long, env = "MUTUAL_KEYSTORE")]
+        keystore: Option<PathBuf>,
+        /// Where to write the export (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Install a keystore export on this device (never overwriting a keystore).
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// Where to put the keystore (default ~/.mutual/keystore).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Replace your key with a new one: writes a new keystore (same passphrase) and has
     /// your node pass on the rotation, signed by both keys.
     Rotate {
@@ -183,6 +203,29 @@ pub(super) fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
         KeystoreCommand::Show { file } => {
             let ks = keystore::Keystore::read(&file)?;
             show("keystore", &file, &ks.public());
+        }
+        KeystoreCommand::Export { keystore: k, out } => {
+            let path = match k {
+                Some(p) => p,
+                None => default_keystore()?,
+            };
+            let key = keystore::export(&path, &out)?;
+            show("exported to", &out, &key);
+            if !json {
+                println!(
+                    "copy it to the other device and run `mutual keystore import {}` there; \
+                     it is encrypted under the same passphrase",
+                    out.display()
+                );
+            }
+        }
+        KeystoreCommand::Import { file, out } => {
+            let out = match out {
+                Some(p) => p,
+                None => default_keystore()?,
+            };
+            let key = keystore::import(&file, &out)?;
+            show("keystore", &out, &key);
         }
         KeystoreCommand::Rotate { node, key, out } => {
             let (old, passphrase, _lock) = key.open_with_passphrase()?;

@@ -100,6 +100,12 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// The API over TLS, for partners' own machines: `mutual tls init` makes the node a
+    /// self-signed certificate for the names partners reach it by; then set
+    /// api_tls = true (and api to an address they can reach) in mutual.toml, and hand
+    /// partners the certificate file for --node-cert.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Show a running node's status (peers, sync, state hash) through its API.
     Status {
         #[command(flatten)]
@@ -207,6 +213,20 @@ enum Command {
     /// chains, rules; prints the event count, how many are valid, the motions and the
     /// state hash.
     Verify(verify::VerifyArgs),
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Make a self-signed certificate and key for the node's API in its data directory
+    /// (api-cert.pem, api-key.pem); prints the certificate's path for partners.
+    Init {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A host name or IP address partners reach the node at (repeat for several).
+        #[arg(long = "name", required = true)]
+        names: Vec<String>,
+    },
 }
 
 /// Runs `mutual` with the process's arguments.
@@ -352,6 +372,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .init();
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(daemon::run(&dir))?;
+        }
+        Command::Tls(TlsCommand::Init { dir, names }) => {
+            mutual_node::tls::init(&dir, &names)?;
+            let cert = dir.join(mutual_node::tls::CERT_FILE);
+            if cli.json {
+                println!("{}", serde_json::json!({ "certificate": cert }));
+            } else {
+                println!("certificate  {}", cert.display());
+                println!(
+                    "next: set api_tls = true (and api = \"<address>:7780\") in {}, restart \
+                     the node, and give partners {} for `--node https://<name>:7780 \
+                     --node-cert <that file>`",
+                    dir.join(daemon::CONFIG_FILE).display(),
+                    cert.display()
+                );
+            }
         }
         Command::Status { node } => {
             let s: serde_json::Value = node.client()?.get("/status")?;

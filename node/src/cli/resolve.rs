@@ -22,12 +22,20 @@ pub(super) struct NodeArgs {
     /// partners sign with their own keystore).
     #[arg(long, env = "MUTUAL_NODE", conflicts_with = "dir")]
     pub(super) node: Option<String>,
+    /// The node's TLS certificate (PEM), for an https:// --node: the one the practice's
+    /// IT lead hands out (`mutual tls init` made it).
+    #[arg(long, env = "MUTUAL_NODE_CERT")]
+    pub(super) node_cert: Option<PathBuf>,
 }
 
 impl NodeArgs {
     /// The client for the chosen node.
     pub(super) fn client(&self) -> Result<Client> {
-        Client::connect(self.dir.as_deref(), self.node.as_deref())
+        Client::connect(
+            self.dir.as_deref(),
+            self.node.as_deref(),
+            self.node_cert.as_deref(),
+        )
     }
 }
 

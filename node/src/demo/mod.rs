@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 
 /// Fewest practices a demo runs: two founders and one to admit.
 pub const MIN_PRACTICES: usize = 3;
-/// Most practices a demo runs.
-pub const MAX_PRACTICES: usize = 12;
+/// Most practices a demo runs: a partnership the size of the largest the project serves
+/// (32 practices).
+pub const MAX_PRACTICES: usize = 32;
 /// The passphrase of the demo partners' keystores (never use it for real keys).
 pub const DEMO_PASSPHRASE: &str = "demo passphrase, not for real keys";
 /// Minutes the demo's motions stay open.
@@ -53,7 +54,7 @@ const ALLY: (&str, (&str, &str, &str), &str) = (
 /// The federation's name.
 const FEDERATION: &str = "North East GP Alliance";
 
-const NAMES: [(&str, &str, &str); MAX_PRACTICES] = [
+const NAMES: [(&str, &str, &str); 12] = [
     ("Riverside Surgery", "Dr Amara Okafor", "North"),
     ("Hilltop Medical Centre", "Dr Ben Hughes", "North"),
     ("Parkview Practice", "Dr Chloe Patel", "South"),
@@ -67,6 +68,19 @@ const NAMES: [(&str, &str, &str); MAX_PRACTICES] = [
     ("Elm Tree Surgery", "Dr Kemi Adeyemi", "East"),
     ("Wellgate Medical Group", "Dr Liam Walsh", "West"),
 ];
+
+/// Practice `i`'s name, its partner's name and its locality: the twelve named ones, then
+/// numbered ones in the four localities in turn.
+fn practice_names(i: usize) -> (String, String, String) {
+    match NAMES.get(i) {
+        Some((p, d, l)) => (p.to_string(), d.to_string(), l.to_string()),
+        None => (
+            format!("Practice {}", i + 1),
+            format!("Dr Partner {}", i + 1),
+            ["North", "South", "East", "West"][i % 4].to_string(),
+        ),
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone)]

@@ -18,11 +18,12 @@ impl Demo {
         ));
         std::fs::create_dir_all(dir.join("partners"))?;
         std::fs::write(dir.join("agreement.txt"), super::governance::AGREEMENT)?;
-        for (i, names) in NAMES.iter().take(n).enumerate() {
+        for i in 0..n {
+            let (name, partner, locality) = practice_names(i);
             self.add_practice(
                 &format!("practice-{}", i + 1),
                 &format!("partner-{}", i + 1),
-                *names,
+                (&name, &partner, &locality),
                 format!("D8{:04}", 1001 + i),
             )?;
         }
@@ -186,11 +187,14 @@ impl Demo {
             "two GPs off sick",
         ])?;
         self.wait_aid(off_i, |v| v.requests.iter().any(|r| r.id == req))?;
+        // What commits a practice is signed by one of its partners, as the deed says.
         let offer = self.mutual(&[
             "aid",
             "offer",
             "--dir",
             Self::path(&self.practices[off_i].dir),
+            "--keystore",
+            Self::path(&self.practices[off_i].keystore),
             &req,
             "--role",
             "GP",
@@ -207,6 +211,8 @@ impl Demo {
             "accept",
             "--dir",
             Self::path(&self.practices[req_i].dir),
+            "--keystore",
+            Self::path(&self.practices[req_i].keystore),
             &offer,
         ])?;
         self.wait_aid(off_i, |v| v.agreements.iter().any(|a| a.id == agreement))?;
@@ -215,6 +221,8 @@ impl Demo {
             "countersign",
             "--dir",
             Self::path(&self.practices[off_i].dir),
+            "--keystore",
+            Self::path(&self.practices[off_i].keystore),
             &agreement,
         ])?;
         self.converge()?;
@@ -230,7 +238,7 @@ impl Demo {
             "the agreement did not become binding on every node"
         );
         self.say(&format!(
-            "{} covers {} on {day}: the agreement is signed by both practices and binding on every node",
+            "{} covers {} on {day}: the agreement is signed by a partner of each practice and binding on every node",
             self.practices[off_i].name, self.practices[req_i].name
         ));
 

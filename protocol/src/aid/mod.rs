@@ -55,9 +55,16 @@ pub const MAX_AGREEMENTS_PER_REQUEST: usize = 128;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AidError {
-    /// Aid events are made by practice nodes, not partners.
-    #[error("only a member practice's node makes aid events")]
+    /// Aid events are made by practice nodes (and, as the deed says, their partners).
+    #[error("only a member practice's node, or a partner as the deed allows, makes aid events")]
     NotAPractice,
+    /// The deed has a partner (or a managing partner) of the practice sign what commits
+    /// it, and this event was signed otherwise.
+    #[error(
+        "the deed has {0} of the practice sign its aid offers, acceptances and \
+         countersignatures"
+    )]
+    SignerNotAllowed(&'static str),
     /// A field of the body breaks a rule.
     #[error("invalid: {0}")]
     Invalid(String),

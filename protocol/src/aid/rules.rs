@@ -35,19 +35,55 @@ impl Kind {
     }
 }
 
+/// The practice an aid event acts for, if its author may sign it under the deed's
+/// `aid_signers` (docs/AID.md §3.1): the practice's node key (for what commits the
+/// practice, only under `NODE`), or, unless `NODE`, a partner of it who is not an
+/// associate (a managing partner under `MANAGING_PARTNERS`) — the partner's practice.
+fn acting_practice(
+    membership: &Membership,
+    signers: pb::AidSigners,
+    e: &Event,
+) -> Result<String, AidError> {
+    use pb::AidSigners as S;
+    let commits = matches!(
+        e.body,
+        Some(Body::AidOffer(_) | Body::AidAcceptance(_) | Body::AidCountersign(_))
+    );
+    let who = match signers {
+        S::Node => "the node",
+        S::Partners => "a partner",
+        S::ManagingPartners => "a managing partner",
+    };
+    match membership.holder(&e.author) {
+        Some(Holder::Practice(ods)) if !commits || signers == S::Node => Ok(ods.clone()),
+        Some(Holder::Practice(_)) => Err(AidError::SignerNotAllowed(who)),
+        Some(Holder::Partner(id)) if signers != S::Node => {
+            let p = membership.partner(id).ok_or(AidError::NotAPractice)?;
+            let role = pb::PartnerRole::try_from(p.partner.role).unwrap_or_default();
+            let allowed = match signers {
+                S::ManagingPartners => role == pb::PartnerRole::Managing,
+                _ => role != pb::PartnerRole::Associate,
+            };
+            if !allowed {
+                return Err(AidError::SignerNotAllowed(who));
+            }
+            Ok(p.partner.practice_ods.clone())
+        }
+        _ => Err(AidError::NotAPractice),
+    }
+}
+
 impl Aid {
     /// Applies one aid event (a body `AidRequest` ... `AidWithdraw`). Other bodies are
     /// refused with [`AidError::Invalid`]; the caller routes only aid bodies here.
     pub(crate) fn apply(
         &mut self,
         membership: &Membership,
+        signers: pb::AidSigners,
         ev: &SignedEvent,
     ) -> Result<(), AidError> {
         let e = &ev.event;
-        let ods = match membership.holder(&e.author) {
-            Some(Holder::Practice(ods)) => ods.clone(),
-            _ => return Err(AidError::NotAPractice),
-        };
+        let ods = acting_practice(membership, signers, e)?;
         match &e.body {
             Some(Body::AidRequest(r)) => self.apply_request(ev.id, e, ods, r),
             Some(Body::AidOffer(o)) => self.apply_offer(membership, ev.id, e, ods, o),

@@ -161,6 +161,7 @@ pub fn default_deed() -> pb::Deed {
         grace_period_ms: DEFAULT_GRACE_PERIOD_MS,
         max_proxies_per_holder: 0,
         agreement_hash: Vec::new(),
+        aid_signers: pb::AidSigners::Node as i32,
     }
 }
 
@@ -232,6 +233,11 @@ pub fn check_deed(d: &pb::Deed) -> Result<(), GovernanceError> {
         return Err(GovernanceError::InvalidDeed(format!(
             "the grace period must be {MAX_CLOCK_SKEW_MS} to {MAX_GRACE_PERIOD_MS} ms"
         )));
+    }
+    if pb::AidSigners::try_from(d.aid_signers).is_err() {
+        return Err(GovernanceError::InvalidDeed(
+            "aid_signers is not a known value".into(),
+        ));
     }
     let mut seen = std::collections::BTreeSet::new();
     for r in &d.rules {

@@ -26,7 +26,12 @@ pub struct Net {
 impl Net {
     /// A partnership of `n` practices (keys 1..=n).
     pub fn new(n: u32) -> Self {
-        let (fx, founder) = Fixture::new(n);
+        Self::with_deed(n, Some(pb::Deed::default()))
+    }
+
+    /// A partnership of `n` practices (keys 1..=n) founded with `deed`.
+    pub fn with_deed(n: u32, deed: Option<pb::Deed>) -> Self {
+        let (fx, founder) = Fixture::with_deed(n, deed);
         let r = fx.replica();
         let mut writers = HashMap::new();
         writers.insert(1, founder);
