@@ -26,6 +26,11 @@ use std::time::Duration;
 pub const CONFIG_FILE: &str = "mutual.toml";
 /// The node key file's name.
 pub const KEY_FILE: &str = "node.key";
+/// A new node key waiting to take over, once the rotation to it is in the store
+/// (`mutual node rotate-key`).
+pub const NEXT_KEY_FILE: &str = "node.key.next";
+/// The node key a rotation replaced, kept aside.
+pub const OLD_KEY_FILE: &str = "node.key.old";
 /// The API token file's name.
 pub use crate::api::TOKEN_FILE;
 /// A network founded here and not yet started.
@@ -317,6 +322,31 @@ pub fn parse_network(s: &str) -> Result<NetworkId> {
         .context("a network id is 32 bytes (64 hex digits)")
 }
 
+/// After a node-key rotation (`mutual node rotate-key`): if the store holds the rotation
+/// to the waiting key (it is now this practice's node key), the key files are swapped and
+/// `true` is returned (the node must start again with the new key); if the store does not
+/// (the rotation was never signed), the waiting key is removed.
+async fn take_up_next_key(dir: &Path, handle: &NodeHandle) -> Result<bool> {
+    let next_path = dir.join(NEXT_KEY_FILE);
+    if !next_path.exists() {
+        return Ok(false);
+    }
+    let next = keyfile::read(&next_path)?.public();
+    let in_force = handle
+        .query(move |r| r.state().membership().is_active_practice_node(&next))
+        .await?;
+    if !in_force {
+        tracing::warn!("{NEXT_KEY_FILE} was never rotated to; removing it");
+        std::fs::remove_file(&next_path)?;
+        return Ok(false);
+    }
+    std::fs::rename(dir.join(KEY_FILE), dir.join(OLD_KEY_FILE))?;
+    std::fs::rename(&next_path, dir.join(KEY_FILE))?;
+    std::fs::File::open(dir)?.sync_all()?;
+    tracing::info!(key = %next, "the node takes up its new key");
+    Ok(true)
+}
+
 /// Starts the node of data directory `dir` on the current runtime.
 pub async fn start_node(dir: &Path, file: &FileConfig) -> Result<NodeHandle> {
     let kp = keyfile::read(&dir.join(KEY_FILE))?;
@@ -389,7 +419,11 @@ pub async fn run(dir: &Path) -> Result<()> {
     };
     // The store first: a second node on the same directory is refused for that reason,
     // whoever holds the API port.
-    let handle = start_node(dir, &file).await?;
+    let mut handle = start_node(dir, &file).await?;
+    if take_up_next_key(dir, &handle).await? {
+        handle.shutdown().await?;
+        handle = start_node(dir, &file).await?;
+    }
     let listener = match tokio::net::TcpListener::bind(api_addr).await {
         Ok(l) => l,
         Err(e) => {

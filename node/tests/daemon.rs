@@ -194,6 +194,16 @@ fn partners_reach_a_node_over_tls_trusting_its_own_certificate() {
         "--founding",
         founding.to_str().expect("utf-8"),
     ]);
+    // Founding twice would make a second network: refused.
+    let twice = mutual(&[
+        "found",
+        "--dir",
+        d,
+        "--founding",
+        founding.to_str().expect("utf-8"),
+    ]);
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("already belongs to a network"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mutual"))
         .args(["start", "--dir", d])
         .stderr(std::process::Stdio::null())

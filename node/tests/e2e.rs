@@ -42,18 +42,26 @@ fn verify(file: &Path) -> serde_json::Value {
 fn the_demo_founds_admits_votes_aids_restarts_federates_and_its_stores_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("demo");
-    let summary = demo(&dir, 4);
+    // Twelve founders, three in each of four localities, and one practice admitted.
+    let summary = demo(&dir, 13);
     assert_eq!(summary["converged"], true, "{summary}");
     assert_eq!(summary["admitted"], true, "{summary}");
-    // The partners govern themselves: three founders in two localities (North, South)
-    // elect a board with a seat per locality and a chair, by ranked ballots with a proxy
-    // and a declaration of interest; the new practice's first partner signs the agreement.
+    // The partners govern themselves: twelve founders, three candidates in each of four
+    // localities, elect a board with exactly one seat per locality and a chair, by ranked
+    // ballots with a proxy and a declaration of interest; the new practice's first partner
+    // signs the agreement.
     let board = summary["board"].as_array().expect("board");
-    assert_eq!(board.len(), 2, "one seat per locality: {summary}");
+    assert_eq!(board.len(), 4, "one seat per locality: {summary}");
+    let mut localities: Vec<&str> = board
+        .iter()
+        .filter_map(|b| b.as_str()?.rsplit_once(" (")?.1.strip_suffix(')'))
+        .collect();
+    localities.sort();
+    assert_eq!(localities, ["East", "North", "South", "West"], "{summary}");
     assert!(summary["chair"].is_string(), "{summary}");
     assert_eq!(summary["acceded"], true, "{summary}");
     let nodes = summary["nodes"].as_array().expect("nodes");
-    assert_eq!(nodes.len(), 4);
+    assert_eq!(nodes.len(), 13);
     let hash = nodes[0]["state_hash"].as_str().expect("hash").to_string();
     assert!(nodes.iter().all(|n| n["state_hash"] == hash.as_str()));
     // The second partnership linked by its own vote, through the federation commands.
@@ -284,6 +292,24 @@ fn every_door_refuses_bad_input_with_a_clear_message_and_changes_nothing() {
     // The same invite works for the node it names.
     ok(&["join", "--dir", s(&other), good.trim()]);
     assert!(config_text(&other).contains("network"));
+    // Invited but not admitted, it syncs and says it may not sign (it used to say it may).
+    let invited = start(&other);
+    let mut synced = false;
+    for _ in 0..300 {
+        if status(&other)["events"].as_u64().unwrap_or(0) > 1 {
+            synced = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(synced, "the invited node syncs the network's history");
+    assert_eq!(status(&other)["admitted"], false);
+    let said = ok(&["status", "--dir", s(&other)]);
+    assert!(
+        said.contains("may sign     no: this node's practice is not (yet) an admitted member"),
+        "{said}"
+    );
+    stop(invited);
 
     // An invitation for a key that is already a member's is refused.
     let members: Vec<serde_json::Value> = c1.get("/members").expect("members");

@@ -440,6 +440,23 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
                 .any(|x| x.name == dev && x.status == "active")
         })
     });
+    // An accession by a partner who is not pending (the wrong key) is refused unsigned.
+    let before = events(&dirs[0]);
+    let e = fails(
+        lap,
+        &[
+            "partner",
+            "accede",
+            "--keystore",
+            s(&ks[0]),
+            "--agreement",
+            s(&agreement),
+            "--yes",
+        ],
+        &env[0],
+    );
+    assert!(e.contains("refused before signing"), "{e}");
+    assert_eq!(events(&dirs[0]), before);
 
     // ---- 4. Elections, a declaration of interest, proxies, a key replacement.
     let board = propose(
@@ -769,6 +786,11 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     assert_eq!(m.tally.elected, vec![amara.to_string()], "{:?}", m.tally);
     assert_eq!(m.tally.recused, 1, "the declared interest recuses");
     let shown = succeeds(lap, &["motion", "show", b], &env[0]);
+    // Times are dates and durations, not epoch milliseconds.
+    assert!(
+        shown.contains(" UTC (") && shown.contains(" ago)"),
+        "{shown}"
+    );
     assert!(shown.contains("count    North: round 1"), "{shown}");
     let listed = succeeds(lap, &["members"], &env[1]);
     assert!(
@@ -836,6 +858,18 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     wait_for("the replacement's vote counted", 60, || {
         let m = motion(&dirs[0], &last);
         m.ballots.iter().any(|(who, v)| who == chloe && v == "for")
+    });
+    // The partner admitted in step 3 votes, now that he signed the agreement.
+    succeeds(
+        lap,
+        &["vote", "--keystore", s(&dev_ks), &last[..8], "against"],
+        &env[2],
+    );
+    wait_for("his vote counted", 60, || {
+        let m = motion(&dirs[0], &last);
+        m.ballots
+            .iter()
+            .any(|(who, v)| who == dev && v == "against")
     });
 
     // An invitation for a practice that is already a member is refused.
@@ -915,6 +949,139 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         None,
     );
     assert!(e.contains("that day has passed"), "{e}");
+    // ---- 7. Practice 3's node key is rotated and taken up at the restart.
+    let old_key = mutual_node::keyfile::read(&dirs[2].join("node.key"))
+        .expect("key")
+        .public()
+        .to_string();
+    let out = succeeds(
+        lap,
+        &["practice", "rotate-key", "--dir", s(&dirs[2]), "--json"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let new_key = v["new_key"].as_str().expect("new key").to_string();
+    assert!(dirs[2].join("node.key.next").exists());
+    wait_for("the rotation everywhere", 60, || {
+        dirs.iter().all(|d| {
+            let m: Vec<MemberView> = Client::of(d).expect("c").get("/members").expect("m");
+            m.iter().any(|p| p.ods == ods3 && p.node_key == new_key)
+        })
+    });
+    let n3 = nodes.pop().expect("node 3");
+    stop(n3);
+    nodes.push(start(&dirs[2]));
+    let taken = mutual_node::keyfile::read(&dirs[2].join("node.key")).expect("key");
+    assert_eq!(
+        taken.public().to_string(),
+        new_key,
+        "the node took up its new key"
+    );
+    let kept = mutual_node::keyfile::read(&dirs[2].join("node.key.old")).expect("old");
+    assert_eq!(kept.public().to_string(), old_key);
+    wait_for("the renewed node meets its peers", 60, || {
+        common::status(&dirs[2]).is_some_and(|st| {
+            st["peers"].as_array().map_or(0, Vec::len) >= 1
+                && st["admitted"] == true
+                && st["head_confirmed"] == true
+        })
+    });
+    let req3 = common::ok(&[
+        "aid",
+        "request",
+        "--dir",
+        s(&dirs[2]),
+        "--role",
+        "practice nurse",
+        "--session",
+        &format!("{day} PM"),
+    ]);
+    wait_for("the new key's event reaches practice 1", 60, || {
+        let v: mutual_node::api::AidView =
+            Client::of(&dirs[0]).expect("c").get("/aid").expect("aid");
+        v.requests.iter().any(|r| r.id == req3.trim())
+    });
+    // ---- 8. A practice revokes its partner's stolen key; a partner resigns; a practice
+    // changes its details, then leaves.
+    common::ok(&[
+        "practice",
+        "revoke-partner-key",
+        "--dir",
+        s(&dirs[2]),
+        "--partner",
+        dev,
+        "--reason",
+        "laptop stolen",
+    ]);
+    wait_for("the revocation reaches practice 3's peers", 60, || {
+        let m: Vec<MemberView> = Client::of(&dirs[0]).expect("c").get("/members").expect("m");
+        m.iter()
+            .flat_map(|p| &p.partners)
+            .any(|x| x.name == dev && x.key.is_empty())
+    });
+    let e = fails(
+        lap,
+        &["vote", "--keystore", s(&dev_ks), &last[..8], "for"],
+        &env[0],
+    );
+    assert!(e.contains("rotated or revoked"), "{e}");
+    succeeds(
+        lap,
+        &[
+            "partner",
+            "resign",
+            "--keystore",
+            s(&chloe_new),
+            "--reason",
+            "retiring",
+        ],
+        &env[2],
+    );
+    common::ok(&[
+        "practice",
+        "update",
+        "--dir",
+        s(&dirs[2]),
+        "--name",
+        "Parkview Health",
+    ]);
+    let e = common::refused(
+        &[
+            "practice",
+            "leave",
+            "--dir",
+            s(&dirs[2]),
+            "--reason",
+            "merging",
+        ],
+        None,
+    );
+    assert!(e.contains("--yes"), "{e}");
+    common::ok(&[
+        "practice",
+        "leave",
+        "--dir",
+        s(&dirs[2]),
+        "--reason",
+        "merging",
+        "--yes",
+    ]);
+    wait_for(
+        "the resignation, the new name and the leaving everywhere",
+        60,
+        || {
+            let m: Vec<MemberView> = Client::of(&dirs[0]).expect("c").get("/members").expect("m");
+            m.iter()
+                .any(|p| p.ods == ods3 && p.name == "Parkview Health" && p.status == "left")
+        },
+    );
+    let m: Vec<MemberView> = Client::of(&dirs[1]).expect("c").get("/members").expect("m");
+    let chloe_status = m
+        .iter()
+        .flat_map(|p| &p.partners)
+        .find(|x| x.name == chloe)
+        .map(|x| x.status.clone());
+    assert_eq!(chloe_status.as_deref(), Some("left"));
     for n in nodes {
         stop(n);
     }

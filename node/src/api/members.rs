@@ -109,6 +109,22 @@ pub enum PracticeRequest {
         /// Why.
         reason: String,
     },
+    /// A partner of this practice's key is revoked (a stolen laptop the partner cannot
+    /// revoke from): it signs nothing more; the partners vote a new one in (replace-key).
+    RevokePartnerKey {
+        /// The partner's current key (hex).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node's key is replaced by `new_key` (hex), which proves possession with
+    /// `proof` (hex: its signature of the rotation message, docs/PROTOCOL.md §8.6).
+    RotateKey {
+        /// The new key.
+        new_key: String,
+        /// Its proof.
+        proof: String,
+    },
 }
 
 pub(crate) async fn practice(
@@ -139,6 +155,21 @@ pub(crate) async fn practice(
             list_size: list_size.unwrap_or(current.list_size),
         }),
         PracticeRequest::Leave { reason } => Body::PracticeLeave(pb::PracticeLeave { reason }),
+        PracticeRequest::RevokePartnerKey { key, reason } => {
+            let key = super::common::parse_key(key.trim())?;
+            Body::KeyRevocation(pb::KeyRevocation {
+                key: key.as_bytes().to_vec(),
+                reason,
+            })
+        }
+        PracticeRequest::RotateKey { new_key, proof } => {
+            let new_key = super::common::parse_key(new_key.trim())?;
+            let proof = hex::decode(proof.trim()).map_err(|_| ApiError::bad("proof: not hex"))?;
+            Body::KeyRotation(pb::KeyRotation {
+                new_key: new_key.as_bytes().to_vec(),
+                new_key_signature: proof,
+            })
+        }
     };
     let id = s.node.author(vec![body]).await?[0];
     Ok(Json(Authored {

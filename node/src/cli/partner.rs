@@ -89,6 +89,24 @@ pub(super) enum PracticeCommand {
         #[arg(long)]
         list_size: Option<u32>,
     },
+    /// Replace the practice node's key (a node key exposed, or on a schedule): makes a new
+    /// key (node.key.next), has the node sign the rotation to it with the old one and pass
+    /// it on; restart the node to take up the new key (the old one is kept as node.key.old).
+    RotateKey(RotateArgs),
+    /// Revoke a partner of this practice's key, signed by the practice's node, when the
+    /// partner cannot (a stolen laptop): it signs nothing more from now on, what it signed
+    /// before stays valid; the partners then vote a new key in (`--kind replace-key`).
+    RevokePartnerKey {
+        /// The data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The partner (a name, a key or its first hex digits).
+        #[arg(long)]
+        partner: String,
+        /// Why (kept in the log).
+        #[arg(long)]
+        reason: String,
+    },
     /// This practice leaves the partnership, and its partners with it (signed by its
     /// node). Cannot be undone: rejoining is a new admission.
     Leave {
@@ -102,6 +120,14 @@ pub(super) enum PracticeCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// What `mutual practice rotate-key` takes.
+#[derive(clap::Args)]
+pub(super) struct RotateArgs {
+    /// The data directory (its node must be running and connected to a peer).
+    #[arg(long)]
+    dir: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -274,6 +300,22 @@ pub(super) fn practice_command(json: bool, p: PracticeCommand) -> Result<()> {
             }
             (dir, api::PracticeRequest::Leave { reason })
         }
+        PracticeCommand::RotateKey(RotateArgs { dir }) => return rotate_node_key(json, &dir),
+        PracticeCommand::RevokePartnerKey {
+            dir,
+            partner,
+            reason,
+        } => {
+            let c = mutual_node::client::Client::of(&dir)?;
+            let (key, _) = resolve::partner(&c, &partner)?;
+            (
+                dir,
+                api::PracticeRequest::RevokePartnerKey {
+                    key: key.to_string(),
+                    reason,
+                },
+            )
+        }
     };
     let c = mutual_node::client::Client::of(&dir)?;
     let r: api::Authored = c.post("/practice", &request)?;
@@ -312,6 +354,62 @@ pub(super) fn deed_command(json: bool, d: DeedCommand) -> Result<()> {
                     .unwrap_or("as founded (never amended)")
             );
         }
+    }
+    Ok(())
+}
+
+fn rotate_node_key(json: bool, dir: &std::path::Path) -> Result<()> {
+    use mutual_node::daemon::{self, NEXT_KEY_FILE};
+    let c = mutual_node::client::Client::of(dir)?;
+    let status: serde_json::Value = c.get("/status")?;
+    let peers = status["peers"].as_array().map_or(0, Vec::len);
+    if peers == 0 {
+        anyhow::bail!(
+            "the node is connected to no peer: the rotation would reach no one, and peers \
+             admit the new key only once they hold it. Try again when `mutual status` shows \
+             peers"
+        );
+    }
+    let network = daemon::parse_network(status["network"].as_str().unwrap_or_default())?;
+    let old = mutual_node::keyfile::read(&dir.join(daemon::KEY_FILE))?;
+    let next_path = dir.join(NEXT_KEY_FILE);
+    let new = mutual_node::keyfile::create(&next_path)?;
+    let proof = new.sign(
+        mutual_protocol::signature::ROTATE_DOMAIN,
+        &mutual_protocol::membership::rotation_message(&network, &old.public()),
+    );
+    let r: Result<api::Authored> = c.post(
+        "/practice",
+        &api::PracticeRequest::RotateKey {
+            new_key: new.public().to_string(),
+            proof: hex::encode(proof),
+        },
+    );
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            // Refused: the rotation will never be in force, so the new key goes.
+            if e.downcast_ref::<mutual_node::client::Refused>().is_some() {
+                let _ = std::fs::remove_file(&next_path);
+            }
+            return Err(e);
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "rotation": r.id, "new_key": new.public().to_string() })
+        );
+    } else {
+        println!("rotation     {}", r.id);
+        println!("new key      {}", new.public());
+        println!(
+            "the rotation is signed with the old key and passed to {} peer(s). Restart the \
+             node now (`mutual start --dir {}`, or its service): it takes up the new key, \
+             keeping the old as node.key.old; until then it cannot sign",
+            peers,
+            dir.display()
+        );
     }
     Ok(())
 }

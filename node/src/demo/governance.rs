@@ -172,9 +172,9 @@ impl Demo {
         let office = |o: &str| -> Vec<String> {
             members
                 .iter()
-                .flat_map(|p| &p.partners)
-                .filter(|x| x.offices.iter().any(|h| h == o))
-                .map(|x| x.name.clone())
+                .flat_map(|p| p.partners.iter().map(move |x| (p, x)))
+                .filter(|(_, x)| x.offices.iter().any(|h| h == o))
+                .map(|(p, x)| format!("{} ({})", x.name, p.locality))
                 .collect()
         };
         let (board, chair) = (office("board"), office("chair").pop());

@@ -123,7 +123,7 @@ pub struct Summary {
     pub agreement: String,
     /// The node killed and restarted, and whether it caught up.
     pub restarted: String,
-    /// The board elected, one seat per locality (partners' names).
+    /// The board elected, one seat per locality: "name (locality)".
     pub board: Vec<String>,
     /// The chair elected.
     pub chair: Option<String>,
