@@ -388,6 +388,32 @@ pub(crate) fn aid_body(
     })
 }
 
+/// The body of `action` by `author` in the network's log, checked against the node's
+/// state and in shape.
+async fn network_aid_body(
+    s: &ApiState,
+    author: PublicKey,
+    action: AidAction,
+) -> Result<Body, ApiError> {
+    let now = s.now();
+    let body = s
+        .node
+        .query(move |r| {
+            let st = r.state();
+            aid_body(
+                st.aid(),
+                st.membership(),
+                pb::Visibility::Network,
+                &author,
+                action,
+                now,
+            )
+        })
+        .await??;
+    check_body(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(body)
+}
+
 /// What `POST /aid/body` takes: an aid action for a partner to sign.
 #[derive(Serialize, Deserialize)]
 pub struct AidBodyRequest {
@@ -404,22 +430,7 @@ pub(crate) async fn aid_body_route(
     Json(req): Json<AidBodyRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let author = super::common::parse_key(req.author.trim())?;
-    let now = s.now();
-    let body = s
-        .node
-        .query(move |r| {
-            let st = r.state();
-            aid_body(
-                st.aid(),
-                st.membership(),
-                pb::Visibility::Network,
-                &author,
-                req.action,
-                now,
-            )
-        })
-        .await??;
-    check_body(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    let body = network_aid_body(&s, author, req.action).await?;
     Ok(Json(
         serde_json::json!({ "body": super::prepare::encode_body(&body) }),
     ))
@@ -430,23 +441,7 @@ pub(crate) async fn aid_action(
     State(s): State<ApiState>,
     Json(action): Json<AidAction>,
 ) -> Result<Json<Authored>, ApiError> {
-    let now = s.now();
-    let me = s.me;
-    let body = s
-        .node
-        .query(move |r| {
-            let st = r.state();
-            aid_body(
-                st.aid(),
-                st.membership(),
-                pb::Visibility::Network,
-                &me,
-                action,
-                now,
-            )
-        })
-        .await??;
-    check_body(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    let body = network_aid_body(&s, s.me, action).await?;
     let id = s.node.author(vec![body]).await?[0];
     let outcome = s
         .node
