@@ -304,19 +304,31 @@ impl Client {
         voting_ms: Option<u64>,
         record: Option<&mut FeedRecord>,
     ) -> Result<Submitted> {
+        let mut record = record;
         let (prepared, signed) = self.prepare_and_sign(kp, body, voting_ms, record.as_deref())?;
-        let answer = self.request(
+        // Recorded before it leaves: if the answer is lost, the seq counts as used.
+        let earlier = record.as_deref().map(FeedRecord::snapshot);
+        if let Some(r) = record.as_deref_mut() {
+            r.note(&signed)?;
+        }
+        let answer = match self.request(
             "POST",
             "/events",
             "application/octet-stream",
             &signed.to_wire(),
             false,
-        )?;
+        ) {
+            Ok(a) => a,
+            Err(e) => {
+                // Refused outright: nothing was stored, the seq is free again.
+                if let (true, Some(r), Some(earlier)) = (refused_outright(&e), record, earlier) {
+                    r.restore(earlier)?;
+                }
+                return Err(e);
+            }
+        };
         let s: Submitted = serde_json::from_slice(&answer)?;
         if s.result == "stored" && s.outcome.as_deref() == Some("applied") {
-            if let Some(r) = record {
-                r.note(&signed);
-            }
             return Ok(s);
         }
         if s.result == "stored" {
@@ -330,9 +342,6 @@ impl Client {
                 ),
             }
             .into());
-        }
-        if let Some(r) = record {
-            r.note(&signed);
         }
         bail!(
             "event {} ({}) was {} and has not taken effect yet",
@@ -361,15 +370,26 @@ impl Client {
             },
         )?;
         let bytes = hex::decode(&p.event).context("the node sent event bytes that are not hex")?;
-        let signature = kp.sign(EVENT_DOMAIN, &bytes);
-        let signed = SignedEvent::assemble(bytes, signature)
+        // Everything is checked before anything is signed.
+        let unsigned = SignedEvent::assemble(bytes, [0; mutual_protocol::signature::SIGNATURE_LEN])
             .map_err(|e| anyhow::anyhow!("the node prepared an invalid event: {e}"))?;
-        check_prepared(&signed, kp, &body, voting_ms)?;
+        check_prepared(&unsigned, kp, &body, voting_ms)?;
         if let Some(r) = record {
-            r.check(&signed)?;
+            r.check(&unsigned)?;
         }
+        let signature = kp.sign(EVENT_DOMAIN, &unsigned.event_bytes);
+        let signed = SignedEvent::assemble(unsigned.event_bytes, signature)
+            .map_err(|e| anyhow::anyhow!("the node prepared an invalid event: {e}"))?;
         Ok((p, signed))
     }
+}
+
+/// Whether `e` is the node's outright refusal (a 4xx answer): what was sent was not
+/// stored and never will be. Any other failure (no answer, a lost answer, the node
+/// unable to store, 5xx) leaves open that it was.
+pub fn refused_outright(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<Refused>()
+        .is_some_and(|r| (400..500).contains(&r.status))
 }
 
 /// Checks that the bytes the node prepared say what the partner chose: their key, the

@@ -332,15 +332,23 @@ async fn take_up_next_key(dir: &Path, handle: &NodeHandle) -> Result<bool> {
         return Ok(false);
     }
     let next = keyfile::read(&next_path)?.public();
-    let in_force = handle
-        .query(move |r| r.state().membership().is_active_practice_node(&next))
+    let known = handle
+        .query(move |r| r.state().membership().holder(&next).is_some())
         .await?;
-    if !in_force {
-        tracing::warn!("{NEXT_KEY_FILE} was never rotated to; removing it");
-        std::fs::remove_file(&next_path)?;
+    if !known {
+        // Never rotated to: set aside (a key is never deleted), the old key stays.
+        tracing::warn!("{NEXT_KEY_FILE} was never rotated to; set aside as {NEXT_KEY_FILE}.unused");
+        std::fs::rename(&next_path, dir.join(format!("{NEXT_KEY_FILE}.unused")))?;
         return Ok(false);
     }
-    std::fs::rename(dir.join(KEY_FILE), dir.join(OLD_KEY_FILE))?;
+    // node.key is linked as node.key.old, then node.key.next renamed over node.key: a
+    // crash at any point leaves a node.key (old or new) and, until the end, node.key.next,
+    // so the next start finishes the swap.
+    let old = dir.join(OLD_KEY_FILE);
+    if old.exists() {
+        std::fs::remove_file(&old)?;
+    }
+    std::fs::hard_link(dir.join(KEY_FILE), &old)?;
     std::fs::rename(&next_path, dir.join(KEY_FILE))?;
     std::fs::File::open(dir)?.sync_all()?;
     tracing::info!(key = %next, "the node takes up its new key");

@@ -4,9 +4,66 @@
 
 const MS_PER_DAY: i64 = 86_400_000;
 
-/// A time for people: `2026-12-20 17:00:00 UTC` (milliseconds shown only if not zero).
+/// A time for people, in UTC: `2026-12-20 17:00:00 UTC` (milliseconds shown only if not
+/// zero). The API and the audit tools write times so, whatever the machine's zone.
 pub fn format_ms(ms: u64) -> String {
-    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    format!("{} UTC", civil(i64::try_from(ms).unwrap_or(i64::MAX)))
+}
+
+/// The zone the command line shows and reads times in: the machine's (`TZ`, else
+/// `/etc/localtime`), or UTC if it cannot be known.
+pub fn local_zone() -> &'static jiff::tz::TimeZone {
+    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
+}
+
+/// `tz`'s offset from UTC at `ms`, in ms.
+fn offset_at(tz: &jiff::tz::TimeZone, ms: i64) -> i64 {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| i64::from(tz.to_offset(t).seconds()) * 1_000)
+        .unwrap_or(0)
+}
+
+/// A time for people in the machine's zone: `2026-07-20 18:00:00 +01:00`, or
+/// `... UTC` where the zone is at UTC then (as `format_ms`).
+pub fn format_local(ms: u64) -> String {
+    format_in(ms, local_zone())
+}
+
+/// A time for people in zone `tz` (see [`format_local`]).
+pub fn format_in(ms: u64, tz: &jiff::tz::TimeZone) -> String {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX / 2);
+    let off = offset_at(tz, ms);
+    if off == 0 {
+        return format!("{} UTC", civil(ms));
+    }
+    let (sign, a) = if off < 0 { ('-', -off) } else { ('+', off) };
+    format!(
+        "{} {sign}{:02}:{:02}",
+        civil(ms + off),
+        a / 3_600_000,
+        a / 60_000 % 60
+    )
+}
+
+/// Reads a time as [`parse_time`] does, but a time without a zone is in the machine's
+/// zone (as the command line shows times).
+pub fn parse_local(input: &str) -> Result<u64, TimeError> {
+    parse_in(input, local_zone())
+}
+
+/// Reads a time; one without a zone is in `tz`.
+pub fn parse_in(input: &str, tz: &jiff::tz::TimeZone) -> Result<u64, TimeError> {
+    parse_with(input, |naive| {
+        // The offset that holds at the instant meant (a second look settles a time
+        // near a change of offset).
+        let first = offset_at(tz, naive);
+        offset_at(tz, naive - first)
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.fff]` of ms since the epoch, read as UTC.
+fn civil(ms: i64) -> String {
     let (days, rest) = (ms.div_euclid(MS_PER_DAY), ms.rem_euclid(MS_PER_DAY));
     let (y, m, d) = civil_from_days(days);
     let (h, min, s, milli) = (
@@ -16,16 +73,16 @@ pub fn format_ms(ms: u64) -> String {
         rest % 1_000,
     );
     if milli == 0 {
-        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02} UTC")
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}")
     } else {
-        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}.{milli:03} UTC")
+        format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}.{milli:03}")
     }
 }
 
 /// Why a time given on the command line could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{input:?} is not a time: {reason}. Write it as \"2026-12-20 17:00\" (UTC), \
+    "{input:?} is not a time: {reason}. Write it as \"2026-12-20 17:00\", \
      \"2026-12-20 17:00 +01:00\", or in RFC 3339 (\"2026-12-20T17:00:00Z\")"
 )]
 pub struct TimeError {
@@ -35,10 +92,17 @@ pub struct TimeError {
 
 /// Reads a time: `YYYY-MM-DD`, optionally followed (after a space or `T`) by `HH:MM`,
 /// `HH:MM:SS` or `HH:MM:SS.fff`, optionally followed (with or without a space) by a zone:
-/// `Z`, `UTC`, or an offset `+HH:MM` / `-HH:MM`. Without a zone the time is UTC. So both
+/// `Z`, `UTC`, or an offset `+HH:MM` / `-HH:MM`. Without a zone the time is UTC (see
+/// [`parse_local`] for the machine's zone). So both
 /// "2026-12-20 17:00" and RFC 3339 ("2026-12-20T17:00:00+01:00") are read. Returns ms since
 /// the Unix epoch.
 pub fn parse_time(input: &str) -> Result<u64, TimeError> {
+    parse_with(input, |_| 0)
+}
+
+/// The parser; `default_offset` gives the zone's offset (ms) for a time written without
+/// one, from that time read as UTC.
+fn parse_with(input: &str, default_offset: impl Fn(i64) -> i64) -> Result<u64, TimeError> {
     let fail = |reason: &str| TimeError {
         input: input.to_string(),
         reason: reason.to_string(),
@@ -86,10 +150,16 @@ pub fn parse_time(input: &str) -> Result<u64, TimeError> {
             rest = r;
         }
     }
-    let offset_ms = zone(rest.trim()).ok_or_else(|| {
-        fail("the zone must be Z, UTC or an offset such as +01:00 (or left out for UTC)")
-    })?;
-    let ms = days_from_civil(y, m, d) * MS_PER_DAY + clock_ms - offset_ms;
+    let naive = days_from_civil(y, m, d) * MS_PER_DAY + clock_ms;
+    let written = rest.trim();
+    let offset_ms = if written.is_empty() {
+        default_offset(naive)
+    } else {
+        zone(written).ok_or_else(|| {
+            fail("the zone must be Z, UTC or an offset such as +01:00 (or left out)")
+        })?
+    };
+    let ms = naive - offset_ms;
     u64::try_from(ms).map_err(|_| fail("it is before 1970-01-01 00:00 UTC"))
 }
 
@@ -210,6 +280,21 @@ mod tests {
             parse_time("2024-02-29").map(format_ms).ok().as_deref(),
             Some("2024-02-29 00:00:00 UTC")
         );
+        // In a zone an hour ahead of UTC: written and read in it, and back.
+        let plus_one = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
+        assert_eq!(format_in(t, &plus_one), "2026-12-20 18:00:00 +01:00");
+        assert_eq!(parse_in("2026-12-20 18:00", &plus_one).ok(), Some(t));
+        assert_eq!(parse_in("2026-12-20 17:00 UTC", &plus_one).ok(), Some(t));
+        assert_eq!(parse_time(&format_in(t, &plus_one)).ok(), Some(t));
+        assert_eq!(format_in(t, &jiff::tz::TimeZone::UTC), format_ms(t));
+        // Where the zone database is there: London is at UTC in December, an hour
+        // ahead in July (British Summer Time).
+        if let Ok(london) = jiff::tz::TimeZone::get("Europe/London") {
+            assert_eq!(format_in(t, &london), "2026-12-20 17:00:00 UTC");
+            let july = parse_time("2026-07-20 17:00Z").expect("time");
+            assert_eq!(format_in(july, &london), "2026-07-20 18:00:00 +01:00");
+            assert_eq!(parse_in("2026-07-20 18:00", &london).ok(), Some(july));
+        }
         for (bad, why) in [
             ("tomorrow", "YYYY-MM-DD"),
             ("2026-13-01", "month"),

@@ -295,22 +295,7 @@ fn percent(bp: u32) -> String {
     }
 }
 
-/// A duration in words ("1 day", "2 h 30 min").
-pub fn duration_words(ms: u64) -> String {
-    let mins = ms / MINUTE;
-    let (d, h, m) = (mins / 1440, (mins % 1440) / 60, mins % 60);
-    let mut parts = Vec::new();
-    if d > 0 {
-        parts.push(format!("{d} day{}", if d == 1 { "" } else { "s" }));
-    }
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 || parts.is_empty() {
-        parts.push(format!("{m} min"));
-    }
-    parts.join(" ")
-}
+pub use mutual_protocol::governance::duration_words;
 
 impl DeedText {
     /// The deed `d` (or the default deed, for `None`) in words, every kind's rule resolved

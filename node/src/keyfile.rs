@@ -73,7 +73,15 @@ pub fn write(path: &Path, kp: &Keypair) -> Result<(), KeyFileError> {
             }
         })?;
     writeln!(f, "{HEADER}\n{}", hex::encode(kp.seed())).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
+    f.sync_all().map_err(io(path))?;
+    // The directory too, so the file's name survives a crash.
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
 }
 
 /// Reads a key file, refusing one that other users can read.

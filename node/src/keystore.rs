@@ -427,19 +427,21 @@ impl FeedRecord {
         Ok(())
     }
 
-    /// Records `ev` as the last event signed (if it is later than the record), written
-    /// to a temporary file and renamed into place.
-    pub fn note(&mut self, ev: &mutual_protocol::event::SignedEvent) {
+    /// Records `ev` as the last event signed (if it is later than the record), durably
+    /// (a temporary file synced and renamed into place), before the event is handed out:
+    /// a record that could not be written would let a later signature fork the feed.
+    pub fn note(&mut self, ev: &mutual_protocol::event::SignedEvent) -> anyhow::Result<()> {
+        use anyhow::Context;
         let key = ev.event.author.to_string();
         if self
             .last
             .as_ref()
             .is_some_and(|r| r.key == key && r.seq >= ev.event.seq)
         {
-            return;
+            return Ok(());
         }
         let Some(network) = ev.event.network else {
-            return;
+            return Ok(());
         };
         let r = Recorded {
             key,
@@ -447,13 +449,30 @@ impl FeedRecord {
             seq: ev.event.seq,
             event: ev.id.to_string(),
         };
-        // A failed write leaves the old record: a later check may then refuse, never
-        // allow, a fork.
-        let _ = write_atomically(
-            &self.path,
-            &serde_json::to_vec_pretty(&r).unwrap_or_default(),
-        );
+        write_atomically(&self.path, &serde_json::to_vec_pretty(&r)?)
+            .with_context(|| format!("cannot record the event in {}", self.path.display()))?;
         self.last = Some(r);
+        Ok(())
+    }
+
+    /// The record as it stands, to put back with [`FeedRecord::restore`].
+    pub fn snapshot(&self) -> FeedRecord {
+        self.clone()
+    }
+
+    /// Puts back an earlier record (after the node refused the event outright, so its seq
+    /// was not used).
+    pub fn restore(&mut self, earlier: FeedRecord) -> anyhow::Result<()> {
+        match &earlier.last {
+            Some(r) => write_atomically(&self.path, &serde_json::to_vec_pretty(r)?)?,
+            None => match std::fs::remove_file(&self.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            },
+        }
+        self.last = earlier.last;
+        Ok(())
     }
 }
 

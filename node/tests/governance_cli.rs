@@ -28,6 +28,8 @@ fn partner_cmd(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process:
         .args(args)
         .env(PASSPHRASE_ENV, DEMO_PASSPHRASE)
         .env("HOME", cwd)
+        // Times are shown in the machine's zone; the assertions below read UTC.
+        .env("TZ", "UTC")
         .stdin(Stdio::null());
     for (k, v) in env {
         c.env(k, v);

@@ -335,7 +335,10 @@ impl Membership {
         let affected: Vec<PublicKey> = self
             .partners
             .values()
-            .filter(|r| r.partner.practice_ods == ods && r.status == Status::Active)
+            .filter(|r| {
+                r.partner.practice_ods == ods
+                    && matches!(r.status, Status::Active | Status::Pending)
+            })
             .map(|r| r.id)
             .collect();
         for id in affected {
@@ -393,6 +396,20 @@ impl Membership {
             rec.partner.key = new.as_bytes().to_vec();
         }
         Ok(())
+    }
+
+    /// Every pending partner becomes active (the deed no longer names an agreement to
+    /// accede to).
+    pub fn activate_pending(&mut self) {
+        let pending: Vec<PublicKey> = self
+            .partners
+            .values()
+            .filter(|r| r.status == Status::Pending)
+            .map(|r| r.id)
+            .collect();
+        for id in pending {
+            self.set_partner_status(&id, Status::Active);
+        }
     }
 
     /// A partner resigns.

@@ -327,6 +327,14 @@ impl State {
         if self.membership.holder(&e.author).is_none() {
             return Outcome::Rejected(Rejection::NotAMember);
         }
+        // A partner still pending may resign (and so leave the partnership they never
+        // acceded to), as well as accede.
+        if let (Body::PartnerResign(_), true) = (body, self.membership.is_pending(&e.author)) {
+            return match self.membership.partner_resigns(&e.author) {
+                Ok(()) => Outcome::Applied,
+                Err(err) => Outcome::Rejected(err.into()),
+            };
+        }
         if let Body::Accession(a) = body {
             let hash = self
                 .deed

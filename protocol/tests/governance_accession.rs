@@ -200,3 +200,124 @@ fn a_practice_is_admitted_with_its_first_partners_pending() {
     assert_eq!(status(&net, 160), Some(Status::Active));
     assert_eq!(status(&net, 161), Some(Status::Pending));
 }
+
+#[test]
+fn a_pending_partner_may_resign_and_leaves_with_their_practice() {
+    let mut net = Net::new(2, Some(deed_with_agreement()));
+    let a = propose_admission(&mut net, 150, motion(DecisionKind::AdmitPartner));
+    let b = propose_admission(&mut net, 151, motion(DecisionKind::AdmitPartner));
+    for m in [a, b] {
+        for p in [102, 103, 104, 105] {
+            net.vote(p, DURING, m, Choice::For);
+        }
+    }
+    close(&mut net, &a);
+    assert_eq!(status(&net, 151), Some(Status::Pending));
+    let r = net.event(
+        150,
+        LATER,
+        Body::PartnerResign(pb::PartnerResign::default()),
+    );
+    assert_eq!(net.outcome(&r), Outcome::Applied);
+    assert_eq!(status(&net, 150), Some(Status::Left));
+    // Practice 1 leaves: its pending partner leaves with it.
+    let leave = net.event(
+        1,
+        LATER + 1,
+        Body::PracticeLeave(pb::PracticeLeave::default()),
+    );
+    assert_eq!(net.outcome(&leave), Outcome::Applied);
+    assert_eq!(status(&net, 151), Some(Status::Left));
+}
+
+#[test]
+fn an_amendment_that_names_no_agreement_makes_pending_partners_active() {
+    let mut net = Net::new(2, Some(deed_with_agreement()));
+    admit(&mut net, 150);
+    assert_eq!(status(&net, 150), Some(Status::Pending));
+    let m = net.propose(
+        102,
+        LATER,
+        pb::Motion {
+            new_deed: Some(default_deed()),
+            ..later(DecisionKind::AmendDeed)
+        },
+    );
+    for p in [102, 103, 104, 105] {
+        net.vote(p, LATER + DAY, m, Choice::For);
+    }
+    // A practice node's event after the close and the grace period closes it.
+    net.event(2, LATER + 4 * DAY, Body::Witness(pb::Witness {}));
+    assert!(net.closed(&m), "closed");
+    assert_eq!(status(&net, 150), Some(Status::Active));
+}
+
+#[test]
+fn a_first_partner_whose_key_was_taken_is_left_out_and_the_rest_admitted() {
+    let mut net = Net::new(2, Some(default_deed()));
+    let practice = pb::Practice {
+        name: "Parkview".into(),
+        ods_code: "P99999".into(),
+        locality: "South".into(),
+        list_size: 7000,
+        node_key: pk(9),
+    };
+    let first = |n: u32| pb::Partner {
+        name: format!("Dr {n}"),
+        practice_ods: String::new(),
+        role: pb::PartnerRole::Partner as i32,
+        key: pk(n),
+    };
+    let m = net.propose(
+        102,
+        PROPOSED,
+        pb::Motion {
+            admit_practice: Some(practice),
+            first_partners: vec![first(160), first(161)],
+            ..motion(DecisionKind::AdmitPractice)
+        },
+    );
+    // Meanwhile 160's key is admitted to practice 1 by a motion that closes first.
+    let other = propose_admission(
+        &mut net,
+        160,
+        pb::Motion {
+            closes_at_ms: common::T0 + 2 * DAY + DAY / 2,
+            ..motion(DecisionKind::AdmitPartner)
+        },
+    );
+    for id in [other, m] {
+        for p in [102, 103, 104, 105] {
+            net.vote(p, DURING, id, Choice::For);
+        }
+    }
+    close(&mut net, &m);
+    assert!(net.closed(&other));
+    let ms = net.r.state().membership();
+    assert!(ms.practice("P99999").is_some(), "the practice is admitted");
+    let p161 = ms.partner(&key(161).public()).expect("161 admitted");
+    assert_eq!(p161.partner.practice_ods, "P99999");
+    let p160 = ms.partner(&key(160).public()).expect("160");
+    assert_eq!(
+        p160.partner.practice_ods,
+        common::practice(1).ods_code,
+        "160 stays where it was admitted first"
+    );
+}
+
+/// Proposes admitting partner `n` to practice 1 with `base` (its window).
+fn propose_admission(net: &mut Net, n: u32, base: pb::Motion) -> mutual_protocol::id::EventId {
+    net.propose(
+        103,
+        PROPOSED,
+        pb::Motion {
+            admit_partner: Some(pb::Partner {
+                name: format!("Dr {n}"),
+                practice_ods: common::practice(1).ods_code,
+                role: pb::PartnerRole::Partner as i32,
+                key: pk(n),
+            }),
+            ..base
+        },
+    )
+}

@@ -193,5 +193,15 @@ async fn an_event_that_would_fork_a_partners_feed_is_refused_and_not_stored() {
         .await
         .expect("query");
     assert!(!stored && !forked, "nothing kept; the key still signs");
+    // An event that does not follow the feed as this node holds it (seq 3 after 1) is
+    // refused too, untried: prepare it again from this node.
+    let heads = c.node(0).query(|r| r.heads()).await.expect("heads");
+    let gap = FeedWriter::resume(copy(&kp), c.network(), Some((2, head.1))).sign(
+        c.now_ms(),
+        heads,
+        statement("After a gap"),
+    );
+    let e = c.node(0).submit(gap.to_wire()).await.expect_err("refused");
+    assert!(e.to_string().contains("does not follow"), "{e}");
     c.sign_as(&kp, statement("Still signing")).await;
 }

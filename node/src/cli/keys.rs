@@ -247,11 +247,14 @@ pub(super) fn keystore_command(json: bool, k: KeystoreCommand) -> Result<()> {
             if let Err(e) = c.sign_and_submit(&old, body) {
                 // Only a clear refusal means the rotation can never take effect; after any
                 // other failure (a timeout, a lost answer) it may still, so the new key is kept.
-                if e.downcast_ref::<mutual_node::client::Refused>().is_some() {
-                    let _ = std::fs::remove_file(&out);
-                    return Err(e.context(
-                        "the rotation did not take effect; the new keystore was removed",
-                    ));
+                if mutual_node::client::refused_outright(&e) {
+                    let aside = out.with_extension("unused");
+                    let _ = std::fs::rename(&out, &aside);
+                    return Err(e.context(format!(
+                        "the rotation was refused and not stored; the new keystore was set \
+                         aside as {}",
+                        aside.display()
+                    )));
                 }
                 return Err(e.context(format!(
                     "the rotation may or may not have taken effect; keep {} and check \

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use mutual_node::api;
 use mutual_node::client::Client;
-use mutual_node::dates::{format_ms, parse_time};
+use mutual_node::dates::{format_local as format_ms, parse_local as parse_time};
 use mutual_node::deed::{duration_words, DeedText, FoundingDeed};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
@@ -36,7 +36,7 @@ pub(super) struct ProposeArgs {
     /// Minutes the vote stays open (within the deed's bounds; default 7 days).
     #[arg(long, conflicts_with = "closes")]
     pub(super) voting_minutes: Option<u64>,
-    /// When the vote closes, as "2026-12-20 17:00" (UTC), with an offset
+    /// When the vote closes, as "2026-12-20 17:00" (this machine's time zone), with an offset
     /// ("2026-12-20 17:00 +01:00") or in RFC 3339.
     #[arg(long)]
     pub(super) closes: Option<String>,

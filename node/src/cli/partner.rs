@@ -8,7 +8,7 @@ use super::resolve::{self, NodeArgs};
 use anyhow::Result;
 use clap::Subcommand;
 use mutual_node::api;
-use mutual_node::dates::parse_time;
+use mutual_node::dates::parse_local as parse_time;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use std::path::PathBuf;
@@ -388,9 +388,10 @@ fn rotate_node_key(json: bool, dir: &std::path::Path) -> Result<()> {
     let r = match r {
         Ok(r) => r,
         Err(e) => {
-            // Refused: the rotation will never be in force, so the new key goes.
-            if e.downcast_ref::<mutual_node::client::Refused>().is_some() {
-                let _ = std::fs::remove_file(&next_path);
+            // Refused outright: the rotation was not stored, so the new key is set aside
+            // (never deleted); the node keeps its key.
+            if mutual_node::client::refused_outright(&e) {
+                let _ = std::fs::rename(&next_path, next_path.with_extension("next.unused"));
             }
             return Err(e);
         }

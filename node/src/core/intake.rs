@@ -684,8 +684,24 @@ pub(super) fn refuse_mistake<F: Fold>(
             ev.event.author, ev.event.seq
         )));
     }
-    let follows_head = ev.event.seq == head_seq + 1 && ev.event.prev == head.map(|h| h.1);
-    if follows_head && ev.event.causes().all(|c| replica.get(&c).is_some()) {
+    if let Some(parked) = replica
+        .parked_seq(&ev.event.author)
+        .filter(|p| *p >= ev.event.seq)
+    {
+        return Err(NodeError::Refused(format!(
+            "key {}'s event at seq {parked} is here, waiting for its causes; an event at seq \
+             {} would fork the feed. Nothing was stored: try again once it is taken in",
+            ev.event.author, ev.event.seq
+        )));
+    }
+    if ev.event.seq != head_seq + 1 || ev.event.prev != head.map(|h| h.1) {
+        return Err(NodeError::Refused(format!(
+            "this node holds key {}'s feed up to seq {head_seq}, and the event does not \
+             follow it (seq {}): prepare it again from this node. Nothing was stored",
+            ev.event.author, ev.event.seq
+        )));
+    }
+    if ev.event.causes().all(|c| replica.get(&c).is_some()) {
         if let outcome @ Outcome::Rejected(_) = replica.trial(ev) {
             return Err(NodeError::Refused(format!(
                 "the event would be {outcome}; nothing was stored"

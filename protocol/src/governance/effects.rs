@@ -60,13 +60,11 @@ pub(super) fn apply(
             let status = admitted_status(deed.as_ref());
             let ods = p.ods_code.clone();
             m.insert_practice(p);
+            // A first partner whose key was taken in the meantime is left out; the others
+            // and the practice are admitted.
             for f in &mo.first_partners {
                 if key(&f.key).is_none_or(|k| m.is_known(&k)) {
-                    return Err(format!(
-                        "{}'s key was taken in the meantime; the practice is admitted \
-                         without them",
-                        f.name
-                    ));
+                    continue;
                 }
                 let mut f = f.clone();
                 f.practice_ods = ods.clone();
@@ -150,6 +148,10 @@ pub(super) fn apply(
         K::AmendDeed => {
             let d = mo.new_deed.clone().ok_or("no deed")?;
             check_deed(&d).map_err(|e| e.to_string())?;
+            // A deed that names no agreement leaves no one waiting to accede to one.
+            if d.agreement_hash.is_empty() {
+                m.activate_pending();
+            }
             *deed = Some(d);
             Ok(())
         }

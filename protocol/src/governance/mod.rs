@@ -95,7 +95,12 @@ pub enum GovernanceError {
     #[error("invalid deed: {0}")]
     InvalidDeed(String),
     /// The voting period is outside the deed's bounds.
-    #[error("the voting period must be {min_ms} to {max_ms} ms; this one is {got_ms} ms")]
+    #[error(
+        "the voting period must be {} to {}; this one is {}",
+        duration_words(*.min_ms),
+        duration_words(*.max_ms),
+        duration_words(*.got_ms)
+    )]
     VotingPeriod {
         /// Shortest allowed, ms.
         min_ms: u64,
@@ -807,4 +812,25 @@ impl Governance {
             })
             .collect();
     }
+}
+
+/// A duration in words, for people: "1 day", "2 h 30 min", "45 s".
+pub fn duration_words(ms: u64) -> String {
+    const MINUTE: u64 = 60_000;
+    if ms < MINUTE {
+        return format!("{} s", ms / 1_000);
+    }
+    let mins = ms / MINUTE;
+    let (d, h, m) = (mins / 1440, (mins % 1440) / 60, mins % 60);
+    let mut parts = Vec::new();
+    if d > 0 {
+        parts.push(format!("{d} day{}", if d == 1 { "" } else { "s" }));
+    }
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 || parts.is_empty() {
+        parts.push(format!("{m} min"));
+    }
+    parts.join(" ")
 }
