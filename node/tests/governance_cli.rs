@@ -59,6 +59,13 @@ fn events(dir: &Path) -> u64 {
         .expect("count")
 }
 
+fn members_of(dir: &Path) -> Vec<MemberView> {
+    Client::of(dir)
+        .expect("client")
+        .get("/members")
+        .expect("members")
+}
+
 fn motions(dir: &Path) -> Vec<MotionView> {
     Client::of(dir)
         .expect("client")
@@ -149,7 +156,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     let env: Vec<[(&str, &str); 1]> = urls.iter().map(|u| [("MUTUAL_NODE", u.as_str())]).collect();
     let mut nodes: Vec<_> = dirs.iter().map(|d| start(d)).collect();
     let (amara, ben, chloe) = ("Dr Amara Okafor", "Dr Ben Hughes", "Dr Chloe Patel");
-    let members: Vec<MemberView> = Client::of(&dirs[0]).expect("c").get("/members").expect("m");
+    let members = members_of(&dirs[0]);
     assert_eq!(members.len(), 3);
     let ods3 = members
         .iter()
@@ -436,7 +443,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     );
     wait_for("the accession everywhere", 60, || {
         dirs.iter().all(|d| {
-            let m: Vec<MemberView> = Client::of(d).expect("c").get("/members").expect("m");
+            let m = members_of(d);
             m.iter()
                 .flat_map(|p| &p.partners)
                 .any(|x| x.name == dev && x.status == "active")
@@ -966,7 +973,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     assert!(dirs[2].join("node.key.next").exists());
     wait_for("the rotation everywhere", 60, || {
         dirs.iter().all(|d| {
-            let m: Vec<MemberView> = Client::of(d).expect("c").get("/members").expect("m");
+            let m = members_of(d);
             m.iter().any(|p| p.ods == ods3 && p.node_key == new_key)
         })
     });
@@ -1016,7 +1023,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         "laptop stolen",
     ]);
     wait_for("the revocation reaches practice 3's peers", 60, || {
-        let m: Vec<MemberView> = Client::of(&dirs[0]).expect("c").get("/members").expect("m");
+        let m = members_of(&dirs[0]);
         m.iter()
             .flat_map(|p| &p.partners)
             .any(|x| x.name == dev && x.key.is_empty())
@@ -1072,12 +1079,12 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         "the resignation, the new name and the leaving everywhere",
         60,
         || {
-            let m: Vec<MemberView> = Client::of(&dirs[0]).expect("c").get("/members").expect("m");
+            let m = members_of(&dirs[0]);
             m.iter()
                 .any(|p| p.ods == ods3 && p.name == "Parkview Health" && p.status == "left")
         },
     );
-    let m: Vec<MemberView> = Client::of(&dirs[1]).expect("c").get("/members").expect("m");
+    let m = members_of(&dirs[1]);
     let chloe_status = m
         .iter()
         .flat_map(|p| &p.partners)

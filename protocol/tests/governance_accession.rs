@@ -130,22 +130,31 @@ fn without_an_agreement_an_admitted_partner_is_active_at_once() {
     );
 }
 
-#[test]
-fn a_practice_is_admitted_with_its_first_partners_pending() {
-    let mut net = Net::new(2, Some(deed_with_agreement()));
-    let practice = pb::Practice {
+/// The practice an admit-practice motion admits (node key 9).
+fn parkview() -> pb::Practice {
+    pb::Practice {
         name: "Parkview".into(),
         ods_code: "P99999".into(),
         locality: "South".into(),
         list_size: 7000,
         node_key: pk(9),
-    };
-    let first = |n: u32| pb::Partner {
+    }
+}
+
+/// First partner `n` of the practice admitted (its ODS code left for the effect to set).
+fn first(n: u32) -> pb::Partner {
+    pb::Partner {
         name: format!("Dr {n}"),
         practice_ods: String::new(),
         role: pb::PartnerRole::Partner as i32,
         key: pk(n),
-    };
+    }
+}
+
+#[test]
+fn a_practice_is_admitted_with_its_first_partners_pending() {
+    let mut net = Net::new(2, Some(deed_with_agreement()));
+    let practice = parkview();
     // A first partner whose key is used twice, or named on another kind, is refused.
     let twice = net.event(
         102,
@@ -255,19 +264,7 @@ fn an_amendment_that_names_no_agreement_makes_pending_partners_active() {
 #[test]
 fn a_first_partner_whose_key_was_taken_is_left_out_and_the_rest_admitted() {
     let mut net = Net::new(2, Some(default_deed()));
-    let practice = pb::Practice {
-        name: "Parkview".into(),
-        ods_code: "P99999".into(),
-        locality: "South".into(),
-        list_size: 7000,
-        node_key: pk(9),
-    };
-    let first = |n: u32| pb::Partner {
-        name: format!("Dr {n}"),
-        practice_ods: String::new(),
-        role: pb::PartnerRole::Partner as i32,
-        key: pk(n),
-    };
+    let practice = parkview();
     let m = net.propose(
         102,
         PROPOSED,
