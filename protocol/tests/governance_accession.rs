@@ -42,19 +42,7 @@ fn accession(hash: &[u8]) -> Body {
 
 /// Admits partner `n` to practice 1 by a vote of every founding partner.
 fn admit(net: &mut Net, n: u32) {
-    let m = net.propose(
-        102,
-        PROPOSED,
-        pb::Motion {
-            admit_partner: Some(pb::Partner {
-                name: format!("Dr {n}"),
-                practice_ods: common::practice(1).ods_code,
-                role: pb::PartnerRole::Partner as i32,
-                key: pk(n),
-            }),
-            ..motion(DecisionKind::AdmitPartner)
-        },
-    );
+    let m = propose_admission(net, n, motion(DecisionKind::AdmitPartner));
     for p in [102, 103, 104, 105] {
         net.vote(p, DURING, m, Choice::For);
     }

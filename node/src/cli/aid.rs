@@ -259,17 +259,8 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
         return Ok(());
     }
     let r: api::Authored = Client::of(&dir)?.post(&path, &action)?;
-    if r.outcome != "applied" {
-        anyhow::bail!(
-            "event {} was signed but did not take effect: {}",
-            r.id,
-            r.outcome
-        );
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        println!("{}", r.id);
+    super::report_authored(json, &r)?;
+    if !json {
         eprintln!("{}", r.outcome);
     }
     Ok(())

@@ -207,17 +207,5 @@ pub(super) fn post_text(json: bool, t: &FederationText, what: &str) -> Result<()
     let path = format!("/federations/{}/{what}", parse_event_id(id)?);
     let r: api::Authored =
         Client::of(dir)?.post(&path, &serde_json::json!({ "title": title, "text": text }))?;
-    if r.outcome != "applied" {
-        anyhow::bail!(
-            "event {} was signed but did not take effect: {}",
-            r.id,
-            r.outcome
-        );
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        println!("{}", r.id);
-    }
-    Ok(())
+    super::report_authored(json, &r)
 }

@@ -229,6 +229,24 @@ enum TlsCommand {
     },
 }
 
+/// Prints an event the node signed (its id, or the JSON answer), or fails if it did not
+/// take effect.
+fn report_authored(json: bool, r: &api::Authored) -> Result<()> {
+    if r.outcome != "applied" {
+        anyhow::bail!(
+            "event {} was signed but did not take effect: {}",
+            r.id,
+            r.outcome
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        println!("{}", r.id);
+    }
+    Ok(())
+}
+
 /// Runs `mutual` with the process's arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
