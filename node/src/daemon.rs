@@ -67,6 +67,9 @@ pub struct FileConfig {
     /// Serves the API over TLS with the data directory's `api-cert.pem` and `api-key.pem`
     /// (`mutual tls init`), as it must be to listen beyond loopback.
     pub api_tls: bool,
+    /// The most bytes of papers (files attached to motions and aid requests) the node
+    /// stores; it fetches no more beyond it (default 4 GiB).
+    pub paper_store_bytes: u64,
 }
 
 impl Default for FileConfig {
@@ -84,6 +87,7 @@ impl Default for FileConfig {
             clock_offset_ms: 0,
             api_plain_http_beyond_loopback: false,
             api_tls: false,
+            paper_store_bytes: crate::core::papers::DEFAULT_PAPER_STORE_BYTES,
         }
     }
 }
@@ -125,6 +129,7 @@ impl FileConfig {
         c.listen = self.listen.iter().map(parse).collect::<Result<_>>()?;
         c.bootstrap = self.bootstrap.iter().map(parse).collect::<Result<_>>()?;
         c.mdns = self.mdns;
+        c.paper_store_bytes = self.paper_store_bytes;
         if self.sync_interval_secs == 0 {
             bail!("sync_interval_secs must be at least 1");
         }

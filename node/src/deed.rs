@@ -1,6 +1,7 @@
 //! The deed as people write and read it: the `[deed]` table of a founding file (also the
-//! file an amend-deed motion takes), and the deed in force in plain words, rule by rule,
-//! which `GET /deed`, `mutual deed show` and the amendment's diff print.
+//! file an amend-deed motion takes), and the deed in force in plain words, rule by rule
+//! and power by power, which `GET /deed`, `mutual deed show`, `mutual deed history` and
+//! the amendment's diff print.
 
 use anyhow::{bail, Result};
 use mutual_proto::v1 as pb;
@@ -33,20 +34,38 @@ pub struct FoundingDeed {
     /// an associate), "managing-partners", or "node" (the practice's node, whoever holds
     /// its API token).
     pub aid_signers: Option<String>,
+    /// The board's term of office, in minutes (absent or 0: seats last until the next
+    /// election).
+    pub board_term_minutes: Option<u64>,
+    /// The chair's term of office, in minutes.
+    pub chair_term_minutes: Option<u64>,
     /// Changes to the rule of one kind of decision (`[[deed.rule]]`), after the above.
     #[serde(default)]
     pub rule: Vec<RuleChange>,
+    /// Powers added, changed or removed (`[[deed.power]]`), after the rules.
+    #[serde(default)]
+    pub power: Vec<RuleChange>,
 }
 
 /// One `[[deed.rule]]`: the rule of one kind of decision, with these values in place of
-/// its default ones.
+/// its default ones; or one `[[deed.power]]`: a power of the deed by name, added (from
+/// the rule of an ordinary resolution), changed, or with `remove = true` removed.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleChange {
-    /// The kind: general, admit-practice, admit-partner, change-role, remove-partner,
-    /// remove-practice, elect-board, elect-chair, amend-deed, link-federation,
-    /// replace-key or leave-federation.
+    /// `[[deed.rule]]` only, the kind: general, admit-practice, admit-partner,
+    /// change-role, remove-partner, remove-practice, elect-board, elect-chair,
+    /// amend-deed, link-federation, replace-key or leave-federation.
+    #[serde(default)]
     pub kind: String,
+    /// `[[deed.power]]` only: the power's name (lower-case letters, digits, hyphens).
+    #[serde(default)]
+    pub name: String,
+    /// `[[deed.power]]` only: what the power covers, in words.
+    pub description: Option<String>,
+    /// `[[deed.power]]` only: remove the power of this name.
+    #[serde(default)]
+    pub remove: bool,
     /// Who proposes: all-partners, practice-partners, board or chair.
     pub proposers: Option<String>,
     /// Who votes: the same groups.
@@ -94,7 +113,8 @@ fn group_from_name(name: &str) -> Option<Group> {
     })
 }
 
-fn group_words(g: Group) -> &'static str {
+/// A group in words: "all partners", "the board".
+pub fn group_words(g: Group) -> &'static str {
     match g {
         Group::AllPartners | Group::Unspecified => "all partners",
         Group::PracticePartners => "the partners of the practice concerned",
@@ -141,7 +161,8 @@ impl FoundingDeed {
         if let Some(p) = self.max_proxies_per_holder {
             d.max_proxies_per_holder = p;
         }
-        for r in &mut d.rules {
+        let powers = d.powers.iter_mut().filter_map(|p| p.rule.as_mut());
+        for r in d.rules.iter_mut().chain(powers) {
             if let Some(m) = self.min_voting_minutes {
                 r.min_voting_period_ms = m.saturating_mul(MINUTE);
             }
@@ -149,8 +170,17 @@ impl FoundingDeed {
                 r.max_voting_period_ms = m.saturating_mul(MINUTE);
             }
         }
+        if let Some(t) = self.board_term_minutes {
+            d.board_term_ms = t.saturating_mul(MINUTE);
+        }
+        if let Some(t) = self.chair_term_minutes {
+            d.chair_term_ms = t.saturating_mul(MINUTE);
+        }
         for (i, c) in self.rule.iter().enumerate() {
             let at = format!("[deed] rule {} ({})", i + 1, c.kind);
+            if !c.name.is_empty() || c.description.is_some() || c.remove {
+                bail!("{at}: name, description and remove belong to a [[deed.power]]");
+            }
             let Some(kind) = kind_from_name(&c.kind) else {
                 bail!(
                     "{at}: no kind {:?}; kinds: {}",
@@ -161,55 +191,47 @@ impl FoundingDeed {
             let Some(r) = d.rules.iter_mut().find(|r| r.kind == kind as i32) else {
                 bail!("{at}: the default deed has no rule for it");
             };
-            let group = |v: &Option<String>, what: &str| -> Result<Option<i32>> {
-                v.as_deref()
-                    .map(|n| {
-                        group_from_name(n).map(|g| g as i32).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "{at}: {what} {n:?}: all-partners, practice-partners, board \
-                                 or chair"
-                            )
-                        })
-                    })
-                    .transpose()
+            c.apply(&at, r)?;
+        }
+        for (i, c) in self.power.iter().enumerate() {
+            let at = format!("[deed] power {} ({})", i + 1, c.name);
+            if !c.kind.is_empty() {
+                bail!("{at}: a power is a kind of resolution; it takes no kind");
+            }
+            if !deed::power_name_ok(&c.name) {
+                bail!(
+                    "{at}: {:?} is not a power's name (lower-case letters, digits and \
+                     hyphens)",
+                    c.name
+                );
+            }
+            let found = d.powers.iter().position(|p| p.name == c.name);
+            if c.remove {
+                let Some(i) = found else {
+                    bail!("{at}: the deed has no power called {} to remove", c.name);
+                };
+                d.powers.remove(i);
+                continue;
+            }
+            let p = match found {
+                Some(i) => &mut d.powers[i],
+                None => {
+                    d.powers.push(pb::Power {
+                        name: c.name.clone(),
+                        description: String::new(),
+                        rule: Some(default_resolution_rule(&d)),
+                    });
+                    let last = d.powers.len() - 1;
+                    &mut d.powers[last]
+                }
             };
-            if let Some(g) = group(&c.proposers, "proposers")? {
-                r.proposers = g;
+            if let Some(text) = &c.description {
+                p.description = text.clone();
             }
-            if let Some(g) = group(&c.voters, "voters")? {
-                r.voters = g;
+            if p.description.trim().is_empty() {
+                bail!("{at}: a power needs a description of what it covers");
             }
-            if let Some(q) = c.quorum_percent {
-                r.quorum_basis_points = basis_points(&format!("{at}: quorum_percent"), q)?;
-            }
-            let t = r.threshold.get_or_insert_with(Default::default);
-            if let Some(p) = c.threshold_percent {
-                t.basis_points = basis_points(&format!("{at}: threshold_percent"), p)?;
-            }
-            match c.threshold_of.as_deref() {
-                None => {}
-                Some("votes") => t.of_electorate = false,
-                Some("electorate") => t.of_electorate = true,
-                Some(o) => bail!("{at}: threshold_of {o:?}: \"votes\" or \"electorate\""),
-            }
-            if let Some(m) = c.min_voting_minutes {
-                r.min_voting_period_ms = m.saturating_mul(MINUTE);
-            }
-            if let Some(m) = c.max_voting_minutes {
-                r.max_voting_period_ms = m.saturating_mul(MINUTE);
-            }
-            if let Some(v) = c.abstentions_count_toward_quorum {
-                r.abstentions_count_toward_quorum = v;
-            }
-            if let Some(v) = c.associates_vote {
-                r.associates_vote = v;
-            }
-            if let Some(v) = c.subject_recuses {
-                r.subject_recuses = v;
-            }
-            if let Some(v) = c.interest_recuses {
-                r.interest_recuses = v;
-            }
+            c.apply(&at, p.rule.get_or_insert_with(Default::default))?;
         }
         deed::check_deed(&d).map_err(|e| anyhow::anyhow!("[deed]: {e}"))?;
         Ok(d)
@@ -229,6 +251,67 @@ impl FoundingDeed {
         };
         d.resolve_paths(base);
         d.deed()
+    }
+}
+
+/// The rule a new power starts from: the deed's rule for ordinary resolutions.
+fn default_resolution_rule(d: &pb::Deed) -> pb::DecisionRule {
+    deed::rule_for(Some(d), DecisionKind::General).to_pb()
+}
+
+impl RuleChange {
+    /// Writes these values into `r`; `at` names the table in errors.
+    fn apply(&self, at: &str, r: &mut pb::DecisionRule) -> Result<()> {
+        let group = |v: &Option<String>, what: &str| -> Result<Option<i32>> {
+            v.as_deref()
+                .map(|n| {
+                    group_from_name(n).map(|g| g as i32).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{at}: {what} {n:?}: all-partners, practice-partners, board or \
+                             chair"
+                        )
+                    })
+                })
+                .transpose()
+        };
+        if let Some(g) = group(&self.proposers, "proposers")? {
+            r.proposers = g;
+        }
+        if let Some(g) = group(&self.voters, "voters")? {
+            r.voters = g;
+        }
+        if let Some(q) = self.quorum_percent {
+            r.quorum_basis_points = basis_points(&format!("{at}: quorum_percent"), q)?;
+        }
+        let t = r.threshold.get_or_insert_with(Default::default);
+        if let Some(p) = self.threshold_percent {
+            t.basis_points = basis_points(&format!("{at}: threshold_percent"), p)?;
+        }
+        match self.threshold_of.as_deref() {
+            None => {}
+            Some("votes") => t.of_electorate = false,
+            Some("electorate") => t.of_electorate = true,
+            Some(o) => bail!("{at}: threshold_of {o:?}: \"votes\" or \"electorate\""),
+        }
+        if let Some(m) = self.min_voting_minutes {
+            r.min_voting_period_ms = m.saturating_mul(MINUTE);
+        }
+        if let Some(m) = self.max_voting_minutes {
+            r.max_voting_period_ms = m.saturating_mul(MINUTE);
+        }
+        if let Some(v) = self.abstentions_count_toward_quorum {
+            r.abstentions_count_toward_quorum = v;
+        }
+        if let Some(v) = self.associates_vote {
+            r.associates_vote = v;
+        }
+        if let Some(v) = self.subject_recuses {
+            r.subject_recuses = v;
+        }
+        if let Some(v) = self.interest_recuses {
+            r.interest_recuses = v;
+        }
+        Ok(())
     }
 }
 
@@ -256,8 +339,26 @@ pub struct DeedText {
     /// Who signs the aid events that commit a practice, in words.
     #[serde(default)]
     pub aid_signers: String,
+    /// The board's term of office, in words.
+    #[serde(default)]
+    pub board_term: String,
+    /// The chair's term of office, in words.
+    #[serde(default)]
+    pub chair_term: String,
     /// One line per kind of decision, in wire order.
     pub rules: Vec<RuleText>,
+    /// The powers of the deed, in its order (docs/GOVERNANCE.md §2.5).
+    #[serde(default)]
+    pub powers: Vec<PowerText>,
+}
+
+/// A power of the deed in plain words: its rule under its name.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PowerText {
+    /// What it covers.
+    pub description: String,
+    /// Who proposes and decides, and how it is counted; `kind` is the power's name.
+    pub rule: RuleText,
 }
 
 /// One kind's rule in plain words.
@@ -297,51 +398,67 @@ fn percent(bp: u32) -> String {
 
 pub use mutual_protocol::governance::duration_words;
 
+/// One rule in words, under `label` (a kind's name or a power's).
+fn rule_text(label: String, r: &deed::Rule) -> RuleText {
+    let who_votes = if r.associates_vote {
+        format!("{} (associates too)", group_words(r.voters))
+    } else {
+        group_words(r.voters).to_string()
+    };
+    RuleText {
+        kind: label,
+        proposers: group_words(r.proposers).into(),
+        voters: who_votes,
+        counted: format!(
+            "quorum {} of the electorate{}; passes with {} of {}",
+            percent(r.quorum_bp),
+            if r.abstentions_count {
+                " (abstentions count)"
+            } else {
+                ""
+            },
+            percent(r.threshold_bp),
+            if r.of_electorate {
+                "the electorate"
+            } else {
+                "the votes for and against"
+            }
+        ),
+        voting: format!(
+            "{} to {}",
+            duration_words(r.min_period_ms),
+            duration_words(r.max_period_ms)
+        ),
+        recusal: match (r.subject_recuses, r.interest_recuses) {
+            (true, true) => "the subject and the interested recuse",
+            (true, false) => "the subject recuses",
+            (false, true) => "the interested recuse",
+            (false, false) => "no one recuses",
+        }
+        .into(),
+    }
+}
+
+fn term_words(t: Option<u64>) -> String {
+    t.map_or_else(
+        || "none: seats last until the next election".into(),
+        duration_words,
+    )
+}
+
 impl DeedText {
-    /// The deed `d` (or the default deed, for `None`) in words, every kind's rule resolved
-    /// as the fold resolves it.
+    /// The deed `d` (or the default deed, for `None`) in words, every kind's rule and
+    /// every power resolved as the fold resolves them.
     pub fn of(d: Option<&pb::Deed>) -> Self {
         let rules = KINDS
             .iter()
-            .map(|&k| {
-                let r = deed::rule_for(d, k);
-                let who_votes = if r.associates_vote {
-                    format!("{} (associates too)", group_words(r.voters))
-                } else {
-                    group_words(r.voters).to_string()
-                };
-                RuleText {
-                    kind: kind_label(k),
-                    proposers: group_words(r.proposers).into(),
-                    voters: who_votes,
-                    counted: format!(
-                        "quorum {} of the electorate{}; passes with {} of {}",
-                        percent(r.quorum_bp),
-                        if r.abstentions_count {
-                            " (abstentions count)"
-                        } else {
-                            ""
-                        },
-                        percent(r.threshold_bp),
-                        if r.of_electorate {
-                            "the electorate"
-                        } else {
-                            "the votes for and against"
-                        }
-                    ),
-                    voting: format!(
-                        "{} to {}",
-                        duration_words(r.min_period_ms),
-                        duration_words(r.max_period_ms)
-                    ),
-                    recusal: match (r.subject_recuses, r.interest_recuses) {
-                        (true, true) => "the subject and the interested recuse",
-                        (true, false) => "the subject recuses",
-                        (false, true) => "the interested recuse",
-                        (false, false) => "no one recuses",
-                    }
-                    .into(),
-                }
+            .map(|&k| rule_text(kind_label(k), &deed::rule_for(d, k)))
+            .collect();
+        let powers = deed::powers(d)
+            .into_iter()
+            .map(|p| PowerText {
+                description: p.description.clone(),
+                rule: rule_text(p.name, &p.rule),
             })
             .collect();
         let proxies = d.map_or(0, |d| d.max_proxies_per_holder);
@@ -367,7 +484,10 @@ impl DeedText {
                     if proxies == 1 { "y" } else { "ies" }
                 )
             },
+            board_term: term_words(deed::term_ms(d, deed::Office::Board)),
+            chair_term: term_words(deed::term_ms(d, deed::Office::Chair)),
             rules,
+            powers,
         }
     }
 
@@ -389,22 +509,82 @@ impl DeedText {
                 )
             },
         ];
+        out.push(format!("board's term: {}", self.board_term));
+        out.push(format!("chair's term: {}", self.chair_term));
         out.extend(self.rules.iter().map(RuleText::line));
+        out.extend(
+            self.powers
+                .iter()
+                .map(|p| format!("power {} ({})", p.rule.line(), p.description)),
+        );
         out
     }
 
-    /// What changes from `self` to `new`: `- old` and `+ new` lines for each rule that
-    /// differs (empty if nothing does).
+    /// What changes from `self` to `new`: `- old` and `+ new` lines for each line that
+    /// differs, a power removed as `- power …`, one added as `+ power …` (empty if
+    /// nothing changes).
     pub fn diff(&self, new: &DeedText) -> Vec<String> {
         let (old, new) = (self.lines(), new.lines());
+        // Lines are keyed by what they are about: the text before the first ':'.
+        let key = |l: &String| l.split(':').next().unwrap_or_default().to_string();
         let mut out = Vec::new();
-        for (o, n) in old.iter().zip(&new) {
-            if o != n {
-                out.push(format!("- {o}"));
+        for o in &old {
+            match new.iter().find(|n| key(n) == key(o)) {
+                Some(n) if n == o => {}
+                Some(n) => {
+                    out.push(format!("- {o}"));
+                    out.push(format!("+ {n}"));
+                }
+                None => out.push(format!("- {o}")),
+            }
+        }
+        for n in &new {
+            if !old.iter().any(|o| key(o) == key(n)) {
                 out.push(format!("+ {n}"));
             }
         }
         out
+    }
+
+    /// The rules and powers as a table: one row per kind and per power, with a header.
+    pub fn table(&self) -> Vec<String> {
+        let mut rows: Vec<[String; 6]> = vec![[
+            "decision".into(),
+            "proposed by".into(),
+            "decided by".into(),
+            "counted".into(),
+            "voting".into(),
+            "recusal".into(),
+        ]];
+        let row = |label: String, r: &RuleText| {
+            [
+                label,
+                r.proposers.clone(),
+                r.voters.clone(),
+                r.counted.clone(),
+                r.voting.clone(),
+                r.recusal.clone(),
+            ]
+        };
+        rows.extend(self.rules.iter().map(|r| row(r.kind.clone(), r)));
+        rows.extend(
+            self.powers
+                .iter()
+                .map(|p| row(format!("power {}", p.rule.kind), &p.rule)),
+        );
+        let widths: Vec<usize> = (0..6)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        rows.iter()
+            .map(|r| {
+                let cells: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                cells.join("  ").trim_end().to_string()
+            })
+            .collect()
     }
 }
 
@@ -424,6 +604,100 @@ mod tests {
         assert_eq!(diff.len(), 2, "{diff:?}");
         assert!(diff[0].starts_with("- general:") && diff[0].contains("50% of the votes"));
         assert!(diff[1].starts_with("+ general:") && diff[1].contains("66.67% of the electorate"));
+    }
+
+    #[test]
+    fn powers_are_added_changed_and_removed_by_name() {
+        let f: FoundingDeed = toml::from_str(
+            "board_term_minutes = 1576800
+             [[power]]
+name = \"operational-spending\"
+proposers = \"all-partners\"
+             voters = \"all-partners\"
+             [[power]]
+name = \"appoint-manager\"
+remove = true
+             [[power]]
+name = \"premises\"
+description = \"Leases and buildings\"
+             voters = \"board\"
+threshold_percent = 75
+",
+        )
+        .expect("toml");
+        let d = f.deed().expect("deed");
+        let names: Vec<&str> = d.powers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["operational-spending", "practice-matter", "premises"]
+        );
+        assert_eq!(d.board_term_ms, 1_576_800 * MINUTE);
+        let text = DeedText::of(Some(&d));
+        assert_eq!(text.board_term, "1095 days");
+        let old = DeedText::of(Some(&FoundingDeed::default().deed().expect("default")));
+        let diff = old.diff(&text).join("\n");
+        for want in [
+            "- power operational-spending: proposed by the board",
+            "+ power operational-spending: proposed by all partners",
+            "- power appoint-manager",
+            "+ power premises: proposed by all partners; decided by the board; quorum 50% \
+             of the electorate (abstentions count); passes with 75%",
+            "+ board's term: 1095 days",
+        ] {
+            assert!(diff.contains(want), "{want:?} in\n{diff}");
+        }
+        let table = text.table();
+        assert!(table[0].starts_with("decision"), "{table:?}");
+        assert!(table.iter().any(|r| r.starts_with("power premises")));
+    }
+
+    #[test]
+    fn a_bad_power_is_refused_with_its_place() {
+        for (toml_text, says) in [
+            (
+                "[[power]]
+name = \"Premises\"
+",
+                "not a power's name",
+            ),
+            (
+                "[[power]]
+name = \"premises\"
+",
+                "needs a description",
+            ),
+            (
+                "[[power]]
+name = \"boats\"
+remove = true
+",
+                "no power called boats",
+            ),
+            (
+                "[[power]]
+name = \"premises\"
+kind = \"general\"
+description = \"x\"
+",
+                "takes no kind",
+            ),
+            (
+                "[[rule]]
+kind = \"general\"
+name = \"x\"
+",
+                "belong to a [[deed.power]]",
+            ),
+            (
+                "board_term_minutes = 6000000
+",
+                "ten years",
+            ),
+        ] {
+            let f: FoundingDeed = toml::from_str(toml_text).expect("toml");
+            let e = f.deed().expect_err(toml_text).to_string();
+            assert!(e.contains(says), "{toml_text}: {e}");
+        }
     }
 
     #[test]

@@ -84,11 +84,18 @@ pub const PENALTY_RATE: i32 = 10;
 /// four of them ban the sender.
 pub const PENALTY_UNKNOWN_AUTHOR: i32 = 25;
 
+/// Score lost for sending bytes as a paper that do not match its signed hash: an honest
+/// node checks a paper before it stores or serves it, so two of them ban the sender.
+pub const PENALTY_BAD_PAPER: i32 = 50;
+
 /// Score regained per minute of good behaviour, up to zero.
 pub const SCORE_RECOVERY_PER_MIN: i32 = 20;
 
 /// How long a sync request may take before it is abandoned.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a paper request may take before it is abandoned: a paper is up to 16 MiB.
+pub const PAPER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long a connection with no open streams stays up.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);

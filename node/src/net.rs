@@ -1,11 +1,12 @@
 //! The libp2p side of a node (docs/NETWORK.md): transports (TCP and QUIC; noise and yamux
 //! over TCP), the connection gate and limits, identify, gossipsub with one topic per
-//! network, the sync request-response protocol and optional mDNS.
+//! network, the sync and paper request-response protocols and optional mDNS.
 
 use crate::gate::Gate;
 use crate::limits::{
     IDLE_CONNECTION_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, MAX_GOSSIP_BYTES,
-    MAX_PENDING_CONNECTIONS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, REQUEST_TIMEOUT,
+    MAX_PENDING_CONNECTIONS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, PAPER_TIMEOUT,
+    REQUEST_TIMEOUT,
 };
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::swarm::behaviour::toggle::Toggle;
@@ -22,6 +23,12 @@ use std::io;
 
 /// The sync protocol's name.
 pub const SYNC_PROTOCOL: &str = "/mutual/sync/1";
+/// The paper protocol's name (docs/NETWORK.md §9).
+pub const PAPER_PROTOCOL: &str = "/mutual/paper/1";
+/// Largest paper request read from a peer, in bytes: a 32-byte hash and its framing.
+pub const MAX_PAPER_REQUEST_BYTES: usize = 64;
+/// Largest paper response read from a peer, in bytes: the largest paper and its framing.
+pub const MAX_PAPER_RESPONSE_BYTES: usize = mutual_protocol::limits::MAX_PAPER_BYTES as usize + 64;
 /// The identify protocol version this node announces.
 pub const IDENTIFY_PROTOCOL: &str = "/mutual/1";
 
@@ -30,10 +37,49 @@ pub fn topic(network: &NetworkId) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(format!("mutual/v1/events/{network}"))
 }
 
-/// The sync protocol's wire codec: each message is an unsigned varint length and the
-/// encoded protobuf, refused before it is read if longer than its limit.
-#[derive(Debug, Clone, Default)]
-pub struct SyncCodec;
+/// A request-response protocol's wire codec: each message is an unsigned varint length
+/// and the encoded protobuf, refused before it is read if longer than its limit.
+#[derive(Debug)]
+pub struct ProtoCodec<Req, Resp> {
+    max_request: usize,
+    max_response: usize,
+    _messages: std::marker::PhantomData<fn() -> (Req, Resp)>,
+}
+
+impl<Req, Resp> Clone for ProtoCodec<Req, Resp> {
+    fn clone(&self) -> Self {
+        ProtoCodec {
+            max_request: self.max_request,
+            max_response: self.max_response,
+            _messages: std::marker::PhantomData,
+        }
+    }
+}
+
+/// The sync protocol's codec.
+pub type SyncCodec = ProtoCodec<pb::SyncRequest, pb::SyncResponse>;
+/// The paper protocol's codec.
+pub type PaperCodec = ProtoCodec<pb::PaperRequest, pb::PaperResponse>;
+
+impl Default for SyncCodec {
+    fn default() -> Self {
+        ProtoCodec {
+            max_request: MAX_SYNC_REQUEST_BYTES,
+            max_response: MAX_SYNC_RESPONSE_BYTES,
+            _messages: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Default for PaperCodec {
+    fn default() -> Self {
+        ProtoCodec {
+            max_request: MAX_PAPER_REQUEST_BYTES,
+            max_response: MAX_PAPER_RESPONSE_BYTES,
+            _messages: std::marker::PhantomData,
+        }
+    }
+}
 
 /// Reads one length-prefixed message of at most `max` bytes.
 pub async fn read_frame<T: AsyncRead + Unpin + Send>(
@@ -76,16 +122,20 @@ fn decode<M: Message + Default>(bytes: &[u8]) -> io::Result<M> {
     M::decode(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-impl request_response::Codec for SyncCodec {
+impl<Req, Resp> request_response::Codec for ProtoCodec<Req, Resp>
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Default + Send + 'static,
+{
     type Protocol = StreamProtocol;
-    type Request = pb::SyncRequest;
-    type Response = pb::SyncResponse;
+    type Request = Req;
+    type Response = Resp;
 
     async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Self::Request>
     where
         T: AsyncRead + Unpin + Send,
     {
-        decode(&read_frame(io, MAX_SYNC_REQUEST_BYTES).await?)
+        decode(&read_frame(io, self.max_request).await?)
     }
 
     async fn read_response<T>(
@@ -96,7 +146,7 @@ impl request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        decode(&read_frame(io, MAX_SYNC_RESPONSE_BYTES).await?)
+        decode(&read_frame(io, self.max_response).await?)
     }
 
     async fn write_request<T>(
@@ -145,6 +195,8 @@ mod behaviour {
         pub gossip: gossipsub::Behaviour,
         /// The sync protocol.
         pub sync: request_response::Behaviour<SyncCodec>,
+        /// The paper protocol.
+        pub papers: request_response::Behaviour<PaperCodec>,
         /// LAN discovery, when enabled.
         pub mdns: Toggle<mdns::tokio::Behaviour>,
     }
@@ -177,12 +229,20 @@ pub fn build_swarm(keypair: identity::Keypair, mdns_on: bool) -> anyhow::Result<
                     gossip_config,
                 )?;
                 let sync = request_response::Behaviour::with_codec(
-                    SyncCodec,
+                    SyncCodec::default(),
                     [(
                         StreamProtocol::new(SYNC_PROTOCOL),
                         request_response::ProtocolSupport::Full,
                     )],
                     request_response::Config::default().with_request_timeout(REQUEST_TIMEOUT),
+                );
+                let papers = request_response::Behaviour::with_codec(
+                    PaperCodec::default(),
+                    [(
+                        StreamProtocol::new(PAPER_PROTOCOL),
+                        request_response::ProtocolSupport::Full,
+                    )],
+                    request_response::Config::default().with_request_timeout(PAPER_TIMEOUT),
                 );
                 let limits = connection_limits::ConnectionLimits::default()
                     .with_max_established(Some(MAX_CONNECTIONS))
@@ -203,6 +263,7 @@ pub fn build_swarm(keypair: identity::Keypair, mdns_on: bool) -> anyhow::Result<
                     )),
                     gossip,
                     sync,
+                    papers,
                     mdns: mdns.into(),
                 })
             },

@@ -61,6 +61,8 @@ const FORMAT_PREFIX: &str = "mutual-store ";
 const MANIFEST_FILE: &str = "MANIFEST";
 const LOG_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
+/// Papers (docs/NETWORK.md §9), one file each, named by the hex of its SHA-256.
+const PAPERS_DIR: &str = "papers";
 const META_NETWORK: &[u8] = b"network";
 const META_SNAPSHOT: &[u8] = b"snapshot";
 
@@ -466,6 +468,45 @@ impl Store for SledStore {
 
     fn open_federation(&self, id: &FederationId) -> Result<Self, StoreError> {
         SledStore::open(&store_dir(&self.path, id))
+    }
+
+    fn put_paper(&mut self, sha256: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = self.path.join(PAPERS_DIR);
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)?;
+            sync_dir(&self.path)?;
+        }
+        write_durably(&dir, &hex::encode(sha256), bytes)?;
+        Ok(())
+    }
+
+    fn paper(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(self.path.join(PAPERS_DIR).join(hex::encode(sha256))) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn papers(&self) -> Result<Vec<([u8; 32], u64)>, StoreError> {
+        let dir = self.path.join(PAPERS_DIR);
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            // Anything not named by a hash (a write cut off by a crash) is not a paper.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(hash) = hex::decode(&name)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            else {
+                continue;
+            };
+            out.push((hash, entry.metadata()?.len()));
+        }
+        Ok(out)
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {

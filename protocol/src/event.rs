@@ -11,7 +11,7 @@ use crate::id::{EventId, NetworkId, ID_LEN};
 use crate::keys::{KeyError, Keypair, PublicKey};
 use crate::limits::{
     MAX_DEPS, MAX_EVENT_BYTES, MAX_EVIDENCE_EVENTS, MAX_LIST_LEN, MAX_NAME_BYTES,
-    MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
+    MAX_PAPERS_PER_EVENT, MAX_PAPER_BYTES, MAX_SIGNED_EVENT_BYTES, MAX_TEXT_BYTES,
 };
 use crate::signature::{self, Item, EVENT_DOMAIN, SIGNATURE_LEN};
 use mutual_proto::v1 as pb;
@@ -367,8 +367,61 @@ fn sessions(s: &[pb::Session]) -> Result<(), EventError> {
 
 fn deed(d: &pb::Deed) -> Result<(), EventError> {
     list(&d.rules, "deed.rules")?;
+    list(&d.powers, "deed.powers")?;
+    for p in &d.powers {
+        name(&p.name, "deed.powers.name")?;
+        text(&p.description, "deed.powers.description")?;
+    }
     if !d.agreement_hash.is_empty() && d.agreement_hash.len() != 32 {
         return Err(field("deed.agreement_hash", "must be empty or 32 bytes"));
+    }
+    Ok(())
+}
+
+/// Whether a paper's name is one a person can be shown and a file can be saved as: not
+/// blank, no path separator, no control character, not `.` or `..`.
+pub fn paper_name_ok(n: &str) -> bool {
+    !n.trim().is_empty()
+        && n != "."
+        && n != ".."
+        && !n.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// The papers of one event: at most [`MAX_PAPERS_PER_EVENT`], each with a name
+/// ([`paper_name_ok`]), a 32-byte SHA-256, a size of 1 to [`MAX_PAPER_BYTES`], no hash
+/// twice (docs/PROTOCOL.md §8.13).
+fn papers(v: &[pb::Paper], f: &'static str) -> Result<(), EventError> {
+    if v.len() > MAX_PAPERS_PER_EVENT {
+        return Err(field(
+            f,
+            format!(
+                "{} papers, over the limit of {MAX_PAPERS_PER_EVENT}",
+                v.len()
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for p in v {
+        name(&p.name, f)?;
+        name(&p.media_type, f)?;
+        if !paper_name_ok(&p.name) {
+            return Err(field(f, format!("{:?} is not a file name", p.name)));
+        }
+        if p.sha256.len() != 32 {
+            return Err(field(f, "a paper's sha256 must be 32 bytes"));
+        }
+        if p.size == 0 || p.size > MAX_PAPER_BYTES {
+            return Err(field(
+                f,
+                format!(
+                    "{} is {} bytes; a paper has 1 to {MAX_PAPER_BYTES}",
+                    p.name, p.size
+                ),
+            ));
+        }
+        if !seen.insert(&p.sha256) {
+            return Err(field(f, "the same paper is attached twice"));
+        }
     }
     Ok(())
 }
@@ -450,6 +503,8 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
                 key_field(&m.replacement_key, "motion.replacement_key")?;
             }
             name(&m.subject_ods, "motion.subject_ods")?;
+            name(&m.power, "motion.power")?;
+            papers(&m.papers, "motion.papers")?;
             if let Some(d) = &m.new_deed {
                 deed(d)?;
             }
@@ -482,6 +537,7 @@ pub fn check_body(body: &Body) -> Result<(), EventError> {
             r.requirements
                 .iter()
                 .try_for_each(|s| name(s, "aid_request.requirements"))?;
+            papers(&r.papers, "aid_request.papers")?;
             text(&r.notes, "aid_request.notes")
         }
         Body::AidOffer(o) => {

@@ -2,7 +2,8 @@
 //!
 //! Two kinds: *validity* limits ([`MAX_EVENT_BYTES`], [`MAX_DEPS`], [`MAX_NAME_BYTES`],
 //! [`MAX_TEXT_BYTES`], [`MAX_LIST_LEN`], [`MAX_CLOCK_SKEW_MS`], [`MAX_INVITATION_MS`],
-//! [`MAX_OPEN_INVITATIONS`], [`MAX_EVIDENCE_EVENTS`]) are part of the protocol:
+//! [`MAX_OPEN_INVITATIONS`], [`MAX_EVIDENCE_EVENTS`], [`MAX_PAPER_BYTES`],
+//! [`MAX_PAPERS_PER_EVENT`]) are part of the protocol:
 //! a node that accepted more would store events that other nodes refuse, so changing one
 //! is a protocol change (docs/PROTOCOL.md, "Limits"). *Capacity* limits
 //! ([`MAX_SIGNED_EVENT_BYTES`], [`MAX_FUTURE_EVENTS`], [`MAX_PENDING_EVENTS`],
@@ -69,3 +70,13 @@ pub const MAX_OPEN_INVITATIONS: usize = 8;
 /// docs/FEDERATION.md §3). A node sends its network's evidence in batches of at most this
 /// many, so one event stays small and quick to check.
 pub const MAX_EVIDENCE_EVENTS: usize = 32;
+
+/// Largest paper (a file attached to a motion or an aid request), in bytes (validity,
+/// docs/PROTOCOL.md §8.13): 16 MiB holds a practice's annual accounts or a due-diligence
+/// report as a PDF, and is one request's worth for a peer to send and check.
+pub const MAX_PAPER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most papers one event carries (validity). A motion asks voters to read them; sixteen
+/// is more than anyone reads for one decision, and bounds what one event makes every node
+/// fetch to 16 × [`MAX_PAPER_BYTES`].
+pub const MAX_PAPERS_PER_EVENT: usize = 16;

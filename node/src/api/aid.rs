@@ -148,6 +148,9 @@ pub enum AidAction {
         notes: String,
         /// Days until it lapses.
         days: u64,
+        /// Files that go with it (their bytes are sent to the node once it is signed).
+        #[serde(default)]
+        papers: Vec<super::papers::PaperRef>,
     },
     /// Offer to cover some of a request's sessions.
     Offer {
@@ -261,6 +264,7 @@ pub(crate) fn aid_body(
             urgency,
             notes,
             days,
+            papers,
         } => {
             let urgency = match urgency.as_str() {
                 "routine" => pb::Urgency::Routine,
@@ -283,6 +287,11 @@ pub(crate) fn aid_body(
                 notes,
                 expires_at_ms: now + days * 24 * 3_600_000,
                 visibility: visibility as i32,
+                papers: papers
+                    .iter()
+                    .map(super::papers::PaperRef::to_pb)
+                    .collect::<Result<_, _>>()
+                    .map_err(ApiError::bad)?,
             })
         }
         AidAction::Offer {

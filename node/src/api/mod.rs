@@ -3,7 +3,8 @@
 //! directory. The routes are listed in README.md, "The local HTTP API".
 //!
 //! One file per resource: [`members`], [`motions`], [`aid`], [`events`],
-//! [`invitations`], [`federations`]; what they share is in [`common`].
+//! [`invitations`], [`federations`], [`deed`], [`papers`]; what they share is in
+//! [`common`].
 
 pub mod aid;
 pub mod common;
@@ -13,15 +14,17 @@ pub mod federations;
 pub mod invitations;
 pub mod members;
 pub mod motions;
+pub mod papers;
 pub mod prepare;
 
 pub use aid::{AgreementView, AidAction, AidBodyRequest, AidView, RequestView};
 pub use common::{ApiError, ApiState, Authored, Authorised, MAX_API_BODY_BYTES, TOKEN_FILE};
-pub use deed::DeedView;
+pub use deed::{Amendment, DeedView, TermView};
 pub use events::{EventFilter, EventView, FeedView, MAX_EVENTS_PER_PAGE};
 pub use invitations::{InviteRequest, InviteResponse, DEFAULT_INVITATION_MS, MIN_INVITATION_MS};
 pub use members::{MemberView, PartnerView, PracticeRequest};
 pub use motions::{MotionView, TallyView};
+pub use papers::{PaperRef, PaperView, PapersView};
 pub use prepare::{PrepareRequest, Prepared};
 
 use crate::node::{self};
@@ -42,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/status", get(status))
         .route("/members", get(members))
         .route("/deed", get(deed::deed))
+        .route("/deed/history", get(deed::deed_history))
         .route("/practice", post(members::practice))
         .route("/metrics", get(metrics))
         .route("/motions", get(motions))
@@ -55,6 +59,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/invitations", post(invite))
         .route("/aid", post(aid_action))
         .route("/aid/body", post(aid::aid_body_route))
+        .route(
+            "/papers",
+            get(papers::list)
+                .put(papers::put_paper)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    mutual_protocol::limits::MAX_PAPER_BYTES as usize,
+                )),
+        )
+        .route("/papers/{sha256}", get(papers::get_paper))
         .merge(federations::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -85,6 +98,12 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Result<String, ApiErro
         st.pending as u64,
     );
     line("peers", "gauge", "Connected peers.", st.peers.len() as u64);
+    line(
+        "papers_missing",
+        "gauge",
+        "Papers the log names that this node does not hold yet.",
+        (st.papers_named - st.papers_held) as u64,
+    );
     line(
         "quarantined_events",
         "gauge",
@@ -143,6 +162,21 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Result<String, ApiErro
             "rate_limited_total",
             "Requests refused for exceeding the rate limit.",
             m.rate_limited,
+        ),
+        (
+            "papers_fetched_total",
+            "Papers fetched from peers and checked.",
+            m.papers_fetched,
+        ),
+        (
+            "papers_rejected_total",
+            "Papers from peers whose bytes did not match their hash.",
+            m.papers_rejected,
+        ),
+        (
+            "papers_refused_total",
+            "Paper requests refused to nodes outside the network.",
+            m.papers_refused,
         ),
     ] {
         line(name, "counter", help, v);

@@ -84,6 +84,18 @@ pub struct MotionView {
     pub tally: TallyView,
     /// The ballots that count: partner name and vote.
     pub ballots: Vec<(String, String)>,
+    /// A resolution under a power of the deed: the power's name (docs/GOVERNANCE.md §2.5).
+    #[serde(default)]
+    pub power: Option<String>,
+    /// The practice the motion concerns, if any (ODS code).
+    #[serde(default)]
+    pub practice: Option<String>,
+    /// Who decides, in words ("the board", "the partners of the practice concerned").
+    #[serde(default)]
+    pub decided_by: String,
+    /// The papers the motion carries, and whether this node holds each.
+    #[serde(default)]
+    pub papers: Vec<super::papers::PaperView>,
 }
 
 pub(crate) fn partner_name(m: &Membership, id: &PublicKey) -> String {
@@ -228,7 +240,12 @@ fn standing(closed: bool, finality: Finality, t: &Tally) -> String {
     }
 }
 
-pub(crate) fn motion_view(r: &Replica, rec: &MotionRecord, now: u64) -> MotionView {
+pub(crate) fn motion_view(
+    r: &Replica,
+    papers: &crate::core::papers::Papers,
+    rec: &MotionRecord,
+    now: u64,
+) -> MotionView {
     let state = r.state();
     let m = state.membership();
     let report = state.governance().report(&rec.id, now);
@@ -295,6 +312,10 @@ pub(crate) fn motion_view(r: &Replica, rec: &MotionRecord, now: u64) -> MotionVi
             (partner_name(m, p), vote)
         })
         .collect(),
+        power: rec.power.clone(),
+        practice: rec.practice.clone(),
+        decided_by: crate::deed::group_words(rec.rule.voters).to_string(),
+        papers: super::papers::papers_of(&rec.motion.papers, papers),
     }
 }
 
@@ -302,11 +323,11 @@ pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<Motion
     let now = s.now();
     let list = s
         .node
-        .query(move |r| {
+        .query_papers(move |r, p| {
             r.state()
                 .governance()
                 .motions()
-                .map(|rec| motion_view(r, rec, now))
+                .map(|rec| motion_view(r, p, rec, now))
                 .collect()
         })
         .await?;
@@ -320,11 +341,11 @@ pub(crate) async fn motion(
     let id = parse_id(&id)?;
     let now = s.now();
     s.node
-        .query(move |r| {
+        .query_papers(move |r, p| {
             r.state()
                 .governance()
                 .motion(&id)
-                .map(|rec| motion_view(r, rec, now))
+                .map(|rec| motion_view(r, p, rec, now))
         })
         .await?
         .map(Json)

@@ -49,6 +49,10 @@ pub(super) enum AidCommand {
         /// Days until the request lapses.
         #[arg(long, default_value_t = 14)]
         days: u64,
+        /// A file that goes with the request (a rota, a job description; at most 16
+        /// MiB), sent to the node once the request is stored. Repeat for each.
+        #[arg(long)]
+        attach: Vec<PathBuf>,
     },
     /// Offer to cover a request's sessions (all of them unless --session is given).
     Offer {
@@ -133,6 +137,7 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
         Some(f) => format!("/federations/{}/aid", parse_event_id(f)?),
         None => "/aid".to_string(),
     };
+    let mut attached = Vec::new();
     let (dir, action) = match args.command {
         AidCommand::List { dir } => {
             let v: api::AidView = Client::of(&dir)?.get(&path)?;
@@ -177,16 +182,26 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
             urgency,
             notes,
             days,
-        } => (
-            dir,
-            A::Request {
-                role,
-                sessions,
-                urgency,
-                notes,
-                days,
-            },
-        ),
+            attach,
+        } => {
+            if !attach.is_empty() && args.federation.is_some() {
+                anyhow::bail!(
+                    "papers go with a partnership's own requests; a federation's log carries                      none (no --attach with --federation)"
+                );
+            }
+            attached = super::paper::attach(&attach)?;
+            (
+                dir,
+                A::Request {
+                    role,
+                    sessions,
+                    urgency,
+                    notes,
+                    days,
+                    papers: super::paper::refs(&attached),
+                },
+            )
+        }
         AidCommand::Offer {
             dir,
             request,
@@ -250,6 +265,7 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
         let body = api::prepare::decode_body(v["body"].as_str().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the node's answer: {e}"))?;
         let s = key.sign_and_submit(&c, body, None)?;
+        super::paper::send(&c, &attached)?;
         if json {
             println!("{}", serde_json::to_string_pretty(&s)?);
         } else {
@@ -258,7 +274,9 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let r: api::Authored = Client::of(&dir)?.post(&path, &action)?;
+    let c = Client::of(&dir)?;
+    let r: api::Authored = c.post(&path, &action)?;
+    super::paper::send(&c, &attached)?;
     super::report_authored(json, &r)?;
     if !json {
         eprintln!("{}", r.outcome);

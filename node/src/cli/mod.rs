@@ -1,11 +1,13 @@
 //! The command line of `mutual`, one file per group of commands: the node and daemon
-//! commands and the dispatch here; [`keys`], [`motion`], [`aid`], [`federation`],
-//! [`verify`] and [`simulate`] beside it.
+//! commands and the dispatch here; [`keys`], [`motion`], [`partner`], [`deed`], [`paper`],
+//! [`aid`], [`federation`], [`verify`] and [`simulate`] beside it.
 
 pub mod aid;
+pub mod deed;
 pub mod federation;
 pub mod keys;
 pub mod motion;
+pub mod paper;
 pub mod partner;
 pub mod resolve;
 pub mod simulate;
@@ -14,12 +16,14 @@ pub mod verify;
 use aid::AidArgs;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use deed::DeedCommand;
 use federation::FederationCommand;
 use keys::{KeyCommand, KeystoreCommand};
 use motion::MotionCommand;
 use mutual_node::client::Client;
 use mutual_node::{api, daemon, demo, keyfile};
-use partner::{DeedCommand, PartnerCommand, PracticeCommand, ProxyCommand};
+use paper::PaperCommand;
+use partner::{PartnerCommand, PracticeCommand, ProxyCommand};
 use resolve::NodeArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -157,9 +161,12 @@ enum Command {
     /// This practice's details, or its leaving (signed by its node).
     #[command(subcommand)]
     Practice(PracticeCommand),
-    /// The deed in force, in plain words.
+    /// The deed in force, in plain words (who decides what), and its history.
     #[command(subcommand)]
     Deed(DeedCommand),
+    /// Papers: the files motions and aid requests carry, by SHA-256.
+    #[command(subcommand)]
+    Paper(PaperCommand),
     /// Mutual aid between practices: requests, offers and agreements (signed by this
     /// practice's node). With --federation, in a federation's log, across networks.
     Aid(AidArgs),
@@ -270,6 +277,17 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs one command.
+/// The offices whose term has ended, from a `/status` answer.
+fn print_elections_due(status: &serde_json::Value) {
+    for office in status["elections_due"].as_array().into_iter().flatten() {
+        let office = office.as_str().unwrap_or("?");
+        println!(
+            "election due {office}: its term has ended; propose `mutual motion propose --kind \
+             elect-{office}`"
+        );
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Init {
@@ -417,6 +435,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("events       {} ({} pending)", s["events"], s["pending"]);
                 println!("state hash   {}", s["state_hash"].as_str().unwrap_or("?"));
                 println!("peers        {}", s["peers"].as_array().map_or(0, Vec::len));
+                let (named, held) = (
+                    s["papers_named"].as_u64().unwrap_or(0),
+                    s["papers_held"].as_u64().unwrap_or(0),
+                );
+                if named > 0 {
+                    println!(
+                        "papers       {held} of {named} held{}",
+                        if held < named {
+                            " (fetching the rest from peers)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                print_elections_due(&s);
                 let admitted = s["admitted"].as_bool().unwrap_or(false);
                 let confirmed = s["head_confirmed"].as_bool().unwrap_or(false);
                 println!(
@@ -472,7 +505,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Keystore(k) => keys::keystore_command(cli.json, k)?,
         Command::Members { node } => {
-            let list: Vec<api::MemberView> = node.client()?.get("/members")?;
+            let c = node.client()?;
+            let list: Vec<api::MemberView> = c.get("/members")?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -497,6 +531,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         );
                     }
                 }
+                print_elections_due(&c.get::<serde_json::Value>("/status")?);
             }
         }
         Command::Motion(m) => motion::motion_command(cli.json, m)?,
@@ -504,7 +539,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Proxy(p) => partner::proxy_command(cli.json, p)?,
         Command::Partner(p) => partner::partner_command(cli.json, p)?,
         Command::Practice(p) => partner::practice_command(cli.json, p)?,
-        Command::Deed(d) => partner::deed_command(cli.json, d)?,
+        Command::Deed(d) => deed::deed_command(cli.json, d)?,
+        Command::Paper(p) => paper::paper_command(cli.json, p)?,
         Command::Aid(a) => aid::aid_command(cli.json, a)?,
         Command::Federation(f) => federation::federation_command(cli.json, f)?,
         Command::Events {

@@ -22,11 +22,24 @@ pub(super) struct ProposeArgs {
     pub(super) node: NodeArgs,
     #[command(flatten)]
     pub(super) key: KeyArgs,
-    /// general, admit-practice, admit-partner, remove-practice, remove-partner,
-    /// change-role, elect-board, elect-chair, amend-deed, replace-key, link-federation or
-    /// leave-federation.
+    /// general (or resolution), admit-practice, admit-partner, remove-practice,
+    /// remove-partner, change-role, elect-board, elect-chair, amend-deed, replace-key,
+    /// link-federation or leave-federation.
     #[arg(long)]
     pub(super) kind: String,
+    /// general/resolution: the deed's power it is made under (`mutual deed show` lists
+    /// them); without it, an ordinary resolution for all partners.
+    #[arg(long)]
+    pub(super) power: Option<String>,
+    /// With --power: the practice the resolution concerns (its ODS code), as a power
+    /// decided by one practice's partners needs.
+    #[arg(long, requires = "power")]
+    pub(super) practice: Option<String>,
+    /// A file the voters are asked to read (PDF, spreadsheet, text; at most 16 MiB):
+    /// the motion names its SHA-256 and size, and its bytes go to the node once the
+    /// motion is stored. Repeat for each.
+    #[arg(long)]
+    pub(super) attach: Vec<PathBuf>,
     /// A short title.
     #[arg(long)]
     pub(super) title: String,
@@ -257,6 +270,18 @@ pub(super) fn print_motion(m: &api::MotionView, now: u64) {
         println!("text     {}", m.text);
     }
     println!("proposer {}", m.proposer);
+    if let Some(p) = &m.power {
+        println!("power    {p}");
+    }
+    if let Some(p) = &m.practice {
+        println!("practice {p}");
+    }
+    if !m.decided_by.is_empty() {
+        println!("decided  by {}", m.decided_by);
+    }
+    for p in &m.papers {
+        println!("paper    {}", api::papers::paper_line(p));
+    }
     println!("standing {}", m.standing);
     println!("opened   {}", format_ms(m.opens_at_ms));
     println!("closes   {}", when(m.closes_at_ms, now));
@@ -390,8 +415,35 @@ fn build_motion(c: &Client, a: &ProposeArgs) -> Result<pb::Motion> {
             "--candidate, --seats and --per-locality are for elect-board and elect-chair"
         );
     }
+    if (a.power.is_some() || a.practice.is_some()) && !matches!(kind, "general" | "resolution") {
+        anyhow::bail!("--power and --practice are for a resolution (--kind resolution)");
+    }
     let k = match kind {
-        "general" => {
+        "general" | "resolution" => {
+            if let Some(power) = &a.power {
+                if a.joint_motion.is_some() {
+                    anyhow::bail!("a vote on a joint motion cites no power");
+                }
+                let deed: api::DeedView = c.get("/deed")?;
+                if !deed.deed.powers.iter().any(|p| &p.rule.kind == power) {
+                    let names: Vec<&str> = deed
+                        .deed
+                        .powers
+                        .iter()
+                        .map(|p| p.rule.kind.as_str())
+                        .collect();
+                    anyhow::bail!(
+                        "the deed gives no power called {power:?}; its powers: {}",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    );
+                }
+                motion.power = power.clone();
+                motion.subject_ods = a.practice.clone().unwrap_or_default();
+            }
             if let Some(j) = a.joint_motion.clone() {
                 motion.joint_motion = id_bytes(j, "joint-motion")?;
                 motion.federation = id_bytes(need(&a.federation, "federation")?, "federation")?;
@@ -547,13 +599,19 @@ pub(super) fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
     match m {
         MotionCommand::Propose(a) => {
             let c = a.node.client()?;
+            let attached = super::paper::attach(&a.attach)?;
             let mut motion = build_motion(&c, &a)?;
+            motion.papers = attached.iter().map(|x| x.paper.clone()).collect();
             let (voting_ms, closes_at) =
                 voting_window(a.voting_minutes, a.closes.as_deref(), c.now())?;
             // Opens when signed (0 reads as the motion's own timestamp).
             motion.opens_at_ms = 0;
             motion.closes_at_ms = closes_at;
             let s = a.key.sign_and_submit(&c, Body::Motion(motion), voting_ms)?;
+            super::paper::send(&c, &attached)?;
+            if let (Some(deed), "amend-deed") = (&a.deed, a.kind.as_str()) {
+                send_agreement(&c, deed)?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -599,6 +657,32 @@ pub(super) fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
                 print_motion(&m, c.now());
             }
         }
+    }
+    Ok(())
+}
+
+/// After an amendment that names an agreement is stored, sends the agreement's file to
+/// the node: it is a paper like any other (docs/GOVERNANCE.md §8.1).
+fn send_agreement(c: &Client, deed_file: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(deed_file)?;
+    #[derive(serde::Deserialize)]
+    struct File {
+        deed: Option<FoundingDeed>,
+    }
+    let Ok(File { deed: Some(mut d) }) = toml::from_str::<File>(&text) else {
+        return Ok(());
+    };
+    d.resolve_paths(deed_file.parent().unwrap_or(std::path::Path::new(".")));
+    if let Some(path) = &d.agreement {
+        let bytes = std::fs::read(path)?;
+        c.request("PUT", "/papers", "application/octet-stream", &bytes, false)
+            .with_context(|| {
+                format!(
+                    "the amendment is stored, but the agreement did not reach the node; send                      it with `mutual paper put {}`",
+                    path.display()
+                )
+            })?;
+        eprintln!("the agreement {} sent to the node", path.display());
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! `mutual proxy`, `mutual partner`, `mutual practice` and `mutual deed`: a partner's
-//! proxies and resignation (signed with their keystore, from any machine), the practice's
-//! own details (signed by its node, with the token), and the deed in force.
+//! `mutual proxy`, `mutual partner` and `mutual practice`: a partner's proxies and
+//! resignation (signed with their keystore, from any machine), and the practice's own
+//! details (signed by its node, with the token).
 
 use super::keys::KeyArgs;
 use super::motion::{open_for_ballots, short};
@@ -128,17 +128,6 @@ pub(super) struct RotateArgs {
     /// The data directory (its node must be running and connected to a peer).
     #[arg(long)]
     dir: PathBuf,
-}
-
-#[derive(Subcommand)]
-pub(super) enum DeedCommand {
-    /// The deed in force, in plain words: who proposes and who decides each kind of
-    /// decision, quorum, threshold, voting period, recusal and proxies; the board and
-    /// chair in force; the motion that last changed it.
-    Show {
-        #[command(flatten)]
-        node: NodeArgs,
-    },
 }
 
 pub(super) fn proxy_command(json: bool, p: ProxyCommand) -> Result<()> {
@@ -323,37 +312,6 @@ pub(super) fn practice_command(json: bool, p: PracticeCommand) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!("{} ({})", r.outcome, short(&r.id));
-    }
-    Ok(())
-}
-
-pub(super) fn deed_command(json: bool, d: DeedCommand) -> Result<()> {
-    match d {
-        DeedCommand::Show { node } => {
-            let v: api::DeedView = node.client()?.get("/deed")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-                return Ok(());
-            }
-            for line in v.deed.lines() {
-                println!("{line}");
-            }
-            println!(
-                "board: {}",
-                if v.board.is_empty() {
-                    "none elected".into()
-                } else {
-                    v.board.join(", ")
-                }
-            );
-            println!("chair: {}", v.chair.as_deref().unwrap_or("none elected"));
-            println!(
-                "deed: {}",
-                v.amended_by
-                    .as_deref()
-                    .unwrap_or("as founded (never amended)")
-            );
-        }
     }
     Ok(())
 }

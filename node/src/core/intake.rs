@@ -581,7 +581,7 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// Refuses a write once the store has failed.
-    fn writable(&self) -> Result<(), NodeError> {
+    pub(super) fn writable(&self) -> Result<(), NodeError> {
         match &self.store_failed {
             None => Ok(()),
             Some(why) => Err(NodeError::Refused(format!(

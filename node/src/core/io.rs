@@ -92,6 +92,23 @@ pub enum Input {
     },
     /// A peer's request could not be read.
     MalformedRequest(PublicKey),
+    /// A peer asks for a paper (docs/NETWORK.md §9); answer with [`Action::PaperRespond`]
+    /// for `token`.
+    PaperRequest {
+        /// The peer.
+        from: PublicKey,
+        /// The request.
+        req: pb::PaperRequest,
+        /// The driver's handle for the answer.
+        token: u64,
+    },
+    /// The answer to [`Action::PaperRequest`] `id`; `None` if the request failed.
+    PaperResponse {
+        /// The request's id.
+        id: u64,
+        /// The answer.
+        resp: Option<pb::PaperResponse>,
+    },
     /// A request from this node's own users; answer with [`Action::Reply`] for `ticket`.
     Local {
         /// The driver's handle for the reply.
@@ -131,6 +148,22 @@ pub enum Local {
     },
     /// Start a sync round with every connected peer now.
     SyncNow,
+    /// Store a paper's bytes, if an event of the log names them; reply
+    /// [`Reply::PaperStored`] once they are durable.
+    PutPaper(Vec<u8>),
+    /// Read a paper's bytes; reply [`Reply::Paper`].
+    ReadPaper([u8; 32]),
+}
+
+/// A paper taken in by [`Local::PutPaper`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PaperStored {
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Whether the node held it already.
+    pub already: bool,
 }
 
 /// The answer to a [`Local`] request.
@@ -142,6 +175,10 @@ pub enum Reply {
     Submitted(Result<Submitted, NodeError>),
     /// To [`Local::SignCharter`]: the signed charter event.
     Charter(Box<Result<SignedEvent, NodeError>>),
+    /// To [`Local::PutPaper`].
+    PaperStored(Result<PaperStored, NodeError>),
+    /// To [`Local::ReadPaper`]: the bytes, if held.
+    Paper(Result<Option<Vec<u8>>, NodeError>),
 }
 
 /// How a gossip message is judged, for the gossip layer's forwarding and scoring.
@@ -221,6 +258,22 @@ pub enum Action {
     Blacklist(PublicKey),
     /// Close every connection to a peer.
     Disconnect(PublicKey),
+    /// Ask a peer for a paper; report its answer with [`Input::PaperResponse`] for `id`.
+    PaperRequest {
+        /// The peer.
+        peer: PublicKey,
+        /// The request's id.
+        id: u64,
+        /// The request.
+        req: pb::PaperRequest,
+    },
+    /// Answer a peer's paper request.
+    PaperRespond {
+        /// The request's token.
+        token: u64,
+        /// The answer.
+        resp: pb::PaperResponse,
+    },
     /// Dial a peer at these addresses (multiaddr strings).
     Dial {
         /// The peer.

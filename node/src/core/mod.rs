@@ -22,12 +22,15 @@
 //!   part in each.
 //! - [`sessions`]: sync rounds with peers and answering their requests.
 //! - [`sync`]: the sync protocol's pure logic (rounds, pages, frontiers).
+//! - [`papers`]: the files events name: which the node wants, fetching them from peers
+//!   and checking them, serving them to the network's nodes only.
 
 pub mod attest;
 pub mod authoring;
 pub mod federations;
 pub mod intake;
 pub mod io;
+pub mod papers;
 pub mod peers;
 pub mod sessions;
 pub mod status;
@@ -36,7 +39,7 @@ pub mod sync;
 
 pub use authoring::{plan_next, sign_next, NotNow};
 pub use federations::{FedLog, Log};
-pub use io::{Action, Input, Local, LogId, Now, Reply, Verdict};
+pub use io::{Action, Input, Local, LogId, Now, PaperStored, Reply, Verdict};
 pub use status::{Metrics, NodeError, Status, Submitted};
 pub use store::{Store, StoreError};
 
@@ -91,6 +94,8 @@ pub struct CoreConfig {
     pub bootstrap: Vec<(PublicKey, String)>,
     /// A planted defect (simulator tests only).
     pub defect: Option<Defect>,
+    /// The most paper bytes the node stores (docs/NETWORK.md §9).
+    pub paper_store_bytes: u64,
 }
 
 impl Default for CoreConfig {
@@ -100,6 +105,7 @@ impl Default for CoreConfig {
             head_timeout_ms: 60_000,
             bootstrap: Vec::new(),
             defect: None,
+            paper_store_bytes: papers::DEFAULT_PAPER_STORE_BYTES,
         }
     }
 }
@@ -155,6 +161,8 @@ pub struct NodeCore<S: Store> {
     named: HashSet<PublicKey>,
     /// What the gate was last computed from, and when (peers.rs).
     gate_seen: Option<((usize, usize, bool), u64)>,
+    /// Papers held and wanted, and fetches under way (papers.rs).
+    papers: papers::Papers,
     next_housekeeping: u64,
     next_sync: u64,
 }
@@ -191,6 +199,7 @@ impl<S: Store> NodeCore<S> {
             }
         }
         store.sync()?;
+        let papers = papers::Papers::new(store.papers()?, config.paper_store_bytes);
         // With no other member practice, no other node could hold this node's feed.
         let alone = replica.state().is_founded()
             && !replica
@@ -229,6 +238,7 @@ impl<S: Store> NodeCore<S> {
             quarantine: Quarantine::default(),
             named: HashSet::new(),
             gate_seen: None,
+            papers,
             next_housekeeping: now.mono_ms,
             next_sync: now.mono_ms,
         };
@@ -273,6 +283,8 @@ impl<S: Store> NodeCore<S> {
                 tracing::warn!(%peer, "malformed sync request");
                 self.punish(peer, peers::Offence::Malformed);
             }
+            Input::PaperRequest { from, req, token } => self.on_paper_request(from, req, token),
+            Input::PaperResponse { id, resp } => self.on_paper_response(id, resp),
             Input::Local { ticket, request } => self.on_local(ticket, request),
         }
         std::mem::take(&mut self.out)
@@ -329,6 +341,9 @@ impl<S: Store> NodeCore<S> {
         self.announce_addresses();
         self.flush(true);
         self.dial_known();
+        if self.store_failed.is_none() {
+            self.fetch_papers();
+        }
     }
 
     fn on_local(&mut self, ticket: u64, request: Local) {
@@ -356,6 +371,21 @@ impl<S: Store> NodeCore<S> {
             }
             Local::Block { peer, blocked } => self.block(peer, blocked),
             Local::SyncNow => self.sync_all(),
+            Local::PutPaper(bytes) => {
+                // A paper that cannot be written leaves the log as it was: the node goes on.
+                let r = self.writable().and_then(|()| self.put_paper(&bytes));
+                self.out.push(Action::Reply {
+                    ticket,
+                    reply: Reply::PaperStored(r),
+                });
+            }
+            Local::ReadPaper(hash) => {
+                let r = self.read_paper(&hash);
+                self.out.push(Action::Reply {
+                    ticket,
+                    reply: Reply::Paper(r),
+                });
+            }
         }
     }
 
@@ -400,6 +430,7 @@ impl<S: Store> NodeCore<S> {
     /// The node's condition. `peer_id` and `connections_refused` are the driver's to fill.
     pub fn status(&self) -> Status {
         let r = &self.net.replica;
+        let (papers_named, papers_held) = self.papers.counts(r);
         Status {
             peer_id: String::new(),
             network: r.network().to_string(),
@@ -416,10 +447,25 @@ impl<S: Store> NodeCore<S> {
                 Some(mutual_protocol::membership::Holder::Practice(_))
             ) && r.state().membership().is_active(&self.keypair.public()),
             now_ms: self.now.wall_ms,
-            metrics: Metrics {
-                sync_rounds: self.net.rounds.started,
-                sync_rounds_in_sync: self.net.rounds.in_sync,
-                ..self.metrics.clone()
+            elections_due: {
+                let g = r.state().governance();
+                let now = self.now.wall_ms;
+                [("board", g.board_term()), ("chair", g.chair_term())]
+                    .into_iter()
+                    .filter(|(_, t)| t.election_due(now))
+                    .map(|(o, _)| o.to_string())
+                    .collect()
+            },
+            papers_named,
+            papers_held,
+            metrics: {
+                let mut m = Metrics {
+                    sync_rounds: self.net.rounds.started,
+                    sync_rounds_in_sync: self.net.rounds.in_sync,
+                    ..self.metrics.clone()
+                };
+                self.papers.count_into(&mut m);
+                m
             },
         }
     }

@@ -9,8 +9,8 @@ use super::store::Store;
 use super::NodeCore;
 use crate::limits::{
     BAN_DURATION, BAN_SCORE, MAX_ADDRESSES_PER_PEER, MAX_REQUESTS_PER_SEC, MAX_REQUEST_BURST,
-    PENALTY_INVALID_EVENT, PENALTY_MALFORMED, PENALTY_RATE, PENALTY_UNKNOWN_AUTHOR,
-    REDIAL_INTERVAL, SCORE_RECOVERY_PER_MIN,
+    PENALTY_BAD_PAPER, PENALTY_INVALID_EVENT, PENALTY_MALFORMED, PENALTY_RATE,
+    PENALTY_UNKNOWN_AUTHOR, REDIAL_INTERVAL, SCORE_RECOVERY_PER_MIN,
 };
 use mutual_protocol::keys::PublicKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -33,6 +33,8 @@ pub enum Offence {
     RateLimited,
     /// Gossiped an event provably by a key the network does not know.
     UnknownAuthor,
+    /// Sent bytes as a paper that are not the paper asked for (docs/NETWORK.md §9).
+    BadPaper,
 }
 
 impl Offence {
@@ -42,6 +44,7 @@ impl Offence {
             Offence::Malformed => PENALTY_MALFORMED,
             Offence::RateLimited => PENALTY_RATE,
             Offence::UnknownAuthor => PENALTY_UNKNOWN_AUTHOR,
+            Offence::BadPaper => PENALTY_BAD_PAPER,
         }
     }
 }
@@ -149,7 +152,7 @@ impl<S: Store> NodeCore<S> {
         match offence {
             Offence::Malformed => self.metrics.malformed_messages += 1,
             Offence::RateLimited => self.metrics.rate_limited += 1,
-            Offence::InvalidEvent | Offence::UnknownAuthor => {}
+            Offence::InvalidEvent | Offence::UnknownAuthor | Offence::BadPaper => {}
         }
         if self.book.punish(peer, offence, self.now.mono_ms) {
             tracing::warn!(%peer, ?offence, "peer banned for {} s", BAN_DURATION.as_secs());

@@ -65,6 +65,15 @@ pub struct Metrics {
     pub out_of_scope_subscriptions: u64,
     /// Gossip messages refused because they came on a topic the sender does not share.
     pub out_of_scope_messages: u64,
+    /// Papers fetched from peers, checked against their hashes and stored.
+    pub papers_fetched: u64,
+    /// Papers peers sent whose bytes did not match the hash (not stored; the peer is
+    /// penalised).
+    pub papers_rejected: u64,
+    /// Papers sent to the network's nodes.
+    pub papers_served: u64,
+    /// Paper requests refused because the asker is not a node of the network.
+    pub papers_refused: u64,
 }
 
 /// A snapshot of a node's condition.
@@ -99,6 +108,16 @@ pub struct Status {
     /// elsewhere reads times as the node does.
     #[serde(default)]
     pub now_ms: u64,
+    /// Offices whose term has ended with no election since ("board", "chair";
+    /// docs/GOVERNANCE.md §8.2).
+    #[serde(default)]
+    pub elections_due: Vec<String>,
+    /// Papers the log names (docs/NETWORK.md §9).
+    #[serde(default)]
+    pub papers_named: usize,
+    /// Of those, held here; the rest are being fetched from peers.
+    #[serde(default)]
+    pub papers_held: usize,
     /// Traffic and peer counters.
     pub metrics: Metrics,
 }

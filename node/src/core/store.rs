@@ -160,6 +160,13 @@ pub trait Store: Send {
     fn remove_record(&mut self, key: &str) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
+    /// Writes a paper's bytes under their SHA-256 (checked by the caller), durably before
+    /// it returns (docs/NETWORK.md §9).
+    fn put_paper(&mut self, sha256: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError>;
+    /// A paper's bytes, if held.
+    fn paper(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every paper held, with its size.
+    fn papers(&self) -> Result<Vec<([u8; 32], u64)>, StoreError>;
     /// Where the store lives, for messages.
     fn path(&self) -> &Path;
     /// Opens (or creates) the store of a federation's log beside this one

@@ -30,10 +30,12 @@ enum Waiter {
     Authored(oneshot::Sender<Result<Vec<EventId>, NodeError>>),
     Submitted(oneshot::Sender<Result<Submitted, NodeError>>),
     Charter(oneshot::Sender<Result<SignedEvent, NodeError>>),
+    PaperStored(oneshot::Sender<Result<core::PaperStored, NodeError>>),
+    Paper(oneshot::Sender<Result<Option<Vec<u8>>, NodeError>>),
 }
 
 /// The driver: the core and the I/O around it.
-struct Driver {
+pub(super) struct Driver {
     swarm: Swarm<Behaviour>,
     core: NodeCore<SledStore>,
     /// When the driver started: the origin of the core's monotonic clock.
@@ -46,6 +48,10 @@ struct Driver {
     gossip: HashMap<u64, (gossipsub::MessageId, PeerId)>,
     channels: HashMap<u64, ResponseChannel<pb::SyncResponse>>,
     outbound: HashMap<OutboundRequestId, u64>,
+    /// Peers' paper requests waiting for the core's answer, by token.
+    pub(super) paper_channels: HashMap<u64, ResponseChannel<pb::PaperResponse>>,
+    /// This node's paper requests, by the core's request id.
+    pub(super) paper_outbound: HashMap<OutboundRequestId, u64>,
     listen: Vec<Multiaddr>,
 }
 
@@ -103,6 +109,7 @@ pub async fn start(
         head_timeout_ms: config.head_timeout.as_millis() as u64,
         bootstrap,
         defect: None,
+        paper_store_bytes: config.paper_store_bytes,
     };
     let started = Instant::now();
     let now = Now {
@@ -135,6 +142,8 @@ pub async fn start(
         gossip: HashMap::new(),
         channels: HashMap::new(),
         outbound: HashMap::new(),
+        paper_channels: HashMap::new(),
+        paper_outbound: HashMap::new(),
         listen: Vec::new(),
     };
     d.perform(actions);
@@ -165,7 +174,7 @@ impl Driver {
     }
 
     /// Hands the core an input and carries out what it asks.
-    fn feed(&mut self, input: Input) {
+    pub(super) fn feed(&mut self, input: Input) {
         let actions = self.core.handle(self.now(), input);
         self.perform(actions);
     }
@@ -191,6 +200,15 @@ impl Driver {
         if let Some(done) = done {
             let _ = done.send(());
         }
+    }
+
+    pub(super) fn swarm_mut(&mut self) -> &mut Swarm<Behaviour> {
+        &mut self.swarm
+    }
+
+    pub(super) fn next_token(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
     }
 
     fn ticket(&mut self, w: Waiter) -> u64 {
@@ -251,6 +269,13 @@ impl Driver {
                 let _ = reply.send(s);
             }
             Command::Query(f) => f(self.core.replica()),
+            Command::PaperQuery(f) => f(self.core.replica(), self.core.papers()),
+            Command::PutPaper { bytes, reply } => {
+                self.local(Waiter::PaperStored(reply), Local::PutPaper(bytes))
+            }
+            Command::ReadPaper { sha256, reply } => {
+                self.local(Waiter::Paper(reply), Local::ReadPaper(sha256))
+            }
             Command::FedQuery(f) => f(self.core.replica(), self.core.federations()),
             Command::Block(peer, blocked) => match public_key_of_peer(&peer) {
                 Some(peer) => self.feed(Input::Local {
@@ -358,6 +383,7 @@ impl Driver {
                 Action::Disconnect(peer) => {
                     let _ = self.swarm.disconnect_peer_id(peer_of(&peer));
                 }
+                Action::PaperRequest { .. } | Action::PaperRespond { .. } => self.paper_action(a),
                 Action::Dial { peer, addrs } => {
                     let addrs: Vec<Multiaddr> =
                         addrs.iter().filter_map(|a| a.parse().ok()).collect();
@@ -386,6 +412,12 @@ impl Driver {
             }
             (Waiter::Charter(tx), Reply::Charter(r)) => {
                 let _ = tx.send(*r);
+            }
+            (Waiter::PaperStored(tx), Reply::PaperStored(r)) => {
+                let _ = tx.send(r);
+            }
+            (Waiter::Paper(tx), Reply::Paper(r)) => {
+                let _ = tx.send(r);
             }
             (_, other) => tracing::error!(?other, "a reply of the wrong kind"),
         }
@@ -517,6 +549,7 @@ impl Driver {
                     self.feed(Input::MalformedRequest(k));
                 }
             }
+            BehaviourEvent::Papers(e) => self.on_papers(e),
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 if let Some(peer) = public_key_of_peer(&peer_id) {
                     let addrs = info

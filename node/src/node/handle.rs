@@ -10,9 +10,11 @@ use mutual_protocol::replica::Replica;
 use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{NodeError, Status, Submitted};
+use crate::core::papers::Papers;
+use crate::core::{NodeError, PaperStored, Status, Submitted};
 
 pub(super) type Query = Box<dyn FnOnce(&Replica) + Send>;
+pub(super) type PaperQuery = Box<dyn FnOnce(&Replica, &Papers) + Send>;
 pub(super) type FedQuery = Box<dyn FnOnce(&Replica, &BTreeMap<FederationId, FedLog>) + Send>;
 
 pub(super) enum Command {
@@ -41,6 +43,15 @@ pub(super) enum Command {
         charter: pb::FederationCharter,
         reply: oneshot::Sender<Result<SignedEvent, NodeError>>,
     },
+    PutPaper {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<PaperStored, NodeError>>,
+    },
+    ReadPaper {
+        sha256: [u8; 32],
+        reply: oneshot::Sender<Result<Option<Vec<u8>>, NodeError>>,
+    },
+    PaperQuery(PaperQuery),
     Block(PeerId, bool),
     Dial(Multiaddr),
     SyncNow,
@@ -160,6 +171,30 @@ impl NodeHandle {
     ) -> Result<SignedEvent, NodeError> {
         self.ask(|reply| Command::SignCharter { charter, reply })
             .await?
+    }
+
+    /// Stores a paper's bytes, if an event of the log names them (docs/NETWORK.md §9).
+    pub async fn put_paper(&self, bytes: Vec<u8>) -> Result<PaperStored, NodeError> {
+        self.ask(|reply| Command::PutPaper { bytes, reply }).await?
+    }
+
+    /// A paper's bytes, if the node holds them.
+    pub async fn read_paper(&self, sha256: [u8; 32]) -> Result<Option<Vec<u8>>, NodeError> {
+        self.ask(|reply| Command::ReadPaper { sha256, reply })
+            .await?
+    }
+
+    /// Runs `f` on the node's replica and the papers it holds and wants.
+    pub async fn query_papers<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Replica, &Papers) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        self.ask(|tx| {
+            Command::PaperQuery(Box::new(move |r: &Replica, p: &Papers| {
+                let _ = tx.send(f(r, p));
+            }))
+        })
+        .await
     }
 
     /// Refuses (`true`) or again allows (`false`) connections with `peer`, for an operator

@@ -6,10 +6,11 @@
 //! response channels to the core's numbers, and replies to the callers waiting for them.
 //!
 //! [`handle`]: the [`NodeHandle`] and the commands it sends; [`driver`]: the task that owns
-//! the core, the store and the swarm.
+//! the core, the store and the swarm; [`papers`]: the driver's side of the paper protocol.
 
 pub mod driver;
 pub mod handle;
+pub mod papers;
 
 use crate::core::{self};
 pub use driver::start;
@@ -44,6 +45,8 @@ pub struct Config {
     pub head_timeout: Duration,
     /// Shifts this node's clock by this many milliseconds (see [`crate::clock_ms`]).
     pub clock_offset_ms: i64,
+    /// The most paper bytes the node stores (docs/NETWORK.md §9).
+    pub paper_store_bytes: u64,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             sync_interval: Duration::from_secs(10),
             head_timeout: Duration::from_secs(60),
             clock_offset_ms: 0,
+            paper_store_bytes: crate::core::papers::DEFAULT_PAPER_STORE_BYTES,
         }
     }
 }

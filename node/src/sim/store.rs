@@ -24,6 +24,7 @@ struct Contents {
     pending: BTreeMap<EventId, Vec<u8>>,
     snapshot: Option<Snapshot>,
     records: BTreeMap<String, Vec<u8>>,
+    papers: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 /// What a store wrote: the synced contents survive a crash, the rest does not.
@@ -193,6 +194,23 @@ impl Store for MemStore {
     fn remove_record(&mut self, key: &str) -> Result<(), StoreError> {
         self.with(|c| c.records.remove(key));
         Ok(())
+    }
+
+    fn put_paper(&mut self, sha256: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError> {
+        // Durable at once, as the node's store writes it.
+        let mut stores = self.disk.lock();
+        let cell = stores.entry(self.name.clone()).or_default();
+        cell.live.papers.insert(*sha256, bytes.to_vec());
+        cell.synced.papers.insert(*sha256, bytes.to_vec());
+        Ok(())
+    }
+
+    fn paper(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.with(|c| c.papers.get(sha256).cloned()))
+    }
+
+    fn papers(&self) -> Result<Vec<([u8; 32], u64)>, StoreError> {
+        Ok(self.with(|c| c.papers.iter().map(|(h, b)| (*h, b.len() as u64)).collect()))
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {

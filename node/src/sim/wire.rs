@@ -75,6 +75,12 @@ impl Sim {
                     let bytes = resp.encode_to_vec();
                     self.send(n, to, Msg::Answer { id: token, bytes });
                 }
+                // The simulator's workloads attach no papers: a request (none is made
+                // while no event names one) fails at once.
+                Action::PaperRequest { id, .. } => {
+                    self.feed(n, Input::PaperResponse { id, resp: None })
+                }
+                Action::PaperRespond { .. } => {}
                 Action::Ban { .. } => self.report.bans += 1,
                 Action::Disconnect(peer) => {
                     if let Some(p) = self.index_of(&peer) {
@@ -111,7 +117,11 @@ impl Sim {
                 }
                 *self.report.business.entry(what.into()).or_default() += 1;
             }
-            Reply::Authored(Err(_)) | Reply::Submitted(Err(_)) | Reply::Charter(_) => {
+            Reply::Authored(Err(_))
+            | Reply::Submitted(Err(_))
+            | Reply::Charter(_)
+            | Reply::PaperStored(_)
+            | Reply::Paper(_) => {
                 self.report.signing_refused += 1;
             }
         }

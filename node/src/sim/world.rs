@@ -372,6 +372,7 @@ impl Sim {
             head_timeout_ms: 30_000,
             bootstrap,
             defect: self.plan.defect,
+            ..CoreConfig::default()
         };
         let key = Keypair::from_seed(&self.nodes[n].key.seed()).expect("a valid seed");
         let mut store = store;

@@ -29,6 +29,7 @@ impl Aid {
                         notes: r.notes.clone(),
                         expires_at_ms: r.expires_at_ms,
                         visibility: r.visibility as i32,
+                        papers: r.papers.clone(),
                     }),
                     withdrawn_by,
                     withdraw_reason,

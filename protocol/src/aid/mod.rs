@@ -164,6 +164,8 @@ pub struct RequestRecord {
     pub requirements: Vec<String>,
     /// Free-text notes.
     pub notes: String,
+    /// Files attached, as signed (docs/PROTOCOL.md §8.13).
+    pub papers: Vec<pb::Paper>,
     /// Offers and acceptances timestamped at or after this have no effect.
     pub expires_at_ms: u64,
     /// Who may see it.

@@ -186,6 +186,7 @@ impl Aid {
                 urgency,
                 requirements: r.requirements.clone(),
                 notes: r.notes.clone(),
+                papers: r.papers.clone(),
                 expires_at_ms: r.expires_at_ms,
                 visibility,
                 timestamp_ms: e.timestamp_ms,

@@ -4,6 +4,10 @@
 //! The deed in force is the genesis deed, replaced only by an amend-deed motion that
 //! passes. A kind the deed has no (valid) rule for falls back to the rule of
 //! [`default_deed`] for that kind; see docs/GOVERNANCE.md, "The deed".
+//!
+//! The deed also names its **powers** ([`Power`]): kinds of resolution with a name and a
+//! rule of their own, such as the board's operational spending or a practice's own
+//! matters, and the **terms** of the board and the chair ([`term_ms`]).
 
 use super::GovernanceError;
 use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_LIST_LEN};
@@ -43,6 +47,15 @@ pub const MAX_GRACE_PERIOD_MS: u64 = 30 * DAY_MS;
 /// [`DEFAULT_MAX_VOTING_PERIOD_MS`]; so every motion closes within a bounded time of its
 /// proposal and a deed cannot make motions that never close.
 pub const MAX_VOTING_PERIOD_MS: u64 = 365 * DAY_MS;
+
+/// Longest term of office a deed may set, in milliseconds: ten years. A term is how
+/// long elected seats last before they lapse by themselves (docs/GOVERNANCE.md §8.2);
+/// partnership deeds set one to five years.
+pub const MAX_TERM_MS: u64 = 10 * 365 * DAY_MS;
+
+/// Longest name of a power, in characters (each a lower-case letter, a digit or a
+/// hyphen): long enough for "appoint-practice-manager", short enough to type.
+pub const MAX_POWER_NAME_LEN: usize = 64;
 
 /// Every decision kind a motion can have, in wire order.
 pub const KINDS: [DecisionKind; 12] = [
@@ -111,6 +124,135 @@ impl Rule {
     }
 }
 
+/// A power of the deed with its rule resolved ([`check_power`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Power {
+    /// Its name, as a motion cites it.
+    pub name: String,
+    /// What it covers, in words.
+    pub description: String,
+    /// Its rule; `kind` is [`DecisionKind::General`].
+    pub rule: Rule,
+}
+
+/// Whether `name` is a power's name: 1 to [`MAX_POWER_NAME_LEN`] lower-case ASCII
+/// letters, digits and hyphens, not starting or ending with a hyphen.
+pub fn power_name_ok(name: &str) -> bool {
+    (1..=MAX_POWER_NAME_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// Checks one power as written: a valid name and a valid rule whose kind is
+/// `UNSPECIFIED` or `GENERAL`.
+pub fn check_power(p: &pb::Power) -> Result<Power, GovernanceError> {
+    let bad = |s: String| Err(GovernanceError::InvalidDeed(s));
+    if !power_name_ok(&p.name) {
+        return bad(format!(
+            "{:?} is not a power's name (1 to {MAX_POWER_NAME_LEN} lower-case letters, \
+             digits and hyphens)",
+            p.name
+        ));
+    }
+    let Some(r) = &p.rule else {
+        return bad(format!("the power {} names no rule", p.name));
+    };
+    let mut r = *r;
+    match DecisionKind::try_from(r.kind) {
+        Ok(DecisionKind::Unspecified | DecisionKind::General) => {
+            r.kind = DecisionKind::General as i32
+        }
+        _ => return bad(format!("the power {}'s rule is not a resolution's", p.name)),
+    }
+    Ok(Power {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        rule: check_rule(&r)?,
+    })
+}
+
+fn power(name: &str, description: &str, group: Group) -> pb::Power {
+    let rule = Rule {
+        proposers: group,
+        voters: group,
+        ..default_rule(DecisionKind::General)
+    };
+    pb::Power {
+        name: name.into(),
+        description: description.into(),
+        rule: Some(rule.to_pb()),
+    }
+}
+
+/// The default deed's powers: the board decides operational spending within the budget
+/// and appoints the partnership's manager; a practice's partners decide the practice's
+/// own matters; everything else is for all partners.
+pub fn default_powers() -> Vec<pb::Power> {
+    vec![
+        power(
+            "operational-spending",
+            "Spending within the budget the partners approved, up to £50,000 a decision: \
+             equipment, services and contracts for the partnership's shared work.",
+            Group::Board,
+        ),
+        power(
+            "appoint-manager",
+            "Appointing, or replacing, the partnership's business manager.",
+            Group::Board,
+        ),
+        power(
+            "practice-matter",
+            "A matter of one practice's own, within the partnership's policies: its staff, \
+             sessions, premises and list. Decided by that practice's partners.",
+            Group::PracticePartners,
+        ),
+    ]
+}
+
+/// The powers in force under `deed`, in the deed's order: its valid powers, the first of
+/// each name (with no deed at all, the default deed's).
+pub fn powers(deed: Option<&pb::Deed>) -> Vec<Power> {
+    let written = match deed {
+        Some(d) => d.powers.clone(),
+        None => default_powers(),
+    };
+    let mut out: Vec<Power> = Vec::new();
+    for p in written.iter().filter_map(|p| check_power(p).ok()) {
+        if !out.iter().any(|q| q.name == p.name) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The power called `name` in force under `deed`, if any.
+pub fn power_for(deed: Option<&pb::Deed>, name: &str) -> Option<Power> {
+    powers(deed).into_iter().find(|p| p.name == name)
+}
+
+/// Which office a term is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Office {
+    /// The board's seats.
+    Board,
+    /// The chair.
+    Chair,
+}
+
+/// The term of `office` set by `deed`, in ms: `None` when the deed sets none (0) or one
+/// out of range (over [`MAX_TERM_MS`], in a genesis deed).
+pub fn term_ms(deed: Option<&pb::Deed>, office: Office) -> Option<u64> {
+    let d = deed?;
+    let t = match office {
+        Office::Board => d.board_term_ms,
+        Office::Chair => d.chair_term_ms,
+    };
+    (1..=MAX_TERM_MS).contains(&t).then_some(t)
+}
+
 /// The default rule for `kind` (see [`default_deed`]).
 pub fn default_rule(kind: DecisionKind) -> Rule {
     use DecisionKind as K;
@@ -154,7 +296,8 @@ pub fn default_rule(kind: DecisionKind) -> Rule {
 ///   deed and linking a federation: 75%;
 /// - the subject recuses on a change of role, a removal and a key replacement;
 /// - a partner who declares an interest in a motion recuses from it;
-/// - grace period one day; proxies disabled (0 per holder).
+/// - grace period one day; proxies disabled (0 per holder);
+/// - the powers of [`default_powers`]; no terms of office.
 pub fn default_deed() -> pb::Deed {
     pb::Deed {
         rules: KINDS.iter().map(|&k| default_rule(k).to_pb()).collect(),
@@ -162,6 +305,9 @@ pub fn default_deed() -> pb::Deed {
         max_proxies_per_holder: 0,
         agreement_hash: Vec::new(),
         aid_signers: pb::AidSigners::Node as i32,
+        powers: default_powers(),
+        board_term_ms: 0,
+        chair_term_ms: 0,
     }
 }
 
@@ -224,7 +370,8 @@ pub fn grace_period_valid(ms: u64) -> bool {
 }
 
 /// Checks a whole deed, as an amend-deed motion must: every rule valid, no kind twice,
-/// grace period in range ([`grace_period_valid`]).
+/// grace period in range ([`grace_period_valid`]), every power valid and no name twice,
+/// terms of at most [`MAX_TERM_MS`].
 pub fn check_deed(d: &pb::Deed) -> Result<(), GovernanceError> {
     if d.rules.len() > MAX_LIST_LEN {
         return Err(GovernanceError::InvalidDeed("too many rules".into()));
@@ -248,6 +395,24 @@ pub fn check_deed(d: &pb::Deed) -> Result<(), GovernanceError> {
                 rule.kind.as_str_name()
             )));
         }
+    }
+    if d.powers.len() > MAX_LIST_LEN {
+        return Err(GovernanceError::InvalidDeed("too many powers".into()));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for p in &d.powers {
+        let power = check_power(p)?;
+        if !names.insert(power.name) {
+            return Err(GovernanceError::InvalidDeed(format!(
+                "two powers called {}",
+                p.name
+            )));
+        }
+    }
+    if d.board_term_ms > MAX_TERM_MS || d.chair_term_ms > MAX_TERM_MS {
+        return Err(GovernanceError::InvalidDeed(
+            "a term of office is over ten years".into(),
+        ));
     }
     Ok(())
 }
@@ -284,6 +449,51 @@ mod tests {
         }
         assert_eq!(rule_for(None, DecisionKind::AmendDeed).threshold_bp, 7_500);
         assert_eq!(rule_for(None, DecisionKind::General).threshold_bp, 5_000);
+        assert_eq!(powers(Some(&d)).len(), 3);
+        assert_eq!(powers(None), powers(Some(&d)));
+        let spending = power_for(None, "operational-spending").expect("a default power");
+        assert_eq!(spending.rule.voters, Group::Board);
+        assert_eq!(term_ms(Some(&d), Office::Board), None);
+    }
+
+    #[test]
+    fn a_power_must_be_named_and_ruled_once() {
+        for bad in [
+            "",
+            "Spending",
+            "-x",
+            "x-",
+            "a b",
+            &"a".repeat(MAX_POWER_NAME_LEN + 1),
+        ] {
+            assert!(!power_name_ok(bad), "{bad:?}");
+        }
+        assert!(power_name_ok(&"a".repeat(MAX_POWER_NAME_LEN)));
+        let mut d = default_deed();
+        d.powers.push(d.powers[0].clone());
+        assert!(check_deed(&d).is_err(), "two powers with one name");
+        // In a genesis deed the first valid one of a name is in force.
+        assert_eq!(powers(Some(&d)).len(), 3);
+        let mut d = default_deed();
+        d.powers[0].rule = None;
+        assert!(check_deed(&d).is_err());
+        assert_eq!(
+            powers(Some(&d)).len(),
+            2,
+            "an invalid power is not in force"
+        );
+        let mut d = default_deed();
+        if let Some(r) = d.powers[0].rule.as_mut() {
+            r.kind = DecisionKind::AmendDeed as i32;
+        }
+        assert!(check_deed(&d).is_err(), "a power's rule is a resolution's");
+        let mut d = default_deed();
+        d.board_term_ms = MAX_TERM_MS + 1;
+        assert!(check_deed(&d).is_err());
+        assert_eq!(term_ms(Some(&d), Office::Board), None);
+        d.board_term_ms = MAX_TERM_MS;
+        assert!(check_deed(&d).is_ok());
+        assert_eq!(term_ms(Some(&d), Office::Board), Some(MAX_TERM_MS));
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! change"). A passed motion whose precondition no longer holds changes nothing, and its
 //! record says why.
 
-use super::deed::check_deed;
+use super::deed::{check_deed, term_ms, Office};
 use super::motion::{partner_active, MotionRecord, Subject};
 use super::tally::Tally;
-use super::{Link, PartnerId};
+use super::{Link, PartnerId, Term};
 use crate::federation::FederationId;
 use crate::id::NetworkId;
 use crate::keys::PublicKey;
@@ -21,6 +21,8 @@ use pb::DecisionKind as K;
 pub(super) struct Offices<'a> {
     pub board: &'a mut OrdSet<PartnerId>,
     pub chair: &'a mut Option<PartnerId>,
+    pub board_term: &'a mut Term,
+    pub chair_term: &'a mut Term,
     pub links: &'a mut OrdMap<FederationId, Link>,
 }
 
@@ -135,6 +137,8 @@ pub(super) fn apply(
                 .filter(|id| partner_active(m, id))
                 .copied()
                 .collect();
+            *offices.board_term =
+                Term::from(rec.final_at_ms, term_ms(deed.as_ref(), Office::Board));
             Ok(())
         }
         K::ElectChair => {
@@ -143,6 +147,8 @@ pub(super) fn apply(
                 .first()
                 .filter(|id| partner_active(m, id))
                 .copied();
+            *offices.chair_term =
+                Term::from(rec.final_at_ms, term_ms(deed.as_ref(), Office::Chair));
             Ok(())
         }
         K::AmendDeed => {

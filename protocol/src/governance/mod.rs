@@ -88,6 +88,18 @@ pub enum GovernanceError {
     /// The deed does not let the author propose this kind.
     #[error("the deed does not let this partner propose a {0} motion")]
     NotAProposer(String),
+    /// The deed does not let this partner propose under the power cited.
+    #[error(
+        "the deed does not let this partner propose under the power {power}; the powers \
+         they hold: {}",
+        if held.is_empty() { "none" } else { held.as_str() }
+    )]
+    NotEmpowered {
+        /// The power cited.
+        power: String,
+        /// The powers the partner may propose under, comma-separated.
+        held: String,
+    },
     /// The motion is malformed for its kind, or its subject does not exist.
     #[error("invalid motion: {0}")]
     InvalidMotion(String),
@@ -159,6 +171,33 @@ pub enum GovernanceError {
     NoProxy,
 }
 
+/// An office's term (docs/GOVERNANCE.md §8.2): when the seats taken at the last
+/// election lapse, and when they last lapsed with no election since.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Term {
+    /// When the seats lapse, ms: the election's `final_at` plus the deed's term. `None`:
+    /// no term runs (the deed sets none, or the seats have lapsed).
+    pub ends_at_ms: Option<u64>,
+    /// When the seats lapsed, if they did and no election has filled them since.
+    pub lapsed_at_ms: Option<u64>,
+}
+
+impl Term {
+    /// The term of seats taken at `taken_at_ms` under a deed whose term is `term_ms`.
+    pub(crate) fn from(taken_at_ms: u64, term_ms: Option<u64>) -> Term {
+        Term {
+            ends_at_ms: term_ms.map(|t| taken_at_ms.saturating_add(t)),
+            lapsed_at_ms: None,
+        }
+    }
+
+    /// Whether an election is due at local time `now_ms`: the seats have lapsed, or
+    /// their term has ended and they lapse at the next event of a practice node.
+    pub fn election_due(&self, now_ms: u64) -> bool {
+        self.lapsed_at_ms.is_some() || self.ends_at_ms.is_some_and(|e| e < now_ms)
+    }
+}
+
 /// How settled a motion's result is, as seen from a given local time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Finality {
@@ -192,6 +231,8 @@ pub struct Governance {
     closing: OrdMap<(u64, EventId), ()>,
     board: OrdSet<PartnerId>,
     chair: Option<PartnerId>,
+    board_term: Term,
+    chair_term: Term,
     links: OrdMap<FederationId, Link>,
     /// Valid ballots of open motions that no event by another practice has witnessed
     /// yet, by ballot id.
@@ -278,6 +319,44 @@ impl Governance {
     /// The chair, if elected.
     pub fn chair(&self) -> Option<&PartnerId> {
         self.chair.as_ref()
+    }
+
+    /// The board's term (docs/GOVERNANCE.md §8.2).
+    pub fn board_term(&self) -> Term {
+        self.board_term
+    }
+
+    /// The chair's term.
+    pub fn chair_term(&self) -> Term {
+        self.chair_term
+    }
+
+    /// The office whose term ends first, with when, if a term runs.
+    fn next_lapse(&self) -> Option<(u64, deed::Office)> {
+        let board = self.board_term.ends_at_ms.map(|t| (t, deed::Office::Board));
+        let chair = self.chair_term.ends_at_ms.map(|t| (t, deed::Office::Chair));
+        match (board, chair) {
+            (Some(b), Some(c)) => Some(if c.0 < b.0 { c } else { b }),
+            (b, c) => b.or(c),
+        }
+    }
+
+    /// Lapses an office's seats at the end of its term.
+    fn lapse(&mut self, office: deed::Office, at_ms: u64) {
+        let lapsed = Term {
+            ends_at_ms: None,
+            lapsed_at_ms: Some(at_ms),
+        };
+        match office {
+            deed::Office::Board => {
+                self.board = OrdSet::new();
+                self.board_term = lapsed;
+            }
+            deed::Office::Chair => {
+                self.chair = None;
+                self.chair_term = lapsed;
+            }
+        }
     }
 
     /// The federations this network linked to by passed motions, by federation id
@@ -635,6 +714,7 @@ impl Governance {
         self.closing
             .get_min()
             .is_some_and(|((final_at, _), ())| *final_at < now_ms)
+            || self.next_lapse().is_some_and(|(t, _)| t < now_ms)
     }
 
     /// Whether an event by `key` timestamped `now_ms` would witness a ballot still
@@ -651,8 +731,10 @@ impl Governance {
     }
 
     /// Closes, in order, every open motion whose grace period ended before
-    /// `timestamp_ms`, applying the effects of those that passed. Called by the fold for
-    /// every event by an active practice node, before the event itself is judged.
+    /// `timestamp_ms`, applying the effects of those that passed, and lapses every office
+    /// whose term ended before it (a term that ends no later than a motion's `final_at`
+    /// lapses first). Called by the fold for every event by an active practice node,
+    /// before the event itself is judged.
     ///
     /// Returns whether any effect applied (so the caller can prune what the change
     /// made stale, such as the addresses of a removed practice's node).
@@ -664,10 +746,21 @@ impl Governance {
         deed: &mut Option<pb::Deed>,
     ) -> bool {
         let mut changed = false;
-        while let Some(&((final_at, id), ())) = self.closing.get_min() {
-            if final_at >= timestamp_ms {
-                break;
-            }
+        loop {
+            let motion = self
+                .closing
+                .get_min()
+                .map(|&(k, ())| k)
+                .filter(|(final_at, _)| *final_at < timestamp_ms);
+            let lapse = self.next_lapse().filter(|(t, _)| *t < timestamp_ms);
+            let (final_at, id) = match (lapse, motion) {
+                (Some((t, office)), m) if m.is_none_or(|(f, _)| t <= f) => {
+                    self.lapse(office, t);
+                    continue;
+                }
+                (_, Some(m)) => m,
+                _ => break,
+            };
             self.closing.remove(&(final_at, id));
             let Some(rec) = self.motions.get(&id).cloned() else {
                 continue;
@@ -694,6 +787,8 @@ impl Governance {
                     effects::Offices {
                         board: &mut self.board,
                         chair: &mut self.chair,
+                        board_term: &mut self.board_term,
+                        chair_term: &mut self.chair_term,
                         links: &mut self.links,
                     },
                 )
@@ -802,6 +897,10 @@ impl Governance {
             .chair
             .map(|k| k.as_bytes().to_vec())
             .unwrap_or_default();
+        d.board_term_ends_at_ms = self.board_term.ends_at_ms.unwrap_or(0);
+        d.chair_term_ends_at_ms = self.chair_term.ends_at_ms.unwrap_or(0);
+        d.board_lapsed_at_ms = self.board_term.lapsed_at_ms.unwrap_or(0);
+        d.chair_lapsed_at_ms = self.chair_term.lapsed_at_ms.unwrap_or(0);
         d.federations = self
             .links
             .iter()

@@ -1,7 +1,7 @@
 //! Motions: who may propose what, what a motion must carry, and the electorate fixed at
 //! the motion's place in the fold.
 
-use super::deed::{grace_period, rule_for, Rule};
+use super::deed::{grace_period, power_for, powers, rule_for, Rule};
 use super::tally::{self, Tally, Vote};
 use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_OPENING_DELAY_MS, MAX_SEATS};
 use crate::id::EventId;
@@ -48,8 +48,11 @@ pub struct MotionRecord {
     pub kind: DecisionKind,
     /// The proposer's partner id.
     pub proposer: PartnerId,
-    /// The rule in force when it was proposed (a later amendment does not change it).
+    /// The rule in force when it was proposed (a later amendment does not change it):
+    /// the kind's, or for a resolution under a power, the power's.
     pub rule: Rule,
+    /// The deed's power the resolution was made under, if any (docs/GOVERNANCE.md §2.5).
+    pub power: Option<String>,
     /// Ballots timestamped before this do not count (ms).
     pub opens_at_ms: u64,
     /// Ballots timestamped after this do not count (ms).
@@ -234,6 +237,14 @@ fn subject_of(
         return invalid("only an admit-practice motion names first partners");
     }
     Ok(match kind {
+        // A resolution under a power may concern one practice (docs/GOVERNANCE.md §2.5);
+        // without a power, `subject_ods` means nothing, as before powers existed.
+        K::General if !mo.power.is_empty() && !mo.subject_ods.is_empty() => {
+            if !practice_active(m, &mo.subject_ods) {
+                return invalid(format!("{} is not an active practice", mo.subject_ods));
+            }
+            (Subject::None, Some(mo.subject_ods.clone()))
+        }
         K::General
         | K::AmendDeed
         | K::LinkFederation
@@ -336,6 +347,26 @@ fn subject_of(
     })
 }
 
+/// The names of the powers under which `partner` may propose now: for a power proposed
+/// by one practice's partners, under which they may propose for their own practice.
+pub fn powers_held(
+    partner: &PartnerId,
+    m: &Membership,
+    deed: Option<&pb::Deed>,
+    board: &OrdSet<PartnerId>,
+    chair: Option<&PartnerId>,
+) -> Vec<String> {
+    let own = m.partner(partner).map(|p| p.partner.practice_ods.clone());
+    powers(deed)
+        .into_iter()
+        .filter(|p| {
+            group_members(p.rule.proposers, &p.rule, m, own.as_deref(), board, chair)
+                .is_ok_and(|g| g.contains(partner))
+        })
+        .map(|p| p.name)
+        .collect()
+}
+
 /// Everything a proposal is checked against.
 pub(super) struct Proposal<'a> {
     pub id: EventId,
@@ -361,11 +392,49 @@ pub(super) fn open(
         Ok(DecisionKind::Unspecified) | Err(_) => return invalid("the motion has no known kind"),
         Ok(k) => k,
     };
-    let rule = rule_for(deed, kind);
+    let (rule, power) = if mo.power.is_empty() {
+        (rule_for(deed, kind), None)
+    } else {
+        if kind != DecisionKind::General {
+            return invalid("only a resolution (GENERAL) is made under a power");
+        }
+        if !mo.joint_motion.is_empty() {
+            return invalid("a network's vote on a joint motion cites no power");
+        }
+        match power_for(deed, &mo.power) {
+            Some(p) => (p.rule, Some(p.name)),
+            None => {
+                let names: Vec<String> = powers(deed).into_iter().map(|p| p.name).collect();
+                return invalid(format!(
+                    "the deed gives no power called {:?}; its powers: {}",
+                    mo.power,
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+            }
+        }
+    };
     let (subject, practice) = subject_of(kind, mo, m)?;
+    if let Some(name) = &power {
+        let one_practice = |g: Group| g == Group::PracticePartners;
+        if practice.is_none() && (one_practice(rule.proposers) || one_practice(rule.voters)) {
+            return invalid(format!(
+                "the power {name} is decided by one practice's partners: name the practice"
+            ));
+        }
+    }
     let proposers = group_members(rule.proposers, &rule, m, practice.as_deref(), board, chair)?;
     if !proposers.contains(&proposer) {
-        return Err(GovernanceError::NotAProposer(kind.as_str_name().into()));
+        return Err(match &power {
+            Some(name) => GovernanceError::NotEmpowered {
+                power: name.clone(),
+                held: powers_held(&proposer, m, deed, board, chair).join(", "),
+            },
+            None => GovernanceError::NotAProposer(kind.as_str_name().into()),
+        });
     }
     // A motion cannot open before it exists (an earlier `opens_at_ms` reads as its own
     // timestamp), nor more than MAX_OPENING_DELAY_MS after.
@@ -502,6 +571,7 @@ pub(super) fn open(
         final_at_ms,
         subject,
         practice,
+        power,
         candidates,
         tiebreak,
         seats,

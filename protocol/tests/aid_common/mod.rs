@@ -146,6 +146,7 @@ pub fn sessions(list: &[(u32, &str)]) -> Vec<pb::Session> {
 
 pub fn request_body(list: &[(u32, &str)], expires_at_ms: u64) -> Body {
     Body::AidRequest(pb::AidRequest {
+        papers: Vec::new(),
         role: "GP".into(),
         sessions: sessions(list),
         urgency: pb::Urgency::Urgent as i32,

@@ -1,0 +1,401 @@
+//! Papers: the files attached to motions and aid requests, and the partnership's
+//! agreement (docs/PROTOCOL.md §8.13, docs/NETWORK.md §9). A signed event carries each
+//! paper's SHA-256 and size; the bytes travel by the paper protocol, from any node of the
+//! network that holds them, and are checked against the hash before they are stored or
+//! served.
+//!
+//! The node wants every paper an event of its log names (a motion's, an aid request's,
+//! the agreement a deed names), fetches what it lacks a few at a time from its own
+//! network's nodes, and answers their requests; it never sends a paper to a node that is
+//! not an active practice of its network (a federation's nodes included). A partner's
+//! client hands the proposing node the bytes once the event naming them is stored
+//! ([`NodeCore::put_paper`]): bytes no event names are refused, so nothing can be parked
+//! on a node.
+
+use super::io::{Action, PaperStored};
+use super::peers::Offence;
+use super::status::NodeError;
+use super::{NodeCore, Store};
+use mutual_proto::v1 as pb;
+use mutual_protocol::id::EventId;
+use mutual_protocol::keys::PublicKey;
+use mutual_protocol::limits::MAX_PAPER_BYTES;
+use mutual_protocol::replica::Replica;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A paper's SHA-256.
+pub type PaperHash = [u8; 32];
+
+/// Papers fetched from peers at once. A paper is up to 16 MiB: two at a time keep a
+/// node's memory and its link modest while a long catch-up runs.
+pub const MAX_PAPER_FETCHES: usize = 2;
+
+/// How long before a paper that no connected peer held is asked for again, ms.
+pub const PAPER_RETRY_MS: u64 = 30_000;
+
+/// The most paper bytes a node stores unless its configuration says otherwise: 4 GiB,
+/// some 250 of the largest papers, far beyond what a partnership attaches in years.
+/// Beyond it the node fetches no more and refuses uploads, saying why.
+pub const DEFAULT_PAPER_STORE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A paper some event of the log names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// Its size as signed (unknown for an agreement named only by its hash).
+    pub size: Option<u64>,
+    /// Its name as signed.
+    pub name: String,
+    /// Its media type as signed.
+    pub media_type: String,
+    /// The events that name it, in fold order.
+    pub events: Vec<EventId>,
+}
+
+/// The papers a node holds and wants, and its fetches under way.
+#[derive(Debug, Default)]
+pub struct Papers {
+    held: BTreeMap<PaperHash, u64>,
+    wanted: BTreeMap<PaperHash, Wanted>,
+    /// The log's length when `wanted` was last read from it.
+    read_at: Option<usize>,
+    inflight: HashMap<u64, (PaperHash, PublicKey)>,
+    /// Peers asked for a paper that did not give it, and since when (monotonic ms).
+    tried: BTreeMap<PaperHash, (BTreeSet<PublicKey>, u64)>,
+    next_id: u64,
+    /// The store's limit in bytes.
+    limit: u64,
+    fetched: u64,
+    bad: u64,
+    served: u64,
+    refused: u64,
+}
+
+/// Every paper the log's events name, with who names it.
+pub fn wanted_by(r: &Replica) -> BTreeMap<PaperHash, Wanted> {
+    let mut out: BTreeMap<PaperHash, Wanted> = BTreeMap::new();
+    let mut add = |hash: &[u8], size: Option<u64>, name: &str, media: &str, ev: Option<EventId>| {
+        let Ok(h) = PaperHash::try_from(hash) else {
+            return;
+        };
+        let w = out.entry(h).or_insert_with(|| Wanted {
+            size,
+            name: name.to_string(),
+            media_type: media.to_string(),
+            events: Vec::new(),
+        });
+        if w.size.is_none() {
+            w.size = size;
+        }
+        if let Some(ev) = ev {
+            if !w.events.contains(&ev) {
+                w.events.push(ev);
+            }
+        }
+    };
+    let state = r.state();
+    for rec in state.governance().motions() {
+        for p in &rec.motion.papers {
+            add(
+                &p.sha256,
+                Some(p.size),
+                &p.name,
+                &p.media_type,
+                Some(rec.id),
+            );
+        }
+        if let Some(d) = &rec.motion.new_deed {
+            add(&d.agreement_hash, None, "agreement", "", Some(rec.id));
+        }
+    }
+    for req in state.aid().requests() {
+        for p in &req.papers {
+            add(
+                &p.sha256,
+                Some(p.size),
+                &p.name,
+                &p.media_type,
+                Some(req.id),
+            );
+        }
+    }
+    if let Some(d) = state.deed() {
+        add(&d.agreement_hash, None, "agreement", "", None);
+    }
+    out
+}
+
+/// A paper's SHA-256 in hex.
+pub fn hex_of(h: &PaperHash) -> String {
+    hex::encode(h)
+}
+
+impl Papers {
+    /// The papers a store holds, under a store limit of `limit` bytes.
+    pub fn new(held: Vec<(PaperHash, u64)>, limit: u64) -> Self {
+        Papers {
+            held: held.into_iter().collect(),
+            limit,
+            ..Default::default()
+        }
+    }
+
+    /// The papers held, with their sizes.
+    pub fn held(&self) -> &BTreeMap<PaperHash, u64> {
+        &self.held
+    }
+
+    /// Every paper the log names, as last read.
+    pub fn wanted(&self) -> &BTreeMap<PaperHash, Wanted> {
+        &self.wanted
+    }
+
+    /// Bytes held in all.
+    pub fn bytes_held(&self) -> u64 {
+        self.held.values().sum()
+    }
+
+    /// Fetches under way.
+    pub fn fetching(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Fills the paper counters of `m`.
+    pub fn count_into(&self, m: &mut super::Metrics) {
+        m.papers_fetched = self.fetched;
+        m.papers_rejected = self.bad;
+        m.papers_served = self.served;
+        m.papers_refused = self.refused;
+    }
+
+    /// Papers the log `r` names, and how many of them are held, read afresh if the log
+    /// has grown since the last reading.
+    pub fn counts(&self, r: &Replica) -> (usize, usize) {
+        let count = |w: &BTreeMap<PaperHash, Wanted>| {
+            (
+                w.len(),
+                w.keys().filter(|h| self.held.contains_key(*h)).count(),
+            )
+        };
+        if self.read_at == Some(r.len()) {
+            count(&self.wanted)
+        } else {
+            count(&wanted_by(r))
+        }
+    }
+
+    fn refresh(&mut self, r: &Replica) {
+        if self.read_at != Some(r.len()) {
+            self.wanted = wanted_by(r);
+            self.read_at = Some(r.len());
+        }
+    }
+
+    fn room_for(&self, size: u64) -> bool {
+        self.bytes_held().saturating_add(size) <= self.limit
+    }
+}
+
+/// Whether `bytes` are the paper `hash` names, of the size signed if known.
+fn matches(hash: &PaperHash, size: Option<u64>, bytes: &[u8]) -> bool {
+    bytes.len() as u64 <= MAX_PAPER_BYTES
+        && size.is_none_or(|s| s == bytes.len() as u64)
+        && Sha256::digest(bytes).as_slice() == hash
+}
+
+impl<S: Store> NodeCore<S> {
+    /// The papers held and wanted.
+    pub fn papers(&self) -> &Papers {
+        &self.papers
+    }
+
+    /// Asks connected nodes of the network for the papers the log names and this node
+    /// lacks, at most [`MAX_PAPER_FETCHES`] at a time, each from a peer not yet asked for
+    /// it since [`PAPER_RETRY_MS`]. Run by housekeeping.
+    pub(super) fn fetch_papers(&mut self) {
+        self.papers.refresh(&self.net.replica);
+        let now = self.now.mono_ms;
+        let m = self.net.replica.state().membership();
+        let peers: Vec<PublicKey> = self
+            .connected
+            .iter()
+            .filter(|p| **p != self.me && m.is_active_practice_node(p))
+            .copied()
+            .collect();
+        let p = &mut self.papers;
+        p.tried
+            .retain(|_, (_, since)| now < since.saturating_add(PAPER_RETRY_MS));
+        let missing: Vec<(PaperHash, Option<u64>)> = p
+            .wanted
+            .iter()
+            .filter(|(h, _)| !p.held.contains_key(*h))
+            .filter(|(h, _)| !p.inflight.values().any(|(f, _)| f == *h))
+            .map(|(h, w)| (*h, w.size))
+            .collect();
+        for (hash, size) in missing {
+            if p.inflight.len() >= MAX_PAPER_FETCHES {
+                break;
+            }
+            if !p.room_for(size.unwrap_or(0)) {
+                continue;
+            }
+            let tried = p.tried.get(&hash).map(|(t, _)| t);
+            let Some(peer) = peers
+                .iter()
+                .find(|q| tried.is_none_or(|t| !t.contains(*q)))
+                .copied()
+            else {
+                continue;
+            };
+            p.next_id += 1;
+            let id = p.next_id;
+            p.inflight.insert(id, (hash, peer));
+            self.out.push(Action::PaperRequest {
+                peer,
+                id,
+                req: pb::PaperRequest {
+                    sha256: hash.to_vec(),
+                },
+            });
+        }
+    }
+
+    fn tried(&mut self, hash: PaperHash, peer: PublicKey) {
+        let now = self.now.mono_ms;
+        self.papers
+            .tried
+            .entry(hash)
+            .or_insert_with(|| (BTreeSet::new(), now))
+            .0
+            .insert(peer);
+    }
+
+    /// A peer's answer to paper request `id`: bytes that match the hash are stored; bytes
+    /// that do not are dropped and the peer penalised.
+    pub(super) fn on_paper_response(&mut self, id: u64, resp: Option<pb::PaperResponse>) {
+        let Some((hash, peer)) = self.papers.inflight.remove(&id) else {
+            return;
+        };
+        let Some(resp) = resp.filter(|r| r.status == pb::PaperStatus::Here as i32) else {
+            self.tried(hash, peer);
+            return;
+        };
+        let Some(w) = self.papers.wanted.get(&hash).cloned() else {
+            return;
+        };
+        if !matches(&hash, w.size, &resp.data) {
+            self.papers.bad += 1;
+            tracing::warn!(%peer, paper = %hex_of(&hash), "a peer sent bytes that are not the paper named; not stored");
+            self.tried(hash, peer);
+            self.punish(peer, Offence::BadPaper);
+            return;
+        }
+        if self.papers.held.contains_key(&hash) || !self.papers.room_for(w.size.unwrap_or(0)) {
+            return;
+        }
+        match self.net.store.put_paper(&hash, &resp.data) {
+            Ok(()) => {
+                self.papers.held.insert(hash, resp.data.len() as u64);
+                self.papers.fetched += 1;
+                tracing::info!(paper = %hex_of(&hash), name = %w.name, "paper fetched");
+            }
+            Err(e) => tracing::warn!(error = %e, "a fetched paper could not be stored"),
+        }
+    }
+
+    /// A peer asks for a paper: only a node of an active practice of this network gets
+    /// it, and only if it is one the log names.
+    pub(super) fn on_paper_request(&mut self, from: PublicKey, req: pb::PaperRequest, token: u64) {
+        let member = self
+            .net
+            .replica
+            .state()
+            .membership()
+            .is_active_practice_node(&from);
+        let refused = pb::PaperResponse {
+            status: pb::PaperStatus::Refused as i32,
+            data: Vec::new(),
+        };
+        let resp = if !member {
+            self.papers.refused += 1;
+            tracing::info!(peer = %from, "a paper asked for by a node outside the network: refused");
+            refused
+        } else if !self.allow_request(from) {
+            refused
+        } else {
+            let held = PaperHash::try_from(req.sha256.as_slice())
+                .ok()
+                .filter(|h| self.papers.held.contains_key(h));
+            match held.map(|h| self.net.store.paper(&h)) {
+                Some(Ok(Some(data))) => {
+                    self.papers.served += 1;
+                    pb::PaperResponse {
+                        status: pb::PaperStatus::Here as i32,
+                        data,
+                    }
+                }
+                _ => pb::PaperResponse {
+                    status: pb::PaperStatus::NotHeld as i32,
+                    data: Vec::new(),
+                },
+            }
+        };
+        self.out.push(Action::PaperRespond { token, resp });
+    }
+
+    /// Takes a paper's bytes from a local user: refused unless some event of the log
+    /// names exactly these bytes (by hash, and by size where signed) and the store has
+    /// room; stored durably before the answer.
+    pub(super) fn put_paper(&mut self, bytes: &[u8]) -> Result<PaperStored, NodeError> {
+        if bytes.len() as u64 > MAX_PAPER_BYTES {
+            return Err(NodeError::Refused(format!(
+                "the file is {} bytes; a paper has at most {MAX_PAPER_BYTES}",
+                bytes.len()
+            )));
+        }
+        let hash: PaperHash = Sha256::digest(bytes).into();
+        self.papers.refresh(&self.net.replica);
+        let stored = |already| PaperStored {
+            sha256: hex_of(&hash),
+            size: bytes.len() as u64,
+            already,
+        };
+        if self.papers.held.contains_key(&hash) {
+            return Ok(stored(true));
+        }
+        let Some(w) = self.papers.wanted.get(&hash) else {
+            return Err(NodeError::Refused(format!(
+                "no event of this partnership names a paper with SHA-256 {}; attach the file \
+                 to a motion or an aid request (`--attach`) and it is sent after the event",
+                hex_of(&hash)
+            )));
+        };
+        if w.size.is_some_and(|s| s != bytes.len() as u64) {
+            return Err(NodeError::Refused(format!(
+                "the paper {} was signed as {} bytes; this file has {}",
+                w.name,
+                w.size.unwrap_or_default(),
+                bytes.len()
+            )));
+        }
+        if !self.papers.room_for(bytes.len() as u64) {
+            return Err(NodeError::Refused(format!(
+                "the node's paper store is full ({} of {} bytes); raise paper_store_bytes in \
+                 its configuration",
+                self.papers.bytes_held(),
+                self.papers.limit
+            )));
+        }
+        self.net.store.put_paper(&hash, bytes)?;
+        self.papers.held.insert(hash, bytes.len() as u64);
+        Ok(stored(false))
+    }
+
+    /// A paper's bytes, if held.
+    pub(super) fn read_paper(&self, hash: &PaperHash) -> Result<Option<Vec<u8>>, NodeError> {
+        if !self.papers.held.contains_key(hash) {
+            return Ok(None);
+        }
+        Ok(self.net.store.paper(hash)?)
+    }
+}
