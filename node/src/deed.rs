@@ -117,7 +117,7 @@ fn group_from_name(name: &str) -> Option<Group> {
 pub fn group_words(g: Group) -> &'static str {
     match g {
         Group::AllPartners | Group::Unspecified => "all partners",
-        Group::PracticePartners => "the partners of the practice concerned",
+        Group::PracticePartners => "the practice's partners",
         Group::Board => "the board",
         Group::Chair => "the chair",
     }
@@ -376,6 +376,12 @@ pub struct RuleText {
     pub voting: String,
     /// Who recuses.
     pub recusal: String,
+    /// The quorum, short: "50%" (", abstentions count").
+    #[serde(default)]
+    pub quorum: String,
+    /// The threshold, short: "75% of votes cast", "50% of the electorate".
+    #[serde(default)]
+    pub threshold: String,
 }
 
 impl RuleText {
@@ -436,6 +442,24 @@ fn rule_text(label: String, r: &deed::Rule) -> RuleText {
             (false, false) => "no one recuses",
         }
         .into(),
+        quorum: format!(
+            "{}{}",
+            percent(r.quorum_bp),
+            if r.abstentions_count {
+                " (abstentions count)"
+            } else {
+                ""
+            }
+        ),
+        threshold: format!(
+            "{} of {}",
+            percent(r.threshold_bp),
+            if r.of_electorate {
+                "the electorate"
+            } else {
+                "votes cast"
+            }
+        ),
     }
 }
 
@@ -548,11 +572,12 @@ impl DeedText {
 
     /// The rules and powers as a table: one row per kind and per power, with a header.
     pub fn table(&self) -> Vec<String> {
-        let mut rows: Vec<[String; 6]> = vec![[
+        let mut rows: Vec<[String; 7]> = vec![[
             "decision".into(),
             "proposed by".into(),
             "decided by".into(),
-            "counted".into(),
+            "quorum".into(),
+            "passes with".into(),
             "voting".into(),
             "recusal".into(),
         ]];
@@ -561,9 +586,13 @@ impl DeedText {
                 label,
                 r.proposers.clone(),
                 r.voters.clone(),
-                r.counted.clone(),
+                r.quorum.clone(),
+                r.threshold.clone(),
                 r.voting.clone(),
-                r.recusal.clone(),
+                r.recusal
+                    .trim_end_matches(" recuses")
+                    .trim_end_matches(" recuse")
+                    .to_string(),
             ]
         };
         rows.extend(self.rules.iter().map(|r| row(r.kind.clone(), r)));
@@ -572,7 +601,7 @@ impl DeedText {
                 .iter()
                 .map(|p| row(format!("power {}", p.rule.kind), &p.rule)),
         );
-        let widths: Vec<usize> = (0..6)
+        let widths: Vec<usize> = (0..7)
             .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
             .collect();
         rows.iter()

@@ -46,6 +46,9 @@ fn the_demo_founds_admits_votes_aids_restarts_federates_and_its_stores_verify() 
     let summary = demo(&dir, 13);
     assert_eq!(summary["converged"], true, "{summary}");
     assert_eq!(summary["admitted"], true, "{summary}");
+    // The admission motion's due-diligence report, and the agreement, on every node.
+    assert_eq!(summary["papers_everywhere"], true, "{summary}");
+    assert_eq!(summary["due_diligence"].as_str().map(str::len), Some(64));
     // The partners govern themselves: twelve founders, three candidates in each of four
     // localities, elect a board with exactly one seat per locality and a chair, by ranked
     // ballots with a proxy and a declaration of interest; the new practice's first partner

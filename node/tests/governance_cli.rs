@@ -12,114 +12,11 @@
 
 mod common;
 
-use common::{ok, s, start, stop, DEMO_PASSPHRASE};
-use mutual_node::api::{MemberView, MotionView};
+use common::partners::*;
+use common::{ok, s, start, stop};
 use mutual_node::client::Client;
 use mutual_node::daemon::FileConfig;
-use mutual_node::keystore::PASSPHRASE_ENV;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Runs `mutual args` from `cwd` with `env`, as a partner on their own machine.
-fn partner_cmd(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mutual"));
-    c.current_dir(cwd)
-        .args(args)
-        .env(PASSPHRASE_ENV, DEMO_PASSPHRASE)
-        .env("HOME", cwd)
-        // Times are shown in the machine's zone; the assertions below read UTC.
-        .env("TZ", "UTC")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("runs")
-}
-
-fn succeeds(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = partner_cmd(cwd, args, env);
-    assert!(
-        out.status.success(),
-        "mutual {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = partner_cmd(cwd, args, env);
-    assert!(!out.status.success(), "mutual {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn events(dir: &Path) -> u64 {
-    common::status(dir).expect("status")["events"]
-        .as_u64()
-        .expect("count")
-}
-
-fn members_of(dir: &Path) -> Vec<MemberView> {
-    Client::of(dir)
-        .expect("client")
-        .get("/members")
-        .expect("members")
-}
-
-fn motions(dir: &Path) -> Vec<MotionView> {
-    Client::of(dir)
-        .expect("client")
-        .get("/motions")
-        .expect("motions")
-}
-
-fn motion(dir: &Path, id: &str) -> MotionView {
-    Client::of(dir)
-        .expect("client")
-        .get(&format!("/motions/{id}"))
-        .expect("motion")
-}
-
-/// Waits (at most `secs`) until `done` holds.
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Time passes: once every ballot is witnessed on every node, every node is stopped, its
-/// clock moved on by `minutes`, and started again.
-fn pass_time(dirs: &[PathBuf], nodes: &mut Vec<std::process::Child>, minutes: i64) {
-    for d in dirs {
-        wait_for("every ballot witnessed", 120, || {
-            motions(d)
-                .iter()
-                .all(|m| m.closed || m.tally.unwitnessed == 0)
-        });
-    }
-    for n in nodes.drain(..) {
-        stop(n);
-    }
-    for d in dirs {
-        let mut c = FileConfig::read(d).expect("config");
-        c.clock_offset_ms += minutes * 60_000;
-        c.write(d).expect("config");
-    }
-    for d in dirs {
-        nodes.push(start(d));
-    }
-}
-
-fn propose(cwd: &Path, url: &str, ks: &Path, args: &[&str]) -> String {
-    let mut all = vec!["motion", "propose", "--node", url, "--keystore", s(ks)];
-    all.extend_from_slice(args);
-    all.push("--json");
-    let out = succeeds(cwd, &all, &[]);
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    v["id"].as_str().expect("id").to_string()
-}
+use std::path::PathBuf;
 
 #[test]
 fn partners_decide_everything_the_deed_allows_from_their_own_machines() {

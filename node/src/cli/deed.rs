@@ -85,7 +85,11 @@ fn print_deed(v: &api::DeedView) {
     }
     let office = |name: &str, holders: String, term_in_deed: &str, t: &api::TermView| {
         println!("{name}: {holders}");
-        println!("  term in the deed: {term_in_deed}; {}", t.words());
+        if t.ends.is_some() || t.lapsed.is_some() {
+            println!("  term: {term_in_deed}; {}", t.words());
+        } else {
+            println!("  term: {term_in_deed}");
+        }
     };
     office(
         "board",

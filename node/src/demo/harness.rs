@@ -467,6 +467,22 @@ impl Demo {
         })
     }
 
+    /// Whether practice `i`'s node holds the paper `sha256`.
+    pub(super) fn holds(&self, i: usize, sha256: &str) -> bool {
+        self.practices[i]
+            .client()
+            .and_then(|c| c.get::<crate::api::PapersView>("/papers"))
+            .is_ok_and(|v| v.papers.iter().any(|p| p.sha256 == sha256 && p.held))
+    }
+
+    /// Whether practice `i`'s node holds every paper its log names.
+    pub(super) fn holds_all(&self, i: usize) -> bool {
+        self.practices[i]
+            .client()
+            .and_then(|c| c.get::<crate::api::PapersView>("/papers"))
+            .is_ok_and(|v| v.held == v.named)
+    }
+
     pub(super) fn aid_on(&self, i: usize) -> Result<AidView> {
         self.practices[i].client()?.get("/aid")
     }

@@ -119,6 +119,11 @@ pub struct Summary {
     pub admission_motion: String,
     /// Whether the invited practice ended as an active member.
     pub admitted: bool,
+    /// The due-diligence paper the admission motion carried (its SHA-256), and whether
+    /// every node of the partnership, the admitted one included, holds it checked.
+    pub due_diligence: String,
+    /// Whether every node holds every paper the log names (the agreement included).
+    pub papers_everywhere: bool,
     /// The aid agreement made.
     pub agreement: String,
     /// The node killed and restarted, and whether it caught up.

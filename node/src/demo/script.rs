@@ -66,6 +66,17 @@ impl Demo {
             self.practices[0].name
         ));
         self.start(0)?;
+        self.mutual(&[
+            "paper",
+            "put",
+            "--dir",
+            Self::path(&self.practices[0].dir),
+            Self::path(&dir.join("agreement.txt")),
+        ])?;
+        self.say(
+            "the founding node is given the agreement's file: a paper the deed names by its \
+             hash, which every node fetches from its peers and checks",
+        );
         let bootstrap = self.practices[0].address();
         for i in 1..founders {
             let d = Self::path(&self.practices[i].dir).to_string();
@@ -117,6 +128,9 @@ impl Demo {
 
         let first_key = self.new_keystore(new)?;
         let first_partner = format!("{}={first_key}", self.practices[new].partner);
+        let report = dir.join(format!("due-diligence-{}.pdf", self.practices[new].ods));
+        std::fs::write(&report, due_diligence(&self.practices[new].name))?;
+        let report_arg = Self::path(&report).to_string();
         let joining = &self.practices[new];
         let admit = self.propose(
             "admit-practice",
@@ -132,12 +146,22 @@ impl Demo {
                 &joining.node_key,
                 "--first-partner",
                 &first_partner,
+                "--attach",
+                &report_arg,
             ],
         )?;
         self.say(&format!(
-            "the motion names the practice's first partner, {}, with the key she made",
-            self.practices[new].partner
+            "the motion names the practice's first partner, {}, with the key she made, and \
+             carries the due-diligence report ({}): the motion holds its SHA-256 and size, so \
+             every vote is bound to that version",
+            self.practices[new].partner,
+            report.display()
         ));
+        let due_diligence = self.motion_on(0, &admit)?.papers[0].sha256.clone();
+        self.wait("every member node to hold the report", || {
+            Ok((0..founders).all(|i| self.holds(i, &due_diligence)))
+        })?;
+        self.say("every member's node fetched the report from a peer and checked its hash");
         for i in 0..founders {
             // With four or more partners one votes against: 75% of votes cast still passes.
             let choice = if founders >= 4 && i == founders - 1 {
@@ -317,9 +341,22 @@ impl Demo {
             self.say(l);
         }
         self.say(&format!(
-            "{} is a member now; its node signs its first event",
+            "{} is a member now; its node signs its first event, and fetches the papers \
+             the log names from its peers",
             self.practices[new].name
         ));
+        self.wait("the admitted practice to hold the papers", || {
+            Ok(self.holds(new, &due_diligence))
+        })?;
+        let listed = self.mutual(&[
+            "paper",
+            "list",
+            "--dir",
+            Self::path(&self.practices[new].dir),
+        ])?;
+        for l in listed.lines() {
+            self.say(l.trim());
+        }
         let (board, chair) = self.governed(&votes)?;
         let acceded = self.accede(new)?;
         let later = date_after(crate::now_ms(), 10);
@@ -355,6 +392,8 @@ impl Demo {
         }
         let converged = converged && hashes.len() == n;
         let admitted_everywhere = (0..n).all(|i| admitted(self, i).unwrap_or(false));
+        let papers_everywhere = (0..n).all(|i| self.holds_all(i));
+        self.say(&format!("every paper on every node: {papers_everywhere}"));
         self.say(&format!("converged: {converged}"));
         self.say(&format!(
             "federation {fed}: live {}, agreement binding {}, joint motion {}, its log agreed \
@@ -376,6 +415,8 @@ impl Demo {
             network,
             admission_motion: admit,
             admitted: admitted_everywhere,
+            due_diligence,
+            papers_everywhere,
             agreement,
             restarted: self.practices[victim].name.clone(),
             board,
@@ -385,4 +426,14 @@ impl Demo {
             federation,
         })
     }
+}
+
+/// A due-diligence report as the demo attaches it: a small PDF.
+fn due_diligence(practice: &str) -> Vec<u8> {
+    format!(
+        "%PDF-1.4\n% Due diligence: {practice}\n1 0 obj << /Type /Catalog >> endobj\n\
+         % Performance: QOF 98%, CQC good. Finances: accounts to March, audited.\n\
+         % Ethos: interviewed by three partners.\n%%EOF\n"
+    )
+    .into_bytes()
 }

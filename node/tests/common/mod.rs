@@ -1,6 +1,8 @@
 //! Helpers shared by the tests that drive the `mutual` binary as separate processes.
 #![allow(dead_code)]
 
+pub mod partners;
+
 use mutual_node::client::Client;
 use mutual_node::keystore::PASSPHRASE_ENV;
 use std::path::Path;

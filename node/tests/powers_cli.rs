@@ -1,0 +1,374 @@
+//! Decisions at the level the deed sets, with the papers in front of the voters, through
+//! the real binary across separate node processes, each partner signing from a directory
+//! with no node data (docs/GOVERNANCE.md §2.5, §8.2; docs/PROTOCOL.md §8.13):
+//! a board resolution under a listed power decided by the board alone; a practice's own
+//! matter decided by its partners alone; an amendment that gives a power to all partners
+//! and sets a board term, after which the next resolution is counted that way and the
+//! board's seats lapse with `deed show` saying an election is due; the demo's
+//! due-diligence report on every node, the practice admitted later included. And the
+//! refusal, before anything is signed, of a power that does not exist, a practice not
+//! named, a proposer who does not hold the power, a file over the size limit.
+
+mod common;
+
+use common::partners::*;
+use common::{ok, raw, s, start};
+use mutual_node::api::{Amendment, DeedView, PapersView};
+use mutual_node::client::Client;
+use mutual_node::daemon::FileConfig;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+fn deed_of(dir: &Path) -> DeedView {
+    Client::of(dir).expect("client").get("/deed").expect("deed")
+}
+
+fn papers_of(dir: &Path) -> PapersView {
+    Client::of(dir)
+        .expect("client")
+        .get("/papers")
+        .expect("papers")
+}
+
+#[test]
+fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    let summary: serde_json::Value = serde_json::from_str(&ok(&[
+        "demo",
+        "--practices",
+        "3",
+        "--dir",
+        s(&dir),
+        "--timeout",
+        "120",
+        "--json",
+    ]))
+    .expect("JSON");
+    // The admission motion carried a due-diligence report; every node holds every paper,
+    // the practice admitted by that motion included.
+    assert_eq!(summary["papers_everywhere"], true, "{summary}");
+    let report = summary["due_diligence"].as_str().expect("hash").to_string();
+    assert_eq!(report.len(), 64);
+    let dirs: Vec<PathBuf> = (1..=3).map(|i| dir.join(format!("practice-{i}"))).collect();
+    let laptop = tmp.path().join("laptop");
+    std::fs::create_dir_all(&laptop).expect("laptop");
+    let lap = laptop.as_path();
+    let ks: Vec<PathBuf> = (1..=3)
+        .map(|i| dir.join("partners").join(format!("partner-{i}.keystore")))
+        .collect();
+    let urls: Vec<String> = dirs
+        .iter()
+        .map(|d| format!("http://{}", FileConfig::read(d).expect("config").api))
+        .collect();
+    let env: Vec<[(&str, &str); 1]> = urls.iter().map(|u| [("MUTUAL_NODE", u.as_str())]).collect();
+    let mut nodes: Vec<_> = dirs.iter().map(|d| start(d)).collect();
+    let (amara, ben, chloe) = ("Dr Amara Okafor", "Dr Ben Hughes", "Dr Chloe Patel");
+    let ods3 = members_of(&dirs[0])
+        .iter()
+        .find(|p| p.partners.iter().any(|x| x.name == chloe))
+        .expect("the admitted practice")
+        .ods
+        .clone();
+    // The demo elected one North partner to the board (before the South practice was
+    // admitted): `on` is that partner, `off` the other founder.
+    let board = deed_of(&dirs[0]).board;
+    let on = match board.as_slice() {
+        [one] if *one == format!("{amara} (North)") => 0,
+        [one] if *one == format!("{ben} (North)") => 1,
+        other => panic!("one North partner on the board: {other:?}"),
+    };
+    let off = 1 - on;
+
+    // ---- 1. The report, from the node of the practice admitted after it was attached:
+    // a download, never a page, and the bytes the motion's hash names.
+    let saved = laptop.join("report.pdf");
+    let out = succeeds(
+        lap,
+        &["paper", "get", &report[..8], "--out", s(&saved)],
+        &env[2],
+    );
+    assert!(out.contains("SHA-256 checked"), "{out}");
+    let bytes = std::fs::read(&saved).expect("saved");
+    assert_eq!(hex::encode(Sha256::digest(&bytes)), report);
+    let api = FileConfig::read(&dirs[2]).expect("config").api;
+    let answer = raw(&api, &api, "GET", &format!("/papers/{report}"), b"", "");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let head = answer.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{answer}"
+    );
+    assert!(head.contains("content-disposition: attachment; filename=\"due-diligence-"));
+    assert!(head.contains("x-content-type-options: nosniff"));
+
+    // ---- 2. Mistakes are refused before anything is signed: nothing is stored.
+    let big = laptop.join("scan.pdf");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(mutual_protocol::limits::MAX_PAPER_BYTES + 1))
+        .expect("a file one byte over the limit");
+    let before = events(&dirs[0]);
+    for (who, args, says) in [
+        (
+            off,
+            vec!["--power", "operational-spending"],
+            "the powers they hold: practice-matter",
+        ),
+        (
+            on,
+            vec!["--power", "buy-a-boat"],
+            "no power called \"buy-a-boat\"",
+        ),
+        (2, vec!["--power", "practice-matter"], "name the practice"),
+        (
+            off,
+            vec!["--power", "practice-matter", "--practice", &ods3],
+            "does not let this partner propose under the power practice-matter",
+        ),
+        (on, vec!["--attach", s(&big)], "over the limit"),
+    ] {
+        let mut all = vec![
+            "motion",
+            "propose",
+            "--keystore",
+            s(&ks[who]),
+            "--kind",
+            "resolution",
+            "--title",
+            "A mistake",
+        ];
+        all.extend_from_slice(&args);
+        let e = fails(lap, &all, &env[who]);
+        assert!(e.contains(says), "{args:?}: {e}");
+    }
+    assert_eq!(events(&dirs[0]), before, "nothing was signed or stored");
+
+    // ---- 3. The board spends under its power, with the quote attached: only the board
+    // votes. A practice decides its own matter: only its partners vote.
+    let quote = laptop.join("defibrillator-quote.pdf");
+    std::fs::write(&quote, b"%PDF-1.4 quote: two defibrillators, 2,400 GBP\n").expect("quote");
+    let spend = propose(
+        lap,
+        &urls[on],
+        &ks[on],
+        &[
+            "--kind",
+            "resolution",
+            "--power",
+            "operational-spending",
+            "--title",
+            "Two defibrillators",
+            "--attach",
+            s(&quote),
+            "--voting-minutes",
+            "10",
+        ],
+    );
+    let m = motion(&dirs[0], &spend);
+    assert_eq!(m.power.as_deref(), Some("operational-spending"));
+    assert_eq!(
+        (m.decided_by.as_str(), m.tally.electorate),
+        ("the board", 1)
+    );
+    assert_eq!(m.papers.len(), 1);
+    wait_for("the quote on every node", 60, || {
+        dirs.iter().all(|d| motion(d, &spend).papers[0].held)
+    });
+    let e = fails(
+        lap,
+        &["vote", "--keystore", s(&ks[0]), &spend[..8], "for"],
+        &env[0],
+    );
+    assert!(e.contains("not in this motion's electorate"), "{e}");
+    succeeds(
+        lap,
+        &["vote", "--keystore", s(&ks[1]), &spend[..8], "for"],
+        &env[1],
+    );
+    let own = propose(
+        lap,
+        &urls[2],
+        &ks[2],
+        &[
+            "--kind",
+            "resolution",
+            "--power",
+            "practice-matter",
+            "--practice",
+            &ods3,
+            "--title",
+            "Open on Saturday mornings",
+            "--voting-minutes",
+            "10",
+        ],
+    );
+    let m = motion(&dirs[0], &own);
+    assert_eq!(
+        (m.practice.as_deref(), m.tally.electorate),
+        (Some(ods3.as_str()), 1)
+    );
+    let e = fails(
+        lap,
+        &["vote", "--keystore", s(&ks[1]), &own[..8], "against"],
+        &env[1],
+    );
+    assert!(e.contains("not in this motion's electorate"), "{e}");
+    succeeds(
+        lap,
+        &["vote", "--keystore", s(&ks[2]), &own[..8], "for"],
+        &env[2],
+    );
+
+    // ---- 4. The partners take spending back from the board and give the board a term;
+    // then elect a board under the new deed.
+    let deed_file = laptop.join("deed.toml");
+    std::fs::write(
+        &deed_file,
+        format!(
+            "[deed]\ngrace_period_minutes = 5\nmin_voting_minutes = 1\nmax_proxies_per_holder = 1\n\
+             agreement = {:?}\nboard_term_minutes = 30\n\n[[deed.power]]\n\
+             name = \"operational-spending\"\nproposers = \"all-partners\"\nvoters = \"all-partners\"\n",
+            dir.join("agreement.txt")
+        ),
+    )
+    .expect("deed");
+    let amend = propose(
+        lap,
+        &urls[0],
+        &ks[0],
+        &[
+            "--kind",
+            "amend-deed",
+            "--title",
+            "Spending for all partners; three-year board terms",
+            "--deed",
+            s(&deed_file),
+            "--voting-minutes",
+            "10",
+        ],
+    );
+    let election = propose(
+        lap,
+        &urls[0],
+        &ks[0],
+        &[
+            "--kind",
+            "elect-board",
+            "--title",
+            "Board 2028",
+            "--per-locality",
+            "--candidate",
+            ben,
+            "--candidate",
+            chloe,
+            "--voting-minutes",
+            "11",
+        ],
+    );
+    for i in 0..3 {
+        succeeds(
+            lap,
+            &["vote", "--keystore", s(&ks[i]), &amend[..8], "for"],
+            &env[i],
+        );
+        succeeds(
+            lap,
+            &[
+                "vote",
+                "--keystore",
+                s(&ks[i]),
+                &election[..8],
+                "--rank",
+                &format!("{ben},{chloe}"),
+            ],
+            &env[i],
+        );
+    }
+    pass_time(&dirs, &mut nodes, 20);
+    for d in &dirs {
+        wait_for("every motion closed", 120, || {
+            [&spend, &own, &amend, &election]
+                .iter()
+                .all(|id| motion(d, id).closed)
+        });
+    }
+    for (id, electorate) in [(&spend, 1), (&own, 1), (&amend, 3)] {
+        let m = motion(&dirs[2], id);
+        assert_eq!(m.standing, "passed", "{}: {m:?}", m.title);
+        assert_eq!(m.tally.electorate, electorate, "{}", m.title);
+    }
+    let deed = deed_of(&dirs[1]);
+    let mut board = deed.board.clone();
+    board.sort();
+    assert_eq!(
+        board,
+        [format!("{ben} (North)"), format!("{chloe} (South)")]
+    );
+    assert!(
+        deed.board_term.ends.is_some() && !deed.board_term.election_due,
+        "{deed:?}"
+    );
+    let spending = deed
+        .deed
+        .powers
+        .iter()
+        .find(|p| p.rule.kind == "operational-spending")
+        .expect("the power");
+    assert_eq!(spending.rule.voters, "all partners");
+    let history: Vec<Amendment> = Client::of(&dirs[2])
+        .expect("client")
+        .get("/deed/history")
+        .expect("history");
+    assert_eq!(history.len(), 1);
+    let changes = history[0].changes.join("\n");
+    for want in [
+        "- power operational-spending: proposed by the board",
+        "+ power operational-spending: proposed by all partners",
+        "+ board's term: 30 min",
+    ] {
+        assert!(changes.contains(want), "{want:?} in {changes}");
+    }
+    let shown = succeeds(lap, &["deed", "history"], &env[0]);
+    assert!(shown.contains("Spending for all partners"), "{shown}");
+
+    // ---- 5. The next spending resolution is for all partners.
+    let next = propose(
+        lap,
+        &urls[off],
+        &ks[off],
+        &[
+            "--kind",
+            "resolution",
+            "--power",
+            "operational-spending",
+            "--title",
+            "A new phone system",
+        ],
+    );
+    let m = motion(&dirs[1], &next);
+    assert_eq!(
+        (m.decided_by.as_str(), m.tally.electorate),
+        ("all partners", 3)
+    );
+
+    // ---- 6. The board's term ends: its seats lapse on every node, and an election is due.
+    pass_time(&dirs, &mut nodes, 40);
+    for d in &dirs {
+        wait_for("the board's seats to lapse", 120, || {
+            let v = deed_of(d);
+            v.board.is_empty() && v.board_term.election_due && v.board_term.lapsed.is_some()
+        });
+    }
+    let shown = succeeds(lap, &["deed", "show"], &env[2]);
+    assert!(shown.contains("power operational-spending"), "{shown}");
+    assert!(shown.contains("board: none in office"), "{shown}");
+    assert!(shown.contains("an election is due"), "{shown}");
+    let status = succeeds(lap, &["status"], &env[1]);
+    assert!(status.contains("election due board"), "{status}");
+    let listed = succeeds(lap, &["paper", "list"], &env[2]);
+    assert!(listed.contains("defibrillator-quote.pdf"), "{listed}");
+    assert_eq!(papers_of(&dirs[2]).held, papers_of(&dirs[2]).named);
+    for n in nodes {
+        common::stop(n);
+    }
+}
