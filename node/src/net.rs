@@ -23,7 +23,7 @@ use std::io;
 
 /// The sync protocol's name.
 pub const SYNC_PROTOCOL: &str = "/mutual/sync/1";
-/// The paper protocol's name (docs/NETWORK.md §9).
+/// The paper protocol's name (docs/NETWORK.md §10).
 pub const PAPER_PROTOCOL: &str = "/mutual/paper/1";
 /// Largest paper request read from a peer, in bytes: a 32-byte hash and its framing.
 pub const MAX_PAPER_REQUEST_BYTES: usize = 64;

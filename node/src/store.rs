@@ -61,7 +61,7 @@ const FORMAT_PREFIX: &str = "mutual-store ";
 const MANIFEST_FILE: &str = "MANIFEST";
 const LOG_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
-/// Papers (docs/NETWORK.md §9), one file each, named by the hex of its SHA-256.
+/// Papers (docs/NETWORK.md §10), one file each, named by the hex of its SHA-256.
 const PAPERS_DIR: &str = "papers";
 const META_NETWORK: &[u8] = b"network";
 const META_SNAPSHOT: &[u8] = b"snapshot";

@@ -1,4 +1,4 @@
-//! Papers in the node's core (docs/NETWORK.md §9), with no network or disk: a paper a
+//! Papers in the node's core (docs/NETWORK.md §10), with no network or disk: a paper a
 //! motion names is fetched from a peer of the network and checked against its hash;
 //! bytes that do not match are not stored and their sender is penalised, then banned;
 //! a node outside the network is refused; an upload no event names, or one past the

@@ -1,4 +1,4 @@
-//! `/papers`: the files events name (docs/PROTOCOL.md §8.13, docs/NETWORK.md §9).
+//! `/papers`: the files events name (docs/PROTOCOL.md §8.13, docs/NETWORK.md §10).
 //! `GET /papers` lists them with whether this node holds each; `GET /papers/{sha256}`
 //! (or a prefix of it) serves one as a download, never as a page; `PUT /papers` takes a
 //! paper's bytes from a partner's client once an event naming them is stored. Like

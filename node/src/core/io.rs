@@ -92,7 +92,7 @@ pub enum Input {
     },
     /// A peer's request could not be read.
     MalformedRequest(PublicKey),
-    /// A peer asks for a paper (docs/NETWORK.md §9); answer with [`Action::PaperRespond`]
+    /// A peer asks for a paper (docs/NETWORK.md §10); answer with [`Action::PaperRespond`]
     /// for `token`.
     PaperRequest {
         /// The peer.

@@ -94,7 +94,7 @@ pub struct CoreConfig {
     pub bootstrap: Vec<(PublicKey, String)>,
     /// A planted defect (simulator tests only).
     pub defect: Option<Defect>,
-    /// The most paper bytes the node stores (docs/NETWORK.md §9).
+    /// The most paper bytes the node stores (docs/NETWORK.md §10).
     pub paper_store_bytes: u64,
 }
 

@@ -1,5 +1,5 @@
 //! Papers: the files attached to motions and aid requests, and the partnership's
-//! agreement (docs/PROTOCOL.md §8.13, docs/NETWORK.md §9). A signed event carries each
+//! agreement (docs/PROTOCOL.md §8.13, docs/NETWORK.md §10). A signed event carries each
 //! paper's SHA-256 and size; the bytes travel by the paper protocol, from any node of the
 //! network that holds them, and are checked against the hash before they are stored or
 //! served.

@@ -33,7 +33,7 @@ pub enum Offence {
     RateLimited,
     /// Gossiped an event provably by a key the network does not know.
     UnknownAuthor,
-    /// Sent bytes as a paper that are not the paper asked for (docs/NETWORK.md §9).
+    /// Sent bytes as a paper that are not the paper asked for (docs/NETWORK.md §10).
     BadPaper,
 }
 

@@ -112,7 +112,7 @@ pub struct Status {
     /// docs/GOVERNANCE.md §8.2).
     #[serde(default)]
     pub elections_due: Vec<String>,
-    /// Papers the log names (docs/NETWORK.md §9).
+    /// Papers the log names (docs/NETWORK.md §10).
     #[serde(default)]
     pub papers_named: usize,
     /// Of those, held here; the rest are being fetched from peers.

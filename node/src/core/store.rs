@@ -161,7 +161,7 @@ pub trait Store: Send {
     /// Makes everything written so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
     /// Writes a paper's bytes under their SHA-256 (checked by the caller), durably before
-    /// it returns (docs/NETWORK.md §9).
+    /// it returns (docs/NETWORK.md §10).
     fn put_paper(&mut self, sha256: &[u8; 32], bytes: &[u8]) -> Result<(), StoreError>;
     /// A paper's bytes, if held.
     fn paper(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;

@@ -173,7 +173,7 @@ impl NodeHandle {
             .await?
     }
 
-    /// Stores a paper's bytes, if an event of the log names them (docs/NETWORK.md §9).
+    /// Stores a paper's bytes, if an event of the log names them (docs/NETWORK.md §10).
     pub async fn put_paper(&self, bytes: Vec<u8>) -> Result<PaperStored, NodeError> {
         self.ask(|reply| Command::PutPaper { bytes, reply }).await?
     }

@@ -45,7 +45,7 @@ pub struct Config {
     pub head_timeout: Duration,
     /// Shifts this node's clock by this many milliseconds (see [`crate::clock_ms`]).
     pub clock_offset_ms: i64,
-    /// The most paper bytes the node stores (docs/NETWORK.md §9).
+    /// The most paper bytes the node stores (docs/NETWORK.md §10).
     pub paper_store_bytes: u64,
 }
 

@@ -1,4 +1,4 @@
-//! The driver's side of the paper protocol (docs/NETWORK.md §9): libp2p's request ids and
+//! The driver's side of the paper protocol (docs/NETWORK.md §10): libp2p's request ids and
 //! response channels turned into the core's numbers, and back. What to ask for, whom to
 //! answer and what to keep is the core's (`crate::core::papers`).
 
