@@ -29,6 +29,12 @@ fn at(ms: u64) -> Now {
 /// Two practices (node keys 1 and 2), one partner each (11 and 12); node 1's core,
 /// holding a motion by partner 11 that names `paper`.
 fn core_with_paper(paper: &[u8], config: CoreConfig) -> (NodeCore<MemStore>, [u8; 32]) {
+    let (core, hash, _) = core_on_disk(paper, config);
+    (core, hash)
+}
+
+/// As [`core_with_paper`], with the node's disk.
+fn core_on_disk(paper: &[u8], config: CoreConfig) -> (NodeCore<MemStore>, [u8; 32], Disk) {
     let practice = |n: u8| pb::Practice {
         name: format!("Practice {n}"),
         ods_code: format!("P{n}"),
@@ -99,7 +105,7 @@ fn core_with_paper(paper: &[u8], config: CoreConfig) -> (NodeCore<MemStore>, [u8
         )),
         "{acts:?}"
     );
-    (core, hash)
+    (core, hash, disk)
 }
 
 /// The paper requests among `actions`: (peer, id).
@@ -252,6 +258,25 @@ fn a_node_outside_the_network_is_refused_a_paper() {
     // A member asking for a paper not held is told so.
     let none = answer(&mut core, 50, key(2).public(), &[7; 32]);
     assert_eq!(none.status, pb::PaperStatus::NotHeld as i32);
+}
+
+#[test]
+fn a_paper_damaged_on_disk_is_never_served_and_is_fetched_again() {
+    let paper = b"accounts to March, audited".to_vec();
+    let (mut core, hash, disk) = core_on_disk(&paper, CoreConfig::default());
+    assert!(matches!(
+        put(&mut core, 30, &paper),
+        Reply::PaperStored(Ok(_))
+    ));
+    disk.damage_paper(&hash);
+    let peer = key(2).public();
+    let answer = answer(&mut core, 40, peer, &hash);
+    assert_eq!(answer.status, pb::PaperStatus::NotHeld as i32);
+    assert!(answer.data.is_empty());
+    assert!(core.papers().held().is_empty(), "forgotten");
+    core.handle(at(50), Input::Connected(peer));
+    let acts = core.handle(at(2_000), Input::Timer);
+    assert_eq!(paper_requests(&acts).len(), 1, "asked for again: {acts:?}");
 }
 
 #[test]

@@ -365,8 +365,45 @@ fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
     assert!(shown.contains("an election is due"), "{shown}");
     let status = succeeds(lap, &["status"], &env[1]);
     assert!(status.contains("election due board"), "{status}");
+    // An aid request carries a rota; every node fetches it.
+    let rota = laptop.join("rota.csv");
+    std::fs::write(&rota, b"date,session\n2027-01-04,AM\n").expect("rota");
+    let day = mutual_node::dates::date_after(mutual_node::now_ms(), 7);
+    ok(&[
+        "aid",
+        "request",
+        "--dir",
+        s(&dirs[1]),
+        "--role",
+        "GP",
+        "--session",
+        &format!("{day} AM"),
+        "--attach",
+        s(&rota),
+    ]);
+    wait_for("the rota on every node", 60, || {
+        dirs.iter().all(|d| {
+            papers_of(d)
+                .papers
+                .iter()
+                .any(|p| p.name == "rota.csv" && p.held)
+        })
+    });
     let listed = succeeds(lap, &["paper", "list"], &env[2]);
     assert!(listed.contains("defibrillator-quote.pdf"), "{listed}");
+    // The agreement is a paper: a partner reads the node's copy, checked against the deed.
+    let out = partner_cmd(
+        lap,
+        &["partner", "accede", "--keystore", s(&ks[0])],
+        &env[0],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("this is the agreement the deed names"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("agree"));
     assert_eq!(papers_of(&dirs[2]).held, papers_of(&dirs[2]).named);
     for n in nodes {
         common::stop(n);

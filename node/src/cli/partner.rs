@@ -11,6 +11,7 @@ use mutual_node::api;
 use mutual_node::dates::parse_local as parse_time;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
+use sha2::Digest;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -53,9 +54,10 @@ pub(super) enum PartnerCommand {
         node: NodeArgs,
         #[command(flatten)]
         key: KeyArgs,
-        /// The agreement's text, as the partnership sent it to you.
+        /// The agreement's text, as the partnership sent it to you (default: the copy the
+        /// node holds as a paper, checked against the hash the deed names).
         #[arg(long)]
-        agreement: PathBuf,
+        agreement: Option<PathBuf>,
         /// Sign it (without this the agreement is shown and nothing is signed).
         #[arg(long)]
         yes: bool,
@@ -198,26 +200,43 @@ pub(super) fn partner_command(json: bool, p: PartnerCommand) -> Result<()> {
             yes,
         } => {
             let c = node.client()?;
-            let hash = mutual_node::deed::agreement_hash(&agreement)?;
             let deed: api::DeedView = c.get("/deed")?;
             if deed.deed.agreement_hash.is_empty() {
                 anyhow::bail!("the deed in force names no agreement: there is nothing to sign");
             }
+            // The file given, or the node's copy: either way checked against the deed.
+            let (bytes, from) = match &agreement {
+                Some(path) => (
+                    std::fs::read(path)
+                        .map_err(|e| anyhow::anyhow!("the agreement {}: {e}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    c.request(
+                        "GET",
+                        &format!("/papers/{}", deed.deed.agreement_hash),
+                        "",
+                        &[],
+                        false,
+                    )
+                    .map_err(|e| {
+                        anyhow::anyhow!("{e}; give the agreement's file with --agreement FILE")
+                    })?,
+                    "the node's copy".to_string(),
+                ),
+            };
+            let hash: [u8; 32] = sha2::Sha256::digest(&bytes).into();
             if deed.deed.agreement_hash != hex::encode(hash) {
                 anyhow::bail!(
-                    "{} is not the agreement the deed names (its SHA-256 is {}, the deed's \
-                     {}); nothing was signed: ask the partnership for the agreement in force",
-                    agreement.display(),
+                    "{from} is not the agreement the deed names (its SHA-256 is {}, the \
+                     deed's {}); nothing was signed: ask the partnership for the agreement \
+                     in force",
                     hex::encode(hash),
                     deed.deed.agreement_hash
                 );
             }
-            let text = std::fs::read_to_string(&agreement).unwrap_or_else(|_| {
-                format!(
-                    "({} is not text; its SHA-256 matches the deed)",
-                    agreement.display()
-                )
-            });
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|_| format!("({from} is not text; its SHA-256 matches the deed)"));
             if !json {
                 println!("{text}");
                 println!("---");

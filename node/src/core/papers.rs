@@ -326,18 +326,25 @@ impl<S: Store> NodeCore<S> {
             let held = PaperHash::try_from(req.sha256.as_slice())
                 .ok()
                 .filter(|h| self.papers.held.contains_key(h));
-            match held.map(|h| self.net.store.paper(&h)) {
-                Some(Ok(Some(data))) => {
+            // Checked again before it leaves: a file damaged on disk is not sent.
+            match held.map(|h| (h, self.net.store.paper(&h))) {
+                Some((h, Ok(Some(data)))) if Sha256::digest(&data).as_slice() == h => {
                     self.papers.served += 1;
                     pb::PaperResponse {
                         status: pb::PaperStatus::Here as i32,
                         data,
                     }
                 }
-                _ => pb::PaperResponse {
-                    status: pb::PaperStatus::NotHeld as i32,
-                    data: Vec::new(),
-                },
+                other => {
+                    if let Some((h, _)) = other {
+                        tracing::warn!(paper = %hex_of(&h), "a stored paper no longer matches its hash; it is fetched again");
+                        self.papers.held.remove(&h);
+                    }
+                    pb::PaperResponse {
+                        status: pb::PaperStatus::NotHeld as i32,
+                        data: Vec::new(),
+                    }
+                }
             }
         };
         self.out.push(Action::PaperRespond { token, resp });
@@ -391,11 +398,19 @@ impl<S: Store> NodeCore<S> {
         Ok(stored(false))
     }
 
-    /// A paper's bytes, if held.
-    pub(super) fn read_paper(&self, hash: &PaperHash) -> Result<Option<Vec<u8>>, NodeError> {
+    /// A paper's bytes, if held and still matching their hash (one damaged on disk is
+    /// forgotten, and so fetched again).
+    pub(super) fn read_paper(&mut self, hash: &PaperHash) -> Result<Option<Vec<u8>>, NodeError> {
         if !self.papers.held.contains_key(hash) {
             return Ok(None);
         }
-        Ok(self.net.store.paper(hash)?)
+        match self.net.store.paper(hash)? {
+            Some(data) if Sha256::digest(&data).as_slice() == hash => Ok(Some(data)),
+            _ => {
+                tracing::warn!(paper = %hex_of(hash), "a stored paper no longer matches its hash; it is fetched again");
+                self.papers.held.remove(hash);
+                Ok(None)
+            }
+        }
     }
 }

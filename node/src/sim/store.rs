@@ -57,6 +57,18 @@ impl Disk {
         }
     }
 
+    /// Damages the paper `sha256` in every store of this disk (its first byte flipped), as
+    /// a failing disk might: for the tests that show a node never serves it.
+    pub fn damage_paper(&self, sha256: &[u8; 32]) {
+        for cell in self.lock().values_mut() {
+            for c in [&mut cell.live, &mut cell.synced] {
+                if let Some(b) = c.papers.get_mut(sha256).and_then(|b| b.first_mut()) {
+                    *b ^= 1;
+                }
+            }
+        }
+    }
+
     /// A power cut: every store loses what it had not synced. Returns how many events
     /// (stored and pending) were lost.
     pub fn crash(&self) -> usize {
