@@ -29,12 +29,17 @@ fn at(ms: u64) -> Now {
 /// Two practices (node keys 1 and 2), one partner each (11 and 12); node 1's core,
 /// holding a motion by partner 11 that names `paper`.
 fn core_with_paper(paper: &[u8], config: CoreConfig) -> (NodeCore<MemStore>, [u8; 32]) {
-    let (core, hash, _) = core_on_disk(paper, config);
+    let (core, hash, _) = core_on_disk(paper, paper.len() as u64, config);
     (core, hash)
 }
 
-/// As [`core_with_paper`], with the node's disk.
-fn core_on_disk(paper: &[u8], config: CoreConfig) -> (NodeCore<MemStore>, [u8; 32], Disk) {
+/// As [`core_with_paper`], the motion signing `signed_size` as the paper's size; with the
+/// node's disk.
+fn core_on_disk(
+    paper: &[u8],
+    signed_size: u64,
+    config: CoreConfig,
+) -> (NodeCore<MemStore>, [u8; 32], Disk) {
     let practice = |n: u8| pb::Practice {
         name: format!("Practice {n}"),
         ods_code: format!("P{n}"),
@@ -79,7 +84,7 @@ fn core_on_disk(paper: &[u8], config: CoreConfig) -> (NodeCore<MemStore>, [u8; 3
             papers: vec![pb::Paper {
                 name: "due-diligence.pdf".into(),
                 sha256: hash.to_vec(),
-                size: paper.len() as u64,
+                size: signed_size,
                 media_type: "application/pdf".into(),
             }],
             ..Default::default()
@@ -263,7 +268,7 @@ fn a_node_outside_the_network_is_refused_a_paper() {
 #[test]
 fn a_paper_damaged_on_disk_is_never_served_and_is_fetched_again() {
     let paper = b"accounts to March, audited".to_vec();
-    let (mut core, hash, disk) = core_on_disk(&paper, CoreConfig::default());
+    let (mut core, hash, disk) = core_on_disk(&paper, paper.len() as u64, CoreConfig::default());
     assert!(matches!(
         put(&mut core, 30, &paper),
         Reply::PaperStored(Ok(_))
@@ -277,6 +282,53 @@ fn a_paper_damaged_on_disk_is_never_served_and_is_fetched_again() {
     core.handle(at(50), Input::Connected(peer));
     let acts = core.handle(at(2_000), Input::Timer);
     assert_eq!(paper_requests(&acts).len(), 1, "asked for again: {acts:?}");
+}
+
+#[test]
+fn a_member_is_sent_at_most_its_byte_budget_and_then_told_to_wait() {
+    use mutual_node::core::papers::{PAPER_SERVE_BURST_BYTES, PAPER_SERVE_BYTES_PER_SEC};
+    use mutual_protocol::limits::MAX_PAPER_BYTES;
+    let paper = vec![7u8; MAX_PAPER_BYTES as usize];
+    let (mut core, hash) = core_with_paper(&paper, CoreConfig::default());
+    assert!(matches!(
+        put(&mut core, 30, &paper),
+        Reply::PaperStored(Ok(_))
+    ));
+    let peer = key(2).public();
+    let sent = PAPER_SERVE_BURST_BYTES / MAX_PAPER_BYTES;
+    for i in 0..sent {
+        let a = answer(&mut core, 40 + i, peer, &hash);
+        assert_eq!(a.status, pb::PaperStatus::Here as i32, "paper {i}");
+    }
+    let a = answer(&mut core, 50, peer, &hash);
+    assert_eq!(a.status, pb::PaperStatus::Busy as i32, "one past the burst");
+    assert!(a.data.is_empty());
+    // Once the budget has refilled by a paper's worth, it is sent again.
+    let later = 50 + MAX_PAPER_BYTES * 1000 / PAPER_SERVE_BYTES_PER_SEC + 1;
+    let a = answer(&mut core, later, peer, &hash);
+    assert_eq!(a.status, pb::PaperStatus::Here as i32);
+}
+
+#[test]
+fn a_wrong_size_signed_for_a_paper_does_not_keep_its_true_bytes_out() {
+    let paper = b"the real accounts".to_vec();
+    let (mut core, hash, _) = core_on_disk(&paper, 999, CoreConfig::default());
+    let peer = key(2).public();
+    core.handle(at(30), Input::Connected(peer));
+    let acts = core.handle(at(2_000), Input::Timer);
+    let [(_, id)] = paper_requests(&acts)[..] else {
+        panic!("a paper request: {acts:?}");
+    };
+    let acts = core.handle(
+        at(2_010),
+        Input::PaperResponse {
+            id,
+            resp: here(&paper),
+        },
+    );
+    assert!(!acts.iter().any(|a| matches!(a, Action::Ban { .. })));
+    assert_eq!(core.status().metrics.papers_rejected, 0, "the hash decides");
+    assert_eq!(core.papers().held().get(&hash), Some(&(paper.len() as u64)));
 }
 
 #[test]

@@ -107,12 +107,33 @@ fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
     std::fs::File::create(&big)
         .and_then(|f| f.set_len(mutual_protocol::limits::MAX_PAPER_BYTES + 1))
         .expect("a file one byte over the limit");
-    let before = events(&dirs[0]);
+    // The partners' feeds on every node: a practice node may write events of its own
+    // meanwhile (witnesses, addresses), a partner's key nothing.
+    let partner_keys: Vec<String> = members_of(&dirs[0])
+        .iter()
+        .flat_map(|p| p.partners.iter().map(|x| x.key.clone()))
+        .collect();
+    let all_events = || {
+        dirs.iter()
+            .flat_map(|d| {
+                let c = Client::of(d).expect("client");
+                partner_keys
+                    .iter()
+                    .map(move |k| {
+                        c.get::<mutual_node::api::FeedView>(&format!("/feeds/{k}"))
+                            .expect("feed")
+                            .seq
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = all_events();
     for (who, args, says) in [
         (
             off,
             vec!["--power", "operational-spending"],
-            "the powers they hold: practice-matter",
+            "the powers they hold: practice-matter (for",
         ),
         (
             on,
@@ -123,7 +144,7 @@ fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
         (
             off,
             vec!["--power", "practice-matter", "--practice", &ods3],
-            "does not let this partner propose under the power practice-matter",
+            "does not let this partner propose under the power practice-matter for",
         ),
         (on, vec!["--attach", s(&big)], "over the limit"),
     ] {
@@ -141,7 +162,11 @@ fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
         let e = fails(lap, &all, &env[who]);
         assert!(e.contains(says), "{args:?}: {e}");
     }
-    assert_eq!(events(&dirs[0]), before, "nothing was signed or stored");
+    assert_eq!(
+        all_events(),
+        before,
+        "nothing was signed or stored on any node"
+    );
 
     // ---- 3. The board spends under its power, with the quote attached: only the board
     // votes. A practice decides its own matter: only its partners vote.
@@ -176,14 +201,14 @@ fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
     });
     let e = fails(
         lap,
-        &["vote", "--keystore", s(&ks[0]), &spend[..8], "for"],
-        &env[0],
+        &["vote", "--keystore", s(&ks[off]), &spend[..8], "for"],
+        &env[off],
     );
     assert!(e.contains("not in this motion's electorate"), "{e}");
     succeeds(
         lap,
-        &["vote", "--keystore", s(&ks[1]), &spend[..8], "for"],
-        &env[1],
+        &["vote", "--keystore", s(&ks[on]), &spend[..8], "for"],
+        &env[on],
     );
     let own = propose(
         lap,

@@ -378,13 +378,23 @@ fn deed(d: &pb::Deed) -> Result<(), EventError> {
     Ok(())
 }
 
+/// Bidirectional formatting characters: a name holding one could show as another.
+const BIDI_CONTROLS: [char; 12] = [
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
 /// Whether a paper's name is one a person can be shown and a file can be saved as: not
-/// blank, no path separator, no control character, not `.` or `..`.
+/// blank (nothing left once characters with the Unicode `White_Space` property are taken
+/// from both ends), not `.` or `..`, no `/` or `\\`, no control character (general
+/// category `Cc`) and no bidirectional formatting character (docs/PROTOCOL.md §5.4).
 pub fn paper_name_ok(n: &str) -> bool {
     !n.trim().is_empty()
         && n != "."
         && n != ".."
-        && !n.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+        && !n
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control() || BIDI_CONTROLS.contains(&c))
 }
 
 /// The papers of one event: at most [`MAX_PAPERS_PER_EVENT`], each with a name

@@ -69,6 +69,9 @@ fn power() -> pb::Power {
 #[test]
 fn the_appendix_states_the_paper_and_the_power_as_encoded() {
     assert!(appendix().contains(&format!("{:?}", PAPER_TEXT.trim_end())));
+    let stated = format!("the {} bytes of UTF-8 text", PAPER_TEXT.trim_end().len());
+    assert!(appendix().contains(&stated), "{stated}");
+    assert!(appendix().contains(&format!("{} bytes in all", PAPER_TEXT.len())));
     assert_eq!(hex_after("sha256"), paper().sha256, "the paper's SHA-256");
     assert_eq!(
         hex_after("paper"),
@@ -112,7 +115,6 @@ fn the_appendix_judgements_hold() {
         closes_at_ms: at + 2 * DAY,
         ..motion(pb::DecisionKind::General)
     };
-    let text = appendix();
     let expect = [
         (103, cite("operational-spending", ""), "NotEmpowered"),
         (
@@ -128,6 +130,7 @@ fn the_appendix_judgements_hold() {
         (104, cite("practice-matter", ""), "InvalidMotion"),
         (102, cite("buy-a-boat", ""), "InvalidMotion"),
     ];
+    let mo_power: Vec<String> = expect.iter().map(|(_, m, _)| m.power.clone()).collect();
     for (i, (who, mo, said)) in expect.into_iter().enumerate() {
         let id = net.event(who, at + i as u64, Body::Motion(mo));
         let got = match net.outcome(&id) {
@@ -142,10 +145,22 @@ fn the_appendix_judgements_hold() {
             .to_string(),
         };
         assert_eq!(got, said, "case {}", i + 1);
+        let stated = case(i + 1);
         assert!(
-            text.contains(&format!("{}. ", i + 1)) && text.contains(said),
-            "the appendix states case {}: {said}",
+            stated.contains(&format!("`{}`", mo_power[i])) && stated.contains(said),
+            "the appendix states case {} with its power and {said}: {stated}",
             i + 1
         );
     }
+}
+
+/// The appendix's numbered case `n`, white space squashed.
+fn case(n: usize) -> String {
+    let text = appendix();
+    let start = text
+        .find(&format!("\n{n}. "))
+        .unwrap_or_else(|| panic!("Appendix B states no case {n}"));
+    let rest = &text[start + 1..];
+    let end = rest.find(&format!("\n{}. ", n + 1)).unwrap_or(rest.len());
+    rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -10,8 +10,7 @@ use governance_common::*;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use mutual_protocol::governance::deed::{default_deed, default_rule, MAX_TERM_MS};
-use mutual_protocol::governance::GovernanceError;
-use mutual_protocol::state::{Outcome, Rejection};
+use mutual_protocol::governance::{GovernanceError, Term};
 use pb::{Choice, DecisionKind, Group};
 
 /// A resolution under `power`, open from `at` for two days.
@@ -62,7 +61,7 @@ fn a_board_power_is_proposed_and_decided_by_the_board_alone() {
     match rejection(&net, &off) {
         Some(GovernanceError::NotEmpowered { power, held }) => {
             assert_eq!(power, "operational-spending");
-            assert_eq!(held, "practice-matter");
+            assert_eq!(held, "practice-matter (for M85001)");
         }
         other => panic!("{other:?}"),
     }
@@ -70,7 +69,7 @@ fn a_board_power_is_proposed_and_decided_by_the_board_alone() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(
-        said.contains("the powers they hold: practice-matter"),
+        said.contains("the powers they hold: practice-matter (for M85001)"),
         "{said}"
     );
     // A board member proposes; the electorate is the board; a vote from off the board
@@ -292,12 +291,86 @@ fn without_a_term_seats_last_until_the_next_election() {
     let g = net.r.state().governance();
     assert_eq!(g.board().len(), 2);
     assert!(!g.board_term().election_due(u64::MAX));
-    let founder = key(102).public();
-    assert!(g.board().contains(&founder));
-    // No rejection of any kind was needed to get here.
-    let tick = net.tick(T0 + 301 * DAY);
-    assert!(!matches!(
-        net.outcome(&tick),
-        Outcome::Rejected(Rejection::Governance(_))
-    ));
+    assert!(g.board().contains(&key(102).public()));
+    assert_eq!(g.board_term(), Term::default(), "no term runs, none lapsed");
+}
+
+#[test]
+fn terms_lapse_in_time_order_with_closings_and_a_re_election_fills_the_seats() {
+    let mut deed = default_deed();
+    deed.board_term_ms = 10 * DAY;
+    deed.chair_term_ms = 5 * DAY;
+    let mut net = Net::new(3, Some(deed));
+    let board = net.propose(
+        102,
+        PROPOSED,
+        pb::Motion {
+            seats: 2,
+            candidates: vec![pk(102), pk(104)],
+            ..motion(DecisionKind::ElectBoard)
+        },
+    );
+    let chair = net.propose(
+        102,
+        PROPOSED,
+        pb::Motion {
+            candidates: vec![pk(102)],
+            ..motion(DecisionKind::ElectChair)
+        },
+    );
+    for p in net.partners() {
+        net.cast(p, DURING, board, ranking(board, &[102, 104]));
+        net.cast(p, DURING, chair, ranking(chair, &[102]));
+    }
+    close(&mut net, &board);
+    let taken = T0 + 4 * DAY; // closes T0 + 3 days, plus one day's grace
+    let g = net.r.state().governance();
+    assert_eq!(g.board_term().ends_at_ms, Some(taken + 10 * DAY));
+    assert_eq!(g.chair_term().ends_at_ms, Some(taken + 5 * DAY));
+    // A re-election whose grace period ends exactly when the board's term does.
+    let again = net.propose(
+        103,
+        T0 + 5 * DAY,
+        pb::Motion {
+            seats: 2,
+            candidates: vec![pk(106), pk(107)],
+            opens_at_ms: T0 + 11 * DAY,
+            closes_at_ms: T0 + 13 * DAY,
+            ..motion(DecisionKind::ElectBoard)
+        },
+    );
+    assert_eq!(
+        net.r
+            .state()
+            .governance()
+            .motion(&again)
+            .map(|m| m.final_at_ms),
+        Some(taken + 10 * DAY)
+    );
+    // The chair's term ends first: only the chair lapses.
+    net.tick(taken + 5 * DAY + 1);
+    let g = net.r.state().governance();
+    assert_eq!(g.chair(), None);
+    assert_eq!(g.chair_term().lapsed_at_ms, Some(taken + 5 * DAY));
+    assert!(g.chair_term().election_due(0));
+    assert_eq!(g.board().len(), 2);
+    assert!(!g.board_term().election_due(taken + 5 * DAY + 1));
+    for p in net.partners() {
+        net.cast(p, T0 + 12 * DAY, again, ranking(again, &[106, 107]));
+    }
+    // One event past both: the old term lapses, then the re-election seats the new board
+    // with a new term, and no election is due.
+    net.tick(taken + 10 * DAY + 1);
+    let g = net.r.state().governance();
+    assert!(net.closed(&again));
+    let mut want = vec![key(106).public(), key(107).public()];
+    want.sort();
+    assert_eq!(g.board().iter().copied().collect::<Vec<_>>(), want);
+    assert_eq!(
+        g.board_term(),
+        Term {
+            ends_at_ms: Some(taken + 20 * DAY),
+            lapsed_at_ms: None
+        }
+    );
 }

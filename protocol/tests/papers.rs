@@ -54,7 +54,18 @@ fn a_paper_needs_a_plain_name_a_full_hash_and_no_twin() {
         name: name.into(),
         ..paper(1, 10)
     };
-    for bad in ["", "  ", ".", "..", "a/b.pdf", "a\\b.pdf", "a\nb"] {
+    for bad in [
+        "",
+        "  ",
+        "\u{a0}",
+        "\u{3000}",
+        ".",
+        "..",
+        "a/b.pdf",
+        "a\\b.pdf",
+        "a\nb",
+        "invoice\u{202e}fdp.exe",
+    ] {
         assert!(check_body(&motion(vec![named(bad)])).is_err(), "{bad:?}");
     }
     assert!(check_body(&motion(vec![named("Accounts 2026 (draft).xlsx")])).is_ok());

@@ -83,6 +83,9 @@ impl ApiError {
     pub(crate) fn not_found(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::NOT_FOUND, msg.into())
     }
+    pub(crate) fn busy(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, msg.into())
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -418,6 +418,12 @@ async fn aid_action(
     Json(action): Json<AidAction>,
 ) -> Result<Json<Authored>, ApiError> {
     let id = federation_id(&id)?;
+    if matches!(&action, AidAction::Request { papers, .. } if !papers.is_empty()) {
+        return Err(ApiError::bad(
+            "papers go with a partnership's own requests: they are never sent outside a \
+             network, so a federation's log carries none",
+        ));
+    }
     let now = s.now();
     let me = s.me;
     let body = s

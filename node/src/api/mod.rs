@@ -59,15 +59,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/invitations", post(invite))
         .route("/aid", post(aid_action))
         .route("/aid/body", post(aid::aid_body_route))
+        .route("/papers", get(papers::list))
         .route(
-            "/papers",
-            get(papers::list)
-                .put(papers::put_paper)
-                .layer(axum::extract::DefaultBodyLimit::max(
+            "/papers/{sha256}",
+            get(papers::get_paper).put(papers::put_paper).layer(
+                axum::extract::DefaultBodyLimit::max(
                     mutual_protocol::limits::MAX_PAPER_BYTES as usize,
-                )),
+                ),
+            ),
         )
-        .route("/papers/{sha256}", get(papers::get_paper))
         .merge(federations::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,21 +1,25 @@
 //! `/papers`: the files events name (docs/PROTOCOL.md §8.13, docs/NETWORK.md §10).
 //! `GET /papers` lists them with whether this node holds each; `GET /papers/{sha256}`
-//! (or a prefix of it) serves one as a download, never as a page; `PUT /papers` takes a
-//! paper's bytes from a partner's client once an event naming them is stored. Like
-//! `POST /events`, the upload needs no token: the bytes are accepted only if an event
-//! signed by a member names exactly them.
+//! (or a prefix of it) serves one as a download, never as a page; `PUT /papers/{sha256}`
+//! takes a paper's bytes from a partner's client once an event naming them is stored.
+//! Like `POST /events`, the upload needs no token: the bytes are accepted only if an event
+//! signed by a member names exactly them, and everything that can be refused is refused
+//! before the body is read.
 
 use super::common::{ApiError, ApiState};
 use crate::core::papers::{hex_of, PaperHash, Papers, Wanted};
 use crate::core::PaperStored;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mutual_proto::v1 as pb;
+use mutual_protocol::limits::MAX_PAPER_BYTES;
 use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A paper as an API client names it when it builds an event: what `pb::Paper` carries.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -75,6 +79,9 @@ pub struct PapersView {
     pub fetching: usize,
     /// Bytes of papers held.
     pub bytes_held: u64,
+    /// Bytes of papers the node's store may still take.
+    #[serde(default)]
+    pub room: u64,
     /// Every paper, in hash order.
     pub papers: Vec<PaperView>,
 }
@@ -114,6 +121,7 @@ pub(crate) fn papers_view(r: &Replica, p: &Papers) -> PapersView {
         held: papers.iter().filter(|v| v.held).count(),
         fetching: p.fetching(),
         bytes_held: p.bytes_held(),
+        room: p.room(),
         papers,
     }
 }
@@ -198,11 +206,81 @@ pub(crate) async fn get_paper(
         .into_response())
 }
 
+/// Most uploads read at once: each holds up to a paper's bytes in memory until checked.
+pub const MAX_UPLOADS_AT_ONCE: usize = 2;
+
+static UPLOADS: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the [`MAX_UPLOADS_AT_ONCE`] upload slots, given back when dropped.
+struct UploadSlot;
+
+impl UploadSlot {
+    fn take() -> Option<UploadSlot> {
+        UPLOADS
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_UPLOADS_AT_ONCE).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| UploadSlot)
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        UPLOADS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `PUT /papers/{sha256}`: everything that can be refused is refused before the body is
+/// read (the hash, the length, whether an event names it, room), then the bytes are read,
+/// checked against the hash and stored.
 pub(crate) async fn put_paper(
     State(s): State<ApiState>,
-    body: Bytes,
+    Path(sha256): Path<String>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<PaperStored>, ApiError> {
-    Ok(Json(s.node.put_paper(body.to_vec()).await?))
+    let hash: PaperHash = hex::decode(sha256.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ApiError::bad("give the paper's whole SHA-256 (64 hex digits)"))?;
+    let len: u64 = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::bad("an upload needs a Content-Length"))?;
+    if len > MAX_PAPER_BYTES {
+        return Err(ApiError::bad(format!(
+            "the file is {len} bytes; a paper has at most {MAX_PAPER_BYTES}"
+        )));
+    }
+    let held = s
+        .node
+        .query_papers(move |r, p| p.may_take(r, &hash, len))
+        .await?
+        .map_err(ApiError::refused)?;
+    if held {
+        return Ok(Json(PaperStored {
+            sha256: hex_of(&hash),
+            size: len,
+            already: true,
+        }));
+    }
+    let Some(_slot) = UploadSlot::take() else {
+        return Err(ApiError::busy(
+            "the node is taking other uploads; try again in a moment",
+        ));
+    };
+    let bytes = axum::body::to_bytes(body, MAX_PAPER_BYTES as usize)
+        .await
+        .map_err(|e| ApiError::bad(format!("reading the upload: {e}")))?;
+    if <[u8; 32]>::from(Sha256::digest(&bytes)) != hash {
+        return Err(ApiError::bad(format!(
+            "these bytes are not the paper {}: their SHA-256 differs",
+            hex_of(&hash)
+        )));
+    }
+    Ok(Json(s.node.put_paper(bytes.to_vec()).await?))
 }
 
 /// A paper's line for people: "due-diligence.pdf, 1.2 MB, held (sha256 3f2a…)".

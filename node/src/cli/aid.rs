@@ -186,7 +186,8 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
         } => {
             if !attach.is_empty() && args.federation.is_some() {
                 anyhow::bail!(
-                    "papers go with a partnership's own requests; a federation's log carries                      none (no --attach with --federation)"
+                    "papers go with a partnership's own requests; a federation's log carries \
+                     none (no --attach with --federation)"
                 );
             }
             attached = super::paper::attach(&attach)?;
@@ -264,22 +265,22 @@ pub(super) fn aid_command(json: bool, args: AidArgs) -> Result<()> {
         )?;
         let body = api::prepare::decode_body(v["body"].as_str().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the node's answer: {e}"))?;
+        super::paper::check_room(&c, &attached)?;
         let s = key.sign_and_submit(&c, body, None)?;
-        super::paper::send(&c, &attached)?;
         if json {
             println!("{}", serde_json::to_string_pretty(&s)?);
         } else {
             println!("{}", s.id);
             eprintln!("applied, signed by you for your practice");
         }
-        return Ok(());
+        return super::paper::send(&c, &attached);
     }
     let c = Client::of(&dir)?;
+    super::paper::check_room(&c, &attached)?;
     let r: api::Authored = c.post(&path, &action)?;
-    super::paper::send(&c, &attached)?;
     super::report_authored(json, &r)?;
     if !json {
         eprintln!("{}", r.outcome);
     }
-    Ok(())
+    super::paper::send(&c, &attached)
 }

@@ -600,6 +600,7 @@ pub(super) fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
         MotionCommand::Propose(a) => {
             let c = a.node.client()?;
             let attached = super::paper::attach(&a.attach)?;
+            super::paper::check_room(&c, &attached)?;
             let mut motion = build_motion(&c, &a)?;
             motion.papers = attached.iter().map(|x| x.paper.clone()).collect();
             let (voting_ms, closes_at) =
@@ -608,19 +609,11 @@ pub(super) fn motion_command(json: bool, m: MotionCommand) -> Result<()> {
             motion.opens_at_ms = 0;
             motion.closes_at_ms = closes_at;
             let s = a.key.sign_and_submit(&c, Body::Motion(motion), voting_ms)?;
+            // The id first: if a file then fails to reach the node, the motion is known.
+            print_proposed(json, &s)?;
             super::paper::send(&c, &attached)?;
             if let (Some(deed), "amend-deed") = (&a.deed, a.kind.as_str()) {
                 send_agreement(&c, deed)?;
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-            } else {
-                println!("{}", s.id);
-                eprintln!(
-                    "motion proposed; partners vote with `mutual vote {} for|against|abstain` \
-                     (an election: `--rank NAME,NAME,...`)",
-                    short(&s.id)
-                );
             }
         }
         MotionCommand::List { node } => {
@@ -675,14 +668,28 @@ fn send_agreement(c: &Client, deed_file: &std::path::Path) -> Result<()> {
     d.resolve_paths(deed_file.parent().unwrap_or(std::path::Path::new(".")));
     if let Some(path) = &d.agreement {
         let bytes = std::fs::read(path)?;
-        c.request("PUT", "/papers", "application/octet-stream", &bytes, false)
-            .with_context(|| {
-                format!(
-                    "the amendment is stored, but the agreement did not reach the node; send                      it with `mutual paper put {}`",
-                    path.display()
-                )
-            })?;
+        super::paper::put(c, &bytes).with_context(|| {
+            format!(
+                "the amendment is stored, but the agreement did not reach the node; send \
+                     it with `mutual paper put {}`",
+                path.display()
+            )
+        })?;
         eprintln!("the agreement {} sent to the node", path.display());
+    }
+    Ok(())
+}
+
+fn print_proposed(json: bool, s: &mutual_node::core::Submitted) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+    } else {
+        println!("{}", s.id);
+        eprintln!(
+            "motion proposed; partners vote with `mutual vote {} for|against|abstain` (an \
+             election: `--rank NAME,NAME,...`)",
+            short(&s.id)
+        );
     }
     Ok(())
 }

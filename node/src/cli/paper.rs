@@ -49,6 +49,8 @@ pub(super) enum PaperCommand {
 pub(super) struct Attached {
     pub(super) paper: pb::Paper,
     pub(super) path: PathBuf,
+    /// The bytes hashed: what is sent, whatever becomes of the file meanwhile.
+    bytes: Vec<u8>,
 }
 
 /// A media type from a file's extension, for people: the node serves every paper as a
@@ -119,9 +121,28 @@ pub(super) fn attach(paths: &[PathBuf]) -> Result<Vec<Attached>> {
                 media_type: media_type(path).into(),
             },
             path: path.clone(),
+            bytes,
         });
     }
     Ok(out)
+}
+
+/// Refuses, before anything is signed, papers the node has no room to keep.
+pub(super) fn check_room(c: &Client, attached: &[Attached]) -> Result<()> {
+    if attached.is_empty() {
+        return Ok(());
+    }
+    let v: api::PapersView = c.get("/papers")?;
+    let need: u64 = attached.iter().map(|a| a.paper.size).sum();
+    if need > v.room {
+        bail!(
+            "the node's paper store has room for {} more; these papers need {}; nothing was \
+             signed (its operator can raise paper_store_bytes)",
+            api::papers::size_words(v.room),
+            api::papers::size_words(need)
+        );
+    }
+    Ok(())
 }
 
 /// The attached files as the API names them.
@@ -137,10 +158,10 @@ pub(super) fn refs(attached: &[Attached]) -> Vec<PaperRef> {
         .collect()
 }
 
-/// Sends one file's bytes to the node.
-fn put(c: &Client, path: &Path) -> Result<PaperStored> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let answer = c.request("PUT", "/papers", "application/octet-stream", &bytes, false)?;
+/// Sends a paper's bytes to the node.
+pub(super) fn put(c: &Client, bytes: &[u8]) -> Result<PaperStored> {
+    let path = format!("/papers/{}", hex::encode(Sha256::digest(bytes)));
+    let answer = c.request("PUT", &path, "application/octet-stream", bytes, false)?;
     Ok(serde_json::from_slice(&answer)?)
 }
 
@@ -148,7 +169,7 @@ fn put(c: &Client, path: &Path) -> Result<PaperStored> {
 /// stored. A failure says how to send the file again.
 pub(super) fn send(c: &Client, attached: &[Attached]) -> Result<()> {
     for a in attached {
-        put(c, &a.path).with_context(|| {
+        put(c, &a.bytes).with_context(|| {
             format!(
                 "the event is stored, but {} did not reach the node; send it again with \
                  `mutual paper put {}`",
@@ -211,7 +232,9 @@ pub(super) fn paper_command(json: bool, p: PaperCommand) -> Result<()> {
             }
         }
         PaperCommand::Put { node, file } => {
-            let s = put(&node.client()?, &file)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let s = put(&node.client()?, &bytes)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else if s.already {

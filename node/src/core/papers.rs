@@ -39,16 +39,60 @@ pub const PAPER_RETRY_MS: u64 = 30_000;
 /// Beyond it the node fetches no more and refuses uploads, saying why.
 pub const DEFAULT_PAPER_STORE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
+/// Paper bytes one peer may be sent at once, and then per second: two of the largest
+/// papers (what a fetcher asks for at once, [`MAX_PAPER_FETCHES`]), then 4 MiB/s. Each
+/// paper served is read and checked on the node's own thread, so this bounds the work and
+/// memory a member node can make it spend.
+pub const PAPER_SERVE_BURST_BYTES: u64 = 2 * MAX_PAPER_BYTES;
+/// See [`PAPER_SERVE_BURST_BYTES`].
+pub const PAPER_SERVE_BYTES_PER_SEC: u64 = 4 * 1024 * 1024;
+/// As [`PAPER_SERVE_BURST_BYTES`], for all peers together: four of the largest papers,
+/// then 16 MiB/s.
+pub const PAPER_SERVE_TOTAL_BURST_BYTES: u64 = 4 * MAX_PAPER_BYTES;
+/// See [`PAPER_SERVE_TOTAL_BURST_BYTES`].
+pub const PAPER_SERVE_TOTAL_BYTES_PER_SEC: u64 = 16 * 1024 * 1024;
+
+/// A budget of bytes that refills at a steady rate up to a burst.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    bytes: u64,
+    at_ms: u64,
+}
+
+impl Bucket {
+    fn full(burst: u64, now_ms: u64) -> Self {
+        Bucket {
+            bytes: burst,
+            at_ms: now_ms,
+        }
+    }
+
+    /// Refills to `now_ms`, then takes `n` bytes if there are that many.
+    fn take(&mut self, n: u64, burst: u64, per_sec: u64, now_ms: u64) -> bool {
+        let refill = now_ms.saturating_sub(self.at_ms).saturating_mul(per_sec) / 1000;
+        self.bytes = self.bytes.saturating_add(refill).min(burst);
+        self.at_ms = now_ms;
+        if self.bytes < n {
+            return false;
+        }
+        self.bytes -= n;
+        true
+    }
+}
+
 /// A paper some event of the log names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
-    /// Its size as signed (unknown for an agreement named only by its hash).
+    /// Its size as signed by the earliest event naming it (unknown for an agreement named
+    /// only by its hash). Shown, never trusted: the bytes are checked by their hash alone,
+    /// so an event naming the same hash with another size cannot keep the paper from
+    /// spreading.
     pub size: Option<u64>,
-    /// Its name as signed.
+    /// Its name as signed by the earliest event naming it.
     pub name: String,
-    /// Its media type as signed.
+    /// Its media type as signed by that event.
     pub media_type: String,
-    /// The events that name it, in fold order.
+    /// The events that name it, earliest first (by timestamp, then id).
     pub events: Vec<EventId>,
 }
 
@@ -65,6 +109,9 @@ pub struct Papers {
     next_id: u64,
     /// The store's limit in bytes.
     limit: u64,
+    /// Bytes each peer, and all together, may still be sent now.
+    budgets: HashMap<PublicKey, Bucket>,
+    total: Option<Bucket>,
     fetched: u64,
     bad: u64,
     served: u64,
@@ -73,24 +120,17 @@ pub struct Papers {
 
 /// Every paper the log's events name, with who names it.
 pub fn wanted_by(r: &Replica) -> BTreeMap<PaperHash, Wanted> {
-    let mut out: BTreeMap<PaperHash, Wanted> = BTreeMap::new();
+    // (timestamp, event id) of each naming, so the earliest names the paper for people.
+    type Naming = ((u64, Option<EventId>), Option<u64>, String, String);
+    let mut named: BTreeMap<PaperHash, Vec<Naming>> = BTreeMap::new();
+    let at = |id: &EventId| r.get(id).map_or(0, |e| e.event.timestamp_ms);
     let mut add = |hash: &[u8], size: Option<u64>, name: &str, media: &str, ev: Option<EventId>| {
-        let Ok(h) = PaperHash::try_from(hash) else {
-            return;
-        };
-        let w = out.entry(h).or_insert_with(|| Wanted {
-            size,
-            name: name.to_string(),
-            media_type: media.to_string(),
-            events: Vec::new(),
-        });
-        if w.size.is_none() {
-            w.size = size;
-        }
-        if let Some(ev) = ev {
-            if !w.events.contains(&ev) {
-                w.events.push(ev);
-            }
+        if let Ok(h) = PaperHash::try_from(hash) {
+            let when = (ev.as_ref().map_or(0, at), ev);
+            named
+                .entry(h)
+                .or_default()
+                .push((when, size, name.to_string(), media.to_string()));
         }
     };
     let state = r.state();
@@ -122,7 +162,29 @@ pub fn wanted_by(r: &Replica) -> BTreeMap<PaperHash, Wanted> {
     if let Some(d) = state.deed() {
         add(&d.agreement_hash, None, "agreement", "", None);
     }
-    out
+    named
+        .into_iter()
+        .map(|(h, mut list)| {
+            list.sort_by_key(|n| n.0);
+            let first = list
+                .iter()
+                .find(|n| n.1.is_some())
+                .or(list.first())
+                .cloned();
+            let (_, size, name, media_type) = first.unwrap_or_default();
+            let mut events: Vec<EventId> = list.iter().filter_map(|n| n.0 .1).collect();
+            events.dedup();
+            (
+                h,
+                Wanted {
+                    size,
+                    name,
+                    media_type,
+                    events,
+                },
+            )
+        })
+        .collect()
 }
 
 /// A paper's SHA-256 in hex.
@@ -184,6 +246,72 @@ impl Papers {
         }
     }
 
+    /// Whether a paper of `len` bytes with hash `h` would be taken from a local user now,
+    /// read before its bytes are: `Ok(true)` if held already, `Ok(false)` if named by an
+    /// event of `r` with room for it, else why not.
+    pub fn may_take(&self, r: &Replica, h: &PaperHash, len: u64) -> Result<bool, String> {
+        if self.held.contains_key(h) {
+            return Ok(true);
+        }
+        let named = if self.read_at == Some(r.len()) {
+            self.wanted.contains_key(h)
+        } else {
+            wanted_by(r).contains_key(h)
+        };
+        if !named {
+            return Err(format!(
+                "no event of this partnership names a paper with SHA-256 {}; attach the file \
+                 to a motion or an aid request (`--attach`) and it is sent after the event",
+                hex_of(h)
+            ));
+        }
+        if !self.room_for(len) {
+            return Err(format!(
+                "the node's paper store is full ({} of {} bytes); raise paper_store_bytes in \
+                 its configuration",
+                self.bytes_held(),
+                self.limit
+            ));
+        }
+        Ok(false)
+    }
+
+    /// Bytes of papers the store may still take.
+    pub fn room(&self) -> u64 {
+        self.limit.saturating_sub(self.bytes_held())
+    }
+
+    /// Takes paper `h`'s size from `peer`'s budget and the total one, if both have it.
+    fn may_send(&mut self, peer: PublicKey, h: &PaperHash, now_ms: u64) -> bool {
+        let n = self.held.get(h).copied().unwrap_or(0);
+        let total = self
+            .total
+            .get_or_insert(Bucket::full(PAPER_SERVE_TOTAL_BURST_BYTES, now_ms));
+        let mut trial = *total;
+        if !trial.take(
+            n,
+            PAPER_SERVE_TOTAL_BURST_BYTES,
+            PAPER_SERVE_TOTAL_BYTES_PER_SEC,
+            now_ms,
+        ) {
+            return false;
+        }
+        let mine = self
+            .budgets
+            .entry(peer)
+            .or_insert(Bucket::full(PAPER_SERVE_BURST_BYTES, now_ms));
+        if !mine.take(
+            n,
+            PAPER_SERVE_BURST_BYTES,
+            PAPER_SERVE_BYTES_PER_SEC,
+            now_ms,
+        ) {
+            return false;
+        }
+        self.total = Some(trial);
+        true
+    }
+
     fn refresh(&mut self, r: &Replica) {
         if self.read_at != Some(r.len()) {
             self.wanted = wanted_by(r);
@@ -196,11 +324,11 @@ impl Papers {
     }
 }
 
-/// Whether `bytes` are the paper `hash` names, of the size signed if known.
-fn matches(hash: &PaperHash, size: Option<u64>, bytes: &[u8]) -> bool {
-    bytes.len() as u64 <= MAX_PAPER_BYTES
-        && size.is_none_or(|s| s == bytes.len() as u64)
-        && Sha256::digest(bytes).as_slice() == hash
+/// Whether `bytes` are the paper `hash` names: its SHA-256, and within
+/// [`MAX_PAPER_BYTES`]. The size an event signs is not compared: the hash decides, so no
+/// event can make the true bytes look false.
+fn matches(hash: &PaperHash, bytes: &[u8]) -> bool {
+    bytes.len() as u64 <= MAX_PAPER_BYTES && Sha256::digest(bytes).as_slice() == hash
 }
 
 impl<S: Store> NodeCore<S> {
@@ -283,14 +411,14 @@ impl<S: Store> NodeCore<S> {
         let Some(w) = self.papers.wanted.get(&hash).cloned() else {
             return;
         };
-        if !matches(&hash, w.size, &resp.data) {
+        if !matches(&hash, &resp.data) {
             self.papers.bad += 1;
             tracing::warn!(%peer, paper = %hex_of(&hash), "a peer sent bytes that are not the paper named; not stored");
             self.tried(hash, peer);
             self.punish(peer, Offence::BadPaper);
             return;
         }
-        if self.papers.held.contains_key(&hash) || !self.papers.room_for(w.size.unwrap_or(0)) {
+        if self.papers.held.contains_key(&hash) || !self.papers.room_for(resp.data.len() as u64) {
             return;
         }
         match self.net.store.put_paper(&hash, &resp.data) {
@@ -304,7 +432,9 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// A peer asks for a paper: only a node of an active practice of this network gets
-    /// it, and only if it is one the log names.
+    /// it, only if it is one the log names and is held here, within the request rate and
+    /// the byte budgets ([`PAPER_SERVE_BURST_BYTES`]); otherwise `BUSY`, `NOT_HELD` or,
+    /// to a node outside the network, `REFUSED`.
     pub(super) fn on_paper_request(&mut self, from: PublicKey, req: pb::PaperRequest, token: u64) {
         let member = self
             .net
@@ -316,16 +446,24 @@ impl<S: Store> NodeCore<S> {
             status: pb::PaperStatus::Refused as i32,
             data: Vec::new(),
         };
+        let busy = pb::PaperResponse {
+            status: pb::PaperStatus::Busy as i32,
+            data: Vec::new(),
+        };
+        self.papers.refresh(&self.net.replica);
+        // Only a paper the log names, and held here.
+        let held = PaperHash::try_from(req.sha256.as_slice())
+            .ok()
+            .filter(|h| self.papers.wanted.contains_key(h) && self.papers.held.contains_key(h));
         let resp = if !member {
             self.papers.refused += 1;
             tracing::info!(peer = %from, "a paper asked for by a node outside the network: refused");
             refused
-        } else if !self.allow_request(from) {
-            refused
+        } else if !self.allow_request(from)
+            || held.is_some_and(|h| !self.papers.may_send(from, &h, self.now.mono_ms))
+        {
+            busy
         } else {
-            let held = PaperHash::try_from(req.sha256.as_slice())
-                .ok()
-                .filter(|h| self.papers.held.contains_key(h));
             // Checked again before it leaves: a file damaged on disk is not sent.
             match held.map(|h| (h, self.net.store.paper(&h))) {
                 Some((h, Ok(Some(data)))) if Sha256::digest(&data).as_slice() == h => {
@@ -370,19 +508,11 @@ impl<S: Store> NodeCore<S> {
         if self.papers.held.contains_key(&hash) {
             return Ok(stored(true));
         }
-        let Some(w) = self.papers.wanted.get(&hash) else {
+        if !self.papers.wanted.contains_key(&hash) {
             return Err(NodeError::Refused(format!(
                 "no event of this partnership names a paper with SHA-256 {}; attach the file \
                  to a motion or an aid request (`--attach`) and it is sent after the event",
                 hex_of(&hash)
-            )));
-        };
-        if w.size.is_some_and(|s| s != bytes.len() as u64) {
-            return Err(NodeError::Refused(format!(
-                "the paper {} was signed as {} bytes; this file has {}",
-                w.name,
-                w.size.unwrap_or_default(),
-                bytes.len()
             )));
         }
         if !self.papers.room_for(bytes.len() as u64) {

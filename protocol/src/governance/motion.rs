@@ -347,8 +347,9 @@ fn subject_of(
     })
 }
 
-/// The names of the powers under which `partner` may propose now: for a power proposed
-/// by one practice's partners, under which they may propose for their own practice.
+/// The powers under which `partner` may propose now, by name: a power proposed by one
+/// practice's partners as "NAME (for ODS)", their own practice, the only one they may
+/// propose it for.
 pub fn powers_held(
     partner: &PartnerId,
     m: &Membership,
@@ -363,7 +364,10 @@ pub fn powers_held(
             group_members(p.rule.proposers, &p.rule, m, own.as_deref(), board, chair)
                 .is_ok_and(|g| g.contains(partner))
         })
-        .map(|p| p.name)
+        .map(|p| match (&own, p.rule.proposers) {
+            (Some(ods), Group::PracticePartners) => format!("{} (for {ods})", p.name),
+            _ => p.name,
+        })
         .collect()
 }
 
@@ -430,7 +434,10 @@ pub(super) fn open(
     if !proposers.contains(&proposer) {
         return Err(match &power {
             Some(name) => GovernanceError::NotEmpowered {
-                power: name.clone(),
+                power: match (&practice, rule.proposers) {
+                    (Some(ods), Group::PracticePartners) => format!("{name} for {ods}"),
+                    _ => name.clone(),
+                },
                 held: powers_held(&proposer, m, deed, board, chair).join(", "),
             },
             None => GovernanceError::NotAProposer(kind.as_str_name().into()),
