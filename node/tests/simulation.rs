@@ -32,6 +32,8 @@ const KINDS: &[&str] = &[
     "admit-practice motion",
     "election",
     "motion",
+    "practice resolution",
+    "paper",
     "ballot",
     "ranked ballot",
     "proxy",
@@ -134,6 +136,10 @@ fn seeds_converge_keep_every_invariant_and_do_every_kind_of_business() {
             "the partners admitted the new practice in no run"
         );
         assert!(ok.iter().any(|r| r.motions_passed > 0));
+        assert!(
+            ok.iter().any(|r| r.papers > 0),
+            "no run ended with papers held on every node"
+        );
         assert!(ok.iter().any(|r| r.forks == 1), "no run saw the fork");
     }
 }

@@ -338,12 +338,18 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// Asks connected nodes of the network for the papers the log names and this node
-    /// lacks, at most [`MAX_PAPER_FETCHES`] at a time, each from a peer not yet asked for
-    /// it since [`PAPER_RETRY_MS`]. Run by housekeeping.
+    /// lacks, if it is an active practice's node itself: at most [`MAX_PAPER_FETCHES`] at
+    /// a time, each from a peer not yet asked for it since [`PAPER_RETRY_MS`]. Run by
+    /// housekeeping.
     pub(super) fn fetch_papers(&mut self) {
         self.papers.refresh(&self.net.replica);
         let now = self.now.mono_ms;
         let m = self.net.replica.state().membership();
+        // Only the network's own nodes are sent papers: a node not (or no longer) an
+        // active practice asks no one.
+        if !m.is_active_practice_node(&self.me) {
+            return;
+        }
         let peers: Vec<PublicKey> = self
             .connected
             .iter()

@@ -49,7 +49,9 @@ impl Sim {
                 .all(|r| r.state_hash() == first.state_hash())
     }
 
-    /// Whether every motion in the log has closed (on node 0, once all agree).
+    /// Whether every motion in the log has closed (on node 0, once all agree), and every
+    /// node of an active practice holds every paper its log names (a node outside the
+    /// network is sent none).
     pub(super) fn settled(&self) -> bool {
         self.nodes[0].core.as_ref().is_some_and(|c| {
             c.replica()
@@ -57,6 +59,16 @@ impl Sim {
                 .governance()
                 .motions()
                 .all(|m| m.closed.is_some())
+        }) && self.nodes.iter().all(|n| {
+            n.core.as_ref().is_some_and(|c| {
+                let (named, held) = c.papers().counts(c.replica());
+                let member = c
+                    .replica()
+                    .state()
+                    .membership()
+                    .is_active_practice_node(&c.key());
+                named == held || !member
+            })
         })
     }
 
@@ -66,8 +78,16 @@ impl Sim {
             let key = match &node.core {
                 Some(c) => {
                     let r = c.replica();
+                    let (named, held) = c.papers().counts(r);
+                    let open = r
+                        .state()
+                        .governance()
+                        .motions()
+                        .filter(|m| m.closed.is_none())
+                        .count();
                     format!(
-                        "{} events, {} pending, {} held, hash {}",
+                        "{} events, {} pending, {} held, hash {}, {open} motions open, papers \
+                         {held} of {named} held",
                         r.len(),
                         r.pending_len(),
                         r.held_len(),
@@ -178,6 +198,8 @@ impl Sim {
         let joiner = self.nodes[self.plan.nodes].key.public();
         self.report.admitted = first.state().membership().is_active_practice_node(&joiner);
         self.report.forks = forks.len();
+        self.report.papers = crate::core::papers::wanted_by(first).len();
+        self.report.board_lapsed = g.board_term().lapsed_at_ms.is_some();
         self.report.events = first.len();
         self.report.state_hash = first.state_hash().to_string();
         Ok(())

@@ -165,7 +165,10 @@ impl Plan {
         } else {
             0
         };
-        held + REQUEST_TIMEOUT.as_millis() as u64
+        // A paper request whose answer was lost holds its slot until it times out.
+        held + REQUEST_TIMEOUT
+            .max(crate::limits::PAPER_TIMEOUT)
+            .as_millis() as u64
             + 2 * crate::core::WITNESS_DELAY_MS
             + 2 * SYNC_INTERVAL_MS
     }
@@ -240,6 +243,10 @@ pub struct Report {
     pub rejected: BTreeMap<String, usize>,
     /// Whether the joining practice was admitted by the partners' vote.
     pub admitted: bool,
+    /// Papers the log names at the end, every one held and checked by every node.
+    pub papers: usize,
+    /// Whether the board's seats had lapsed at the end, with no election since.
+    pub board_lapsed: bool,
     /// Most pending events any node held at once.
     pub max_pending: usize,
     /// Most future-dated events any node held at once.

@@ -75,12 +75,25 @@ impl Sim {
                     let bytes = resp.encode_to_vec();
                     self.send(n, to, Msg::Answer { id: token, bytes });
                 }
-                // The simulator's workloads attach no papers: a request (none is made
-                // while no event names one) fails at once.
-                Action::PaperRequest { id, .. } => {
-                    self.feed(n, Input::PaperResponse { id, resp: None })
+                Action::PaperRequest { peer, id, req } => {
+                    let Some(to) = self.index_of(&peer) else {
+                        continue;
+                    };
+                    self.next_message += 1;
+                    let mid = self.next_message;
+                    self.nodes[n].paper_requests.insert(mid, id);
+                    let timeout = crate::limits::PAPER_TIMEOUT.as_millis() as u64;
+                    self.at(timeout, Ev::PaperTimeout { node: n, id: mid });
+                    let bytes = req.encode_to_vec();
+                    self.send(n, to, Msg::PaperRequest { id: mid, bytes });
                 }
-                Action::PaperRespond { .. } => {}
+                Action::PaperRespond { token, resp } => {
+                    let Some(to) = self.nodes[n].paper_inbound.remove(&token) else {
+                        continue;
+                    };
+                    let bytes = resp.encode_to_vec();
+                    self.send(n, to, Msg::PaperAnswer { id: token, bytes });
+                }
                 Action::Ban { .. } => self.report.bans += 1,
                 Action::Disconnect(peer) => {
                     if let Some(p) = self.index_of(&peer) {
@@ -117,11 +130,12 @@ impl Sim {
                 }
                 *self.report.business.entry(what.into()).or_default() += 1;
             }
-            Reply::Authored(Err(_))
-            | Reply::Submitted(Err(_))
-            | Reply::Charter(_)
-            | Reply::PaperStored(_)
-            | Reply::Paper(_) => {
+            Reply::PaperStored(Ok(_)) => {
+                *self.report.business.entry(what.into()).or_default() += 1;
+            }
+            // A file sent before its event was stored, or again: refused, nothing kept.
+            Reply::PaperStored(Err(_)) | Reply::Paper(_) => {}
+            Reply::Authored(Err(_)) | Reply::Submitted(Err(_)) | Reply::Charter(_) => {
                 self.report.signing_refused += 1;
             }
         }
@@ -188,7 +202,9 @@ impl Sim {
                 let bytes = match &mut msg {
                     Msg::Gossip { wire: b, .. }
                     | Msg::Request { bytes: b, .. }
-                    | Msg::Answer { bytes: b, .. } => b,
+                    | Msg::Answer { bytes: b, .. }
+                    | Msg::PaperRequest { bytes: b, .. }
+                    | Msg::PaperAnswer { bytes: b, .. } => b,
                 };
                 if !bytes.is_empty() {
                     self.report.corrupted += 1;
@@ -241,6 +257,34 @@ impl Sim {
                     }
                     Err(_) => self.feed(to, Input::MalformedRequest(kf)),
                 }
+            }
+            Msg::PaperRequest { id, bytes } => {
+                if Some(to) == self.silent {
+                    return;
+                }
+                match pb::PaperRequest::decode(bytes.as_slice()) {
+                    Ok(req) => {
+                        self.nodes[to].paper_inbound.insert(id, from);
+                        self.feed(
+                            to,
+                            Input::PaperRequest {
+                                from: kf,
+                                req,
+                                token: id,
+                            },
+                        );
+                    }
+                    Err(_) => self.feed(to, Input::MalformedRequest(kf)),
+                }
+            }
+            Msg::PaperAnswer { id, bytes } => {
+                let Some(core_id) = self.nodes[to].paper_requests.remove(&id) else {
+                    return;
+                };
+                // An answer that does not decode is a failed request; one whose bytes
+                // were changed on the way is the core's to catch by the hash.
+                let resp = pb::PaperResponse::decode(bytes.as_slice()).ok();
+                self.feed(to, Input::PaperResponse { id: core_id, resp });
             }
             Msg::Answer { id, bytes } => {
                 let Some(core_id) = self.nodes[to].requests.remove(&id) else {

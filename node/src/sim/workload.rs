@@ -20,6 +20,8 @@ use pb::{Choice, DecisionKind};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// Partners of each founding practice.
 pub const PARTNERS_PER_PRACTICE: usize = 2;
@@ -30,6 +32,9 @@ pub const VOTING_MS: u64 = 120_000;
 pub const QUORUM_BP: u32 = 2_500;
 /// Most motions open at once that the workload proposes more beside.
 const MAX_OPEN: usize = 4;
+/// The board's term in the simulated deed, ms: short enough that seats lapse, and are
+/// filled again, within a run.
+pub const BOARD_TERM_MS: u64 = 2 * VOTING_MS;
 
 /// One piece of business, for the simulator to hand to a node.
 #[derive(Debug)]
@@ -41,12 +46,14 @@ pub enum Step {
         /// The body.
         body: Box<Body>,
     },
-    /// A partner signed this event; the node takes it in.
+    /// A partner signed this event; the node takes it in, then the papers it names.
     Partner {
         /// What it is, for the report.
         what: &'static str,
         /// The signed event's wire bytes.
         wire: Vec<u8>,
+        /// The bytes of the papers the event names.
+        papers: Vec<Vec<u8>>,
     },
 }
 
@@ -60,6 +67,8 @@ pub struct Workload {
     rotated: bool,
     /// The latest close of a motion proposed so far (by its proposer's clock).
     latest_close_ms: u64,
+    /// Every paper attached so far, by SHA-256: the partners keep their files.
+    library: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 fn key_for(seed: u64, label: u64) -> Keypair {
@@ -95,6 +104,7 @@ impl Workload {
             partners,
             rotated: false,
             latest_close_ms: 0,
+            library: BTreeMap::new(),
         }
     }
 
@@ -110,7 +120,9 @@ impl Workload {
         let mut deed = default_deed();
         deed.grace_period_ms = MAX_CLOCK_SKEW_MS;
         deed.max_proxies_per_holder = 2;
-        for r in &mut deed.rules {
+        deed.board_term_ms = BOARD_TERM_MS;
+        let powers = deed.powers.iter_mut().filter_map(|p| p.rule.as_mut());
+        for r in deed.rules.iter_mut().chain(powers) {
             r.min_voting_period_ms = VOTING_MS;
             r.quorum_basis_points = QUORUM_BP;
         }
@@ -168,7 +180,11 @@ impl Workload {
             .filter(|m| m.closed.is_none() && m.opens_at_ms <= ts && ts < m.closes_at_ms)
             .collect();
         let admitting = g.motions().any(|m| m.kind == DecisionKind::AdmitPractice);
-        let electing = g.motions().any(|m| m.kind == DecisionKind::ElectBoard);
+        // A board election is proposed when none is open and no board sits in its term.
+        let electing = g
+            .motions()
+            .any(|m| m.kind == DecisionKind::ElectBoard && m.closed.is_none())
+            || (!g.board().is_empty() && !g.board_term().election_due(ts));
         let roll = rng.gen_range(0..100);
         let partner = self.partner_of(rng, n);
         match roll {
@@ -217,14 +233,59 @@ impl Workload {
                 self.partner_signs(core, partner?, now, Body::Motion(mo), "election")
             }
             25..=34 if open.len() < MAX_OPEN => {
-                let mo = pb::Motion {
+                let i = partner?;
+                let mut mo = pb::Motion {
                     kind: DecisionKind::General as i32,
                     title: format!("Resolution {roll}"),
                     opens_at_ms: ts,
                     closes_at_ms: ts + VOTING_MS,
                     ..Default::default()
                 };
-                self.partner_signs(core, partner?, now, Body::Motion(mo), "motion")
+                // Some are made under a power: a practice's own matter, or spending if the
+                // partner sits on the board.
+                let me = self.partners[i].1.public();
+                let on_board = st.membership().holder(&me).is_some_and(|h| {
+                    matches!(h, mutual_protocol::membership::Holder::Partner(id) if g.board().contains(id))
+                });
+                let what = match rng.gen_range(0..4) {
+                    0 => {
+                        mo.power = "practice-matter".into();
+                        mo.subject_ods = ods(self.partners[i].0);
+                        "practice resolution"
+                    }
+                    1 if on_board => {
+                        mo.power = "operational-spending".into();
+                        "board resolution"
+                    }
+                    _ => "motion",
+                };
+                // Half carry a paper for the voters to read.
+                let mut papers = Vec::new();
+                if rng.gen_bool(0.5) {
+                    let bytes = format!(
+                        "Paper for {:?}, seed {}, at {ts}: {}\n",
+                        mo.title,
+                        self.seed,
+                        rng.gen::<u64>()
+                    )
+                    .into_bytes();
+                    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+                    mo.papers.push(pb::Paper {
+                        name: format!("paper-{}.txt", hex::encode(&sha256[..4])),
+                        sha256: sha256.to_vec(),
+                        size: bytes.len() as u64,
+                        media_type: "text/plain".into(),
+                    });
+                    self.library.insert(sha256, bytes.clone());
+                    papers.push(bytes);
+                }
+                let step = self.partner_signs(core, i, now, Body::Motion(mo), what);
+                match step {
+                    Some(Step::Partner { what, wire, .. }) => {
+                        Some(Step::Partner { what, wire, papers })
+                    }
+                    other => other,
+                }
             }
             35..=64 if !open.is_empty() => {
                 // The admission is what the partnership most wants settled.
@@ -435,6 +496,27 @@ impl Workload {
         Some(Step::Partner {
             what,
             wire: ev.to_wire(),
+            papers: Vec::new(),
         })
+    }
+
+    /// The papers the partners attached that node `core`'s log names but it does not
+    /// hold: what a partner sends again when the event was not yet stored the first time.
+    pub fn papers_lacking(&self, core: &NodeCore<MemStore>) -> Vec<Vec<u8>> {
+        let held = core.papers().held();
+        let missing: Vec<(&[u8; 32], &Vec<u8>)> = self
+            .library
+            .iter()
+            .filter(|(h, _)| !held.contains_key(*h))
+            .collect();
+        if missing.is_empty() {
+            return Vec::new();
+        }
+        let named = crate::core::papers::wanted_by(core.replica());
+        missing
+            .into_iter()
+            .filter(|(h, _)| named.contains_key(*h))
+            .map(|(_, b)| b.clone())
+            .collect()
     }
 }

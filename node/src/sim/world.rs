@@ -24,11 +24,14 @@ pub(super) enum Msg {
     Gossip { log: LogId, wire: Vec<u8> },
     Request { id: u64, bytes: Vec<u8> },
     Answer { id: u64, bytes: Vec<u8> },
+    PaperRequest { id: u64, bytes: Vec<u8> },
+    PaperAnswer { id: u64, bytes: Vec<u8> },
 }
 
 pub(super) enum Ev {
     Deliver { from: usize, to: usize, msg: Msg },
     Timeout { node: usize, id: u64 },
+    PaperTimeout { node: usize, id: u64 },
     Wake { node: usize },
     Business,
     Crash,
@@ -57,6 +60,10 @@ pub(super) struct SimNode {
     pub(super) requests: BTreeMap<u64, u64>,
     /// Incoming requests: the core's token to the asking node.
     pub(super) inbound: BTreeMap<u64, usize>,
+    /// Outgoing paper requests: the simulator's id to the core's.
+    pub(super) paper_requests: BTreeMap<u64, u64>,
+    /// Incoming paper requests: the core's token to the asking node.
+    pub(super) paper_inbound: BTreeMap<u64, usize>,
     /// Gossip being validated: the core's token to the sender and the message.
     pub(super) gossip: BTreeMap<u64, (usize, LogId, Vec<u8>)>,
     pub(super) asked: BTreeMap<u64, Asked>,
@@ -122,6 +129,8 @@ impl Sim {
                 acked: Vec::new(),
                 requests: BTreeMap::new(),
                 inbound: BTreeMap::new(),
+                paper_requests: BTreeMap::new(),
+                paper_inbound: BTreeMap::new(),
                 gossip: BTreeMap::new(),
                 asked: BTreeMap::new(),
                 next_token: 0,
@@ -272,6 +281,18 @@ impl Sim {
                     );
                 }
             }
+            Ev::PaperTimeout { node, id } => {
+                if let Some(core_id) = self.nodes[node].paper_requests.remove(&id) {
+                    self.report.timeouts += 1;
+                    self.feed(
+                        node,
+                        Input::PaperResponse {
+                            id: core_id,
+                            resp: None,
+                        },
+                    );
+                }
+            }
             Ev::Wake { node } => {
                 if self.up(node) {
                     self.dial(node);
@@ -414,6 +435,8 @@ impl Sim {
         node.core = None;
         node.requests.clear();
         node.inbound.clear();
+        node.paper_requests.clear();
+        node.paper_inbound.clear();
         node.gossip.clear();
         node.asked.clear();
         self.report.lost_unflushed += node.disk.crash() as u64;
@@ -543,13 +566,30 @@ impl Sim {
                 },
                 Asked::Business(what),
             ),
-            Some(workload::Step::Partner { what, wire }) => {
+            Some(workload::Step::Partner { what, wire, papers }) => {
                 if let Ok(ev) = SignedEvent::decode(&wire) {
                     self.signed.insert(ev.id);
                 }
-                self.ask(n, Local::Submit { log: None, wire }, Asked::Business(what))
+                self.ask(n, Local::Submit { log: None, wire }, Asked::Business(what));
+                // Then the partner's client hands the node the files the event names.
+                for bytes in papers {
+                    self.ask(n, Local::PutPaper(bytes), Asked::Business("paper"));
+                }
             }
             None => {}
+        }
+        // A file whose event was not yet stored when it was sent is sent again, as a
+        // partner runs `mutual paper put`.
+        let Some(core) = &self.nodes[n].core else {
+            return;
+        };
+        let lacking: Vec<Vec<u8>> = self.workload.papers_lacking(core);
+        for bytes in lacking {
+            self.ask(
+                n,
+                Local::PutPaper(bytes),
+                Asked::Business("paper sent again"),
+            );
         }
     }
 }
