@@ -1,14 +1,101 @@
-//! The partnership's story, step by step: founding, an invited practice admitted by
-//! vote, a motion, mutual aid, a node killed and restarted, time passing.
+//! The partnership's story as a list of steps ([`STEPS`]), each a method that narrates
+//! itself and leaves what the next steps need in a [`Story`]: founding, an invited
+//! practice admitted by vote with its due diligence, mutual aid, a node killed and
+//! restarted, elections, a second partnership and a federation, time passing, the
+//! admitted practice taking part, the federation at work.
 
+use super::governance::Votes;
 use super::*;
 use crate::api::MemberView;
 use crate::daemon::CONFIG_FILE;
 use crate::keystore::PASSPHRASE_ENV;
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
+
+/// The practice that asks for aid, and the one that helps (indexes of founders).
+const AID_REQUESTER: usize = 1;
+const AID_HELPER: usize = 0;
+
+/// What one step leaves for the next ones.
+#[derive(Default)]
+pub(super) struct Story {
+    partner_keys: Vec<String>,
+    network: String,
+    /// The practice invited and admitted (the last one).
+    new: usize,
+    admit: String,
+    due_diligence: String,
+    /// The aid agreement.
+    agreement: String,
+    restarted: String,
+    votes: Option<Votes>,
+    ally: usize,
+    fed: String,
+    ally_network: String,
+    board: Vec<String>,
+    chair: Option<String>,
+    acceded: bool,
+    federation: Option<FederationSummary>,
+}
+
+/// One step of the story.
+type Step = fn(&mut Demo, &mut Story) -> Result<()>;
+
+/// The story, in order.
+pub(super) const STEPS: [(&str, Step); 12] = [
+    ("set up the practices and the partners' keys", Demo::set_up),
+    ("found the partnership", Demo::found_partnership),
+    (
+        "invite a practice and propose admitting it",
+        Demo::invite_and_propose,
+    ),
+    (
+        "mutual aid between two practices",
+        Demo::aid_between_practices,
+    ),
+    ("a node killed and restarted", Demo::crash_and_restart),
+    ("elections, a proxy, a lost key", Demo::elect),
+    (
+        "a second partnership proposes a federation",
+        Demo::link_partnerships,
+    ),
+    ("time passes: the votes close", Demo::time_passes),
+    (
+        "the admitted practice fetches the papers",
+        Demo::fetch_papers,
+    ),
+    ("the count", Demo::count),
+    (
+        "the new partner accedes and asks for aid",
+        Demo::new_partner_acts,
+    ),
+    ("the federation at work", Demo::federation_at_work),
+];
 
 impl Demo {
+    /// Runs every step of [`STEPS`], then sums up.
     pub(super) fn script(&mut self) -> Result<Summary> {
+        let mut st = Story::default();
+        for (i, (name, step)) in STEPS.iter().enumerate() {
+            step(self, &mut st).with_context(|| format!("demo step {} ({name})", i + 1))?;
+        }
+        self.result(st)
+    }
+
+    /// Whether every node of the first partnership shows practice `new` as an active
+    /// member.
+    fn admitted_everywhere(&self, new: usize) -> bool {
+        let ods = &self.practices[new].ods;
+        (0..self.plan.practices).all(|i| {
+            self.practices[i]
+                .client()
+                .and_then(|c| c.get::<Vec<MemberView>>("/members"))
+                .is_ok_and(|m| m.iter().any(|p| &p.ods == ods && p.status == "active"))
+        })
+    }
+
+    /// Every practice's data directory and node key, the agreement, the founders'
+    /// keystores.
+    fn set_up(&mut self, st: &mut Story) -> Result<()> {
         let n = self.plan.practices;
         let founders = n - 1;
         let dir = self.plan.dir.clone();
@@ -36,14 +123,22 @@ impl Demo {
             "each founding partner makes their own key, encrypted with a passphrase \
              (here {PASSPHRASE_ENV} holds a demo passphrase)"
         ));
-        let mut partner_keys = Vec::new();
+        st.partner_keys.clear();
         for i in 0..founders {
-            partner_keys.push(self.new_keystore(i)?);
+            st.partner_keys.push(self.new_keystore(i)?);
         }
+        Ok(())
+    }
 
+    /// The first practice founds the partnership from a founding file; the other founders
+    /// join.
+    fn found_partnership(&mut self, st: &mut Story) -> Result<()> {
+        let n = self.plan.practices;
+        let founders = n - 1;
+        let dir = self.plan.dir.clone();
         self.heading("Founding the partnership");
         let founders_list: Vec<usize> = (0..founders).collect();
-        let founding = self.founding("Mutual demo partnership", &founders_list, &partner_keys);
+        let founding = self.founding("Mutual demo partnership", &founders_list, &st.partner_keys);
         let founding_file = dir.join("founding.toml");
         std::fs::write(&founding_file, founding)?;
         self.say(&format!(
@@ -60,10 +155,10 @@ impl Demo {
             Self::path(&founding_file),
             "--json",
         ])?;
-        let network = json_field(&out, "network")?;
+        st.network = json_field(&out, "network")?;
         self.say(&format!(
-            "network {network} founded by {}",
-            self.practices[0].name
+            "network {} founded by {}",
+            st.network, self.practices[0].name
         ));
         self.start(0)?;
         self.mutual(&[
@@ -85,15 +180,24 @@ impl Demo {
                 "--dir",
                 &d,
                 "--network",
-                &network,
+                &st.network,
                 "--bootstrap",
                 &bootstrap,
             ])?;
             self.start(i)?;
         }
         self.converge()?;
+        Ok(())
+    }
 
+    /// The last practice is invited, joins and syncs; a partner proposes admitting it with
+    /// its first partner and its due-diligence report; the founders vote.
+    fn invite_and_propose(&mut self, st: &mut Story) -> Result<()> {
+        let n = self.plan.practices;
+        let founders = n - 1;
+        let dir = self.plan.dir.clone();
         let new = founders;
+        st.new = new;
         self.heading(&format!(
             "{} asks to join: invited, then admitted by the partners' vote",
             self.practices[new].name
@@ -132,7 +236,7 @@ impl Demo {
         std::fs::write(&report, due_diligence(&self.practices[new].name))?;
         let report_arg = Self::path(&report).to_string();
         let joining = &self.practices[new];
-        let admit = self.propose(
+        st.admit = self.propose(
             "admit-practice",
             &format!("Admit {}", joining.name),
             &[
@@ -157,9 +261,9 @@ impl Demo {
             self.practices[new].partner,
             report.display()
         ));
-        let due_diligence = self.motion_on(0, &admit)?.papers[0].sha256.clone();
+        st.due_diligence = self.motion_on(0, &st.admit)?.papers[0].sha256.clone();
         self.wait("every member node to hold the report", || {
-            Ok((0..founders).all(|i| self.holds(i, &due_diligence)))
+            Ok((0..founders).all(|i| self.holds(i, &st.due_diligence)))
         })?;
         self.say("every member's node fetched the report from a peer and checked its hash");
         for i in 0..founders {
@@ -173,7 +277,7 @@ impl Demo {
                 "{} ({}) votes {choice}, signing with their own keystore",
                 self.practices[i].partner, self.practices[i].name
             ));
-            self.vote(i, &admit, choice)?;
+            self.vote(i, &st.admit, choice)?;
         }
         self.converge()?;
         let shown = self.mutual(&[
@@ -181,7 +285,7 @@ impl Demo {
             "show",
             "--dir",
             Self::path(&self.practices[1].dir),
-            &admit,
+            &st.admit,
         ])?;
         for l in shown
             .lines()
@@ -190,9 +294,14 @@ impl Demo {
             self.say(l);
         }
         self.say("the result stays provisional until the vote closes and the grace period passes");
+        Ok(())
+    }
 
+    /// One practice asks for cover, another offers, the first accepts and the second
+    /// countersigns.
+    fn aid_between_practices(&mut self, st: &mut Story) -> Result<()> {
         self.heading("Mutual aid: a practice short of a GP asks, another offers");
-        let (req_i, off_i) = (1, 0);
+        let (req_i, off_i) = (AID_REQUESTER, AID_HELPER);
         let day = date_after(crate::now_ms(), 7);
         let req = self.mutual(&[
             "aid",
@@ -230,7 +339,7 @@ impl Demo {
                 .iter()
                 .any(|r| r.offers.iter().any(|o| o.0 == offer))
         })?;
-        let agreement = self.mutual(&[
+        st.agreement = self.mutual(&[
             "aid",
             "accept",
             "--dir",
@@ -239,7 +348,7 @@ impl Demo {
             Self::path(&self.practices[req_i].keystore),
             &offer,
         ])?;
-        self.wait_aid(off_i, |v| v.agreements.iter().any(|a| a.id == agreement))?;
+        self.wait_aid(off_i, |v| v.agreements.iter().any(|a| a.id == st.agreement))?;
         self.mutual(&[
             "aid",
             "countersign",
@@ -247,14 +356,14 @@ impl Demo {
             Self::path(&self.practices[off_i].dir),
             "--keystore",
             Self::path(&self.practices[off_i].keystore),
-            &agreement,
+            &st.agreement,
         ])?;
         self.converge()?;
-        let binding = (0..=new).all(|i| {
+        let binding = (0..=st.new).all(|i| {
             self.aid_on(i).is_ok_and(|v| {
                 v.agreements
                     .iter()
-                    .any(|a| a.id == agreement && a.status == "binding")
+                    .any(|a| a.id == st.agreement && a.status == "binding")
             })
         });
         ensure!(
@@ -265,8 +374,15 @@ impl Demo {
             "{} covers {} on {day}: the agreement is signed by a partner of each practice and binding on every node",
             self.practices[off_i].name, self.practices[req_i].name
         ));
+        Ok(())
+    }
 
+    /// A node is killed while the others vote, restarts from its store and catches up.
+    fn crash_and_restart(&mut self, st: &mut Story) -> Result<()> {
+        let n = self.plan.practices;
+        let founders = n - 1;
         let victim = founders - 1;
+        st.restarted = self.practices[victim].name.clone();
         self.heading(&format!(
             "A crash: {}'s node is killed (SIGKILL) while the others carry on",
             self.practices[victim].name
@@ -296,10 +412,27 @@ impl Demo {
             self.practices[victim].name,
             events_at(self, victim)
         ));
+        Ok(())
+    }
 
-        let votes = self.govern(founders)?;
+    /// The partners elect a board and a chair; a proxy, a declaration of interest, a lost
+    /// key.
+    fn elect(&mut self, st: &mut Story) -> Result<()> {
+        let n = self.plan.practices;
+        let founders = n - 1;
+        st.votes = Some(self.govern(founders)?);
+        Ok(())
+    }
+
+    /// A second partnership is founded and both vote to link in a federation.
+    fn link_partnerships(&mut self, st: &mut Story) -> Result<()> {
         let (ally, fed, ally_network) = self.link()?;
+        (st.ally, st.fed, st.ally_network) = (ally, fed, ally_network);
+        Ok(())
+    }
 
+    /// The voting and grace periods pass; the admission takes effect everywhere.
+    fn time_passes(&mut self, st: &mut Story) -> Result<()> {
         self.heading("Time passes: the votes close");
         self.say(
             "a ballot counts only once an event by another practice (in a partnership of \
@@ -316,23 +449,19 @@ impl Demo {
             "aid",
             "fulfil",
             "--dir",
-            Self::path(&self.practices[req_i].dir),
-            &agreement,
+            Self::path(&self.practices[AID_REQUESTER].dir),
+            &st.agreement,
         ])?;
-        let new_ods = self.practices[new].ods.clone();
-        let admitted = |d: &Demo, i: usize| -> Result<bool> {
-            let m: Vec<MemberView> = d.practices[i].client()?.get("/members")?;
-            Ok(m.iter().any(|p| p.ods == new_ods && p.status == "active"))
-        };
+        let new = st.new;
         self.wait("the admission to take effect everywhere", || {
-            Ok((0..n).all(|i| admitted(self, i).unwrap_or(false)))
+            Ok(self.admitted_everywhere(new))
         })?;
         let shown = self.mutual(&[
             "motion",
             "show",
             "--dir",
             Self::path(&self.practices[new].dir),
-            &admit,
+            &st.admit,
         ])?;
         for l in shown
             .lines()
@@ -340,13 +469,19 @@ impl Demo {
         {
             self.say(l);
         }
+        Ok(())
+    }
+
+    /// The admitted practice's node fetches every paper the log names from its peers.
+    fn fetch_papers(&mut self, st: &mut Story) -> Result<()> {
+        let new = st.new;
         self.say(&format!(
             "{} is a member now; its node signs its first event, and fetches the papers \
              the log names from its peers",
             self.practices[new].name
         ));
         self.wait("the admitted practice to hold the papers", || {
-            Ok(self.holds(new, &due_diligence))
+            Ok(self.holds(new, &st.due_diligence))
         })?;
         let listed = self.mutual(&[
             "paper",
@@ -357,8 +492,21 @@ impl Demo {
         for l in listed.lines() {
             self.say(l.trim());
         }
-        let (board, chair) = self.governed(&votes)?;
-        let acceded = self.accede(new)?;
+        Ok(())
+    }
+
+    /// The elections' count, round by round; the board and chair in office.
+    fn count(&mut self, st: &mut Story) -> Result<()> {
+        let votes = st.votes.take().context("the elections step did not run")?;
+        (st.board, st.chair) = self.governed(&votes)?;
+        Ok(())
+    }
+
+    /// The admitted practice's first partner signs the agreement, then its node asks for
+    /// aid.
+    fn new_partner_acts(&mut self, st: &mut Story) -> Result<()> {
+        let new = st.new;
+        st.acceded = self.accede(new)?;
         let later = date_after(crate::now_ms(), 10);
         self.mutual(&[
             "aid",
@@ -370,9 +518,24 @@ impl Demo {
             "--session",
             &format!("{later} AM"),
         ])?;
+        Ok(())
+    }
 
-        let mut federation = self.federate(ally, &fed, ally_network)?;
+    /// Aid across the two partnerships, a statement and a joint motion.
+    fn federation_at_work(&mut self, st: &mut Story) -> Result<()> {
+        let ally_network = std::mem::take(&mut st.ally_network);
+        st.federation = Some(self.federate(st.ally, &st.fed, ally_network)?);
+        Ok(())
+    }
 
+    /// Each node's state, whether they agree, and the summary.
+    fn result(&mut self, mut st: Story) -> Result<Summary> {
+        let n = self.plan.practices;
+        let dir = self.plan.dir.clone();
+        let mut federation = st
+            .federation
+            .take()
+            .context("the federation step did not run")?;
         self.heading("Result");
         let converged = self.converge().is_ok();
         let hashes = self.hashes();
@@ -391,18 +554,18 @@ impl Demo {
             });
         }
         let converged = converged && hashes.len() == n;
-        let admitted_everywhere = (0..n).all(|i| admitted(self, i).unwrap_or(false));
+        let admitted_everywhere = self.admitted_everywhere(st.new);
         let papers_everywhere = (0..n).all(|i| self.holds_all(i));
         self.say(&format!("every paper on every node: {papers_everywhere}"));
         self.say(&format!("converged: {converged}"));
         self.say(&format!(
-            "federation {fed}: live {}, agreement binding {}, joint motion {}, its log agreed \
+            "federation {}: live {}, agreement binding {}, joint motion {}, its log agreed \
              on every node of both partnerships: {}",
-            federation.live, federation.binding, federation.joint_result, federation.agreed
+            st.fed, federation.live, federation.binding, federation.joint_result, federation.agreed
         ));
         // Read again just before the nodes stop, as the first partnership's are.
-        federation.ally = self.node_summary(ally)?;
-        for i in 0..=ally {
+        federation.ally = self.node_summary(st.ally)?;
+        for i in 0..=st.ally {
             self.stop(i, false)?;
         }
         self.say(&format!(
@@ -412,16 +575,16 @@ impl Demo {
         ));
         Ok(Summary {
             converged,
-            network,
-            admission_motion: admit,
+            network: st.network,
+            admission_motion: st.admit,
             admitted: admitted_everywhere,
-            due_diligence,
+            due_diligence: st.due_diligence,
             papers_everywhere,
-            agreement,
-            restarted: self.practices[victim].name.clone(),
-            board,
-            chair,
-            acceded,
+            agreement: st.agreement,
+            restarted: st.restarted,
+            board: st.board,
+            chair: st.chair,
+            acceded: st.acceded,
             nodes,
             federation,
         })
