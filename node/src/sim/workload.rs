@@ -121,6 +121,7 @@ impl Workload {
         deed.grace_period_ms = MAX_CLOCK_SKEW_MS;
         deed.max_proxies_per_holder = 2;
         deed.board_term_ms = BOARD_TERM_MS;
+        deed.aid_signers = pb::AidSigners::Partners as i32;
         let powers = deed.powers.iter_mut().filter_map(|p| p.rule.as_mut());
         for r in deed.rules.iter_mut().chain(powers) {
             r.min_voting_period_ms = VOTING_MS;
@@ -342,7 +343,19 @@ impl Workload {
                 };
                 self.partner_signs(core, partner?, now, Body::Ballot(appoint), "proxy")
             }
-            70..=79 => self.aid(rng, core, now),
+            70..=79 => {
+                // What commits a practice is signed by one of its partners, as the deed
+                // says (`aid_signers`); a request by its node.
+                let (what, body) = self.aid(rng, core, now)?;
+                if matches!(body, Body::AidRequest(_)) {
+                    Some(Step::Node {
+                        what,
+                        body: Box::new(body),
+                    })
+                } else {
+                    self.partner_signs(core, partner?, now, body, what)
+                }
+            }
             80..=81 if !self.rotated => {
                 let i = partner?;
                 let old = copy(&self.partners[i].1);
@@ -389,9 +402,16 @@ impl Workload {
         })
     }
 
-    /// Aid between practices, signed by their nodes: a request, an offer on another
-    /// practice's open request, the requester's acceptance, the helper's countersignature.
-    fn aid(&self, rng: &mut ChaCha8Rng, core: &NodeCore<MemStore>, now: u64) -> Option<Step> {
+    /// Aid between practices: a request (signed by the node), an offer on another
+    /// practice's open request, the requester's acceptance, the helper's countersignature
+    /// (each signed by a partner of the practice, as the simulated deed's `aid_signers`
+    /// says).
+    fn aid(
+        &self,
+        rng: &mut ChaCha8Rng,
+        core: &NodeCore<MemStore>,
+        now: u64,
+    ) -> Option<(&'static str, Body)> {
         let st = core.replica().state();
         let mine = st
             .membership()
@@ -400,12 +420,7 @@ impl Workload {
             .ods_code
             .clone();
         let aid = st.aid();
-        let node = |what, body| {
-            Some(Step::Node {
-                what,
-                body: Box::new(body),
-            })
-        };
+        let node = |what, body| Some((what, body));
         // Countersign an acceptance of this practice's offer; accept an offer on its own
         // request; offer on another's open request; or ask.
         if let Some(a) = aid
