@@ -6,7 +6,7 @@ use mutual_node::core::intake::{
     MAX_QUARANTINE_PER_AUTHOR, MAX_QUARANTINE_PER_PEER, QUARANTINE_TTL_MS,
 };
 use mutual_node::core::store::Store;
-use mutual_node::core::{Action, CoreConfig, Input, Local, NodeCore, Now, Reply, Verdict};
+use mutual_node::core::{Action, CoreConfig, Input, Local, NodeCore, Reply, Verdict};
 use mutual_node::sim::{Disk, MemStore};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
@@ -14,46 +14,8 @@ use mutual_protocol::id::NetworkId;
 use mutual_protocol::keys::{Keypair, PublicKey};
 use std::path::Path;
 
-const T0: u64 = 1_790_000_000_000;
-
-fn key(n: u8) -> Keypair {
-    Keypair::from_seed(&[n; 32]).expect("key")
-}
-
-/// A network of two practices (node keys 1 and 2) with one partner each (keys 11, 12).
-fn network() -> (SignedEvent, FeedWriter) {
-    let practice = |n: u8| pb::Practice {
-        name: format!("Practice {n}"),
-        ods_code: format!("P{n}"),
-        locality: "North".into(),
-        list_size: 5_000,
-        node_key: key(n).public().as_bytes().to_vec(),
-    };
-    let partner = |n: u8, p: u8| pb::Partner {
-        name: format!("Dr {n}"),
-        practice_ods: format!("P{p}"),
-        role: pb::PartnerRole::Partner as i32,
-        key: key(n).public().as_bytes().to_vec(),
-    };
-    let (w, g) = FeedWriter::found(
-        key(1),
-        T0,
-        pb::Genesis {
-            name: "Core test".into(),
-            practices: vec![practice(1), practice(2)],
-            partners: vec![partner(11, 1), partner(12, 2)],
-            ..Default::default()
-        },
-    );
-    (g, w)
-}
-
-fn at(ms: u64) -> Now {
-    Now {
-        wall_ms: T0 + ms,
-        mono_ms: ms,
-    }
-}
+mod common;
+use common::net::{at, key, network, T0};
 
 /// Node 1's core over `disk`, founding the network on its first start.
 fn open(disk: &Disk, genesis: &SignedEvent, found: bool) -> NodeCore<MemStore> {

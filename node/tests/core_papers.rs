@@ -4,27 +4,18 @@
 //! a node outside the network is refused; an upload no event names, or one past the
 //! store's limit, is refused and nothing is stored.
 
-use mutual_node::core::{Action, CoreConfig, Input, Local, NodeCore, Now, Reply};
+use mutual_node::core::{Action, CoreConfig, Input, Local, NodeCore, Reply};
 use mutual_node::sim::{Disk, MemStore};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
 use mutual_protocol::id::NetworkId;
-use mutual_protocol::keys::{Keypair, PublicKey};
+use mutual_protocol::keys::PublicKey;
+
+mod common;
+use common::net::{at, key, network, practice, T0};
 use sha2::{Digest, Sha256};
 
-const T0: u64 = 1_790_000_000_000;
 const DAY: u64 = 24 * 3_600_000;
-
-fn key(n: u8) -> Keypair {
-    Keypair::from_seed(&[n; 32]).expect("key")
-}
-
-fn at(ms: u64) -> Now {
-    Now {
-        wall_ms: T0 + ms,
-        mono_ms: ms,
-    }
-}
 
 /// Two practices (node keys 1 and 2), one partner each (11 and 12); node 1's core,
 /// holding a motion by partner 11 that names `paper`.
@@ -40,29 +31,7 @@ fn core_on_disk(
     signed_size: u64,
     config: CoreConfig,
 ) -> (NodeCore<MemStore>, [u8; 32], Disk) {
-    let practice = |n: u8| pb::Practice {
-        name: format!("Practice {n}"),
-        ods_code: format!("P{n}"),
-        locality: "North".into(),
-        list_size: 5_000,
-        node_key: key(n).public().as_bytes().to_vec(),
-    };
-    let partner = |n: u8, p: u8| pb::Partner {
-        name: format!("Dr {n}"),
-        practice_ods: format!("P{p}"),
-        role: pb::PartnerRole::Partner as i32,
-        key: key(n).public().as_bytes().to_vec(),
-    };
-    let (_, genesis) = FeedWriter::found(
-        key(1),
-        T0,
-        pb::Genesis {
-            name: "Papers".into(),
-            practices: vec![practice(1), practice(2)],
-            partners: vec![partner(11, 1), partner(12, 2)],
-            ..Default::default()
-        },
-    );
+    let (genesis, _) = network();
     let network = NetworkId(genesis.id);
     let disk = Disk::default();
     let mut store = disk.open("network");

@@ -13,43 +13,24 @@
 mod common;
 
 use common::partners::*;
-use common::{ok, s, start, stop};
+use common::{s, start, stop};
 use mutual_node::client::Client;
-use mutual_node::daemon::FileConfig;
-use std::path::PathBuf;
 
 #[test]
 fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("demo");
-    ok(&[
-        "demo",
-        "--practices",
-        "3",
-        "--dir",
-        s(&dir),
-        "--timeout",
-        "120",
-        "--json",
-    ]);
-    // Practices 1 and 2 (North) founded the partnership with Dr Amara Okafor and Dr Ben
-    // Hughes; practice 3 (South) was admitted by vote with its first partner, Dr Chloe
-    // Patel, who signed the agreement. (The demo also elected a board and chair and
-    // replaced Dr Hughes's lost key: his keystore is the new one.)
-    let dirs: Vec<PathBuf> = (1..=3).map(|i| dir.join(format!("practice-{i}"))).collect();
-    let laptop = tmp.path().join("laptop");
-    std::fs::create_dir_all(&laptop).expect("laptop");
+    let DemoPartnership {
+        dir,
+        dirs,
+        laptop,
+        ks,
+        urls,
+        ..
+    } = demo_partnership(tmp.path());
     let lap = laptop.as_path();
-    let ks: Vec<PathBuf> = (1..=3)
-        .map(|i| dir.join("partners").join(format!("partner-{i}.keystore")))
-        .collect();
     // A partner admitted below makes his key on his own machine.
     let dev_ks = laptop.join("dev.keystore");
     succeeds(lap, &["keystore", "new", "--out", s(&dev_ks)], &[]);
-    let urls: Vec<String> = dirs
-        .iter()
-        .map(|d| format!("http://{}", FileConfig::read(d).expect("config").api))
-        .collect();
     let env: Vec<[(&str, &str); 1]> = urls.iter().map(|u| [("MUTUAL_NODE", u.as_str())]).collect();
     let mut nodes: Vec<_> = dirs.iter().map(|d| start(d)).collect();
     let (amara, ben, chloe) = ("Dr Amara Okafor", "Dr Ben Hughes", "Dr Chloe Patel");

@@ -17,7 +17,7 @@ use mutual_node::api::{Amendment, DeedView, PapersView};
 use mutual_node::client::Client;
 use mutual_node::daemon::FileConfig;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn deed_of(dir: &Path) -> DeedView {
     Client::of(dir).expect("client").get("/deed").expect("deed")
@@ -33,34 +33,20 @@ fn papers_of(dir: &Path) -> PapersView {
 #[test]
 fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("demo");
-    let summary: serde_json::Value = serde_json::from_str(&ok(&[
-        "demo",
-        "--practices",
-        "3",
-        "--dir",
-        s(&dir),
-        "--timeout",
-        "120",
-        "--json",
-    ]))
-    .expect("JSON");
+    let DemoPartnership {
+        summary,
+        dir,
+        dirs,
+        laptop,
+        ks,
+        urls,
+    } = demo_partnership(tmp.path());
     // The admission motion carried a due-diligence report; every node holds every paper,
     // the practice admitted by that motion included.
     assert_eq!(summary["papers_everywhere"], true, "{summary}");
     let report = summary["due_diligence"].as_str().expect("hash").to_string();
     assert_eq!(report.len(), 64);
-    let dirs: Vec<PathBuf> = (1..=3).map(|i| dir.join(format!("practice-{i}"))).collect();
-    let laptop = tmp.path().join("laptop");
-    std::fs::create_dir_all(&laptop).expect("laptop");
     let lap = laptop.as_path();
-    let ks: Vec<PathBuf> = (1..=3)
-        .map(|i| dir.join("partners").join(format!("partner-{i}.keystore")))
-        .collect();
-    let urls: Vec<String> = dirs
-        .iter()
-        .map(|d| format!("http://{}", FileConfig::read(d).expect("config").api))
-        .collect();
     let env: Vec<[(&str, &str); 1]> = urls.iter().map(|u| [("MUTUAL_NODE", u.as_str())]).collect();
     let mut nodes: Vec<_> = dirs.iter().map(|d| start(d)).collect();
     let (amara, ben, chloe) = ("Dr Amara Okafor", "Dr Ben Hughes", "Dr Chloe Patel");

@@ -26,19 +26,7 @@ fn resolution(power: &str, practice: &str, at: u64) -> pb::Motion {
 
 /// Elects partners 102 (practice 1) and 104 (practice 2) to a two-seat board.
 fn elect_board(net: &mut Net) -> mutual_protocol::id::EventId {
-    let m = net.propose(
-        102,
-        PROPOSED,
-        pb::Motion {
-            seats: 2,
-            candidates: vec![pk(102), pk(104)],
-            ..motion(DecisionKind::ElectBoard)
-        },
-    );
-    for p in net.partners() {
-        net.cast(p, DURING, m, ranking(m, &[102, 104]));
-    }
-    close(net, &m);
+    let (m, _) = elect_offices(net, &[102, 104], None);
     assert_eq!(net.r.state().governance().board().len(), 2);
     m
 }
@@ -301,28 +289,7 @@ fn terms_lapse_in_time_order_with_closings_and_a_re_election_fills_the_seats() {
     deed.board_term_ms = 10 * DAY;
     deed.chair_term_ms = 5 * DAY;
     let mut net = Net::new(3, Some(deed));
-    let board = net.propose(
-        102,
-        PROPOSED,
-        pb::Motion {
-            seats: 2,
-            candidates: vec![pk(102), pk(104)],
-            ..motion(DecisionKind::ElectBoard)
-        },
-    );
-    let chair = net.propose(
-        102,
-        PROPOSED,
-        pb::Motion {
-            candidates: vec![pk(102)],
-            ..motion(DecisionKind::ElectChair)
-        },
-    );
-    for p in net.partners() {
-        net.cast(p, DURING, board, ranking(board, &[102, 104]));
-        net.cast(p, DURING, chair, ranking(chair, &[102]));
-    }
-    close(&mut net, &board);
+    elect_offices(&mut net, &[102, 104], Some(102));
     let taken = T0 + 4 * DAY; // closes T0 + 3 days, plus one day's grace
     let g = net.r.state().governance();
     assert_eq!(g.board_term().ends_at_ms, Some(taken + 10 * DAY));

@@ -410,28 +410,7 @@ fn an_elected_partner_who_left_before_the_closing_is_not_seated() {
 #[test]
 fn a_seated_partner_who_resigns_or_whose_practice_leaves_loses_their_office() {
     let mut net = Net::new(3, None);
-    let b = net.propose(
-        102,
-        PROPOSED,
-        pb::Motion {
-            seats: 2,
-            candidates: vec![pk(104), pk(106)],
-            ..motion(DecisionKind::ElectBoard)
-        },
-    );
-    let c = net.propose(
-        103,
-        PROPOSED,
-        pb::Motion {
-            candidates: vec![pk(106)],
-            ..motion(DecisionKind::ElectChair)
-        },
-    );
-    for p in net.partners() {
-        net.cast(p, DURING, b, ranking(b, &[104, 106]));
-        net.cast(p, DURING, c, ranking(c, &[106]));
-    }
-    close(&mut net, &b);
+    elect_offices(&mut net, &[104, 106], Some(106));
     let mut want = vec![key(104).public(), key(106).public()];
     want.sort();
     assert_eq!(board(&net), want);

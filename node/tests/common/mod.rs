@@ -1,6 +1,7 @@
 //! Helpers shared by the tests that drive the `mutual` binary as separate processes.
 #![allow(dead_code)]
 
+pub mod net;
 pub mod partners;
 
 use mutual_node::client::Client;

@@ -110,3 +110,57 @@ pub fn propose(cwd: &Path, url: &str, ks: &Path, args: &[&str]) -> String {
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     v["id"].as_str().expect("id").to_string()
 }
+
+/// A demo partnership of three practices, as partners on a laptop reach it: practices 1
+/// and 2 (North) founded it with Dr Amara Okafor and Dr Ben Hughes; practice 3 (South)
+/// was admitted by vote with its first partner, Dr Chloe Patel, who signed the agreement.
+/// (The demo also elected a board and chair and replaced Dr Hughes's lost key: his
+/// keystore is the new one.)
+pub struct DemoPartnership {
+    /// The demo's summary (`mutual demo --json`).
+    pub summary: serde_json::Value,
+    /// The demo's directory.
+    pub dir: PathBuf,
+    /// Each practice's data directory.
+    pub dirs: Vec<PathBuf>,
+    /// A directory with no node data: the partners' laptop.
+    pub laptop: PathBuf,
+    /// Each practice's partner's keystore.
+    pub ks: Vec<PathBuf>,
+    /// Each practice's node's API address, as `MUTUAL_NODE` takes it.
+    pub urls: Vec<String>,
+}
+
+/// Runs `mutual demo --practices 3` under `tmp` (its nodes stopped after it).
+pub fn demo_partnership(tmp: &Path) -> DemoPartnership {
+    let dir = tmp.join("demo");
+    let summary = serde_json::from_str(&super::ok(&[
+        "demo",
+        "--practices",
+        "3",
+        "--dir",
+        s(&dir),
+        "--timeout",
+        "120",
+        "--json",
+    ]))
+    .expect("JSON");
+    let dirs: Vec<PathBuf> = (1..=3).map(|i| dir.join(format!("practice-{i}"))).collect();
+    let laptop = tmp.join("laptop");
+    std::fs::create_dir_all(&laptop).expect("laptop");
+    let ks = (1..=3)
+        .map(|i| dir.join("partners").join(format!("partner-{i}.keystore")))
+        .collect();
+    let urls = dirs
+        .iter()
+        .map(|d| format!("http://{}", FileConfig::read(d).expect("config").api))
+        .collect();
+    DemoPartnership {
+        summary,
+        dir,
+        dirs,
+        laptop,
+        ks,
+        urls,
+    }
+}

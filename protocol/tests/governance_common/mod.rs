@@ -241,3 +241,40 @@ pub fn close(net: &mut Net, m: &mutual_protocol::id::EventId) {
         "the motion closes at the first event after its grace"
     );
 }
+
+/// Elects `board` (every candidate ranked in the order given, one seat each) and, if
+/// given, `chair`, proposed by partner 102 at [`PROPOSED`], every partner voting, closed
+/// at [`AFTER_GRACE`]. Returns the two motions.
+pub fn elect_offices(
+    net: &mut Net,
+    board: &[u32],
+    chair: Option<u32>,
+) -> (EventId, Option<EventId>) {
+    let b = net.propose(
+        102,
+        PROPOSED,
+        pb::Motion {
+            seats: board.len() as u32,
+            candidates: board.iter().map(|&k| pk(k)).collect(),
+            ..motion(DecisionKind::ElectBoard)
+        },
+    );
+    let c = chair.map(|c| {
+        net.propose(
+            102,
+            PROPOSED,
+            pb::Motion {
+                candidates: vec![pk(c)],
+                ..motion(DecisionKind::ElectChair)
+            },
+        )
+    });
+    for p in net.partners() {
+        net.cast(p, DURING, b, ranking(b, board));
+        if let (Some(c), Some(chair)) = (c, chair) {
+            net.cast(p, DURING, c, ranking(c, &[chair]));
+        }
+    }
+    close(net, &b);
+    (b, c)
+}
