@@ -460,6 +460,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         token,
         clock_offset_ms: file.clock_offset_ms,
         tls: tls.is_some(),
+        uploads: Default::default(),
     });
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -19,6 +19,24 @@ use mutual_node::daemon::FileConfig;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// A `PUT` of `path` whose head says `Content-Length: length` and that sends no body:
+/// the node must answer from the head alone (else the read times out).
+fn head_only(addr: &str, path: &str, length: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .expect("an answer without the body");
+    out
+}
+
 fn deed_of(dir: &Path) -> DeedView {
     Client::of(dir).expect("client").get("/deed").expect("deed")
 }
@@ -185,6 +203,27 @@ fn the_deed_sets_who_decides_and_the_papers_reach_every_node() {
     wait_for("the quote on every node", 60, || {
         dirs.iter().all(|d| motion(d, &spend).papers[0].held)
     });
+    // The upload door refuses from the head alone, before any body is read: a hash that
+    // is not whole, one no event names, a length over the limit; a paper held already
+    // is acknowledged without its bytes.
+    let api1 = FileConfig::read(&dirs[1]).expect("config").api;
+    let quote_hash = hex::encode(Sha256::digest(std::fs::read(&quote).expect("quote")));
+    for (path, length, says) in [
+        ("/papers/abcd".to_string(), "5", "400 "),
+        (format!("/papers/{}", "0".repeat(64)), "5", "422 "),
+        (
+            format!("/papers/{}", "0".repeat(64)),
+            &(mutual_protocol::limits::MAX_PAPER_BYTES + 1).to_string(),
+            "400 ",
+        ),
+        (format!("/papers/{quote_hash}"), "5", "200 "),
+    ] {
+        let answer = head_only(&api1, &path, length);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {says}")),
+            "{path} {length}: {answer}"
+        );
+    }
     let e = fails(
         lap,
         &["vote", "--keystore", s(&ks[off]), &spend[..8], "for"],

@@ -247,3 +247,30 @@ fn plans_outside_the_limits_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_longer_run_seats_a_board_that_uses_its_powers_and_is_elected_again_when_its_term_lapses() {
+    // The board takes its seats a voting period and a grace period (at least seven
+    // simulated minutes) after it is proposed, and its term is four minutes: twenty
+    // minutes of business give it time to act under its powers, to lapse, and to be
+    // elected again.
+    let plans: Vec<Plan> = (1..=2)
+        .map(|seed| {
+            let mut p = Plan::sized(seed, 6);
+            p.fault_ms = 20 * 60_000;
+            p
+        })
+        .collect();
+    let (ok, failed) = run_all(plans);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    let did = |what: &str| {
+        ok.iter()
+            .map(|r| r.business.get(what).copied().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert!(did("board resolution") > 0, "no board resolution: {ok:?}");
+    assert!(
+        ok.iter().any(|r| r.boards_elected >= 2),
+        "no board was elected again after its term: {ok:?}"
+    );
+}

@@ -115,6 +115,10 @@ fn the_appendix_judgements_hold() {
         closes_at_ms: at + 2 * DAY,
         ..motion(pb::DecisionKind::General)
     };
+    assert!(
+        case(1).contains("`practice-matter (for M85001)`"),
+        "case 1 states the powers held as the reason names them"
+    );
     let expect = [
         (103, cite("operational-spending", ""), "NotEmpowered"),
         (
@@ -151,6 +155,12 @@ fn the_appendix_judgements_hold() {
             "the appendix states case {} with its power and {said}: {stated}",
             i + 1
         );
+        // The powers a refused proposer holds, as the reason names them.
+        if let Some(mutual_protocol::governance::GovernanceError::NotEmpowered { held, .. }) =
+            governance_rejection(&net.outcome(&id))
+        {
+            assert!(stated.contains(&format!("`{held}`")), "{held}: {stated}");
+        }
     }
 }
 

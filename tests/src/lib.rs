@@ -408,6 +408,7 @@ pub async fn serve_api(c: &Cluster, i: usize, token: &str) -> std::net::SocketAd
         token: token.into(),
         clock_offset_ms: c.clock_offset_ms,
         tls: false,
+        uploads: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

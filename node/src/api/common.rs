@@ -29,6 +29,8 @@ pub struct ApiState {
     pub clock_offset_ms: i64,
     /// Whether the API is served over TLS (then requests may name the node by host name).
     pub tls: bool,
+    /// Paper uploads being read now (`PUT /papers/{sha256}`).
+    pub uploads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ApiState {

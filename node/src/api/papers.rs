@@ -20,6 +20,7 @@ use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// A paper as an API client names it when it builds an event: what `pb::Paper` carries.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -79,9 +80,10 @@ pub struct PapersView {
     pub fetching: usize,
     /// Bytes of papers held.
     pub bytes_held: u64,
-    /// Bytes of papers the node's store may still take.
+    /// Bytes of papers the node's store may still take (absent from a node that does
+    /// not say).
     #[serde(default)]
-    pub room: u64,
+    pub room: Option<u64>,
     /// Every paper, in hash order.
     pub papers: Vec<PaperView>,
 }
@@ -121,7 +123,7 @@ pub(crate) fn papers_view(r: &Replica, p: &Papers) -> PapersView {
         held: papers.iter().filter(|v| v.held).count(),
         fetching: p.fetching(),
         bytes_held: p.bytes_held(),
-        room: p.room(),
+        room: Some(p.room()),
         papers,
     }
 }
@@ -209,25 +211,30 @@ pub(crate) async fn get_paper(
 /// Most uploads read at once: each holds up to a paper's bytes in memory until checked.
 pub const MAX_UPLOADS_AT_ONCE: usize = 2;
 
-static UPLOADS: AtomicUsize = AtomicUsize::new(0);
+/// The slowest an upload may send its body, bytes per second (after
+/// [`UPLOAD_GRACE_SECS`]): a client that stalls gives its upload slot up.
+pub const MIN_UPLOAD_BYTES_PER_SEC: u64 = 64 * 1024;
+
+/// Seconds every upload has on top of its size's worth at [`MIN_UPLOAD_BYTES_PER_SEC`].
+pub const UPLOAD_GRACE_SECS: u64 = 30;
 
 /// One of the [`MAX_UPLOADS_AT_ONCE`] upload slots, given back when dropped.
-struct UploadSlot;
+struct UploadSlot(Arc<AtomicUsize>);
 
 impl UploadSlot {
-    fn take() -> Option<UploadSlot> {
-        UPLOADS
+    fn take(count: &Arc<AtomicUsize>) -> Option<UploadSlot> {
+        count
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < MAX_UPLOADS_AT_ONCE).then_some(n + 1)
             })
             .ok()
-            .map(|_| UploadSlot)
+            .map(|_| UploadSlot(count.clone()))
     }
 }
 
 impl Drop for UploadSlot {
     fn drop(&mut self) {
-        UPLOADS.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -266,13 +273,15 @@ pub(crate) async fn put_paper(
             already: true,
         }));
     }
-    let Some(_slot) = UploadSlot::take() else {
+    let Some(_slot) = UploadSlot::take(&s.uploads) else {
         return Err(ApiError::busy(
             "the node is taking other uploads; try again in a moment",
         ));
     };
-    let bytes = axum::body::to_bytes(body, MAX_PAPER_BYTES as usize)
+    let limit = std::time::Duration::from_secs(UPLOAD_GRACE_SECS + len / MIN_UPLOAD_BYTES_PER_SEC);
+    let bytes = tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_PAPER_BYTES as usize))
         .await
+        .map_err(|_| ApiError::bad(format!("the upload took longer than {} s", limit.as_secs())))?
         .map_err(|e| ApiError::bad(format!("reading the upload: {e}")))?;
     if <[u8; 32]>::from(Sha256::digest(&bytes)) != hash {
         return Err(ApiError::bad(format!(

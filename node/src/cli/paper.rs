@@ -133,12 +133,21 @@ pub(super) fn check_room(c: &Client, attached: &[Attached]) -> Result<()> {
         return Ok(());
     }
     let v: api::PapersView = c.get("/papers")?;
-    let need: u64 = attached.iter().map(|a| a.paper.size).sum();
-    if need > v.room {
+    let held = |a: &Attached| {
+        let h = hex::encode(&a.paper.sha256);
+        v.papers.iter().any(|p| p.sha256 == h && p.held)
+    };
+    let need: u64 = attached
+        .iter()
+        .filter(|a| !held(a))
+        .map(|a| a.paper.size)
+        .sum();
+    let room = v.room.unwrap_or(u64::MAX);
+    if need > room {
         bail!(
             "the node's paper store has room for {} more; these papers need {}; nothing was \
              signed (its operator can raise paper_store_bytes)",
-            api::papers::size_words(v.room),
+            api::papers::size_words(room),
             api::papers::size_words(need)
         );
     }
@@ -161,7 +170,7 @@ pub(super) fn refs(attached: &[Attached]) -> Vec<PaperRef> {
 /// Sends a paper's bytes to the node.
 pub(super) fn put(c: &Client, bytes: &[u8]) -> Result<PaperStored> {
     let path = format!("/papers/{}", hex::encode(Sha256::digest(bytes)));
-    let answer = c.request("PUT", &path, "application/octet-stream", bytes, false)?;
+    let answer = c.put_large(&path, bytes)?;
     Ok(serde_json::from_slice(&answer)?)
 }
 

@@ -370,12 +370,17 @@ impl<S: Store> NodeCore<S> {
             if p.inflight.len() >= MAX_PAPER_FETCHES {
                 break;
             }
-            if !p.room_for(size.unwrap_or(0)) {
+            // A size not signed (an agreement's) may be as large as any paper.
+            if !p.room_for(size.unwrap_or(MAX_PAPER_BYTES)) {
                 continue;
             }
             let tried = p.tried.get(&hash).map(|(t, _)| t);
-            let Some(peer) = peers
+            // Each paper starts from its own place among the peers, so that the papers a
+            // node lacks are not all asked of the same peer.
+            let start = usize::from(hash[0]) % peers.len().max(1);
+            let Some(peer) = peers[start..]
                 .iter()
+                .chain(&peers[..start])
                 .find(|q| tried.is_none_or(|t| !t.contains(*q)))
                 .copied()
             else {
@@ -424,7 +429,12 @@ impl<S: Store> NodeCore<S> {
             self.punish(peer, Offence::BadPaper);
             return;
         }
-        if self.papers.held.contains_key(&hash) || !self.papers.room_for(resp.data.len() as u64) {
+        if self.papers.held.contains_key(&hash) {
+            return;
+        }
+        if !self.papers.room_for(resp.data.len() as u64) {
+            // Not asked of this peer again until the retry interval: the store is full.
+            self.tried(hash, peer);
             return;
         }
         match self.net.store.put_paper(&hash, &resp.data) {
@@ -495,8 +505,8 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// Takes a paper's bytes from a local user: refused unless some event of the log
-    /// names exactly these bytes (by hash, and by size where signed) and the store has
-    /// room; stored durably before the answer.
+    /// names these bytes (by their hash) and the store has room; stored durably before the
+    /// answer.
     pub(super) fn put_paper(&mut self, bytes: &[u8]) -> Result<PaperStored, NodeError> {
         if bytes.len() as u64 > MAX_PAPER_BYTES {
             return Err(NodeError::Refused(format!(
@@ -548,5 +558,46 @@ impl<S: Store> NodeCore<S> {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mutual_protocol::keys::Keypair;
+
+    fn peer(n: u8) -> PublicKey {
+        Keypair::from_seed(&[n; 32]).expect("key").public()
+    }
+
+    #[test]
+    fn all_peers_together_are_sent_at_most_the_total_budget() {
+        let h = [1u8; 32];
+        let mut p = Papers::new(vec![(h, MAX_PAPER_BYTES)], DEFAULT_PAPER_STORE_BYTES);
+        let per_peer = (PAPER_SERVE_BURST_BYTES / MAX_PAPER_BYTES) as u8;
+        let total = (PAPER_SERVE_TOTAL_BURST_BYTES / MAX_PAPER_BYTES) as u8;
+        // Peers each take their own burst until the total's is spent.
+        let mut sent = 0u8;
+        for q in 1..=total {
+            for _ in 0..per_peer {
+                if sent < total {
+                    assert!(p.may_send(peer(q), &h, 0), "paper {sent}");
+                    sent += 1;
+                }
+            }
+        }
+        let fresh = peer(99);
+        assert!(!p.may_send(fresh, &h, 0), "one past the total burst");
+        // A refusal by the total costs the peer nothing of its own budget; once the
+        // total has refilled by a paper's worth, the fresh peer is sent one.
+        let refill = MAX_PAPER_BYTES * 1000 / PAPER_SERVE_TOTAL_BYTES_PER_SEC + 1;
+        assert!(p.may_send(fresh, &h, refill));
+        // A second one as soon as the total allows: the peer's own burst (two papers) was
+        // whole, so the refusal took nothing from it.
+        assert!(p.may_send(fresh, &h, 2 * refill));
+        assert!(
+            !p.may_send(fresh, &h, 3 * refill),
+            "and then its own budget is spent"
+        );
     }
 }

@@ -200,6 +200,11 @@ impl Sim {
         self.report.forks = forks.len();
         self.report.papers = crate::core::papers::wanted_by(first).len();
         self.report.board_lapsed = g.board_term().lapsed_at_ms.is_some();
+        self.report.boards_elected = closed
+            .iter()
+            .filter(|m| m.kind == mutual_proto::v1::DecisionKind::ElectBoard)
+            .filter(|m| m.closed.as_ref().is_some_and(|c| c.tally.passed))
+            .count();
         self.report.events = first.len();
         self.report.state_hash = first.state_hash().to_string();
         Ok(())

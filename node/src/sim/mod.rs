@@ -247,6 +247,9 @@ pub struct Report {
     pub papers: usize,
     /// Whether the board's seats had lapsed at the end, with no election since.
     pub board_lapsed: bool,
+    /// Board elections that passed. The workload proposes one only while no board sits
+    /// in its term, so a second one means the first board's term ran out.
+    pub boards_elected: usize,
     /// Most pending events any node held at once.
     pub max_pending: usize,
     /// Most future-dated events any node held at once.

@@ -67,8 +67,9 @@ pub struct Workload {
     rotated: bool,
     /// The latest close of a motion proposed so far (by its proposer's clock).
     latest_close_ms: u64,
-    /// Every paper attached so far, by SHA-256: the partners keep their files.
-    library: BTreeMap<[u8; 32], Vec<u8>>,
+    /// Every paper attached so far, by SHA-256, with the node it was handed to: the
+    /// partners keep their files.
+    library: BTreeMap<[u8; 32], (usize, Vec<u8>)>,
 }
 
 fn key_for(seed: u64, label: u64) -> Keypair {
@@ -277,7 +278,7 @@ impl Workload {
                         size: bytes.len() as u64,
                         media_type: "text/plain".into(),
                     });
-                    self.library.insert(sha256, bytes.clone());
+                    self.library.insert(sha256, (n, bytes.clone()));
                     papers.push(bytes);
                 }
                 let step = self.partner_signs(core, i, now, Body::Motion(mo), what);
@@ -515,14 +516,16 @@ impl Workload {
         })
     }
 
-    /// The papers the partners attached that node `core`'s log names but it does not
-    /// hold: what a partner sends again when the event was not yet stored the first time.
-    pub fn papers_lacking(&self, core: &NodeCore<MemStore>) -> Vec<Vec<u8>> {
+    /// The papers partners handed node `n` (whose core is `core`) that its log names but
+    /// it does not hold: what a partner sends again when the event was not yet stored
+    /// there the first time. Every other node fetches them by the paper protocol.
+    pub fn papers_lacking(&self, n: usize, core: &NodeCore<MemStore>) -> Vec<Vec<u8>> {
         let held = core.papers().held();
         let missing: Vec<(&[u8; 32], &Vec<u8>)> = self
             .library
             .iter()
-            .filter(|(h, _)| !held.contains_key(*h))
+            .filter(|(h, (to, _))| *to == n && !held.contains_key(*h))
+            .map(|(h, (_, b))| (h, b))
             .collect();
         if missing.is_empty() {
             return Vec::new();

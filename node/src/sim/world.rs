@@ -297,6 +297,11 @@ impl Sim {
                 if self.up(node) {
                     self.dial(node);
                     self.feed(node, Input::Timer);
+                    // After the heal the partners' business is done, but one whose file
+                    // did not reach their node sends it again.
+                    if !self.faulty {
+                        self.resend_papers(node);
+                    }
                 }
                 self.at(HOUSEKEEPING_MS, Ev::Wake { node });
             }
@@ -578,12 +583,16 @@ impl Sim {
             }
             None => {}
         }
-        // A file whose event was not yet stored when it was sent is sent again, as a
-        // partner runs `mutual paper put`.
+        self.resend_papers(n);
+    }
+
+    /// A file handed to node `n` before its event was stored there is sent again, as a
+    /// partner runs `mutual paper put`.
+    pub(super) fn resend_papers(&mut self, n: usize) {
         let Some(core) = &self.nodes[n].core else {
             return;
         };
-        let lacking: Vec<Vec<u8>> = self.workload.papers_lacking(core);
+        let lacking: Vec<Vec<u8>> = self.workload.papers_lacking(n, core);
         for bytes in lacking {
             self.ask(
                 n,
