@@ -12,7 +12,7 @@ use mutual_protocol::id::NetworkId;
 use mutual_protocol::keys::PublicKey;
 
 mod common;
-use common::net::{at, key, network, practice, T0};
+use common::net::{at, key, network_of, practice, practice_keys, T0};
 use sha2::{Digest, Sha256};
 
 const DAY: u64 = 24 * 3_600_000;
@@ -31,7 +31,17 @@ fn core_on_disk(
     signed_size: u64,
     config: CoreConfig,
 ) -> (NodeCore<MemStore>, [u8; 32], Disk) {
-    let (genesis, _) = network();
+    core_among(2, paper, signed_size, config)
+}
+
+/// As [`core_on_disk`], in a network of `practices` practices.
+fn core_among(
+    practices: u8,
+    paper: &[u8],
+    signed_size: u64,
+    config: CoreConfig,
+) -> (NodeCore<MemStore>, [u8; 32], Disk) {
+    let (genesis, _) = network_of(practices);
     let network = NetworkId(genesis.id);
     let disk = Disk::default();
     let mut store = disk.open("network");
@@ -46,10 +56,7 @@ fn core_on_disk(
             kind: pb::DecisionKind::AdmitPractice as i32,
             title: "Admit Hillside".into(),
             closes_at_ms: T0 + 10 + 2 * DAY,
-            admit_practice: Some(pb::Practice {
-                node_key: key(3).public().as_bytes().to_vec(),
-                ..practice(3)
-            }),
+            admit_practice: Some(practice(200)),
             papers: vec![pb::Paper {
                 name: "due-diligence.pdf".into(),
                 sha256: hash.to_vec(),
@@ -196,7 +203,10 @@ fn a_paper_is_fetched_checked_and_a_peer_sending_other_bytes_is_penalised() {
     assert!(core.papers().held().is_empty());
     // An honest answer is stored and then served to the network's nodes.
     core.handle(at(later + 20), Input::Connected(peer));
-    let again = later + 30 + mutual_node::core::papers::PAPER_RETRY_MS;
+    // Every peer (the one) has been asked: the next round starts a retry interval on.
+    let asked_all = later + 2_000;
+    assert!(paper_requests(&core.handle(at(asked_all), Input::Timer)).is_empty());
+    let again = asked_all + mutual_node::core::papers::PAPER_RETRY_MS;
     let acts = core.handle(at(again), Input::Timer);
     let [(_, id)] = paper_requests(&acts)[..] else {
         panic!("asked a third time: {acts:?}");
@@ -214,6 +224,42 @@ fn a_paper_is_fetched_checked_and_a_peer_sending_other_bytes_is_penalised() {
     let served = answer(&mut core, again + 20, peer, &hash);
     assert_eq!(served.status, pb::PaperStatus::Here as i32);
     assert_eq!(served.data, paper);
+}
+
+#[test]
+fn every_peer_is_asked_in_turn_however_many_there_are() {
+    // Forty member nodes besides this one; only the last asked holds the paper.
+    let paper = b"minutes of the partnership's meeting".to_vec();
+    let (mut core, hash, _) = core_among(41, &paper, paper.len() as u64, CoreConfig::default());
+    for n in practice_keys(41).into_iter().skip(1) {
+        core.handle(at(30), Input::Connected(key(n).public()));
+    }
+    let mut asked = std::collections::BTreeSet::new();
+    let mut t = 1_000;
+    // Bounded: a request a second, forty peers, with room for the retry interval.
+    for _ in 0..200 {
+        t += 1_000;
+        for (peer, id) in paper_requests(&core.handle(at(t), Input::Timer)) {
+            asked.insert(peer);
+            let resp = if asked.len() == 40 {
+                here(&paper)
+            } else {
+                Some(pb::PaperResponse {
+                    status: pb::PaperStatus::NotHeld as i32,
+                    data: Vec::new(),
+                })
+            };
+            core.handle(at(t + 10), Input::PaperResponse { id, resp });
+        }
+        if core.papers().held().contains_key(&hash) {
+            break;
+        }
+    }
+    assert_eq!(asked.len(), 40, "every peer was asked");
+    assert!(
+        core.papers().held().contains_key(&hash),
+        "fetched from the last"
+    );
 }
 
 #[test]

@@ -31,7 +31,8 @@ pub type PaperHash = [u8; 32];
 /// node's memory and its link modest while a long catch-up runs.
 pub const MAX_PAPER_FETCHES: usize = 2;
 
-/// How long before a paper that no connected peer held is asked for again, ms.
+/// How long after every connected peer was asked for a paper, none giving it, the peers
+/// are asked again, ms.
 pub const PAPER_RETRY_MS: u64 = 30_000;
 
 /// The most paper bytes a node stores unless its configuration says otherwise: 4 GiB,
@@ -104,8 +105,9 @@ pub struct Papers {
     /// The log's length when `wanted` was last read from it.
     read_at: Option<usize>,
     inflight: HashMap<u64, (PaperHash, PublicKey)>,
-    /// Peers asked for a paper that did not give it, and since when (monotonic ms).
-    tried: BTreeMap<PaperHash, (BTreeSet<PublicKey>, u64)>,
+    /// Peers asked for a paper that did not give it, and when every connected peer had
+    /// been (monotonic ms): the round starts again [`PAPER_RETRY_MS`] after that.
+    tried: BTreeMap<PaperHash, (BTreeSet<PublicKey>, Option<u64>)>,
     next_id: u64,
     /// The store's limit in bytes.
     limit: u64,
@@ -339,8 +341,8 @@ impl<S: Store> NodeCore<S> {
 
     /// Asks connected nodes of the network for the papers the log names and this node
     /// lacks, if it is an active practice's node itself: at most [`MAX_PAPER_FETCHES`] at
-    /// a time, each from a peer not yet asked for it since [`PAPER_RETRY_MS`]. Run by
-    /// housekeeping.
+    /// a time, each of the connected peers in turn, and once every one has been asked,
+    /// all of them again after [`PAPER_RETRY_MS`]. Run by housekeeping.
     pub(super) fn fetch_papers(&mut self) {
         self.papers.refresh(&self.net.replica);
         let now = self.now.mono_ms;
@@ -357,8 +359,11 @@ impl<S: Store> NodeCore<S> {
             .copied()
             .collect();
         let p = &mut self.papers;
-        p.tried
-            .retain(|_, (_, since)| now < since.saturating_add(PAPER_RETRY_MS));
+        // A paper every peer was asked for is asked for again once the retry interval
+        // has passed since the last of them was.
+        p.tried.retain(|_, (_, all_asked)| {
+            all_asked.is_none_or(|t| now < t.saturating_add(PAPER_RETRY_MS))
+        });
         let missing: Vec<(PaperHash, Option<u64>)> = p
             .wanted
             .iter()
@@ -376,7 +381,7 @@ impl<S: Store> NodeCore<S> {
             }
             let tried = p.tried.get(&hash).map(|(t, _)| t);
             // Each paper starts from its own place among the peers, so that the papers a
-            // node lacks are not all asked of the same peer.
+            // node lacks are not all asked of the same peer; each peer is asked in turn.
             let start = usize::from(hash[0]) % peers.len().max(1);
             let Some(peer) = peers[start..]
                 .iter()
@@ -384,6 +389,9 @@ impl<S: Store> NodeCore<S> {
                 .find(|q| tried.is_none_or(|t| !t.contains(*q)))
                 .copied()
             else {
+                if let Some((_, all_asked)) = p.tried.get_mut(&hash) {
+                    all_asked.get_or_insert(now);
+                }
                 continue;
             };
             p.next_id += 1;
@@ -400,13 +408,7 @@ impl<S: Store> NodeCore<S> {
     }
 
     fn tried(&mut self, hash: PaperHash, peer: PublicKey) {
-        let now = self.now.mono_ms;
-        self.papers
-            .tried
-            .entry(hash)
-            .or_insert_with(|| (BTreeSet::new(), now))
-            .0
-            .insert(peer);
+        self.papers.tried.entry(hash).or_default().0.insert(peer);
     }
 
     /// A peer's answer to paper request `id`: bytes that match the hash are stored; bytes

@@ -27,6 +27,21 @@ pub fn practice(n: u8) -> pb::Practice {
 
 /// A network of two practices (node keys 1 and 2) with one partner each (keys 11, 12).
 pub fn network() -> (SignedEvent, FeedWriter) {
+    network_of(2)
+}
+
+/// The node keys' seeds of a network of `practices` practices: 1, 2, ..., leaving out the
+/// partners' 11 and 12.
+pub fn practice_keys(practices: u8) -> Vec<u8> {
+    (1..=u8::MAX)
+        .filter(|n| *n != 11 && *n != 12)
+        .take(usize::from(practices))
+        .collect()
+}
+
+/// A network of `practices` practices ([`practice_keys`]), the first two with a partner
+/// each (keys 11 and 12).
+pub fn network_of(practices: u8) -> (SignedEvent, FeedWriter) {
     let partner = |n: u8, p: u8| pb::Partner {
         name: format!("Dr {n}"),
         practice_ods: format!("P{p}"),
@@ -38,7 +53,7 @@ pub fn network() -> (SignedEvent, FeedWriter) {
         T0,
         pb::Genesis {
             name: "Core test".into(),
-            practices: vec![practice(1), practice(2)],
+            practices: practice_keys(practices).into_iter().map(practice).collect(),
             partners: vec![partner(11, 1), partner(12, 2)],
             ..Default::default()
         },
