@@ -1,5 +1,6 @@
 //! The command line of `mutual`, one file per group of commands: the node and daemon
-//! commands and the dispatch here; [`keys`], [`motion`], [`partner`], [`deed`], [`paper`],
+//! commands and the dispatch here; [`keys`], [`motion`], [`propose`], [`partner`], [`deed`],
+//! [`paper`],
 //! [`aid`], [`federation`], [`verify`] and [`simulate`] beside it.
 
 pub mod aid;
@@ -9,6 +10,7 @@ pub mod keys;
 pub mod motion;
 pub mod paper;
 pub mod partner;
+pub mod propose;
 pub mod resolve;
 pub mod simulate;
 pub mod verify;

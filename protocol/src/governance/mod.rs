@@ -12,7 +12,8 @@
 //! - [`stv`]: board and chair elections by single transferable vote;
 //!   a board with one seat per locality fills each seat by instant runoff
 //!   ([`tally::count_per_locality`]);
-//! - [`effects`]: what a passed motion changes, applied when the fold closes it.
+//! - [`effects`]: what a passed motion changes, applied when the fold closes it;
+//! - [`Term`]: the terms of the board and the chair, which lapse by witnessed time.
 //!
 //! # Closing without a trusted clock
 //! A motion is closed by the fold at the first event in fold order by an active practice
@@ -31,11 +32,15 @@
 
 pub mod ballot;
 pub mod deed;
+mod digest;
 pub mod effects;
 pub mod motion;
 pub mod proxy;
 pub mod stv;
 pub mod tally;
+mod term;
+
+pub use term::Term;
 
 use crate::event::SignedEvent;
 use crate::federation::FederationId;
@@ -169,33 +174,6 @@ pub enum GovernanceError {
     /// A vote on behalf of a partner who has not appointed the author as proxy.
     #[error("the author holds no proxy from that partner on this motion")]
     NoProxy,
-}
-
-/// An office's term (docs/GOVERNANCE.md §8.2): when the seats taken at the last
-/// election lapse, and when they last lapsed with no election since.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Term {
-    /// When the seats lapse, ms: the election's `final_at` plus the deed's term. `None`:
-    /// no term runs (the deed sets none, or the seats have lapsed).
-    pub ends_at_ms: Option<u64>,
-    /// When the seats lapsed, if they did and no election has filled them since.
-    pub lapsed_at_ms: Option<u64>,
-}
-
-impl Term {
-    /// The term of seats taken at `taken_at_ms` under a deed whose term is `term_ms`.
-    pub(crate) fn from(taken_at_ms: u64, term_ms: Option<u64>) -> Term {
-        Term {
-            ends_at_ms: term_ms.map(|t| taken_at_ms.saturating_add(t)),
-            lapsed_at_ms: None,
-        }
-    }
-
-    /// Whether an election is due at local time `now_ms`: the seats have lapsed, or
-    /// their term has ended and they lapse at the next event of a practice node.
-    pub fn election_due(&self, now_ms: u64) -> bool {
-        self.lapsed_at_ms.is_some() || self.ends_at_ms.is_some_and(|e| e < now_ms)
-    }
 }
 
 /// How settled a motion's result is, as seen from a given local time.
@@ -823,93 +801,6 @@ impl Governance {
         if self.chair.is_some_and(|c| !motion::partner_active(m, &c)) {
             self.chair = None;
         }
-    }
-
-    /// Fills the governance part of the canonical state digest.
-    pub(crate) fn digest_into(&self, d: &mut pb::StateDigest) {
-        d.motions = self
-            .motions
-            .values()
-            .map(|r| {
-                let mut e = pb::MotionEntry {
-                    id: r.id.as_bytes().to_vec(),
-                    ballots: r
-                        .votes
-                        .ballots
-                        .iter()
-                        .map(|(p, (b, _))| pb::BallotEntry {
-                            partner: p.as_bytes().to_vec(),
-                            ballot: b.as_bytes().to_vec(),
-                            proxy: r
-                                .votes
-                                .by_proxy
-                                .get(p)
-                                .map(|h| h.as_bytes().to_vec())
-                                .unwrap_or_default(),
-                        })
-                        .collect(),
-                    proxies: r
-                        .votes
-                        .proxies
-                        .iter()
-                        .map(|(a, p)| pb::ProxyEntry {
-                            appointer: a.as_bytes().to_vec(),
-                            holder: p.holder.as_bytes().to_vec(),
-                            appointment: p.appointment.as_bytes().to_vec(),
-                            expires_at_ms: p.expires_at_ms,
-                        })
-                        .collect(),
-                    declared: r
-                        .votes
-                        .declared
-                        .iter()
-                        .map(|(p, b)| pb::BallotEntry {
-                            partner: p.as_bytes().to_vec(),
-                            ballot: b.as_bytes().to_vec(),
-                            proxy: Vec::new(),
-                        })
-                        .collect(),
-                    unwitnessed: r
-                        .unwitnessed
-                        .iter()
-                        .map(|b| b.as_bytes().to_vec())
-                        .collect(),
-                    ..Default::default()
-                };
-                if let Some(c) = &r.closed {
-                    e.closed = true;
-                    e.passed = c.tally.passed;
-                    e.votes_for = c.tally.votes_for;
-                    e.votes_against = c.tally.votes_against;
-                    e.abstentions = c.tally.abstentions;
-                    e.elected = c
-                        .tally
-                        .elected
-                        .iter()
-                        .map(|k| k.as_bytes().to_vec())
-                        .collect();
-                }
-                e
-            })
-            .collect();
-        d.board = self.board.iter().map(|k| k.as_bytes().to_vec()).collect();
-        d.chair = self
-            .chair
-            .map(|k| k.as_bytes().to_vec())
-            .unwrap_or_default();
-        d.board_term_ends_at_ms = self.board_term.ends_at_ms.unwrap_or(0);
-        d.chair_term_ends_at_ms = self.chair_term.ends_at_ms.unwrap_or(0);
-        d.board_lapsed_at_ms = self.board_term.lapsed_at_ms.unwrap_or(0);
-        d.chair_lapsed_at_ms = self.chair_term.lapsed_at_ms.unwrap_or(0);
-        d.federations = self
-            .links
-            .iter()
-            .map(|(f, l)| pb::FederationLinkEntry {
-                federation: f.as_bytes().to_vec(),
-                motion: l.motion.as_bytes().to_vec(),
-                left_by: l.left_by.map(|m| m.as_bytes().to_vec()).unwrap_or_default(),
-            })
-            .collect();
     }
 }
 
