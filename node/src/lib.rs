@@ -9,7 +9,8 @@
 //! circle.
 //! - [`core`]: the node's logic with no I/O (`NodeCore`): taking events in, signing,
 //!   attesting and witnessing, peers and the gate's policy, federations' logs, sync
-//!   sessions and the sync protocol's rounds, and the storage trait it writes through.
+//!   sessions and the sync protocol's rounds, papers (which the log names, fetching,
+//!   checking and serving them), and the storage trait it writes through.
 //!   Inputs and the time in, actions out; no tokio, libp2p, sled, clock or randomness.
 //! - [`limits`]: every limit enforced on peers; [`dates`]: dates and times for people.
 //! - [`keyfile`]: key files on disk (mode 0600), fingerprints, and the node key's libp2p
@@ -26,7 +27,8 @@
 //! - [`api`]: the HTTP API, one file per resource; [`daemon`]: a data directory, its
 //!   configuration, founding, and the daemon; [`client`]: the command line's side of the
 //!   API, from the node's machine or a partner's; [`tls`]: the API over TLS (rustls);
-//!   [`deed`]: the deed as people write (TOML) and read it (in words, with diffs).
+//!   [`deed`]: the deed as people write (TOML) and read it (in words, as a table, with
+//!   diffs), its powers and terms included.
 //! - [`demo`]: `mutual demo`, a narrated partnership of node processes on loopback.
 //! - [`sim`]: the deterministic simulator: the core on every node of a simulated
 //!   partnership, over a faulty network, from a seed; [`simulate`]: the in-process check

@@ -16,8 +16,8 @@
 //! - [`state`]: the derived state, event outcomes and the state hash.
 //! - [`membership`]: practices, partners and keys.
 //! - [`aid`]: mutual aid between practices: requests, offers, agreements, the board.
-//! - [`governance`]: the partnership deed, motions, signed ballots, elections (STV and
-//!   one seat per locality) and their effects.
+//! - [`governance`]: the partnership deed (its rules, its powers, terms of office),
+//!   motions, signed ballots, elections (STV and one seat per locality) and their effects.
 //!
 //! ## Example
 //! ```

@@ -9,7 +9,7 @@
 //! network's nodes, and answers their requests; it never sends a paper to a node that is
 //! not an active practice of its network (a federation's nodes included). A partner's
 //! client hands the proposing node the bytes once the event naming them is stored
-//! ([`NodeCore::put_paper`]): bytes no event names are refused, so nothing can be parked
+//! (`NodeCore::put_paper`): bytes no event names are refused, so nothing can be parked
 //! on a node.
 
 use super::io::{Action, PaperStored};

@@ -1,5 +1,5 @@
 //! The deed as people write and read it: here the `[deed]` table of a founding file (also
-//! the file an amend-deed motion takes); in [`text`] the deed in force in plain words,
+//! the file an amend-deed motion takes); in `text` the deed in force in plain words,
 //! rule by rule and power by power, which `GET /deed`, `mutual deed show`,
 //! `mutual deed history` and the amendment's diff print.
 

@@ -1,5 +1,5 @@
-//! The partnership's story as a list of steps ([`STEPS`]), each a method that narrates
-//! itself and leaves what the next steps need in a [`Story`]: founding, an invited
+//! The partnership's story as a list of steps (`STEPS`), each a method that narrates
+//! itself and leaves what the next steps need in a `Story`: founding, an invited
 //! practice admitted by vote with its due diligence, mutual aid, a node killed and
 //! restarted, elections, a second partnership and a federation, time passing, the
 //! admitted practice taking part, the federation at work.
