@@ -361,8 +361,11 @@ impl<S: Store> NodeCore<S> {
         let p = &mut self.papers;
         // A paper every peer was asked for is asked for again once the retry interval
         // has passed since the last of them was.
-        p.tried.retain(|_, (_, all_asked)| {
-            all_asked.is_none_or(|t| now < t.saturating_add(PAPER_RETRY_MS))
+        // A paper held since is forgotten.
+        let held = &p.held;
+        p.tried.retain(|h, (_, all_asked)| {
+            !held.contains_key(h)
+                && all_asked.is_none_or(|t| now < t.saturating_add(PAPER_RETRY_MS))
         });
         let missing: Vec<(PaperHash, Option<u64>)> = p
             .wanted
