@@ -266,10 +266,10 @@ pub(crate) async fn put_paper(
         .query_papers(move |r, p| p.may_take(r, &hash, len))
         .await?
         .map_err(ApiError::refused)?;
-    if held {
+    if let Some(size) = held {
         return Ok(Json(PaperStored {
             sha256: hex_of(&hash),
-            size: len,
+            size,
             already: true,
         }));
     }

@@ -249,11 +249,11 @@ impl Papers {
     }
 
     /// Whether a paper of `len` bytes with hash `h` would be taken from a local user now,
-    /// read before its bytes are: `Ok(true)` if held already, `Ok(false)` if named by an
-    /// event of `r` with room for it, else why not.
-    pub fn may_take(&self, r: &Replica, h: &PaperHash, len: u64) -> Result<bool, String> {
-        if self.held.contains_key(h) {
-            return Ok(true);
+    /// read before its bytes are: `Ok(Some(size))` if held already (with its size),
+    /// `Ok(None)` if named by an event of `r` with room for it, else why not.
+    pub fn may_take(&self, r: &Replica, h: &PaperHash, len: u64) -> Result<Option<u64>, String> {
+        if let Some(size) = self.held.get(h) {
+            return Ok(Some(*size));
         }
         let named = if self.read_at == Some(r.len()) {
             self.wanted.contains_key(h)
@@ -275,7 +275,7 @@ impl Papers {
                 self.limit
             ));
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Bytes of papers the store may still take.
