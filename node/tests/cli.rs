@@ -217,3 +217,31 @@ fn a_keystore_moves_to_a_second_device_with_its_record_and_never_overwrites() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is not a keystore export"));
     assert!(!dir.path().join("x").exists());
 }
+
+#[test]
+fn completions_name_every_command_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mutual(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for command in [
+            "motion",
+            "vote",
+            "deed",
+            "history",
+            "paper",
+            "members",
+            "aid",
+            "federation",
+            "keystore",
+            "proxy",
+            "practice",
+            "simulate",
+            "verify",
+        ] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    let out = mutual(&["completions", "tcsh"]);
+    assert!(!out.status.success(), "an unknown shell is refused");
+}

@@ -222,6 +222,12 @@ enum Command {
     /// chains, rules; prints the event count, how many are valid, the motions and the
     /// state hash.
     Verify(verify::VerifyArgs),
+    /// Print a completion script for a shell, to be sourced or installed: e.g.
+    /// `mutual completions bash > /etc/bash_completion.d/mutual`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -604,6 +610,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Verify(a) => return verify::verify(cli.json, a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "mutual", &mut std::io::stdout());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
