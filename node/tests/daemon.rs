@@ -179,10 +179,13 @@ fn partners_reach_a_node_over_tls_trusting_its_own_certificate() {
     let founding = root.path().join("founding.toml");
     let node_key = ok(&["key", "show", &format!("{d}/node.key"), "--json"]);
     let node_key: serde_json::Value = serde_json::from_str(&node_key).expect("json");
+    // The deed names the partnership's agreement: a paper, given to the node below.
+    let agreement = root.path().join("agreement.txt");
+    std::fs::write(&agreement, "We agree to share the work.\n".repeat(1000)).expect("agreement");
     std::fs::write(
         &founding,
         format!(
-            "name = \"TLS\"\n[[practice]]\nname = \"A\"\nods = \"A00001\"\nlocality = \"North\"\nlist_size = 1\nnode_key = \"{}\"\n",
+            "name = \"TLS\"\n[[practice]]\nname = \"A\"\nods = \"A00001\"\nlocality = \"North\"\nlist_size = 1\nnode_key = \"{}\"\n[deed]\nagreement = \"agreement.txt\"\n",
             node_key["public_key"].as_str().expect("key")
         ),
     )
@@ -273,6 +276,39 @@ fn partners_reach_a_node_over_tls_trusting_its_own_certificate() {
         by_name.status.success(),
         "{}",
         String::from_utf8_lossy(&by_name.stderr)
+    );
+    // A paper reaches the node over TLS: sent once the node says it will read it, and
+    // acknowledged without its bytes the second time; a file no event names is refused
+    // before its bytes are sent.
+    let cert_arg = cert.to_str().expect("utf-8");
+    let put = |file: &Path| {
+        mutual(&[
+            "paper",
+            "put",
+            "--node",
+            &url,
+            "--node-cert",
+            cert_arg,
+            file.to_str().expect("utf-8"),
+        ])
+    };
+    let first = put(&agreement);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("stored by the node"));
+    let second = put(&agreement);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("already holds"));
+    let stray = root.path().join("stray.txt");
+    std::fs::write(&stray, "x".repeat(100_000)).expect("stray");
+    let refused = put(&stray);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no event of this partnership names"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
     );
     let _ = child.kill();
     let _ = child.wait();
