@@ -34,19 +34,7 @@ fn board_deed() -> pb::Deed {
 }
 
 fn elect_board(net: &mut Net, members: &[u32]) {
-    let m = net.propose(
-        102,
-        PROPOSED,
-        pb::Motion {
-            seats: members.len() as u32,
-            candidates: members.iter().map(|&k| pk(k)).collect(),
-            ..motion(DecisionKind::ElectBoard)
-        },
-    );
-    for p in net.partners() {
-        net.cast(p, DURING, m, ranking(m, members));
-    }
-    close(net, &m);
+    let (m, _) = elect_offices(net, members, None);
     let t = net.tally(&m);
     assert!(t.passed, "{t}");
     let board: Vec<_> = net.r.state().governance().board().iter().copied().collect();
