@@ -626,6 +626,7 @@ impl<S: Store> NodeCore<S> {
                 };
                 self.net.store.save_snapshot(&snap)?;
                 self.snapshot_due = false;
+                self.last_snapshot = Some(self.now.mono_ms);
                 self.unflushed = true;
             }
             if self.unflushed {

@@ -61,6 +61,11 @@ pub const HOUSEKEEPING_MS: u64 = 1_000;
 /// connect to the other networks' nodes so that the leave reaches them
 /// (docs/FEDERATION.md §5), ms.
 pub const LEAVE_LINGER_MS: u64 = 10 * 60 * 1_000;
+/// Least time between two snapshots of the derived state, ms. A snapshot re-encodes the
+/// whole state; it serves a quick status and a check after a restart, never recovery
+/// (the log is folded again on start), so once every ten seconds is enough, and a
+/// shutdown always writes one.
+pub const SNAPSHOT_INTERVAL_MS: u64 = 10_000;
 /// Least time between two address announcements by this node, ms.
 pub const ANNOUNCE_INTERVAL_MS: u64 = 60_000;
 /// How long a practice node waits, once it holds a ballot it could witness or a motion
@@ -136,6 +141,8 @@ pub struct NodeCore<S: Store> {
     metrics: Metrics,
     unflushed: bool,
     snapshot_due: bool,
+    /// When the last snapshot was written (monotonic ms).
+    last_snapshot: Option<u64>,
     last_announce: Option<u64>,
     /// Why the store last failed a write: the node then holds events in memory that are
     /// not stored, so it takes no more writes and serves no events until restarted.
@@ -228,6 +235,7 @@ impl<S: Store> NodeCore<S> {
             metrics: Metrics::default(),
             unflushed: false,
             snapshot_due: true,
+            last_snapshot: None,
             last_announce: None,
             store_failed: None,
             own_peers: BTreeSet::new(),
@@ -339,7 +347,10 @@ impl<S: Store> NodeCore<S> {
         // brought up to date here, once a second, rather than on every event taken in.
         self.refresh_gate();
         self.announce_addresses();
-        self.flush(true);
+        let snapshot = self
+            .last_snapshot
+            .is_none_or(|t| self.now.mono_ms >= t.saturating_add(SNAPSHOT_INTERVAL_MS));
+        self.flush(snapshot);
         self.dial_known();
         if self.store_failed.is_none() {
             self.fetch_papers();
