@@ -521,31 +521,22 @@ impl<S: Store> NodeCore<S> {
         }
         let hash: PaperHash = Sha256::digest(bytes).into();
         self.papers.refresh(&self.net.replica);
+        let size = bytes.len() as u64;
+        // The same rules the API applies before it reads an upload's body.
+        let held = self
+            .papers
+            .may_take(&self.net.replica, &hash, size)
+            .map_err(NodeError::Refused)?;
         let stored = |already| PaperStored {
             sha256: hex_of(&hash),
-            size: bytes.len() as u64,
+            size,
             already,
         };
-        if self.papers.held.contains_key(&hash) {
+        if held.is_some() {
             return Ok(stored(true));
         }
-        if !self.papers.wanted.contains_key(&hash) {
-            return Err(NodeError::Refused(format!(
-                "no event of this partnership names a paper with SHA-256 {}; attach the file \
-                 to a motion or an aid request (`--attach`) and it is sent after the event",
-                hex_of(&hash)
-            )));
-        }
-        if !self.papers.room_for(bytes.len() as u64) {
-            return Err(NodeError::Refused(format!(
-                "the node's paper store is full ({} of {} bytes); raise paper_store_bytes in \
-                 its configuration",
-                self.papers.bytes_held(),
-                self.papers.limit
-            )));
-        }
         self.net.store.put_paper(&hash, bytes)?;
-        self.papers.held.insert(hash, bytes.len() as u64);
+        self.papers.held.insert(hash, size);
         Ok(stored(false))
     }
 
