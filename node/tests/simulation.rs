@@ -3,7 +3,9 @@
 //! corrupts, delays, reorders and partitions, with crashes and restarts through the
 //! store's recovery path, skewed clocks, a forking author and a silent member, while the
 //! partnership does its business: motions, ballots, an election, proxies, aid, an
-//! invitation and the admission of a new practice, a partner's key rotation.
+//! invitation and the admission of a new practice, a partner's key rotation; and, with a
+//! second partnership, a federation's charter, each side's vote to link, joint motions
+//! decided by each network's vote, statements and aid across the federation.
 //!
 //! - `MUTUAL_SIM_SEEDS=N` runs seeds 1..=N (default [`CI_SEEDS`]).
 //! - `MUTUAL_SIM_SEED=S` runs seed S alone.
@@ -15,7 +17,9 @@ mod common;
 use common::env_number;
 use mutual_node::core::Defect;
 use mutual_node::sim::shrink::shrink;
-use mutual_node::sim::{run, Faults, Plan, Report, Violation, MAX_SIM_NODES, MIN_SIM_NODES};
+use mutual_node::sim::{
+    run, Faults, Plan, Report, Violation, MAX_ALLY_PRACTICES, MAX_SIM_NODES, MIN_SIM_NODES,
+};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,6 +48,29 @@ const KINDS: &[&str] = &[
     "key rotation",
     "practice update",
     "address announcement",
+    "charter",
+    "link motion",
+    "joint motion",
+    "joint-motion vote",
+    "joint statement",
+    "federation aid request",
+    "federation aid offer",
+];
+
+/// Every kind of event the federation's log must have held at the end of some CI seed:
+/// the charter, what the networks' nodes say by themselves (their evidence, joins,
+/// rosters once the admitted practice joins one, and decisions on joint motions), and
+/// the business across it.
+const FEDERATION_KINDS: &[&str] = &[
+    "federation_charter",
+    "federation_evidence",
+    "federation_join",
+    "federation_roster",
+    "joint_motion",
+    "joint_decision",
+    "joint_statement",
+    "aid_request",
+    "aid_offer",
 ];
 
 /// Runs one plan; a broken invariant or a panic becomes an error naming the replay.
@@ -141,6 +168,26 @@ fn seeds_converge_keep_every_invariant_and_do_every_kind_of_business() {
             "no run ended with papers held on every node"
         );
         assert!(ok.iter().any(|r| r.forks == 1), "no run saw the fork");
+        // The partnerships linked under the faults and did business across the
+        // federation, which every node of both holds alike.
+        assert!(
+            ok.iter().filter(|r| r.federation_live).count() * 2 >= ok.len(),
+            "the federation was live in fewer than half the runs: {ok:?}"
+        );
+        let in_federation: BTreeSet<&str> = ok
+            .iter()
+            .flat_map(|r| r.federation_kinds.keys().map(String::as_str))
+            .collect();
+        for kind in FEDERATION_KINDS {
+            assert!(
+                in_federation.contains(kind),
+                "no federation's log held a {kind}: {in_federation:?}"
+            );
+        }
+        assert!(
+            ok.iter().any(|r| r.joint_settled > 0),
+            "no joint motion was settled by the networks' decisions"
+        );
     }
 }
 
@@ -212,6 +259,28 @@ fn a_planted_sync_bug_is_found_and_shrunk() {
     run(&plan).expect("the plan holds without the defect");
 }
 
+/// The federation's log is checked as closely as the networks': nodes that never sync it
+/// are caught as a failure to settle.
+#[test]
+fn a_planted_federation_sync_bug_is_found() {
+    let mut plan = Plan::sized(4, 5);
+    plan.defect = Some(Defect::NoFederationSync);
+    let f = run(&plan).expect_err("the planted bug breaks the federation's convergence");
+    // Each partnership's nodes agree on its log (one group of nodes each), so what is
+    // caught is the federation's: its nodes sign nothing there until a sync round shows
+    // them their own feed, so the networks' joins are never said.
+    let Violation::NotConverged { detail, .. } = &f.violation else {
+        panic!("{}", f.violation)
+    };
+    assert_eq!(detail.matches("network 0:").count(), 1, "{detail}");
+    assert_eq!(detail.matches("network 1:").count(), 1, "{detail}");
+    assert!(detail.contains("federation 1 events"), "{detail}");
+    // Without the defect the same plan holds, and the federation went live.
+    plan.defect = None;
+    let r = run(&plan).expect("the plan holds without the defect");
+    assert!(r.federation_live, "{r:?}");
+}
+
 #[test]
 fn the_checks_catch_a_lost_acknowledged_write() {
     // Authors that acknowledge before the write is durable lose an event in some crash.
@@ -243,9 +312,14 @@ fn plans_outside_the_limits_are_refused() {
     for nodes in [MIN_SIM_NODES - 1, MAX_SIM_NODES + 1] {
         let plan = Plan::sized(1, nodes);
         assert!(
-            matches!(run(&plan), Err(f) if matches!(f.violation, Violation::Nodes(n) if n == nodes))
+            matches!(run(&plan), Err(f) if matches!(f.violation, Violation::Nodes(n, _) if n == nodes))
         );
     }
+    let mut plan = Plan::sized(1, MIN_SIM_NODES);
+    plan.allies = MAX_ALLY_PRACTICES + 1;
+    assert!(
+        matches!(run(&plan), Err(f) if matches!(f.violation, Violation::Nodes(_, a) if a == MAX_ALLY_PRACTICES + 1))
+    );
 }
 
 #[test]
@@ -254,10 +328,12 @@ fn a_longer_run_seats_a_board_that_uses_its_powers_and_is_elected_again_when_its
     // simulated minutes) after it is proposed, and its term is four minutes: twenty
     // minutes of business give it time to act under its powers, to lapse, and to be
     // elected again.
+    // The partnership alone: the federation's business is the next test's.
     let plans: Vec<Plan> = (1..=2)
         .map(|seed| {
             let mut p = Plan::sized(seed, 6);
             p.fault_ms = 20 * 60_000;
+            p.allies = 0;
             p
         })
         .collect();
@@ -273,4 +349,25 @@ fn a_longer_run_seats_a_board_that_uses_its_powers_and_is_elected_again_when_its
         ok.iter().any(|r| r.boards_elected >= 2),
         "no board was elected again after its term: {ok:?}"
     );
+}
+
+#[test]
+fn a_longer_federated_run_agrees_aid_and_settles_joint_motions_across_the_federation() {
+    // The federation is live about eight simulated minutes in; twelve more minutes of
+    // business under the faults give time for aid to be asked, offered, accepted and
+    // countersigned across it, and for joint motions to be decided by both networks.
+    let mut plan = Plan::sized(2, 6);
+    plan.fault_ms = 20 * 60_000;
+    let r = check(&plan).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.federation_live && r.networks_linked == 2, "{r:?}");
+    assert!(
+        r.federation_aid_agreed > 0,
+        "no aid agreed across it: {r:?}"
+    );
+    assert!(r.joint_settled > 0, "no joint motion settled: {r:?}");
+    let held = |kind: &str| r.federation_kinds.get(kind).copied().unwrap_or(0);
+    // Both networks' nodes said their decisions, and the admitted practice's network
+    // said its new roster.
+    assert!(held("joint_decision") >= 2, "{r:?}");
+    assert!(r.admitted && held("federation_roster") > 0, "{r:?}");
 }

@@ -49,7 +49,9 @@ enum Command {
     /// Simulate a partnership's nodes, deterministically from seeds: the real node logic
     /// over a network that loses, duplicates, corrupts, reorders and splits messages,
     /// with crashes, skewed clocks, a forking author and a silent member, while partners
-    /// propose, vote, elect, appoint proxies, admit a practice and trade aid. Prints each
+    /// propose, vote, elect, appoint proxies, admit a practice and trade aid, and an
+    /// allied partnership federates with theirs (a charter, each side's vote to link,
+    /// joint motions, statements and aid across the federation). Prints each
     /// seed's result and the seeds run per minute; a failing seed is printed with the
     /// command that replays it and, with --shrink, the least plan that still fails.
     /// With --orders, instead runs the in-process check of the fold: several replicas

@@ -19,7 +19,7 @@ pub(super) struct SimulateArgs {
     #[arg(long, default_value_t = 12)]
     pub(super) nodes: usize,
     /// Length of the faulty phase, simulated seconds.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = mutual_node::sim::STANDARD_FAULT_MS / 1000)]
     pub(super) fault_secs: u64,
     /// Shrink a failing seed to the least plan that still fails.
     #[arg(long)]

@@ -85,6 +85,9 @@ pub enum Defect {
     /// The node leaves its own feed out of the frontiers it sends, so peers never pull
     /// its own events in a sync round: what gossip failed to carry never arrives.
     HideOwnFeed,
+    /// The node starts no sync round on a federation's log: what gossip failed to carry
+    /// there never arrives.
+    NoFederationSync,
 }
 
 /// How a core behaves.

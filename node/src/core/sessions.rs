@@ -44,7 +44,7 @@ impl<S: Store> NodeCore<S> {
         f: mutual_protocol::federation::FederationId,
         peer: PublicKey,
     ) {
-        if !self.takes_part(&f, &peer) {
+        if !self.takes_part(&f, &peer) || self.defective(super::Defect::NoFederationSync) {
             return;
         }
         let mut out = Vec::new();

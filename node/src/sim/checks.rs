@@ -2,11 +2,15 @@
 //! convergence, and at the end every acknowledged event everywhere, nothing stored that
 //! no author signed, and the proof of every fork on every node.
 
+use super::federation::federation_said;
 use super::world::Sim;
-use super::Violation;
+use super::{MemStore, Violation};
+use crate::core::NodeCore;
+use mutual_protocol::federation::FederationState;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::limits::{MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS};
+use mutual_protocol::replica::{Fold, Replica};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Sim {
@@ -30,49 +34,76 @@ impl Sim {
         Ok(())
     }
 
+    /// Whether every node is up and holds the same log as the others of its partnership,
+    /// and every node whose partnership linked to the federation holds the same log of
+    /// the federation as the others.
     pub(super) fn converged(&self) -> bool {
-        let Some(first) = self.nodes[0].core.as_ref().map(|c| c.replica()) else {
+        if self.nodes.iter().any(|n| n.core.is_none()) {
             return false;
-        };
-        let replicas: Vec<_> = self
-            .nodes
-            .iter()
-            .filter_map(|n| n.core.as_ref().map(|c| c.replica()))
-            .collect();
-        // The counts first: they are cheap, and differ on most steps.
-        replicas.len() == self.nodes.len()
-            && replicas
-                .iter()
-                .all(|r| r.len() == first.len() && r.pending_len() == 0 && r.held_len() == 0)
-            && replicas
-                .iter()
-                .all(|r| r.state_hash() == first.state_hash())
-    }
-
-    /// Whether every motion in the log has closed (on node 0, once all agree), and every
-    /// node of an active practice holds every paper its log names (a node outside the
-    /// network is sent none).
-    pub(super) fn settled(&self) -> bool {
-        self.nodes[0].core.as_ref().is_some_and(|c| {
-            c.replica()
-                .state()
-                .governance()
-                .motions()
-                .all(|m| m.closed.is_some())
-        }) && self.nodes.iter().all(|n| {
-            n.core.as_ref().is_some_and(|c| {
-                let (named, held) = c.papers().counts(c.replica());
-                let member = c
-                    .replica()
-                    .state()
-                    .membership()
-                    .is_active_practice_node(&c.key());
-                named == held || !member
-            })
+        }
+        let nets = (0..self.nets.len()).all(|k| {
+            let replicas: Vec<&Replica> = self
+                .cores()
+                .filter(|(n, _)| self.nodes[*n].net == k)
+                .map(|(_, c)| c.replica())
+                .collect();
+            agree(&replicas)
+        });
+        nets && self.federation.is_none_or(|fid| {
+            let logs: Option<Vec<&Replica<FederationState>>> = self
+                .cores()
+                .filter(|(_, c)| c.replica().state().governance().link(&fid).is_some())
+                .map(|(_, c)| c.federations().get(&fid).map(|l| &l.replica))
+                .collect();
+            logs.is_some_and(|l| agree(&l))
         })
     }
 
+    /// The nodes that are up, with their cores.
+    pub(super) fn cores(&self) -> impl Iterator<Item = (usize, &NodeCore<MemStore>)> + Clone {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(n, node)| node.core.as_ref().map(|c| (n, c)))
+    }
+
+    /// Whether every motion in each partnership's log has closed (on its first node, once
+    /// all agree), every node of an active practice holds every paper its log names (a
+    /// node outside the network is sent none), and the federation's log says what each
+    /// linked network's nodes had to say: that it joined, and how it decided each joint
+    /// motion it voted on.
+    pub(super) fn settled(&self) -> bool {
+        let firsts: Vec<&NodeCore<MemStore>> = self
+            .nets
+            .iter()
+            .filter_map(|net| self.nodes[net.workload.founders().start].core.as_ref())
+            .collect();
+        firsts.len() == self.nets.len()
+            && firsts.iter().all(|c| {
+                c.replica()
+                    .state()
+                    .governance()
+                    .motions()
+                    .all(|m| m.closed.is_some())
+            })
+            && self
+                .federation
+                .is_none_or(|fid| firsts.iter().all(|c| federation_said(c, &fid)))
+            && self.nodes.iter().all(|n| {
+                n.core.as_ref().is_some_and(|c| {
+                    let (named, held) = c.papers().counts(c.replica());
+                    let member = c
+                        .replica()
+                        .state()
+                        .membership()
+                        .is_active_practice_node(&c.key());
+                    named == held || !member
+                })
+            })
+    }
+
     pub(super) fn difference(&self) -> String {
+        let fed = self.federation;
         let mut by_hash: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (n, node) in self.nodes.iter().enumerate() {
             let key = match &node.core {
@@ -85,9 +116,22 @@ impl Sim {
                         .motions()
                         .filter(|m| m.closed.is_none())
                         .count();
+                    let federation = fed
+                        .and_then(|f| c.federations().get(&f))
+                        .map(|l| {
+                            let r = &l.replica;
+                            format!(
+                                "; federation {} events, {} pending, hash {}",
+                                r.len(),
+                                r.pending_len(),
+                                &r.state_hash().to_string()[..12]
+                            )
+                        })
+                        .unwrap_or_default();
                     format!(
-                        "{} events, {} pending, {} held, hash {}, {open} motions open, papers \
-                         {held} of {named} held",
+                        "network {}: {} events, {} pending, {} held, hash {}, {open} motions \
+                         open, papers {held} of {named} held{federation}",
+                        node.net,
                         r.len(),
                         r.pending_len(),
                         r.held_len(),
@@ -106,98 +150,40 @@ impl Sim {
     }
 
     pub(super) fn check_end(&mut self) -> Result<(), Violation> {
-        let acked: Vec<EventId> = self.nodes.iter().flat_map(|n| n.acked.clone()).collect();
-        let replicas: Vec<&mutual_protocol::replica::Replica> = self
-            .nodes
-            .iter()
-            .map(|n| n.core.as_ref().expect("converged nodes are up").replica())
-            .collect();
-        let forks: BTreeSet<PublicKey> = replicas[0].forks().keys().copied().collect();
-        let forker = self.forker.map(|f| self.nodes[f].key.public());
-        // Once any node has taken in the forker's second event, every node must hold the
-        // proof of the fork.
-        let twin_known = self
-            .twin
-            .is_some_and(|t| replicas.iter().any(|r| r.knows(&t)));
-        if let (true, Some(f)) = (twin_known, forker) {
-            if let Some(n) = replicas.iter().position(|r| r.fork_proof(&f).is_none()) {
-                return Err(Violation::ForkProof {
-                    node: n,
-                    detail: "the forker's second event was taken in, but no proof is held".into(),
-                });
-            }
+        for k in 0..self.nets.len() {
+            self.check_network(k)?;
         }
-        if let Some(honest) = forks.iter().find(|a| Some(**a) != forker) {
-            let node = self.index_of(honest);
-            return Err(Violation::HonestFork {
-                node: node.unwrap_or(usize::MAX),
-            });
-        }
-        for (n, r) in replicas.iter().enumerate() {
-            if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
-                return Err(Violation::AcknowledgedLost {
-                    node: n,
-                    event: *lost,
-                    when: "at the end",
-                });
-            }
-            if let Some(bad) = r
-                .events_in_order()
-                .map(|e| e.id)
-                .find(|id| !self.signed.contains(id))
-            {
-                return Err(Violation::InvalidStored {
-                    node: n,
-                    event: bad,
-                });
-            }
-            let theirs: BTreeSet<PublicKey> = r.forks().keys().copied().collect();
-            if theirs != forks {
-                return Err(Violation::ForkProof {
-                    node: n,
-                    detail: format!("{} forks, node 0 has {}", theirs.len(), forks.len()),
-                });
-            }
-            for author in &forks {
-                let proof = r.fork_proof(author).ok_or_else(|| Violation::ForkProof {
-                    node: n,
-                    detail: format!("no proof for {author}"),
-                })?;
-                match proof.verify() {
-                    Ok((who, _, net)) if who == *author && net == self.network => {}
-                    other => {
-                        return Err(Violation::ForkProof {
-                            node: n,
-                            detail: format!("the proof for {author} gives {other:?}"),
-                        })
-                    }
-                }
-            }
-        }
-        let first = replicas[0];
+        self.check_federation()?;
+        let first = self.nodes[0]
+            .core
+            .as_ref()
+            .expect("converged nodes are up")
+            .replica();
+        let forks = first.forks().len();
         let g = first.state().governance();
         let closed: Vec<_> = g.motions().filter(|m| m.closed.is_some()).collect();
         self.report.motions_closed = closed.len();
         self.report.ballots_counted = closed.iter().map(|m| m.votes.ballots.len()).sum();
-        for e in first.events_in_order() {
-            if let Some(mutual_protocol::state::Outcome::Rejected(why)) = first.outcome(&e.id) {
-                let what = format!(
-                    "{}: {why}",
-                    e.event
-                        .body
-                        .as_ref()
-                        .map_or("unknown", mutual_protocol::event::body_name)
-                );
-                *self.report.rejected.entry(what).or_default() += 1;
+        let mut rejected = BTreeMap::new();
+        for (k, net) in self.nets.iter().enumerate() {
+            if let Some(c) = &self.nodes[net.workload.founders().start].core {
+                let log = if k == 0 { "" } else { "the ally's log: " };
+                count_rejected(c.replica(), log, &mut rejected);
+                if let Some(l) = self.federation.and_then(|f| c.federations().get(&f)) {
+                    if k == 0 {
+                        count_rejected(&l.replica, "the federation's log: ", &mut rejected);
+                    }
+                }
             }
         }
+        self.report.rejected = rejected;
         self.report.motions_passed = closed
             .iter()
             .filter(|m| m.closed.as_ref().is_some_and(|c| c.tally.passed))
             .count();
         let joiner = self.nodes[self.plan.nodes].key.public();
         self.report.admitted = first.state().membership().is_active_practice_node(&joiner);
-        self.report.forks = forks.len();
+        self.report.forks = forks;
         self.report.papers = crate::core::papers::wanted_by(first).len();
         self.report.board_lapsed = g.board_term().lapsed_at_ms.is_some();
         self.report.boards_elected = closed
@@ -209,4 +195,119 @@ impl Sim {
         self.report.state_hash = first.state_hash().to_string();
         Ok(())
     }
+
+    /// At the end, on every node of partnership `k`: every event its nodes acknowledged,
+    /// nothing no author signed, and the same verifiable proof of every fork.
+    fn check_network(&self, k: usize) -> Result<(), Violation> {
+        let members: Vec<(usize, &Replica)> = self
+            .cores()
+            .filter(|(n, _)| self.nodes[*n].net == k)
+            .map(|(n, c)| (n, c.replica()))
+            .collect();
+        let acked: Vec<EventId> = members
+            .iter()
+            .flat_map(|(n, _)| self.nodes[*n].acked.iter().copied())
+            .collect();
+        let Some(&(_, first)) = members.first() else {
+            return Ok(());
+        };
+        let forks: BTreeSet<PublicKey> = first.forks().keys().copied().collect();
+        let forker = self.forker.map(|f| self.nodes[f].key.public());
+        // Once any node has taken in the forker's second event, every node must hold the
+        // proof of the fork.
+        let twin_known = self
+            .twin
+            .is_some_and(|t| members.iter().any(|(_, r)| r.knows(&t)));
+        if let (true, Some(f)) = (twin_known, forker) {
+            if let Some((n, _)) = members.iter().find(|(_, r)| r.fork_proof(&f).is_none()) {
+                return Err(Violation::ForkProof {
+                    node: *n,
+                    detail: "the forker's second event was taken in, but no proof is held".into(),
+                });
+            }
+        }
+        if let Some(honest) = forks.iter().find(|a| Some(**a) != forker) {
+            let node = self.index_of(honest);
+            return Err(Violation::HonestFork {
+                node: node.unwrap_or(usize::MAX),
+            });
+        }
+        for &(n, r) in &members {
+            if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
+                return Err(Violation::AcknowledgedLost {
+                    node: n,
+                    event: *lost,
+                    when: "at the end",
+                });
+            }
+            self.all_signed(n, r)?;
+            let theirs: BTreeSet<PublicKey> = r.forks().keys().copied().collect();
+            if theirs != forks {
+                return Err(Violation::ForkProof {
+                    node: n,
+                    detail: format!("{} forks, its first node has {}", theirs.len(), forks.len()),
+                });
+            }
+            for author in &forks {
+                let proof = r.fork_proof(author).ok_or_else(|| Violation::ForkProof {
+                    node: n,
+                    detail: format!("no proof for {author}"),
+                })?;
+                match proof.verify() {
+                    Ok((who, _, net)) if who == *author && net == self.nets[k].id => {}
+                    other => {
+                        return Err(Violation::ForkProof {
+                            node: n,
+                            detail: format!("the proof for {author} gives {other:?}"),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Node `n` stores in log `r` nothing that no author signed (a corrupted copy).
+    pub(super) fn all_signed<F: Fold>(&self, n: usize, r: &Replica<F>) -> Result<(), Violation> {
+        match r
+            .events_in_order()
+            .map(|e| e.id)
+            .find(|id| !self.signed.contains(id))
+        {
+            Some(bad) => Err(Violation::InvalidStored {
+                node: n,
+                event: bad,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Counts the events of log `r` the fold rejected, by kind and reason, each name
+/// prefixed by `log`.
+fn count_rejected<F: Fold>(r: &Replica<F>, log: &str, into: &mut BTreeMap<String, usize>) {
+    for e in r.events_in_order() {
+        if let Some(mutual_protocol::state::Outcome::Rejected(why)) = r.outcome(&e.id) {
+            let body = e
+                .event
+                .body
+                .as_ref()
+                .map_or("unknown", mutual_protocol::event::body_name);
+            *into.entry(format!("{log}{body}: {why}")).or_default() += 1;
+        }
+    }
+}
+
+/// Whether every replica has nothing pending or held and agrees with the first: the
+/// counts first (cheap, and differing on most steps), then the state hash.
+fn agree<F: Fold>(replicas: &[&Replica<F>]) -> bool {
+    let Some(first) = replicas.first() else {
+        return true;
+    };
+    replicas
+        .iter()
+        .all(|r| r.len() == first.len() && r.pending_len() == 0 && r.held_len() == 0)
+        && replicas
+            .iter()
+            .all(|r| r.state_hash() == first.state_hash())
 }

@@ -12,7 +12,10 @@
 //! cast ballots (plain and ranked, by proxy too) that the nodes witness and close by
 //! themselves, practices post and answer aid requests, update their details, invite a new
 //! practice whose node can connect only once invited and which the partners admit by
-//! vote, and one partner's key is rotated.
+//! vote, and one partner's key is rotated. Beside it an allied partnership does its own,
+//! and the two federate (`federation`): a charter, each side's vote to link, the nodes'
+//! word in the federation's log, joint motions each network decides by its own vote,
+//! statements and aid across the federation, all under the same faults.
 //!
 //! One seed decides everything: the same [`Plan`] always gives the same run, and a
 //! failing run says how to replay it. After the faulty phase the network heals, and the
@@ -22,7 +25,9 @@
 //! acknowledged event and the proof of every fork, and stores nothing that was not
 //! signed by its author.
 
+mod business;
 pub mod checks;
+mod federation;
 pub mod runner;
 pub mod shrink;
 pub mod store;
@@ -44,6 +49,15 @@ use world::Sim;
 pub const MAX_SIM_NODES: usize = 64;
 /// Fewest nodes: a forker, a silent member and a runaway clock need company.
 pub const MIN_SIM_NODES: usize = 4;
+/// The standard plan's faulty phase, ms: long enough for the partnerships to link (a
+/// link motion's voting period, its grace period and the joins said in the federation's
+/// log take about eight simulated minutes) and then do business across the federation
+/// under the same faults.
+pub const STANDARD_FAULT_MS: u64 = 10 * 60_000;
+/// Practices of the allied partnership in the standard plan.
+pub const ALLY_PRACTICES: usize = 3;
+/// Most practices of the allied partnership.
+pub const MAX_ALLY_PRACTICES: usize = 8;
 /// Peers each node sends a gossiped event to (gossipsub's mesh degree).
 pub const GOSSIP_FANOUT: usize = 6;
 /// Time between a node's sync rounds with each connected peer, ms.
@@ -121,6 +135,10 @@ pub struct Plan {
     pub seed: u64,
     /// Number of nodes, each a founding practice (a joining practice comes on top).
     pub nodes: usize,
+    /// Practices of a second, allied partnership (each with its node), asked to federate
+    /// with the first; 0 for none.
+    #[serde(default)]
+    pub allies: usize,
     /// How long the faulty phase lasts, simulated ms.
     pub fault_ms: u64,
     /// Mean time between pieces of business in the faulty phase, ms.
@@ -134,8 +152,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan the test suite runs for `seed`: 12 nodes, five simulated minutes of
-    /// faults, then a heal.
+    /// The plan the test suite runs for `seed`: 12 nodes (and the ally's),
+    /// [`STANDARD_FAULT_MS`] of faults, then a heal.
     pub fn standard(seed: u64) -> Plan {
         Plan::sized(seed, 12)
     }
@@ -146,7 +164,8 @@ impl Plan {
         Plan {
             seed,
             nodes,
-            fault_ms: 5 * 60_000,
+            allies: ALLY_PRACTICES,
+            fault_ms: STANDARD_FAULT_MS,
             author_every_ms: 1_500,
             converge_within_ms: Plan::bound(&faults),
             faults,
@@ -197,7 +216,7 @@ impl Plan {
 pub struct Report {
     /// The seed.
     pub seed: u64,
-    /// Nodes simulated (founders and the joiner).
+    /// Nodes simulated (founders, the joiner and the ally's).
     pub nodes: usize,
     /// Messages sent (gossip, requests, answers).
     pub messages: u64,
@@ -250,6 +269,22 @@ pub struct Report {
     /// Board elections that passed. The workload proposes one only while no board sits
     /// in its term, so a second one means the first board's term ran out.
     pub boards_elected: usize,
+    /// Whether the federation of the two partnerships was live at the end (both linked
+    /// by their partners' votes, and each network's join said in its log).
+    pub federation_live: bool,
+    /// Partnerships whose partners passed the link to the federation.
+    pub networks_linked: usize,
+    /// Events in the federation's log at the end.
+    pub federation_events: usize,
+    /// The federation's log's events at the end, by kind.
+    pub federation_kinds: BTreeMap<String, usize>,
+    /// Joint motions put to the federation, and how many were settled by the networks'
+    /// decisions.
+    pub joint_motions: usize,
+    /// Joint motions settled.
+    pub joint_settled: usize,
+    /// Aid agreements across the federation countersigned at the end.
+    pub federation_aid_agreed: usize,
     /// Most pending events any node held at once.
     pub max_pending: usize,
     /// Most future-dated events any node held at once.
@@ -265,14 +300,39 @@ impl Report {
     pub fn faults(&self) -> u64 {
         self.dropped + self.duplicated + self.corrupted + self.partitions + self.crashes
     }
+
+    /// What became of the federation, for a seed's line: nothing if no charter was
+    /// signed.
+    pub fn federation_line(&self) -> String {
+        if !self.business.contains_key("charter") {
+            return String::new();
+        }
+        let live = if self.federation_live {
+            "live"
+        } else {
+            "not live"
+        };
+        format!(
+            "; federation {live} ({} of 2 linked), {} events, {} joint motions ({} settled), {} aid \
+             agreements across it",
+            self.networks_linked,
+            self.federation_events,
+            self.joint_motions,
+            self.joint_settled,
+            self.federation_aid_agreed
+        )
+    }
 }
 
 /// An invariant the run broke.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Violation {
     /// The plan is outside the simulator's limits.
-    #[error("nodes must be between {MIN_SIM_NODES} and {MAX_SIM_NODES}, got {0}")]
-    Nodes(usize),
+    #[error(
+        "nodes must be between {MIN_SIM_NODES} and {MAX_SIM_NODES}, and allied practices at \
+         most {MAX_ALLY_PRACTICES}; got {0} and {1}"
+    )]
+    Nodes(usize, usize),
     /// Nodes disagreed at the deadline.
     #[error("not converged {after_ms} ms after the heal: {detail}")]
     NotConverged {
@@ -353,8 +413,11 @@ pub fn run(plan: &Plan) -> Result<Report, Box<Failure>> {
             replay: plan.replay(),
         })
     };
-    if !(MIN_SIM_NODES..=MAX_SIM_NODES).contains(&plan.nodes) {
-        return Err(fail(Violation::Nodes(plan.nodes), Report::default()));
+    if !(MIN_SIM_NODES..=MAX_SIM_NODES).contains(&plan.nodes) || plan.allies > MAX_ALLY_PRACTICES {
+        return Err(fail(
+            Violation::Nodes(plan.nodes, plan.allies),
+            Report::default(),
+        ));
     }
     let mut sim = match Sim::new(plan.clone()) {
         Ok(s) => s,

@@ -134,10 +134,12 @@ pub fn run_seeds(r: &Run, report: impl Fn(String) + Sync) -> Result<Summary, Run
                 };
                 match run(&plan) {
                     Ok(rep) => report(format!(
-                        "seed {seed}: ok, {} events, {} faults, converged {:.0} s after the heal",
+                        "seed {seed}: ok, {} events, {} faults, converged {:.0} s after the \
+                         heal{}",
                         rep.events,
                         rep.faults(),
-                        rep.converged_after_ms.unwrap_or(0) as f64 / 1000.0
+                        rep.converged_after_ms.unwrap_or(0) as f64 / 1000.0,
+                        rep.federation_line()
                     )),
                     Err(f) => {
                         let shrunk = r

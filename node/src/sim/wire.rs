@@ -8,7 +8,7 @@ use crate::core::{Action, Input, Local, LogId, Reply, Verdict};
 use crate::limits::REQUEST_TIMEOUT;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::SignedEvent;
-use mutual_protocol::id::EventId;
+use mutual_protocol::id::{EventId, NetworkId};
 use prost::Message;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -46,14 +46,15 @@ impl Sim {
                     if let Ok(ev) = SignedEvent::decode(&wire) {
                         self.signed.insert(ev.id);
                     }
-                    self.gossip(n, log, &wire, None);
+                    let topic = self.topic(n, log);
+                    self.gossip(n, topic, &wire, None);
                 }
                 Action::Validate { token, verdict } => {
-                    let Some((from, log, wire)) = self.nodes[n].gossip.remove(&token) else {
+                    let Some((from, topic, wire)) = self.nodes[n].gossip.remove(&token) else {
                         continue;
                     };
                     if verdict == Verdict::Accept && Some(n) != self.silent {
-                        self.gossip(n, log, &wire, Some(from));
+                        self.gossip(n, topic, &wire, Some(from));
                     }
                 }
                 Action::Request { peer, id, req } => {
@@ -100,11 +101,23 @@ impl Sim {
                         self.unlink(n, p);
                     }
                 }
-                // Gossip topics are the logs; the gate is read from the core itself
-                // (`NodeCore::admits`); the simulator dials every reachable pair.
-                Action::Subscribe(_)
-                | Action::Unsubscribe(_)
-                | Action::Gate { .. }
+                Action::Subscribe(log) => {
+                    let topic = self.topic(n, log);
+                    if self.nodes[n].topics.insert(topic) {
+                        // Gossip tells every connected peer; each driver passes on the
+                        // topics its own node has.
+                        for p in self.peers(n) {
+                            self.tell_subscribed(n, p, topic);
+                        }
+                    }
+                }
+                Action::Unsubscribe(log) => {
+                    let topic = self.topic(n, log);
+                    self.nodes[n].topics.remove(&topic);
+                }
+                // The gate is read from the core itself (`NodeCore::admits`); the
+                // simulator dials every reachable pair.
+                Action::Gate { .. }
                 | Action::Unban(_)
                 | Action::Blacklist(_)
                 | Action::Dial { .. } => {}
@@ -113,14 +126,22 @@ impl Sim {
     }
 
     pub(super) fn replied(&mut self, n: usize, ticket: u64, reply: Reply) {
-        let Some(Asked::Business(what)) = self.nodes[n].asked.remove(&ticket) else {
-            return;
+        let what = match self.nodes[n].asked.remove(&ticket) {
+            Some(Asked::Business(what)) => what,
+            Some(Asked::Charter) => return self.chartered(reply),
+            None => return,
         };
         match reply {
             Reply::Authored(Ok(ids)) => {
                 self.report.acknowledged += ids.len() as u64;
                 self.signed.extend(ids.iter().copied());
-                self.nodes[n].acked.extend(ids);
+                // Events signed in a federation's log are checked there.
+                let core = self.nodes[n].core.as_ref();
+                let (own, fed): (Vec<EventId>, Vec<EventId>) = ids
+                    .into_iter()
+                    .partition(|id| core.is_none_or(|c| c.replica().get(id).is_some()));
+                self.nodes[n].acked.extend(own);
+                self.nodes[n].fed_acked.extend(fed);
                 *self.report.business.entry(what.into()).or_default() += 1;
             }
             Reply::Submitted(Ok(s)) => {
@@ -138,6 +159,32 @@ impl Sim {
             Reply::Authored(Err(_)) | Reply::Submitted(Err(_)) | Reply::Charter(_) => {
                 self.report.signing_refused += 1;
             }
+        }
+    }
+
+    /// The topic of log `log` as node `n` names it.
+    pub(super) fn topic(&self, n: usize, log: LogId) -> NetworkId {
+        log.unwrap_or(self.nets[self.nodes[n].net].id)
+    }
+
+    /// The log node `n` names by `topic`, if it subscribes to it.
+    fn log_of(&self, n: usize, topic: NetworkId) -> Option<LogId> {
+        let node = &self.nodes[n];
+        if !node.topics.contains(&topic) {
+            None
+        } else if topic == self.nets[node.net].id {
+            Some(None)
+        } else {
+            Some(Some(topic))
+        }
+    }
+
+    /// Node `to` learns that `from` subscribes to `topic`, if it has the topic itself
+    /// (a driver passes on only its own topics).
+    fn tell_subscribed(&mut self, from: usize, to: usize, topic: NetworkId) {
+        if let Some(log) = self.log_of(to, topic) {
+            let peer = self.nodes[from].key.public();
+            self.feed(to, Input::Subscribed { peer, log });
         }
     }
 
@@ -160,6 +207,15 @@ impl Sim {
             let (kn, kp) = (self.nodes[n].key.public(), self.nodes[p].key.public());
             self.feed(n, Input::Connected(kp));
             self.feed(p, Input::Connected(kn));
+            // Each side's gossip learns the other's topics.
+            for (a, b) in [(n, p), (p, n)] {
+                let topics: Vec<NetworkId> = self.nodes[a].topics.iter().copied().collect();
+                for topic in topics {
+                    if self.connected(a, b) {
+                        self.tell_subscribed(a, b, topic);
+                    }
+                }
+            }
         }
     }
 
@@ -224,11 +280,16 @@ impl Sim {
         }
         let kf = self.nodes[from].key.public();
         match msg {
-            Msg::Gossip { log, wire } => {
+            Msg::Gossip { topic, wire } => {
+                // Gossip delivers only on a topic the receiver subscribes to.
+                let Some(log) = self.log_of(to, topic) else {
+                    self.report.cut += 1;
+                    return;
+                };
                 let node = &mut self.nodes[to];
                 node.next_token += 1;
                 let token = node.next_token;
-                node.gossip.insert(token, (from, log, wire.clone()));
+                node.gossip.insert(token, (from, topic, wire.clone()));
                 self.feed(
                     to,
                     Input::Gossip {
@@ -302,15 +363,22 @@ impl Sim {
         }
     }
 
-    /// Sends an event to up to [`GOSSIP_FANOUT`] connected peers, except `except`.
-    pub(super) fn gossip(&mut self, from: usize, log: LogId, wire: &[u8], except: Option<usize>) {
+    /// Sends an event to up to [`GOSSIP_FANOUT`] connected peers subscribed to `topic`,
+    /// except `except`.
+    pub(super) fn gossip(
+        &mut self,
+        from: usize,
+        topic: NetworkId,
+        wire: &[u8],
+        except: Option<usize>,
+    ) {
         if Some(from) == self.silent {
             return;
         }
         let mut peers: Vec<usize> = self
             .peers(from)
             .into_iter()
-            .filter(|p| Some(*p) != except)
+            .filter(|p| Some(*p) != except && self.nodes[*p].topics.contains(&topic))
             .collect();
         peers.shuffle(&mut self.rng);
         for p in peers.into_iter().take(GOSSIP_FANOUT) {
@@ -318,7 +386,7 @@ impl Sim {
                 from,
                 p,
                 Msg::Gossip {
-                    log,
+                    topic,
                     wire: wire.to_vec(),
                 },
             );

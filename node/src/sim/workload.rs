@@ -5,11 +5,12 @@
 //! event is signed with the partner's own key, following the node's heads, and handed to
 //! the node as a partner's command line does; a practice's is signed by the node.
 
-use crate::core::{sign_next, NodeCore};
+use crate::core::{sign_next, LogId, NodeCore};
 use crate::sim::MemStore;
 use mutual_proto::v1 as pb;
-use mutual_protocol::aid::AgreementStatus;
+use mutual_protocol::aid::{AgreementStatus, Aid};
 use mutual_protocol::event::Body;
+use mutual_protocol::federation::FederationId;
 use mutual_protocol::governance::deed::default_deed;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::Keypair;
@@ -39,10 +40,12 @@ pub const BOARD_TERM_MS: u64 = 2 * VOTING_MS;
 /// One piece of business, for the simulator to hand to a node.
 #[derive(Debug)]
 pub enum Step {
-    /// The node signs this body.
+    /// The node signs this body, in this log.
     Node {
         /// What it is, for the report.
         what: &'static str,
+        /// The log: the network's, or a federation's.
+        log: LogId,
         /// The body.
         body: Box<Body>,
     },
@@ -57,10 +60,19 @@ pub enum Step {
     },
 }
 
-/// The partnership's people and keys.
+/// One partnership's people and keys.
 pub struct Workload {
     seed: u64,
+    /// The simulator's index of its first practice's node; its practices' nodes follow.
+    first: usize,
     nodes: usize,
+    /// Whether a practice joins later (its node follows the founders').
+    joins: bool,
+    /// The partnership's name.
+    name: String,
+    /// The charter of the federation the partnerships are asked to link to, once signed:
+    /// its id and the charter event's wire bytes.
+    pub(super) charter: Option<(FederationId, Vec<u8>)>,
     /// Each partner's practice (node index) and current key.
     partners: Vec<(usize, Keypair)>,
     /// Whether a partner's key has been rotated yet.
@@ -86,10 +98,11 @@ fn copy(k: &Keypair) -> Keypair {
 }
 
 impl Workload {
-    /// The people of a partnership of `nodes` founding practices (and one that joins
-    /// later), every key drawn from `seed`.
-    pub fn new(seed: u64, nodes: usize) -> Self {
-        let partners = (0..nodes)
+    /// The people of a partnership named `name` of `nodes` founding practices (and one
+    /// that joins later if `joins`), whose nodes are the simulator's from `first` on,
+    /// every key drawn from `seed`.
+    pub fn new(seed: u64, name: &str, first: usize, nodes: usize, joins: bool) -> Self {
+        let partners = (first..first + nodes)
             .flat_map(|n| {
                 (0..PARTNERS_PER_PRACTICE).map(move |i| {
                     (
@@ -101,7 +114,11 @@ impl Workload {
             .collect();
         Workload {
             seed,
+            first,
             nodes,
+            joins,
+            name: name.into(),
+            charter: None,
             partners,
             rotated: false,
             latest_close_ms: 0,
@@ -109,9 +126,24 @@ impl Workload {
         }
     }
 
-    /// Node `n`'s key; `n == nodes` is the practice that joins later.
+    /// The key of the simulator's node `n`.
     pub fn node_key(&self, n: usize) -> Keypair {
         key_for(self.seed, n as u64)
+    }
+
+    /// The simulator's index of the node of the practice that joins later (if one does).
+    pub fn joiner(&self) -> usize {
+        self.first + self.nodes
+    }
+
+    /// The simulator's indices of the founding practices' nodes.
+    pub fn founders(&self) -> std::ops::Range<usize> {
+        self.first..self.first + self.nodes
+    }
+
+    /// The federation's charter is signed: the partners may now vote to link.
+    pub fn set_charter(&mut self, id: FederationId, event: Vec<u8>) {
+        self.charter = Some((id, event));
     }
 
     /// The founding document: the practices in four localities, their partners, and a
@@ -129,8 +161,9 @@ impl Workload {
             r.quorum_basis_points = QUORUM_BP;
         }
         pb::Genesis {
-            name: "Simulated Health Partnership".into(),
-            practices: (0..self.nodes)
+            name: self.name.clone(),
+            practices: self
+                .founders()
                 .map(|n| pb::Practice {
                     name: format!("Practice {}", n + 1),
                     ods_code: ods(n),
@@ -151,7 +184,10 @@ impl Workload {
                 })
                 .collect(),
             deed: Some(deed),
-            nonce: self.seed.to_le_bytes().to_vec(),
+            nonce: [self.seed, self.first as u64]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
         }
     }
 
@@ -174,8 +210,8 @@ impl Workload {
             .max()
             .unwrap_or(0)
             .max(now);
-        let joiner = self.node_key(self.nodes).public();
-        let invited = st.invitations().any(|(k, _)| *k == joiner);
+        let joiner = self.node_key(self.joiner()).public();
+        let invited = self.joins && st.invitations().any(|(k, _)| *k == joiner);
         let g = st.governance();
         let open: Vec<&mutual_protocol::governance::motion::MotionRecord> = g
             .motions()
@@ -189,9 +225,15 @@ impl Workload {
             || (!g.board().is_empty() && !g.board_term().election_due(ts));
         let roll = rng.gen_range(0..100);
         let partner = self.partner_of(rng, n);
+        // Once the charter is signed, linking is the first thing the partners propose.
+        let unproposed = !g.motions().any(|m| m.kind == DecisionKind::LinkFederation);
+        if self.charter.is_some() && unproposed {
+            return self.federation(rng, core, ts, now, partner);
+        }
         match roll {
-            0..=9 if !invited && n < self.nodes => Some(Step::Node {
+            0..=9 if self.joins && !invited && n != self.joiner() => Some(Step::Node {
                 what: "invitation",
+                log: None,
                 body: Box::new(self.invitation(now)),
             }),
             10..=19 if invited && !admitting => {
@@ -202,7 +244,7 @@ impl Workload {
                     closes_at_ms: ts + VOTING_MS,
                     admit_practice: Some(pb::Practice {
                         name: "Joining Practice".into(),
-                        ods_code: ods(self.nodes),
+                        ods_code: ods(self.joiner()),
                         locality: "North".into(),
                         list_size: 7_000,
                         node_key: joiner.as_bytes().to_vec(),
@@ -293,7 +335,7 @@ impl Workload {
                 // The admission is what the partnership most wants settled.
                 let admission = open
                     .iter()
-                    .find(|m| m.kind == DecisionKind::AdmitPractice)
+                    .find(|m| wanted(m.kind))
                     .filter(|_| rng.gen_bool(0.5));
                 let m = match admission {
                     Some(m) => m,
@@ -309,7 +351,7 @@ impl Workload {
                         ..Default::default()
                     }
                 } else {
-                    let choice = if m.kind == DecisionKind::AdmitPractice || rng.gen_bool(0.6) {
+                    let choice = if wanted(m.kind) || rng.gen_bool(0.6) {
                         Choice::For
                     } else if rng.gen_bool(0.7) {
                         Choice::Against
@@ -347,10 +389,12 @@ impl Workload {
             70..=79 => {
                 // What commits a practice is signed by one of its partners, as the deed
                 // says (`aid_signers`); a request by its node.
-                let (what, body) = self.aid(rng, core, now)?;
+                let mine = st.membership().practice_of_node(&core.key())?;
+                let (what, body) = aid(rng, st.aid(), &mine.practice.ods_code, now, false)?;
                 if matches!(body, Body::AidRequest(_)) {
                     Some(Step::Node {
                         what,
+                        log: None,
                         body: Box::new(body),
                     })
                 } else {
@@ -360,7 +404,7 @@ impl Workload {
             80..=81 if !self.rotated => {
                 let i = partner?;
                 let old = copy(&self.partners[i].1);
-                let new = key_for(self.seed, 9_999);
+                let new = key_for(self.seed, 9_999 + self.first as u64);
                 let sig = new.sign(
                     ROTATE_DOMAIN,
                     &rotation_message(&r.network(), &old.public()),
@@ -376,8 +420,10 @@ impl Workload {
                 }
                 step
             }
+            82..=96 => self.federation(rng, core, ts, now, partner),
             _ if rng.gen_bool(0.5) => Some(Step::Node {
                 what: "practice update",
+                log: None,
                 body: Box::new(Body::PracticeUpdate(pb::PracticeUpdate {
                     list_size: rng.gen_range(3_000..20_000),
                     ..Default::default()
@@ -385,6 +431,7 @@ impl Workload {
             }),
             _ => Some(Step::Node {
                 what: "address announcement",
+                log: None,
                 body: Box::new(Body::AddressAnnouncement(pb::AddressAnnouncement {
                     addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", 40_000 + n)],
                 })),
@@ -395,90 +442,12 @@ impl Workload {
     /// The invitation of the practice that joins, as its inviting node signs it.
     pub fn invitation(&self, now: u64) -> Body {
         Body::Invitation(pb::Invitation {
-            node_key: self.node_key(self.nodes).public().as_bytes().to_vec(),
+            node_key: self.node_key(self.joiner()).public().as_bytes().to_vec(),
             expires_ms: now + 24 * 3_600_000,
             practice_name: "Joining Practice".into(),
-            ods_code: ods(self.nodes),
+            ods_code: ods(self.joiner()),
             bootstrap: Vec::new(),
         })
-    }
-
-    /// Aid between practices: a request (signed by the node), an offer on another
-    /// practice's open request, the requester's acceptance, the helper's countersignature
-    /// (each signed by a partner of the practice, as the simulated deed's `aid_signers`
-    /// says).
-    fn aid(
-        &self,
-        rng: &mut ChaCha8Rng,
-        core: &NodeCore<MemStore>,
-        now: u64,
-    ) -> Option<(&'static str, Body)> {
-        let st = core.replica().state();
-        let mine = st
-            .membership()
-            .practice_of_node(&core.key())?
-            .practice
-            .ods_code
-            .clone();
-        let aid = st.aid();
-        let node = |what, body| Some((what, body));
-        // Countersign an acceptance of this practice's offer; accept an offer on its own
-        // request; offer on another's open request; or ask.
-        if let Some(a) = aid
-            .agreements()
-            .find(|a| a.offerer == mine && a.status == AgreementStatus::Pending)
-        {
-            return node(
-                "aid countersign",
-                Body::AidCountersign(pb::AidCountersign {
-                    acceptance: a.id.as_bytes().to_vec(),
-                }),
-            );
-        }
-        if let Some(o) = aid.offers().find(|o| {
-            aid.request(&o.request).is_some_and(|q| {
-                q.practice == mine && q.agreements.is_empty() && aid.is_open_at(q, now)
-            })
-        }) {
-            return node(
-                "aid acceptance",
-                Body::AidAcceptance(pb::AidAcceptance {
-                    offer: o.id.as_bytes().to_vec(),
-                    sessions: o.sessions.iter().map(|x| x.to_pb()).collect(),
-                }),
-            );
-        }
-        let session = pb::Session {
-            date: crate::demo::date_after(now, 7),
-            part: "AM".into(),
-        };
-        let others: Vec<EventId> = aid
-            .requests()
-            .filter(|q| q.practice != mine && q.offers.is_empty() && aid.is_open_at(q, now))
-            .map(|q| q.id)
-            .collect();
-        if let Some(request) = others.choose(rng) {
-            return node(
-                "aid offer",
-                Body::AidOffer(pb::AidOffer {
-                    request: request.as_bytes().to_vec(),
-                    sessions: vec![session],
-                    role: "GP".into(),
-                    terms: "usual rates".into(),
-                }),
-            );
-        }
-        node(
-            "aid request",
-            Body::AidRequest(pb::AidRequest {
-                role: "GP".into(),
-                sessions: vec![session],
-                urgency: pb::Urgency::Soon as i32,
-                expires_at_ms: now + 3 * 24 * 3_600_000,
-                visibility: pb::Visibility::Network as i32,
-                ..Default::default()
-            }),
-        )
     }
 
     /// One of the partners of practice `n`, by index.
@@ -496,7 +465,7 @@ impl Workload {
 
     /// Partner `i` signs `body` as the next event of their feed, following the node's
     /// heads, as `mutual` does on the partner's behalf.
-    fn partner_signs(
+    pub(super) fn partner_signs(
         &mut self,
         core: &NodeCore<MemStore>,
         i: usize,
@@ -537,4 +506,88 @@ impl Workload {
             .map(|(_, b)| b.clone())
             .collect()
     }
+}
+
+/// Whether the partners all want a motion of this kind to pass: the admission of the
+/// practice that joins, and the link to the federation.
+fn wanted(kind: DecisionKind) -> bool {
+    matches!(
+        kind,
+        DecisionKind::AdmitPractice | DecisionKind::LinkFederation
+    )
+}
+
+/// Aid between practices on the board `aid`, by practice `mine`: the countersignature
+/// of an acceptance of its offer, the acceptance of an offer on its own request, an offer
+/// on another practice's open request, or a request. In a network, the request is signed
+/// by the node and the rest by a partner, as the simulated deed's `aid_signers` says; in
+/// a federation's log (`fed`), all by the node.
+pub(super) fn aid(
+    rng: &mut ChaCha8Rng,
+    aid: &Aid,
+    mine: &str,
+    now: u64,
+    fed: bool,
+) -> Option<(&'static str, Body)> {
+    let name = |net: &'static str, fed_name: &'static str| if fed { fed_name } else { net };
+    if let Some(a) = aid
+        .agreements()
+        .find(|a| a.offerer == mine && a.status == AgreementStatus::Pending)
+    {
+        return Some((
+            name("aid countersign", "federation aid countersign"),
+            Body::AidCountersign(pb::AidCountersign {
+                acceptance: a.id.as_bytes().to_vec(),
+            }),
+        ));
+    }
+    if let Some(o) = aid.offers().find(|o| {
+        aid.request(&o.request).is_some_and(|q| {
+            q.practice == mine && q.agreements.is_empty() && aid.is_open_at(q, now)
+        })
+    }) {
+        return Some((
+            name("aid acceptance", "federation aid acceptance"),
+            Body::AidAcceptance(pb::AidAcceptance {
+                offer: o.id.as_bytes().to_vec(),
+                sessions: o.sessions.iter().map(|x| x.to_pb()).collect(),
+            }),
+        ));
+    }
+    let session = pb::Session {
+        date: crate::demo::date_after(now, 7),
+        part: "AM".into(),
+    };
+    let others: Vec<EventId> = aid
+        .requests()
+        .filter(|q| q.practice != mine && q.offers.is_empty() && aid.is_open_at(q, now))
+        .map(|q| q.id)
+        .collect();
+    if let Some(request) = others.choose(rng) {
+        return Some((
+            name("aid offer", "federation aid offer"),
+            Body::AidOffer(pb::AidOffer {
+                request: request.as_bytes().to_vec(),
+                sessions: vec![session],
+                role: "GP".into(),
+                terms: "usual rates".into(),
+            }),
+        ));
+    }
+    let visibility = if fed {
+        pb::Visibility::Federation
+    } else {
+        pb::Visibility::Network
+    };
+    Some((
+        name("aid request", "federation aid request"),
+        Body::AidRequest(pb::AidRequest {
+            role: "GP".into(),
+            sessions: vec![session],
+            urgency: pb::Urgency::Soon as i32,
+            expires_at_ms: now + 3 * 24 * 3_600_000,
+            visibility: visibility as i32,
+            ..Default::default()
+        }),
+    ))
 }

@@ -4,10 +4,10 @@
 //! the invariants are in `checks`.
 
 use super::store::{Disk, MemStore};
-use super::workload::{self, Workload};
+use super::workload::Workload;
 use super::*;
 use crate::core::store::Store;
-use crate::core::{CoreConfig, Input, Local, LogId, NodeCore, Now, HOUSEKEEPING_MS};
+use crate::core::{CoreConfig, Input, Local, NodeCore, Now, HOUSEKEEPING_MS};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::id::{EventId, NetworkId};
@@ -21,11 +21,27 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 #[derive(Clone)]
 pub(super) enum Msg {
-    Gossip { log: LogId, wire: Vec<u8> },
-    Request { id: u64, bytes: Vec<u8> },
-    Answer { id: u64, bytes: Vec<u8> },
-    PaperRequest { id: u64, bytes: Vec<u8> },
-    PaperAnswer { id: u64, bytes: Vec<u8> },
+    /// An event on a gossip topic: a network's id, or a federation's.
+    Gossip {
+        topic: NetworkId,
+        wire: Vec<u8>,
+    },
+    Request {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    Answer {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    PaperRequest {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    PaperAnswer {
+        id: u64,
+        bytes: Vec<u8>,
+    },
 }
 
 pub(super) enum Ev {
@@ -47,15 +63,42 @@ pub(super) enum Ev {
 pub(super) enum Asked {
     /// The workload's business (counted under this name when acknowledged).
     Business(&'static str),
+    /// The federation's charter, signed by the first practice's node.
+    Charter,
+}
+
+/// One simulated partnership: its id, its genesis, and its people.
+pub(super) struct SimNet {
+    pub(super) id: NetworkId,
+    pub(super) genesis: SignedEvent,
+    pub(super) workload: Workload,
+}
+
+impl SimNet {
+    fn new(workload: Workload) -> SimNet {
+        let founder = workload.node_key(workload.founders().start);
+        let (_, genesis) = FeedWriter::found(founder, START_MS, workload.genesis());
+        SimNet {
+            id: NetworkId(genesis.id),
+            genesis,
+            workload,
+        }
+    }
 }
 
 pub(super) struct SimNode {
     pub(super) key: Keypair,
+    /// Its partnership, an index into [`Sim::nets`].
+    pub(super) net: usize,
+    /// The gossip topics it subscribes to.
+    pub(super) topics: BTreeSet<NetworkId>,
     pub(super) disk: Disk,
     pub(super) core: Option<NodeCore<MemStore>>,
     pub(super) skew_ms: i64,
     pub(super) group: u8,
+    /// Events it acknowledged, in its network's log and in the federation's.
     pub(super) acked: Vec<EventId>,
+    pub(super) fed_acked: Vec<EventId>,
     /// Outgoing requests: the simulator's id to the core's.
     pub(super) requests: BTreeMap<u64, u64>,
     /// Incoming requests: the core's token to the asking node.
@@ -65,7 +108,7 @@ pub(super) struct SimNode {
     /// Incoming paper requests: the core's token to the asking node.
     pub(super) paper_inbound: BTreeMap<u64, usize>,
     /// Gossip being validated: the core's token to the sender and the message.
-    pub(super) gossip: BTreeMap<u64, (usize, LogId, Vec<u8>)>,
+    pub(super) gossip: BTreeMap<u64, (usize, NetworkId, Vec<u8>)>,
     pub(super) asked: BTreeMap<u64, Asked>,
     pub(super) next_token: u64,
 }
@@ -79,8 +122,12 @@ pub struct Sim {
     pub(super) queue: BinaryHeap<Reverse<(u64, u64)>>,
     pub(super) evs: BTreeMap<u64, Ev>,
     pub(super) nodes: Vec<SimNode>,
-    pub(super) network: NetworkId,
-    pub(super) genesis: SignedEvent,
+    /// The partnership of the founders and the joiner, then its ally (if any).
+    pub(super) nets: Vec<SimNet>,
+    /// The federation of the partnerships, once its charter is signed.
+    pub(super) federation: Option<NetworkId>,
+    /// Whether the charter has been asked for and not refused.
+    pub(super) charter_asked: bool,
     pub(super) faulty: bool,
     pub(super) next_message: u64,
     /// Connected pairs, lower index first.
@@ -90,18 +137,28 @@ pub struct Sim {
     pub(super) twin: Option<EventId>,
     pub(super) silent: Option<usize>,
     pub(super) runaway: Option<usize>,
-    pub(super) workload: Workload,
     pub(super) report: Report,
 }
 
 impl Sim {
     pub(super) fn new(plan: Plan) -> Result<Sim, Violation> {
         let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-        let workload = Workload::new(plan.seed, plan.nodes);
-        let genesis_body = workload.genesis();
-        let founder = workload.node_key(0);
-        let (_, genesis) = FeedWriter::found(founder, START_MS, genesis_body);
-        let network = NetworkId(genesis.id);
+        let mut nets = vec![SimNet::new(Workload::new(
+            plan.seed,
+            "Simulated Health Partnership",
+            0,
+            plan.nodes,
+            true,
+        ))];
+        if plan.allies > 0 {
+            nets.push(SimNet::new(Workload::new(
+                plan.seed,
+                "Simulated Allied Partnership",
+                plan.nodes + 1,
+                plan.allies,
+                false,
+            )));
+        }
         let f = &plan.faults;
         let special = |on: bool, n: usize| on.then_some(n);
         let (forker, silent, runaway) = (
@@ -110,8 +167,8 @@ impl Sim {
             special(f.runaway_clock, 3),
         );
         let mut nodes = Vec::new();
-        // The founders, then the practice that joins.
-        for n in 0..=plan.nodes {
+        // The founders, then the practice that joins, then the ally's practices.
+        for n in 0..=plan.nodes + plan.allies {
             let max = f.max_skew_ms as i64;
             let skew_ms = if Some(n) == runaway {
                 (MAX_CLOCK_SKEW_MS + RUNAWAY_EXCESS_MS) as i64
@@ -121,12 +178,15 @@ impl Sim {
                 0
             };
             nodes.push(SimNode {
-                key: workload.node_key(n),
+                key: nets[0].workload.node_key(n),
+                net: usize::from(n > plan.nodes),
+                topics: BTreeSet::new(),
                 disk: Disk::default(),
                 core: None,
                 skew_ms,
                 group: 0,
                 acked: Vec::new(),
+                fed_acked: Vec::new(),
                 requests: BTreeMap::new(),
                 inbound: BTreeMap::new(),
                 paper_requests: BTreeMap::new(),
@@ -148,9 +208,10 @@ impl Sim {
             queue: BinaryHeap::new(),
             evs: BTreeMap::new(),
             nodes,
-            network,
-            signed: BTreeSet::from([genesis.id]),
-            genesis,
+            signed: nets.iter().map(|net| net.genesis.id).collect(),
+            nets,
+            federation: None,
+            charter_asked: false,
             faulty: true,
             next_message: 0,
             links: BTreeSet::new(),
@@ -158,7 +219,6 @@ impl Sim {
             twin: None,
             silent,
             runaway,
-            workload,
             report,
             plan,
         };
@@ -239,7 +299,8 @@ impl Sim {
         let healed_at = self.t + self.plan.fault_ms;
         while let Some(Reverse((when, seq))) = self.queue.pop() {
             // Every motion proposed must also have had its grace period and its close.
-            let settled = (self.workload.latest_close_ms()
+            let latest_close = self.nets.iter().map(|n| n.workload.latest_close_ms());
+            let settled = (latest_close.max().unwrap_or(0)
                 + MAX_CLOCK_SKEW_MS
                 + self.plan.faults.max_skew_ms)
                 .saturating_sub(START_MS)
@@ -361,7 +422,7 @@ impl Sim {
                     .as_ref()
                     .is_some_and(|c| c.replica().state().invitations().any(|(k, _)| *k == joiner));
                 if !invited {
-                    let body = self.workload.invitation(self.now(0).wall_ms);
+                    let body = self.nets[0].workload.invitation(self.now(0).wall_ms);
                     self.ask(
                         0,
                         Local::Author {
@@ -378,14 +439,17 @@ impl Sim {
 
     // ---------------------------------------------------------------- nodes
 
-    /// Starts node `n` from its disk (the founders' first start takes in the genesis;
-    /// the joiner starts empty, knowing the first founder as its bootstrap peer).
+    /// Starts node `n` from its disk (the founders' first start takes in their
+    /// partnership's genesis; the joiner starts empty, knowing the first founder as its
+    /// bootstrap peer).
     pub(super) fn boot(&mut self, n: usize) -> Result<(), Violation> {
         let now = self.now(n);
+        let net = &self.nets[self.nodes[n].net];
+        let (network, founder) = (net.id, net.workload.founders().start);
         let joiner = n == self.plan.nodes;
         let store = self.nodes[n].disk.open("network");
         let first = store.load().map(|l| l.events.is_empty()).unwrap_or(true);
-        let genesis = (first && n == 0).then_some(&self.genesis);
+        let genesis = (first && n == founder).then_some(&net.genesis);
         let mut bootstrap = Vec::new();
         if joiner {
             bootstrap.push((
@@ -402,7 +466,7 @@ impl Sim {
         };
         let key = Keypair::from_seed(&self.nodes[n].key.seed()).expect("a valid seed");
         let mut store = store;
-        if let Err(e) = store.set_network(self.network) {
+        if let Err(e) = store.set_network(network) {
             return Err(Violation::Start {
                 node: n,
                 detail: e.to_string(),
@@ -410,9 +474,9 @@ impl Sim {
         }
         // A founder other than the first takes the genesis in as if a peer had sent it;
         // so does its store, before the node starts, as `mutual found` leaves it.
-        if first && n != 0 && !joiner {
+        if first && n != founder && !joiner {
             let stored = store
-                .put_events(&[&self.genesis])
+                .put_events(&[&net.genesis])
                 .and_then(|()| store.sync());
             if let Err(e) = stored {
                 return Err(Violation::Start {
@@ -421,10 +485,12 @@ impl Sim {
                 });
             }
         }
-        let (core, actions) = NodeCore::open(key, self.network, store, genesis, config, now)
-            .map_err(|e| Violation::Start {
-                node: n,
-                detail: e.to_string(),
+        let (core, actions) =
+            NodeCore::open(key, network, store, genesis, config, now).map_err(|e| {
+                Violation::Start {
+                    node: n,
+                    detail: e.to_string(),
+                }
             })?;
         self.nodes[n].core = Some(core);
         self.perform(n, actions);
@@ -444,6 +510,7 @@ impl Sim {
         node.paper_inbound.clear();
         node.gossip.clear();
         node.asked.clear();
+        node.topics.clear();
         self.report.lost_unflushed += node.disk.crash() as u64;
     }
 
@@ -456,11 +523,20 @@ impl Sim {
         self.boot(n)?;
         let node = &self.nodes[n];
         let core = node.core.as_ref().expect("just booted");
-        if let Some(lost) = node
+        let fed = self
+            .federation
+            .and_then(|f| core.federations().get(&f))
+            .map(|l| &l.replica);
+        let lost = node
             .acked
             .iter()
             .find(|id| core.replica().get(id).is_none())
-        {
+            .or_else(|| {
+                node.fed_acked
+                    .iter()
+                    .find(|id| fed.is_none_or(|r| r.get(id).is_none()))
+            });
+        if let Some(lost) = lost {
             return Err(Violation::AcknowledgedLost {
                 node: n,
                 event: *lost,
@@ -510,7 +586,7 @@ impl Sim {
         let last = ev.event.prev.map(|p| (seq - 1, p));
         let at = ev.event.timestamp_ms;
         let key = Keypair::from_seed(&node.key.seed()).expect("a valid seed");
-        let mut twin = FeedWriter::resume(key, self.network, last);
+        let mut twin = FeedWriter::resume(key, self.nets[0].id, last);
         let body = Body::PracticeUpdate(pb::PracticeUpdate {
             list_size: 1,
             ..Default::default()
@@ -525,79 +601,15 @@ impl Sim {
             .filter(|p| Some(*p) != self.silent)
             .collect();
         peers.shuffle(&mut self.rng);
+        let topic = self.nets[0].id;
         for p in peers.into_iter().take(2) {
             self.send(
                 f,
                 p,
                 Msg::Gossip {
-                    log: None,
+                    topic,
                     wire: wire.clone(),
                 },
-            );
-        }
-    }
-
-    // ---------------------------------------------------------------- business
-
-    /// One piece of the partnership's business, by a node that is up and taking part.
-    pub(super) fn business(&mut self) {
-        // The joining practice's node signs nothing until the partners admit it.
-        let ups: Vec<usize> = (0..self.nodes.len())
-            .filter(|&n| self.up(n) && Some(n) != self.silent)
-            .filter(|&n| {
-                n < self.plan.nodes
-                    || self.nodes[n].core.as_ref().is_some_and(|c| {
-                        c.replica()
-                            .state()
-                            .membership()
-                            .is_active_practice_node(&c.key())
-                    })
-            })
-            .collect();
-        let Some(&n) = ups.choose(&mut self.rng) else {
-            return;
-        };
-        let now = self.now(n).wall_ms;
-        let Some(core) = &self.nodes[n].core else {
-            return;
-        };
-        let step = self.workload.next(&mut self.rng, n, core, now);
-        match step {
-            Some(workload::Step::Node { what, body }) => self.ask(
-                n,
-                Local::Author {
-                    log: None,
-                    bodies: vec![*body],
-                },
-                Asked::Business(what),
-            ),
-            Some(workload::Step::Partner { what, wire, papers }) => {
-                if let Ok(ev) = SignedEvent::decode(&wire) {
-                    self.signed.insert(ev.id);
-                }
-                self.ask(n, Local::Submit { log: None, wire }, Asked::Business(what));
-                // Then the partner's client hands the node the files the event names.
-                for bytes in papers {
-                    self.ask(n, Local::PutPaper(bytes), Asked::Business("paper"));
-                }
-            }
-            None => {}
-        }
-        self.resend_papers(n);
-    }
-
-    /// A file handed to node `n` before its event was stored there is sent again, as a
-    /// partner runs `mutual paper put`.
-    pub(super) fn resend_papers(&mut self, n: usize) {
-        let Some(core) = &self.nodes[n].core else {
-            return;
-        };
-        let lacking: Vec<Vec<u8>> = self.workload.papers_lacking(n, core);
-        for bytes in lacking {
-            self.ask(
-                n,
-                Local::PutPaper(bytes),
-                Asked::Business("paper sent again"),
             );
         }
     }

@@ -1,0 +1,280 @@
+//! The federation in the simulation: the charter the first partnership's node signs for
+//! the two partnerships, the business each does across it ([`Workload::federation`]), and
+//! the checks that each network's nodes said in its log what they had to say.
+
+use super::workload::{aid, Step, Workload, VOTING_MS};
+use super::world::Sim;
+use super::{MemStore, Violation};
+use crate::core::{NodeCore, Reply};
+use mutual_proto::v1 as pb;
+use mutual_protocol::aid::AgreementStatus;
+use mutual_protocol::event::Body;
+use mutual_protocol::federation::{roster_entry, FederationId, FederationState, JointRecord};
+use mutual_protocol::id::EventId;
+use mutual_protocol::replica::Replica;
+use pb::{Choice, DecisionKind};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// Most undecided joint motions beside which a practice node proposes another.
+const MAX_OPEN_JOINT: usize = 2;
+
+impl Workload {
+    /// The business of the federation the partnerships are asked to link to: the
+    /// partners' vote to link, once its charter is signed; once it is live, the partners'
+    /// motion on how their network decides a joint motion, and, signed by the node in the
+    /// federation's log, a joint motion, a statement or aid across the partnerships.
+    pub(super) fn federation(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        core: &NodeCore<MemStore>,
+        ts: u64,
+        now: u64,
+        partner: Option<usize>,
+    ) -> Option<Step> {
+        let (fid, charter) = self.charter.clone()?;
+        let st = core.replica().state();
+        let g = st.governance();
+        let motion = |kind: DecisionKind, title: String| pb::Motion {
+            kind: kind as i32,
+            title,
+            opens_at_ms: ts,
+            closes_at_ms: ts + VOTING_MS,
+            ..Default::default()
+        };
+        let Some(link) = g.link(&fid) else {
+            // The partners want the link: they vote for it, or propose it again.
+            if let Some(m) = g
+                .motions()
+                .find(|m| m.kind == DecisionKind::LinkFederation && m.closed.is_none())
+            {
+                if !(m.opens_at_ms <= ts && ts < m.closes_at_ms) {
+                    return None;
+                }
+                let ballot = pb::Ballot {
+                    motion: m.id.as_bytes().to_vec(),
+                    choice: Choice::For as i32,
+                    ..Default::default()
+                };
+                return self.partner_signs(core, partner?, now, Body::Ballot(ballot), "ballot");
+            }
+            let mut mo = motion(
+                DecisionKind::LinkFederation,
+                "Join the Simulated Federation".into(),
+            );
+            mo.charter_event = charter;
+            // A big decision: the partners are given twice the usual time, so that those
+            // whose clocks run ahead see it open too.
+            mo.closes_at_ms = ts + 2 * VOTING_MS;
+            return self.partner_signs(core, partner?, now, Body::Motion(mo), "link motion");
+        };
+        if link.left_by.is_some() {
+            return None;
+        }
+        let fs = core.federations().get(&fid)?.replica.state();
+        if !fs.is_live() {
+            return None;
+        }
+        let undecided: Vec<&JointRecord> =
+            fs.joint_motions().filter(|j| j.result.is_none()).collect();
+        let put: Vec<&[u8]> = g
+            .motions()
+            .map(|m| m.motion.joint_motion.as_slice())
+            .collect();
+        let unput = undecided
+            .iter()
+            .find(|j| !put.contains(&j.id.as_bytes().as_slice()));
+        if let (Some(j), true) = (unput, rng.gen_bool(0.7)) {
+            let mut mo = motion(
+                DecisionKind::General,
+                format!("How we decide {:?}", j.motion.title),
+            );
+            mo.federation = fid.as_bytes().to_vec();
+            mo.joint_motion = j.id.as_bytes().to_vec();
+            return self.partner_signs(core, partner?, now, Body::Motion(mo), "joint-motion vote");
+        }
+        let node = |what, body| {
+            Some(Step::Node {
+                what,
+                log: Some(fid),
+                body: Box::new(body),
+            })
+        };
+        match rng.gen_range(0..6) {
+            0 if undecided.len() < MAX_OPEN_JOINT => {
+                return node(
+                    "joint motion",
+                    Body::JointMotion(pb::JointMotion {
+                        title: format!("Joint motion {}", rng.gen_range(0..1_000)),
+                        text: "Shared locum rates across the federation".into(),
+                    }),
+                )
+            }
+            1 => {
+                return node(
+                    "joint statement",
+                    Body::JointStatement(pb::JointStatement {
+                        title: format!("Statement {}", rng.gen_range(0..1_000)),
+                        text: "Winter pressures across our practices".into(),
+                    }),
+                )
+            }
+            _ => {}
+        }
+        let mine = st.membership().practice_of_node(&core.key())?;
+        let (what, body) = aid(rng, fs.aid(), &mine.practice.ods_code, now, true)?;
+        node(what, body)
+    }
+}
+
+impl Sim {
+    /// The charter of a federation of the partnerships: every practice of each as its
+    /// genesis lists them, sharing everything; a joint motion needs every network in
+    /// even seeds, more than half of them in odd ones.
+    pub(super) fn charter(&self) -> pb::FederationCharter {
+        let mut members: Vec<pb::CharterNetwork> = self
+            .nets
+            .iter()
+            .map(|net| {
+                let genesis = net.workload.genesis();
+                let mut practices: Vec<pb::Practice> =
+                    genesis.practices.iter().map(roster_entry).collect();
+                practices.sort_by(|a, b| a.ods_code.cmp(&b.ods_code));
+                pb::CharterNetwork {
+                    network: net.id.as_bytes().to_vec(),
+                    name: genesis.name,
+                    practices,
+                    bootstrap: Vec::new(),
+                }
+            })
+            .collect();
+        members.sort_by(|a, b| a.network.cmp(&b.network));
+        pb::FederationCharter {
+            name: "Simulated Federation".into(),
+            share_aid_requests: true,
+            share_statements: true,
+            share_joint_motions: true,
+            joint_requires_all: self.plan.seed.is_multiple_of(2),
+            members,
+        }
+    }
+
+    /// The charter is signed (or the node could not sign it, and it is asked again).
+    pub(super) fn chartered(&mut self, reply: Reply) {
+        let Reply::Charter(signed) = reply else {
+            return;
+        };
+        match *signed {
+            Ok(ev) => {
+                let id = mutual_protocol::federation::federation_id(&ev);
+                self.signed.insert(ev.id);
+                self.federation = Some(id);
+                for net in &mut self.nets {
+                    net.workload.set_charter(id, ev.to_wire());
+                }
+                *self.report.business.entry("charter".into()).or_default() += 1;
+            }
+            Err(_) => {
+                self.report.signing_refused += 1;
+                self.charter_asked = false;
+            }
+        }
+    }
+
+    /// At the end, on every node holding the federation's log: every event acknowledged
+    /// there and nothing no author signed; and the report's figures of the federation.
+    pub(super) fn check_federation(&mut self) -> Result<(), Violation> {
+        let Some(fid) = self.federation else {
+            return Ok(());
+        };
+        let acked: Vec<EventId> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.fed_acked.iter().copied())
+            .collect();
+        let logs: Vec<(usize, &Replica<FederationState>)> = self
+            .cores()
+            .filter_map(|(n, c)| c.federations().get(&fid).map(|l| (n, &l.replica)))
+            .collect();
+        for &(n, r) in &logs {
+            if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
+                return Err(Violation::AcknowledgedLost {
+                    node: n,
+                    event: *lost,
+                    when: "at the end, in the federation's log",
+                });
+            }
+            self.all_signed(n, r)?;
+        }
+        let Some(&(_, r)) = logs.first() else {
+            return Ok(());
+        };
+        let fs = r.state();
+        let linked = self
+            .nets
+            .iter()
+            .filter_map(|net| self.nodes[net.workload.founders().start].core.as_ref())
+            .filter(|c| c.replica().state().governance().link(&fid).is_some())
+            .count();
+        let figures = (
+            linked,
+            fs.is_live(),
+            r.len(),
+            fs.joint_motions().count(),
+            fs.joint_motions().filter(|j| j.result.is_some()).count(),
+            fs.aid()
+                .agreements()
+                .filter(|a| a.status == AgreementStatus::Binding)
+                .count(),
+        );
+        let mut kinds = BTreeMap::new();
+        for e in r.events_in_order() {
+            let body = e
+                .event
+                .body
+                .as_ref()
+                .map_or("unknown", mutual_protocol::event::body_name);
+            *kinds.entry(body.to_string()).or_default() += 1;
+        }
+        self.report.federation_kinds = kinds;
+        let rp = &mut self.report;
+        (
+            rp.networks_linked,
+            rp.federation_live,
+            rp.federation_events,
+            rp.joint_motions,
+            rp.joint_settled,
+            rp.federation_aid_agreed,
+        ) = figures;
+        Ok(())
+    }
+}
+
+/// Whether the federation's log on `core` (a partnership's first node) says what its
+/// network's nodes had to say: if its network linked, that it joined, and how it decided
+/// each joint motion its partners voted on and closed (unless the motion was settled
+/// first).
+pub(super) fn federation_said(core: &NodeCore<MemStore>, fid: &FederationId) -> bool {
+    let st = core.replica().state();
+    let g = st.governance();
+    if g.link(fid).is_none() {
+        return true;
+    }
+    let Some(log) = core.federations().get(fid) else {
+        return false;
+    };
+    let fs = log.replica.state();
+    let own = core.replica().network();
+    let Some(party) = fs.party(&own) else {
+        return false;
+    };
+    if party.joined.is_none() {
+        return false;
+    }
+    g.motions()
+        .filter(|m| m.closed.is_some() && m.motion.federation == fid.as_bytes())
+        .filter_map(|m| m.motion.joint_motion.as_slice().try_into().ok())
+        .filter_map(|j: [u8; 32]| fs.joint_motion(&EventId(j)))
+        .all(|j| j.result.is_some() || j.decisions.contains_key(&own))
+}
