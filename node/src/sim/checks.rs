@@ -169,12 +169,14 @@ impl Sim {
             if let Some(c) = &self.nodes[net.workload.founders().start].core {
                 let log = if k == 0 { "" } else { "the ally's log: " };
                 count_rejected(c.replica(), log, &mut rejected);
-                if let Some(l) = self.federation.and_then(|f| c.federations().get(&f)) {
-                    if k == 0 {
-                        count_rejected(&l.replica, "the federation's log: ", &mut rejected);
-                    }
-                }
             }
+        }
+        let fed = self.federation.and_then(|f| {
+            self.cores()
+                .find_map(|(_, c)| c.federations().get(&f).map(|l| &l.replica))
+        });
+        if let Some(r) = fed {
+            count_rejected(r, "the federation's log: ", &mut rejected);
         }
         self.report.rejected = rejected;
         self.report.motions_passed = closed

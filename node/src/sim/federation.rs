@@ -12,6 +12,7 @@ use mutual_protocol::event::Body;
 use mutual_protocol::federation::{roster_entry, FederationId, FederationState, JointRecord};
 use mutual_protocol::id::EventId;
 use mutual_protocol::replica::Replica;
+use mutual_protocol::state::Outcome;
 use pb::{Choice, DecisionKind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -206,6 +207,12 @@ impl Sim {
                 });
             }
             self.all_signed(n, r)?;
+            // No one forks on purpose in the federation's log.
+            if let Some(author) = r.forks().keys().next() {
+                return Err(Violation::HonestFork {
+                    node: self.index_of(author).unwrap_or(n),
+                });
+            }
         }
         let Some(&(_, r)) = logs.first() else {
             return Ok(());
@@ -230,6 +237,9 @@ impl Sim {
         );
         let mut kinds = BTreeMap::new();
         for e in r.events_in_order() {
+            if r.outcome(&e.id) != Some(&Outcome::Applied) {
+                continue;
+            }
             let body = e
                 .event
                 .body
@@ -237,7 +247,19 @@ impl Sim {
                 .map_or("unknown", mutual_protocol::event::body_name);
             *kinds.entry(body.to_string()).or_default() += 1;
         }
+        let parties = fs.parties().filter(|p| p.is_active()).count();
+        let decided_by_all = fs
+            .joint_motions()
+            .filter(|j| parties > 0 && j.decisions.len() == parties)
+            .count();
+        let joiner = self.nodes[self.plan.nodes].key.public();
+        let own = self.nets[0].id;
+        let on_roster = fs
+            .party(&own)
+            .is_some_and(|p| p.roster.contains_key(&joiner));
         self.report.federation_kinds = kinds;
+        self.report.joint_decided_by_all = decided_by_all;
+        self.report.joiner_on_roster = on_roster;
         let rp = &mut self.report;
         (
             rp.networks_linked,

@@ -56,6 +56,10 @@ pub const MIN_SIM_NODES: usize = 4;
 pub const STANDARD_FAULT_MS: u64 = 10 * 60_000;
 /// Practices of the allied partnership in the standard plan.
 pub const ALLY_PRACTICES: usize = 3;
+/// Fewest practices of an allied partnership (besides none): a network of one practice
+/// signs nothing in a federation's log until another network's node can serve it there,
+/// so its join would hang on the other's link (docs/FEDERATION.md §5).
+pub const MIN_ALLY_PRACTICES: usize = 2;
 /// Most practices of the allied partnership.
 pub const MAX_ALLY_PRACTICES: usize = 8;
 /// Peers each node sends a gossiped event to (gossipsub's mesh degree).
@@ -228,6 +232,9 @@ pub struct Report {
     pub corrupted: u64,
     /// Messages not sent because sender and receiver were not connected.
     pub cut: u64,
+    /// Gossip not delivered because its receiver had left the topic (it crashed since
+    /// it was sent, or left a federation).
+    pub off_topic: u64,
     /// Connections refused because a node's gate did not admit the other.
     pub refused_connections: u64,
     /// Partitions made.
@@ -276,8 +283,13 @@ pub struct Report {
     pub networks_linked: usize,
     /// Events in the federation's log at the end.
     pub federation_events: usize,
-    /// The federation's log's events at the end, by kind.
+    /// The federation's log's events that took effect, by kind, at the end.
     pub federation_kinds: BTreeMap<String, usize>,
+    /// Joint motions on which every party decided (each by its own network's vote).
+    pub joint_decided_by_all: usize,
+    /// Whether the joining practice, once admitted, is on its network's roster in the
+    /// federation's log (said by its network's nodes).
+    pub joiner_on_roster: bool,
     /// Joint motions put to the federation, and how many were settled by the networks'
     /// decisions.
     pub joint_motions: usize,
@@ -329,8 +341,8 @@ impl Report {
 pub enum Violation {
     /// The plan is outside the simulator's limits.
     #[error(
-        "nodes must be between {MIN_SIM_NODES} and {MAX_SIM_NODES}, and allied practices at \
-         most {MAX_ALLY_PRACTICES}; got {0} and {1}"
+        "nodes must be between {MIN_SIM_NODES} and {MAX_SIM_NODES}, and allied practices 0 \
+         or between {MIN_ALLY_PRACTICES} and {MAX_ALLY_PRACTICES}; got {0} and {1}"
     )]
     Nodes(usize, usize),
     /// Nodes disagreed at the deadline.
@@ -413,7 +425,9 @@ pub fn run(plan: &Plan) -> Result<Report, Box<Failure>> {
             replay: plan.replay(),
         })
     };
-    if !(MIN_SIM_NODES..=MAX_SIM_NODES).contains(&plan.nodes) || plan.allies > MAX_ALLY_PRACTICES {
+    let allies_ok =
+        plan.allies == 0 || (MIN_ALLY_PRACTICES..=MAX_ALLY_PRACTICES).contains(&plan.allies);
+    if !(MIN_SIM_NODES..=MAX_SIM_NODES).contains(&plan.nodes) || !allies_ok {
         return Err(fail(
             Violation::Nodes(plan.nodes, plan.allies),
             Report::default(),

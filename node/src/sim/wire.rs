@@ -107,7 +107,10 @@ impl Sim {
                         // Gossip tells every connected peer; each driver passes on the
                         // topics its own node has.
                         for p in self.peers(n) {
-                            self.tell_subscribed(n, p, topic);
+                            // Telling one may have closed the connection to another.
+                            if self.connected(n, p) {
+                                self.tell_subscribed(n, p, topic);
+                            }
                         }
                     }
                 }
@@ -283,7 +286,7 @@ impl Sim {
             Msg::Gossip { topic, wire } => {
                 // Gossip delivers only on a topic the receiver subscribes to.
                 let Some(log) = self.log_of(to, topic) else {
-                    self.report.cut += 1;
+                    self.report.off_topic += 1;
                     return;
                 };
                 let node = &mut self.nodes[to];

@@ -1,7 +1,8 @@
-//! The simulated world: its nodes, its clock and queue of what happens next, the faults
-//! the plan injects, and the partnership's business (see the module documentation of
-//! `super`). Driving the cores and carrying their messages is in `wire`; the checks of
-//! the invariants are in `checks`.
+//! The simulated world: its partnerships and their nodes, its clock and queue of what
+//! happens next, and the faults the plan injects (see the module documentation of
+//! `super`). Driving the cores and carrying their messages is in `wire`; handing the
+//! partnerships' business to their nodes in `business`, the federation's in
+//! `federation`; the checks of the invariants are in `checks`.
 
 use super::store::{Disk, MemStore};
 use super::workload::Workload;
@@ -595,13 +596,15 @@ impl Sim {
         self.signed.insert(twin.id);
         self.twin = Some(twin.id);
         let wire = twin.to_wire();
+        // Gossip sends it only to peers on its network's topic (not to a federated
+        // network's nodes).
+        let topic = self.nets[0].id;
         let mut peers: Vec<usize> = self
             .peers(f)
             .into_iter()
-            .filter(|p| Some(*p) != self.silent)
+            .filter(|p| Some(*p) != self.silent && self.nodes[*p].topics.contains(&topic))
             .collect();
         peers.shuffle(&mut self.rng);
-        let topic = self.nets[0].id;
         for p in peers.into_iter().take(2) {
             self.send(
                 f,
