@@ -151,7 +151,13 @@ pub struct Replica<S: Fold = State> {
     /// grows, and the state is a function of its events, so the count names the state:
     /// summaries and snapshots ask for the hash far more often than the log changes.
     hash_cache: std::sync::Mutex<Option<(usize, StateHash)>>,
+    /// The frontier of the log as it was when it held this many events, for the same
+    /// reason: every sync round with every peer asks for it.
+    frontier_cache: std::sync::Mutex<Option<(usize, Frontier)>>,
 }
+
+/// Every author's highest stored seq with its event id, in author order.
+type Frontier = Vec<(PublicKey, u64, EventId)>;
 
 impl Replica<State> {
     /// An empty replica of `network` (its genesis arrives like any other event).
@@ -183,6 +189,7 @@ impl<S: Fold> Replica<S> {
             future_ids: HashMap::new(),
             reapplied: 0,
             hash_cache: std::sync::Mutex::new(None),
+            frontier_cache: std::sync::Mutex::new(None),
         }
     }
 
@@ -610,7 +617,17 @@ impl<S: Fold> Replica<S> {
     /// Every author's highest stored seq with its event id (the first, if forked), in
     /// author order: what a peer compares to find what either side lacks.
     pub fn frontier(&self) -> Vec<(PublicKey, u64, EventId)> {
-        let mut f: Vec<(PublicKey, u64, EventId)> = self
+        let len = self.events.len();
+        let mut cache = self
+            .frontier_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((n, f)) = &*cache {
+            if *n == len {
+                return f.clone();
+            }
+        }
+        let mut f: Frontier = self
             .feeds
             .iter()
             .filter_map(|(a, feed)| {
@@ -619,6 +636,7 @@ impl<S: Fold> Replica<S> {
             })
             .collect();
         f.sort_unstable_by_key(|x| x.0);
+        *cache = Some((len, f.clone()));
         f
     }
 

@@ -26,7 +26,8 @@ impl<S: Store> NodeCore<S> {
             return;
         }
         let now = self.now.wall_ms;
-        let roster = roster_of(st.membership());
+        // The roster is worked out only for a network that has linked to a federation.
+        let roster = std::cell::OnceCell::new();
         let mut todo: Vec<(FederationId, Body)> = Vec::new();
         for (fid, link) in st.governance().federation_links() {
             let Some(log) = self.feds.get(fid).filter(|l| l.head_confirmed) else {
@@ -87,7 +88,8 @@ impl<S: Store> NodeCore<S> {
             // A roster the network's own events do not show is named again by its
             // practices, whose majority anchors it (docs/FEDERATION.md §3).
             let unanchored = !party.anchored && party.replica.is_some();
-            if (party.practices != roster || unanchored)
+            let roster = roster.get_or_init(|| roster_of(st.membership()));
+            if (party.practices != *roster || unanchored)
                 && fs.said_roster(&own, &self.me) != Some(&roster[..])
             {
                 todo.push((

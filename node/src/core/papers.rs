@@ -352,12 +352,6 @@ impl<S: Store> NodeCore<S> {
         if !m.is_active_practice_node(&self.me) {
             return;
         }
-        let peers: Vec<PublicKey> = self
-            .connected
-            .iter()
-            .filter(|p| **p != self.me && m.is_active_practice_node(p))
-            .copied()
-            .collect();
         let p = &mut self.papers;
         // A paper every peer was asked for is asked for again once the retry interval
         // has passed since the last of them was.
@@ -373,6 +367,15 @@ impl<S: Store> NodeCore<S> {
             .filter(|(h, _)| !p.held.contains_key(*h))
             .filter(|(h, _)| !p.inflight.values().any(|(f, _)| f == *h))
             .map(|(h, w)| (*h, w.size))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let peers: Vec<PublicKey> = self
+            .connected
+            .iter()
+            .filter(|q| **q != self.me && m.is_active_practice_node(q))
+            .copied()
             .collect();
         for (hash, size) in missing {
             if p.inflight.len() >= MAX_PAPER_FETCHES {

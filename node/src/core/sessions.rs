@@ -169,11 +169,19 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// The answer to one of this node's requests.
-    pub(super) fn on_response(&mut self, id: u64, resp: pb::SyncResponse) {
+    pub(super) fn on_response(&mut self, id: u64, mut resp: pb::SyncResponse) {
         let Some((peer, step, log)) = self.requests.remove(&id) else {
             return;
         };
         self.metrics.sync_bytes_in += resp.encoded_len() as u64;
+        if step == Step::Frontier && log.is_none() {
+            let frontier = resp.kind.take_if(|k| matches!(k, Resp::Frontier(_)));
+            if let Some(Resp::Frontier(f)) = frontier {
+                let known = self.known_frontier(f);
+                self.answered(log, peer, step, Answer::Frontier(&known));
+                return;
+            }
+        }
         let answer = match &resp.kind {
             Some(Resp::Events(e)) if step != Step::Summary && step != Step::Frontier => {
                 let progressed = self.take_page(log, peer, &e.events);
@@ -185,11 +193,6 @@ impl<S: Store> NodeCore<S> {
             Some(Resp::Refused(r)) => {
                 tracing::debug!(%peer, reason = %r.reason, "sync request refused");
                 Answer::Refused
-            }
-            Some(Resp::Frontier(f)) if step == Step::Frontier && log.is_none() => {
-                let known = self.known_frontier(f);
-                self.answered(log, peer, step, Answer::Frontier(&known));
-                return;
             }
             _ => Answer::of(step, &resp),
         };
@@ -215,14 +218,14 @@ impl<S: Store> NodeCore<S> {
         } else if !self.allow_request(peer) {
             sync::refused(&sync::Refusal::Malformed("rate limit exceeded".into()))
         } else {
-            self.answer(peer, &req)
+            self.answer(peer, req)
         };
         self.metrics.sync_bytes_out += resp.encoded_len() as u64;
         self.out.push(Action::Respond { token, resp });
     }
 
     /// The answer to a request the rate limit let through.
-    fn answer(&mut self, peer: PublicKey, req: &pb::SyncRequest) -> pb::SyncResponse {
+    fn answer(&mut self, peer: PublicKey, req: pb::SyncRequest) -> pb::SyncResponse {
         // Which log the request is for: the network's (to its own peers only) or a
         // federation's (to the peers taking part in it). Anything else is refused.
         let log = NetworkId::from_slice(&req.network)
@@ -236,8 +239,8 @@ impl<S: Store> NodeCore<S> {
             ));
         }
         let answer = match log.and_then(|f| self.feds.get(&f)) {
-            Some(l) => sync::respond(&l.replica, req),
-            None => sync::respond(&self.net.replica, req),
+            Some(l) => sync::respond(&l.replica, &req),
+            None => sync::respond(&self.net.replica, &req),
         };
         match answer {
             Ok(mut r) => {
@@ -246,10 +249,10 @@ impl<S: Store> NodeCore<S> {
                 }
                 // A peer that sent its frontier may hold what this node lacks: pull it
                 // too.
-                if let Some(Req::Frontier(f)) = &req.kind {
+                if let Some(Req::Frontier(f)) = req.kind {
                     let known = match log {
                         None => self.known_frontier(f),
-                        Some(_) => f.clone(),
+                        Some(_) => f,
                     };
                     let f = &known;
                     let mut out = Vec::new();
@@ -280,26 +283,19 @@ impl<S: Store> NodeCore<S> {
     /// them as wanted, so a peer holding such a feed (say, evidence stored by an older
     /// version) can still complete a round and show this node its own head.
     /// Until the log holds its genesis it knows no one, and takes every feed.
-    fn known_frontier(&self, f: &pb::Frontier) -> pb::Frontier {
+    fn known_frontier(&self, mut f: pb::Frontier) -> pb::Frontier {
         if self
             .net
             .replica
             .get(&self.net.replica.network().genesis())
-            .is_none()
+            .is_some()
         {
-            return f.clone();
+            f.entries.retain(|e| {
+                PublicKey::from_slice(&e.author)
+                    .is_ok_and(|a| a == self.me || self.knows_author(&a))
+            });
         }
-        pb::Frontier {
-            entries: f
-                .entries
-                .iter()
-                .filter(|e| {
-                    PublicKey::from_slice(&e.author)
-                        .is_ok_and(|a| a == self.me || self.knows_author(&a))
-                })
-                .cloned()
-                .collect(),
-        }
+        f
     }
 
     /// The planted defect [`Defect::HideOwnFeed`], if it is planted.
