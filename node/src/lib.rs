@@ -33,13 +33,15 @@
 //! - [`sim`]: the deterministic simulator: the core on every node of a simulated
 //!   partnership, over a faulty network, from a seed; [`simulate`]: the in-process check
 //!   that replicas fed in different orders converge.
-//! - [`fuzzing`]: what the fuzz targets check.
+//! - [`fuzzing`]: what the fuzz targets check; [`bench`]: `mutual bench`, the performance
+//!   figures measured in one run.
 //!
 //! The binary `mutual` is `main.rs` and `cli/`, one file per group of commands.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod bench;
 pub mod client;
 pub mod core;
 pub mod daemon;

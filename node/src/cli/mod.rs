@@ -1,9 +1,10 @@
 //! The command line of `mutual`, one file per group of commands: the node and daemon
 //! commands and the dispatch here; [`keys`], [`motion`], [`propose`], [`partner`], [`deed`],
 //! [`paper`],
-//! [`aid`], [`federation`], [`verify`] and [`simulate`] beside it.
+//! [`aid`], [`federation`], [`verify`], [`simulate`] and [`bench`] beside it.
 
 pub mod aid;
+pub mod bench;
 pub mod deed;
 pub mod federation;
 pub mod keys;
@@ -57,6 +58,12 @@ enum Command {
     /// With --orders, instead runs the in-process check of the fold: several replicas
     /// fed the same signed events in different orders, with duplicates.
     Simulate(simulate::SimulateArgs),
+    /// Measure the performance figures (ingest against signature verification, growth
+    /// of out-of-order ingest, sync bytes against what was missing, bytes of a sync round
+    /// in sync, store bytes against wire bytes, this binary's size), each in one run on
+    /// this machine, against their targets. Quick sizes by default; --full for the
+    /// targets' own sizes.
+    Bench(bench::BenchArgs),
     /// Prepare a data directory for a practice's node: its key, an API token and a
     /// configuration with working defaults.
     Init {
@@ -481,6 +488,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             keys::print_key(cli.json, &kp, &file);
         }
         Command::Simulate(a) => return simulate::simulate(cli.json, a),
+        Command::Bench(a) => return bench::bench(cli.json, a),
         Command::Invite {
             dir,
             node_key,

@@ -1,0 +1,61 @@
+//! `mutual bench`: the performance figures, measured in one run on this machine.
+
+use anyhow::Result;
+use mutual_node::bench;
+use std::process::ExitCode;
+
+/// `mutual bench`.
+#[derive(clap::Args)]
+pub(super) struct BenchArgs {
+    /// Measure at the targets' sizes (minutes to hours) instead of the quick ones.
+    #[arg(long)]
+    pub(super) full: bool,
+}
+
+pub(super) fn bench(json: bool, a: BenchArgs) -> Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!("mutual-bench-{}", std::process::id()));
+    let figures = bench::run(a.full, &dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let size = if a.full { "full" } else { "quick" };
+    println!("Performance figures, {size} sizes, measured in this run on this machine:");
+    println!();
+    let lines = figures.lines();
+    let width = lines.iter().map(|l| l.key.len()).max().unwrap_or(0);
+    for l in &lines {
+        let met = match l.met {
+            Some(true) => "met",
+            Some(false) => "not met",
+            None if !l.measured => "not measured",
+            None => "judged at --full",
+        };
+        println!(
+            "  {:<width$}  {:<36}  target {:<26} {met}",
+            l.key, l.value, l.target
+        );
+    }
+    println!();
+    let s = &figures.sizes;
+    println!(
+        "Sizes: ingest {} events; out of order {} -> {} events ({} replicas), convergence at \
+         {}; sync {} authors, {} events, {} missing; one missing among {} authors, {} \
+         events; store {} events.",
+        s.ingest_events,
+        s.reorder_events.0,
+        s.reorder_events.1,
+        s.reorder_replicas,
+        s.simulate_events,
+        s.sync_authors,
+        s.sync_events,
+        s.sync_missing,
+        s.wide_authors,
+        s.wide_events,
+        s.disk_events
+    );
+    for n in &figures.notes {
+        println!("Note: {n}.");
+    }
+    Ok(ExitCode::SUCCESS)
+}

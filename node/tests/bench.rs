@@ -1,0 +1,73 @@
+//! `mutual bench` at its quick sizes, so that it cannot rot: one JSON object with a value
+//! under every figure's name, each in a sane range. No timing is asserted: the machines
+//! are shared and noisy.
+
+use std::process::Command;
+
+const KEYS: &[&str] = &[
+    "ingest_over_batch_verify",
+    "reorder_growth",
+    "simulate_100k_converged",
+    "sync_over_missing",
+    "sync_bytes_one_missing_40k_authors",
+    "in_sync_round_bytes",
+    "gossip_copies_per_event",
+    "disk_over_wire",
+    "national_memory_mb",
+    "binary_mb",
+    "sizes",
+];
+
+#[test]
+fn bench_prints_every_figure_in_one_json_object() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["bench", "--json"])
+        .output()
+        .expect("mutual runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for k in KEYS {
+        assert!(v.get(k).is_some(), "no {k} in {v}");
+    }
+    let num = |k: &str| {
+        v[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} is a number: {v}"))
+    };
+    // Ingest does at least the batch verification and more, so it is slower, but not by
+    // orders of magnitude.
+    let ingest = num("ingest_over_batch_verify");
+    assert!(ingest > 0.01 && ingest < 10.0, "{v}");
+    // The large out-of-order run converges at the quick size, so its growth is given.
+    assert!(num("reorder_growth") > 0.0, "{v}");
+    assert_eq!(v["simulate_100k_converged"], true, "{v}");
+    // Sync carries at least the missing events, and some bytes even in sync.
+    assert!(num("sync_over_missing") >= 1.0, "{v}");
+    assert!(num("sync_bytes_one_missing_40k_authors") > 0.0, "{v}");
+    assert!(num("in_sync_round_bytes") > 0.0, "{v}");
+    assert!(num("disk_over_wire") > 0.0, "{v}");
+    assert!(num("binary_mb") > 0.0, "{v}");
+    // What is not measured says so, and the sizes say they are the quick ones.
+    assert!(v["gossip_copies_per_event"].is_null(), "{v}");
+    assert!(v["national_memory_mb"].is_null(), "{v}");
+    assert_eq!(v["sizes"]["full"], false, "{v}");
+    assert!(!v["notes"].as_array().expect("notes").is_empty(), "{v}");
+}
+
+#[test]
+fn bench_prints_its_figures_against_their_targets() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .arg("bench")
+        .output()
+        .expect("mutual runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for k in KEYS.iter().filter(|k| **k != "sizes") {
+        assert!(text.contains(k), "{k} missing from:\n{text}");
+    }
+    assert!(text.contains("target >= 0.8"), "{text}");
+    assert!(text.contains("judged at --full"), "{text}");
+}
