@@ -47,7 +47,7 @@ pub enum IngestError {
     #[error(transparent)]
     Invalid(#[from] EventError),
     /// The pending set is full; the event was dropped for now and can be offered again.
-    #[error("pending set is full ({MAX_PENDING_EVENTS} events); try again later")]
+    #[error("pending set is full; try again later")]
     PendingFull,
     /// The set of future-dated events is full; the event was dropped for now.
     #[error("future-dated set is full ({MAX_FUTURE_EVENTS} events); try again later")]
@@ -143,6 +143,9 @@ pub struct Replica<S: Fold = State> {
     since_checkpoint: usize,
     outcomes: HashMap<EventId, Outcome>,
     pending: HashMap<EventId, Parked>,
+    /// Most events `pending` holds (at most [`MAX_PENDING_EVENTS`]); one more is refused,
+    /// and comes again by sync once its causes are stored.
+    pending_cap: usize,
     waiting: HashMap<EventId, Vec<EventId>>,
     future: BTreeMap<(u64, EventId), SignedEvent>,
     future_ids: HashMap<EventId, u64>,
@@ -184,6 +187,7 @@ impl<S: Fold> Replica<S> {
             since_checkpoint: 0,
             outcomes: HashMap::new(),
             pending: HashMap::new(),
+            pending_cap: MAX_PENDING_EVENTS,
             waiting: HashMap::new(),
             future: BTreeMap::new(),
             future_ids: HashMap::new(),
@@ -313,7 +317,7 @@ impl<S: Fold> Replica<S> {
             .filter(|c| !self.events.contains_key(c))
             .collect();
         if !missing.is_empty() {
-            if self.pending.len() >= MAX_PENDING_EVENTS {
+            if self.pending.len() >= self.pending_cap {
                 return Err(IngestError::PendingFull);
             }
             for m in &missing {
@@ -579,6 +583,13 @@ impl<S: Fold> Replica<S> {
     /// Number of events waiting for causes.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Holds at most `cap` pending events (1 to [`MAX_PENDING_EVENTS`]); an event past it is
+    /// refused (`PendingFull`), as a peer's sync round brings it again once its causes
+    /// are stored. Events already pending stay.
+    pub fn set_pending_cap(&mut self, cap: usize) {
+        self.pending_cap = cap.clamp(1, MAX_PENDING_EVENTS);
     }
 
     /// Number of future-dated events held.

@@ -34,12 +34,19 @@ impl Traffic {
     }
 }
 
-/// Two cores, each over its own in-memory store.
+/// Two cores, each over its own in-memory store, and the messages between them.
 pub struct Pair {
     cores: [NodeCore<MemStore>; 2],
     keys: [PublicKey; 2],
     _disks: [Disk; 2],
     t: u64,
+    queue: VecDeque<(usize, Msg)>,
+    /// The answering node's token to the asker and the asker's request id.
+    tokens: BTreeMap<u64, (usize, u64)>,
+    next_token: u64,
+    carried: usize,
+    traffic: Traffic,
+    connected: bool,
 }
 
 enum Msg {
@@ -54,7 +61,12 @@ enum Msg {
     },
 }
 
-fn open(w: &Workload, key: &Keypair, held: &[bool]) -> Result<(NodeCore<MemStore>, Disk), String> {
+fn open(
+    w: &Workload,
+    key: &Keypair,
+    held: &[bool],
+    config: CoreConfig,
+) -> Result<(NodeCore<MemStore>, Disk), String> {
     let disk = Disk::default();
     let mut store = disk.open("network");
     let events: Vec<_> = std::iter::once(&w.genesis)
@@ -76,8 +88,8 @@ fn open(w: &Workload, key: &Keypair, held: &[bool]) -> Result<(NodeCore<MemStore
         wall_ms: super::workload::T0 + 10_000_000,
         mono_ms: 0,
     };
-    let (core, _) = NodeCore::open(key, w.network, store, None, CoreConfig::default(), now)
-        .map_err(|e| e.to_string())?;
+    let (core, _) =
+        NodeCore::open(key, w.network, store, None, config, now).map_err(|e| e.to_string())?;
     Ok((core, disk))
 }
 
@@ -85,14 +97,25 @@ impl Pair {
     /// Node 0 holds every event of `w`; node 1 those `held` says (by index into
     /// `w.events`). The nodes are practices 0 and 1's.
     pub fn new(w: &Workload, held: &[bool]) -> Result<Pair, String> {
+        Pair::with_config(w, held, CoreConfig::default())
+    }
+
+    /// As [`Pair::new`], node 1 with `config`.
+    pub fn with_config(w: &Workload, held: &[bool], config: CoreConfig) -> Result<Pair, String> {
         let all = vec![true; w.events.len()];
-        let (a, da) = open(w, &w.keys[0], &all)?;
-        let (b, db) = open(w, &w.keys[1], held)?;
+        let (a, da) = open(w, &w.keys[0], &all, CoreConfig::default())?;
+        let (b, db) = open(w, &w.keys[1], held, config)?;
         Ok(Pair {
             keys: [a.key(), b.key()],
             cores: [a, b],
             _disks: [da, db],
             t: 0,
+            queue: VecDeque::new(),
+            tokens: BTreeMap::new(),
+            next_token: 0,
+            carried: 0,
+            traffic: Traffic::default(),
+            connected: false,
         })
     }
 
@@ -108,53 +131,37 @@ impl Pair {
         }
     }
 
+    /// Hands node `to` an event by gossip from the other node, and carries the messages
+    /// that follow (a fetch of missing causes, say) until both are idle.
+    pub fn gossip(&mut self, to: usize, wire: Vec<u8>) -> Result<(), String> {
+        self.next_token += 1;
+        let input = Input::Gossip {
+            from: self.keys[1 - to],
+            log: None,
+            data: wire,
+            token: self.next_token,
+        };
+        self.feed(to, input);
+        self.drain()
+    }
+
     /// Connects the two nodes (each starts a round) and carries their messages until
     /// both are idle; while node 1 still lacks events, a timer tick starts further
-    /// rounds. Returns the bytes carried.
+    /// rounds. Returns the bytes carried since the pair was made.
     pub fn connect_and_sync(&mut self) -> Result<Traffic, String> {
-        let mut traffic = Traffic::default();
-        let mut queue: VecDeque<(usize, Msg)> = VecDeque::new();
-        // The answering node's token to the asker and the asker's request id.
-        let mut tokens: BTreeMap<u64, (usize, u64)> = BTreeMap::new();
-        let mut next_token = 0u64;
-        let mut carried = 0usize;
-        let mut first = true;
         for _ in 0..MAX_ROUNDS {
             for n in 0..2 {
-                let input = if first {
-                    Input::Connected(self.keys[1 - n])
-                } else {
+                let input = if self.connected {
                     Input::Timer
+                } else {
+                    Input::Connected(self.keys[1 - n])
                 };
-                let now = self.now();
-                let actions = self.cores[n].handle(now, input);
-                self.route(n, actions, &mut queue, &mut tokens, &mut traffic);
+                self.feed(n, input);
             }
-            first = false;
-            while let Some((to, msg)) = queue.pop_front() {
-                carried += 1;
-                if carried > MAX_MESSAGES {
-                    return Err(format!("sync still busy after {MAX_MESSAGES} messages"));
-                }
-                self.t += STEP_MS;
-                let now = self.now();
-                let input = match msg {
-                    Msg::Request { from, id, req } => {
-                        next_token += 1;
-                        tokens.insert(next_token, (from, id));
-                        Input::Request {
-                            from: self.keys[from],
-                            req,
-                            token: next_token,
-                        }
-                    }
-                    Msg::Response { id, resp } => Input::Response { id, resp },
-                };
-                let actions = self.cores[to].handle(now, input);
-                self.route(to, actions, &mut queue, &mut tokens, &mut traffic);
-            }
+            self.connected = true;
+            self.drain()?;
             if self.cores[1].replica().len() == self.cores[0].replica().len() {
-                return Ok(traffic);
+                return Ok(self.traffic);
             }
             // The next rounds start at the sync interval.
             self.t += CoreConfig::default().sync_interval_ms;
@@ -166,14 +173,38 @@ impl Pair {
         ))
     }
 
-    fn route(
-        &mut self,
-        from: usize,
-        actions: Vec<Action>,
-        queue: &mut VecDeque<(usize, Msg)>,
-        tokens: &mut BTreeMap<u64, (usize, u64)>,
-        traffic: &mut Traffic,
-    ) {
+    fn feed(&mut self, n: usize, input: Input) {
+        let now = self.now();
+        let actions = self.cores[n].handle(now, input);
+        self.route(n, actions);
+    }
+
+    /// Carries messages until none is left.
+    fn drain(&mut self) -> Result<(), String> {
+        while let Some((to, msg)) = self.queue.pop_front() {
+            self.carried += 1;
+            if self.carried > MAX_MESSAGES {
+                return Err(format!("sync still busy after {MAX_MESSAGES} messages"));
+            }
+            self.t += STEP_MS;
+            let input = match msg {
+                Msg::Request { from, id, req } => {
+                    self.next_token += 1;
+                    self.tokens.insert(self.next_token, (from, id));
+                    Input::Request {
+                        from: self.keys[from],
+                        req,
+                        token: self.next_token,
+                    }
+                }
+                Msg::Response { id, resp } => Input::Response { id, resp },
+            };
+            self.feed(to, input);
+        }
+        Ok(())
+    }
+
+    fn route(&mut self, from: usize, actions: Vec<Action>) {
         for a in actions {
             match a {
                 Action::Request { id, req, .. } => {
@@ -181,15 +212,16 @@ impl Pair {
                         req.kind,
                         Some(mutual_proto::v1::sync_request::Kind::Summary(_))
                     ) {
-                        traffic.rounds += 1;
+                        self.traffic.rounds += 1;
                     }
-                    traffic.by_round_of[from] += req.encoded_len() as u64;
-                    queue.push_back((1 - from, Msg::Request { from, id, req }));
+                    self.traffic.by_round_of[from] += req.encoded_len() as u64;
+                    self.queue
+                        .push_back((1 - from, Msg::Request { from, id, req }));
                 }
                 Action::Respond { token, resp } => {
-                    if let Some((asker, id)) = tokens.remove(&token) {
-                        traffic.by_round_of[asker] += resp.encoded_len() as u64;
-                        queue.push_back((asker, Msg::Response { id, resp }));
+                    if let Some((asker, id)) = self.tokens.remove(&token) {
+                        self.traffic.by_round_of[asker] += resp.encoded_len() as u64;
+                        self.queue.push_back((asker, Msg::Response { id, resp }));
                     }
                 }
                 _ => {}

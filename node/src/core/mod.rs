@@ -104,6 +104,9 @@ pub struct CoreConfig {
     pub defect: Option<Defect>,
     /// The most paper bytes the node stores (docs/NETWORK.md §10).
     pub paper_store_bytes: u64,
+    /// Most events the network's log holds pending at once (at most
+    /// `MAX_PENDING_EVENTS`); past it an event is refused and comes again by sync.
+    pub pending_cap: usize,
 }
 
 impl Default for CoreConfig {
@@ -114,6 +117,7 @@ impl Default for CoreConfig {
             bootstrap: Vec::new(),
             defect: None,
             paper_store_bytes: papers::DEFAULT_PAPER_STORE_BYTES,
+            pending_cap: mutual_protocol::limits::MAX_PENDING_EVENTS,
         }
     }
 }
@@ -191,6 +195,7 @@ impl<S: Store> NodeCore<S> {
     ) -> Result<(Self, Vec<Action>), NodeError> {
         let me = keypair.public();
         let mut replica = Replica::new(network);
+        replica.set_pending_cap(config.pending_cap);
         store::load_log(&mut store, &mut replica, now.wall_ms)?;
         // A founder that has signed nothing yet knows its head: this genesis is its first
         // event.

@@ -110,6 +110,7 @@ pub async fn start(
         bootstrap,
         defect: None,
         paper_store_bytes: config.paper_store_bytes,
+        ..CoreConfig::default()
     };
     let started = Instant::now();
     let now = Now {
