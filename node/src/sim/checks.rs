@@ -235,14 +235,7 @@ impl Sim {
             });
         }
         for &(n, r) in &members {
-            if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
-                return Err(Violation::AcknowledgedLost {
-                    node: n,
-                    event: *lost,
-                    when: "at the end",
-                });
-            }
-            self.all_signed(n, r)?;
+            self.holds_just(n, r, &acked, "at the end")?;
             let theirs: BTreeSet<PublicKey> = r.forks().keys().copied().collect();
             if theirs != forks {
                 return Err(Violation::ForkProof {
@@ -269,8 +262,22 @@ impl Sim {
         Ok(())
     }
 
-    /// Node `n` stores in log `r` nothing that no author signed (a corrupted copy).
-    pub(super) fn all_signed<F: Fold>(&self, n: usize, r: &Replica<F>) -> Result<(), Violation> {
+    /// Node `n` holds in log `r` every event in `acked`, and nothing that no author signed
+    /// (a corrupted copy).
+    pub(super) fn holds_just<F: Fold>(
+        &self,
+        n: usize,
+        r: &Replica<F>,
+        acked: &[EventId],
+        when: &'static str,
+    ) -> Result<(), Violation> {
+        if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
+            return Err(Violation::AcknowledgedLost {
+                node: n,
+                event: *lost,
+                when,
+            });
+        }
         match r
             .events_in_order()
             .map(|e| e.id)

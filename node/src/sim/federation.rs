@@ -199,14 +199,7 @@ impl Sim {
             .filter_map(|(n, c)| c.federations().get(&fid).map(|l| (n, &l.replica)))
             .collect();
         for &(n, r) in &logs {
-            if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
-                return Err(Violation::AcknowledgedLost {
-                    node: n,
-                    event: *lost,
-                    when: "at the end, in the federation's log",
-                });
-            }
-            self.all_signed(n, r)?;
+            self.holds_just(n, r, &acked, "at the end, in the federation's log")?;
             // No one forks on purpose in the federation's log.
             if let Some(author) = r.forks().keys().next() {
                 return Err(Violation::HonestFork {
