@@ -57,6 +57,9 @@ pub struct Summary {
     #[serde(skip)]
     /// The authored events, for export.
     pub log: Vec<SignedEvent>,
+    /// Seconds the delivery to every replica took (not the authoring), for `mutual bench`.
+    #[serde(skip)]
+    pub delivery_secs: f64,
 }
 
 /// Why a plan cannot run.
@@ -180,6 +183,7 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
     let wires: Vec<Vec<u8>> = log.iter().map(SignedEvent::to_wire).collect();
     let mut nodes = Vec::with_capacity(plan.practices);
     let mut delivered = 0;
+    let started = std::time::Instant::now();
     for practice in ods {
         let mut order: Vec<&Vec<u8>> = wires.iter().collect();
         for _ in 0..wires.len() / 10 {
@@ -197,6 +201,7 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
             state_hash: r.state_hash().to_string(),
         });
     }
+    let delivery_secs = started.elapsed().as_secs_f64();
     let converged = nodes.windows(2).all(|w| w[0].state_hash == w[1].state_hash);
     Ok(Summary {
         network: network.to_string(),
@@ -205,5 +210,6 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
         authored: log.len(),
         delivered_per_node: delivered,
         log,
+        delivery_secs,
     })
 }

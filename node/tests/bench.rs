@@ -40,7 +40,7 @@ fn bench_prints_every_figure_in_one_json_object() {
     // Ingest does at least the batch verification and more, so it is slower, but not by
     // orders of magnitude.
     let ingest = num("ingest_over_batch_verify");
-    assert!(ingest > 0.01 && ingest < 10.0, "{v}");
+    assert!(ingest > 0.01 && ingest < 1.5, "{v}");
     // The large out-of-order run converges at the quick size, so its growth is given.
     assert!(num("reorder_growth") > 0.0, "{v}");
     assert_eq!(v["simulate_100k_converged"], true, "{v}");
@@ -49,7 +49,8 @@ fn bench_prints_every_figure_in_one_json_object() {
     assert!(num("sync_bytes_one_missing_40k_authors") > 0.0, "{v}");
     assert!(num("in_sync_round_bytes") > 0.0, "{v}");
     assert!(num("disk_over_wire") > 0.0, "{v}");
-    assert!(num("binary_mb") > 0.0, "{v}");
+    // A test build is not the release binary the target is for.
+    assert!(v["binary_mb"].is_null(), "{v}");
     // What is not measured says so, and the sizes say they are the quick ones.
     assert!(v["gossip_copies_per_event"].is_null(), "{v}");
     assert!(v["national_memory_mb"].is_null(), "{v}");

@@ -1,7 +1,8 @@
-//! `mutual bench`: the figures of docs/NETWORK.md's performance targets, each measured in
-//! one run on the machine it runs on and given as a ratio or a count, never as an absolute
-//! time alone. A quick size by default, the issue's sizes with `full`; the sizes used are
-//! part of the result. What cannot be measured yet is `None`, with the reason in `notes`.
+//! `mutual bench`: the performance figures of the README's targets (its "Benchmark"
+//! section), each measured in one run on the machine it runs on and given as a ratio or a
+//! count, never as an absolute time alone. A quick size by default, the targets' sizes
+//! with `full`; the sizes used are part of the result. What cannot be measured yet is
+//! `None`, with the reason in `notes`.
 //!
 //! - [`workload`]: the signed events measured; [`sync`]: two nodes' cores syncing over
 //!   an in-memory link with every byte counted.
@@ -86,7 +87,7 @@ impl Sizes {
 pub struct Figures {
     /// Events ingested per second (decoded, signatures batch-checked, stored in the
     /// replica, folded; in order, 64 at a time) ÷ signatures batch-verified per second,
-    /// 64 at a time, over the same events.
+    /// 64 at a time, over the same events; the best of three timings of each.
     pub ingest_over_batch_verify: f64,
     /// Time of the large out-of-order run ÷ the small one's; `None` if the large run did
     /// not converge (its time would mean nothing).
@@ -113,8 +114,9 @@ pub struct Figures {
     /// Memory of a node holding 6,500 practices, 40,000 partners and 10M events, MB; not
     /// measured yet.
     pub national_memory_mb: Option<f64>,
-    /// The size of this `mutual` binary, MB.
-    pub binary_mb: f64,
+    /// The size of this `mutual` binary, MB; `None` when it cannot be read, or when this
+    /// is not a release build (the target is the release binary's).
+    pub binary_mb: Option<f64>,
     /// The sizes measured at.
     pub sizes: Sizes,
     /// What was not measured, and why.
@@ -183,7 +185,8 @@ impl Figures {
                 key: "sync_bytes_one_missing_40k_authors",
                 value: format!("{} bytes", self.sync_bytes_one_missing_40k_authors),
                 target: "<= 4 KB at 40,000 authors",
-                met: sized(self.sync_bytes_one_missing_40k_authors <= 4_096),
+                met: (self.sizes.wide_authors >= 40_000)
+                    .then_some(self.sync_bytes_one_missing_40k_authors <= 4_096),
                 measured: true,
             },
             Line {
@@ -216,10 +219,12 @@ impl Figures {
             },
             Line {
                 key: "binary_mb",
-                value: format!("{:.1} MB", self.binary_mb),
+                value: self
+                    .binary_mb
+                    .map_or("not measured".into(), |m| format!("{m:.1} MB")),
                 target: "<= 30",
-                met: Some(self.binary_mb <= 30.0),
-                measured: true,
+                met: self.binary_mb.map(|m| m <= 30.0),
+                measured: self.binary_mb.is_some(),
             },
         ]
     }
@@ -229,7 +234,7 @@ impl Figures {
 /// directory for the store's benchmark (emptied first).
 pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
     let sizes = Sizes::new(full);
-    let ingest_over_batch_verify = ingest_ratio(sizes.ingest_events);
+    let ingest_over_batch_verify = ingest_ratio(sizes.ingest_events)?;
     let (small, large) = sizes.reorder_events;
     let (t_small, _) = out_of_order(small, sizes.reorder_replicas)?;
     let (t_large, large_converged) = out_of_order(large, sizes.reorder_replicas)?;
@@ -241,7 +246,9 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
     let disk_over_wire = disk_ratio(sizes.disk_events, store_dir)?;
     let binary_mb = std::env::current_exe()
         .and_then(std::fs::metadata)
-        .map_or(0.0, |m| m.len() as f64 / 1e6);
+        .ok()
+        .filter(|_| !cfg!(debug_assertions))
+        .map(|m| m.len() as f64 / 1e6);
     Ok(Figures {
         ingest_over_batch_verify,
         reorder_growth: large_converged.then(|| t_large / t_small),
@@ -268,38 +275,54 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
             "national_memory_mb is not measured yet: a node holds every event in memory, so \
              10M events cannot be held"
                 .into(),
+            "binary_mb is measured on a release build only".into(),
         ],
         sizes,
     })
 }
 
+/// Times each leg of the ingest ratio is measured, alternating; the best of each counts.
+const INGEST_REPEATS: usize = 3;
+
 /// Events per second ingested in order ÷ signatures per second batch-verified, over the
-/// same `events` events.
-fn ingest_ratio(events: usize) -> f64 {
+/// same `events` events: the best of [`INGEST_REPEATS`] timings of each, alternating.
+fn ingest_ratio(events: usize) -> Result<f64, String> {
     const BATCH: usize = 64;
     let w = workload(5, events);
     let wires: Vec<Vec<u8>> = std::iter::once(&w.genesis)
         .chain(&w.events)
         .map(SignedEvent::to_wire)
         .collect();
-    let started = Instant::now();
-    for chunk in w.events.chunks(BATCH) {
-        let items: Vec<_> = chunk.iter().map(SignedEvent::signature_item).collect();
-        let ok = signature::verify_batch(&items);
-        debug_assert!(ok.iter().all(|v| *v));
+    let (mut verify_secs, mut ingest_secs) = (f64::MAX, f64::MAX);
+    for _ in 0..INGEST_REPEATS {
+        let started = Instant::now();
+        let mut valid = 0;
+        for chunk in w.events.chunks(BATCH) {
+            let items: Vec<_> = chunk.iter().map(SignedEvent::signature_item).collect();
+            let ok = std::hint::black_box(signature::verify_batch(&items));
+            valid += ok.iter().filter(|v| **v).count();
+        }
+        verify_secs = verify_secs.min(started.elapsed().as_secs_f64());
+        if valid != w.events.len() {
+            return Err(format!("{valid} of {} signatures verified", w.events.len()));
+        }
+        let started = Instant::now();
+        let mut r = Replica::new(w.network);
+        for chunk in wires.chunks(BATCH) {
+            r.ingest_batch(T0 + 1_000_000_000, chunk);
+        }
+        ingest_secs = ingest_secs.min(started.elapsed().as_secs_f64());
+        if r.len() != wires.len() {
+            return Err(format!("{} of {} events ingested", r.len(), wires.len()));
+        }
     }
-    let verify = w.events.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    let started = Instant::now();
-    let mut r = Replica::new(w.network);
-    for chunk in wires.chunks(BATCH) {
-        r.ingest_batch(T0 + 1_000_000_000, chunk);
-    }
-    let ingest = wires.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    debug_assert_eq!(r.len(), wires.len());
-    ingest / verify
+    let verify = w.events.len() as f64 / verify_secs.max(1e-9);
+    let ingest = wires.len() as f64 / ingest_secs.max(1e-9);
+    Ok(ingest / verify)
 }
 
-/// Seconds the in-process delivery-order check takes for `events` events and whether
+/// Seconds the in-process delivery-order check takes to deliver `events` events to every
+/// replica (its authoring is not timed) and whether
 /// every replica ended with every event and one state hash.
 fn out_of_order(events: usize, replicas: usize) -> Result<(f64, bool), String> {
     let plan = simulate::Plan {
@@ -308,11 +331,9 @@ fn out_of_order(events: usize, replicas: usize) -> Result<(f64, bool), String> {
         seed: 1,
         start_ms: T0,
     };
-    let started = Instant::now();
     let s = simulate::run(&plan).map_err(|e| e.to_string())?;
-    let secs = started.elapsed().as_secs_f64();
     let complete = s.nodes.iter().all(|n| n.events == s.authored);
-    Ok((secs, s.converged && complete))
+    Ok((s.delivery_secs, s.converged && complete))
 }
 
 /// Sync bytes ÷ missing bytes: node 1 lacks the last `sync_missing` events.
@@ -346,7 +367,9 @@ fn in_sync_round(authors: usize, events: usize) -> Result<u64, String> {
     Ok(t.by_round_of[0].max(t.by_round_of[1]))
 }
 
-/// Bytes the node's store (sled) takes on disk for `events` events ÷ their wire bytes.
+/// Bytes the node's store (sled) takes on disk for `events` events ÷ their wire bytes:
+/// written as the node writes a peer's pages (a batch, then a durable sync), then the
+/// derived-state snapshot the node saves beside them.
 fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {
     let w = workload(5, events);
     let _ = std::fs::remove_dir_all(dir);
@@ -363,6 +386,19 @@ fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {
             store.put_events(chunk).map_err(|e| e.to_string())?;
             store.sync().map_err(|e| e.to_string())?;
         }
+        let mut r = Replica::new(w.network);
+        for chunk in all.chunks(256) {
+            let wires: Vec<Vec<u8>> = chunk.iter().map(|e| e.to_wire()).collect();
+            r.ingest_batch(T0 + 1_000_000_000, &wires);
+        }
+        let state = r.state();
+        let snapshot = crate::core::store::Snapshot {
+            state_hash: r.state_hash().0,
+            events: state.events(),
+            digest: state.canonical_bytes(&r.network(), r.forks()),
+        };
+        store.save_snapshot(&snapshot).map_err(|e| e.to_string())?;
+        store.sync().map_err(|e| e.to_string())?;
     }
     let disk = dir_bytes(dir).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(dir);

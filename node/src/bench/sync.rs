@@ -1,5 +1,5 @@
 //! Two nodes' cores syncing over an in-memory link, with every sync message's bytes
-//! counted: the node's own rounds (docs/NETWORK.md §6), as its driver would carry them.
+//! counted: the node's own rounds (docs/NETWORK.md §4.3), as its driver would carry them.
 
 use super::workload::Workload;
 use crate::core::store::Store;
@@ -9,7 +9,8 @@ use mutual_protocol::keys::{Keypair, PublicKey};
 use prost::Message;
 use std::collections::{BTreeMap, VecDeque};
 
-/// Most messages one exchange may carry before it is called stuck.
+/// Most messages one call ([`Pair::gossip`] or [`Pair::connect_and_sync`]) may carry
+/// before it is called stuck.
 pub const MAX_MESSAGES: usize = 1_000_000;
 /// Most sync rounds one exchange may start (each on a timer tick) before it is called
 /// stuck.
@@ -181,6 +182,7 @@ impl Pair {
 
     /// Carries messages until none is left.
     fn drain(&mut self) -> Result<(), String> {
+        self.carried = 0;
         while let Some((to, msg)) = self.queue.pop_front() {
             self.carried += 1;
             if self.carried > MAX_MESSAGES {

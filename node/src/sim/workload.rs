@@ -277,7 +277,18 @@ impl Workload {
                 self.partner_signs(core, partner?, now, Body::Motion(mo), "election")
             }
             25..=34 if open.len() < MAX_OPEN => {
-                let i = partner?;
+                // Some are made under a power: a practice's own matter, or spending by a
+                // partner who sits on the board (who proposes half of this practice's).
+                let on_board = |i: usize| {
+                    let me = self.partners[i].1.public();
+                    st.membership().holder(&me).is_some_and(|h| {
+                        matches!(h, mutual_protocol::membership::Holder::Partner(id) if g.board().contains(id))
+                    })
+                };
+                let board_partner = (0..self.partners.len())
+                    .find(|&i| self.partners[i].0 == n && on_board(i))
+                    .filter(|_| rng.gen_bool(0.5));
+                let i = board_partner.or(partner)?;
                 let mut mo = pb::Motion {
                     kind: DecisionKind::General as i32,
                     title: format!("Resolution {roll}"),
@@ -285,23 +296,15 @@ impl Workload {
                     closes_at_ms: ts + VOTING_MS,
                     ..Default::default()
                 };
-                // Some are made under a power: a practice's own matter, or spending if the
-                // partner sits on the board.
-                let me = self.partners[i].1.public();
-                let on_board = st.membership().holder(&me).is_some_and(|h| {
-                    matches!(h, mutual_protocol::membership::Holder::Partner(id) if g.board().contains(id))
-                });
-                let what = match rng.gen_range(0..4) {
-                    0 => {
-                        mo.power = "practice-matter".into();
-                        mo.subject_ods = ods(self.partners[i].0);
-                        "practice resolution"
-                    }
-                    1 if on_board => {
-                        mo.power = "operational-spending".into();
-                        "board resolution"
-                    }
-                    _ => "motion",
+                let what = if board_partner.is_some() {
+                    mo.power = "operational-spending".into();
+                    "board resolution"
+                } else if rng.gen_bool(0.25) {
+                    mo.power = "practice-matter".into();
+                    mo.subject_ods = ods(self.partners[i].0);
+                    "practice resolution"
+                } else {
+                    "motion"
                 };
                 // Half carry a paper for the voters to read.
                 let mut papers = Vec::new();
