@@ -72,3 +72,22 @@ fn bench_prints_its_figures_against_their_targets() {
     assert!(text.contains("target >= 0.8"), "{text}");
     assert!(text.contains("judged at --full"), "{text}");
 }
+
+#[test]
+fn bench_measures_one_figure_alone_and_refuses_an_unknown_one() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["bench", "--only", "in_sync_round_bytes"])
+        .output()
+        .expect("mutual runs");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(v["in_sync_round_bytes"].as_u64().is_some_and(|b| b > 0), "{v}");
+    assert!(v.get("disk_over_wire").is_none(), "{v}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
+        .args(["bench", "--only", "speed"])
+        .output()
+        .expect("mutual runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no figure named") && err.contains("disk_over_wire"), "{err}");
+}

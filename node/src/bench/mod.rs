@@ -284,6 +284,51 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
 /// Times each leg of the ingest ratio is measured, alternating; the best of each counts.
 const INGEST_REPEATS: usize = 3;
 
+/// The figures one run can measure alone (`mutual bench --only`).
+pub const FIGURES: &[&str] = &[
+    "ingest_over_batch_verify",
+    "reorder_growth",
+    "simulate_100k_converged",
+    "sync_over_missing",
+    "sync_bytes_one_missing_40k_authors",
+    "in_sync_round_bytes",
+    "disk_over_wire",
+];
+
+/// Measures one figure alone, at the quick sizes or the full ones: `{figure: value,
+/// "sizes": …}`.
+pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json::Value, String> {
+    let sizes = Sizes::new(full);
+    let value = match figure {
+        "ingest_over_batch_verify" => serde_json::json!(ingest_ratio(sizes.ingest_events)?),
+        "reorder_growth" => {
+            let (small, large) = sizes.reorder_events;
+            let (t_small, _) = out_of_order(small, sizes.reorder_replicas)?;
+            let (t_large, converged) = out_of_order(large, sizes.reorder_replicas)?;
+            serde_json::json!(converged.then(|| t_large / t_small))
+        }
+        "simulate_100k_converged" => {
+            serde_json::json!(out_of_order(sizes.simulate_events, sizes.reorder_replicas)?.1)
+        }
+        "sync_over_missing" => serde_json::json!(sync_ratio(&sizes)?),
+        "sync_bytes_one_missing_40k_authors" => {
+            serde_json::json!(one_missing(sizes.wide_authors, sizes.wide_events)?)
+        }
+        "in_sync_round_bytes" => serde_json::json!(in_sync_round(
+            sizes.sync_authors,
+            sizes.sync_events.min(2_000)
+        )?),
+        "disk_over_wire" => serde_json::json!(disk_ratio(sizes.disk_events, store_dir)?),
+        _ => {
+            return Err(format!(
+                "no figure named {figure:?}; the figures measured alone: {}",
+                FIGURES.join(", ")
+            ))
+        }
+    };
+    Ok(serde_json::json!({ figure: value, "sizes": sizes }))
+}
+
 /// Events per second ingested in order ÷ signatures per second batch-verified, over the
 /// same `events` events: the best of [`INGEST_REPEATS`] timings of each, alternating.
 fn ingest_ratio(events: usize) -> Result<f64, String> {

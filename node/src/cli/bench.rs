@@ -10,10 +10,19 @@ pub(super) struct BenchArgs {
     /// Measure at the targets' sizes (minutes to hours) instead of the quick ones.
     #[arg(long)]
     pub(super) full: bool,
+    /// Measure this one figure alone (by its JSON name) and print it as JSON.
+    #[arg(long, value_name = "FIGURE")]
+    pub(super) only: Option<String>,
 }
 
 pub(super) fn bench(json: bool, a: BenchArgs) -> Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("mutual-bench-{}", std::process::id()));
+    if let Some(figure) = &a.only {
+        let v =
+            bench::run_only(figure, a.full, &dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let figures = bench::run(a.full, &dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
