@@ -81,7 +81,10 @@ fn bench_measures_one_figure_alone_and_refuses_an_unknown_one() {
         .expect("mutual runs");
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    assert!(v["in_sync_round_bytes"].as_u64().is_some_and(|b| b > 0), "{v}");
+    assert!(
+        v["in_sync_round_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{v}"
+    );
     assert!(v.get("disk_over_wire").is_none(), "{v}");
     let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
         .args(["bench", "--only", "speed"])
@@ -89,5 +92,8 @@ fn bench_measures_one_figure_alone_and_refuses_an_unknown_one() {
         .expect("mutual runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no figure named") && err.contains("disk_over_wire"), "{err}");
+    assert!(
+        err.contains("no figure named") && err.contains("disk_over_wire"),
+        "{err}"
+    );
 }

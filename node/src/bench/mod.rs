@@ -244,11 +244,7 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
     let wide = one_missing(sizes.wide_authors, sizes.wide_events)?;
     let in_sync = in_sync_round(sizes.sync_authors, sizes.sync_events.min(2_000))?;
     let disk_over_wire = disk_ratio(sizes.disk_events, store_dir)?;
-    let binary_mb = std::env::current_exe()
-        .and_then(std::fs::metadata)
-        .ok()
-        .filter(|_| !cfg!(debug_assertions))
-        .map(|m| m.len() as f64 / 1e6);
+    let binary_mb = binary_mb();
     Ok(Figures {
         ingest_over_batch_verify,
         reorder_growth: large_converged.then(|| t_large / t_small),
@@ -293,6 +289,7 @@ pub const FIGURES: &[&str] = &[
     "sync_bytes_one_missing_40k_authors",
     "in_sync_round_bytes",
     "disk_over_wire",
+    "binary_mb",
 ];
 
 /// Measures one figure alone, at the quick sizes or the full ones: `{figure: value,
@@ -305,7 +302,13 @@ pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json
             let (small, large) = sizes.reorder_events;
             let (t_small, _) = out_of_order(small, sizes.reorder_replicas)?;
             let (t_large, converged) = out_of_order(large, sizes.reorder_replicas)?;
-            serde_json::json!(converged.then(|| t_large / t_small))
+            let growth = |f: fn(f64) -> f64| f(large as f64) / f(small as f64);
+            return Ok(serde_json::json!({
+                figure: converged.then(|| t_large / t_small),
+                "reorder_growth_n_log_n": growth(|n| n * n.log2()),
+                "reorder_growth_n_squared": growth(|n| n * n),
+                "sizes": sizes,
+            }));
         }
         "simulate_100k_converged" => {
             serde_json::json!(out_of_order(sizes.simulate_events, sizes.reorder_replicas)?.1)
@@ -319,6 +322,7 @@ pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json
             sizes.sync_events.min(2_000)
         )?),
         "disk_over_wire" => serde_json::json!(disk_ratio(sizes.disk_events, store_dir)?),
+        "binary_mb" => serde_json::json!(binary_mb()),
         _ => {
             return Err(format!(
                 "no figure named {figure:?}; the figures measured alone: {}",
@@ -327,6 +331,15 @@ pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json
         }
     };
     Ok(serde_json::json!({ figure: value, "sizes": sizes }))
+}
+
+/// This binary's size in MB, if it is a release build and can be read.
+fn binary_mb() -> Option<f64> {
+    std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .ok()
+        .filter(|_| !cfg!(debug_assertions))
+        .map(|m| m.len() as f64 / 1e6)
 }
 
 /// Events per second ingested in order ÷ signatures per second batch-verified, over the

@@ -53,12 +53,6 @@ use mutual_protocol::replica::Replica;
 use peers::{GatePolicy, PeerBook};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-/// Most connected peers a node starts a sync round with at each sync interval, taken in
-/// turn in key order (docs/NETWORK.md §4.3): gossip carries most events, and rounds are
-/// the anti-entropy that repairs what it lost, so a few peers each interval reach every
-/// node within a few intervals, while rounds with every peer would grow with the
-/// membership.
-pub const SYNC_PEERS_PER_INTERVAL: usize = 4;
 /// Time between two rounds of housekeeping (releasing held events, flushing the store,
 /// attesting, witnessing, refreshing the gate, dialing), ms. Events taken in from peers
 /// become durable at most this long after they are stored.
@@ -145,8 +139,6 @@ pub struct NodeCore<S: Store> {
     requests: HashMap<u64, (PublicKey, sync::Step, LogId)>,
     next_request: u64,
     connected: BTreeSet<PublicKey>,
-    /// The last peer a sync round was started with at an interval.
-    synced_last: Option<PublicKey>,
     /// Addresses peers were seen at (identify, LAN discovery).
     addresses: BTreeMap<PublicKey, BTreeSet<String>>,
     bootstrap: BTreeMap<PublicKey, String>,
@@ -244,7 +236,6 @@ impl<S: Store> NodeCore<S> {
             requests: HashMap::new(),
             next_request: 0,
             connected: BTreeSet::new(),
-            synced_last: None,
             addresses: BTreeMap::new(),
             last_dial: HashMap::new(),
             listen: Vec::new(),

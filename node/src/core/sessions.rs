@@ -15,20 +15,9 @@ use pb::sync_response::Kind as Resp;
 use prost::Message;
 
 impl<S: Store> NodeCore<S> {
-    /// Starts a round with the next [`super::SYNC_PEERS_PER_INTERVAL`] connected peers, in
-    /// turn.
+    /// Starts a round with every connected peer.
     pub(super) fn sync_all(&mut self) {
-        // The next peers after the last one synced, in key order, wrapping around.
-        let after = self.synced_last;
-        let peers: Vec<PublicKey> = self
-            .connected
-            .iter()
-            .filter(|p| after.is_some_and(|a| **p > a))
-            .chain(self.connected.iter())
-            .copied()
-            .take(super::SYNC_PEERS_PER_INTERVAL.min(self.connected.len()))
-            .collect();
-        self.synced_last = peers.last().copied().or(self.synced_last);
+        let peers: Vec<PublicKey> = self.connected.iter().copied().collect();
         for p in peers {
             self.start_round(p);
         }
