@@ -235,10 +235,7 @@ impl Figures {
 pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
     let sizes = Sizes::new(full);
     let ingest_over_batch_verify = ingest_ratio(sizes.ingest_events)?;
-    let (small, large) = sizes.reorder_events;
-    let (t_small, _) = out_of_order(small, sizes.reorder_replicas)?;
-    let (t_large, large_converged) = out_of_order(large, sizes.reorder_replicas)?;
-    let growth = |f: fn(f64) -> f64| f(large as f64) / f(small as f64);
+    let reorder = reorder(&sizes)?;
     let (_, simulate_converged) = out_of_order(sizes.simulate_events, sizes.reorder_replicas)?;
     let sync_over_missing = sync_ratio(&sizes)?;
     let wide = one_missing(sizes.wide_authors, sizes.wide_events)?;
@@ -247,9 +244,9 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
     let binary_mb = binary_mb();
     Ok(Figures {
         ingest_over_batch_verify,
-        reorder_growth: large_converged.then(|| t_large / t_small),
-        reorder_growth_n_log_n: growth(|n| n * n.log2()),
-        reorder_growth_n_squared: growth(|n| n * n),
+        reorder_growth: reorder.growth,
+        reorder_growth_n_log_n: reorder.n_log_n,
+        reorder_growth_n_squared: reorder.n_squared,
         simulate_100k_converged: simulate_converged,
         sync_over_missing,
         sync_bytes_one_missing_40k_authors: wide,
@@ -299,14 +296,11 @@ pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json
     let value = match figure {
         "ingest_over_batch_verify" => serde_json::json!(ingest_ratio(sizes.ingest_events)?),
         "reorder_growth" => {
-            let (small, large) = sizes.reorder_events;
-            let (t_small, _) = out_of_order(small, sizes.reorder_replicas)?;
-            let (t_large, converged) = out_of_order(large, sizes.reorder_replicas)?;
-            let growth = |f: fn(f64) -> f64| f(large as f64) / f(small as f64);
+            let r = reorder(&sizes)?;
             return Ok(serde_json::json!({
-                figure: converged.then(|| t_large / t_small),
-                "reorder_growth_n_log_n": growth(|n| n * n.log2()),
-                "reorder_growth_n_squared": growth(|n| n * n),
+                figure: r.growth,
+                "reorder_growth_n_log_n": r.n_log_n,
+                "reorder_growth_n_squared": r.n_squared,
                 "sizes": sizes,
             }));
         }
@@ -377,6 +371,28 @@ fn ingest_ratio(events: usize) -> Result<f64, String> {
     let verify = w.events.len() as f64 / verify_secs.max(1e-9);
     let ingest = wires.len() as f64 / ingest_secs.max(1e-9);
     Ok(ingest / verify)
+}
+
+/// The growth of out-of-order ingest between the two sizes, and the n log n and n²
+/// growth to read it against.
+struct Reorder {
+    growth: Option<f64>,
+    n_log_n: f64,
+    n_squared: f64,
+}
+
+/// Times the delivery-order check at the small and the large size; no growth if the
+/// large run did not converge (its time would mean nothing).
+fn reorder(sizes: &Sizes) -> Result<Reorder, String> {
+    let (small, large) = sizes.reorder_events;
+    let (t_small, _) = out_of_order(small, sizes.reorder_replicas)?;
+    let (t_large, converged) = out_of_order(large, sizes.reorder_replicas)?;
+    let growth = |f: fn(f64) -> f64| f(large as f64) / f(small as f64);
+    Ok(Reorder {
+        growth: converged.then(|| t_large / t_small),
+        n_log_n: growth(|n| n * n.log2()),
+        n_squared: growth(|n| n * n),
+    })
 }
 
 /// Seconds the in-process delivery-order check takes to deliver `events` events to every

@@ -11,6 +11,7 @@ use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::limits::{MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS};
 use mutual_protocol::replica::{Fold, Replica};
+use mutual_protocol::state::Outcome;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Sim {
@@ -295,14 +296,27 @@ impl Sim {
 /// Counts the events of log `r` the fold rejected, by kind and reason, each name
 /// prefixed by `log`.
 fn count_rejected<F: Fold>(r: &Replica<F>, log: &str, into: &mut BTreeMap<String, usize>) {
+    count_by_kind(r, into, |body, outcome| match outcome {
+        Outcome::Rejected(why) => Some(format!("{log}{body}: {why}")),
+        _ => None,
+    });
+}
+
+/// Counts the events of log `r` under the name `name` gives each (from its body's name
+/// and its outcome), passing over those it names nothing.
+pub(super) fn count_by_kind<F: Fold>(
+    r: &Replica<F>,
+    into: &mut BTreeMap<String, usize>,
+    name: impl Fn(&str, &Outcome) -> Option<String>,
+) {
     for e in r.events_in_order() {
-        if let Some(mutual_protocol::state::Outcome::Rejected(why)) = r.outcome(&e.id) {
-            let body = e
-                .event
-                .body
-                .as_ref()
-                .map_or("unknown", mutual_protocol::event::body_name);
-            *into.entry(format!("{log}{body}: {why}")).or_default() += 1;
+        let body = e
+            .event
+            .body
+            .as_ref()
+            .map_or("unknown", mutual_protocol::event::body_name);
+        if let Some(key) = r.outcome(&e.id).and_then(|o| name(body, o)) {
+            *into.entry(key).or_default() += 1;
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the two partnerships, the business each does across it ([`Workload::federation`]), and
 //! the checks that each network's nodes said in its log what they had to say.
 
+use super::checks::count_by_kind;
 use super::workload::{aid, Step, Workload, VOTING_MS};
 use super::world::Sim;
 use super::{MemStore, Violation};
@@ -229,17 +230,9 @@ impl Sim {
                 .count(),
         );
         let mut kinds = BTreeMap::new();
-        for e in r.events_in_order() {
-            if r.outcome(&e.id) != Some(&Outcome::Applied) {
-                continue;
-            }
-            let body = e
-                .event
-                .body
-                .as_ref()
-                .map_or("unknown", mutual_protocol::event::body_name);
-            *kinds.entry(body.to_string()).or_default() += 1;
-        }
+        count_by_kind(r, &mut kinds, |body, outcome| {
+            (*outcome == Outcome::Applied).then(|| body.to_string())
+        });
         let parties = fs.parties().filter(|p| p.is_active()).count();
         let decided_by_all = fs
             .joint_motions()
