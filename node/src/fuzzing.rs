@@ -4,7 +4,7 @@
 //! must return on any input without panicking; its assertions are the properties that
 //! hold for whatever decodes.
 
-use crate::core::sync::{self, Answer, Rounds, Step};
+use crate::core::sync::{self, Answer, Local, Rounds, Step};
 use crate::limits::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
 use crate::net::read_frame;
 use mutual_proto::v1 as pb;
@@ -153,13 +153,11 @@ pub fn sync_request(data: &[u8]) {
     let Ok(req) = pb::SyncRequest::decode(frame.as_slice()) else {
         return;
     };
-    let replica = fixture();
-    let answer = sync::respond(replica, &req).unwrap_or_else(|r| sync::refused(&r));
+    let local = Local::plain(fixture());
+    let answer = Rounds::default()
+        .respond(0u8, &local, &req, &mut Vec::new())
+        .unwrap_or_else(|r| sync::refused(&r));
     assert!(answer.encoded_len() <= MAX_SYNC_RESPONSE_BYTES);
-    if let Some(pb::sync_request::Kind::Frontier(f)) = &req.kind {
-        let mut rounds = Rounds::default();
-        rounds.on_frontier_request(0u8, f, replica, &mut Vec::new());
-    }
 }
 
 /// A framed sync response as read from a peer's stream, taken in by an empty replica of
@@ -176,17 +174,17 @@ pub fn sync_response(data: &[u8]) {
     let mut replica = Replica::new(fixture().network());
     for step in [
         Step::Summary,
-        Step::Frontier,
+        Step::Reconcile,
         Step::Pull,
         Step::Fetch,
         Step::Chase,
     ] {
         let mut rounds = Rounds::default();
         let mut out = Vec::new();
-        rounds.start(0u8, &replica, &mut out);
+        rounds.start(0u8, &Local::plain(&replica), &mut out);
         let answer = match &resp.kind {
             Some(pb::sync_response::Kind::Events(e))
-                if !matches!(step, Step::Summary | Step::Frontier) =>
+                if !matches!(step, Step::Summary | Step::Reconcile) =>
             {
                 let before = replica.len() + replica.pending_len();
                 let _ = replica.ingest_batch(NOW_MS, &e.events);
@@ -197,7 +195,7 @@ pub fn sync_response(data: &[u8]) {
             }
             _ => Answer::of(step, &resp),
         };
-        rounds.answered(0, step, answer, true, &replica, &mut out);
+        rounds.answered(0, step, answer, true, &Local::plain(&replica), &mut out);
         assert!(replica.pending_len() <= MAX_PENDING_EVENTS);
     }
 }

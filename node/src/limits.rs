@@ -10,12 +10,21 @@ use std::time::Duration;
 /// and length (3).
 pub const MAX_FRONTIER_ENTRY_BYTES: usize = 2 * 34 + 2 * 11 + 3;
 
-/// Largest sync request read from a peer, in bytes: a frontier of
-/// [`MAX_FRONTIER_ENTRIES`] entries, plus framing.
-pub const MAX_SYNC_REQUEST_BYTES: usize = MAX_FRONTIER_ENTRIES * MAX_FRONTIER_ENTRY_BYTES + 4096;
+/// Largest encoding of one reconciliation range without entries, in bytes: its bound
+/// (34 with tag and length), mode (2), fingerprint (18), and the range's own tag and
+/// length (3).
+pub const MAX_RANGE_BYTES: usize = 34 + 2 + 18 + 3;
+
+/// Largest sync request read from a peer, in bytes: a reconciliation message of
+/// [`MAX_RECONCILE_RANGES`] ranges holding [`MAX_RECONCILE_ENTRIES`] entries, plus
+/// framing.
+pub const MAX_SYNC_REQUEST_BYTES: usize = MAX_RECONCILE_RANGES * MAX_RANGE_BYTES
+    + MAX_RECONCILE_ENTRIES * MAX_FRONTIER_ENTRY_BYTES
+    + 4096;
 
 /// Largest sync response read from a peer, in bytes: a page of [`MAX_PAGE_BYTES`] plus
-/// one event that may overshoot it, or a frontier as large as a request's, plus framing.
+/// one event that may overshoot it, or a reconciliation message as large as a request's,
+/// plus framing.
 pub const MAX_SYNC_RESPONSE_BYTES: usize =
     if MAX_SYNC_REQUEST_BYTES > MAX_PAGE_BYTES + MAX_SIGNED_EVENT_BYTES + 4096 {
         MAX_SYNC_REQUEST_BYTES
@@ -35,13 +44,24 @@ pub const MAX_FETCH_IDS: usize = 256;
 /// Most feeds asked for in one pull request.
 pub const MAX_PULL_WANTS: usize = 1024;
 
-/// Most entries in a frontier (one per author). Sized for the largest membership the
-/// project serves: every practice and GP partner in England (about 6,500 and 40,000) with
-/// room for their rotated keys. A frontier over it is refused without penalty, since an
-/// honest log may grow past any count: only the byte limits above, which bound memory,
-/// are the sender's fault to break. (Range reconciliation, which needs no frontier, is
-/// planned to replace this exchange.)
-pub const MAX_FRONTIER_ENTRIES: usize = 65_536;
+/// Most ranges in one reconciliation message. A node with more to say answers the rest
+/// with fingerprints, which the peer takes up in its next message.
+pub const MAX_RECONCILE_RANGES: usize = 1024;
+
+/// Most frontier entries in one reconciliation message, over all its ranges. However many
+/// authors a log holds, an honest node sends them in pieces of at most this many.
+pub const MAX_RECONCILE_ENTRIES: usize = 8192;
+
+/// How many sub-ranges a node splits a range into when its fingerprint differs and the
+/// node holds more than [`RECONCILE_LIST_AT`] entries there.
+pub const RECONCILE_BRANCHES: usize = 8;
+
+/// A node answers a range whose fingerprint differs with all its entries there when it
+/// holds at most this many, and splits it otherwise.
+pub const RECONCILE_LIST_AT: usize = 4;
+
+/// Most reconciliation messages one round sends before it pulls what it learned.
+pub const MAX_RECONCILE_STEPS: usize = 32;
 
 /// Most pages one sync round pulls before it yields to the next round.
 pub const MAX_PAGES_PER_ROUND: usize = 64;

@@ -84,24 +84,49 @@ fn pull_round(core: &mut NodeCore<MemStore>, peer: PublicKey, events: &[Vec<u8>]
             })),
         },
     );
-    let frontier = pb::Frontier {
-        entries: heads
-            .into_iter()
-            .map(|(author, (seq, head))| pb::FrontierEntry {
-                author,
-                seq,
-                head,
-                forked: 0,
-            })
-            .collect(),
+    // The peer answers the opening fingerprint with its whole list of entries.
+    let entries = heads
+        .into_iter()
+        .map(|(author, (seq, head))| pb::FrontierEntry {
+            author,
+            seq,
+            head,
+            forked: 0,
+        })
+        .collect();
+    let listed = pb::Reconcile {
+        ranges: vec![pb::Range {
+            mode: pb::RangeMode::Entries as i32,
+            entries,
+            ..Default::default()
+        }],
     };
-    let acts = core.handle(
+    let mut acts = core.handle(
         at(4),
         Input::Response {
             id: request(&acts),
-            resp: resp(Kind::Frontier(frontier)),
+            resp: resp(Kind::Reconcile(listed)),
         },
     );
+    // The node answers with its side of the differences, which needs no answer but an
+    // empty one.
+    let differences = acts.iter().find_map(|a| match a {
+        Action::Request { id, req, .. }
+            if matches!(req.kind, Some(pb::sync_request::Kind::Reconcile(_))) =>
+        {
+            Some(*id)
+        }
+        _ => None,
+    });
+    if let Some(id) = differences {
+        acts = core.handle(
+            at(4),
+            Input::Response {
+                id,
+                resp: resp(Kind::Reconcile(pb::Reconcile::default())),
+            },
+        );
+    }
     // Nothing wanted: the round ended at the frontiers.
     if !acts.iter().any(|a| matches!(a, Action::Request { .. })) {
         return acts;

@@ -194,14 +194,23 @@ fn claiming(
                     state_hash: vec![0xee; 32],
                     events: 1_000,
                 }),
-                Some(Req::Frontier(_)) => Resp::Frontier(pb::Frontier {
-                    entries: vec![pb::FrontierEntry {
-                        author: author.clone(),
-                        seq,
-                        head: vec![0xab; 32],
-                        forked: 0,
-                    }],
-                }),
+                // The opening fingerprint is answered with the whole list (one entry);
+                // the node's side of the differences, with nothing.
+                Some(Req::Reconcile(r)) if r.ranges.iter().any(|r| !r.fingerprint.is_empty()) => {
+                    Resp::Reconcile(pb::Reconcile {
+                        ranges: vec![pb::Range {
+                            mode: pb::RangeMode::Entries as i32,
+                            entries: vec![pb::FrontierEntry {
+                                author: author.clone(),
+                                seq,
+                                head: vec![0xab; 32],
+                                forked: 0,
+                            }],
+                            ..Default::default()
+                        }],
+                    })
+                }
+                Some(Req::Reconcile(_)) => Resp::Reconcile(pb::Reconcile::default()),
                 _ => Resp::Events(pb::Events {
                     events: events.clone(),
                     more,

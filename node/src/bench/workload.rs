@@ -11,8 +11,7 @@ use mutual_protocol::limits::MAX_LIST_LEN;
 /// When the benchmark network is founded, ms since the epoch.
 pub const T0: u64 = 1_790_000_000_000;
 
-/// Most authors a benchmark network may have: one practice each, all listed in its
-/// genesis.
+/// Most practices a benchmark network may have, all listed in its genesis.
 pub const MAX_AUTHORS: usize = MAX_LIST_LEN;
 
 /// A benchmark network: its genesis, the events signed after it, in causal order, and
@@ -84,4 +83,31 @@ pub fn workload(authors: usize, events: usize) -> Workload {
         events: out,
         keys,
     }
+}
+
+/// `w` with `count` more authors before its events: keys no member holds, each signing
+/// one practice update after the genesis. A log stores such events (the fold rejects
+/// them), and a node's store hands them back on start, so two nodes holding them show
+/// frontiers of that many more authors: the only way a benchmark reaches the tens of
+/// thousands of authors a national federation has, since a genesis lists at most
+/// [`MAX_AUTHORS`] practices. Sync treats every author alike in reconciliation and
+/// pulls none of these feeds, so the bytes measured are those of so many members.
+pub fn with_strangers(mut w: Workload, count: usize) -> Workload {
+    let strangers = (0..count)
+        .map(|n| {
+            let mut seed = [9u8; 32];
+            seed[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            let key = Keypair::from_seed(&seed).expect("any 32 bytes are a seed");
+            FeedWriter::resume(key, w.network, None).sign(
+                T0 + 1,
+                vec![w.genesis.id],
+                Body::PracticeUpdate(pb::PracticeUpdate::default()),
+            )
+        })
+        .collect::<Vec<_>>();
+    // In fold order (all at height 1, then by id), so that loading them re-folds nothing.
+    let mut strangers = strangers;
+    strangers.sort_by_key(|e| e.id);
+    w.events.splice(0..0, strangers);
+    w
 }

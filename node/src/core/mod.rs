@@ -21,7 +21,9 @@
 //! - [`federations`]: the logs of the federations the network linked to, and who takes
 //!   part in each.
 //! - [`sessions`]: sync rounds with peers and answering their requests.
-//! - [`sync`]: the sync protocol's pure logic (rounds, pages, frontiers).
+//! - [`sync`]: the sync protocol's pure logic (rounds, pages).
+//! - [`reconcile`]: range reconciliation of two frontiers, the step of a round that finds
+//!   where two nodes differ.
 //! - [`papers`]: the files events name: which the node wants, fetching them from peers
 //!   and checking them, serving them to the network's nodes only.
 
@@ -32,6 +34,7 @@ pub mod intake;
 pub mod io;
 pub mod papers;
 pub mod peers;
+pub mod reconcile;
 pub mod sessions;
 pub mod status;
 pub mod store;

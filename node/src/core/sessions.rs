@@ -4,15 +4,65 @@
 
 use super::io::{Action, LogId};
 use super::peers::Offence;
+use super::reconcile::View;
 use super::store::Store;
-use super::sync::{self, Answer, Step};
+use super::sync::{self, Answer, Local, Step};
 use super::{Defect, NodeCore};
 use mutual_proto::v1 as pb;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
-use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use prost::Message;
+use std::collections::HashSet;
+
+/// Runs `$body` with `$rounds` and `$local` bound to the sync rounds of log `$log` of
+/// core `$core` and that log as they see it (see [`NodeCore::takes`]); `None` if this
+/// node holds no such log.
+macro_rules! on_log {
+    ($core:expr, $log:expr, |$rounds:ident, $local:ident| $body:expr) => {{
+        let hidden = $core.defective(Defect::HideOwnFeed).then_some($core.me);
+        match $log {
+            None => {
+                let takes = takes(&$core.net.replica, &$core.named, $core.me);
+                let $local = Local {
+                    replica: &$core.net.replica,
+                    hidden,
+                    takes: &takes,
+                };
+                let $rounds = &mut $core.net.rounds;
+                Some($body)
+            }
+            Some(f) => match $core.feds.get_mut(&f) {
+                Some(l) => {
+                    let $local = Local {
+                        replica: &l.replica,
+                        hidden,
+                        takes: &|_: &[u8]| true,
+                    };
+                    let $rounds = &mut l.rounds;
+                    Some($body)
+                }
+                None => None,
+            },
+        }
+    }};
+}
+
+/// Which feeds of a peer's frontier of the network's log a round takes into account:
+/// only those of authors this node's log knows (docs/NETWORK.md §6.1), so a round neither
+/// pulls the others nor counts them as wanted, and a peer holding such a feed (say,
+/// evidence stored by an older version) can still complete a round and show this node
+/// its own head. Until the log holds its genesis it knows no one, and takes every feed.
+fn takes<'a, S: mutual_protocol::replica::Fold>(
+    replica: &'a mutual_protocol::replica::Replica<S>,
+    named: &'a HashSet<PublicKey>,
+    me: PublicKey,
+) -> impl Fn(&[u8]) -> bool + 'a {
+    let open = replica.get(&replica.network().genesis()).is_none();
+    move |a: &[u8]| {
+        open || a == me.as_bytes() || PublicKey::from_slice(a).is_ok_and(|k| named.contains(&k))
+    }
+}
 
 impl<S: Store> NodeCore<S> {
     /// Starts a round with every connected peer.
@@ -29,7 +79,8 @@ impl<S: Store> NodeCore<S> {
     pub(super) fn start_round(&mut self, peer: PublicKey) {
         if self.own_peers.contains(&peer) {
             let mut out = Vec::new();
-            self.net.rounds.start(peer, &self.net.replica, &mut out);
+            on_log!(self, None, |rounds, local| rounds
+                .start(peer, &local, &mut out));
             self.act(None, out);
         }
         let feds: Vec<_> = self.feds.keys().copied().collect();
@@ -48,9 +99,8 @@ impl<S: Store> NodeCore<S> {
             return;
         }
         let mut out = Vec::new();
-        if let Some(log) = self.feds.get_mut(&f) {
-            log.rounds.start(peer, &log.replica, &mut out);
-        }
+        on_log!(self, Some(f), |rounds, local| rounds
+            .start(peer, &local, &mut out));
         self.act(Some(f), out);
     }
 
@@ -72,10 +122,7 @@ impl<S: Store> NodeCore<S> {
     fn act(&mut self, log: LogId, actions: Vec<sync::Action<PublicKey>>) {
         for a in actions {
             match a {
-                sync::Action::Send(peer, step, mut kind) => {
-                    if let Req::Frontier(f) = &mut kind {
-                        self.planted_hide_own_feed(f);
-                    }
+                sync::Action::Send(peer, step, kind) => {
                     let req = match log {
                         None => sync::request(&self.net.replica, kind),
                         Some(f) => match self.feds.get(&f) {
@@ -91,8 +138,8 @@ impl<S: Store> NodeCore<S> {
                 sync::Action::Ended {
                     peer,
                     complete,
-                    frontier,
-                } => self.round_ended(log, peer, complete, frontier.as_ref()),
+                    view,
+                } => self.round_ended(log, peer, complete, view.as_ref()),
                 sync::Action::Punish(peer) => self.punish(peer, Offence::Malformed),
             }
         }
@@ -102,19 +149,8 @@ impl<S: Store> NodeCore<S> {
     fn answered(&mut self, log: LogId, peer: PublicKey, step: Step, answer: Answer<'_>) {
         let mut out = Vec::new();
         let connected = self.connected.contains(&peer);
-        match log {
-            None => {
-                self.net
-                    .rounds
-                    .answered(peer, step, answer, connected, &self.net.replica, &mut out)
-            }
-            Some(f) => {
-                if let Some(l) = self.feds.get_mut(&f) {
-                    l.rounds
-                        .answered(peer, step, answer, connected, &l.replica, &mut out);
-                }
-            }
-        }
+        on_log!(self, log, |rounds, local| rounds
+            .answered(peer, step, answer, connected, &local, &mut out));
         self.act(log, out);
     }
 
@@ -122,13 +158,7 @@ impl<S: Store> NodeCore<S> {
     /// node's own feed in that log, and that holds that feed at least as far as this
     /// node's own copy does, shows this node its latest event there and lets it sign in
     /// that log (docs/NETWORK.md §7, docs/FEDERATION.md §5).
-    fn round_ended(
-        &mut self,
-        log: LogId,
-        peer: PublicKey,
-        complete: bool,
-        frontier: Option<&pb::Frontier>,
-    ) {
+    fn round_ended(&mut self, log: LogId, peer: PublicKey, complete: bool, view: Option<&View>) {
         if !complete || self.head_confirmed_in(log) {
             return;
         }
@@ -141,18 +171,15 @@ impl<S: Store> NodeCore<S> {
             .state()
             .membership()
             .is_active_practice_node(&peer);
-        let (may_hold, shown) = match log {
-            None => (
-                member,
-                sync::shows_head(&self.net.replica, &self.me, frontier),
-            ),
-            Some(f) => (
-                member || self.other_parties(&f).any(|p| p.roster.contains_key(&peer)),
-                self.feds
-                    .get(&f)
-                    .is_some_and(|l| sync::shows_head(&l.replica, &self.me, frontier)),
-            ),
+        let may_hold = match log {
+            None => member,
+            Some(f) => member || self.other_parties(&f).any(|p| p.roster.contains_key(&peer)),
         };
+        let me = self.me;
+        let shown = on_log!(self, log, |_rounds, local| sync::shows_head(
+            &local, &me, view
+        ))
+        .unwrap_or(false);
         if !may_hold || !shown {
             return;
         }
@@ -169,21 +196,13 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// The answer to one of this node's requests.
-    pub(super) fn on_response(&mut self, id: u64, mut resp: pb::SyncResponse) {
+    pub(super) fn on_response(&mut self, id: u64, resp: pb::SyncResponse) {
         let Some((peer, step, log)) = self.requests.remove(&id) else {
             return;
         };
         self.metrics.sync_bytes_in += resp.encoded_len() as u64;
-        if step == Step::Frontier && log.is_none() {
-            let frontier = resp.kind.take_if(|k| matches!(k, Resp::Frontier(_)));
-            if let Some(Resp::Frontier(f)) = frontier {
-                let known = self.known_frontier(f);
-                self.answered(log, peer, step, Answer::Frontier(&known));
-                return;
-            }
-        }
         let answer = match &resp.kind {
-            Some(Resp::Events(e)) if step != Step::Summary && step != Step::Frontier => {
+            Some(Resp::Events(e)) if step != Step::Summary && step != Step::Reconcile => {
                 let progressed = self.take_page(log, peer, &e.events);
                 Answer::Events {
                     more: e.more,
@@ -238,72 +257,17 @@ impl<S: Store> NodeCore<S> {
                 "that log is not shared with this peer".into(),
             ));
         }
-        let answer = match log.and_then(|f| self.feds.get(&f)) {
-            Some(l) => sync::respond(&l.replica, &req),
-            None => sync::respond(&self.net.replica, &req),
-        };
-        match answer {
-            Ok(mut r) => {
-                if let Some(Resp::Frontier(f)) = &mut r.kind {
-                    self.planted_hide_own_feed(f);
-                }
-                // A peer that sent its frontier may hold what this node lacks: pull it
-                // too.
-                if let Some(Req::Frontier(f)) = req.kind {
-                    let known = match log {
-                        None => self.known_frontier(f),
-                        Some(_) => f,
-                    };
-                    let f = &known;
-                    let mut out = Vec::new();
-                    match log.and_then(|f| self.feds.get_mut(&f)) {
-                        Some(l) => l.rounds.on_frontier_request(peer, f, &l.replica, &mut out),
-                        None => self.net.rounds.on_frontier_request(
-                            peer,
-                            f,
-                            &self.net.replica,
-                            &mut out,
-                        ),
-                    }
-                    self.act(log, out);
-                }
-                r
+        let mut out = Vec::new();
+        let answer = on_log!(self, log, |rounds, local| rounds
+            .respond(peer, &local, &req, &mut out))
+        .unwrap_or(Err(sync::Refusal::WrongNetwork));
+        self.act(log, out);
+        answer.unwrap_or_else(|refusal| {
+            if matches!(refusal, sync::Refusal::Malformed(_)) {
+                self.punish(peer, Offence::Malformed);
             }
-            Err(refusal) => {
-                if matches!(refusal, sync::Refusal::Malformed(_)) {
-                    self.punish(peer, Offence::Malformed);
-                }
-                sync::refused(&refusal)
-            }
-        }
-    }
-
-    /// A peer's frontier of the network's log without the feeds of authors this node's
-    /// log does not know (docs/NETWORK.md §6.1): a round neither pulls them nor counts
-    /// them as wanted, so a peer holding such a feed (say, evidence stored by an older
-    /// version) can still complete a round and show this node its own head.
-    /// Until the log holds its genesis it knows no one, and takes every feed.
-    fn known_frontier(&self, mut f: pb::Frontier) -> pb::Frontier {
-        if self
-            .net
-            .replica
-            .get(&self.net.replica.network().genesis())
-            .is_some()
-        {
-            f.entries.retain(|e| {
-                PublicKey::from_slice(&e.author)
-                    .is_ok_and(|a| a == self.me || self.knows_author(&a))
-            });
-        }
-        f
-    }
-
-    /// The planted defect [`Defect::HideOwnFeed`], if it is planted.
-    fn planted_hide_own_feed(&self, f: &mut pb::Frontier) {
-        if self.defective(Defect::HideOwnFeed) {
-            let me = self.me.as_bytes().to_vec();
-            f.entries.retain(|e| e.author != me);
-        }
+            sync::refused(&refusal)
+        })
     }
 
     /// A peer subscribed to one of this node's topics. A peer that asks for a log it does

@@ -1,19 +1,22 @@
 //! The sync protocol's logic, free of I/O (docs/NETWORK.md §4): what to ask a peer for,
-//! given its frontier, and what to answer, given a request. The node's event loop moves
+//! given what it showed, and what to answer, given a request. The node's event loop moves
 //! the messages; everything here is a function of a [`Replica`] and a message.
 //! (One concept in one file, past 600 lines because its tests live beside it.)
 //!
 //! A round, started by either side:
 //! 1. `Summary` both ways: the state hashes. Equal hashes end the round: a round between
 //!    nodes in sync costs two small messages.
-//! 2. `Frontier` both ways: each author's highest seq, head id and first forked seq.
+//! 2. `Reconcile` back and forth ([`reconcile`](super::reconcile)): each side learns the
+//!    other's frontier entries (each author's highest seq, head id and first forked seq)
+//!    where they differ, at a cost that grows with the difference, not the log.
 //! 3. Each side `Pull`s the feeds where the other is ahead, in pages of at most
 //!    [`MAX_PAGE_EVENTS`] events and [`MAX_PAGE_BYTES`] bytes, ordered causes first, and
 //!    `Fetch`es any `prev`/`deps` still missing.
 
+use super::reconcile::{self, Index, Seen, View};
 use crate::limits::{
-    MAX_FETCH_IDS, MAX_FRONTIER_ENTRIES, MAX_PAGES_PER_ROUND, MAX_PAGE_BYTES, MAX_PAGE_EVENTS,
-    MAX_PULL_WANTS,
+    MAX_FETCH_IDS, MAX_PAGES_PER_ROUND, MAX_PAGE_BYTES, MAX_PAGE_EVENTS, MAX_PULL_WANTS,
+    MAX_RECONCILE_STEPS,
 };
 use mutual_proto::v1 as pb;
 use mutual_protocol::id::EventId;
@@ -23,6 +26,7 @@ use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// This node's summary: its state hash and event count.
 pub fn summary<S: Fold>(replica: &Replica<S>) -> pb::Summary {
@@ -32,28 +36,35 @@ pub fn summary<S: Fold>(replica: &Replica<S>) -> pb::Summary {
     }
 }
 
-/// This node's frontier.
-pub fn frontier<S: Fold>(replica: &Replica<S>) -> pb::Frontier {
-    let forks = replica.forks();
-    pb::Frontier {
-        entries: replica
-            .frontier()
-            .into_iter()
-            .map(|(author, seq, head)| pb::FrontierEntry {
-                author: author.as_bytes().to_vec(),
-                seq,
-                head: head.as_bytes().to_vec(),
-                forked: forks.get(&author).map_or(0, |s| s + 1),
-            })
-            .collect(),
+/// One log of this node as its sync rounds see it.
+pub struct Local<'a, S: Fold> {
+    /// The log.
+    pub replica: &'a Replica<S>,
+    /// A feed this node leaves out of what it shows peers (a planted defect's), if any.
+    pub hidden: Option<PublicKey>,
+    /// Whether to take a peer's feed of this author (bytes of its key) into account.
+    pub takes: &'a dyn Fn(&[u8]) -> bool,
+}
+
+impl<'a, S: Fold> Local<'a, S> {
+    /// A log that hides nothing and takes every feed.
+    pub fn plain(replica: &'a Replica<S>) -> Self {
+        Local {
+            replica,
+            hidden: None,
+            takes: &|_| true,
+        }
     }
 }
 
-/// What to pull from a peer whose frontier is `theirs`: each feed where the peer has a
-/// later seq, a different head we do not know, or a fork we have not seen.
-pub fn wants<S: Fold>(replica: &Replica<S>, theirs: &pb::Frontier) -> Vec<pb::FeedWant> {
+/// What to pull from a peer whose frontier entries are `theirs`: each feed where the peer
+/// has a later seq, a different head we do not know, or a fork we have not seen.
+pub fn wants<'e, S: Fold>(
+    replica: &Replica<S>,
+    theirs: impl IntoIterator<Item = &'e pb::FrontierEntry>,
+) -> Vec<pb::FeedWant> {
     let mut out = Vec::new();
-    for e in &theirs.entries {
+    for e in theirs {
         let Ok(author) = PublicKey::from_slice(&e.author) else {
             continue;
         };
@@ -90,21 +101,20 @@ pub fn wants<S: Fold>(replica: &Replica<S>, theirs: &pb::Frontier) -> Vec<pb::Fe
     out
 }
 
-/// Whether a peer whose sync round ended showing `frontier` (none: its state equalled
-/// this node's) holds `author`'s feed at least as far as `replica` does. A peer that lacks
-/// it, or holds less of it, cannot show a node its own latest event there, however
-/// complete the round (docs/NETWORK.md §7).
-pub fn shows_head<S: Fold>(
-    replica: &Replica<S>,
-    author: &PublicKey,
-    frontier: Option<&pb::Frontier>,
-) -> bool {
-    let (Some((seq, _)), Some(f)) = (replica.feed_head(author), frontier) else {
+/// Whether a peer whose sync round ended with `view` of its frontier (none: its state
+/// equalled this node's) holds `author`'s feed at least as far as `local` does. A peer
+/// that lacks it, or holds less of it, cannot show a node its own latest event there,
+/// however complete the round (docs/NETWORK.md §7).
+pub fn shows_head<S: Fold>(local: &Local<'_, S>, author: &PublicKey, view: Option<&View>) -> bool {
+    let (Some((seq, _)), Some(v)) = (local.replica.feed_head(author), view) else {
         return true;
     };
-    f.entries
-        .iter()
-        .any(|e| e.author == author.as_bytes() && e.seq >= seq)
+    match v.seen(author.as_bytes()) {
+        // The peer's entry is the one this node showed, which leaves out a hidden feed.
+        Seen::Same => local.hidden.as_ref() != Some(author),
+        Seen::Entry(e) => e.seq >= seq,
+        Seen::Nothing => false,
+    }
 }
 
 /// Why a request is refused.
@@ -119,47 +129,6 @@ pub enum Refusal {
     /// This node cannot serve events now (its store failed).
     #[error("this node is not serving events")]
     Unavailable,
-    /// A frontier over [`MAX_FRONTIER_ENTRIES`]: more authors than this node serves in
-    /// one exchange, which an honest log may reach, so the sender is not penalised.
-    #[error("{0}")]
-    TooLarge(String),
-}
-
-/// The answer to one request. `Err` means the request itself was malformed (the peer is at
-/// fault); the caller both answers `Refused` and penalises the peer.
-pub fn respond<S: Fold>(
-    replica: &Replica<S>,
-    req: &pb::SyncRequest,
-) -> Result<pb::SyncResponse, Refusal> {
-    if req.network != replica.network().as_bytes().as_slice() {
-        return Err(Refusal::WrongNetwork);
-    }
-    let kind = match &req.kind {
-        None => return Err(Refusal::Malformed("empty request".into())),
-        Some(Req::Summary(_)) => Resp::Summary(summary(replica)),
-        Some(Req::Frontier(f)) => {
-            if f.entries.len() > MAX_FRONTIER_ENTRIES {
-                return Err(Refusal::TooLarge(format!(
-                    "{} frontier entries, over the limit of {MAX_FRONTIER_ENTRIES}",
-                    f.entries.len()
-                )));
-            }
-            Resp::Frontier(frontier(replica))
-        }
-        Some(Req::Pull(p)) => {
-            if p.wants.len() > MAX_PULL_WANTS {
-                return Err(over("pull wants", p.wants.len(), MAX_PULL_WANTS));
-            }
-            Resp::Events(page(replica, &p.wants))
-        }
-        Some(Req::Fetch(f)) => {
-            if f.ids.len() > MAX_FETCH_IDS {
-                return Err(over("fetch ids", f.ids.len(), MAX_FETCH_IDS));
-            }
-            Resp::Events(fetch(replica, &f.ids))
-        }
-    };
-    Ok(pb::SyncResponse { kind: Some(kind) })
 }
 
 fn over(what: &str, n: usize, max: usize) -> Refusal {
@@ -238,8 +207,8 @@ pub fn request<S: Fold>(replica: &Replica<S>, kind: Req) -> pb::SyncRequest {
 pub enum Step {
     /// Comparing state hashes.
     Summary,
-    /// Exchanging frontiers.
-    Frontier,
+    /// Reconciling frontiers.
+    Reconcile,
     /// Pulling pages of feeds.
     Pull,
     /// Fetching missing causes within a round.
@@ -253,8 +222,8 @@ pub enum Step {
 pub enum Answer<'a> {
     /// The peer's summary.
     Summary(&'a pb::Summary),
-    /// The peer's frontier.
-    Frontier(&'a pb::Frontier),
+    /// The peer's reconciliation message.
+    Reconcile(&'a pb::Reconcile),
     /// A page of events, already taken in by the caller: whether the peer has more, and
     /// whether the store or the pending set grew.
     Events {
@@ -276,7 +245,7 @@ impl<'a> Answer<'a> {
     pub fn of(step: Step, resp: &'a pb::SyncResponse) -> Answer<'a> {
         match &resp.kind {
             Some(Resp::Summary(s)) if step == Step::Summary => Answer::Summary(s),
-            Some(Resp::Frontier(f)) if step == Step::Frontier => Answer::Frontier(f),
+            Some(Resp::Reconcile(r)) if step == Step::Reconcile => Answer::Reconcile(r),
             Some(Resp::Refused(_)) => Answer::Refused,
             _ => Answer::Unexpected,
         }
@@ -288,32 +257,51 @@ impl<'a> Answer<'a> {
 pub enum Action<P> {
     /// Send this request to the peer and report its answer with the same step.
     Send(P, Step, Req),
-    /// The round with the peer ended; `complete` when nothing more is wanted from the
-    /// frontier the peer showed.
+    /// The round with the peer ended; `complete` when the whole frontiers were compared
+    /// and nothing more is wanted from what the peer showed.
     Ended {
         /// The peer.
         peer: P,
-        /// Nothing more was wanted from the peer.
+        /// The frontiers were compared in full and nothing more was wanted from the peer.
         complete: bool,
-        /// The frontier the peer showed; none when the round ended at the summaries,
-        /// the peer holding exactly what this node holds.
-        frontier: Option<pb::Frontier>,
+        /// What the round learned of the peer's frontier; none when the round ended at
+        /// the summaries, the peer holding exactly what this node holds.
+        view: Option<View>,
     },
     /// The peer broke the protocol.
     Punish(P),
 }
 
 struct Round {
-    frontier: Option<pb::Frontier>,
+    /// The peer's frontier where it differs from this node's.
+    view: View,
+    /// The reconciliation covered the whole key space.
+    reconciled: bool,
+    /// Reconciliation messages sent.
+    steps: usize,
     pages: usize,
 }
 
-/// The sync rounds of one node with its peers, free of I/O (docs/NETWORK.md §4): the
-/// node's event loop and the simulator drive the same rounds, moving the requests it
-/// asks for and reporting each answer. `P` names a peer.
+impl Round {
+    fn new(view: View) -> Self {
+        Round {
+            view,
+            reconciled: false,
+            steps: 0,
+            pages: 0,
+        }
+    }
+}
+
+/// The sync rounds of one log of a node with its peers, free of I/O (docs/NETWORK.md
+/// §4): the node's event loop and the simulator drive the same rounds, moving the
+/// requests it asks for and reporting each answer. `P` names a peer.
 pub struct Rounds<P> {
     rounds: HashMap<P, Round>,
     in_flight: Vec<(P, Step)>,
+    /// The index of this node's frontier, for the log length and hidden feed it was built
+    /// for: every reconciliation message of every peer reads it.
+    index: Option<(usize, Option<PublicKey>, Arc<Index>)>,
     /// Rounds started.
     pub started: u64,
     /// Rounds that ended at the first step with both sides in sync.
@@ -325,6 +313,7 @@ impl<P: Copy + Eq + Hash> Default for Rounds<P> {
         Rounds {
             rounds: HashMap::new(),
             in_flight: Vec::new(),
+            index: None,
             started: 0,
             in_sync: 0,
         }
@@ -333,43 +322,92 @@ impl<P: Copy + Eq + Hash> Default for Rounds<P> {
 
 impl<P: Copy + Eq + Hash> Rounds<P> {
     /// Starts a round with `peer` unless one is running.
-    pub fn start<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
+    pub fn start<S: Fold>(&mut self, peer: P, local: &Local<'_, S>, out: &mut Vec<Action<P>>) {
         if self.rounds.contains_key(&peer) {
             return;
         }
         self.started += 1;
-        self.rounds.insert(
+        self.rounds.insert(peer, Round::new(View::default()));
+        self.send(
             peer,
-            Round {
-                frontier: None,
-                pages: 0,
-            },
+            Step::Summary,
+            Req::Summary(summary(local.replica)),
+            out,
         );
-        self.send(peer, Step::Summary, Req::Summary(summary(replica)), out);
     }
 
-    /// After answering a peer's frontier request: the peer may hold what this node lacks,
-    /// so pull it too.
-    pub fn on_frontier_request<S: Fold>(
+    /// The answer to a peer's request. A reconciliation message that shows the peer
+    /// holds what this node lacks starts a pull from it too. `Err` means the request
+    /// itself was refused: the caller answers `Refused`, and penalises the peer for a
+    /// malformed one.
+    pub fn respond<S: Fold>(
         &mut self,
         peer: P,
-        theirs: &pb::Frontier,
-        replica: &Replica<S>,
+        local: &Local<'_, S>,
+        req: &pb::SyncRequest,
+        out: &mut Vec<Action<P>>,
+    ) -> Result<pb::SyncResponse, Refusal> {
+        let replica = local.replica;
+        if req.network != replica.network().as_bytes().as_slice() {
+            return Err(Refusal::WrongNetwork);
+        }
+        let kind = match &req.kind {
+            None => return Err(Refusal::Malformed("empty request".into())),
+            Some(Req::Summary(_)) => Resp::Summary(summary(replica)),
+            Some(Req::Reconcile(r)) => {
+                reconcile::check(r).map_err(Refusal::Malformed)?;
+                let answered = reconcile::answer(&self.index(local), r);
+                self.pull_learned(peer, answered.learned, local, out);
+                Resp::Reconcile(answered.reply)
+            }
+            Some(Req::Pull(p)) => {
+                if p.wants.len() > MAX_PULL_WANTS {
+                    return Err(over("pull wants", p.wants.len(), MAX_PULL_WANTS));
+                }
+                Resp::Events(page(replica, &p.wants))
+            }
+            Some(Req::Fetch(f)) => {
+                if f.ids.len() > MAX_FETCH_IDS {
+                    return Err(over("fetch ids", f.ids.len(), MAX_FETCH_IDS));
+                }
+                Resp::Events(fetch(replica, &f.ids))
+            }
+        };
+        Ok(pb::SyncResponse { kind: Some(kind) })
+    }
+
+    /// The index of this node's frontier as `local` now shows it.
+    fn index<S: Fold>(&mut self, local: &Local<'_, S>) -> Arc<Index> {
+        let len = local.replica.len();
+        match &self.index {
+            Some((n, hidden, index)) if *n == len && *hidden == local.hidden => index.clone(),
+            _ => {
+                let index = Arc::new(Index::of(local.replica, local.hidden.as_ref()));
+                self.index = Some((len, local.hidden, index.clone()));
+                index
+            }
+        }
+    }
+
+    /// What a peer's message taught of its frontier: pull what it holds that this node
+    /// lacks, within the round running with it or in a round of its own.
+    fn pull_learned<S: Fold>(
+        &mut self,
+        peer: P,
+        mut learned: View,
+        local: &Local<'_, S>,
         out: &mut Vec<Action<P>>,
     ) {
-        if theirs.entries.len() <= MAX_FRONTIER_ENTRIES
-            && !self.rounds.contains_key(&peer)
-            && !wants(replica, theirs).is_empty()
-        {
+        learned.retain(local.takes);
+        if learned.is_empty() {
+            return;
+        }
+        if let Some(round) = self.rounds.get_mut(&peer) {
+            round.view.merge(learned);
+        } else if !wants(local.replica, learned.entries()).is_empty() {
             self.started += 1;
-            self.rounds.insert(
-                peer,
-                Round {
-                    frontier: Some(theirs.clone()),
-                    pages: 0,
-                },
-            );
-            self.continue_pull(peer, replica, out);
+            self.rounds.insert(peer, Round::new(learned));
+            self.continue_pull(peer, local, out);
         }
     }
 
@@ -386,7 +424,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         step: Step,
         answer: Answer<'_>,
         connected: bool,
-        replica: &Replica<S>,
+        local: &Local<'_, S>,
         out: &mut Vec<Action<P>>,
     ) {
         if let Some(i) = self.in_flight.iter().position(|f| *f == (peer, step)) {
@@ -394,25 +432,16 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         }
         match answer {
             Answer::Summary(s) => {
-                if s.state_hash == replica.state_hash().0 {
+                if s.state_hash == local.replica.state_hash().0 {
                     self.in_sync += 1;
-                    self.end(peer, replica, out);
-                } else {
-                    self.send(peer, Step::Frontier, Req::Frontier(frontier(replica)), out);
+                    self.end(peer, local, out);
+                } else if let Some(r) = self.rounds.get_mut(&peer) {
+                    r.steps = 1;
+                    let opening = self.index(local).opening();
+                    self.send(peer, Step::Reconcile, Req::Reconcile(opening), out);
                 }
             }
-            Answer::Frontier(f) => {
-                // More authors than one exchange carries: the round ends, and the peer,
-                // which may simply serve a larger log, is not penalised.
-                if f.entries.len() > MAX_FRONTIER_ENTRIES {
-                    self.rounds.remove(&peer);
-                    return;
-                }
-                if let Some(r) = self.rounds.get_mut(&peer) {
-                    r.frontier = Some(f.clone());
-                }
-                self.continue_pull(peer, replica, out);
-            }
+            Answer::Reconcile(msg) => self.reconciled(peer, msg, local, out),
             Answer::Events { .. } if step == Step::Chase => {}
             Answer::Events { more, progressed } => {
                 if let Some(r) = self.rounds.get_mut(&peer) {
@@ -421,11 +450,11 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                 if !connected {
                     self.rounds.remove(&peer);
                 } else if !progressed {
-                    self.end(peer, replica, out);
+                    self.end(peer, local, out);
                 } else if step == Step::Pull && more {
-                    self.continue_pull(peer, replica, out);
+                    self.continue_pull(peer, local, out);
                 } else {
-                    self.fetch_missing(peer, replica, out);
+                    self.fetch_missing(peer, local, out);
                 }
             }
             Answer::Refused | Answer::Failed => {
@@ -437,6 +466,37 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                 self.rounds.remove(&peer);
                 out.push(Action::Punish(peer));
             }
+        }
+    }
+
+    /// The peer's answer to a reconciliation message: learn from it, and answer it in
+    /// turn until nothing is left to compare; then pull.
+    fn reconciled<S: Fold>(
+        &mut self,
+        peer: P,
+        msg: &pb::Reconcile,
+        local: &Local<'_, S>,
+        out: &mut Vec<Action<P>>,
+    ) {
+        if reconcile::check(msg).is_err() {
+            self.rounds.remove(&peer);
+            out.push(Action::Punish(peer));
+            return;
+        }
+        let index = self.index(local);
+        let Some(round) = self.rounds.get_mut(&peer) else {
+            return;
+        };
+        let mut answered = reconcile::answer(&index, msg);
+        answered.learned.retain(local.takes);
+        round.view.merge(answered.learned);
+        round.reconciled = reconcile::settled(&answered.reply);
+        if answered.reply.ranges.is_empty() || round.steps >= MAX_RECONCILE_STEPS {
+            self.continue_pull(peer, local, out);
+        } else {
+            round.steps += 1;
+            let reply = Req::Reconcile(answered.reply);
+            self.send(peer, Step::Reconcile, reply, out);
         }
     }
 
@@ -456,7 +516,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
     }
 
     /// Pulls the next page from `peer`, or fetches what is missing, or ends the round.
-    fn continue_pull<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
+    fn continue_pull<S: Fold>(&mut self, peer: P, local: &Local<'_, S>, out: &mut Vec<Action<P>>) {
         let Some(round) = self.rounds.get(&peer) else {
             return;
         };
@@ -470,21 +530,22 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
             self.rounds.remove(&peer);
             return;
         }
-        let wants = match &round.frontier {
-            Some(f) if round.pages < MAX_PAGES_PER_ROUND => wants(replica, f),
-            _ => Vec::new(),
+        let wants = if round.pages < MAX_PAGES_PER_ROUND {
+            wants(local.replica, round.view.entries())
+        } else {
+            Vec::new()
         };
         if wants.is_empty() {
-            self.fetch_missing(peer, replica, out);
+            self.fetch_missing(peer, local, out);
         } else {
             self.send(peer, Step::Pull, Req::Pull(pb::Pull { wants }), out);
         }
     }
 
-    fn fetch_missing<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
-        let missing = replica.missing();
+    fn fetch_missing<S: Fold>(&mut self, peer: P, local: &Local<'_, S>, out: &mut Vec<Action<P>>) {
+        let missing = local.replica.missing();
         if missing.is_empty() {
-            self.end(peer, replica, out);
+            self.end(peer, local, out);
         } else {
             self.fetch(peer, Step::Fetch, missing, out);
         }
@@ -496,18 +557,20 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         self.send(peer, step, Req::Fetch(pb::Fetch { ids }), out);
     }
 
-    fn end<S: Fold>(&mut self, peer: P, replica: &Replica<S>, out: &mut Vec<Action<P>>) {
+    fn end<S: Fold>(&mut self, peer: P, local: &Local<'_, S>, out: &mut Vec<Action<P>>) {
         let Some(round) = self.rounds.remove(&peer) else {
             return;
         };
-        let complete = round
-            .frontier
-            .as_ref()
-            .is_none_or(|f| wants(replica, f).is_empty());
+        // A round that never got past the summaries found both sides equal.
+        let view = (round.steps > 0 || !round.view.is_empty()).then_some(round.view);
+        let complete = match &view {
+            None => true,
+            Some(v) => round.reconciled && wants(local.replica, v.entries()).is_empty(),
+        };
         out.push(Action::Ended {
             peer,
             complete,
-            frontier: round.frontier,
+            view,
         });
     }
 }
@@ -571,11 +634,30 @@ mod tests {
         }
     }
 
+    /// What `to` learns of `from`'s frontier by reconciling with it.
+    fn learn(from: &Replica, to: &Replica) -> View {
+        let (mine, theirs) = (Index::of(to, None), Index::of(from, None));
+        let mut view = View::default();
+        let mut msg = mine.opening();
+        for turn in 0..64 {
+            if msg.ranges.is_empty() {
+                return view;
+            }
+            let from_side = turn % 2 == 0;
+            let ans = reconcile::answer(if from_side { &theirs } else { &mine }, &msg);
+            if !from_side {
+                view.merge(ans.learned);
+            }
+            msg = ans.reply;
+        }
+        panic!("reconciliation must end");
+    }
+
     /// Runs pull rounds from `from` into `to` until nothing is wanted; returns pages.
     fn pull_all(from: &Replica, to: &mut Replica) -> usize {
         let mut pages = 0;
         loop {
-            let w = wants(to, &frontier(from));
+            let w = wants(to, learn(from, to).entries());
             if w.is_empty() {
                 return pages;
             }
@@ -593,25 +675,32 @@ mod tests {
         let mut n = net(2);
         let mut a = replica(&n);
         let me = Keypair::from_seed(&[2; 32]).expect("key").public();
+        let shows =
+            |a: &Replica, peer: &Replica| shows_head(&Local::plain(a), &me, Some(&learn(peer, a)));
         // A node with no feed of its own: any complete round will do.
-        assert!(shows_head(&a, &me, Some(&frontier(&a))));
+        assert!(shows(&a, &a));
         author(&mut n, &mut a, 1, 3);
         let fresh = replica(&n);
-        assert!(
-            !shows_head(&a, &me, Some(&frontier(&fresh))),
-            "a peer without the feed"
-        );
+        assert!(!shows(&a, &fresh), "a peer without the feed");
         let mut behind = replica(&n);
         pull_all(&a, &mut behind);
         author(&mut n, &mut a, 1, 1);
-        assert!(
-            !shows_head(&a, &me, Some(&frontier(&behind))),
-            "a peer holding less of it"
-        );
+        assert!(!shows(&a, &behind), "a peer holding less of it");
         let mut level = replica(&n);
         pull_all(&a, &mut level);
-        assert!(shows_head(&a, &me, Some(&frontier(&level))));
-        assert!(shows_head(&a, &me, None), "states equal at the summaries");
+        assert!(shows(&a, &level));
+        assert!(
+            shows_head(&Local::plain(&a), &me, None),
+            "states equal at the summaries"
+        );
+        // A node hiding its own feed (the planted defect) is never shown it by a peer
+        // that lacks it, though the two show the same frontier.
+        let hiding = Local {
+            replica: &a,
+            hidden: Some(me),
+            takes: &|_| true,
+        };
+        assert!(!shows_head(&hiding, &me, Some(&View::default())));
     }
 
     #[test]
@@ -622,8 +711,8 @@ mod tests {
         let mut b = replica(&n);
         pull_all(&a, &mut b);
         assert_eq!(summary(&a), summary(&b));
-        assert!(wants(&b, &frontier(&a)).is_empty());
-        assert!(wants(&a, &frontier(&b)).is_empty());
+        assert!(learn(&a, &b).is_empty());
+        assert!(learn(&b, &a).is_empty());
         // What an in-sync round costs: two summaries, each well under 100 bytes.
         let req = request(&a, Req::Summary(summary(&a))).encode_to_vec();
         assert!(req.len() < 100, "{} bytes", req.len());
@@ -639,7 +728,7 @@ mod tests {
             }
         }
         let mut b = replica(&n);
-        let w = wants(&b, &frontier(&a));
+        let w = wants(&b, learn(&a, &b).entries());
         assert_eq!(w.len(), 3);
         let first = page(&a, &w);
         assert_eq!(first.events.len(), MAX_PAGE_EVENTS);
@@ -648,6 +737,10 @@ mod tests {
         assert_eq!(b.pending_len(), 0, "causes always came first");
         assert_eq!(a.state_hash(), b.state_hash());
         assert!(pages >= a.len().div_ceil(MAX_PAGE_EVENTS));
+    }
+
+    fn respond(r: &Replica, req: &pb::SyncRequest) -> Result<pb::SyncResponse, Refusal> {
+        Rounds::default().respond(0u8, &Local::plain(r), req, &mut Vec::new())
     }
 
     #[test]
@@ -682,59 +775,154 @@ mod tests {
         assert_eq!(respond(&r, &other), Err(Refusal::WrongNetwork));
     }
 
-    /// Honest growth is never punished: a frontier of more authors than the old limit of
-    /// 4,096 is answered, and one over today's limit ends the round without penalty.
+    /// Honest growth is never punished: a log of more authors than one message carries
+    /// is reconciled in pieces, each within the limits, the largest request fitting the
+    /// byte limit; a message over a limit is the sender's fault.
     #[test]
-    fn a_large_frontier_is_never_a_reason_to_punish() {
+    fn any_number_of_authors_reconciles_within_the_limits() {
+        use crate::limits::{MAX_RECONCILE_ENTRIES, MAX_SYNC_REQUEST_BYTES};
         let n = net(1);
         let r = replica(&n);
-        let entries = |k: usize| pb::Frontier {
-            entries: (0..k)
+        let entries = |k: usize| {
+            (0..k)
                 .map(|i| pb::FrontierEntry {
                     author: (i as u64).to_be_bytes().repeat(4),
-                    seq: 1,
+                    seq: u64::MAX,
                     head: vec![7; 32],
-                    forked: 0,
+                    forked: u64::MAX,
                 })
-                .collect(),
+                .collect::<Vec<_>>()
         };
-        let grown = entries(5_000);
-        assert!(
-            respond(&r, &request(&r, Req::Frontier(grown.clone()))).is_ok(),
-            "5,000 authors are answered"
+        let list = |k| pb::Reconcile {
+            ranges: vec![pb::Range {
+                mode: pb::RangeMode::Entries as i32,
+                entries: entries(k),
+                ..Default::default()
+            }],
+        };
+        let full = request(&r, Req::Reconcile(list(MAX_RECONCILE_ENTRIES)));
+        assert!(full.encoded_len() <= MAX_SYNC_REQUEST_BYTES);
+        let answer = respond(&r, &full).expect("answered");
+        assert!(matches!(answer.kind, Some(Resp::Reconcile(_))));
+        let over = request(&r, Req::Reconcile(list(MAX_RECONCILE_ENTRIES + 1)));
+        assert!(matches!(respond(&r, &over), Err(Refusal::Malformed(_))));
+    }
+
+    /// A round against a peer that answers the opening with its whole list: this node
+    /// sends its side of the differences, then pulls, and the round ends complete.
+    #[test]
+    fn a_round_reconciles_then_pulls_then_ends_complete() {
+        let mut n = net(2);
+        let mut a = replica(&n);
+        author(&mut n, &mut a, 1, 4);
+        let mut b = replica(&n);
+        let mut rounds = Rounds::default();
+        let mut out = Vec::new();
+        let local = Local::plain(&b);
+        rounds.start(1u8, &local, &mut out);
+        let theirs = summary(&a);
+        rounds.answered(
+            1u8,
+            Step::Summary,
+            Answer::Summary(&theirs),
+            true,
+            &local,
+            &mut out,
         );
-        let huge = entries(MAX_FRONTIER_ENTRIES + 1);
-        let encoded = request(&r, Req::Frontier(huge.clone())).encoded_len();
-        assert!(encoded <= crate::limits::MAX_SYNC_REQUEST_BYTES);
-        assert!(matches!(
-            respond(&r, &request(&r, Req::Frontier(huge.clone()))),
-            Err(Refusal::TooLarge(_))
-        ));
-        // As an answer in a round: no punishment either way.
-        for f in [&grown, &huge] {
-            let mut rounds = Rounds::default();
-            let mut out = Vec::new();
-            rounds.start(1u8, &r, &mut out);
-            out.clear();
-            let them = pb::Summary {
-                state_hash: vec![1; 32],
-                events: 9,
-            };
-            rounds.answered(
-                1u8,
-                Step::Summary,
-                Answer::Summary(&them),
-                true,
-                &r,
-                &mut out,
-            );
-            rounds.answered(1u8, Step::Frontier, Answer::Frontier(f), true, &r, &mut out);
-            assert!(
-                !out.iter().any(|a| matches!(a, Action::Punish(_))),
-                "{} entries punished: {out:?}",
-                f.entries.len()
-            );
+        let Some(Action::Send(_, Step::Reconcile, Req::Reconcile(opening))) = out.pop() else {
+            panic!("an opening fingerprint: {out:?}");
+        };
+        // The peer answers as a real one would.
+        let mut peer = Rounds::default();
+        let req = request(&b, Req::Reconcile(opening));
+        let resp = peer
+            .respond(1u8, &Local::plain(&a), &req, &mut Vec::new())
+            .expect("answered");
+        let Some(Resp::Reconcile(msg)) = resp.kind else {
+            panic!("a reconciliation answer");
+        };
+        rounds.answered(
+            1u8,
+            Step::Reconcile,
+            Answer::Reconcile(&msg),
+            true,
+            &local,
+            &mut out,
+        );
+        // The peer's frontier was small enough to list at once; this node answers with
+        // its side of the differences, which the peer answers with nothing.
+        let Some(Action::Send(_, Step::Reconcile, Req::Reconcile(diff))) = out.pop() else {
+            panic!("differences: {out:?}");
+        };
+        assert!(reconcile::settled(&diff));
+        let empty = pb::Reconcile::default();
+        rounds.answered(
+            1u8,
+            Step::Reconcile,
+            Answer::Reconcile(&empty),
+            true,
+            &local,
+            &mut out,
+        );
+        let Some(Action::Send(_, Step::Pull, Req::Pull(p))) = out.pop() else {
+            panic!("a pull: {out:?}");
+        };
+        let got = page(&a, &p.wants);
+        for r in b.ingest_batch(2_000, &got.events) {
+            r.expect("valid");
         }
+        let local = Local::plain(&b);
+        let answer = Answer::Events {
+            more: false,
+            progressed: true,
+        };
+        rounds.answered(1u8, Step::Pull, answer, true, &local, &mut out);
+        assert!(
+            matches!(out.pop(), Some(Action::Ended { complete: true, .. })),
+            "{out:?}"
+        );
+        assert_eq!(a.state_hash(), b.state_hash());
+    }
+
+    /// A peer's reconciliation message that breaks a rule is the peer's fault.
+    #[test]
+    fn a_malformed_reconciliation_answer_is_punished() {
+        let n = net(1);
+        let r = replica(&n);
+        let local = Local::plain(&r);
+        let mut rounds = Rounds::default();
+        let mut out = Vec::new();
+        rounds.start(1u8, &local, &mut out);
+        let them = pb::Summary {
+            state_hash: vec![1; 32],
+            events: 9,
+        };
+        rounds.answered(
+            1u8,
+            Step::Summary,
+            Answer::Summary(&them),
+            true,
+            &local,
+            &mut out,
+        );
+        let bad = pb::Reconcile {
+            ranges: vec![pb::Range {
+                mode: pb::RangeMode::Fingerprint as i32,
+                fingerprint: vec![1; 3],
+                ..Default::default()
+            }],
+        };
+        out.clear();
+        rounds.answered(
+            1u8,
+            Step::Reconcile,
+            Answer::Reconcile(&bad),
+            true,
+            &local,
+            &mut out,
+        );
+        assert_eq!(out, vec![Action::Punish(1u8)]);
+        assert!(!rounds.running(&1u8));
     }
 
     #[test]
@@ -760,7 +948,7 @@ mod tests {
         );
         a.ingest(2_000, &forked.to_wire()).expect("valid");
         assert!(a.forks().contains_key(&n.writers[1].author()));
-        let w = wants(&b, &frontier(&a));
+        let w = wants(&b, learn(&a, &b).entries());
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].from_seq, 2);
         pull_all(&a, &mut b);
