@@ -127,7 +127,7 @@ fn pull_round(core: &mut NodeCore<MemStore>, peer: PublicKey, events: &[Vec<u8>]
             },
         );
     }
-    // Nothing wanted: the round ended at the frontiers.
+    // Nothing wanted: the round ended at the reconciliation.
     if !acts.iter().any(|a| matches!(a, Action::Request { .. })) {
         return acts;
     }

@@ -21,7 +21,9 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 
 async fn hostile(key: usize, target: Multiaddr) -> Swarm<Behaviour> {
-    let mut swarm = build_swarm(libp2p_keypair(&node_key(key)), false).expect("swarm");
+    let mut swarm = build_swarm(libp2p_keypair(&node_key(key)), false)
+        .expect("swarm")
+        .0;
     swarm
         .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
         .expect("listen");
@@ -179,7 +181,7 @@ async fn a_member_sending_oversized_and_overlong_requests_is_banned() {
     task.abort();
 }
 
-/// Answers as a peer whose state differs and whose frontier shows `author`'s feed at
+/// Answers as a peer whose state differs and whose frontier entry shows `author`'s feed at
 /// `seq`, serving `events` to every pull and fetch.
 fn claiming(
     author: Vec<u8>,

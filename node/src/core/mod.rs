@@ -85,7 +85,7 @@ pub enum Defect {
     /// Authoring acknowledges an event before the store has made it durable, and the
     /// housekeeping flush is skipped: only a later write that syncs saves it.
     AckBeforeDurable,
-    /// The node leaves its own feed out of the frontiers it sends, so peers never pull
+    /// The node leaves its own feed out of the frontier it reconciles, so peers never pull
     /// its own events in a sync round: what gossip failed to carry never arrives.
     HideOwnFeed,
     /// The node starts no sync round on a federation's log: what gossip failed to carry
@@ -449,7 +449,8 @@ impl<S: Store> NodeCore<S> {
         self.connected.iter()
     }
 
-    /// The node's condition. `peer_id` and `connections_refused` are the driver's to fill.
+    /// The node's condition. `peer_id`, `connections_refused` and the transport's bytes are the
+    /// driver's to fill.
     pub fn status(&self) -> Status {
         let r = &self.net.replica;
         let (papers_named, papers_held) = self.papers.counts(r);

@@ -20,6 +20,7 @@ use mutual_protocol::replica::{Fold, Replica};
 use pb::RangeMode as Mode;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Length of a range's fingerprint, in bytes.
 pub const FINGERPRINT_LEN: usize = 16;
@@ -81,7 +82,7 @@ fn tombstone(author: &[u8; KEY_LEN]) -> pb::FrontierEntry {
 
 /// A node's frontier sorted by author, with running sums of its entries' hashes, so a
 /// range's fingerprint costs two binary searches.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Index {
     items: Vec<Item>,
     /// `sums[i]`: the sum, modulo 2^128, of the hashes of `items[..i]`.
@@ -121,6 +122,15 @@ impl Index {
     /// Whether the index holds no author.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The seq of `author`'s entry, if the index holds one.
+    pub fn seq_of(&self, author: &[u8]) -> Option<u64> {
+        let k = self
+            .items
+            .binary_search_by(|it| it.author.as_slice().cmp(author))
+            .ok()?;
+        Some(self.items[k].seq)
     }
 
     /// The items `[i, j)` whose authors lie in `[lower, upper)` (empty upper: no bound).
@@ -189,18 +199,24 @@ fn bound_between(prev: &[u8], next: &[u8]) -> Vec<u8> {
 
 /// What one side knows of the other's frontier: for each author whose entry differs
 /// between them, the peer's entry, or `None` where the peer holds nothing by that author.
-/// Once a reconciliation has ended, every author not in it has the same entry on both
-/// sides.
+/// Once a reconciliation has ended, every author not in it has the entry this node
+/// showed, except authors whose feeds the node does not take (their entries are left
+/// out, [`View::retain`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct View {
     differs: BTreeMap<Vec<u8>, Option<pb::FrontierEntry>>,
+    /// The frontier this node showed when the reconciliation opened. Its own feeds only
+    /// grow, so an entry the peer matched later is at least as far along: what the peer
+    /// is known to hold is at least this.
+    shown: Option<Arc<Index>>,
 }
 
 /// What a [`View`] says of a peer's feed of one author.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Seen<'a> {
-    /// The same entry as this node showed.
-    Same,
+    /// The entry this node showed: its seq when the reconciliation opened, none if the
+    /// node showed no entry for the author then (or the view records no opening).
+    Same(Option<u64>),
     /// A different entry.
     Entry(&'a pb::FrontierEntry),
     /// The peer holds nothing by the author.
@@ -208,6 +224,14 @@ pub enum Seen<'a> {
 }
 
 impl View {
+    /// The view of a reconciliation that opened with this node showing `index`.
+    pub fn showing(index: Arc<Index>) -> View {
+        View {
+            differs: BTreeMap::new(),
+            shown: Some(index),
+        }
+    }
+
     /// The peer's entries that differ from this node's.
     pub fn entries(&self) -> impl Iterator<Item = &pb::FrontierEntry> {
         self.differs.values().flatten()
@@ -216,7 +240,7 @@ impl View {
     /// What the peer holds of `author`'s feed.
     pub fn seen(&self, author: &[u8]) -> Seen<'_> {
         match self.differs.get(author) {
-            None => Seen::Same,
+            None => Seen::Same(self.shown.as_ref().and_then(|i| i.seq_of(author))),
             Some(None) => Seen::Nothing,
             Some(Some(e)) => Seen::Entry(e),
         }
@@ -230,6 +254,9 @@ impl View {
     /// Adds what another exchange taught about the same peer.
     pub fn merge(&mut self, other: View) {
         self.differs.extend(other.differs);
+        if self.shown.is_none() {
+            self.shown = other.shown;
+        }
     }
 
     /// Keeps the peer's entries only for authors `keep` accepts (and every "nothing").
@@ -329,10 +356,14 @@ pub struct Answered {
 struct Out {
     ranges: Vec<pb::Range>,
     entries: usize,
+    /// The first item of the last range, when it is a fingerprint left for the other
+    /// side to take up again: the next such range joins it.
+    deferred: Option<usize>,
 }
 
 impl Out {
     fn skip_to(&mut self, upper: &[u8]) {
+        self.deferred = None;
         match self.ranges.last_mut() {
             Some(r) if r.mode == Mode::Skip as i32 => r.upper = upper.to_vec(),
             _ => self.ranges.push(pb::Range {
@@ -344,8 +375,21 @@ impl Out {
     }
 
     fn push(&mut self, r: pb::Range) {
+        self.deferred = None;
         self.entries += r.entries.len();
         self.ranges.push(r);
+    }
+
+    /// Answers the items `i..j`, up to `upper`, with their fingerprint for the other side
+    /// to take up again, joined to the range before if that is one too.
+    fn defer(&mut self, index: &Index, i: usize, j: usize, upper: &[u8]) {
+        if let (Some(start), Some(last)) = (self.deferred, self.ranges.last_mut()) {
+            *last = fingerprint_range(upper.to_vec(), index.fingerprint(start, j));
+            return;
+        }
+        self.ranges
+            .push(fingerprint_range(upper.to_vec(), index.fingerprint(i, j)));
+        self.deferred = Some(i);
     }
 
     /// Room for `ranges` more ranges while still answering `after` more, and for
@@ -376,6 +420,7 @@ pub fn answer(index: &Index, msg: &pb::Reconcile) -> Answered {
     let mut out = Out {
         ranges: Vec::new(),
         entries: 0,
+        deferred: None,
     };
     let mut learned = View::default();
     let mut lower: &[u8] = &[];
@@ -394,8 +439,12 @@ pub fn answer(index: &Index, msg: &pb::Reconcile) -> Answered {
                     out.push(entries_range(upper.to_vec(), Mode::Entries, entries));
                 } else if j - i > RECONCILE_LIST_AT && out.room(RECONCILE_BRANCHES, after, 0) {
                     split(index, i, j, upper, &mut out);
+                } else if out.room(1, after, j - i) {
+                    // No room to split: list the entries instead, however many.
+                    let entries = index.items[i..j].iter().map(Item::entry).collect();
+                    out.push(entries_range(upper.to_vec(), Mode::Entries, entries));
                 } else {
-                    out.push(fingerprint_range(upper.to_vec(), mine));
+                    out.defer(index, i, j, upper);
                 }
             }
             Mode::Entries => {
@@ -492,14 +541,14 @@ fn differences_reply(
     } else {
         let fits = MAX_RECONCILE_ENTRIES.saturating_sub(out.entries);
         if fits == 0 || !out.room(2, after, 0) {
-            out.push(fingerprint_range(upper.to_vec(), index.fingerprint(i, j)));
+            out.defer(index, i, j, upper);
             return;
         }
         let rest = diff.split_off(fits);
         let bound = bound_between(&diff[fits - 1].author, &rest[0].author);
         let (b, _) = index.locate(&bound, upper);
         out.push(entries_range(bound, Mode::Differences, diff));
-        out.push(fingerprint_range(upper.to_vec(), index.fingerprint(b, j)));
+        out.defer(index, b, j, upper);
     }
 }
 
@@ -549,7 +598,10 @@ mod tests {
             messages += 1;
             bytes += msg.encoded_len();
             turn_b = !turn_b;
-            assert!(messages < 200, "reconciliation must end");
+            assert!(
+                messages <= 2 * crate::limits::MAX_RECONCILE_STEPS,
+                "reconciliation must end within a round's steps"
+            );
         }
         (va, vb, messages, bytes)
     }
@@ -630,6 +682,60 @@ mod tests {
         assert!(bytes <= 1_536, "{bytes} bytes");
     }
 
+    /// Many differences among many authors still end within a round's steps, each side
+    /// learning the other's frontier exactly: where a message has no room to split a
+    /// range it lists it, and ranges left for later are joined into one.
+    #[test]
+    fn dense_differences_among_many_authors_end_within_a_round() {
+        let all: Vec<(u16, u64)> = (0..40_000u16).map(|a| (a, 5)).collect();
+        for every in [4, 1] {
+            let other: Vec<(u16, u64)> = all
+                .iter()
+                .enumerate()
+                .map(|(k, &(a, s))| (a, if k % every == 0 { s + 1 } else { s }))
+                .collect();
+            let (a, b) = (index(&all), index(&other));
+            let (va, vb, messages, _) = run(&a, &b);
+            assert_eq!(apply(&a, &va), items(&other), "1 in {every} differ");
+            assert_eq!(apply(&b, &vb), items(&all), "1 in {every} differ");
+            assert!(messages <= crate::limits::MAX_RECONCILE_STEPS, "{messages}");
+        }
+    }
+
+    /// The largest message the limits allow fits the byte limit a reader applies.
+    #[test]
+    fn the_largest_message_fits_the_request_limit() {
+        use crate::limits::MAX_SYNC_REQUEST_BYTES;
+        use prost::Message;
+        let mut ranges: Vec<pb::Range> = (0..MAX_RECONCILE_RANGES - 1)
+            .map(|k| {
+                let mut upper = vec![0u8; KEY_LEN];
+                upper[..4].copy_from_slice(&(k as u32 + 1).to_be_bytes());
+                fingerprint_range(upper, [0xff; FINGERPRINT_LEN])
+            })
+            .collect();
+        let entries = (0..MAX_RECONCILE_ENTRIES)
+            .map(|k| {
+                let mut author = vec![0xff; KEY_LEN];
+                author[1..5].copy_from_slice(&(k as u32).to_be_bytes());
+                pb::FrontierEntry {
+                    author,
+                    seq: u64::MAX,
+                    head: vec![0xff; KEY_LEN],
+                    forked: u64::MAX,
+                }
+            })
+            .collect();
+        ranges.push(entries_range(vec![], Mode::Entries, entries));
+        let msg = pb::Reconcile { ranges };
+        check(&msg).expect("within every rule");
+        let req = pb::SyncRequest {
+            network: vec![0xff; KEY_LEN],
+            kind: Some(pb::sync_request::Kind::Reconcile(msg)),
+        };
+        assert!(req.encoded_len() + 10 <= MAX_SYNC_REQUEST_BYTES);
+    }
+
     #[test]
     fn a_list_past_the_message_limit_goes_in_pieces() {
         let many: Vec<(u16, u64)> = (0..20_000u16).map(|a| (a, 1)).collect();
@@ -674,6 +780,31 @@ mod tests {
         .is_ok());
         let outside = entries_range(vec![2], Mode::Entries, vec![entry(3)]);
         assert!(ok(vec![outside]).is_err(), "an entry past its bound");
+        let below = entries_range(vec![], Mode::Entries, vec![entry(1)]);
+        assert!(
+            ok(vec![fp(&[5]), below]).is_err(),
+            "an entry below its bound"
+        );
+        let mut short = entry(1);
+        short.author.pop();
+        assert!(
+            ok(vec![list(Mode::Entries, vec![short])]).is_err(),
+            "a short key"
+        );
+        let mut odd = tombstone(&[3; KEY_LEN]);
+        odd.seq = 2;
+        assert!(
+            ok(vec![list(Mode::Differences, vec![odd])]).is_err(),
+            "a tombstone with a seq"
+        );
+        let mut skip = fp(&[]);
+        skip.mode = Mode::Skip as i32;
+        assert!(ok(vec![skip.clone()]).is_err(), "a skip with a fingerprint");
+        skip.fingerprint.clear();
+        assert!(ok(vec![skip]).is_ok());
+        let mut both = list(Mode::Entries, vec![entry(1)]);
+        both.fingerprint = vec![1; FINGERPRINT_LEN];
+        assert!(ok(vec![both]).is_err(), "a list with a fingerprint");
         // The limits, at the limit and one over.
         let ranges = |n: usize| {
             (0..n)

@@ -37,6 +37,11 @@ pub struct Metrics {
     pub sync_bytes_out: u64,
     /// Bytes of gossip messages received.
     pub gossip_bytes_in: u64,
+    /// Bytes the node's transports read from the wire, every protocol together
+    /// (libp2p's bandwidth counters); the driver's to fill.
+    pub transport_bytes_in: u64,
+    /// Bytes the node's transports wrote; the driver's to fill.
+    pub transport_bytes_out: u64,
     /// Sync rounds started by this node.
     pub sync_rounds: u64,
     /// Sync rounds that ended with both sides in sync at the first step.

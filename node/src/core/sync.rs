@@ -110,8 +110,9 @@ pub fn shows_head<S: Fold>(local: &Local<'_, S>, author: &PublicKey, view: Optio
         return true;
     };
     match v.seen(author.as_bytes()) {
-        // The peer's entry is the one this node showed, which leaves out a hidden feed.
-        Seen::Same => local.hidden.as_ref() != Some(author),
+        // The entry this node showed at the opening (none for a hidden feed): its own
+        // feed may have grown since, from a third node, and the peer not with it.
+        Seen::Same(shown) => shown.is_some_and(|s| s >= seq),
         Seen::Entry(e) => e.seq >= seq,
         Seen::Nothing => false,
     }
@@ -435,9 +436,13 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                 if s.state_hash == local.replica.state_hash().0 {
                     self.in_sync += 1;
                     self.end(peer, local, out);
-                } else if let Some(r) = self.rounds.get_mut(&peer) {
-                    r.steps = 1;
-                    let opening = self.index(local).opening();
+                } else if self.rounds.contains_key(&peer) {
+                    let index = self.index(local);
+                    let opening = index.opening();
+                    if let Some(r) = self.rounds.get_mut(&peer) {
+                        r.steps = 1;
+                        r.view.merge(View::showing(index));
+                    }
                     self.send(peer, Step::Reconcile, Req::Reconcile(opening), out);
                 }
             }
@@ -636,8 +641,8 @@ mod tests {
 
     /// What `to` learns of `from`'s frontier by reconciling with it.
     fn learn(from: &Replica, to: &Replica) -> View {
-        let (mine, theirs) = (Index::of(to, None), Index::of(from, None));
-        let mut view = View::default();
+        let (mine, theirs) = (Arc::new(Index::of(to, None)), Index::of(from, None));
+        let mut view = View::showing(mine.clone());
         let mut msg = mine.opening();
         for turn in 0..64 {
             if msg.ranges.is_empty() {
@@ -700,7 +705,69 @@ mod tests {
             hidden: Some(me),
             takes: &|_| true,
         };
-        assert!(!shows_head(&hiding, &me, Some(&View::default())));
+        let shown = View::showing(Arc::new(Index::of(&a, Some(&me))));
+        assert!(!shows_head(&hiding, &me, Some(&shown)));
+        // A peer that matched what this node showed at the opening does not show it a
+        // head its feed reached since (its own events, come from a third node).
+        let opened = View::showing(Arc::new(Index::of(&a, None)));
+        assert!(shows_head(&Local::plain(&a), &me, Some(&opened)));
+        author(&mut n, &mut a, 1, 1);
+        assert!(!shows_head(&Local::plain(&a), &me, Some(&opened)));
+    }
+
+    /// A round whose reconciliation runs out of steps pulls what it learned but never
+    /// ends complete: the frontiers were not compared in full.
+    #[test]
+    fn a_round_out_of_reconciliation_steps_is_not_complete() {
+        let n = net(1);
+        let r = replica(&n);
+        let local = Local::plain(&r);
+        let mut rounds = Rounds::default();
+        let mut out = Vec::new();
+        rounds.start(1u8, &local, &mut out);
+        let them = pb::Summary {
+            state_hash: vec![1; 32],
+            events: 9,
+        };
+        rounds.answered(
+            1u8,
+            Step::Summary,
+            Answer::Summary(&them),
+            true,
+            &local,
+            &mut out,
+        );
+        // A peer that always answers with a fingerprint this node cannot match.
+        let never = pb::Reconcile {
+            ranges: vec![pb::Range {
+                fingerprint: vec![7; reconcile::FINGERPRINT_LEN],
+                ..Default::default()
+            }],
+        };
+        for _ in 0..=MAX_RECONCILE_STEPS {
+            out.clear();
+            rounds.answered(
+                1u8,
+                Step::Reconcile,
+                Answer::Reconcile(&never),
+                true,
+                &local,
+                &mut out,
+            );
+            if !rounds.running(&1u8) {
+                break;
+            }
+        }
+        assert!(
+            matches!(
+                out.last(),
+                Some(Action::Ended {
+                    complete: false,
+                    ..
+                })
+            ),
+            "{out:?}"
+        );
     }
 
     #[test]
