@@ -66,6 +66,26 @@ pub const MAX_RECONCILE_STEPS: usize = 32;
 /// Most pages one sync round pulls before it yields to the next round.
 pub const MAX_PAGES_PER_ROUND: usize = 64;
 
+/// Peers a node keeps in its gossip mesh for a topic (gossipsub's D): each event reaches
+/// a node from about this many peers, all but the first a duplicate.
+pub const GOSSIP_MESH: usize = 3;
+/// Fewest mesh peers before a node grafts more (gossipsub's D_low).
+pub const GOSSIP_MESH_LOW: usize = 2;
+/// Most mesh peers before a node prunes some (gossipsub's D_high).
+pub const GOSSIP_MESH_HIGH: usize = 4;
+/// Peers outside the mesh told of recent events' ids at each heartbeat (gossipsub's
+/// D_lazy), so one that missed an event asks for it.
+pub const GOSSIP_LAZY: usize = 2;
+/// Heartbeats (1 s each) during which an event's id is told to peers outside the mesh.
+/// Each telling costs about a tenth of the event; sync rounds (every 10 s) bring what
+/// gossip misses, so one heartbeat's telling is enough.
+pub const GOSSIP_HISTORY: usize = 1;
+
+/// Gossip messages at least this large are announced as held (IDONTWANT) to mesh peers
+/// on arrival: a signed event with gossipsub's envelope is about 350 bytes, and the
+/// announcement about 40, so it pays for itself once it saves one duplicate in eight.
+pub const GOSSIP_IDONTWANT_BYTES: usize = 256;
+
 /// Largest gossip message, in bytes: one signed event and gossipsub's envelope.
 pub const MAX_GOSSIP_BYTES: usize = MAX_SIGNED_EVENT_BYTES + 1024;
 

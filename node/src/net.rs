@@ -4,9 +4,10 @@
 
 use crate::gate::Gate;
 use crate::limits::{
-    IDLE_CONNECTION_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, MAX_GOSSIP_BYTES,
-    MAX_PENDING_CONNECTIONS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, PAPER_TIMEOUT,
-    REQUEST_TIMEOUT,
+    GOSSIP_HISTORY, GOSSIP_IDONTWANT_BYTES, GOSSIP_LAZY, GOSSIP_MESH, GOSSIP_MESH_HIGH,
+    GOSSIP_MESH_LOW, IDLE_CONNECTION_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
+    MAX_GOSSIP_BYTES, MAX_PENDING_CONNECTIONS, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES,
+    PAPER_TIMEOUT, REQUEST_TIMEOUT,
 };
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::swarm::behaviour::toggle::Toggle;
@@ -202,8 +203,48 @@ mod behaviour {
     }
 }
 
-/// Builds a swarm for `keypair` (the node key). `mdns` turns on LAN discovery.
-pub fn build_swarm(keypair: identity::Keypair, mdns_on: bool) -> anyhow::Result<Swarm<Behaviour>> {
+/// The bytes a swarm's transports read and wrote, as libp2p's bandwidth counters count
+/// them: everything on the wire after encryption and multiplexing, every protocol
+/// together.
+#[derive(Debug, Default)]
+pub struct Bandwidth {
+    registry: libp2p::metrics::Registry,
+}
+
+impl Bandwidth {
+    /// Bytes read (`inbound`) and written (`outbound`) so far, over every transport.
+    pub fn bytes(&self) -> (u64, u64) {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            return (0, 0);
+        }
+        let (mut inbound, mut outbound) = (0, 0);
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("libp2p_bandwidth_bytes_total"))
+        {
+            let value = line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0) as u64;
+            if line.contains("direction=\"Inbound\"") {
+                inbound += value;
+            } else if line.contains("direction=\"Outbound\"") {
+                outbound += value;
+            }
+        }
+        (inbound, outbound)
+    }
+}
+
+/// Builds a swarm for `keypair` (the node key), counting its transports' bytes. `mdns`
+/// turns on LAN discovery.
+pub fn build_swarm(
+    keypair: identity::Keypair,
+    mdns_on: bool,
+) -> anyhow::Result<(Swarm<Behaviour>, Bandwidth)> {
+    let mut bandwidth = Bandwidth::default();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -212,11 +253,26 @@ pub fn build_swarm(keypair: identity::Keypair, mdns_on: bool) -> anyhow::Result<
             yamux::Config::default,
         )?
         .with_quic()
+        .with_bandwidth_metrics(&mut bandwidth.registry)
         .with_behaviour(
             |key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
                 let peer = key.public().to_peer_id();
                 let gossip_config = gossipsub::ConfigBuilder::default()
                     .max_transmit_size(MAX_GOSSIP_BYTES)
+                    // A publisher sends to its mesh, not to every peer, and the mesh is
+                    // kept small: every copy past the first is a duplicate the receiver
+                    // reads and drops (docs/NETWORK.md §4.1).
+                    .flood_publish(false)
+                    .mesh_n(GOSSIP_MESH)
+                    .mesh_n_low(GOSSIP_MESH_LOW)
+                    .mesh_n_high(GOSSIP_MESH_HIGH)
+                    .mesh_outbound_min(GOSSIP_MESH_LOW / 2)
+                    .gossip_lazy(GOSSIP_LAZY)
+                    .history_gossip(GOSSIP_HISTORY)
+                    // A node that published or received an event tells its mesh peers it
+                    // has it (gossipsub 1.2's IDONTWANT), so they do not send it back.
+                    .idontwant_on_publish(true)
+                    .idontwant_message_size_threshold(GOSSIP_IDONTWANT_BYTES)
                     .validation_mode(gossipsub::ValidationMode::Strict)
                     .validate_messages()
                     // One id per event, whoever forwards it.
@@ -270,7 +326,7 @@ pub fn build_swarm(keypair: identity::Keypair, mdns_on: bool) -> anyhow::Result<
         )?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();
-    Ok(swarm)
+    Ok((swarm, bandwidth))
 }
 
 #[cfg(test)]

@@ -46,13 +46,19 @@ fn bench_prints_every_figure_in_one_json_object() {
     assert_eq!(v["simulate_100k_converged"], true, "{v}");
     // Sync carries at least the missing events, and some bytes even in sync.
     assert!(num("sync_over_missing") >= 1.0, "{v}");
-    assert!(num("sync_bytes_one_missing_40k_authors") > 0.0, "{v}");
+    // One missing event among 2,000 authors: a few kilobytes, not the frontier (a count
+    // of bytes, the same on every machine).
+    let one = num("sync_bytes_one_missing_40k_authors");
+    assert!(one > 0.0 && one < 8_192.0, "{v}");
+    // Every receiving node reads each gossiped event about once at least, and not from
+    // more peers than it has.
+    let copies = num("gossip_copies_per_event");
+    assert!(copies > 0.5 && copies < 16.0, "{v}");
     assert!(num("in_sync_round_bytes") > 0.0, "{v}");
     assert!(num("disk_over_wire") > 0.0, "{v}");
     // A test build is not the release binary the target is for.
     assert!(v["binary_mb"].is_null(), "{v}");
     // What is not measured says so, and the sizes say they are the quick ones.
-    assert!(v["gossip_copies_per_event"].is_null(), "{v}");
     assert!(v["national_memory_mb"].is_null(), "{v}");
     assert_eq!(v["sizes"]["full"], false, "{v}");
     assert!(!v["notes"].as_array().expect("notes").is_empty(), "{v}");

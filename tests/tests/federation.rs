@@ -210,7 +210,7 @@ async fn wire_peer(
     a_net: NetworkId,
     limit: Duration,
 ) -> Seen {
-    let mut swarm = build_swarm(libp2p_keypair(&key), false).expect("swarm");
+    let mut swarm = build_swarm(libp2p_keypair(&key), false).expect("swarm").0;
     swarm
         .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
         .expect("listen");
@@ -410,7 +410,9 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
         .expect("status")
         .metrics
         .connections_refused;
-    let mut stranger = build_swarm(libp2p_keypair(&node_key(20)), false).expect("swarm");
+    let mut stranger = build_swarm(libp2p_keypair(&node_key(20)), false)
+        .expect("swarm")
+        .0;
     let target = a.addrs[0].clone().expect("addr");
     stranger
         .behaviour_mut()

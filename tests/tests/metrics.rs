@@ -67,6 +67,8 @@ async fn metrics_are_named_typed_and_move_as_the_node_works() {
         "mutual_peers",
         "mutual_quarantined_events",
         "mutual_sync_bytes_in_total",
+        "mutual_transport_bytes_in_total",
+        "mutual_transport_bytes_out_total",
         "mutual_sync_rounds_total",
         "mutual_events_received_total",
         "mutual_events_authored_total",
@@ -96,6 +98,10 @@ async fn metrics_are_named_typed_and_move_as_the_node_works() {
             && after["mutual_events_received_total"].1
                 >= before["mutual_events_received_total"].1 + 5
             && after["mutual_sync_rounds_total"].1 > before["mutual_sync_rounds_total"].1
+            && after["mutual_transport_bytes_in_total"].1
+                > before["mutual_transport_bytes_in_total"].1
+            && after["mutual_transport_bytes_out_total"].1
+                > before["mutual_transport_bytes_out_total"].1
     })
     .await;
     assert!(moved, "the counters moved: {:?}", scrape(api).await);

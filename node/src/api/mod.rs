@@ -126,6 +126,16 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Result<String, ApiErro
             "Bytes of gossip received.",
             m.gossip_bytes_in,
         ),
+        (
+            "transport_bytes_in_total",
+            "Bytes read from the wire, every protocol together.",
+            m.transport_bytes_in,
+        ),
+        (
+            "transport_bytes_out_total",
+            "Bytes written to the wire, every protocol together.",
+            m.transport_bytes_out,
+        ),
         ("sync_rounds_total", "Sync rounds started.", m.sync_rounds),
         (
             "invalid_events_total",

@@ -4,7 +4,7 @@
 use crate::clock_ms;
 use crate::core::{self, Action, CoreConfig, Input, Local, LogId, NodeCore, Now, Reply};
 use crate::keyfile::{libp2p_keypair, peer_of, public_key_of_peer};
-use crate::net::{build_swarm, topic, Behaviour, BehaviourEvent};
+use crate::net::{build_swarm, topic, Bandwidth, Behaviour, BehaviourEvent};
 use crate::store::{SledStore, Store};
 use futures::StreamExt;
 use libp2p::multiaddr::Protocol;
@@ -37,6 +37,8 @@ enum Waiter {
 /// The driver: the core and the I/O around it.
 pub(super) struct Driver {
     swarm: Swarm<Behaviour>,
+    /// The transports' byte counters.
+    bandwidth: Bandwidth,
     core: NodeCore<SledStore>,
     /// When the driver started: the origin of the core's monotonic clock.
     started: Instant,
@@ -123,7 +125,7 @@ pub async fn start(
     };
     let kp = Keypair::from_seed(&keypair.seed()).expect("a valid seed");
     let (core, actions) = NodeCore::open(kp, net_id, store, genesis, core_config, now)?;
-    let mut swarm = build_swarm(libp2p_keypair(&keypair), config.mdns)
+    let (mut swarm, bandwidth) = build_swarm(libp2p_keypair(&keypair), config.mdns)
         .map_err(|e| NodeError::Start(e.to_string()))?;
     for addr in &config.listen {
         swarm
@@ -134,6 +136,7 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let mut d = Driver {
         swarm,
+        bandwidth,
         core,
         started,
         clock_offset_ms: config.clock_offset_ms,
@@ -267,6 +270,8 @@ impl Driver {
                 peers.sort();
                 s.peers = peers;
                 s.metrics.connections_refused = self.swarm.behaviour().gate.refused();
+                (s.metrics.transport_bytes_in, s.metrics.transport_bytes_out) =
+                    self.bandwidth.bytes();
                 let _ = reply.send(s);
             }
             Command::Query(f) => f(self.core.replica()),
