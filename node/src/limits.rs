@@ -81,10 +81,19 @@ pub const GOSSIP_LAZY: usize = 2;
 /// gossip misses, so one heartbeat's telling is enough.
 pub const GOSSIP_HISTORY: usize = 1;
 
-/// Gossip messages at least this large are announced as held (IDONTWANT) to mesh peers
-/// on arrival: a signed event with gossipsub's envelope is about 350 bytes, and the
+/// Gossip messages larger than this are announced as held (IDONTWANT) to mesh peers on
+/// arrival: a signed event with gossipsub's envelope is about 350 bytes, and the
 /// announcement about 40, so it pays for itself once it saves one duplicate in eight.
 pub const GOSSIP_IDONTWANT_BYTES: usize = 256;
+
+// Gossipsub's own rule for its mesh, which it does not check for the defaults a node
+// sets: D_low <= D <= D_high, and the outbound minimum (D_low / 2) at most D / 2.
+const _: () = assert!(
+    GOSSIP_MESH_LOW <= GOSSIP_MESH
+        && GOSSIP_MESH <= GOSSIP_MESH_HIGH
+        && GOSSIP_MESH_LOW / 2 <= GOSSIP_MESH / 2
+        && GOSSIP_MESH_LOW / 2 >= 1
+);
 
 /// Largest gossip message, in bytes: one signed event and gossipsub's envelope.
 pub const MAX_GOSSIP_BYTES: usize = MAX_SIGNED_EVENT_BYTES + 1024;

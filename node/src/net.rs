@@ -203,9 +203,9 @@ mod behaviour {
     }
 }
 
-/// The bytes a swarm's transports read and wrote, as libp2p's bandwidth counters count
-/// them: everything on the wire after encryption and multiplexing, every protocol
-/// together.
+/// The bytes a swarm's connections read and wrote, as libp2p's bandwidth counters count
+/// them: what its streams carry, every protocol together, above encryption and
+/// multiplexing (their framing and handshakes are not counted).
 #[derive(Debug, Default)]
 pub struct Bandwidth {
     registry: libp2p::metrics::Registry,
@@ -268,6 +268,8 @@ pub fn build_swarm(
                     .mesh_n_high(GOSSIP_MESH_HIGH)
                     .mesh_outbound_min(GOSSIP_MESH_LOW / 2)
                     .gossip_lazy(GOSSIP_LAZY)
+                    // Exactly `GOSSIP_LAZY` peers, not a share of all the others.
+                    .gossip_factor(0.0)
                     .history_gossip(GOSSIP_HISTORY)
                     // A node that published or received an event tells its mesh peers it
                     // has it (gossipsub 1.2's IDONTWANT), so they do not send it back.

@@ -128,12 +128,12 @@ pub(crate) async fn metrics(State(s): State<ApiState>) -> Result<String, ApiErro
         ),
         (
             "transport_bytes_in_total",
-            "Bytes read from the wire, every protocol together.",
+            "Bytes read on libp2p connections, every protocol together.",
             m.transport_bytes_in,
         ),
         (
             "transport_bytes_out_total",
-            "Bytes written to the wire, every protocol together.",
+            "Bytes written on libp2p connections, every protocol together.",
             m.transport_bytes_out,
         ),
         ("sync_rounds_total", "Sync rounds started.", m.sync_rounds),

@@ -40,8 +40,14 @@ pub fn copies_per_event(nodes: usize, events: usize, dir: &Path) -> Result<f64, 
     let result = rt.block_on(async {
         let one = bytes_per_event_read(2, events, &dir.join("pair")).await?;
         let many = bytes_per_event_read(nodes, events, &dir.join("many")).await?;
+        if one <= 0.0 || many <= 0.0 {
+            return Err(format!(
+                "no gossip bytes measured ({one:.0} and {many:.0} per event)"
+            ));
+        }
         Ok::<f64, String>(many / one)
     });
+    rt.shutdown_timeout(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(dir);
     result
 }
@@ -50,8 +56,11 @@ pub fn copies_per_event(nodes: usize, events: usize, dir: &Path) -> Result<f64, 
 /// in turn through `n` nodes, idle traffic taken away.
 async fn bytes_per_event_read(n: usize, events: usize, dir: &Path) -> Result<f64, String> {
     let w = workload(n, 0);
-    let nodes = start_all(&w, dir).await?;
-    let result = measure(&nodes, events).await;
+    let mut nodes = Vec::new();
+    let result = match start_all(&w, dir, &mut nodes).await {
+        Ok(()) => measure(&nodes, events).await,
+        Err(e) => Err(e),
+    };
     for h in &nodes {
         let _ = h.shutdown().await;
     }
@@ -60,8 +69,8 @@ async fn bytes_per_event_read(n: usize, events: usize, dir: &Path) -> Result<f64
 
 async fn measure(nodes: &[NodeHandle], events: usize) -> Result<f64, String> {
     let n = nodes.len();
-    // Enough peers for a full gossip mesh.
-    let want_peers = (n - 1).min(crate::limits::GOSSIP_MESH_LOW);
+    // Enough peers for a full gossip mesh, and room to choose it.
+    let want_peers = (n - 1).min(crate::limits::GOSSIP_MESH_HIGH);
     wait_until(nodes, |s| s.peers.len() >= want_peers).await?;
     converged(nodes).await?;
     tokio::time::sleep(SETTLE).await;
@@ -88,15 +97,20 @@ async fn measure(nodes: &[NodeHandle], events: usize) -> Result<f64, String> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let read_bytes = (read(nodes).await? - before) as f64;
     let spent = start.elapsed().as_secs_f64();
-    let gossip = (read_bytes - idle_rate * spent).max(0.0);
-    Ok(gossip / (events * (n - 1)) as f64)
+    let idle = idle_rate * spent;
+    if idle > read_bytes / 4.0 {
+        return Err(format!(
+            "idle traffic ({idle:.0} of {read_bytes:.0} bytes) too large to measure gossip by"
+        ));
+    }
+    Ok((read_bytes - idle) / (events * (n - 1)) as f64)
 }
 
 /// Starts node 0 founding `w`'s network and the others joining it, each with up to
-/// [`BOOTSTRAP`] earlier nodes as bootstrap peers; no periodic sync round runs while
-/// the figure is measured (each starts one when it connects, which brings the genesis).
-async fn start_all(w: &Workload, dir: &Path) -> Result<Vec<NodeHandle>, String> {
-    let mut handles: Vec<NodeHandle> = Vec::new();
+/// [`BOOTSTRAP`] earlier nodes as bootstrap peers. Sync rounds run as a node's do, every
+/// ten seconds: they bring what gossip misses, and their bytes count like gossip's (in
+/// sync, their idle cost is taken away with the rest).
+async fn start_all(w: &Workload, dir: &Path, handles: &mut Vec<NodeHandle>) -> Result<(), String> {
     let mut addrs: Vec<libp2p::Multiaddr> = Vec::new();
     for (i, key) in w.keys.iter().enumerate() {
         let path: PathBuf = dir.join(i.to_string());
@@ -106,7 +120,6 @@ async fn start_all(w: &Workload, dir: &Path) -> Result<Vec<NodeHandle>, String> 
         c.bootstrap = addrs.iter().take(1).cloned().collect();
         c.bootstrap
             .extend(addrs.iter().skip(1).rev().take(BOOTSTRAP - 1).cloned());
-        c.sync_interval = Duration::from_secs(3_600);
         c.head_timeout = WAIT;
         let network = if i == 0 {
             Network::Found(Box::new(w.genesis.clone()))
@@ -114,9 +127,12 @@ async fn start_all(w: &Workload, dir: &Path) -> Result<Vec<NodeHandle>, String> 
             Network::Join(w.network)
         };
         let key = mutual_protocol::keys::Keypair::from_seed(&key.seed()).ok_or("a key")?;
-        let h = node::start(key, network, c)
-            .await
-            .map_err(|e| e.to_string())?;
+        handles.push(
+            node::start(key, network, c)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let h = handles.last().expect("just started");
         let s = h.status().await.map_err(|e| e.to_string())?;
         let addr: libp2p::Multiaddr = s
             .listen
@@ -125,9 +141,8 @@ async fn start_all(w: &Workload, dir: &Path) -> Result<Vec<NodeHandle>, String> 
             .parse()
             .map_err(|e| format!("{e}"))?;
         addrs.push(addr.with(libp2p::multiaddr::Protocol::P2p(h.peer_id())));
-        handles.push(h);
     }
-    Ok(handles)
+    Ok(())
 }
 
 /// Bytes read so far by every node's transports together.

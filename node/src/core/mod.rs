@@ -60,6 +60,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// attesting, witnessing, refreshing the gate, dialing), ms. Events taken in from peers
 /// become durable at most this long after they are stored.
 pub const HOUSEKEEPING_MS: u64 = 1_000;
+
+/// How long a node waits, after an event arrives by gossip before its causes, for the
+/// causes to arrive by gossip too before it fetches them from the peer that sent the
+/// event, ms. In a burst most come within a heartbeat; fetching at once would read them
+/// twice.
+pub const CHASE_DELAY_MS: u64 = 1_000;
+
+/// Most fetches of missing causes waiting for [`CHASE_DELAY_MS`] at once; past it, what
+/// is missing is left to the sync rounds.
+pub const MAX_WAITING_CHASES: usize = 256;
 /// How long, after a federation's log records that this network left, its nodes still
 /// connect to the other networks' nodes so that the leave reaches them
 /// (docs/FEDERATION.md §5), ms.
@@ -182,6 +192,8 @@ pub struct NodeCore<S: Store> {
     papers: papers::Papers,
     next_housekeeping: u64,
     next_sync: u64,
+    /// Fetches of missing causes waiting for their time (monotonic ms), by log and peer.
+    chases: Vec<(u64, LogId, PublicKey, Vec<mutual_protocol::id::EventId>)>,
 }
 
 impl<S: Store> NodeCore<S> {
@@ -259,6 +271,7 @@ impl<S: Store> NodeCore<S> {
             gate_seen: None,
             papers,
             next_housekeeping: now.mono_ms,
+            chases: Vec::new(),
             next_sync: now.mono_ms,
         };
         tracing::info!(network = %network, events = core.net.replica.len(), "store loaded");
@@ -347,6 +360,7 @@ impl<S: Store> NodeCore<S> {
         }
         self.release_held();
         self.release_quarantine();
+        self.run_chases();
         self.open_federations();
         self.track_leaving();
         if self.store_failed.is_none() {

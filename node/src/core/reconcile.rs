@@ -20,7 +20,11 @@ use mutual_protocol::replica::{Fold, Replica};
 use pb::RangeMode as Mode;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
+/// Most entries a node lists in a range it has no room to split (larger ones wait for the
+/// next message): enough that dense differences settle within a round's steps, few enough
+/// that a few hundred differences among many authors do not send whole ranges.
+const LIST_UNSPLIT: usize = RECONCILE_BRANCHES * RECONCILE_LIST_AT;
 
 /// Length of a range's fingerprint, in bytes.
 pub const FINGERPRINT_LEN: usize = 16;
@@ -205,17 +209,18 @@ fn bound_between(prev: &[u8], next: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct View {
     differs: BTreeMap<Vec<u8>, Option<pb::FrontierEntry>>,
-    /// The frontier this node showed when the reconciliation opened. Its own feeds only
-    /// grow, so an entry the peer matched later is at least as far along: what the peer
-    /// is known to hold is at least this.
-    shown: Option<Arc<Index>>,
+    /// This node's own key and the seq of its own entry in the frontier it showed when
+    /// the reconciliation opened (none: no entry). Its own feed only grows, so an entry
+    /// the peer matched later is at least as far along: the peer holds at least this.
+    shown: Option<(Vec<u8>, Option<u64>)>,
 }
 
 /// What a [`View`] says of a peer's feed of one author.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Seen<'a> {
-    /// The entry this node showed: its seq when the reconciliation opened, none if the
-    /// node showed no entry for the author then (or the view records no opening).
+    /// The entry this node showed. For the node's own feed, its seq when the
+    /// reconciliation opened, none if the node showed no entry then; none for every other
+    /// author, and when the view records no opening.
     Same(Option<u64>),
     /// A different entry.
     Entry(&'a pb::FrontierEntry),
@@ -224,11 +229,12 @@ pub enum Seen<'a> {
 }
 
 impl View {
-    /// The view of a reconciliation that opened with this node showing `index`.
-    pub fn showing(index: Arc<Index>) -> View {
+    /// The view of a reconciliation that opened with this node (its own key `me`)
+    /// showing `index`.
+    pub fn showing(index: &Index, me: Option<&[u8]>) -> View {
         View {
             differs: BTreeMap::new(),
-            shown: Some(index),
+            shown: me.map(|me| (me.to_vec(), index.seq_of(me))),
         }
     }
 
@@ -240,7 +246,12 @@ impl View {
     /// What the peer holds of `author`'s feed.
     pub fn seen(&self, author: &[u8]) -> Seen<'_> {
         match self.differs.get(author) {
-            None => Seen::Same(self.shown.as_ref().and_then(|i| i.seq_of(author))),
+            None => Seen::Same(
+                self.shown
+                    .as_ref()
+                    .filter(|(me, _)| me == author)
+                    .and_then(|(_, seq)| *seq),
+            ),
             Some(None) => Seen::Nothing,
             Some(Some(e)) => Seen::Entry(e),
         }
@@ -439,8 +450,8 @@ pub fn answer(index: &Index, msg: &pb::Reconcile) -> Answered {
                     out.push(entries_range(upper.to_vec(), Mode::Entries, entries));
                 } else if j - i > RECONCILE_LIST_AT && out.room(RECONCILE_BRANCHES, after, 0) {
                     split(index, i, j, upper, &mut out);
-                } else if out.room(1, after, j - i) {
-                    // No room to split: list the entries instead, however many.
+                } else if j - i <= LIST_UNSPLIT && out.room(1, after, j - i) {
+                    // No room to split a range of a few entries: list them instead.
                     let entries = index.items[i..j].iter().map(Item::entry).collect();
                     out.push(entries_range(upper.to_vec(), Mode::Entries, entries));
                 } else {

@@ -27,6 +27,7 @@ macro_rules! on_log {
                 let $local = Local {
                     replica: &$core.net.replica,
                     hidden,
+                    me: Some($core.me),
                     takes: &takes,
                 };
                 let $rounds = &mut $core.net.rounds;
@@ -37,6 +38,7 @@ macro_rules! on_log {
                     let $local = Local {
                         replica: &l.replica,
                         hidden,
+                        me: Some($core.me),
                         takes: &|_: &[u8]| true,
                     };
                     let $rounds = &mut l.rounds;
@@ -104,8 +106,35 @@ impl<S: Store> NodeCore<S> {
         self.act(Some(f), out);
     }
 
-    /// Fetches causes found missing outside a round (after gossip).
+    /// Fetches causes found missing outside a round (after gossip), once
+    /// [`CHASE_DELAY_MS`](super::CHASE_DELAY_MS) has passed and if they are still
+    /// missing then.
     pub(super) fn chase(&mut self, log: LogId, peer: PublicKey, missing: Vec<EventId>) {
+        if self.chases.len() < super::MAX_WAITING_CHASES {
+            let due = self.now.mono_ms + super::CHASE_DELAY_MS;
+            self.chases.push((due, log, peer, missing));
+        }
+    }
+
+    /// Fetches the causes whose wait is over and that are still missing.
+    pub(super) fn run_chases(&mut self) {
+        let now = self.now.mono_ms;
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.chases)
+            .into_iter()
+            .partition(|c| c.0 <= now);
+        self.chases = waiting;
+        for (_, log, peer, mut missing) in due {
+            missing.retain(|id| match log {
+                None => !self.net.replica.knows(id),
+                Some(f) => self.feds.get(&f).is_some_and(|l| !l.replica.knows(id)),
+            });
+            if !missing.is_empty() && self.connected.contains(&peer) {
+                self.fetch_causes(log, peer, missing);
+            }
+        }
+    }
+
+    fn fetch_causes(&mut self, log: LogId, peer: PublicKey, missing: Vec<EventId>) {
         let mut out = Vec::new();
         match log {
             None => self.net.rounds.chase(peer, missing, &mut out),

@@ -37,10 +37,11 @@ pub struct Metrics {
     pub sync_bytes_out: u64,
     /// Bytes of gossip messages received.
     pub gossip_bytes_in: u64,
-    /// Bytes the node's transports read from the wire, every protocol together
-    /// (libp2p's bandwidth counters); the driver's to fill.
+    /// Bytes the node's connections read, every protocol together, as libp2p's
+    /// bandwidth counters count them (above encryption and multiplexing); the driver's
+    /// to fill.
     pub transport_bytes_in: u64,
-    /// Bytes the node's transports wrote; the driver's to fill.
+    /// Bytes the node's connections wrote, counted the same way; the driver's to fill.
     pub transport_bytes_out: u64,
     /// Sync rounds started by this node.
     pub sync_rounds: u64,

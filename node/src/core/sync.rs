@@ -42,6 +42,8 @@ pub struct Local<'a, S: Fold> {
     pub replica: &'a Replica<S>,
     /// A feed this node leaves out of what it shows peers (a planted defect's), if any.
     pub hidden: Option<PublicKey>,
+    /// This node's own key, whose feed's head a round may show it (none: not tracked).
+    pub me: Option<PublicKey>,
     /// Whether to take a peer's feed of this author (bytes of its key) into account.
     pub takes: &'a dyn Fn(&[u8]) -> bool,
 }
@@ -52,6 +54,7 @@ impl<'a, S: Fold> Local<'a, S> {
         Local {
             replica,
             hidden: None,
+            me: None,
             takes: &|_| true,
         }
     }
@@ -441,7 +444,8 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                     let opening = index.opening();
                     if let Some(r) = self.rounds.get_mut(&peer) {
                         r.steps = 1;
-                        r.view.merge(View::showing(index));
+                        let me = local.me.as_ref().map(|k| k.as_bytes().as_slice());
+                        r.view.merge(View::showing(&index, me));
                     }
                     self.send(peer, Step::Reconcile, Req::Reconcile(opening), out);
                 }
@@ -639,10 +643,15 @@ mod tests {
         }
     }
 
+    /// The key of practice 2, whose own feed the tests of a shown head follow.
+    fn me() -> PublicKey {
+        Keypair::from_seed(&[2; 32]).expect("key").public()
+    }
+
     /// What `to` learns of `from`'s frontier by reconciling with it.
     fn learn(from: &Replica, to: &Replica) -> View {
-        let (mine, theirs) = (Arc::new(Index::of(to, None)), Index::of(from, None));
-        let mut view = View::showing(mine.clone());
+        let (mine, theirs) = (Index::of(to, None), Index::of(from, None));
+        let mut view = View::showing(&mine, Some(me().as_bytes()));
         let mut msg = mine.opening();
         for turn in 0..64 {
             if msg.ranges.is_empty() {
@@ -703,28 +712,25 @@ mod tests {
         let hiding = Local {
             replica: &a,
             hidden: Some(me),
+            me: Some(me),
             takes: &|_| true,
         };
-        let shown = View::showing(Arc::new(Index::of(&a, Some(&me))));
+        let shown = View::showing(&Index::of(&a, Some(&me)), Some(me.as_bytes()));
         assert!(!shows_head(&hiding, &me, Some(&shown)));
         // A peer that matched what this node showed at the opening does not show it a
         // head its feed reached since (its own events, come from a third node).
-        let opened = View::showing(Arc::new(Index::of(&a, None)));
+        let opened = View::showing(&Index::of(&a, None), Some(me.as_bytes()));
         assert!(shows_head(&Local::plain(&a), &me, Some(&opened)));
         author(&mut n, &mut a, 1, 1);
         assert!(!shows_head(&Local::plain(&a), &me, Some(&opened)));
     }
 
-    /// A round whose reconciliation runs out of steps pulls what it learned but never
-    /// ends complete: the frontiers were not compared in full.
-    #[test]
-    fn a_round_out_of_reconciliation_steps_is_not_complete() {
-        let n = net(1);
-        let r = replica(&n);
-        let local = Local::plain(&r);
+    /// Rounds with peer 1 past the summaries (the peer's state differs), the opening
+    /// sent.
+    fn reconciling(local: &Local<'_, mutual_protocol::state::State>) -> Rounds<u8> {
         let mut rounds = Rounds::default();
         let mut out = Vec::new();
-        rounds.start(1u8, &local, &mut out);
+        rounds.start(1u8, local, &mut out);
         let them = pb::Summary {
             state_hash: vec![1; 32],
             events: 9,
@@ -734,9 +740,25 @@ mod tests {
             Step::Summary,
             Answer::Summary(&them),
             true,
-            &local,
+            local,
             &mut out,
         );
+        assert!(matches!(
+            out.last(),
+            Some(Action::Send(_, Step::Reconcile, _))
+        ));
+        rounds
+    }
+
+    /// A round whose reconciliation runs out of steps pulls what it learned but never
+    /// ends complete: the frontiers were not compared in full.
+    #[test]
+    fn a_round_out_of_reconciliation_steps_is_not_complete() {
+        let n = net(1);
+        let r = replica(&n);
+        let local = Local::plain(&r);
+        let mut rounds = reconciling(&local);
+        let mut out = Vec::new();
         // A peer that always answers with a fingerprint this node cannot match.
         let never = pb::Reconcile {
             ranges: vec![pb::Range {
@@ -957,21 +979,8 @@ mod tests {
         let n = net(1);
         let r = replica(&n);
         let local = Local::plain(&r);
-        let mut rounds = Rounds::default();
+        let mut rounds = reconciling(&local);
         let mut out = Vec::new();
-        rounds.start(1u8, &local, &mut out);
-        let them = pb::Summary {
-            state_hash: vec![1; 32],
-            events: 9,
-        };
-        rounds.answered(
-            1u8,
-            Step::Summary,
-            Answer::Summary(&them),
-            true,
-            &local,
-            &mut out,
-        );
         let bad = pb::Reconcile {
             ranges: vec![pb::Range {
                 mode: pb::RangeMode::Fingerprint as i32,

@@ -63,7 +63,7 @@ pub const MIN_ALLY_PRACTICES: usize = 2;
 /// Most practices of the allied partnership.
 pub const MAX_ALLY_PRACTICES: usize = 8;
 /// Peers each node sends a gossiped event to (gossipsub's mesh degree).
-pub const GOSSIP_FANOUT: usize = 6;
+pub const GOSSIP_FANOUT: usize = crate::limits::GOSSIP_MESH;
 /// Time between a node's sync rounds with each connected peer, ms.
 pub const SYNC_INTERVAL_MS: u64 = 10_000;
 /// How far past the protocol's skew bound the runaway clock runs, ms.
