@@ -1,4 +1,4 @@
-//! Gossip copies per event, counted where the transport reads them: real nodes (the
+//! Gossip copies per event, counted where libp2p's connections read them: real nodes (the
 //! node's driver, libp2p over TCP) on loopback, one network, every node a practice's.
 //! The bytes are libp2p's bandwidth counters summed over every node, so a copy gossipsub
 //! drops as a duplicate is counted like any other.
@@ -8,7 +8,7 @@
 //! other nodes read while `events` events spread through `nodes` nodes, less what they
 //! read in the same time when idle, ÷ (events × (nodes − 1) × one copy's bytes). Control
 //! traffic that gossip sends because of the events (announcements of what a node holds,
-//! requests for it) is counted in.
+//! requests for it), fetches of late causes and sync rounds are counted in.
 
 use super::workload::{workload, Workload};
 use crate::node::{self, Config, Network, NodeHandle};
@@ -145,7 +145,7 @@ async fn start_all(w: &Workload, dir: &Path, handles: &mut Vec<NodeHandle>) -> R
     Ok(())
 }
 
-/// Bytes read so far by every node's transports together.
+/// Bytes read so far by every node's connections together.
 async fn read(nodes: &[NodeHandle]) -> Result<u64, String> {
     let mut total = 0;
     for h in nodes {

@@ -283,7 +283,7 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
                 workload::MAX_AUTHORS
             ),
             format!(
-                "gossip_copies_per_event: bytes libp2p's transports read while {} events spread \
+                "gossip_copies_per_event: bytes libp2p's connections read while {} events spread \
                  through {} nodes on loopback, idle traffic taken away, per receiving node and \
                  event, ÷ the bytes one node reads for one event from one other",
                 sizes.gossip_events, sizes.gossip_nodes

@@ -117,6 +117,9 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// Fetches the causes whose wait is over and that are still missing.
+    /// Fetches the causes whose wait is over and that are still missing, from peers
+    /// still connected and sharing the log. Chases run at housekeeping, once a second, so
+    /// the wait comes to between one and two seconds.
     pub(super) fn run_chases(&mut self) {
         let now = self.now.mono_ms;
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.chases)
@@ -128,7 +131,7 @@ impl<S: Store> NodeCore<S> {
                 None => !self.net.replica.knows(id),
                 Some(f) => self.feds.get(&f).is_some_and(|l| !l.replica.knows(id)),
             });
-            if !missing.is_empty() && self.connected.contains(&peer) {
+            if !missing.is_empty() && self.connected.contains(&peer) && self.shares(log, &peer) {
                 self.fetch_causes(log, peer, missing);
             }
         }
