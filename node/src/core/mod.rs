@@ -61,15 +61,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// become durable at most this long after they are stored.
 pub const HOUSEKEEPING_MS: u64 = 1_000;
 
-/// How long a node waits, after an event arrives by gossip before its causes, for the
-/// causes to arrive by gossip too before it fetches them from the peer that sent the
-/// event, ms. In a burst most come within a heartbeat; fetching at once would read them
+/// How long a node waits, after an event arrives before its causes (by gossip, or in a
+/// sync answer), for the causes to arrive by gossip too before it fetches them from the
+/// peer that sent the event, ms. In a burst most come within a heartbeat; fetching at once would read them
 /// twice.
 pub const CHASE_DELAY_MS: u64 = 1_000;
 
 /// Most fetches of missing causes waiting for [`CHASE_DELAY_MS`] at once; past it, what
 /// is missing is left to the sync rounds.
 pub const MAX_WAITING_CHASES: usize = 256;
+
 /// How long, after a federation's log records that this network left, its nodes still
 /// connect to the other networks' nodes so that the leave reaches them
 /// (docs/FEDERATION.md §5), ms.
@@ -463,8 +464,8 @@ impl<S: Store> NodeCore<S> {
         self.connected.iter()
     }
 
-    /// The node's condition. `peer_id`, `connections_refused` and the transport's bytes are the
-    /// driver's to fill.
+    /// The node's condition. `peer_id`, `connections_refused` and the transport's bytes
+    /// are the driver's to fill.
     pub fn status(&self) -> Status {
         let r = &self.net.replica;
         let (papers_named, papers_held) = self.papers.counts(r);

@@ -16,8 +16,8 @@ use prost::Message;
 use std::collections::HashSet;
 
 /// Runs `$body` with `$rounds` and `$local` bound to the sync rounds of log `$log` of
-/// core `$core` and that log as they see it (see [`NodeCore::takes`]); `None` if this
-/// node holds no such log.
+/// core `$core` and that log as they see it (see [`takes`]); `None` if this node holds
+/// no such log.
 macro_rules! on_log {
     ($core:expr, $log:expr, |$rounds:ident, $local:ident| $body:expr) => {{
         let hidden = $core.defective(Defect::HideOwnFeed).then_some($core.me);
@@ -106,9 +106,9 @@ impl<S: Store> NodeCore<S> {
         self.act(Some(f), out);
     }
 
-    /// Fetches causes found missing outside a round (after gossip), once
-    /// [`CHASE_DELAY_MS`](super::CHASE_DELAY_MS) has passed and if they are still
-    /// missing then.
+    /// Fetches causes found missing outside a round (after an event from `peer`, by
+    /// gossip or in a sync answer), once [`CHASE_DELAY_MS`](super::CHASE_DELAY_MS) has
+    /// passed and if they are still missing then.
     pub(super) fn chase(&mut self, log: LogId, peer: PublicKey, missing: Vec<EventId>) {
         if self.chases.len() < super::MAX_WAITING_CHASES {
             let due = self.now.mono_ms + super::CHASE_DELAY_MS;
@@ -116,7 +116,6 @@ impl<S: Store> NodeCore<S> {
         }
     }
 
-    /// Fetches the causes whose wait is over and that are still missing.
     /// Fetches the causes whose wait is over and that are still missing, from peers
     /// still connected and sharing the log. Chases run at housekeeping, once a second, so
     /// the wait comes to between one and two seconds.
@@ -137,6 +136,7 @@ impl<S: Store> NodeCore<S> {
         }
     }
 
+    /// Asks `peer` for the `missing` causes on `log`'s rounds.
     fn fetch_causes(&mut self, log: LogId, peer: PublicKey, missing: Vec<EventId>) {
         let mut out = Vec::new();
         match log {
