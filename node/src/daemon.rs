@@ -461,6 +461,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         clock_offset_ms: file.clock_offset_ms,
         tls: tls.is_some(),
         uploads: Default::default(),
+        tamper_prepare: false,
     });
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

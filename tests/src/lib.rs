@@ -402,6 +402,17 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 /// Serves node `i`'s local HTTP API (as the daemon does) on a loopback port, with `token`
 /// as its API token.
 pub async fn serve_api(c: &Cluster, i: usize, token: &str) -> std::net::SocketAddr {
+    serve_api_with(c, i, token, false).await
+}
+
+/// As [`serve_api`]; with `tamper_prepare`, `POST /prepare` answers bytes that say the
+/// opposite of what was asked, as a compromised node would.
+pub async fn serve_api_with(
+    c: &Cluster,
+    i: usize,
+    token: &str,
+    tamper_prepare: bool,
+) -> std::net::SocketAddr {
     let state = mutual_node::api::ApiState {
         node: c.node(i).clone(),
         me: node_key(c.base + i).public(),
@@ -409,6 +420,7 @@ pub async fn serve_api(c: &Cluster, i: usize, token: &str) -> std::net::SocketAd
         clock_offset_ms: c.clock_offset_ms,
         tls: false,
         uploads: Default::default(),
+        tamper_prepare,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -31,6 +31,10 @@ pub struct ApiState {
     pub tls: bool,
     /// Paper uploads being read now (`PUT /papers/{sha256}`).
     pub uploads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// A test's switch, set by no command: `POST /prepare` then answers bytes whose ballot
+    /// says the opposite of what was asked, as a compromised node would, so a test can
+    /// show that the web page catches it before signing.
+    pub tamper_prepare: bool,
 }
 
 impl ApiState {

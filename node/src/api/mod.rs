@@ -3,8 +3,8 @@
 //! directory. The routes are listed in README.md, "The local HTTP API".
 //!
 //! One file per resource: [`members`], [`motions`], [`aid`], [`events`],
-//! [`invitations`], [`federations`], [`deed`], [`papers`]; what they share is in
-//! [`common`].
+//! [`invitations`], [`federations`], [`deed`], [`papers`]; the partners' web page and its
+//! live updates in [`web`]; what they share is in [`common`].
 
 pub mod aid;
 pub mod common;
@@ -16,6 +16,7 @@ pub mod members;
 pub mod motions;
 pub mod papers;
 pub mod prepare;
+pub mod web;
 
 pub use aid::{AgreementView, AidAction, AidBodyRequest, AidView, RequestView};
 pub use common::{ApiError, ApiState, Authored, Authorised, MAX_API_BODY_BYTES, TOKEN_FILE};
@@ -41,6 +42,9 @@ use motions::{motion, motions};
 /// The router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/", get(web::index))
+        .route("/web/{*path}", get(web::asset))
+        .route("/live", get(web::live))
         .route("/health", get(|| async { "ok\n" }))
         .route("/status", get(status))
         .route("/members", get(members))

@@ -307,7 +307,18 @@ pub(crate) fn motion_view(
                 Vote::For => "for".to_string(),
                 Vote::Against => "against".to_string(),
                 Vote::Abstain => "abstain".to_string(),
-                Vote::Ranking(r) => format!("ranking {r:?}"),
+                Vote::Ranking(r) => format!(
+                    "ranking {}",
+                    r.iter()
+                        .map(|&i| {
+                            rec.candidates
+                                .get(i)
+                                .map(|c| partner_name(m, c))
+                                .unwrap_or_else(|| format!("candidate {i}"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", then ")
+                ),
             };
             (partner_name(m, p), vote)
         })

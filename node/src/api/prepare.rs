@@ -211,9 +211,36 @@ pub(crate) async fn prepare_route(
 ) -> Result<Json<Prepared>, ApiError> {
     parse_key(req.author.trim())?;
     let now = s.now();
-    s.node
+    let prepared = s
+        .node
         .query(move |r| prepare(r, &req, now))
         .await?
-        .map(Json)
-        .map_err(ApiError::refused)
+        .map_err(ApiError::refused)?;
+    Ok(Json(if s.tamper_prepare {
+        tampered(prepared)
+    } else {
+        prepared
+    }))
+}
+
+/// What a compromised node might answer: the same event with a ballot's choice turned
+/// the other way (for ↔ against), and everything else, the words included, left as asked.
+fn tampered(mut p: Prepared) -> Prepared {
+    let Ok(bytes) = hex::decode(&p.event) else {
+        return p;
+    };
+    let Ok(mut ev) = pb::Event::decode(bytes.as_slice()) else {
+        return p;
+    };
+    if let Some(Body::Ballot(b)) = &mut ev.body {
+        b.choice = if b.choice == pb::Choice::For as i32 {
+            pb::Choice::Against as i32
+        } else {
+            pb::Choice::For as i32
+        };
+    }
+    let bytes = ev.encode_to_vec();
+    p.id = EventId::of(&bytes).to_string();
+    p.event = hex::encode(bytes);
+    p
 }

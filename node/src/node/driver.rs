@@ -18,11 +18,11 @@ use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::Keypair;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::{NodeError, Submitted};
 
-use super::handle::{Command, NodeHandle};
+use super::handle::{Change, Command, NodeHandle};
 use super::{Config, Network, COMMAND_QUEUE};
 
 /// A caller waiting for the core's reply.
@@ -55,6 +55,8 @@ pub(super) struct Driver {
     /// This node's paper requests, by the core's request id.
     pub(super) paper_outbound: HashMap<OutboundRequestId, u64>,
     listen: Vec<Multiaddr>,
+    /// What the node holds, as last told to watchers (the web page's live updates).
+    changes: watch::Sender<Change>,
 }
 
 /// Opens the store, loads it, starts listening and runs the node on the current tokio
@@ -134,6 +136,7 @@ pub async fn start(
     }
     let peer_id = *swarm.local_peer_id();
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let (changes, watch_rx) = watch::channel(Change::default());
     let mut d = Driver {
         swarm,
         bandwidth,
@@ -149,6 +152,7 @@ pub async fn start(
         paper_channels: HashMap::new(),
         paper_outbound: HashMap::new(),
         listen: Vec::new(),
+        changes,
     };
     d.perform(actions);
     // Wait until every listener is up, so the caller can read the addresses.
@@ -160,11 +164,13 @@ pub async fn start(
             Err(_) => break,
         }
     }
+    d.tell_changes();
     tokio::spawn(d.run(rx));
     Ok(NodeHandle {
         tx,
         peer_id,
         network: net_id,
+        changes: watch_rx,
     })
 }
 
@@ -195,6 +201,7 @@ impl Driver {
                 },
                 _ = tokio::time::sleep_until(wake.into()) => self.feed(Input::Timer),
             }
+            self.tell_changes();
         };
         let actions = self.core.shutdown(self.now());
         self.perform(actions);
@@ -204,6 +211,26 @@ impl Driver {
         if let Some(done) = done {
             let _ = done.send(());
         }
+    }
+
+    /// Tells watchers what the node holds, if it changed.
+    fn tell_changes(&self) {
+        let r = self.core.replica();
+        let now = Change {
+            events: r.len(),
+            pending: r.pending_len(),
+            federation_events: self
+                .core
+                .federations()
+                .values()
+                .map(|f| f.replica.len())
+                .sum(),
+        };
+        self.changes.send_if_modified(|was| {
+            let changed = *was != now;
+            *was = now;
+            changed
+        });
     }
 
     pub(super) fn swarm_mut(&mut self) -> &mut Swarm<Behaviour> {

@@ -8,7 +8,7 @@ use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::replica::Replica;
 use std::collections::BTreeMap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::papers::Papers;
 use crate::core::{NodeError, PaperStored, Status, Submitted};
@@ -64,6 +64,19 @@ pub struct NodeHandle {
     pub(super) tx: mpsc::Sender<Command>,
     pub(super) peer_id: PeerId,
     pub(super) network: NetworkId,
+    pub(super) changes: watch::Receiver<Change>,
+}
+
+/// What a node holds, in counts: it changes when the node's logs grow, so a watcher of
+/// [`NodeHandle::changes`] learns that something new arrived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    /// Events in the network's log.
+    pub events: usize,
+    /// Events waiting for their causes.
+    pub pending: usize,
+    /// Events in the logs of the federations the network belongs to.
+    pub federation_events: usize,
 }
 
 impl NodeHandle {
@@ -75,6 +88,11 @@ impl NodeHandle {
     /// The network it serves.
     pub fn network(&self) -> NetworkId {
         self.network
+    }
+
+    /// What the node holds, watched: the value changes whenever its logs grow.
+    pub fn changes(&self) -> watch::Receiver<Change> {
+        self.changes.clone()
     }
 
     async fn ask<T>(

@@ -14,7 +14,7 @@ pub mod papers;
 
 use crate::core::{self};
 pub use driver::start;
-pub use handle::NodeHandle;
+pub use handle::{Change, NodeHandle};
 use libp2p::Multiaddr;
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::NetworkId;

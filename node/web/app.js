@@ -1,0 +1,284 @@
+// The partners' page: routing, the node's API, live updates, and the one way anything is
+// signed here (`act`): ask the node to prepare the event, decode the exact bytes it
+// answers, check they say what the partner chose, show them, and only then sign in the
+// browser and hand the signed event back. The views are in views.js.
+
+import { decodeEvent, hex, signedEvent, unhex } from "./wire.js";
+import { openKeystore, parseKeystore, signEvent } from "./keys.js";
+import * as views from "./views.js";
+
+// ------------------------------------------------------------------ the page's state
+
+export const state = {
+  key: null, // { publicKey, signing } once a keystore is open
+  status: null, // GET /status
+  live: null, // the last /live change
+  dirty: false, // the partner has typed into the current view
+};
+
+// Builds an element: h("p", { class: "x" }, "text", child). Text is always text, never
+// markup: everything shown comes from signed events anyone may have written.
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// Dates as people read them, in the browser's time zone.
+export function when(ms) {
+  if (!ms) return "—";
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function short(id) {
+  return id ? id.slice(0, 12) : "";
+}
+
+// ------------------------------------------------------------------ the node's API
+
+async function answer(r) {
+  const text = await r.text();
+  let body;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  if (!r.ok) throw new Error((body && body.error) || `the node answered ${r.status}`);
+  return body;
+}
+
+export async function get(path) {
+  return answer(await fetch(path, { headers: { Accept: "application/json" } }));
+}
+
+export async function post(path, json) {
+  return answer(
+    await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(json),
+    }),
+  );
+}
+
+// ------------------------------------------------------------------ signing
+
+function say(where, text, kind = "error") {
+  where.replaceChildren(h("p", { class: kind, role: kind === "error" ? "alert" : "status" }, text));
+}
+
+// Asks the partner to confirm what the decoded bytes say; resolves true to sign.
+function confirmSigning(lines) {
+  const dialog = document.getElementById("confirm");
+  document.getElementById("confirm-what").replaceChildren(
+    h("dl", {}, lines.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+  );
+  return new Promise((resolve) => {
+    const done = (yes) => {
+      dialog.close();
+      resolve(yes);
+    };
+    document.getElementById("confirm-sign").onclick = () => done(true);
+    document.getElementById("confirm-cancel").onclick = () => done(false);
+    dialog.oncancel = () => resolve(false);
+    dialog.showModal();
+    document.getElementById("confirm-sign").focus();
+  });
+}
+
+// Prepares, checks, shows, signs and sends one event, saying what happened in #notice.
+//   body: an `Event` holding only the body the partner chose (wire.js bodyOnly);
+//   check(decodedEvent): the differences between the decoded bytes and that choice,
+//     in words (none: they agree);
+//   describe(decodedEvent): what the bytes say, as [label, value] lines;
+//   votingMs: for a motion, how long its vote stays open.
+export async function act({ body, check, describe, votingMs }) {
+  // What happens is said above the view, which live updates may redraw meanwhile.
+  const out = document.getElementById("notice");
+  if (!state.key) {
+    say(out, "Open your keystore first (Your key), then try again.");
+    return false;
+  }
+  say(out, "Preparing…", "note");
+  let prepared;
+  try {
+    prepared = await post("/prepare", {
+      author: state.key.publicKey,
+      body: hex(body),
+      voting_ms: votingMs ?? null,
+    });
+  } catch (e) {
+    say(out, `The node refused: ${e.message}. Nothing was signed.`);
+    return false;
+  }
+  const bytes = unhex(prepared.event);
+  let ev;
+  const wrong = [];
+  try {
+    ev = decodeEvent(bytes);
+    if (ev.author !== state.key.publicKey) wrong.push("the author is not your key");
+    if (state.status && ev.network !== state.status.network) wrong.push("the network is not this one");
+    const id = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+    if (id !== prepared.id) wrong.push("the id the node gave is not the bytes' hash");
+    wrong.push(...check(ev));
+  } catch (e) {
+    wrong.push(`the bytes do not decode (${e.message})`);
+  }
+  if (wrong.length) {
+    say(
+      out,
+      `The node prepared bytes that do not say what you chose: ${wrong.join("; ")}. ` +
+        "Nothing was signed. Tell your practice's IT lead.",
+    );
+    return false;
+  }
+  say(out, "Check what the bytes say before you sign.", "note");
+  const yes = await confirmSigning([
+    ...describe(ev),
+    ["Signed as", state.key.publicKey],
+    ["Event number", `${ev.seq} in your feed`],
+    ["Dated", when(ev.timestamp_ms)],
+    ["The node's own words", prepared.summary],
+  ]);
+  if (!yes) {
+    say(out, "Cancelled. Nothing was signed.", "note");
+    return false;
+  }
+  try {
+    const sig = await signEvent(state.key.signing, bytes);
+    const r = await fetch("/events", {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: signedEvent(bytes, sig),
+    });
+    const done = await answer(r);
+    say(out, `Signed and sent (event ${short(done.id || prepared.id)}): ${done.outcome || "stored"}.`, "ok");
+    state.dirty = false;
+    return true;
+  } catch (e) {
+    say(out, `Signed, but the node did not take it: ${e.message}.`);
+    return false;
+  }
+}
+
+// ------------------------------------------------------------------ the keystore
+
+export const REMEMBERED = "mutual.keystore";
+
+export async function openKey(bytes, passphrase, remember) {
+  parseKeystore(bytes);
+  state.key = await openKeystore(bytes, passphrase);
+  if (remember) localStorage.setItem(REMEMBERED, hex(bytes));
+  showKey();
+}
+
+export function lock() {
+  state.key = null;
+  showKey();
+}
+
+function partnerName(key) {
+  for (const p of state.members || []) {
+    for (const q of p.partners) if (q.key === key) return `${q.name} (${p.name})`;
+  }
+  return null;
+}
+
+export function showKey() {
+  const line = document.getElementById("keyline");
+  if (!state.key) {
+    line.replaceChildren("No keystore open: you can read, not sign. ", h("a", { href: "#/key" }, "Open yours"));
+  } else {
+    const who = partnerName(state.key.publicKey);
+    line.replaceChildren(
+      `Signing as ${who || `key ${short(state.key.publicKey)} (not a partner here yet)`}. `,
+      h("button", { type: "button", onclick: lock }, "Lock"),
+    );
+  }
+}
+
+// ------------------------------------------------------------------ routing and live
+
+let rendering = 0;
+let lastRoute = null;
+
+export async function render() {
+  const main = document.getElementById("main");
+  const [name, ...rest] = (location.hash.replace(/^#\/?/, "") || "motions").split("/");
+  const view = views.ROUTES[name] || views.ROUTES.motions;
+  const mine = ++rendering;
+  if (location.hash !== lastRoute) document.getElementById("notice").replaceChildren();
+  lastRoute = location.hash;
+  try {
+    const el = await view(rest.map(decodeURIComponent));
+    if (mine !== rendering) return;
+    main.replaceChildren(el);
+    state.dirty = false;
+  } catch (e) {
+    if (mine !== rendering) return;
+    main.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not load this page: ${e.message}`));
+  }
+}
+
+async function refreshShared() {
+  try {
+    state.status = await get("/status");
+    state.members = await get("/members");
+    document.getElementById("network").textContent = `· network ${short(state.status.network)}`;
+    showKey();
+  } catch {
+    // The live line says the node cannot be reached.
+  }
+}
+
+function showLive(c) {
+  const live = document.getElementById("live");
+  const parts = [`${c.events} events held`];
+  if (c.federation_events) parts.push(`${c.federation_events} in federations`);
+  if (c.pending > 0) {
+    live.replaceChildren(
+      h("span", {}, `${parts.join(", ")}. Catching up: ${c.pending} events wait for their causes. `),
+      h("progress", { max: c.events + c.pending, value: c.events, "aria-label": "Catching up" }),
+    );
+  } else {
+    live.replaceChildren(h("span", {}, `${parts.join(", ")}. Up to date with what peers have sent.`));
+  }
+}
+
+function startLive() {
+  const src = new EventSource("/live");
+  src.addEventListener("change", async (m) => {
+    const c = JSON.parse(m.data);
+    const first = state.live === null;
+    state.live = c;
+    showLive(c);
+    if (first) return;
+    await refreshShared();
+    const dialogOpen = document.getElementById("confirm").open;
+    if (!state.dirty && !dialogOpen) render();
+    else document.getElementById("live").append(
+      h("button", { type: "button", onclick: () => render() }, "Show what is new"),
+    );
+  });
+  src.onerror = () => {
+    document.getElementById("live").replaceChildren(h("span", { class: "error" }, "The node cannot be reached; retrying…"));
+  };
+}
+
+window.addEventListener("hashchange", render);
+document.addEventListener("input", (e) => {
+  if (document.getElementById("main").contains(e.target)) state.dirty = true;
+});
+await refreshShared();
+startLive();
+render();

@@ -1,0 +1,489 @@
+// The page's views, one function each, named by the route after `#/`. Each reads what it
+// shows from the node's API and builds it with `h` (text only, never markup).
+
+import { act, get, h, lock, openKey, REMEMBERED, render, short, state, when } from "./app.js";
+import { createKeystore } from "./keys.js";
+import {
+  BODY,
+  CHOICE,
+  CHOICE_NAME,
+  KIND,
+  bodyOnly,
+  decodeBallot,
+  decodeMotion,
+  encodeBallot,
+  encodeMotion,
+  unhex,
+} from "./wire.js";
+
+const field = (label, control, hint) => {
+  const id = control.id || `f-${Math.random().toString(36).slice(2)}`;
+  control.id = id;
+  return h("p", { class: "field" }, h("label", { for: id }, label), control, hint ? h("small", {}, hint) : null);
+};
+
+const table = (caption, heads, rows) =>
+  h(
+    "table",
+    {},
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))),
+  );
+
+const sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+// ------------------------------------------------------------------ motions
+
+function motionRow(m) {
+  return [
+    h("a", { href: `#/motion/${m.id}` }, m.title || "(untitled)"),
+    m.kind.replace(/_/g, " "),
+    m.standing,
+    m.finality === "open" ? `until ${when(m.closes_at_ms)}` : m.finality === "provisional" ? `provisional until ${when(m.final_at_ms)}` : `final, closed ${when(m.closes_at_ms)}`,
+  ];
+}
+
+async function motions() {
+  const all = await get("/motions");
+  const open = all.filter((m) => m.finality === "open");
+  const done = all.filter((m) => m.finality !== "open");
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Motions"),
+    open.length ? table("Open for voting", ["Motion", "Kind", "Where it stands", "Voting"], open.map(motionRow)) : h("p", {}, "No motion is open for voting."),
+    done.length ? table("Closed", ["Motion", "Kind", "Outcome", "Closed"], done.map(motionRow)) : null,
+    proposeForm(),
+  );
+}
+
+function proposeForm() {
+  const kind = h("select", {}, Object.keys(KIND).map((k) => h("option", { value: k }, k.replace(/_/g, " "))));
+  const title = h("input", { type: "text", required: true, maxlength: 200 });
+  const text = h("textarea", { rows: 4 });
+  const days = h("input", { type: "number", min: 0, value: 7, inputmode: "numeric" });
+  const hours = h("input", { type: "number", min: 0, max: 23, value: 0, inputmode: "numeric" });
+  const seats = h("input", { type: "number", min: 1, value: 1, inputmode: "numeric" });
+  const partners = (state.members || []).flatMap((p) => p.partners.filter((q) => q.status === "active").map((q) => ({ ...q, practice: p.name })));
+  const boxes = partners.map((q) => h("input", { type: "checkbox", value: q.key }));
+  const candidates = h(
+    "fieldset",
+    { class: "candidates", hidden: true },
+    h("legend", {}, "Candidates"),
+    partners.map((q, i) => h("p", {}, h("label", {}, boxes[i], ` ${q.name} (${q.practice})`))),
+    field("Seats", seats),
+  );
+  kind.addEventListener("change", () => {
+    candidates.hidden = kind.value === "general";
+  });
+  const out = h("div", { class: "out" });
+  const form = h(
+    "form",
+    { "aria-labelledby": "propose-title" },
+    h("h2", { id: "propose-title" }, "Propose a motion"),
+    field("Kind", kind),
+    field("Title", title),
+    field("Text", text),
+    h("fieldset", {}, h("legend", {}, "Voting stays open for"), field("Days", days), field("Hours", hours)),
+    candidates,
+    h("button", { type: "submit" }, "Prepare the motion"),
+    out,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const votingMs = (Number(days.value) * 24 + Number(hours.value)) * 3600 * 1000;
+    if (!title.value.trim()) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "A motion needs a title."));
+    if (votingMs <= 0) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Voting must stay open for some time."));
+    const election = kind.value !== "general";
+    const chosen = {
+      kind: KIND[kind.value],
+      title: title.value.trim(),
+      text: text.value,
+      seats: election && kind.value === "elect_board" ? Number(seats.value) : 0,
+      candidates: election ? boxes.filter((b) => b.checked).map((b) => unhex(b.value)) : [],
+      per_locality: false,
+    };
+    await act({
+      body: bodyOnly(BODY.motion, encodeMotion(chosen)),
+      votingMs,
+      check: (ev) => {
+        if (ev.field !== BODY.motion) return ["it is not a motion"];
+        const m = decodeMotion(ev.body);
+        const wrong = [];
+        if (m.kind !== chosen.kind) wrong.push("the kind differs");
+        if (m.title !== chosen.title) wrong.push("the title differs");
+        if (m.text !== chosen.text) wrong.push("the text differs");
+        if (m.seats !== chosen.seats) wrong.push("the seats differ");
+        if (!sameList(m.candidates, chosen.candidates.map((c) => [...c].map((b) => b.toString(16).padStart(2, "0")).join("")))) wrong.push("the candidates differ");
+        if (m.per_locality) wrong.push("it asks for one seat per locality");
+        if (m.others.length) wrong.push(`it sets fields you did not choose (${m.others.join(", ")})`);
+        if (m.opens_at_ms !== ev.timestamp_ms || m.closes_at_ms - m.opens_at_ms !== votingMs) wrong.push("the voting period differs");
+        return wrong;
+      },
+      describe: (ev) => {
+        const m = decodeMotion(ev.body);
+        return [
+          ["What", `propose a ${kind.value.replace(/_/g, " ")} motion`],
+          ["Title", m.title],
+          ["Text", m.text || "—"],
+          ["Voting", `${when(m.opens_at_ms)} to ${when(m.closes_at_ms)}`],
+          ...(m.candidates.length ? [["Candidates", m.candidates.map(nameOf).join(", ")]] : []),
+        ];
+      },
+    });
+  });
+  return form;
+}
+
+function nameOf(key) {
+  for (const p of state.members || []) for (const q of p.partners) if (q.key === key || q.id === key) return q.name;
+  return `key ${short(key)}`;
+}
+
+function tallyWords(m) {
+  const t = m.tally;
+  const lines = [
+    `${t.turnout} of ${t.electorate} partners entitled to vote have taken part; quorum needs ${t.quorum_needed} (${t.quorum_met ? "met" : "not met"}).`,
+  ];
+  if (!m.candidates.length) lines.push(`For ${t.votes_for}, against ${t.votes_against}, abstaining ${t.abstentions}; the threshold is ${t.threshold_met ? "met" : "not met"}.`);
+  if (t.recused) lines.push(`${t.recused} partner${t.recused === 1 ? "" : "s"} recused after declaring an interest.`);
+  if (t.unwitnessed) lines.push(`${t.unwitnessed} ballot${t.unwitnessed === 1 ? " has" : "s have"} not yet been witnessed by another practice.`);
+  lines.push(`Why: ${t.reason}.`);
+  return lines;
+}
+
+async function motion([id]) {
+  const m = await get(`/motions/${encodeURIComponent(id)}`);
+  const t = m.tally;
+  const facts = [
+    ["Kind", m.kind.replace(/_/g, " ")],
+    ["Proposed by", m.proposer],
+    ["Decided by", m.decided_by || "the partners"],
+    ["Voting", `${when(m.opens_at_ms)} to ${when(m.closes_at_ms)}`],
+    ["Status", m.finality === "provisional" ? `provisional until ${when(m.final_at_ms)}: late ballots may still arrive` : m.finality],
+    ["Where it stands", m.standing],
+  ];
+  if (m.power) facts.push(["Under the deed's power", m.power]);
+  if (m.effect) facts.push(["Effect", m.effect]);
+  const parts = [
+    h("h1", {}, m.title || "(untitled)"),
+    m.text ? h("p", { class: "motion-text" }, m.text) : null,
+    h("dl", {}, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    h("h2", {}, "The tally"),
+    h("ul", { class: "tally" }, tallyWords(m).map((l) => h("li", {}, l))),
+  ];
+  if (m.candidates.length) {
+    parts.push(h("p", {}, `Candidates: ${m.candidates.map((c) => c[1]).join(", ")}.`));
+    if (t.elected.length) parts.push(h("p", { class: "ok" }, `Elected: ${t.elected.join(", ")}.`));
+    if (t.rounds.length) {
+      parts.push(table("The count, round by round", ["Step", "What happened"], t.rounds.map((r, i) => [String(i + 1), r])));
+      parts.push(chart(m));
+    }
+  }
+  parts.push(
+    m.ballots.length ? table("Ballots that count", ["Partner", "Ballot"], m.ballots) : h("p", {}, "No ballot counts yet."),
+  );
+  if (m.finality === "open") parts.push(ballotForms(m));
+  return h("section", {}, parts);
+}
+
+// Candidates' first-preference ballots, as bars.
+function chart(m) {
+  const first = new Map(m.candidates.map(([, name]) => [name, 0]));
+  for (const [, b] of m.ballots) {
+    const top = b.replace(/^ranking\s*/, "").split(", then ")[0];
+    if (first.has(top)) first.set(top, first.get(top) + 1);
+  }
+  const most = Math.max(1, ...first.values());
+  return h(
+    "figure",
+    { class: "chart" },
+    h("figcaption", {}, "First preferences of the ballots that count"),
+    [...first].map(([name, n]) => {
+      const bar = h("span", { class: "bar", "aria-hidden": "true" });
+      // Set through the style object, which the page's policy allows (no inline styles).
+      bar.style.width = `${Math.round((100 * n) / most)}%`;
+      return h("p", {}, h("span", { class: "bar-label" }, `${name}: ${n}`), bar);
+    }),
+  );
+}
+
+function ballotForms(m) {
+  const out = h("div", { class: "out" });
+  const motionBytes = unhex(m.id);
+  const send = (ballot, words) =>
+    act({
+      body: bodyOnly(BODY.ballot, encodeBallot({ motion: motionBytes, ...ballot })),
+      check: (ev) => {
+        if (ev.field !== BODY.ballot) return ["it is not a ballot"];
+        const b = decodeBallot(ev.body);
+        const wrong = [];
+        if (b.motion !== m.id) wrong.push("it is on another motion");
+        if (b.choice !== (ballot.choice || 0)) wrong.push(`it says “${CHOICE_NAME[b.choice] || "nothing"}”, not “${CHOICE_NAME[ballot.choice]}”`);
+        const ranking = (ballot.ranking || []).map((k) => [...k].map((x) => x.toString(16).padStart(2, "0")).join(""));
+        if (!sameList(b.ranking, ranking)) wrong.push("the ranking differs");
+        if (b.statement !== (ballot.statement || "")) wrong.push("the statement differs");
+        const proxy = ballot.proxy ? [...ballot.proxy].map((x) => x.toString(16).padStart(2, "0")).join("") : "";
+        if (b.proxy !== proxy) wrong.push("the proxy differs");
+        if (b.proxy_expires_at_ms !== (ballot.proxy_expires_at_ms || 0)) wrong.push("the proxy's end differs");
+        if (b.on_behalf_of !== "") wrong.push("it is cast on someone else's behalf");
+        return wrong;
+      },
+      describe: (ev) => {
+        const b = decodeBallot(ev.body);
+        const lines = [["Motion", `${m.title} (${short(b.motion)})`], ["Your ballot", words(b)]];
+        return lines;
+      },
+    });
+  const forms = [h("h2", {}, "Your ballot")];
+  if (m.candidates.length) {
+    const ranks = m.candidates.map(() => h("input", { type: "number", min: 1, max: m.candidates.length, inputmode: "numeric" }));
+    const f = h(
+      "form",
+      { "aria-label": "Ranked ballot" },
+      h("p", {}, "Number the candidates in your order of preference (1 first); leave blank those you do not rank."),
+      m.candidates.map(([, name], i) => field(`Rank for ${name}`, ranks[i])),
+      h("button", { type: "submit" }, "Prepare my ranked ballot"),
+    );
+    f.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const chosen = m.candidates.map(([key], i) => ({ key, rank: Number(ranks[i].value) })).filter((c) => c.rank > 0);
+      chosen.sort((a, b) => a.rank - b.rank);
+      if (new Set(chosen.map((c) => c.rank)).size !== chosen.length) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Two candidates have the same number."));
+      if (!chosen.length) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Rank at least one candidate."));
+      send({ choice: 0, ranking: chosen.map((c) => unhex(c.key)) }, (b) => `rank ${b.ranking.map(nameOf).join(", then ")}`);
+    });
+    forms.push(f);
+  } else {
+    const choice = h(
+      "fieldset",
+      {},
+      h("legend", {}, "Vote"),
+      ["for", "against", "abstain"].map((c) => h("p", {}, h("label", {}, h("input", { type: "radio", name: "choice", value: c }), ` ${c}`))),
+    );
+    const f = h("form", { "aria-label": "Vote" }, choice, h("button", { type: "submit" }, "Prepare my vote"));
+    f.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const c = f.querySelector("input[name=choice]:checked");
+      if (!c) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Choose for, against or abstain."));
+      send({ choice: CHOICE[c.value] }, (b) => `vote ${CHOICE_NAME[b.choice]}`);
+    });
+    forms.push(f);
+  }
+  const statement = h("textarea", { rows: 2 });
+  const interest = h("form", { "aria-label": "Declare an interest" }, field("Declare an interest (in words)", statement), h("button", { type: "submit" }, "Prepare the declaration"));
+  interest.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!statement.value.trim()) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Say what the interest is."));
+    send({ choice: CHOICE.declare_interest, statement: statement.value.trim() }, (b) => `declare an interest: ${b.statement}`);
+  });
+  const others = (state.members || []).flatMap((p) => p.partners.filter((q) => q.status === "active" && q.key && q.key !== state.key?.publicKey));
+  const proxy = h("select", {}, h("option", { value: "" }, "choose a partner"), others.map((q) => h("option", { value: q.key }, q.name)));
+  const appoint = h("form", { "aria-label": "Appoint a proxy" }, field("Appoint a proxy to vote for you on this motion", proxy), h("button", { type: "submit" }, "Prepare the appointment"));
+  appoint.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!proxy.value) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Choose the partner to appoint."));
+    send({ choice: CHOICE.appoint_proxy, proxy: unhex(proxy.value) }, (b) => `appoint ${nameOf(b.proxy)} as your proxy until the close`);
+  });
+  const revoke = h("form", { "aria-label": "Revoke your proxy" }, h("button", { type: "submit" }, "Revoke my proxy on this motion"));
+  revoke.addEventListener("submit", (e) => {
+    e.preventDefault();
+    send({ choice: CHOICE.revoke_proxy }, () => "revoke your proxy and any vote cast by it");
+  });
+  return h("section", { class: "ballot" }, forms, interest, appoint, revoke, out);
+}
+
+// ------------------------------------------------------------------ members, aid, federations
+
+async function members() {
+  const list = await get("/members");
+  const byLocality = new Map();
+  for (const p of list) {
+    if (!byLocality.has(p.locality)) byLocality.set(p.locality, []);
+    byLocality.get(p.locality).push(p);
+  }
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Members"),
+    [...byLocality].map(([locality, practices]) => [
+      h("h2", {}, locality || "No locality given"),
+      practices.map((p) =>
+        p.partners.length
+          ? table(
+              `${p.name} (${p.ods}) · ${p.status}`,
+              ["Partner", "Role", "Offices", "Status", "Key"],
+              p.partners.map((q) => [q.name, q.role, q.offices.join(", ") || "—", q.status, short(q.key) || "revoked"]),
+            )
+          : h("p", {}, h("strong", {}, `${p.name} (${p.ods}) · ${p.status}`), ": no partner admitted yet."),
+      ),
+    ]),
+  );
+}
+
+async function aid() {
+  const a = await get("/aid");
+  return h(
+    "section",
+    {},
+    h("h1", {}, "Mutual aid"),
+    a.requests.length
+      ? table(
+          "Requests",
+          ["Practice", "Role", "Sessions", "Urgency", "State", "Offers"],
+          a.requests.map((r) => [r.practice, r.role, r.sessions.join(", "), r.urgency, `${r.state.replace(/_/g, " ")}${r.outstanding ? `, ${r.outstanding} sessions outstanding` : ""}`, String(r.offers.length)]),
+        )
+      : h("p", {}, "No request for help."),
+    a.agreements.length
+      ? table("Agreements", ["Requester", "Offerer", "Sessions", "Status"], a.agreements.map((g) => [g.requester, g.offerer, g.sessions.join(", "), g.status]))
+      : h("p", {}, "No agreement yet."),
+  );
+}
+
+async function federations() {
+  const list = await get("/federations");
+  const rows = (Array.isArray(list) ? list : list.federations || []).map((f) => [f.name || short(f.id), short(f.id), String(f.members?.length ?? f.networks ?? "")]);
+  return h("section", {}, h("h1", {}, "Federations"), rows.length ? table("Federations this partnership belongs to", ["Name", "Id", "Networks"], rows) : h("p", {}, "This partnership belongs to no federation."));
+}
+
+// ------------------------------------------------------------------ the log and the node
+
+const PAGE = 100;
+
+async function log([skip = "0"]) {
+  const from = Math.max(0, Number(skip) || 0);
+  const events = await get(`/events?skip=${from}&limit=${PAGE}`);
+  const search = h("input", { type: "search" });
+  const body = h("tbody", {});
+  const fill = () => {
+    const q = search.value.trim().toLowerCase();
+    body.replaceChildren(
+      ...events
+        .filter((e) => !q || `${e.who} ${e.kind} ${e.outcome} ${e.id} ${e.author}`.toLowerCase().includes(q))
+        .map((e) => h("tr", {}, [when(e.timestamp_ms), e.who, e.kind.replace(/_/g, " "), e.outcome, short(e.id)].map((c) => h("td", {}, c)))),
+    );
+  };
+  search.addEventListener("input", fill);
+  fill();
+  return h(
+    "section",
+    {},
+    h("h1", {}, "The signed log"),
+    field("Search these events", search, "by who, kind, outcome or id"),
+    h(
+      "table",
+      {},
+      h("caption", {}, `Events ${from + 1} to ${from + events.length}, in the order every node folds them`),
+      h("thead", {}, h("tr", {}, ["Dated", "Who", "Kind", "Outcome", "Id"].map((x) => h("th", { scope: "col" }, x)))),
+      body,
+    ),
+    h(
+      "p",
+      {},
+      from > 0 ? h("a", { href: `#/log/${Math.max(0, from - PAGE)}` }, "Earlier events") : null,
+      " ",
+      events.length === PAGE ? h("a", { href: `#/log/${from + PAGE}` }, "Later events") : null,
+    ),
+  );
+}
+
+async function node() {
+  const s = await get("/status");
+  state.status = s;
+  return h(
+    "section",
+    {},
+    h("h1", {}, "This node"),
+    h(
+      "dl",
+      {},
+      [
+        ["Network", s.network],
+        ["Events held", String(s.events)],
+        ["Waiting for causes", String(s.pending)],
+        ["Connected peers", String(s.peers.length)],
+        ["State hash", s.state_hash],
+        ["Knows its own feed's head", s.head_confirmed ? "yes" : "not yet"],
+        ["Admitted practice", s.admitted ? "yes" : "no"],
+        ["Node's clock", when(s.now_ms)],
+        ["Elections due", s.elections_due.join(", ") || "none"],
+      ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+    ),
+  );
+}
+
+// ------------------------------------------------------------------ your key
+
+async function key() {
+  const file = h("input", { type: "file" });
+  const pass = h("input", { type: "password", autocomplete: "current-password" });
+  const remember = h("input", { type: "checkbox" });
+  const out = h("div", { class: "out" });
+  const remembered = localStorage.getItem(REMEMBERED);
+  const openForm = h(
+    "form",
+    { "aria-labelledby": "open-title" },
+    h("h2", { id: "open-title" }, "Open your keystore"),
+    h("p", {}, "Your keystore stays in this browser: the page opens it with your passphrase and signs here. The node never sees your key or your passphrase."),
+    remembered ? h("p", {}, "This browser remembers a keystore file; choose another below to use that one instead.") : null,
+    field("Keystore file", file),
+    field("Passphrase", pass),
+    h("p", {}, h("label", {}, remember, " Remember this keystore file in this browser (it stays encrypted)")),
+    h("button", { type: "submit" }, "Open"),
+    out,
+  );
+  openForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    out.replaceChildren(h("p", { role: "status" }, "Opening… (this takes a moment)"));
+    try {
+      let bytes;
+      if (file.files.length) bytes = new Uint8Array(await file.files[0].arrayBuffer());
+      else if (remembered) bytes = unhex(remembered);
+      else throw new Error("Choose your keystore file.");
+      await openKey(bytes, pass.value, remember.checked);
+      pass.value = "";
+      out.replaceChildren(h("p", { class: "ok", role: "status" }, `Opened: you sign as key ${short(state.key.publicKey)}.`));
+    } catch (err) {
+      pass.value = "";
+      out.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+    }
+  });
+  const forget = remembered
+    ? h("p", {}, h("button", { type: "button", onclick: () => { localStorage.removeItem(REMEMBERED); lock(); render(); } }, "Forget the remembered keystore"))
+    : null;
+  const newPass = h("input", { type: "password", autocomplete: "new-password" });
+  const again = h("input", { type: "password", autocomplete: "new-password" });
+  const made = h("div", { class: "out" });
+  const create = h(
+    "form",
+    { "aria-labelledby": "create-title" },
+    h("h2", { id: "create-title" }, "Make a new keystore"),
+    h("p", {}, "For a partner who has none yet: the key is made in this browser and saved as a file you keep. Give the key it shows to whoever proposes admitting you."),
+    field("New passphrase (at least 8 characters)", newPass),
+    field("The passphrase again", again),
+    h("button", { type: "submit" }, "Make the keystore"),
+    made,
+  );
+  create.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (newPass.value !== again.value) return made.replaceChildren(h("p", { class: "error", role: "alert" }, "The two passphrases differ."));
+    try {
+      made.replaceChildren(h("p", { role: "status" }, "Making… (this takes a moment)"));
+      const ks = await createKeystore(newPass.value);
+      const url = URL.createObjectURL(new Blob([ks.bytes], { type: "application/octet-stream" }));
+      made.replaceChildren(
+        h("p", { class: "ok", role: "status" }, `Made. Your key: ${ks.publicKey}`),
+        h("p", {}, h("a", { href: url, download: "mutual-keystore" }, "Save the keystore file"), " and keep it safe: without it and its passphrase nobody can sign for you."),
+      );
+    } catch (err) {
+      made.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+    } finally {
+      newPass.value = "";
+      again.value = "";
+    }
+  });
+  return h("section", {}, h("h1", {}, "Your key"), openForm, forget, create);
+}
+
+export const ROUTES = { motions, motion, members, aid, federations, log, node, key };

@@ -1,0 +1,382 @@
+//! The partners' web page in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, driven over WebDriver): on a three-node loopback partnership a
+//! partner opens node A's page, opens their keystore (a wrong passphrase first), votes,
+//! and the vote shows on node C's page; a node that alters the bytes it prepares is caught
+//! by the page before anything is signed; the page asks no host but its node.
+//!
+//! Screenshots of the pages are written to `target/screenshots/` (not committed).
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::Body;
+use mutual_protocol::id::EventId;
+use mutual_tests::{partner_key, quick_deed, serve_api, serve_api_with, wait_for, workspace_root};
+use mutual_tests::{Cluster, Founding, Transport};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const PASSPHRASE: &str = "a long passphrase";
+const BASE: usize = 120;
+
+/// A ChromeDriver process and one headless Chromium session, both ended on drop.
+struct Browser {
+    driver: Child,
+    client: Option<Client>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver runs (Debian's chromium and chromium-driver packages, installed \
+                 by the README's setup command and by .ci/run)",
+            );
+        let profile = tempfile::TempDir::new().expect("profile dir");
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1100,1400",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        });
+        let caps = caps.as_object().expect("an object").clone();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut client = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        Browser {
+            driver,
+            client: Some(client.expect("a Chromium session through chromedriver")),
+            _profile: profile,
+        }
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().expect("open")
+    }
+
+    async fn goto(&self, addr: SocketAddr, route: &str) {
+        self.c()
+            .goto(&format!("http://{addr}/#/{route}"))
+            .await
+            .expect("goto");
+    }
+
+    /// Waits until the page's text contains `text`; returns the text.
+    async fn wait_text(&self, text: &str) -> String {
+        let last = std::sync::Mutex::new(String::new());
+        let found = wait_for(LIMIT, || {
+            let c = self.c().clone();
+            let last = &last;
+            async move {
+                let now = match c.find(Locator::Css("body")).await {
+                    Ok(b) => b.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                let seen = now.contains(text);
+                *last.lock().expect("lock") = now;
+                seen
+            }
+        })
+        .await;
+        let last = last.into_inner().expect("lock");
+        assert!(found, "the page never said {text:?}; it says:\n{last}");
+        last
+    }
+
+    async fn click(&self, css: &str) {
+        self.c()
+            .wait()
+            .at_most(LIMIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self
+            .c()
+            .wait()
+            .at_most(LIMIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        el.clear().await.ok();
+        el.send_keys(text).await.expect("typed");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let dir = workspace_root().join("target").join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let png = self.c().screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
+    }
+
+    /// Every URL the page has asked for (the browser's resource timing: scripts, styles,
+    /// fetches, the live stream) and the page's own.
+    async fn requests(&self) -> Vec<String> {
+        let v = self
+            .c()
+            .execute(
+                "return [location.href].concat(performance.getEntriesByType('resource').map(e => e.name));",
+                vec![],
+            )
+            .await
+            .expect("script");
+        serde_json::from_value(v).expect("a list of URLs")
+    }
+
+    /// Opens the keystore at `file` on the page of `addr` with `passphrase`.
+    async fn open_keystore(&self, addr: SocketAddr, file: &Path, passphrase: &str) {
+        self.goto(addr, "key").await;
+        let input = self
+            .c()
+            .wait()
+            .at_most(LIMIT)
+            .for_element(Locator::Css("input[type=file]"))
+            .await
+            .expect("file input");
+        input
+            .send_keys(&file.display().to_string())
+            .await
+            .expect("file chosen");
+        self.type_into("input[autocomplete=current-password]", passphrase)
+            .await;
+        self.click("form[aria-labelledby=open-title] button[type=submit]")
+            .await;
+    }
+}
+
+impl Browser {
+    /// Ends the Chromium session, then the driver.
+    async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), c.close()).await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    /// Kills the driver's process group, Chromium with it, however the test ended.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A keystore of `partner`'s key sealed with [`PASSPHRASE`], written to `dir`.
+fn keystore(dir: &Path, partner: usize) -> PathBuf {
+    let bytes =
+        mutual_node::keystore::seal(&partner_key(partner), PASSPHRASE).expect("sealed keystore");
+    let path = dir.join(format!("partner-{partner}.keystore"));
+    std::fs::write(&path, bytes).expect("keystore written");
+    path
+}
+
+async fn cluster(base: usize) -> Cluster {
+    Cluster::found_with(
+        Founding {
+            name: "Web Partnership".into(),
+            base,
+            practices: 3,
+            running: 3,
+            partners: 3,
+            deed: quick_deed(5000),
+        },
+        Transport::Tcp,
+    )
+    .await
+}
+
+async fn propose(c: &Cluster, title: &str) -> EventId {
+    c.sign_as(
+        &partner_key(c.base + 1),
+        Body::Motion(pb::Motion {
+            kind: pb::DecisionKind::General as i32,
+            title: title.into(),
+            text: "Open on Saturdays from March.".into(),
+            opens_at_ms: c.now_ms(),
+            closes_at_ms: c.now_ms() + 30 * 60_000,
+            ..Default::default()
+        }),
+    )
+    .await
+}
+
+/// The ballots counted on `node` for `motion`, as (partner name, vote).
+async fn ballots(c: &Cluster, node: usize, motion: EventId) -> usize {
+    c.node(node)
+        .query(move |r| {
+            r.state()
+                .governance()
+                .motion(&motion)
+                .map(|m| m.seen.ballots.len())
+                .unwrap_or(0)
+        })
+        .await
+        .expect("query")
+}
+
+async fn events(c: &Cluster, node: usize) -> usize {
+    c.node(node).status().await.expect("status").events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
+    let c = cluster(BASE).await;
+    assert!(c.converge(&[0, 1, 2], LIMIT).await, "the nodes converge");
+    let motion = propose(&c, "Extended hours").await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let cc = serve_api(&c, 2, "token-c").await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let file = keystore(keys.path(), BASE);
+    assert!(
+        wait_for(LIMIT, || async {
+            ballots(&c, 2, motion).await == 0 && events(&c, 2).await == events(&c, 0).await
+        })
+        .await,
+        "node C holds the motion"
+    );
+
+    let b = Browser::start().await;
+    b.goto(a, "motions").await;
+    b.wait_text("Extended hours").await;
+    b.screenshot("motions").await;
+
+    // A wrong passphrase is refused with a message, and nothing is signed.
+    let before = events(&c, 0).await;
+    b.open_keystore(a, &file, "not the passphrase").await;
+    b.wait_text("Wrong passphrase").await;
+    b.goto(a, &format!("motion/{motion}")).await;
+    b.wait_text("No keystore open").await;
+    b.click("form[aria-label=Vote] input[value=for]").await;
+    b.click("form[aria-label=Vote] button[type=submit]").await;
+    b.wait_text("Open your keystore first").await;
+    assert_eq!(events(&c, 0).await, before, "nothing was signed");
+
+    // The right one opens it; the partner votes for, after reading what is signed.
+    b.open_keystore(a, &file, PASSPHRASE).await;
+    b.wait_text("Opened").await;
+    b.screenshot("key").await;
+    b.goto(a, &format!("motion/{motion}")).await;
+    b.wait_text("Your ballot").await;
+    b.click("form[aria-label=Vote] input[value=for]").await;
+    b.click("form[aria-label=Vote] button[type=submit]").await;
+    let shown = b.wait_text("Check what you are signing").await;
+    assert!(
+        shown.contains("vote for"),
+        "the decoded ballot is shown: {shown}"
+    );
+    b.screenshot("confirm").await;
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    assert!(
+        wait_for(LIMIT, || async { ballots(&c, 2, motion).await == 1 }).await,
+        "the vote reaches node C"
+    );
+
+    // Node C's page shows it.
+    b.goto(cc, &format!("motion/{motion}")).await;
+    let page = b.wait_text(&format!("Dr Partner {BASE}")).await;
+    assert!(page.contains("Ballots that count"), "{page}");
+    b.screenshot("motion").await;
+    for route in ["members", "log", "node", "aid"] {
+        b.goto(cc, route).await;
+        b.wait_text(match route {
+            "members" => "Practice",
+            "log" => "The signed log",
+            "node" => "State hash",
+            _ => "Mutual aid",
+        })
+        .await;
+        b.screenshot(route).await;
+    }
+
+    // Every request the page made went to a node of the partnership, nowhere else.
+    let asked = b.requests().await;
+    assert!(!asked.is_empty());
+    for url in &asked {
+        assert!(
+            url.starts_with(&format!("http://{a}/")) || url.starts_with(&format!("http://{cc}/")),
+            "the page asked {url}, not its node"
+        );
+    }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_alters_the_prepared_bytes_is_caught_before_signing() {
+    let c = cluster(BASE + 10).await;
+    let motion = propose(&c, "Shared phlebotomy").await;
+    let bad = serve_api_with(&c, 1, "token-b", true).await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let file = keystore(keys.path(), BASE + 10);
+    assert!(
+        wait_for(LIMIT, || async {
+            events(&c, 1).await == events(&c, 0).await
+        })
+        .await,
+        "node B holds the motion"
+    );
+    let b = Browser::start().await;
+    b.open_keystore(bad, &file, PASSPHRASE).await;
+    b.wait_text("Opened").await;
+    let before = events(&c, 1).await;
+    b.goto(bad, &format!("motion/{motion}")).await;
+    b.wait_text("Your ballot").await;
+    b.click("form[aria-label=Vote] input[value=for]").await;
+    b.click("form[aria-label=Vote] button[type=submit]").await;
+    let page = b.wait_text("do not say what you chose").await;
+    assert!(page.contains("Nothing was signed"), "{page}");
+    let asked_to_sign = b
+        .c()
+        .execute("return document.getElementById('confirm').open;", vec![])
+        .await
+        .expect("script");
+    assert_eq!(
+        asked_to_sign,
+        serde_json::json!(false),
+        "the partner is never asked to sign"
+    );
+    b.screenshot("tampered").await;
+    b.close().await;
+    assert_eq!(events(&c, 1).await, before, "nothing was signed or sent");
+    assert_eq!(ballots(&c, 1, motion).await, 0);
+}
