@@ -10,6 +10,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use mutual_protocol::id::EventId;
+use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
 use mutual_tests::{partner_key, quick_deed, serve_api, serve_api_with, wait_for, workspace_root};
 use mutual_tests::{Cluster, Founding, Transport};
 use std::net::SocketAddr;
@@ -379,4 +380,109 @@ async fn a_node_that_alters_the_prepared_bytes_is_caught_before_signing() {
     b.close().await;
     assert_eq!(events(&c, 1).await, before, "nothing was signed or sent");
     assert_eq!(ballots(&c, 1, motion).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ranked_ballot_from_the_page_counts_and_the_rounds_show_after_the_close() {
+    const VOTING_MS: u64 = 2 * 60_000;
+    let base = BASE + 20;
+    let mut c = cluster(base).await;
+    assert!(c.converge(&[0, 1, 2], LIMIT).await, "the nodes converge");
+    let candidates: Vec<Vec<u8>> = (0..3)
+        .map(|j| partner_key(base + j).public().as_bytes().to_vec())
+        .collect();
+    let motion = c
+        .sign_as(
+            &partner_key(base + 1),
+            Body::Motion(pb::Motion {
+                kind: pb::DecisionKind::ElectChair as i32,
+                title: "Chair for 2027".into(),
+                opens_at_ms: c.now_ms(),
+                closes_at_ms: c.now_ms() + VOTING_MS,
+                candidates: candidates.clone(),
+                ..Default::default()
+            }),
+        )
+        .await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let file = keystore(keys.path(), base);
+    let b = Browser::start().await;
+    b.open_keystore(a, &file, PASSPHRASE).await;
+    b.wait_text("Opened").await;
+
+    // Partner `base` ranks the third candidate first and the second next, by number.
+    b.goto(a, &format!("motion/{motion}")).await;
+    b.wait_text("Number the candidates").await;
+    let ranks = b
+        .c()
+        .find_all(Locator::Css(
+            "form[aria-label='Ranked ballot'] input[type=number]",
+        ))
+        .await
+        .expect("rank inputs");
+    assert_eq!(ranks.len(), 3, "one input per candidate");
+    ranks[1].send_keys("2").await.expect("typed");
+    ranks[2].send_keys("1").await.expect("typed");
+    b.click("form[aria-label='Ranked ballot'] button[type=submit]")
+        .await;
+    let shown = b.wait_text("Check what you are signing").await;
+    let order = format!("rank Dr Partner {}, then Dr Partner {}", base + 2, base + 1);
+    assert!(
+        shown.contains(&order),
+        "the decoded ranking is shown: {shown}"
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+
+    // A second partner ranks too (quorum), from the command line's path.
+    c.sign_as(
+        &partner_key(base + 1),
+        Body::Ballot(pb::Ballot {
+            motion: motion.as_bytes().to_vec(),
+            ranking: vec![candidates[2].clone(), candidates[0].clone()],
+            ..Default::default()
+        }),
+    )
+    .await;
+    let witnessed = wait_for(LIMIT, || async {
+        c.node(2)
+            .query(move |r| {
+                r.state()
+                    .governance()
+                    .motion(&motion)
+                    .is_some_and(|m| m.seen.ballots.len() == 2 && m.unwitnessed.is_empty())
+            })
+            .await
+            .expect("query")
+    })
+    .await;
+    assert!(witnessed, "both ballots are witnessed");
+
+    // The vote and its grace period pass; the nodes close the election by themselves.
+    c.advance((VOTING_MS + MAX_CLOCK_SKEW_MS + 60_000) as i64)
+        .await;
+    let closed = wait_for(LIMIT, || async {
+        c.node(2)
+            .query(move |r| {
+                r.state()
+                    .governance()
+                    .motion(&motion)
+                    .is_some_and(|m| m.closed.is_some())
+            })
+            .await
+            .expect("query")
+    })
+    .await;
+    assert!(closed, "the election closes");
+    let cc = serve_api(&c, 2, "token-c").await;
+    b.goto(cc, &format!("motion/{motion}")).await;
+    let page = b.wait_text("The count, round by round").await;
+    assert!(
+        page.contains(&format!("Elected: Dr Partner {}", base + 2)),
+        "{page}"
+    );
+    assert!(page.contains("First preferences"), "{page}");
+    b.screenshot("election").await;
+    b.close().await;
 }
