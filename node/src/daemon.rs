@@ -454,6 +454,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         listen = ?status.listen,
         "node running"
     );
+    let (stop, stopping) = crate::api::Stopping::new();
     let app = crate::api::router(crate::api::ApiState {
         me: keyfile::read(&dir.join(KEY_FILE))?.public(),
         node: handle.clone(),
@@ -462,8 +463,10 @@ pub async fn run(dir: &Path) -> Result<()> {
         tls: tls.is_some(),
         uploads: Default::default(),
         tamper_prepare: false,
+        live: Default::default(),
+        stopping,
     });
-    let shutdown = async {
+    let shutdown = async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("signal handler");
         tokio::select! {
@@ -471,6 +474,8 @@ pub async fn run(dir: &Path) -> Result<()> {
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");
+        // Open pages' live streams end, so the server's graceful stop does not wait on them.
+        let _ = stop.send(true);
     };
     match tls {
         Some(config) => {

@@ -421,6 +421,8 @@ pub async fn serve_api_with(
         tls: false,
         uploads: Default::default(),
         tamper_prepare,
+        live: Default::default(),
+        stopping: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -486,3 +486,103 @@ async fn a_ranked_ballot_from_the_page_counts_and_the_rounds_show_after_the_clos
     b.screenshot("election").await;
     b.close().await;
 }
+
+/// One request over plain HTTP/1.1: the status and up to the first 4 KB of the answer
+/// (a stream such as `/live` is cut there).
+async fn ask(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let body = if method == "GET" { "" } else { "{}" };
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while out.len() < 4096 {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: not an HTTP answer: {text:?}"));
+    (status, text)
+}
+
+/// The whole API's OpenAPI document, served at `/openapi.json`, is a valid OpenAPI 3.1
+/// document; the router serves every operation it lists, and it lists every route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_valid_and_lists_every_route() {
+    let c = Cluster::found(1, Transport::Tcp).await;
+    let addr = serve_api(&c, 0, "token").await;
+    let (status, text) = ask(addr, "GET", "/openapi.json").await;
+    assert_eq!(status, 200, "{text}");
+    // Read the whole document (ask cuts at 4 KB).
+    let doc = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut out = Vec::new();
+        tokio::time::timeout(LIMIT, s.read_to_end(&mut out))
+            .await
+            .expect("in time")
+            .expect("read");
+        let text = String::from_utf8(out).expect("utf-8");
+        text.split_once("\r\n\r\n").expect("a body").1.to_string()
+    };
+    let spec = oas3::from_json(&doc).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"), "{}", spec.openapi);
+    let paths = spec.paths.as_ref().expect("paths");
+
+    // Every operation it lists is served: the router's fallback ("no route") never
+    // answers, and no method is refused (405).
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.methods() {
+            operations += 1;
+            assert!(op.responses.is_some(), "{method} {path} lists its answers");
+            let concrete = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "0000" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let (status, text) = ask(addr, method.as_str(), &concrete).await;
+            assert_ne!(status, 405, "{method} {path} is not routed: {text}");
+            assert!(
+                !text.contains("no route"),
+                "{method} {path} is not routed: {text}"
+            );
+        }
+    }
+    let (status, text) = ask(addr, "GET", "/no/such/route").await;
+    assert_eq!(status, 404);
+    assert!(text.contains("no route"), "{text}");
+
+    // And it lists every route: the router is built only from the handlers'
+    // `#[utoipa::path]` descriptions (no bare `.route(`), each handler once.
+    let api = workspace_root().join("node/src/api");
+    let mut described = 0;
+    for entry in std::fs::read_dir(&api).expect("api dir") {
+        let path = entry.expect("entry").path();
+        let src = std::fs::read_to_string(&path).expect("source");
+        assert!(
+            !src.contains(".route("),
+            "{} adds a route the OpenAPI document would not list",
+            path.display()
+        );
+        described += src.matches("#[utoipa::path(").count();
+    }
+    assert_eq!(
+        operations, described,
+        "every described handler is an operation of the document"
+    );
+}

@@ -1,6 +1,6 @@
 //! `GET /aid`, `POST /aid`: the aid board and a practice's aid actions.
 
-use super::common::{parse_id, ApiError, ApiState, Authored, Authorised};
+use super::common::{parse_id, ApiError, ApiState, Authored, Authorised, ErrorBody};
 use axum::extract::State;
 use axum::Json;
 use mutual_proto::v1 as pb;
@@ -13,7 +13,7 @@ use mutual_protocol::membership::Membership;
 use serde::{Deserialize, Serialize};
 
 /// An aid request, as `GET /aid` shows it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestView {
     /// Its event id.
     pub id: String,
@@ -34,7 +34,7 @@ pub struct RequestView {
 }
 
 /// An aid agreement, as `GET /aid` shows it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgreementView {
     /// The acceptance's event id.
     pub id: String,
@@ -51,7 +51,7 @@ pub struct AgreementView {
 }
 
 /// `GET /aid`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AidView {
     /// Every request.
     pub requests: Vec<RequestView>,
@@ -76,6 +76,7 @@ pub(crate) fn snake<T: std::fmt::Debug>(v: T) -> String {
     out
 }
 
+#[utoipa::path(get, path = "/aid", tag = "aid", responses((status = 200, description = "Requests with their offers; agreements and their status.", body = AidView), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn aid(State(s): State<ApiState>) -> Result<Json<AidView>, ApiError> {
     let now = s.now();
     let view = s
@@ -132,7 +133,7 @@ pub(crate) fn aid_view(aid: &Aid, members: &Membership, now: u64) -> AidView {
 }
 
 /// `POST /aid`: an aid action this practice's node signs.
-#[derive(Deserialize, Serialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AidAction {
     /// Ask for help.
@@ -424,7 +425,7 @@ async fn network_aid_body(
 }
 
 /// What `POST /aid/body` takes: an aid action for a partner to sign.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AidBodyRequest {
     /// The partner's key (hex); they act for their own practice.
     pub author: String,
@@ -434,6 +435,7 @@ pub struct AidBodyRequest {
 
 /// `POST /aid/body`: the body of an aid action by a partner (for `POST /prepare`), checked
 /// against the node's state as `POST /aid` checks the node's own. Signs nothing.
+#[utoipa::path(post, path = "/aid/body", tag = "aid", request_body = AidBodyRequest, responses((status = 200, description = "The aid body to sign elsewhere, checked against the state: an encoded Event holding only the body, in hex.", body = Object), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn aid_body_route(
     State(s): State<ApiState>,
     Json(req): Json<AidBodyRequest>,
@@ -445,6 +447,7 @@ pub(crate) async fn aid_body_route(
     ))
 }
 
+#[utoipa::path(post, path = "/aid", tag = "aid", security(("token" = [])), request_body = AidAction, responses((status = 200, description = "The aid event, signed by this node.", body = Authored), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn aid_action(
     _: Authorised,
     State(s): State<ApiState>,

@@ -35,6 +35,42 @@ pub struct ApiState {
     /// says the opposite of what was asked, as a compromised node would, so a test can
     /// show that the web page catches it before signing.
     pub tamper_prepare: bool,
+    /// `/live` streams open now.
+    pub live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether the server is stopping: long-lived answers (`/live`) then end, so that a
+    /// graceful shutdown does not wait for open pages.
+    pub stopping: Stopping,
+}
+
+/// Tells long-lived answers that the server is stopping. The default never stops (a test's
+/// server, dropped with its runtime).
+#[derive(Clone)]
+pub struct Stopping {
+    rx: tokio::sync::watch::Receiver<bool>,
+    _keep: Option<std::sync::Arc<tokio::sync::watch::Sender<bool>>>,
+}
+
+impl Stopping {
+    /// A pair: `send(true)` on the sender stops every answer waiting on the receiver.
+    pub fn new() -> (tokio::sync::watch::Sender<bool>, Stopping) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Stopping { rx, _keep: None })
+    }
+
+    /// Returns once the server is stopping (or its sender is gone).
+    pub async fn wait(&mut self) {
+        let _ = self.rx.wait_for(|stopping| *stopping).await;
+    }
+}
+
+impl Default for Stopping {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        Stopping {
+            rx,
+            _keep: Some(std::sync::Arc::new(tx)),
+        }
+    }
 }
 
 impl ApiState {
@@ -78,6 +114,13 @@ pub(crate) async fn host_guard(
 
 /// An error answer: a status and a message saying what to do.
 pub struct ApiError(StatusCode, String);
+
+/// An error answer's body, as the OpenAPI document describes it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong and what to do, in words.
+    pub error: String,
+}
 
 impl ApiError {
     pub(crate) fn bad(msg: impl Into<String>) -> Self {
@@ -156,7 +199,7 @@ pub(crate) fn parse_key(s: &str) -> Result<PublicKey, ApiError> {
 }
 
 /// The answer to an authored write.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Authored {
     /// The new event's id.
     pub id: String,

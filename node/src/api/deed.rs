@@ -1,7 +1,7 @@
 //! `GET /deed`: the deed in force in plain words, the board and chair it elected with
 //! their terms; `GET /deed/history`: every amendment, with what it changed.
 
-use super::common::{ApiError, ApiState};
+use super::common::{ApiError, ApiState, ErrorBody};
 use super::motions::partner_name;
 use crate::dates::format_ms;
 use crate::deed::DeedText;
@@ -15,7 +15,7 @@ use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
 
 /// What `GET /deed` answers.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct DeedView {
     /// The deed, rule by rule and power by power, in words.
     pub deed: DeedText,
@@ -35,7 +35,7 @@ pub struct DeedView {
 }
 
 /// An office's term, as the node sees it now.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TermView {
     /// When the seats lapse (ms), if a term runs.
     pub ends_at_ms: Option<u64>,
@@ -70,7 +70,7 @@ impl TermView {
 }
 
 /// One amendment of the deed: `GET /deed/history`.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct Amendment {
     /// The amend-deed motion's id.
     pub motion: String,
@@ -161,11 +161,13 @@ pub(crate) fn history(r: &Replica) -> Vec<Amendment> {
         .collect()
 }
 
+#[utoipa::path(get, path = "/deed", tag = "deed", responses((status = 200, description = "The deed in force, in words.", body = DeedView), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn deed(State(s): State<ApiState>) -> Result<Json<DeedView>, ApiError> {
     let now = s.now();
     Ok(Json(s.node.query(move |r| deed_view(r, now)).await?))
 }
 
+#[utoipa::path(get, path = "/deed/history", tag = "deed", responses((status = 200, description = "Every amendment and what it changed.", body = Vec<Amendment>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn deed_history(
     State(s): State<ApiState>,
 ) -> Result<Json<Vec<Amendment>>, ApiError> {

@@ -1,7 +1,7 @@
 //! `GET /events`, `GET /events/{id}`, `POST /events`, `GET /feeds/{key}`, `GET /export`:
 //! the signed log, and events signed elsewhere (by partners) handed to the node.
 
-use super::common::{authorise, parse_id, parse_key, ApiError, ApiState};
+use super::common::{authorise, parse_id, parse_key, ApiError, ApiState, ErrorBody};
 use super::motions::partner_name;
 use crate::export;
 use crate::node::{self};
@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_EVENTS_PER_PAGE: usize = 1_000;
 
 /// Filters for `GET /events`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventFilter {
     /// Only events by this key (hex).
     pub author: Option<String>,
@@ -35,7 +36,7 @@ pub struct EventFilter {
 }
 
 /// One event, as `GET /events` lists it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     /// Its id.
     pub id: String,
@@ -83,6 +84,7 @@ pub(crate) fn event_view(r: &Replica, e: &SignedEvent) -> EventView {
     }
 }
 
+#[utoipa::path(get, path = "/events/{id}", tag = "events", params(("id" = String, Path, description = "The event id, or a unique prefix of it.")), responses((status = 200, description = "One event.", body = EventView), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn event(
     State(s): State<ApiState>,
     Path(id): Path<String>,
@@ -95,6 +97,7 @@ pub(crate) async fn event(
         .ok_or_else(|| ApiError::not_found(format!("no event {id} is stored here")))
 }
 
+#[utoipa::path(get, path = "/events", tag = "events", params(EventFilter), responses((status = 200, description = "The log in fold order, with outcomes.", body = Vec<EventView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn events(
     State(s): State<ApiState>,
     Query(f): Query<EventFilter>,
@@ -126,7 +129,7 @@ pub(crate) async fn events(
 }
 
 /// `GET /feeds/{key}`: where a key's feed stands, for signing its next event elsewhere.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedView {
     /// The last seq (0 for an empty feed).
     pub seq: u64,
@@ -153,6 +156,7 @@ pub(crate) fn latest_head_timestamp(r: &Replica) -> u64 {
         .unwrap_or(0)
 }
 
+#[utoipa::path(get, path = "/feeds/{key}", tag = "events", params(("key" = String, Path, description = "A key (64 hex digits).")), responses((status = 200, description = "The key's feed head, for signing elsewhere.", body = FeedView), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn feed(
     State(s): State<ApiState>,
     Path(key): Path<String>,
@@ -177,6 +181,7 @@ pub(crate) async fn feed(
     Ok(Json(view))
 }
 
+#[utoipa::path(get, path = "/export", tag = "events", responses((status = 200, description = "The signed log in the export format (docs/PROTOCOL.md).", body = Vec<u8>, content_type = "application/octet-stream"), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn export_log(State(s): State<ApiState>) -> Result<Response, ApiError> {
     let bytes = s.node.query(|r| export::write(r.events_in_order())).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
@@ -232,6 +237,7 @@ pub(crate) fn precheck(r: &Replica, ev: &SignedEvent, now: u64) -> Result<(), St
 /// Takes in an event signed elsewhere. An event by a partner's key needs no token: its
 /// signature is the authority, checked with the rest before anything is stored. Any other
 /// author's needs the token.
+#[utoipa::path(post, path = "/events", tag = "events", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "An encoded SignedEvent."), responses((status = 200, description = "Taken in.", body = crate::node::Submitted), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn submit(
     State(s): State<ApiState>,
     headers: HeaderMap,

@@ -4,11 +4,10 @@
 //! signed by partners and submitted through `POST /events`.
 
 use super::aid::{aid_body, aid_view, AidAction, AidView};
-use super::common::{ApiError, ApiState, Authored, Authorised};
+use super::common::{ApiError, ApiState, Authored, Authorised, ErrorBody};
 use crate::federation::{card, FedLog};
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{check_body, Body};
 use mutual_protocol::federation::{FederationId, Party};
@@ -17,21 +16,22 @@ use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa_axum::router::OpenApiRouter;
 
-/// The federation routes.
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/federations", get(list))
-        .route("/federations/card", get(own_card))
-        .route("/federations/charter", post(sign_charter))
-        .route("/federations/{id}", get(show))
-        .route("/federations/{id}/aid", get(aid).post(aid_action))
-        .route("/federations/{id}/joint", post(propose_joint))
-        .route("/federations/{id}/statements", post(publish_statement))
+/// The federation routes, with their OpenAPI descriptions.
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list))
+        .routes(utoipa_axum::routes!(own_card))
+        .routes(utoipa_axum::routes!(sign_charter))
+        .routes(utoipa_axum::routes!(show))
+        .routes(utoipa_axum::routes!(aid, aid_action))
+        .routes(utoipa_axum::routes!(propose_joint))
+        .routes(utoipa_axum::routes!(publish_statement))
 }
 
 /// One practice on a roster.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct RosterEntry {
     /// The practice's name.
     pub name: String,
@@ -43,7 +43,7 @@ pub struct RosterEntry {
 
 /// A network's entry for a charter: what `GET /federations/card` gives and
 /// `POST /federations/charter` takes.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Card {
     /// The network's id (hex).
     pub network: String,
@@ -102,7 +102,7 @@ impl Card {
 }
 
 /// What `POST /federations/charter` takes.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CharterRequest {
     /// The federation's name.
     pub name: String,
@@ -123,7 +123,7 @@ pub struct CharterRequest {
 }
 
 /// A signed charter.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedCharter {
     /// The federation's id (the charter event's id).
     pub federation: String,
@@ -132,7 +132,7 @@ pub struct SignedCharter {
 }
 
 /// A network as a federation's log shows it.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct PartyView {
     /// The network's id.
     pub network: String,
@@ -152,7 +152,7 @@ pub struct PartyView {
 }
 
 /// A joint motion and its decisions.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct JointView {
     /// Its id.
     pub id: String,
@@ -169,7 +169,7 @@ pub struct JointView {
 }
 
 /// A federation as this node sees it.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 pub struct FederationView {
     /// Its id.
     pub id: String,
@@ -307,6 +307,7 @@ fn log_of<'a>(
     })
 }
 
+#[utoipa::path(get, path = "/federations", tag = "federations", responses((status = 200, description = "The federations linked to: networks, joint motions, statements.", body = Vec<FederationView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn list(State(s): State<ApiState>) -> Result<Json<Vec<FederationView>>, ApiError> {
     let v = s
         .node
@@ -315,6 +316,7 @@ async fn list(State(s): State<ApiState>) -> Result<Json<Vec<FederationView>>, Ap
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/federations/{id}", tag = "federations", params(("id" = String, Path, description = "The federation id.")), responses((status = 200, description = "One federation.", body = FederationView), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn show(
     State(s): State<ApiState>,
     Path(id): Path<String>,
@@ -327,6 +329,7 @@ async fn show(
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/federations/card", tag = "federations", responses((status = 200, description = "This network's card, for a charter.", body = Card), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn own_card(State(s): State<ApiState>) -> Result<Json<Card>, ApiError> {
     let status = s.node.status().await?;
     let me = s.node.peer_id();
@@ -351,6 +354,7 @@ async fn own_card(State(s): State<ApiState>) -> Result<Json<Card>, ApiError> {
     Ok(Json(Card::of(&c)))
 }
 
+#[utoipa::path(post, path = "/federations/charter", tag = "federations", security(("token" = [])), request_body = CharterRequest, responses((status = 200, description = "The charter, signed by this node.", body = SignedCharter), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn sign_charter(
     _: Authorised,
     State(s): State<ApiState>,
@@ -377,6 +381,7 @@ async fn sign_charter(
     }))
 }
 
+#[utoipa::path(get, path = "/federations/{id}/aid", tag = "federations", params(("id" = String, Path, description = "The federation id.")), responses((status = 200, description = "The aid board shared across the federation's networks.", body = AidView), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn aid(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<AidView>, ApiError> {
     let id = federation_id(&id)?;
     let now = s.now();
@@ -411,6 +416,7 @@ async fn author(s: &ApiState, id: FederationId, body: Body) -> Result<Json<Autho
     }))
 }
 
+#[utoipa::path(post, path = "/federations/{id}/aid", tag = "federations", security(("token" = [])), params(("id" = String, Path, description = "The federation id.")), request_body = AidAction, responses((status = 200, description = "The aid event, signed by this node in the federation's log.", body = Authored), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn aid_action(
     _: Authorised,
     State(s): State<ApiState>,
@@ -444,7 +450,7 @@ async fn aid_action(
 }
 
 /// A joint motion or a statement.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Text {
     /// The title.
     pub title: String,
@@ -453,6 +459,7 @@ pub struct Text {
     pub text: String,
 }
 
+#[utoipa::path(post, path = "/federations/{id}/joint", tag = "federations", security(("token" = [])), params(("id" = String, Path, description = "The federation id.")), request_body = Text, responses((status = 200, description = "The joint motion, signed by this node.", body = Authored), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn propose_joint(
     _: Authorised,
     State(s): State<ApiState>,
@@ -465,6 +472,7 @@ async fn propose_joint(
     .await
 }
 
+#[utoipa::path(post, path = "/federations/{id}/statements", tag = "federations", security(("token" = [])), params(("id" = String, Path, description = "The federation id.")), request_body = Text, responses((status = 200, description = "The statement, signed by this node.", body = Authored), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 async fn publish_statement(
     _: Authorised,
     State(s): State<ApiState>,

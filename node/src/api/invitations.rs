@@ -1,6 +1,6 @@
 //! `POST /invitations`: invitations of new practices' nodes.
 
-use super::common::{parse_key, ApiError, ApiState, Authorised};
+use super::common::{parse_key, ApiError, ApiState, Authorised, ErrorBody};
 use super::events::latest_head_timestamp;
 use crate::invite;
 use axum::extract::State;
@@ -18,7 +18,7 @@ pub const DEFAULT_INVITATION_MS: u64 = 7 * 24 * 3_600_000;
 pub const MIN_INVITATION_MS: u64 = 60_000;
 
 /// `POST /invitations`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     /// The invited node's key (hex), as its `mutual init` printed it.
@@ -35,7 +35,7 @@ pub struct InviteRequest {
 }
 
 /// The answer to `POST /invitations`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteResponse {
     /// The invitation event's id.
     pub id: String,
@@ -45,6 +45,7 @@ pub struct InviteResponse {
     pub expires_ms: u64,
 }
 
+#[utoipa::path(post, path = "/invitations", tag = "members", security(("token" = [])), request_body = InviteRequest, responses((status = 200, description = "The one-line invite for the new practice's node.", body = InviteResponse), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn invite(
     _: Authorised,
     State(s): State<ApiState>,

@@ -1,6 +1,6 @@
 //! `GET /members`: practices and their partners.
 
-use super::common::{ApiError, ApiState, Authored, Authorised};
+use super::common::{ApiError, ApiState, Authored, Authorised, ErrorBody};
 use axum::extract::State;
 use axum::Json;
 use mutual_proto::v1 as pb;
@@ -10,7 +10,7 @@ use mutual_protocol::state::State as NetState;
 use serde::{Deserialize, Serialize};
 
 /// A practice and its partners, as `GET /members` shows it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberView {
     /// Its name.
     pub name: String,
@@ -27,7 +27,7 @@ pub struct MemberView {
 }
 
 /// A partner, as `GET /members` shows it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PartnerView {
     /// Their name.
     pub name: String,
@@ -85,6 +85,7 @@ pub(crate) fn member_views(state: &NetState) -> Vec<MemberView> {
         .collect()
 }
 
+#[utoipa::path(get, path = "/members", tag = "members", responses((status = 200, description = "Practices, their partners, roles, offices and keys.", body = Vec<MemberView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn members(State(s): State<ApiState>) -> Result<Json<Vec<MemberView>>, ApiError> {
     let list = s.node.query(|r| member_views(r.state())).await?;
     Ok(Json(list))
@@ -92,7 +93,7 @@ pub(crate) async fn members(State(s): State<ApiState>) -> Result<Json<Vec<Member
 
 /// What `POST /practice` takes: this practice's node signs a change to its details, or
 /// its leaving.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PracticeRequest {
     /// New details; what is not given stays as it is.
@@ -127,6 +128,7 @@ pub enum PracticeRequest {
     },
 }
 
+#[utoipa::path(post, path = "/practice", tag = "members", security(("token" = [])), request_body = PracticeRequest, responses((status = 200, description = "The practice update, signed by this node.", body = Authored), (status = 401, description = "The API token is missing or wrong.", body = ErrorBody), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn practice(
     _: Authorised,
     State(s): State<ApiState>,

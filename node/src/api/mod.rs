@@ -19,7 +19,9 @@ pub mod prepare;
 pub mod web;
 
 pub use aid::{AgreementView, AidAction, AidBodyRequest, AidView, RequestView};
-pub use common::{ApiError, ApiState, Authored, Authorised, MAX_API_BODY_BYTES, TOKEN_FILE};
+pub use common::{
+    ApiError, ApiState, Authored, Authorised, ErrorBody, Stopping, MAX_API_BODY_BYTES, TOKEN_FILE,
+};
 pub use deed::{Amendment, DeedView, TermView};
 pub use events::{EventFilter, EventView, FeedView, MAX_EVENTS_PER_PAGE};
 pub use invitations::{InviteRequest, InviteResponse, DEFAULT_INVITATION_MS, MIN_INVITATION_MS};
@@ -29,50 +31,61 @@ pub use papers::{PaperRef, PaperView, PapersView};
 pub use prepare::{PrepareRequest, Prepared};
 
 use crate::node::{self};
-use aid::{aid, aid_action};
 use axum::extract::State;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::host_guard;
-use events::{event, events, export_log, feed, submit};
-use invitations::invite;
-use members::members;
-use motions::{motion, motions};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Every route, each with its OpenAPI description from its handler's `#[utoipa::path]`:
+/// the router and the document are made from this one list, so neither can name a route
+/// the other lacks.
+fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(web::index))
+        .routes(routes!(web::asset))
+        .routes(routes!(web::vendored))
+        .routes(routes!(web::live))
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(status))
+        .routes(routes!(metrics))
+        .routes(routes!(members::members))
+        .routes(routes!(members::practice))
+        .routes(routes!(deed::deed))
+        .routes(routes!(deed::deed_history))
+        .routes(routes!(motions::motions))
+        .routes(routes!(motions::motion))
+        .routes(routes!(aid::aid, aid::aid_action))
+        .routes(routes!(aid::aid_body_route))
+        .routes(routes!(prepare::prepare_route))
+        .routes(routes!(events::events, events::submit))
+        .routes(routes!(events::event))
+        .routes(routes!(events::feed))
+        .routes(routes!(events::export_log))
+        .routes(routes!(invitations::invite))
+        .routes(routes!(papers::list))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(papers::get_paper, papers::put_paper))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    mutual_protocol::limits::MAX_PAPER_BYTES as usize,
+                )),
+        )
+        .merge(federations::routes())
+}
+
+/// The OpenAPI document of the whole API, as `GET /openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
 
 /// The router.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/", get(web::index))
-        .route("/web/{*path}", get(web::asset))
-        .route("/live", get(web::live))
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/status", get(status))
-        .route("/members", get(members))
-        .route("/deed", get(deed::deed))
-        .route("/deed/history", get(deed::deed_history))
-        .route("/practice", post(members::practice))
-        .route("/metrics", get(metrics))
-        .route("/motions", get(motions))
-        .route("/motions/{id}", get(motion))
-        .route("/aid", get(aid))
-        .route("/prepare", post(prepare::prepare_route))
-        .route("/events", get(events).post(submit))
-        .route("/events/{id}", get(event))
-        .route("/feeds/{key}", get(feed))
-        .route("/export", get(export_log))
-        .route("/invitations", post(invite))
-        .route("/aid", post(aid_action))
-        .route("/aid/body", post(aid::aid_body_route))
-        .route("/papers", get(papers::list))
-        .route(
-            "/papers/{sha256}",
-            get(papers::get_paper).put(papers::put_paper).layer(
-                axum::extract::DefaultBodyLimit::max(
-                    mutual_protocol::limits::MAX_PAPER_BYTES as usize,
-                ),
-            ),
-        )
-        .merge(federations::routes())
+    let (router, _) = routes().split_for_parts();
+    router
+        .fallback(no_route)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -81,10 +94,76 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// What the API says of a path it does not serve.
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {method} {}: the routes are listed in /openapi.json",
+        uri.path()
+    ))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Mutual node API",
+        description = "A Mutual node's HTTP API (README.md, \"The local HTTP API\"). Reads \
+            are open to whoever can reach the address; writes by the node need the bearer \
+            token kept in the data directory's `api-token`. A partner's signed events \
+            (`POST /events`) need no token: the signature is the authority."
+    ),
+    modifiers(&BearerToken),
+    tags(
+        (name = "node", description = "The node's state and this document."),
+        (name = "members", description = "Practices and partners."),
+        (name = "deed", description = "The partnership's rules."),
+        (name = "motions", description = "Motions, their tallies and ballots."),
+        (name = "events", description = "The signed log: reading it, preparing and submitting events."),
+        (name = "aid", description = "Mutual aid between practices."),
+        (name = "papers", description = "Files that events name by hash."),
+        (name = "federations", description = "Links between partnerships."),
+        (name = "page", description = "The partners' web page and its live updates."),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the bearer token writes need.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "token",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+#[utoipa::path(get, path = "/health", tag = "node", responses((status = 200, description = "The node answers.", body = String, content_type = "text/plain")))]
+pub(crate) async fn health() -> &'static str {
+    "ok\n"
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "node", responses((status = 200, description = "This document (OpenAPI 3.1).", body = Object)))]
+pub(crate) async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| openapi().to_pretty_json().unwrap_or_default());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc.as_str(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/status", tag = "node", responses((status = 200, description = "Peers, events, state hash, traffic counters.", body = crate::node::Status), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn status(State(s): State<ApiState>) -> Result<Json<node::Status>, ApiError> {
     Ok(Json(s.node.status().await?))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "node", responses((status = 200, description = "Prometheus text format.", body = String, content_type = "text/plain"), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn metrics(State(s): State<ApiState>) -> Result<String, ApiError> {
     let st = s.node.status().await?;
     let m = &st.metrics;

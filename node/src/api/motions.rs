@@ -1,6 +1,6 @@
 //! `GET /motions`, `GET /motions/{id}`: motions with their tallies explained.
 
-use super::common::{parse_id, ApiError, ApiState};
+use super::common::{parse_id, ApiError, ApiState, ErrorBody};
 use axum::extract::{Path, State};
 use axum::Json;
 use mutual_proto::v1 as pb;
@@ -14,7 +14,7 @@ use mutual_protocol::replica::Replica;
 use serde::{Deserialize, Serialize};
 
 /// A motion's tally, explained.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct TallyView {
     /// Partners entitled to vote, less the recused.
     pub electorate: u32,
@@ -50,7 +50,7 @@ pub struct TallyView {
 }
 
 /// A motion, as `GET /motions` and `GET /motions/{id}` show it.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct MotionView {
     /// Its event id.
     pub id: String,
@@ -330,6 +330,7 @@ pub(crate) fn motion_view(
     }
 }
 
+#[utoipa::path(get, path = "/motions", tag = "motions", responses((status = 200, description = "Every motion with its tally and finality.", body = Vec<MotionView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<MotionView>>, ApiError> {
     let now = s.now();
     let list = s
@@ -345,6 +346,7 @@ pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<Motion
     Ok(Json(list))
 }
 
+#[utoipa::path(get, path = "/motions/{id}", tag = "motions", params(("id" = String, Path, description = "The motion's event id, or a unique prefix of it.")), responses((status = 200, description = "One motion: its tally explained, its ballots, its effect.", body = MotionView), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn motion(
     State(s): State<ApiState>,
     Path(id): Path<String>,

@@ -6,7 +6,7 @@
 //! signed by a member names exactly them, and everything that can be refused is refused
 //! before the body is read.
 
-use super::common::{ApiError, ApiState};
+use super::common::{ApiError, ApiState, ErrorBody};
 use crate::core::papers::{hex_of, PaperHash, Papers, Wanted};
 use crate::core::PaperStored;
 use axum::body::Body;
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A paper as an API client names it when it builds an event: what `pb::Paper` carries.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PaperRef {
     /// The file's name.
     pub name: String,
@@ -53,7 +53,7 @@ impl PaperRef {
 }
 
 /// A paper an event names, and whether this node holds it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PaperView {
     /// SHA-256 of its bytes, hex.
     pub sha256: String,
@@ -70,7 +70,7 @@ pub struct PaperView {
 }
 
 /// What `GET /papers` answers.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct PapersView {
     /// Papers the log names.
     pub named: usize,
@@ -128,6 +128,7 @@ pub(crate) fn papers_view(r: &Replica, p: &Papers) -> PapersView {
     }
 }
 
+#[utoipa::path(get, path = "/papers", tag = "papers", responses((status = 200, description = "Every paper the log names, and whether this node holds it.", body = PapersView), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn list(State(s): State<ApiState>) -> Result<Json<PapersView>, ApiError> {
     Ok(Json(s.node.query_papers(papers_view).await?))
 }
@@ -146,6 +147,7 @@ fn header_name(name: &str) -> String {
         .collect()
 }
 
+#[utoipa::path(get, path = "/papers/{sha256}", tag = "papers", params(("sha256" = String, Path, description = "The paper's SHA-256, or a unique prefix of at least 4 hex digits.")), responses((status = 200, description = "The paper's bytes, as an attachment.", body = Vec<u8>, content_type = "application/octet-stream"), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn get_paper(
     State(s): State<ApiState>,
     Path(prefix): Path<String>,
@@ -241,6 +243,7 @@ impl Drop for UploadSlot {
 /// `PUT /papers/{sha256}`: everything that can be refused is refused before the body is
 /// read (the hash, the length, whether an event names it, room), then the bytes are read,
 /// checked against the hash and stored.
+#[utoipa::path(put, path = "/papers/{sha256}", tag = "papers", params(("sha256" = String, Path, description = "The paper's SHA-256 (64 hex digits), named by an event.")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "Stored.", body = crate::core::PaperStored), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn put_paper(
     State(s): State<ApiState>,
     Path(sha256): Path<String>,

@@ -5,7 +5,7 @@
 //! stores nothing, and the signature made over the answer is the authority when the event
 //! comes back to `POST /events`.
 
-use super::common::{parse_key, ApiError, ApiState};
+use super::common::{parse_key, ApiError, ApiState, ErrorBody};
 use super::motions::{kind_name, partner_name};
 use crate::dates::format_ms;
 use crate::node::plan_next;
@@ -22,7 +22,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 /// What `POST /prepare` takes.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct PrepareRequest {
     /// The key that will sign (hex).
     pub author: String,
@@ -36,7 +36,7 @@ pub struct PrepareRequest {
 }
 
 /// What `POST /prepare` answers: the bytes to sign and what they say.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
 pub struct Prepared {
     /// Hex of the encoded `Event` to sign: the signature is Ed25519 over
     /// `signing_domain` followed by these bytes.
@@ -205,6 +205,7 @@ pub fn describe(r: &Replica, ev: &Event) -> String {
     )
 }
 
+#[utoipa::path(post, path = "/prepare", tag = "events", request_body = PrepareRequest, responses((status = 200, description = "The exact bytes to sign and what they say.", body = Prepared), (status = 422, description = "Refused by the rules before anything was signed; the message says why.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn prepare_route(
     State(s): State<ApiState>,
     Json(req): Json<PrepareRequest>,

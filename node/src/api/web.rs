@@ -12,8 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The policy every page answer carries: scripts, styles, images and requests from this
@@ -24,6 +25,13 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 /// How often `/live` sends a comment when nothing changes, so proxies keep it open.
 pub const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The least time between two events of one `/live` stream: a node catching up changes
+/// many times a second, and each change makes every open page ask the node again.
+pub const LIVE_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Most `/live` streams open at once; past it a page is answered 503 (its browser retries).
+pub const MAX_LIVE_STREAMS: usize = 64;
 
 /// One embedded file of the page.
 pub struct Asset {
@@ -65,7 +73,6 @@ pub const ASSETS: &[Asset] = &[
     asset!("vendor/noble-ciphers-2.4.0/_arx.js", JS),
     asset!("vendor/noble-ciphers-2.4.0/_poly1305.js", JS),
     asset!("vendor/noble-ciphers-2.4.0/utils.js", JS),
-    asset!("vendor/README.md", "text/plain; charset=utf-8"),
     asset!(
         "vendor/noble-hashes-2.4.0/LICENSE",
         "text/plain; charset=utf-8"
@@ -98,34 +105,79 @@ fn serve(a: &Asset) -> Response {
     r
 }
 
+#[utoipa::path(get, path = "/", tag = "page", responses((status = 200, description = "The partners' web page.", body = String, content_type = "text/html")))]
 /// `GET /`: the page.
 pub(crate) async fn index() -> Response {
     serve(&ASSETS[0])
 }
 
-/// `GET /web/{*path}`: one of the page's files.
-pub(crate) async fn asset(Path(path): Path<String>) -> Response {
+fn find(path: &str) -> Response {
     match ASSETS.iter().find(|a| a.path == path) {
         Some(a) => serve(a),
         None => (StatusCode::NOT_FOUND, "no such file in the page\n").into_response(),
     }
 }
 
+#[utoipa::path(get, path = "/web/{file}", tag = "page", params(("file" = String, Path, description = "One of the page's files.")), responses((status = 200, description = "The file.", body = String), (status = 404, description = "No such file.", body = String)))]
+/// `GET /web/{file}`: one of the page's own files.
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    find(&file)
+}
+
+#[utoipa::path(get, path = "/web/vendor/{package}/{file}", tag = "page", params(("package" = String, Path, description = "A vendored library and its version."), ("file" = String, Path, description = "One of its files.")), responses((status = 200, description = "The file.", body = String), (status = 404, description = "No such file.", body = String)))]
+/// `GET /web/vendor/{package}/{file}`: a file of a vendored library.
+pub(crate) async fn vendored(Path((package, file)): Path<(String, String)>) -> Response {
+    find(&format!("vendor/{package}/{file}"))
+}
+
+/// Counts an open `/live` stream while it lives.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[utoipa::path(get, path = "/live", tag = "page", responses((status = 200, description = "Server-sent events named `change`, each a JSON Change: one at once, then one each time the node's logs grow (at most one a second).", body = crate::node::Change, content_type = "text/event-stream"), (status = 503, description = "Too many streams are open.", body = super::common::ErrorBody)))]
 /// `GET /live`: server-sent events. The first is sent at once; then one each time the
-/// node's logs grow, named `change`, whose data is a [`crate::node::Change`] as JSON.
-pub(crate) async fn live(
-    State(s): State<ApiState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// node's logs grow, at most one each [`LIVE_MIN_INTERVAL`], named `change`, whose data is
+/// a [`crate::node::Change`] as JSON. At most [`MAX_LIVE_STREAMS`] are open at once; each
+/// ends when the server stops.
+pub(crate) async fn live(State(s): State<ApiState>) -> Response {
+    if s.live.fetch_add(1, Ordering::Relaxed) >= MAX_LIVE_STREAMS {
+        s.live.fetch_sub(1, Ordering::Relaxed);
+        return super::common::ApiError::busy(format!(
+            "{MAX_LIVE_STREAMS} live streams are open already; close a page or try later"
+        ))
+        .into_response();
+    }
+    let open = Open(s.live.clone());
     let rx = s.node.changes();
-    let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
-        if !first && rx.changed().await.is_err() {
-            return None; // the node stopped
-        }
-        let now = *rx.borrow_and_update();
-        let data = serde_json::to_string(&now).unwrap_or_default();
-        Some((Ok(Event::default().event("change").data(data)), (rx, false)))
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(LIVE_KEEP_ALIVE))
+    let stopping = s.stopping.clone();
+    let stream = futures::stream::unfold(
+        (rx, stopping, open, true),
+        |(mut rx, mut stopping, open, first)| async move {
+            if !first {
+                // Changes in the meantime are merged by the watch into the latest.
+                tokio::select! {
+                    _ = tokio::time::sleep(LIVE_MIN_INTERVAL) => {}
+                    _ = stopping.wait() => return None,
+                }
+                tokio::select! {
+                    changed = rx.changed() => changed.ok()?, // Err: the node stopped
+                    _ = stopping.wait() => return None,
+                }
+            }
+            let now = *rx.borrow_and_update();
+            let data = serde_json::to_string(&now).unwrap_or_default();
+            let event: Result<Event, Infallible> = Ok(Event::default().event("change").data(data));
+            Some((event, (rx, stopping, open, false)))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(LIVE_KEEP_ALIVE))
+        .into_response()
 }
 
 #[cfg(test)]
@@ -215,17 +267,19 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("text/html"));
-        let r = asset(Path("vendor/noble-hashes-2.4.0/argon2.js".into())).await;
+        let r = vendored(Path(("noble-hashes-2.4.0".into(), "argon2.js".into()))).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert!(r.headers()[header::CONTENT_TYPE]
             .to_str()
             .unwrap()
             .starts_with("text/javascript"));
         assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        for missing in ["nothing.js", "../Cargo.toml", "vendor/SHA256SUMS", ""] {
+        for missing in ["nothing.js", "../Cargo.toml", "SHA256SUMS", ""] {
             let r = asset(Path(missing.into())).await;
             assert_eq!(r.status(), StatusCode::NOT_FOUND, "{missing}");
         }
+        let r = vendored(Path(("..".into(), "Cargo.toml".into()))).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
     }
 }

@@ -156,7 +156,7 @@ pub enum Local {
 }
 
 /// A paper taken in by [`Local::PutPaper`].
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PaperStored {
     /// Its SHA-256, hex.
     pub sha256: String,

@@ -29,7 +29,7 @@ pub enum NodeError {
 }
 
 /// Counters a node keeps about its traffic and its peers.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Metrics {
     /// Bytes of sync responses received.
     pub sync_bytes_in: u64,
@@ -83,7 +83,7 @@ pub struct Metrics {
 }
 
 /// A snapshot of a node's condition.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The node's PeerId.
     pub peer_id: String,
@@ -129,7 +129,7 @@ pub struct Status {
 }
 
 /// What happened to a submitted event.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Submitted {
     /// Its id.
     pub id: String,

@@ -8,7 +8,7 @@ use mutual_protocol::governance::duration_words;
 use serde::{Deserialize, Serialize};
 
 /// A deed in plain words: what `GET /deed` answers.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct DeedText {
     /// The grace period after a motion's close, in words.
     pub grace_period: String,
@@ -34,7 +34,7 @@ pub struct DeedText {
 }
 
 /// A power of the deed in plain words: its rule under its name.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct PowerText {
     /// What it covers.
     pub description: String,
@@ -43,7 +43,7 @@ pub struct PowerText {
 }
 
 /// One kind's rule in plain words.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct RuleText {
     /// The kind, as the command line names it.
     pub kind: String,

@@ -69,7 +69,17 @@ pub struct NodeHandle {
 
 /// What a node holds, in counts: it changes when the node's logs grow, so a watcher of
 /// [`NodeHandle::changes`] learns that something new arrived.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct Change {
     /// Events in the network's log.
     pub events: usize,
