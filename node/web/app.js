@@ -92,8 +92,66 @@ function confirmSigning(lines) {
     document.getElementById("confirm-cancel").onclick = () => done(false);
     dialog.oncancel = () => resolve(false);
     dialog.showModal();
-    document.getElementById("confirm-sign").focus();
+    // Focus starts on the heading, so what is signed is read before any button.
+    document.getElementById("confirm-title").focus();
   });
+}
+
+// The protocol's limits the page checks prepared events against (protocol/src/limits.rs).
+const MAX_DEPS = 32;
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+// The last event this browser signed with a key in a network, kept in the browser's
+// storage as the command line keeps `<keystore>.last`: a node that offers a seq at or
+// before it has not seen that event, and signing would fork the partner's feed, which
+// silences their key for good.
+const feedKey = (network, key) => `mutual.last.${network}.${key}`;
+
+function lastSigned(network, key) {
+  try {
+    return JSON.parse(localStorage.getItem(feedKey(network, key)) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function forkRisk(ev) {
+  const last = lastSigned(ev.network, ev.author);
+  if (!last) return [];
+  if (ev.seq <= last.seq) {
+    return [
+      `this browser last signed event ${short(last.id)} at number ${last.seq} in your feed, which the node ` +
+        `has not seen (it offers number ${ev.seq}); signing now would fork your feed. Wait until the node ` +
+        "has it, or use the node you used then",
+    ];
+  }
+  if (ev.seq === last.seq + 1 && ev.prev !== last.id) {
+    return [`the node holds another event at number ${last.seq} than the one this browser signed there`];
+  }
+  return [];
+}
+
+function noteSigned(ev, id) {
+  const last = lastSigned(ev.network, ev.author);
+  if (!last || last.seq < ev.seq) {
+    localStorage.setItem(feedKey(ev.network, ev.author), JSON.stringify({ seq: ev.seq, id }));
+  }
+}
+
+// What a prepared event says about itself that the page can check, whatever its body.
+function envelopeProblems(ev, prepared, id) {
+  const wrong = [];
+  if (ev.author !== state.key.publicKey) wrong.push("the author is not your key");
+  if (state.status && ev.network !== state.status.network) wrong.push("the network is not this one");
+  if (id !== prepared.id) wrong.push("the id the node gave is not the bytes' hash");
+  if (ev.seq < 1 || (ev.seq === 1) !== (ev.prev === "")) wrong.push("its place in your feed is malformed");
+  if (Math.abs(ev.timestamp_ms - Date.now()) > MAX_CLOCK_SKEW_MS) {
+    wrong.push(`it is dated ${when(ev.timestamp_ms)}, more than five minutes from this computer's clock`);
+  }
+  if (ev.deps.length > MAX_DEPS || new Set(ev.deps).size !== ev.deps.length || ev.deps.includes(ev.prev)) {
+    wrong.push("its list of causes is malformed");
+  }
+  return wrong.concat(forkRisk(ev));
 }
 
 // Prepares, checks, shows, signs and sends one event, saying what happened in #notice.
@@ -102,7 +160,18 @@ function confirmSigning(lines) {
 //     in words (none: they agree);
 //   describe(decodedEvent): what the bytes say, as [label, value] lines;
 //   votingMs: for a motion, how long its vote stays open.
-export async function act({ body, check, describe, votingMs }) {
+export async function act(args) {
+  const buttons = [...document.querySelectorAll("main button")];
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    return await actNow(args);
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+    document.getElementById("notice").scrollIntoView({ block: "nearest" });
+  }
+}
+
+async function actNow({ body, check, describe, votingMs }) {
   // What happens is said above the view, which live updates may redraw meanwhile.
   const out = document.getElementById("notice");
   if (!state.key) {
@@ -121,16 +190,14 @@ export async function act({ body, check, describe, votingMs }) {
     say(out, `The node refused: ${e.message}. Nothing was signed.`);
     return false;
   }
-  const bytes = unhex(prepared.event);
+  let bytes;
   let ev;
   const wrong = [];
   try {
+    bytes = unhex(prepared.event);
     ev = decodeEvent(bytes);
-    if (ev.author !== state.key.publicKey) wrong.push("the author is not your key");
-    if (state.status && ev.network !== state.status.network) wrong.push("the network is not this one");
     const id = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-    if (id !== prepared.id) wrong.push("the id the node gave is not the bytes' hash");
-    wrong.push(...check(ev));
+    wrong.push(...envelopeProblems(ev, prepared, id), ...check(ev));
   } catch (e) {
     wrong.push(`the bytes do not decode (${e.message})`);
   }
@@ -154,12 +221,24 @@ export async function act({ body, check, describe, votingMs }) {
     say(out, "Cancelled. Nothing was signed.", "note");
     return false;
   }
-  try {
+  // One signature at a time per key across this browser's tabs, checked against the
+  // record again inside the lock and recorded before the event leaves the page.
+  const signed = await navigator.locks.request(`mutual.sign.${ev.author}`, async () => {
+    const risk = forkRisk(ev);
+    if (risk.length) return { refused: risk.join("; ") };
     const sig = await signEvent(state.key.signing, bytes);
+    noteSigned(ev, prepared.id);
+    return { sig };
+  });
+  if (signed.refused) {
+    say(out, `Not signed: ${signed.refused}.`);
+    return false;
+  }
+  try {
     const r = await fetch("/events", {
       method: "POST",
       headers: { "Content-Type": "application/octet-stream" },
-      body: signedEvent(bytes, sig),
+      body: signedEvent(bytes, signed.sig),
     });
     const done = await answer(r);
     say(out, `Signed and sent (event ${short(done.id || prepared.id)}): ${done.outcome || "stored"}.`, "ok");
@@ -211,9 +290,12 @@ export function showKey() {
 
 let rendering = 0;
 let lastRoute = null;
+let lastShown = null;
 
 export async function render() {
   const main = document.getElementById("main");
+  // Only "#/..." names a view; another hash (the skip link's "#main") is an anchor.
+  if (location.hash && !location.hash.startsWith("#/")) return;
   const [name, ...rest] = (location.hash.replace(/^#\/?/, "") || "motions").split("/");
   const view = views.ROUTES[name] || views.ROUTES.motions;
   const mine = ++rendering;
@@ -222,8 +304,12 @@ export async function render() {
   try {
     const el = await view(rest.map(decodeURIComponent));
     if (mine !== rendering) return;
+    const moved = lastShown !== location.hash;
+    lastShown = location.hash;
     main.replaceChildren(el);
     state.dirty = false;
+    // A new view: focus its heading, so keyboard and screen-reader users start there.
+    if (moved) main.querySelector("h1")?.focus();
   } catch (e) {
     if (mine !== rendering) return;
     main.replaceChildren(h("p", { class: "error", role: "alert" }, `Could not load this page: ${e.message}`));
@@ -241,6 +327,8 @@ async function refreshShared() {
   }
 }
 
+let catchingUp = false;
+
 function showLive(c) {
   const live = document.getElementById("live");
   const parts = [`${c.events} events held`];
@@ -253,27 +341,60 @@ function showLive(c) {
   } else {
     live.replaceChildren(h("span", {}, `${parts.join(", ")}. Up to date with what peers have sent.`));
   }
+  // Screen readers hear when catching up starts and ends, not every count.
+  if (catchingUp !== c.pending > 0) {
+    catchingUp = c.pending > 0;
+    document.getElementById("announce").textContent = catchingUp
+      ? "The node is catching up with its peers."
+      : "The node is up to date.";
+  }
 }
 
+let source = null;
+
 function startLive() {
-  const src = new EventSource("/live");
-  src.addEventListener("change", async (m) => {
+  if (source) return;
+  source = new EventSource("/live");
+  source.addEventListener("change", async (m) => {
     const c = JSON.parse(m.data);
     const first = state.live === null;
+    const grew = !first && (c.events !== state.live.events || c.federation_events !== state.live.federation_events);
     state.live = c;
     showLive(c);
-    if (first) return;
+    if (!grew) return;
     await refreshShared();
-    const dialogOpen = document.getElementById("confirm").open;
-    if (!state.dirty && !dialogOpen) render();
-    else document.getElementById("live").append(
-      h("button", { type: "button", onclick: () => render() }, "Show what is new"),
-    );
+    const main = document.getElementById("main");
+    const busy =
+      state.dirty ||
+      document.getElementById("confirm").open ||
+      (main.contains(document.activeElement) && document.activeElement !== main.querySelector("h1"));
+    if (!busy) render();
+    else if (!document.getElementById("show-new")) {
+      document
+        .getElementById("live")
+        .append(h("button", { type: "button", id: "show-new", onclick: () => render() }, "Show what is new"));
+    }
   });
-  src.onerror = () => {
-    document.getElementById("live").replaceChildren(h("span", { class: "error" }, "The node cannot be reached; retrying…"));
+  source.onerror = () => {
+    const closed = source && source.readyState === EventSource.CLOSED;
+    document
+      .getElementById("live")
+      .replaceChildren(
+        h("span", { class: "error" }, closed ? "The node cannot be reached. Reload the page to try again." : "The node cannot be reached; retrying…"),
+      );
   };
 }
+
+// A hidden tab lets go of its stream (a browser opens few connections to one host).
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && source) {
+    source.close();
+    source = null;
+    state.live = null;
+  } else if (!document.hidden) {
+    startLive();
+  }
+});
 
 window.addEventListener("hashchange", render);
 document.addEventListener("input", (e) => {

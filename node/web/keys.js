@@ -43,7 +43,7 @@ export function parseKeystore(bytes) {
     nonce: bytes.subarray(44, 68),
     publicKey: bytes.subarray(68, 100),
   };
-  if (ks.memory > MAX_MEMORY_KIB || ks.passes > MAX_PASSES || ks.passes < 1 || ks.lanes !== 1) {
+  if (ks.memory < 8 || ks.memory > MAX_MEMORY_KIB || ks.passes > MAX_PASSES || ks.passes < 1 || ks.lanes !== 1) {
     throw new Error("This keystore asks for key derivation costs out of range.");
   }
   return ks;
@@ -59,19 +59,9 @@ async function kek(passphrase, ks) {
   });
 }
 
-async function importSeed(seed) {
-  const key = await crypto.subtle.importKey(
-    "pkcs8",
-    concat(PKCS8_PREFIX, seed),
-    { name: "Ed25519" },
-    true,
-    ["sign"],
-  );
-  const jwk = await crypto.subtle.exportKey("jwk", key);
-  const pub = Uint8Array.from(atob(jwk.x.replace(/-/g, "+").replace(/_/g, "/")), (c) =>
-    c.charCodeAt(0),
-  );
-  // Only the private key is kept, not extractable from here on.
+// Imports a seed as a signing key that cannot be read back, and checks it is the key
+// `publicKey` names by signing a random challenge and verifying it with that key.
+async function importSeed(seed, publicKey) {
   const signing = await crypto.subtle.importKey(
     "pkcs8",
     concat(PKCS8_PREFIX, seed),
@@ -79,7 +69,15 @@ async function importSeed(seed) {
     false,
     ["sign"],
   );
-  return { signing, publicKey: pub };
+  const verifying = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, [
+    "verify",
+  ]);
+  const challenge = crypto.getRandomValues(new Uint8Array(32));
+  const sig = await crypto.subtle.sign({ name: "Ed25519" }, signing, challenge);
+  if (!(await crypto.subtle.verify({ name: "Ed25519" }, verifying, sig, challenge))) {
+    throw new Error("This keystore's key does not match the public key it names.");
+  }
+  return signing;
 }
 
 // Opens a keystore with its passphrase: { publicKey (hex), signing (CryptoKey) }.
@@ -98,11 +96,7 @@ export async function openKeystore(bytes, passphrase) {
     key.fill(0);
   }
   try {
-    const k = await importSeed(seed);
-    if (!equalBytes(k.publicKey, ks.publicKey)) {
-      throw new Error("This keystore's key does not match the public key it names.");
-    }
-    return { publicKey: hex(ks.publicKey), signing: k.signing };
+    return { publicKey: hex(ks.publicKey), signing: await importSeed(seed, ks.publicKey) };
   } finally {
     seed.fill(0);
   }
@@ -113,8 +107,17 @@ export async function createKeystore(passphrase) {
   if ([...passphrase].length < MIN_PASSPHRASE_CHARS) {
     throw new Error(`A passphrase needs at least ${MIN_PASSPHRASE_CHARS} characters.`);
   }
-  const seed = crypto.getRandomValues(new Uint8Array(32));
-  const { publicKey } = await importSeed(seed);
+  // A new key made by the browser, exported once to be sealed; its public half named in
+  // the clear part.
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  if (pkcs8.length !== PKCS8_PREFIX.length + 32 || !equalBytes(pkcs8.subarray(0, 16), PKCS8_PREFIX)) {
+    throw new Error("This browser wrapped its Ed25519 key in an unexpected way.");
+  }
+  const seed = pkcs8.slice(16);
+  pkcs8.fill(0);
+  const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  await importSeed(seed, publicKey);
   const b = new Uint8Array(KEYSTORE_LEN);
   b.set(MAGIC, 0);
   const view = new DataView(b.buffer);

@@ -51,7 +51,7 @@ async function motions() {
   return h(
     "section",
     {},
-    h("h1", {}, "Motions"),
+    h("h1", { tabindex: -1 }, "Motions"),
     open.length ? table("Open for voting", ["Motion", "Kind", "Where it stands", "Voting"], open.map(motionRow)) : h("p", {}, "No motion is open for voting."),
     done.length ? table("Closed", ["Motion", "Kind", "Outcome", "Closed"], done.map(motionRow)) : null,
     proposeForm(),
@@ -167,7 +167,7 @@ async function motion([id]) {
   if (m.power) facts.push(["Under the deed's power", m.power]);
   if (m.effect) facts.push(["Effect", m.effect]);
   const parts = [
-    h("h1", {}, m.title || "(untitled)"),
+    h("h1", { tabindex: -1 }, m.title || "(untitled)"),
     m.text ? h("p", { class: "motion-text" }, m.text) : null,
     h("dl", {}, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     h("h2", {}, "The tally"),
@@ -228,6 +228,7 @@ function ballotForms(m) {
         if (b.proxy !== proxy) wrong.push("the proxy differs");
         if (b.proxy_expires_at_ms !== (ballot.proxy_expires_at_ms || 0)) wrong.push("the proxy's end differs");
         if (b.on_behalf_of !== "") wrong.push("it is cast on someone else's behalf");
+        if (b.others.length) wrong.push(`it sets fields you did not choose (${b.others.join(", ")})`);
         return wrong;
       },
       describe: (ev) => {
@@ -306,7 +307,7 @@ async function members() {
   return h(
     "section",
     {},
-    h("h1", {}, "Members"),
+    h("h1", { tabindex: -1 }, "Members"),
     [...byLocality].map(([locality, practices]) => [
       h("h2", {}, locality || "No locality given"),
       practices.map((p) =>
@@ -327,7 +328,7 @@ async function aid() {
   return h(
     "section",
     {},
-    h("h1", {}, "Mutual aid"),
+    h("h1", { tabindex: -1 }, "Mutual aid"),
     a.requests.length
       ? table(
           "Requests",
@@ -344,7 +345,7 @@ async function aid() {
 async function federations() {
   const list = await get("/federations");
   const rows = (Array.isArray(list) ? list : list.federations || []).map((f) => [f.name || short(f.id), short(f.id), String(f.members?.length ?? f.networks ?? "")]);
-  return h("section", {}, h("h1", {}, "Federations"), rows.length ? table("Federations this partnership belongs to", ["Name", "Id", "Networks"], rows) : h("p", {}, "This partnership belongs to no federation."));
+  return h("section", {}, h("h1", { tabindex: -1 }, "Federations"), rows.length ? table("Federations this partnership belongs to", ["Name", "Id", "Networks"], rows) : h("p", {}, "This partnership belongs to no federation."));
 }
 
 // ------------------------------------------------------------------ the log and the node
@@ -369,7 +370,7 @@ async function log([skip = "0"]) {
   return h(
     "section",
     {},
-    h("h1", {}, "The signed log"),
+    h("h1", { tabindex: -1 }, "The signed log"),
     field("Search these events", search, "by who, kind, outcome or id"),
     h(
       "table",
@@ -394,7 +395,7 @@ async function node() {
   return h(
     "section",
     {},
-    h("h1", {}, "This node"),
+    h("h1", { tabindex: -1 }, "This node"),
     h(
       "dl",
       {},
@@ -483,7 +484,7 @@ async function key() {
       again.value = "";
     }
   });
-  return h("section", {}, h("h1", {}, "Your key"), openForm, forget, create);
+  return h("section", {}, h("h1", { tabindex: -1 }, "Your key"), openForm, forget, create);
 }
 
 export const ROUTES = { motions, motion, members, aid, federations, log, node, key };

@@ -164,7 +164,9 @@ const last = (f, n) => {
 };
 const num = (f, n) => Number(last(f, n) ?? 0n);
 const byt = (f, n) => last(f, n) ?? new Uint8Array(0);
-const str = (f, n) => new TextDecoder("utf-8", { fatal: true }).decode(byt(f, n));
+// ignoreBOM: a leading U+FEFF is kept, so text with one never reads as text without.
+const str = (f, n) => new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(byt(f, n));
+const others = (f, known) => [...f.keys()].filter((k) => !known.includes(k));
 const list = (f, n) => f.get(n) ?? [];
 
 // The event a partner is about to sign, decoded from its exact bytes.
@@ -174,6 +176,8 @@ export function decodeEvent(bytes) {
   if (bodies.length !== 1) throw new Error("the event has no single body");
   const field = bodies[0];
   const body = byt(f, field);
+  const unknown = others(f, [1, 2, 3, 4, 5, 6, field]);
+  if (unknown.length) throw new Error(`the event sets fields the page does not know (${unknown.join(", ")})`);
   return {
     network: hex(byt(f, 1)),
     author: hex(byt(f, 2)),
@@ -196,6 +200,7 @@ export function decodeBallot(bytes) {
     proxy: hex(byt(f, 5)),
     proxy_expires_at_ms: num(f, 6),
     on_behalf_of: hex(byt(f, 7)),
+    others: others(f, [1, 2, 3, 4, 5, 6, 7]),
   };
 }
 
@@ -210,7 +215,7 @@ export function decodeMotion(bytes) {
     seats: num(f, 12),
     candidates: list(f, 13).map(hex),
     per_locality: num(f, 16) !== 0,
-    others: [...f.keys()].filter((k) => ![1, 2, 3, 4, 5, 12, 13, 16].includes(k)),
+    others: others(f, [1, 2, 3, 4, 5, 12, 13, 16]),
   };
 }
 

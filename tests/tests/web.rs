@@ -64,16 +64,15 @@ impl Browser {
         let mut client = None;
         for _ in 0..100 {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => {
+            let mut builder = ClientBuilder::new(connector);
+            builder.capabilities(caps.clone());
+            match tokio::time::timeout(LIMIT, builder.connect(&url)).await {
+                Ok(Ok(c)) => {
                     client = Some(c);
                     break;
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(_) => break,
             }
         }
         Browser {
@@ -101,10 +100,15 @@ impl Browser {
             let c = self.c().clone();
             let last = &last;
             async move {
-                let now = match c.find(Locator::Css("body")).await {
-                    Ok(b) => b.text().await.unwrap_or_default(),
-                    Err(_) => String::new(),
+                let read = async {
+                    match c.find(Locator::Css("body")).await {
+                        Ok(b) => b.text().await.unwrap_or_default(),
+                        Err(_) => String::new(),
+                    }
                 };
+                let now = tokio::time::timeout(Duration::from_secs(10), read)
+                    .await
+                    .unwrap_or_default();
                 let seen = now.contains(text);
                 *last.lock().expect("lock") = now;
                 seen
@@ -138,6 +142,35 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no {css}: {e}"));
         el.clear().await.ok();
         el.send_keys(text).await.expect("typed");
+    }
+
+    /// The value shown beside `label` in the signing dialog.
+    async fn confirm_row(&self, label: &str) -> String {
+        let v = self
+            .c()
+            .execute(
+                "const dts = [...document.querySelectorAll('#confirm-what dt')];
+                 const dt = dts.find(d => d.textContent === arguments[0]);
+                 return dt ? dt.nextElementSibling.textContent : null;",
+                vec![serde_json::json!(label)],
+            )
+            .await
+            .expect("script");
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Checks every URL the page asked for is one of `nodes`.
+    async fn asked_only(&self, nodes: &[SocketAddr]) {
+        let asked = self.requests().await;
+        assert!(!asked.is_empty());
+        for url in &asked {
+            assert!(
+                nodes
+                    .iter()
+                    .any(|n| url.starts_with(&format!("http://{n}/"))),
+                "the page asked {url}, not its node"
+            );
+        }
     }
 
     async fn screenshot(&self, name: &str) {
@@ -259,6 +292,15 @@ async fn events(c: &Cluster, node: usize) -> usize {
     c.node(node).status().await.expect("status").events
 }
 
+/// How many events partner `partner`'s key has signed, as node `node` holds them.
+async fn signed_by(c: &Cluster, node: usize, partner: usize) -> u64 {
+    let key = partner_key(partner).public();
+    c.node(node)
+        .query(move |r| r.feed_head(&key).map_or(0, |(seq, _)| seq))
+        .await
+        .expect("query")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     let c = cluster(BASE).await;
@@ -282,7 +324,6 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     b.screenshot("motions").await;
 
     // A wrong passphrase is refused with a message, and nothing is signed.
-    let before = events(&c, 0).await;
     b.open_keystore(a, &file, "not the passphrase").await;
     b.wait_text("Wrong passphrase").await;
     b.goto(a, &format!("motion/{motion}")).await;
@@ -290,7 +331,7 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     b.click("form[aria-label=Vote] input[value=for]").await;
     b.click("form[aria-label=Vote] button[type=submit]").await;
     b.wait_text("Open your keystore first").await;
-    assert_eq!(events(&c, 0).await, before, "nothing was signed");
+    assert_eq!(signed_by(&c, 0, BASE).await, 0, "nothing was signed");
 
     // The right one opens it; the partner votes for, after reading what is signed.
     b.open_keystore(a, &file, PASSPHRASE).await;
@@ -300,11 +341,13 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     b.wait_text("Your ballot").await;
     b.click("form[aria-label=Vote] input[value=for]").await;
     b.click("form[aria-label=Vote] button[type=submit]").await;
-    let shown = b.wait_text("Check what you are signing").await;
-    assert!(
-        shown.contains("vote for"),
-        "the decoded ballot is shown: {shown}"
+    b.wait_text("Check what you are signing").await;
+    assert_eq!(
+        b.confirm_row("Your ballot").await,
+        "vote for",
+        "the decoded ballot"
     );
+    assert_eq!(b.confirm_row("Event number").await, "1 in your feed");
     b.screenshot("confirm").await;
     b.click("#confirm-sign").await;
     b.wait_text("Signed and sent").await;
@@ -312,6 +355,7 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
         wait_for(LIMIT, || async { ballots(&c, 2, motion).await == 1 }).await,
         "the vote reaches node C"
     );
+    b.asked_only(&[a]).await;
 
     // Node C's page shows it.
     b.goto(cc, &format!("motion/{motion}")).await;
@@ -330,15 +374,8 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
         b.screenshot(route).await;
     }
 
-    // Every request the page made went to a node of the partnership, nowhere else.
-    let asked = b.requests().await;
-    assert!(!asked.is_empty());
-    for url in &asked {
-        assert!(
-            url.starts_with(&format!("http://{a}/")) || url.starts_with(&format!("http://{cc}/")),
-            "the page asked {url}, not its node"
-        );
-    }
+    // Every request node C's page made went to node C, nowhere else.
+    b.asked_only(&[cc]).await;
     b.close().await;
 }
 
@@ -359,7 +396,6 @@ async fn a_node_that_alters_the_prepared_bytes_is_caught_before_signing() {
     let b = Browser::start().await;
     b.open_keystore(bad, &file, PASSPHRASE).await;
     b.wait_text("Opened").await;
-    let before = events(&c, 1).await;
     b.goto(bad, &format!("motion/{motion}")).await;
     b.wait_text("Your ballot").await;
     b.click("form[aria-label=Vote] input[value=for]").await;
@@ -377,8 +413,36 @@ async fn a_node_that_alters_the_prepared_bytes_is_caught_before_signing() {
         "the partner is never asked to sign"
     );
     b.screenshot("tampered").await;
+
+    // The page also keeps the last event it signed with the key: a node offering a place
+    // in the feed at or before it (one that has not seen that event) is refused, since
+    // signing there would fork the partner's feed. Here the record says number 5.
+    let good = serve_api(&c, 0, "token-a").await;
+    b.open_keystore(good, &file, PASSPHRASE).await;
+    b.wait_text("Opened").await;
+    let network = c.network().to_string();
+    let key = partner_key(BASE + 10).public().to_string();
+    b.c()
+        .execute(
+            "localStorage.setItem(`mutual.last.${arguments[0]}.${arguments[1]}`, \
+             JSON.stringify({ seq: 5, id: '00'.repeat(32) }));",
+            vec![serde_json::json!(network), serde_json::json!(key)],
+        )
+        .await
+        .expect("script");
+    b.goto(good, &format!("motion/{motion}")).await;
+    b.wait_text("Your ballot").await;
+    b.click("form[aria-label=Vote] input[value=for]").await;
+    b.click("form[aria-label=Vote] button[type=submit]").await;
+    b.wait_text("would fork your feed").await;
     b.close().await;
-    assert_eq!(events(&c, 1).await, before, "nothing was signed or sent");
+    for node in [0, 1] {
+        assert_eq!(
+            signed_by(&c, node, BASE + 10).await,
+            0,
+            "nothing was signed or sent"
+        );
+    }
     assert_eq!(ballots(&c, 1, motion).await, 0);
 }
 
@@ -426,11 +490,12 @@ async fn a_ranked_ballot_from_the_page_counts_and_the_rounds_show_after_the_clos
     ranks[2].send_keys("1").await.expect("typed");
     b.click("form[aria-label='Ranked ballot'] button[type=submit]")
         .await;
-    let shown = b.wait_text("Check what you are signing").await;
+    b.wait_text("Check what you are signing").await;
     let order = format!("rank Dr Partner {}, then Dr Partner {}", base + 2, base + 1);
-    assert!(
-        shown.contains(&order),
-        "the decoded ranking is shown: {shown}"
+    assert_eq!(
+        b.confirm_row("Your ballot").await,
+        order,
+        "the decoded ranking"
     );
     b.click("#confirm-sign").await;
     b.wait_text("Signed and sent").await;
