@@ -77,7 +77,20 @@ export class Writer {
 }
 
 // The body fields of `Event` the page signs (event.proto).
-export const BODY = { motion: 23, ballot: 24, aid_request: 25, aid_countersign: 28 };
+export const BODY = {
+  motion: 23,
+  ballot: 24,
+  aid_request: 25,
+  aid_offer: 26,
+  aid_acceptance: 27,
+  aid_countersign: 28,
+  aid_cancel: 29,
+  aid_fulfil: 30,
+  aid_withdraw: 31,
+};
+
+export const URGENCY = { routine: 1, soon: 2, urgent: 3 };
+const VISIBILITY_NETWORK = 1;
 
 export const CHOICE = {
   for: 1,
@@ -119,6 +132,82 @@ export function encodeMotion(m) {
     .repeated(13, m.candidates)
     .bool(16, m.per_locality)
     .finish();
+}
+
+// A session as the aid board shows it, "YYYY-MM-DD AM" (or PM, or HH:MM-HH:MM).
+function encodeSession(text) {
+  const [date, ...part] = text.trim().split(/\s+/);
+  return new Writer().string(1, date).string(2, part.join(" ")).finish();
+}
+
+// The aid bodies a partner signs for their practice (docs/AID.md), from the action as
+// `POST /aid` takes it, with every id in full and sessions spelled out.
+export function encodeAid(a) {
+  const w = new Writer();
+  switch (a.action) {
+    case "request":
+      w.string(1, a.role)
+        .repeated(2, a.sessions.map(encodeSession))
+        .uint(3, URGENCY[a.urgency])
+        .string(5, a.notes)
+        .uint(6, a.expires_at_ms)
+        .uint(7, VISIBILITY_NETWORK);
+      return [BODY.aid_request, w.finish()];
+    case "offer":
+      w.bytes(1, unhex(a.request)).repeated(2, a.sessions.map(encodeSession)).string(3, a.role).string(4, a.terms);
+      return [BODY.aid_offer, w.finish()];
+    case "accept":
+      w.bytes(1, unhex(a.offer)).repeated(2, a.sessions.map(encodeSession));
+      return [BODY.aid_acceptance, w.finish()];
+    case "countersign":
+      return [BODY.aid_countersign, w.bytes(1, unhex(a.agreement)).finish()];
+    case "cancel":
+      w.bytes(1, unhex(a.agreement)).string(2, a.reason).uint(3, a.notice_hours * 3600000);
+      return [BODY.aid_cancel, w.finish()];
+    case "fulfil":
+      return [BODY.aid_fulfil, w.bytes(1, unhex(a.agreement)).finish()];
+    case "withdraw":
+      return [BODY.aid_withdraw, w.bytes(1, unhex(a.request)).string(2, a.reason).finish()];
+    default:
+      throw new Error(`no aid action ${a.action}`);
+  }
+}
+
+// What an aid body says, as [label, value] lines, read from its bytes.
+export function describeAid(field, bytes) {
+  const f = fields(bytes);
+  const sessions = (n) =>
+    list(f, n)
+      .map((b) => {
+        const s = fields(b);
+        return `${str(s, 1)} ${str(s, 2)}`;
+      })
+      .join(", ");
+  switch (field) {
+    case BODY.aid_request:
+      return [
+        ["What", "ask the partnership for help"],
+        ["Role", str(f, 1)],
+        ["Sessions", sessions(2)],
+        ["Urgency", Object.keys(URGENCY).find((k) => URGENCY[k] === num(f, 3)) || "unspecified"],
+        ["Notes", str(f, 5) || "—"],
+        ["Open until", new Date(num(f, 6)).toLocaleString()],
+      ];
+    case BODY.aid_offer:
+      return [["What", "offer cover"], ["On request", hex(byt(f, 1)).slice(0, 12)], ["Sessions", sessions(2)], ["Who covers", str(f, 3)], ["Terms", str(f, 4) || "—"]];
+    case BODY.aid_acceptance:
+      return [["What", "accept an offer"], ["Offer", hex(byt(f, 1)).slice(0, 12)], ["Sessions", sessions(2)]];
+    case BODY.aid_countersign:
+      return [["What", "countersign an agreement: it becomes binding"], ["Agreement", hex(byt(f, 1)).slice(0, 12)]];
+    case BODY.aid_cancel:
+      return [["What", "cancel an agreement"], ["Agreement", hex(byt(f, 1)).slice(0, 12)], ["Why", str(f, 2)], ["Notice", `${num(f, 3) / 3600000} hours`]];
+    case BODY.aid_fulfil:
+      return [["What", "record an agreement as fulfilled"], ["Agreement", hex(byt(f, 1)).slice(0, 12)]];
+    case BODY.aid_withdraw:
+      return [["What", "withdraw a request"], ["Request", hex(byt(f, 1)).slice(0, 12)], ["Why", str(f, 2) || "—"]];
+    default:
+      return [["What", `an event of body ${field}`]];
+  }
 }
 
 // ------------------------------------------------------------------ decoding

@@ -62,8 +62,10 @@ pub struct Founding {
     pub practices: usize,
     /// Nodes started (the first ones).
     pub running: usize,
-    /// Partners, all of the first practice.
+    /// Partners, all of the first practice ...
     pub partners: usize,
+    /// ... or, if set, partner `j` of practice `j % practices`.
+    pub spread: bool,
     /// The deed.
     pub deed: pb::Deed,
 }
@@ -161,6 +163,7 @@ impl Cluster {
                 running,
                 partners: 0,
                 deed: mutual_protocol::governance::deed::default_deed(),
+                spread: false,
             },
             transport,
         )
@@ -177,7 +180,11 @@ impl Cluster {
             partners: (0..f.partners)
                 .map(|j| pb::Partner {
                     name: format!("Dr Partner {}", f.base + j),
-                    practice_ods: first.ods_code.clone(),
+                    practice_ods: if f.spread {
+                        practice(f.base + j % n).ods_code
+                    } else {
+                        first.ods_code.clone()
+                    },
                     role: pb::PartnerRole::Partner as i32,
                     key: partner_key(f.base + j).public().as_bytes().to_vec(),
                 })

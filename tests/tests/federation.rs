@@ -46,6 +46,7 @@ async fn cluster(name: &str, base: usize, practices: usize, running: usize, bp: 
             running,
             partners: PARTNERS,
             deed: quick_deed(bp),
+            spread: false,
         },
         Transport::Tcp,
     )

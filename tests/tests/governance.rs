@@ -64,6 +64,7 @@ async fn nodes_witness_ballots_and_close_motions_and_a_backdated_ballot_does_not
             running: 2,
             partners: 3,
             deed: quick_deed(5000),
+            spread: false,
         },
         Transport::Tcp,
     )
@@ -153,6 +154,7 @@ async fn an_event_that_would_fork_a_partners_feed_is_refused_and_not_stored() {
             running: 1,
             partners: 2,
             deed: quick_deed(5000),
+            spread: false,
         },
         Transport::Tcp,
     )

@@ -144,6 +144,33 @@ impl Browser {
         el.send_keys(text).await.expect("typed");
     }
 
+    /// Clicks the button whose text contains `text`, waiting for it (the page may redraw
+    /// between finding and clicking: then it is found again, a bounded number of times).
+    async fn click_button(&self, text: &str) {
+        let xpath = format!("//main//button[contains(., '{text}')]");
+        for _ in 0..20 {
+            let found = self
+                .c()
+                .wait()
+                .at_most(LIMIT)
+                .for_element(Locator::XPath(&xpath))
+                .await
+                .unwrap_or_else(|e| panic!("no button {text:?}: {e}"));
+            if found.click().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the button {text:?} could not be clicked");
+    }
+
+    /// Confirms the signing dialog once it shows, and waits for the node's answer.
+    async fn sign(&self) {
+        self.wait_text("Check what you are signing").await;
+        self.click("#confirm-sign").await;
+        self.wait_text("Signed and sent").await;
+    }
+
     /// The value shown beside `label` in the signing dialog.
     async fn confirm_row(&self, label: &str) -> String {
         let v = self
@@ -253,6 +280,7 @@ async fn cluster(base: usize) -> Cluster {
             running: 3,
             partners: 3,
             deed: quick_deed(5000),
+            spread: false,
         },
         Transport::Tcp,
     )
@@ -650,4 +678,92 @@ async fn the_openapi_document_is_valid_and_lists_every_route() {
         operations, described,
         "every described handler is an operation of the document"
     );
+}
+
+/// An aid request is made from one practice's partner's browser, offered on from
+/// another's, accepted, and countersigned: a binding agreement on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aid_request_is_made_offered_accepted_and_countersigned_from_two_browsers() {
+    let base = BASE + 30;
+    let c = Cluster::found_with(
+        Founding {
+            name: "Web Aid Partnership".into(),
+            base,
+            practices: 3,
+            running: 3,
+            partners: 3,
+            deed: pb::Deed {
+                // Partners sign their practice's aid events (docs/AID.md §3.1).
+                aid_signers: pb::AidSigners::Partners as i32,
+                ..quick_deed(5000)
+            },
+            spread: true,
+        },
+        Transport::Tcp,
+    )
+    .await;
+    assert!(c.converge(&[0, 1, 2], LIMIT).await, "the nodes converge");
+    let a = serve_api(&c, 0, "token-a").await;
+    let bb = serve_api(&c, 1, "token-b").await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let (first, second) = (keystore(keys.path(), base), keystore(keys.path(), base + 1));
+    let requester = Browser::start().await;
+    let offerer = Browser::start().await;
+    requester.open_keystore(a, &first, PASSPHRASE).await;
+    requester.wait_text("Opened").await;
+    offerer.open_keystore(bb, &second, PASSPHRASE).await;
+    offerer.wait_text("Opened").await;
+
+    // Practice 0's partner asks for a GP on a day ten days on.
+    let day = mutual_node::dates::date_after(c.now_ms(), 10);
+    requester.goto(a, "aid").await;
+    requester
+        .wait_text(&format!("You act for Practice {base}"))
+        .await;
+    requester
+        .type_into(
+            "form[aria-label='Ask for help'] textarea",
+            &format!("{day} AM"),
+        )
+        .await;
+    requester
+        .click("form[aria-label='Ask for help'] button[type=submit]")
+        .await;
+    requester.wait_text("ask the partnership for help").await;
+    requester.sign().await;
+
+    // Practice 1's partner sees it on node B's page and offers cover.
+    offerer.goto(bb, "aid").await;
+    offerer.click_button("Offer cover").await;
+    offerer.wait_text("offer cover").await;
+    offerer.sign().await;
+
+    // The requester accepts; the offerer countersigns.
+    requester.goto(a, "aid").await;
+    requester.click_button("Accept").await;
+    requester.sign().await;
+    offerer.goto(bb, "aid").await;
+    offerer.click_button("Countersign").await;
+    offerer.wait_text("it becomes binding").await;
+    offerer.sign().await;
+
+    // Binding on every node, the third practice's included.
+    let binding = wait_for(LIMIT, || async {
+        c.node(2)
+            .query(|r| {
+                let aid = r.state().aid();
+                aid.agreements().any(|g| g.countersign.is_some())
+            })
+            .await
+            .expect("query")
+    })
+    .await;
+    assert!(binding, "the agreement binds on node C");
+    requester.goto(a, "aid").await;
+    requester.wait_text("binding").await;
+    requester.screenshot("aid").await;
+    requester.asked_only(&[a]).await;
+    offerer.asked_only(&[bb]).await;
+    requester.close().await;
+    offerer.close().await;
 }
