@@ -8,6 +8,7 @@ import {
   CHOICE,
   CHOICE_NAME,
   KIND,
+  ROLE,
   URGENCY,
   bodyOnly,
   describeAid,
@@ -49,7 +50,7 @@ function motionRow(m) {
 }
 
 async function motions() {
-  const all = await get("/motions");
+  const [all, feds] = await Promise.all([get("/motions"), get("/federations")]);
   const open = all.filter((m) => m.finality === "open");
   const done = all.filter((m) => m.finality !== "open");
   return h(
@@ -58,29 +59,101 @@ async function motions() {
     h("h1", { tabindex: -1 }, "Motions"),
     open.length ? table("Open for voting", ["Motion", "Kind", "Where it stands", "Voting"], open.map(motionRow)) : h("p", {}, "No motion is open for voting."),
     done.length ? table("Closed", ["Motion", "Kind", "Outcome", "Closed"], done.map(motionRow)) : null,
-    proposeForm(),
+    proposeForm(feds),
   );
 }
 
-function proposeForm() {
-  const kind = h("select", {}, Object.keys(KIND).map((k) => h("option", { value: k }, k.replace(/_/g, " "))));
+// Each kind of motion in words, as "propose ..." reads it.
+const KIND_WORDS = {
+  general: "an ordinary resolution",
+  admit_practice: "a motion to admit a practice",
+  admit_partner: "a motion to admit a partner",
+  change_role: "a motion to change a partner's role",
+  remove_partner: "a motion to remove a partner",
+  remove_practice: "a motion to remove a practice",
+  elect_board: "an election of the board",
+  elect_chair: "an election of the chair",
+  link_federation: "a motion to link to a federation",
+  replace_key: "a motion to replace a partner's key",
+  leave_federation: "a motion to leave a federation",
+};
+
+// Which extra controls each kind of motion asks for.
+const NEEDS = {
+  admit_practice: ["practiceName", "ods", "locality", "listSize", "nodeKey"],
+  admit_partner: ["partnerName", "practice", "role", "key"],
+  change_role: ["partner", "role"],
+  remove_partner: ["partner"],
+  remove_practice: ["practice"],
+  elect_board: ["candidates", "seats", "perLocality"],
+  elect_chair: ["candidates"],
+  link_federation: ["charter"],
+  replace_key: ["partner", "replacement"],
+  leave_federation: ["federation"],
+};
+
+function proposeForm(feds) {
+  const kind = h("select", {}, Object.keys(KIND).map((k) => h("option", { value: k }, KIND_WORDS[k])));
   const title = h("input", { type: "text", required: true, maxlength: 200 });
   const text = h("textarea", { rows: 4 });
   const days = h("input", { type: "number", min: 0, value: 7, inputmode: "numeric" });
   const hours = h("input", { type: "number", min: 0, max: 23, value: 0, inputmode: "numeric" });
-  const seats = h("input", { type: "number", min: 1, value: 1, inputmode: "numeric" });
-  const partners = (state.members || []).flatMap((p) => p.partners.filter((q) => q.status === "active").map((q) => ({ ...q, practice: p.name })));
+  const practices = state.members || [];
+  const partners = practices.flatMap((p) => p.partners.filter((q) => q.status === "active").map((q) => ({ ...q, practice: p.name })));
+  const c = {
+    practiceName: h("input", { type: "text" }),
+    ods: h("input", { type: "text", autocapitalize: "characters" }),
+    locality: h("input", { type: "text" }),
+    listSize: h("input", { type: "number", min: 0, value: 0, inputmode: "numeric" }),
+    nodeKey: h("input", { type: "text", spellcheck: "false" }),
+    partnerName: h("input", { type: "text" }),
+    practice: h("select", {}, practices.filter((p) => p.status === "active").map((p) => h("option", { value: p.ods }, `${p.name} (${p.ods})`))),
+    role: h("select", {}, Object.keys(ROLE).map((r) => h("option", { value: r }, r))),
+    key: h("input", { type: "text", spellcheck: "false" }),
+    partner: h("select", {}, partners.map((q) => h("option", { value: q.key }, `${q.name} (${q.practice})`))),
+    replacement: h("input", { type: "text", spellcheck: "false" }),
+    seats: h("input", { type: "number", min: 0, value: 1, inputmode: "numeric" }),
+    perLocality: h("input", { type: "checkbox" }),
+    charter: h("input", { type: "file" }),
+    federation: h("select", {}, feds.map((f) => h("option", { value: f.id }, f.name || short(f.id)))),
+  };
   const boxes = partners.map((q) => h("input", { type: "checkbox", value: q.key }));
-  const candidates = h(
+  const labels = {
+    practiceName: "The practice's name",
+    ods: "Its ODS code",
+    locality: "Its locality",
+    listSize: "Its list size",
+    nodeKey: "Its node's key (64 hex digits, from its invite)",
+    partnerName: "The partner's name",
+    practice: "Practice",
+    role: "Role",
+    key: "Their key (64 hex digits, from their keystore)",
+    partner: "Partner",
+    replacement: "The new key (64 hex digits)",
+    seats: "Seats (0 with one seat per locality)",
+    charter: "The signed charter (from mutual federation charter)",
+    federation: "Federation",
+  };
+  const extra = {};
+  for (const [k, control] of Object.entries(c)) {
+    extra[k] =
+      k === "perLocality"
+        ? h("p", {}, h("label", {}, control, " One seat per locality"))
+        : field(labels[k], control);
+  }
+  extra.candidates = h(
     "fieldset",
-    { class: "candidates", hidden: true },
+    { class: "candidates" },
     h("legend", {}, "Candidates"),
     partners.map((q, i) => h("p", {}, h("label", {}, boxes[i], ` ${q.name} (${q.practice})`))),
-    field("Seats", seats),
   );
-  kind.addEventListener("change", () => {
-    candidates.hidden = kind.value === "general";
-  });
+  const extras = h("div", {}, Object.values(extra));
+  const show = () => {
+    const needs = NEEDS[kind.value] || [];
+    for (const [k, el] of Object.entries(extra)) el.hidden = !needs.includes(k);
+  };
+  kind.addEventListener("change", show);
+  show();
   const out = h("div", { class: "out" });
   const form = h(
     "form",
@@ -90,49 +163,87 @@ function proposeForm() {
     field("Title", title),
     field("Text", text),
     h("fieldset", {}, h("legend", {}, "Voting stays open for"), field("Days", days), field("Hours", hours)),
-    candidates,
+    extras,
     h("button", { type: "submit" }, "Prepare the motion"),
     out,
   );
+  const refuse = (msg) => out.replaceChildren(h("p", { class: "error", role: "alert" }, msg));
+  const keyOf = (input, what) => {
+    const v = input.value.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(v)) throw new Error(`${what} must be 64 hex digits.`);
+    return unhex(v);
+  };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const votingMs = (Number(days.value) * 24 + Number(hours.value)) * 3600 * 1000;
-    if (!title.value.trim()) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "A motion needs a title."));
-    if (votingMs <= 0) return out.replaceChildren(h("p", { class: "error", role: "alert" }, "Voting must stay open for some time."));
-    const election = kind.value !== "general";
-    const chosen = {
-      kind: KIND[kind.value],
-      title: title.value.trim(),
-      text: text.value,
-      seats: election && kind.value === "elect_board" ? Number(seats.value) : 0,
-      candidates: election ? boxes.filter((b) => b.checked).map((b) => unhex(b.value)) : [],
-      per_locality: false,
-    };
+    if (!title.value.trim()) return refuse("A motion needs a title.");
+    if (votingMs <= 0) return refuse("Voting must stay open for some time.");
+    const k = kind.value;
+    const chosen = { kind: KIND[k], title: title.value.trim(), text: text.value };
+    try {
+      if (k === "admit_practice") {
+        chosen.admit_practice = {
+          name: c.practiceName.value.trim(),
+          ods_code: c.ods.value.trim().toUpperCase(),
+          locality: c.locality.value.trim(),
+          list_size: Number(c.listSize.value),
+          node_key: keyOf(c.nodeKey, "The node's key"),
+        };
+      } else if (k === "admit_partner") {
+        chosen.admit_partner = {
+          name: c.partnerName.value.trim(),
+          practice_ods: c.practice.value,
+          role: ROLE[c.role.value],
+          key: keyOf(c.key, "Their key"),
+        };
+      } else if (k === "change_role") {
+        chosen.subject_key = unhex(c.partner.value);
+        chosen.new_role = ROLE[c.role.value];
+      } else if (k === "remove_partner") {
+        chosen.subject_key = unhex(c.partner.value);
+      } else if (k === "remove_practice") {
+        chosen.subject_ods = c.practice.value;
+      } else if (k === "replace_key") {
+        chosen.subject_key = unhex(c.partner.value);
+        chosen.replacement_key = keyOf(c.replacement, "The new key");
+      } else if (k === "elect_board" || k === "elect_chair") {
+        chosen.candidates = boxes.filter((b) => b.checked).map((b) => unhex(b.value));
+        if (!chosen.candidates.length) throw new Error("Choose the candidates.");
+        if (k === "elect_board") {
+          chosen.per_locality = c.perLocality.checked;
+          chosen.seats = chosen.per_locality ? 0 : Number(c.seats.value);
+        }
+      } else if (k === "link_federation") {
+        if (!c.charter.files.length) throw new Error("Choose the signed charter's file.");
+        chosen.charter_event = new Uint8Array(await c.charter.files[0].arrayBuffer());
+      } else if (k === "leave_federation") {
+        if (!c.federation.value) throw new Error("This partnership belongs to no federation.");
+        chosen.federation = unhex(c.federation.value);
+      }
+    } catch (err) {
+      return refuse(err.message);
+    }
     await act({
       body: bodyOnly(BODY.motion, encodeMotion(chosen)),
       votingMs,
+      // The node sets the voting period's start to the event's time; with it, the bytes
+      // must be exactly the motion chosen.
       check: (ev) => {
         if (ev.field !== BODY.motion) return ["it is not a motion"];
-        const m = decodeMotion(ev.body);
-        const wrong = [];
-        if (m.kind !== chosen.kind) wrong.push("the kind differs");
-        if (m.title !== chosen.title) wrong.push("the title differs");
-        if (m.text !== chosen.text) wrong.push("the text differs");
-        if (m.seats !== chosen.seats) wrong.push("the seats differ");
-        if (!sameList(m.candidates, chosen.candidates.map((c) => [...c].map((b) => b.toString(16).padStart(2, "0")).join("")))) wrong.push("the candidates differ");
-        if (m.per_locality) wrong.push("it asks for one seat per locality");
-        if (m.others.length) wrong.push(`it sets fields you did not choose (${m.others.join(", ")})`);
-        if (m.opens_at_ms !== ev.timestamp_ms || m.closes_at_ms - m.opens_at_ms !== votingMs) wrong.push("the voting period differs");
-        return wrong;
+        const timed = { ...chosen, opens_at_ms: ev.timestamp_ms, closes_at_ms: ev.timestamp_ms + votingMs };
+        return equalBytes(ev.body, encodeMotion(timed)) ? [] : ["the motion differs from the one you chose"];
       },
       describe: (ev) => {
         const m = decodeMotion(ev.body);
         return [
-          ["What", `propose a ${kind.value.replace(/_/g, " ")} motion`],
+          ["What", `propose ${KIND_WORDS[k]}`],
           ["Title", m.title],
           ["Text", m.text || "—"],
           ["Voting", `${when(m.opens_at_ms)} to ${when(m.closes_at_ms)}`],
           ...(m.candidates.length ? [["Candidates", m.candidates.map(nameOf).join(", ")]] : []),
+          ...(m.subject ? [["Concerning", nameOf(m.subject)]] : []),
+          ...(m.subject_ods ? [["Practice", m.subject_ods]] : []),
+          ...(m.admitted ? [["Admits", m.admitted]] : []),
         ];
       },
     });

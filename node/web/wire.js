@@ -102,7 +102,23 @@ export const CHOICE = {
 };
 export const CHOICE_NAME = Object.fromEntries(Object.entries(CHOICE).map(([k, v]) => [v, k]));
 
-export const KIND = { general: 1, elect_board: 7, elect_chair: 8 };
+// The motions the page proposes, by DecisionKind (event.proto). Amending the deed is
+// proposed with `mutual deed amend`, which builds the new deed from a file.
+export const KIND = {
+  general: 1,
+  admit_practice: 2,
+  admit_partner: 3,
+  change_role: 4,
+  remove_partner: 5,
+  remove_practice: 6,
+  elect_board: 7,
+  elect_chair: 8,
+  link_federation: 10,
+  replace_key: 11,
+  leave_federation: 12,
+};
+
+export const ROLE = { partner: 1, associate: 2, managing: 3 };
 
 // An `Event` with only `body` set: what `POST /prepare` takes.
 export function bodyOnly(field, message) {
@@ -121,16 +137,37 @@ export function encodeBallot(b) {
     .finish();
 }
 
+// A motion, its fields in field-number order as prost writes them, so the node's
+// re-encoding of what it decoded gives back the same bytes.
 export function encodeMotion(m) {
+  const practice = (p) =>
+    p &&
+    new Writer()
+      .string(1, p.name)
+      .string(2, p.ods_code)
+      .string(3, p.locality)
+      .uint(4, p.list_size)
+      .bytes(5, p.node_key)
+      .finish();
+  const partner = (p) =>
+    p && new Writer().string(1, p.name).string(2, p.practice_ods).uint(3, p.role).bytes(4, p.key).finish();
   return new Writer()
     .uint(1, m.kind)
     .string(2, m.title)
     .string(3, m.text)
     .uint(4, m.opens_at_ms)
     .uint(5, m.closes_at_ms)
+    .bytes(6, practice(m.admit_practice))
+    .bytes(7, partner(m.admit_partner))
+    .bytes(8, m.subject_key)
+    .uint(9, m.new_role)
+    .string(10, m.subject_ods)
     .uint(12, m.seats)
     .repeated(13, m.candidates)
+    .bytes(15, m.replacement_key)
     .bool(16, m.per_locality)
+    .bytes(17, m.charter_event)
+    .bytes(18, m.federation)
     .finish();
 }
 
@@ -295,7 +332,16 @@ export function decodeBallot(bytes) {
 
 export function decodeMotion(bytes) {
   const f = fields(bytes);
+  const practice = f.has(6) ? fields(byt(f, 6)) : null;
+  const partner = f.has(7) ? fields(byt(f, 7)) : null;
   return {
+    subject: hex(byt(f, 8)),
+    subject_ods: str(f, 10),
+    admitted: practice
+      ? `the practice ${str(practice, 1)} (${str(practice, 2)}), ${str(practice, 3)}`
+      : partner
+        ? `${str(partner, 1)} as a partner of ${str(partner, 2)}`
+        : "",
     kind: num(f, 1),
     title: str(f, 2),
     text: str(f, 3),

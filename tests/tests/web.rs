@@ -767,3 +767,215 @@ async fn an_aid_request_is_made_offered_accepted_and_countersigned_from_two_brow
     requester.close().await;
     offerer.close().await;
 }
+
+/// A partner votes with the keyboard alone (Tab, Space, Enter: no pointer), and the pages
+/// fit a phone's width, as at 200% zoom, without scrolling sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
+    use fantoccini::key::Key;
+    let base = BASE + 40;
+    let c = cluster(base).await;
+    let motion = propose(&c, "Keyboard vote").await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let file = keystore(keys.path(), base);
+    let b = Browser::start().await;
+    b.open_keystore(a, &file, PASSPHRASE).await;
+    b.wait_text("Opened").await;
+    b.goto(a, &format!("motion/{motion}")).await;
+    b.wait_text("Your ballot").await;
+
+    // Tab from the page's heading to the first choice, a bounded number of times.
+    let press = |key: Key| {
+        let c = b.c().clone();
+        async move {
+            c.active_element()
+                .await
+                .expect("a focused element")
+                .send_keys(&String::from(char::from(key)))
+                .await
+                .expect("key pressed");
+        }
+    };
+    let focused = |attr: &'static str| {
+        let c = b.c().clone();
+        async move {
+            let el = c.active_element().await.expect("focus");
+            el.attr(attr).await.expect("attr").unwrap_or_default()
+        }
+    };
+    let mut on_choice = false;
+    for _ in 0..40 {
+        press(Key::Tab).await;
+        if focused("value").await == "for" {
+            on_choice = true;
+            break;
+        }
+    }
+    assert!(on_choice, "the choice \"for\" is reached with Tab");
+    press(Key::Space).await;
+    press(Key::Tab).await;
+    assert_eq!(focused("type").await, "submit", "the vote's button is next");
+    press(Key::Enter).await;
+    b.wait_text("Check what you are signing").await;
+    // The dialog starts on its heading; Tab reaches "Sign and send".
+    press(Key::Tab).await;
+    assert_eq!(focused("id").await, "confirm-sign");
+    press(Key::Enter).await;
+    b.wait_text("Signed and sent").await;
+    assert!(
+        wait_for(LIMIT, || async { ballots(&c, 0, motion).await == 1 }).await,
+        "the vote counts"
+    );
+
+    // A phone's width (and 200% zoom of a laptop's): nothing scrolls sideways.
+    b.c().set_window_size(390, 844).await.expect("resized");
+    for route in [
+        format!("motion/{motion}"),
+        "motions".into(),
+        "members".into(),
+        "aid".into(),
+        "log".into(),
+        "key".into(),
+    ] {
+        b.goto(a, &route).await;
+        b.wait_text("Mutual").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let overflow = b
+            .c()
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(
+            overflow,
+            serde_json::json!(0),
+            "{route} scrolls sideways on a phone"
+        );
+    }
+    b.goto(a, &format!("motion/{motion}")).await;
+    b.wait_text("Ballots that count").await;
+    b.screenshot("phone").await;
+    b.close().await;
+}
+
+/// Motions of other kinds are proposed from the page: admitting a partner (a new key)
+/// and changing a partner's role. The node holds each, with exactly what was chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_proposes_admitting_a_partner_and_a_change_of_role() {
+    let base = BASE + 50;
+    let c = cluster(base).await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let file = keystore(keys.path(), base);
+    let b = Browser::start().await;
+    b.open_keystore(a, &file, PASSPHRASE).await;
+    b.wait_text("Opened").await;
+    let newcomer = partner_key(base + 9).public();
+
+    b.goto(a, "motions").await;
+    b.wait_text("Propose a motion").await;
+    let choose = |css: &'static str, value: &'static str| {
+        let c = b.c().clone();
+        async move {
+            c.find(Locator::Css(css))
+                .await
+                .expect("select")
+                .select_by_value(value)
+                .await
+                .expect("chosen");
+        }
+    };
+    choose(
+        "form[aria-labelledby=propose-title] select",
+        "admit_partner",
+    )
+    .await;
+    let form = "form[aria-labelledby=propose-title]";
+    b.type_into(&format!("{form} input[type=text]"), "Admit Dr Newcomer")
+        .await;
+    let inputs = b
+        .c()
+        .find_all(Locator::Css(&format!("{form} input[type=text]")))
+        .await
+        .expect("inputs");
+    // Title, then the kinds' text fields in order: practice name, ODS, locality, node key,
+    // partner name, key, replacement key.
+    inputs[5].send_keys("Dr Newcomer").await.expect("typed");
+    inputs[6]
+        .send_keys(&newcomer.to_string())
+        .await
+        .expect("typed");
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to admit a partner").await;
+    assert!(b
+        .confirm_row("Admits")
+        .await
+        .starts_with("Dr Newcomer as a partner of"));
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+
+    let admitted = wait_for(LIMIT, || async {
+        c.node(0)
+            .query(move |r| {
+                r.state().governance().motions().any(|m| {
+                    m.motion.kind == pb::DecisionKind::AdmitPartner as i32
+                        && m.motion.admit_partner.as_ref().is_some_and(|p| {
+                            p.key == newcomer.as_bytes() && p.name == "Dr Newcomer"
+                        })
+                })
+            })
+            .await
+            .expect("query")
+    })
+    .await;
+    assert!(admitted, "the node holds the admission as chosen");
+
+    // A change of role: partner base + 1 to managing partner.
+    b.goto(a, "motions").await;
+    b.wait_text("Propose a motion").await;
+    choose("form[aria-labelledby=propose-title] select", "change_role").await;
+    b.type_into(&format!("{form} input[type=text]"), "Dr 1 to manage")
+        .await;
+    let selects = b
+        .c()
+        .find_all(Locator::Css(&format!("{form} select")))
+        .await
+        .expect("selects");
+    // Kind, practice, role, partner, federation.
+    selects[2]
+        .select_by_value("managing")
+        .await
+        .expect("role chosen");
+    let subject = partner_key(base + 1).public();
+    selects[3]
+        .select_by_value(&subject.to_string())
+        .await
+        .expect("partner chosen");
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to change a partner's role")
+        .await;
+    assert_eq!(
+        b.confirm_row("Concerning").await,
+        format!("Dr Partner {}", base + 1)
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let changed = wait_for(LIMIT, || async {
+        c.node(0)
+            .query(move |r| {
+                r.state().governance().motions().any(|m| {
+                    m.motion.kind == pb::DecisionKind::ChangeRole as i32
+                        && m.motion.subject_key == subject.as_bytes()
+                        && m.motion.new_role == pb::PartnerRole::Managing as i32
+                })
+            })
+            .await
+            .expect("query")
+    })
+    .await;
+    assert!(changed, "the node holds the change of role as chosen");
+    b.close().await;
+}
