@@ -268,8 +268,15 @@ function tallyWords(m) {
   return lines;
 }
 
+// The deed's rule a motion is decided under: its power's, or its kind's.
+function ruleOf(deed, m) {
+  if (m.power) return deed.deed.powers.find((p) => p.rule.kind === m.power)?.rule;
+  return deed.deed.rules.find((r) => r.kind === m.kind.replace(/_/g, "-"));
+}
+
 async function motion([id]) {
-  const m = await get(`/motions/${encodeURIComponent(id)}`);
+  const [m, deed] = await Promise.all([get(`/motions/${encodeURIComponent(id)}`), get("/deed")]);
+  const rule = ruleOf(deed, m);
   const t = m.tally;
   const facts = [
     ["Kind", m.kind.replace(/_/g, " ")],
@@ -280,11 +287,32 @@ async function motion([id]) {
     ["Where it stands", m.standing],
   ];
   if (m.power) facts.push(["Under the deed's power", m.power]);
+  if (rule) facts.push(["What the deed says", `decided by ${rule.voters}; ${rule.counted}; ${rule.recusal}`]);
   if (m.effect) facts.push(["Effect", m.effect]);
   const parts = [
     h("h1", { tabindex: -1 }, m.title || "(untitled)"),
     m.text ? h("p", { class: "motion-text" }, m.text) : null,
     h("dl", {}, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    m.papers.length
+      ? h(
+          "section",
+          {},
+          h("h2", {}, "Papers to read"),
+          h(
+            "ul",
+            {},
+            m.papers.map((p) =>
+              h(
+                "li",
+                {},
+                p.held ? h("a", { href: `/papers/${p.sha256}`, download: p.name }, p.name) : `${p.name} (being fetched from peers)`,
+                p.size ? ` · ${Math.ceil(p.size / 1024)} KB` : "",
+                ` · SHA-256 ${short(p.sha256)}`,
+              ),
+            ),
+          ),
+        )
+      : null,
     h("h2", {}, "The tally"),
     h("ul", { class: "tally" }, tallyWords(m).map((l) => h("li", {}, l))),
   ];
@@ -584,8 +612,75 @@ async function aid() {
 
 async function federations() {
   const list = await get("/federations");
-  const rows = (Array.isArray(list) ? list : list.federations || []).map((f) => [f.name || short(f.id), short(f.id), String(f.members?.length ?? f.networks ?? "")]);
-  return h("section", {}, h("h1", { tabindex: -1 }, "Federations"), rows.length ? table("Federations this partnership belongs to", ["Name", "Id", "Networks"], rows) : h("p", {}, "This partnership belongs to no federation."));
+  if (!list.length) return h("section", {}, h("h1", { tabindex: -1 }, "Federations"), h("p", {}, "This partnership belongs to no federation."));
+  return h(
+    "section",
+    {},
+    h("h1", { tabindex: -1 }, "Federations"),
+    list.map((f) => [
+      h("h2", {}, `${f.name} (${f.link}${f.live ? "" : ", not every network has joined yet"})`),
+      h("p", {}, `Shares: ${f.shares.join(", ") || "nothing"}. A joint motion passes with ${f.joint_rule === "all" ? "every network" : "a majority of networks"}. ${f.events} events in its log.`),
+      table(
+        "Networks",
+        ["Network", "State", "Practices"],
+        f.networks.map((n) => [n.name, n.state, n.practices.map((p) => p.name).join(", ")]),
+      ),
+      f.joint_motions.length
+        ? table(
+            "Joint motions",
+            ["Motion", "Proposed by", "Each network's decision", "Result"],
+            f.joint_motions.map((j) => [
+              j.title,
+              f.networks.find((n) => n.network === j.network)?.name || short(j.network),
+              Object.entries(j.decisions)
+                .map(([net, passed]) => `${f.networks.find((n) => n.network === net)?.name || short(net)}: ${passed ? "for" : "against"}`)
+                .join("; ") || "none yet",
+              j.result,
+            ]),
+          )
+        : h("p", {}, "No joint motion."),
+      f.statements.length
+        ? table("Statements", ["Network", "Title", "Text"], f.statements.map(([, net, title, text]) => [f.networks.find((n) => n.network === net)?.name || short(net), title, text]))
+        : null,
+    ]),
+  );
+}
+
+async function deed() {
+  const d = await get("/deed");
+  const t = d.deed;
+  return h(
+    "section",
+    {},
+    h("h1", { tabindex: -1 }, "The deed"),
+    h(
+      "dl",
+      {},
+      [
+        ["Board", d.board.join(", ") || "none elected"],
+        ["Chair", d.chair || "none elected"],
+        ["Grace period after a close", t.grace_period],
+        ["Proxies", t.proxies],
+        ["Aid is signed by", t.aid_signers],
+        ["Board's term", t.board_term],
+        ["Chair's term", t.chair_term],
+        ["Last amended by", d.amended_by || "not amended since the founding"],
+      ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+    ),
+    table(
+      "Who decides what",
+      ["Decision", "Proposed by", "Decided by", "Counted", "Voting", "Recusal"],
+      t.rules.map((r) => [r.kind.replace(/-/g, " "), r.proposers, r.voters, r.counted, r.voting, r.recusal]),
+    ),
+    t.powers.length
+      ? table(
+          "Powers of the deed",
+          ["Power", "What it covers", "Decided by", "Counted"],
+          t.powers.map((p) => [p.rule.kind, p.description, p.rule.voters, p.rule.counted]),
+        )
+      : null,
+    h("p", {}, "The deed is amended by a motion the partners vote on (mutual deed amend)."),
+  );
 }
 
 // ------------------------------------------------------------------ the log and the node
@@ -727,4 +822,4 @@ async function key() {
   return h("section", {}, h("h1", { tabindex: -1 }, "Your key"), openForm, forget, create);
 }
 
-export const ROUTES = { motions, motion, members, aid, federations, log, node, key };
+export const ROUTES = { motions, motion, members, deed, aid, federations, log, node, key };

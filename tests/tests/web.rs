@@ -389,11 +389,14 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     b.goto(cc, &format!("motion/{motion}")).await;
     let page = b.wait_text(&format!("Dr Partner {BASE}")).await;
     assert!(page.contains("Ballots that count"), "{page}");
+    assert!(page.contains("What the deed says"), "{page}");
     b.screenshot("motion").await;
-    for route in ["members", "log", "node", "aid"] {
+    for route in ["members", "deed", "federations", "log", "node", "aid"] {
         b.goto(cc, route).await;
         b.wait_text(match route {
             "members" => "Practice",
+            "deed" => "Who decides what",
+            "federations" => "belongs to no federation",
             "log" => "The signed log",
             "node" => "State hash",
             _ => "Mutual aid",
