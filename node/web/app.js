@@ -131,11 +131,22 @@ function forkRisk(ev) {
   return [];
 }
 
+// Records `ev` as the last event signed; returns what to put back if the node refuses it
+// outright (then nothing was stored, and the record must not block the next signature).
 function noteSigned(ev, id) {
+  const before = localStorage.getItem(feedKey(ev.network, ev.author));
   const last = lastSigned(ev.network, ev.author);
   if (!last || last.seq < ev.seq) {
-    localStorage.setItem(feedKey(ev.network, ev.author), JSON.stringify({ seq: ev.seq, id }));
+    const now = JSON.stringify({ seq: ev.seq, id });
+    localStorage.setItem(feedKey(ev.network, ev.author), now);
+    return () => {
+      // Only if no other tab has signed since.
+      if (localStorage.getItem(feedKey(ev.network, ev.author)) !== now) return;
+      if (before === null) localStorage.removeItem(feedKey(ev.network, ev.author));
+      else localStorage.setItem(feedKey(ev.network, ev.author), before);
+    };
   }
+  return () => {};
 }
 
 // What a prepared event says about itself that the page can check, whatever its body.
@@ -151,7 +162,7 @@ function envelopeProblems(ev, prepared, id) {
   if (ev.deps.length > MAX_DEPS || new Set(ev.deps).size !== ev.deps.length || ev.deps.includes(ev.prev)) {
     wrong.push("its list of causes is malformed");
   }
-  return wrong.concat(forkRisk(ev));
+  return wrong;
 }
 
 // Prepares, checks, shows, signs and sends one event, saying what happened in #notice.
@@ -209,6 +220,11 @@ async function actNow({ body, check, describe, votingMs }) {
     );
     return false;
   }
+  const risk = forkRisk(ev);
+  if (risk.length) {
+    say(out, `Not signed: ${risk.join("; ")}.`);
+    return false;
+  }
   say(out, "Check what the bytes say before you sign.", "note");
   const yes = await confirmSigning([
     ...describe(ev),
@@ -227,8 +243,8 @@ async function actNow({ body, check, describe, votingMs }) {
     const risk = forkRisk(ev);
     if (risk.length) return { refused: risk.join("; ") };
     const sig = await signEvent(state.key.signing, bytes);
-    noteSigned(ev, prepared.id);
-    return { sig };
+    const undo = noteSigned(ev, prepared.id);
+    return { sig, undo };
   });
   if (signed.refused) {
     say(out, `Not signed: ${signed.refused}.`);
@@ -240,6 +256,10 @@ async function actNow({ body, check, describe, votingMs }) {
       headers: { "Content-Type": "application/octet-stream" },
       body: signedEvent(bytes, signed.sig),
     });
+    // Refused outright (the node stored nothing): the record goes back as it was.
+    if (r.status >= 400 && r.status < 500) {
+      await navigator.locks.request(`mutual.sign.${ev.author}`, async () => signed.undo());
+    }
     const done = await answer(r);
     say(out, `Signed and sent (event ${short(done.id || prepared.id)}): ${done.outcome || "stored"}.`, "ok");
     state.dirty = false;
@@ -351,6 +371,7 @@ function showLive(c) {
 }
 
 let source = null;
+const LIVE_RETRY_MS = 10_000;
 
 function startLive() {
   if (source) return;
@@ -376,12 +397,16 @@ function startLive() {
     }
   });
   source.onerror = () => {
-    const closed = source && source.readyState === EventSource.CLOSED;
+    // A browser retries a dropped stream by itself, but not one refused (the node's cap
+    // of open streams): then the page tries again itself, a little later.
+    if (source && source.readyState === EventSource.CLOSED) {
+      source = null;
+      state.live = null;
+      setTimeout(startLive, LIVE_RETRY_MS);
+    }
     document
       .getElementById("live")
-      .replaceChildren(
-        h("span", { class: "error" }, closed ? "The node cannot be reached. Reload the page to try again." : "The node cannot be reached; retrying…"),
-      );
+      .replaceChildren(h("span", { class: "error" }, "The node cannot be reached, or is busy; retrying…"));
   };
 }
 

@@ -104,7 +104,7 @@ function proposeForm(feds) {
     practiceName: h("input", { type: "text" }),
     ods: h("input", { type: "text", autocapitalize: "characters" }),
     locality: h("input", { type: "text" }),
-    listSize: h("input", { type: "number", min: 0, value: 0, inputmode: "numeric" }),
+    listSize: h("input", { type: "number", min: 0, max: 4294967295, step: 1, value: 0, inputmode: "numeric" }),
     nodeKey: h("input", { type: "text", spellcheck: "false" }),
     partnerName: h("input", { type: "text" }),
     practice: h("select", {}, practices.filter((p) => p.status === "active").map((p) => h("option", { value: p.ods }, `${p.name} (${p.ods})`))),
@@ -112,10 +112,10 @@ function proposeForm(feds) {
     key: h("input", { type: "text", spellcheck: "false" }),
     partner: h("select", {}, partners.map((q) => h("option", { value: q.key }, `${q.name} (${q.practice})`))),
     replacement: h("input", { type: "text", spellcheck: "false" }),
-    seats: h("input", { type: "number", min: 0, value: 1, inputmode: "numeric" }),
+    seats: h("input", { type: "number", min: 0, max: 1000, step: 1, value: 1, inputmode: "numeric" }),
     perLocality: h("input", { type: "checkbox" }),
     charter: h("input", { type: "file" }),
-    federation: h("select", {}, feds.map((f) => h("option", { value: f.id }, f.name || short(f.id)))),
+    federation: h("select", {}, feds.filter((f) => f.link !== "left").map((f) => h("option", { value: f.id }, f.name || short(f.id)))),
   };
   const boxes = partners.map((q) => h("input", { type: "checkbox", value: q.key }));
   const labels = {
@@ -223,8 +223,14 @@ function proposeForm(feds) {
     } catch (err) {
       return refuse(err.message);
     }
+    let encoded;
+    try {
+      encoded = encodeMotion(chosen);
+    } catch (err) {
+      return refuse(`The motion cannot be written: ${err.message}.`);
+    }
     await act({
-      body: bodyOnly(BODY.motion, encodeMotion(chosen)),
+      body: bodyOnly(BODY.motion, encoded),
       votingMs,
       // The node sets the voting period's start to the event's time; with it, the bytes
       // must be exactly the motion chosen.
@@ -372,6 +378,10 @@ function ballotForms(m) {
         if (b.proxy_expires_at_ms !== (ballot.proxy_expires_at_ms || 0)) wrong.push("the proxy's end differs");
         if (b.on_behalf_of !== "") wrong.push("it is cast on someone else's behalf");
         if (b.others.length) wrong.push(`it sets fields you did not choose (${b.others.join(", ")})`);
+        // And nothing else: the bytes are exactly the ballot chosen.
+        if (!wrong.length && !equalBytes(ev.body, encodeBallot({ motion: motionBytes, ...ballot }))) {
+          wrong.push("the ballot is not encoded as chosen");
+        }
         return wrong;
       },
       describe: (ev) => {
@@ -472,12 +482,24 @@ function myPractice() {
   return null;
 }
 
+// The open keystore's partner's role, if they are a partner here.
+function myRole() {
+  for (const p of state.members || []) for (const q of p.partners) if (q.key && q.key === state.key?.publicKey) return q.role;
+  return null;
+}
+
 const practiceName = (ods) => (state.members || []).find((p) => p.ods === ods)?.name || ods;
 
 // Signs one aid action for the partner's practice: the page encodes the body itself and
 // signs only bytes whose body is exactly that encoding.
 function aidAct(action) {
-  const [field, body] = encodeAid(action);
+  let field;
+  let body;
+  try {
+    [field, body] = encodeAid(action);
+  } catch (err) {
+    return say(`The aid action cannot be written: ${err.message}.`);
+  }
   return act({
     body: bodyOnly(field, body),
     check: (ev) => (ev.field === field && equalBytes(ev.body, body) ? [] : ["the aid body differs from what you chose"]),
@@ -541,8 +563,14 @@ const button = (text, onclick) => h("button", { type: "button", onclick }, text)
 async function aid() {
   const [a, deed] = await Promise.all([get("/aid"), get("/deed")]);
   const signers = deed.deed.aid_signers;
-  // Under a deed where only practices' nodes sign aid events, partners read the board here.
-  const mine = signers === "the practice's node" ? null : myPractice();
+  // Who may act for their practice here, as the deed says (docs/AID.md §3.1): no partner
+  // where the node signs; not an associate; only a managing partner where the deed says so.
+  const role = myRole();
+  const mayAct =
+    signers !== "the practice's node" &&
+    role !== "associate" &&
+    (signers !== "a managing partner of the practice" || role === "managing");
+  const mine = mayAct ? myPractice() : null;
   const requestRows = a.requests.map((r) => {
     const actions = [];
     if (mine && r.state === "open") {
@@ -553,7 +581,7 @@ async function aid() {
         }
       } else if (!r.offers.some(([, by]) => by === mine)) {
         actions.push(
-          button("Offer cover", () => aidAct({ action: "offer", request: r.id, sessions: r.sessions, role: "GP", terms: "" })),
+          button("Offer cover", () => aidAct({ action: "offer", request: r.id, sessions: r.sessions, role: r.role, terms: "" })),
         );
       }
     }
@@ -599,7 +627,9 @@ async function aid() {
       ? h("p", {}, `You act for ${practiceName(mine)}.`)
       : signers === "the practice's node"
         ? h("p", {}, "Your practice's node signs its aid events (mutual aid, on the node's machine).")
-        : h("p", {}, "Open your keystore to act for your practice."),
+        : state.key
+          ? h("p", {}, "Under the deed your role does not commit your practice to aid.")
+          : h("p", {}, "Open your keystore to act for your practice."),
     requestRows.length
       ? table("Requests", ["Practice", "Role", "Sessions", "Urgency", "State", "Offers", "You can"], requestRows)
       : h("p", {}, "No request for help."),

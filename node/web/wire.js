@@ -67,6 +67,11 @@ export class Writer {
   string(field, s) {
     return this.bytes(field, new TextEncoder().encode(s || ""));
   }
+  // A field written even when empty: a oneof's body, which prost writes whenever set.
+  always(field, b) {
+    this.parts.push(varint((field << 3) | 2), varint(b.length), b);
+    return this;
+  }
   repeated(field, list) {
     for (const b of list || []) this.parts.push(varint((field << 3) | 2), varint(b.length), b);
     return this;
@@ -304,6 +309,19 @@ export function decodeEvent(bytes) {
   const body = byt(f, field);
   const unknown = others(f, [1, 2, 3, 4, 5, 6, field]);
   if (unknown.length) throw new Error(`the event sets fields the page does not know (${unknown.join(", ")})`);
+  // Only the canonical encoding is taken: a field given twice (which a decoder may merge
+  // rather than keep the last of), fields out of order or overlong numbers would let the
+  // bytes say more than the page reads.
+  const canonical = new Writer()
+    .bytes(1, byt(f, 1))
+    .bytes(2, byt(f, 2))
+    .uint(3, last(f, 3) ?? 0n)
+    .bytes(4, byt(f, 4))
+    .repeated(5, list(f, 5))
+    .uint(6, last(f, 6) ?? 0n)
+    .always(field, body)
+    .finish();
+  if (!equalBytes(canonical, bytes)) throw new Error("the event is not in its one canonical encoding");
   return {
     network: hex(byt(f, 1)),
     author: hex(byt(f, 2)),

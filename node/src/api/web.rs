@@ -30,7 +30,8 @@ pub const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// many times a second, and each change makes every open page ask the node again.
 pub const LIVE_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Most `/live` streams open at once; past it a page is answered 503 (its browser retries).
+/// Most `/live` streams open at once; past it a page is answered 503, and tries again
+/// some seconds later (node/web/app.js).
 pub const MAX_LIVE_STREAMS: usize = 64;
 
 /// One embedded file of the page.
