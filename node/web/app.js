@@ -170,7 +170,8 @@ function envelopeProblems(ev, prepared, id) {
 //   check(decodedEvent): the differences between the decoded bytes and that choice,
 //     in words (none: they agree);
 //   describe(decodedEvent): what the bytes say, as [label, value] lines;
-//   votingMs: for a motion, how long its vote stays open.
+//   votingMs: for a motion, how long its vote stays open;
+//   after(out): what to do once the node has the event (send a motion's papers).
 export async function act(args) {
   const buttons = [...document.querySelectorAll("main button")];
   buttons.forEach((b) => (b.disabled = true));
@@ -182,7 +183,7 @@ export async function act(args) {
   }
 }
 
-async function actNow({ body, check, describe, votingMs }) {
+async function actNow({ body, check, describe, votingMs, after }) {
   // What happens is said above the view, which live updates may redraw meanwhile.
   const out = document.getElementById("notice");
   if (!state.key) {
@@ -263,6 +264,9 @@ async function actNow({ body, check, describe, votingMs }) {
     const done = await answer(r);
     say(out, `Signed and sent (event ${short(done.id || prepared.id)}): ${done.outcome || "stored"}.`, "ok");
     state.dirty = false;
+    if (after) await after(out);
+    // The view afresh: its forms cleared, what was signed shown.
+    render();
     return true;
   } catch (e) {
     say(out, `Signed, but the node did not take it: ${e.message}.`);

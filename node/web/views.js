@@ -18,6 +18,7 @@ import {
   decodeMotion,
   encodeBallot,
   encodeMotion,
+  hex,
   unhex,
 } from "./wire.js";
 
@@ -49,8 +50,13 @@ function motionRow(m) {
   ];
 }
 
+// The protocol's limits on papers (protocol/src/limits.rs).
+const MAX_PAPER_BYTES = 16 * 1024 * 1024;
+const MAX_PAPERS_PER_EVENT = 16;
+
 async function motions() {
-  const [all, feds] = await Promise.all([get("/motions"), get("/federations")]);
+  const [all, feds, deed] = await Promise.all([get("/motions"), get("/federations"), get("/deed")]);
+  state.deed = deed;
   const open = all.filter((m) => m.finality === "open");
   const done = all.filter((m) => m.finality !== "open");
   return h(
@@ -80,6 +86,7 @@ const KIND_WORDS = {
 
 // Which extra controls each kind of motion asks for.
 const NEEDS = {
+  general: ["power", "subjectOds", "joint", "papers"],
   admit_practice: ["practiceName", "ods", "locality", "listSize", "nodeKey"],
   admit_partner: ["partnerName", "practice", "role", "key"],
   change_role: ["partner", "role"],
@@ -116,6 +123,27 @@ function proposeForm(feds) {
     perLocality: h("input", { type: "checkbox" }),
     charter: h("input", { type: "file" }),
     federation: h("select", {}, feds.filter((f) => f.link !== "left").map((f) => h("option", { value: f.id }, f.name || short(f.id)))),
+    power: h(
+      "select",
+      {},
+      h("option", { value: "" }, "none: an ordinary resolution"),
+      ((state.deed && state.deed.deed.powers) || []).map((p) => h("option", { value: p.rule.kind }, `${p.rule.kind}: ${p.description}`)),
+    ),
+    subjectOds: h(
+      "select",
+      {},
+      h("option", { value: "" }, "none"),
+      practices.filter((p) => p.status === "active").map((p) => h("option", { value: p.ods }, `${p.name} (${p.ods})`)),
+    ),
+    joint: h(
+      "select",
+      {},
+      h("option", { value: "" }, "no: this partnership's own business"),
+      feds
+        .filter((f) => f.link !== "left")
+        .flatMap((f) => f.joint_motions.filter((j) => j.result === "open").map((j) => h("option", { value: `${f.id}/${j.id}` }, `${j.title} (${f.name})`))),
+    ),
+    papers: h("input", { type: "file", multiple: true }),
   };
   const boxes = partners.map((q) => h("input", { type: "checkbox", value: q.key }));
   const labels = {
@@ -133,6 +161,10 @@ function proposeForm(feds) {
     seats: "Seats (0 with one seat per locality)",
     charter: "The signed charter (from mutual federation charter)",
     federation: "Federation",
+    power: "Under the deed's power",
+    subjectOds: "The practice it concerns (for a power its partners decide)",
+    joint: "This partnership's vote on a joint motion",
+    papers: `Papers for the voters to read (at most ${MAX_PAPERS_PER_EVENT}, each up to ${MAX_PAPER_BYTES / 1024 / 1024} MB)`,
   };
   const extra = {};
   for (const [k, control] of Object.entries(c)) {
@@ -173,8 +205,11 @@ function proposeForm(feds) {
     if (!/^[0-9a-f]{64}$/.test(v)) throw new Error(`${what} must be 64 hex digits.`);
     return unhex(v);
   };
+  // The papers' bytes, sent to the node once it holds the motion that names them.
+  let papers = [];
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    papers = [];
     const votingMs = (Number(days.value) * 24 + Number(hours.value)) * 3600 * 1000;
     if (!title.value.trim()) return refuse("A motion needs a title.");
     if (votingMs <= 0) return refuse("Voting must stay open for some time.");
@@ -219,6 +254,27 @@ function proposeForm(feds) {
       } else if (k === "leave_federation") {
         if (!c.federation.value) throw new Error("This partnership belongs to no federation.");
         chosen.federation = unhex(c.federation.value);
+      } else if (k === "general") {
+        if (c.joint.value && c.power.value) throw new Error("A vote on a joint motion cites no power.");
+        if (c.subjectOds.value && !c.power.value) throw new Error("A practice concerned goes with a power.");
+        chosen.power = c.power.value;
+        chosen.subject_ods = c.subjectOds.value;
+        if (c.joint.value) {
+          const [fed, joint] = c.joint.value.split("/");
+          chosen.federation = unhex(fed);
+          chosen.joint_motion = unhex(joint);
+        }
+        const files = [...c.papers.files];
+        if (files.length > MAX_PAPERS_PER_EVENT) throw new Error(`A motion carries at most ${MAX_PAPERS_PER_EVENT} papers.`);
+        chosen.papers = [];
+        papers = [];
+        for (const file of files) {
+          if (file.size < 1 || file.size > MAX_PAPER_BYTES) throw new Error(`${file.name}: a paper is 1 byte to ${MAX_PAPER_BYTES / 1024 / 1024} MB.`);
+          const bytes = new Uint8Array(await file.arrayBuffer());
+          const sha256 = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+          chosen.papers.push({ name: file.name, sha256, size: bytes.length, media_type: file.type || "application/octet-stream" });
+          papers.push({ sha256: hex(sha256), bytes, name: file.name });
+        }
       }
     } catch (err) {
       return refuse(err.message);
@@ -239,10 +295,22 @@ function proposeForm(feds) {
         const timed = { ...chosen, opens_at_ms: ev.timestamp_ms, closes_at_ms: ev.timestamp_ms + votingMs };
         return equalBytes(ev.body, encodeMotion(timed)) ? [] : ["the motion differs from the one you chose"];
       },
+      after: async (out) => {
+        for (const p of papers) {
+          const r = await fetch(`/papers/${p.sha256}`, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body: p.bytes });
+          if (!r.ok) {
+            out.append(h("p", { class: "error", role: "alert" }, `The node did not take the paper ${p.name} (${r.status}); send it again with mutual paper.`));
+          }
+        }
+        if (papers.length) out.append(h("p", { class: "ok" }, `Papers sent: ${papers.map((p) => p.name).join(", ")}.`));
+      },
       describe: (ev) => {
         const m = decodeMotion(ev.body);
         return [
           ["What", `propose ${KIND_WORDS[k]}`],
+          ...(m.power ? [["Under the deed's power", m.power]] : []),
+          ...(m.joint_motion ? [["A vote on the joint motion", short(m.joint_motion)]] : []),
+          ...(m.papers.length ? [["Papers", m.papers.map((p) => `${p.name} (${p.size} bytes, SHA-256 ${short(p.sha256)})`).join("; ")]] : []),
           ["Title", m.title],
           ["Text", m.text || "—"],
           ["Voting", `${when(m.opens_at_ms)} to ${when(m.closes_at_ms)}`],

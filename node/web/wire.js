@@ -173,7 +173,15 @@ export function encodeMotion(m) {
     .bool(16, m.per_locality)
     .bytes(17, m.charter_event)
     .bytes(18, m.federation)
+    .bytes(19, m.joint_motion)
+    .string(21, m.power)
+    .repeated(22, (m.papers || []).map(encodePaper))
     .finish();
+}
+
+// A paper a motion carries: its name, hash, size and media type (docs/PROTOCOL.md §8.13).
+export function encodePaper(p) {
+  return new Writer().string(1, p.name).bytes(2, p.sha256).uint(3, p.size).string(4, p.media_type).finish();
 }
 
 // A session as the aid board shows it, "YYYY-MM-DD AM" (or PM, or HH:MM-HH:MM).
@@ -368,7 +376,12 @@ export function decodeMotion(bytes) {
     seats: num(f, 12),
     candidates: list(f, 13).map(hex),
     per_locality: num(f, 16) !== 0,
-    others: others(f, [1, 2, 3, 4, 5, 12, 13, 16]),
+    power: str(f, 21),
+    joint_motion: hex(byt(f, 19)),
+    papers: list(f, 22).map((b) => {
+      const p = fields(b);
+      return { name: str(p, 1), sha256: hex(byt(p, 2)), size: num(p, 3) };
+    }),
   };
 }
 

@@ -86,6 +86,14 @@ impl Browser {
         self.client.as_ref().expect("open")
     }
 
+    /// Opens `route` afresh: by way of another view, so that it is drawn anew whatever
+    /// the page was showing (the keystore stays open: the page is not reloaded).
+    async fn fresh(&self, addr: SocketAddr, route: &str) {
+        self.goto(addr, "node").await;
+        self.wait_text("State hash").await;
+        self.goto(addr, route).await;
+    }
+
     async fn goto(&self, addr: SocketAddr, route: &str) {
         self.c()
             .goto(&format!("http://{addr}/#/{route}"))
@@ -914,10 +922,11 @@ async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
     b.close().await;
 }
 
-/// Motions of other kinds are proposed from the page: admitting a partner (a new key)
-/// and changing a partner's role. The node holds each, with exactly what was chosen.
+/// Motions of other kinds are proposed from the page: admitting a partner (a new key),
+/// changing a partner's role, and a resolution carrying a paper. The node holds each, with
+/// exactly what was chosen, and the paper's bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partner_proposes_admitting_a_partner_and_a_change_of_role() {
+async fn a_partner_proposes_an_admission_a_change_of_role_and_a_resolution_with_a_paper() {
     let base = BASE + 50;
     let c = cluster(base).await;
     let a = serve_api(&c, 0, "token-a").await;
@@ -977,7 +986,7 @@ async fn a_partner_proposes_admitting_a_partner_and_a_change_of_role() {
     assert!(admitted, "the node holds the admission as chosen");
 
     // A change of role: partner base + 1 to managing partner.
-    b.goto(a, "motions").await;
+    b.fresh(a, "motions").await;
     b.wait_text("Propose a motion").await;
     b.control("Kind")
         .await
@@ -1023,5 +1032,39 @@ async fn a_partner_proposes_admitting_a_partner_and_a_change_of_role() {
     })
     .await;
     assert!(changed, "the node holds the change of role as chosen");
+
+    // An ordinary resolution carrying a paper: the motion names it, and the page sends
+    // its bytes to the node once the node holds the motion.
+    let paper = keys.path().join("accounts-2026.txt");
+    std::fs::write(&paper, b"Income 100, costs 90.\n").expect("paper written");
+    b.fresh(a, "motions").await;
+    b.wait_text("Propose a motion").await;
+    b.control("Title")
+        .await
+        .send_keys("Adopt the 2026 accounts")
+        .await
+        .expect("typed");
+    b.control(&format!(
+        "Papers for the voters to read (at most {}, each up to 16 MB)",
+        mutual_protocol::limits::MAX_PAPERS_PER_EVENT
+    ))
+    .await
+    .send_keys(&paper.display().to_string())
+    .await
+    .expect("file chosen");
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose an ordinary resolution").await;
+    assert!(b
+        .confirm_row("Papers")
+        .await
+        .starts_with("accounts-2026.txt (22 bytes"));
+    b.click("#confirm-sign").await;
+    b.wait_text("Papers sent: accounts-2026.txt").await;
+    let held = c.node(0).status().await.expect("status");
+    assert_eq!(
+        (held.papers_named, held.papers_held),
+        (1, 1),
+        "the paper is named and held"
+    );
     b.close().await;
 }
