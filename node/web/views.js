@@ -15,8 +15,10 @@ import {
   encodeAid,
   equalBytes,
   decodeBallot,
+  decodeDeed,
   decodeMotion,
   encodeBallot,
+  encodeDeed,
   encodeMotion,
   hex,
   unhex,
@@ -69,9 +71,120 @@ async function motions() {
   );
 }
 
+// ------------------------------------------------------------------ amending the deed
+
+const GROUP = { 1: "all partners", 2: "the practice's partners", 3: "the board", 4: "the chair" };
+const AID_SIGNERS = { 0: "the practice's node", 1: "a partner of the practice", 2: "a managing partner" };
+const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k.replace(/_/g, " ")]));
+const DAY = 24 * 3600 * 1000;
+const pct = (bp) => `${bp / 100}%`;
+
+// The differences between two deeds, in words, rule by rule.
+function deedChanges(a, b) {
+  const out = [];
+  const say = (what, x, y) => x !== y && out.push(`${what}: ${x} → ${y}`);
+  for (const rb of b.rules) {
+    const ra = a.rules.find((r) => r.kind === rb.kind);
+    const name = KIND_NAME[rb.kind] || `kind ${rb.kind}`;
+    if (!ra) {
+      out.push(`${name}: a new rule`);
+      continue;
+    }
+    say(`${name}, quorum`, pct(ra.quorum_bp), pct(rb.quorum_bp));
+    say(`${name}, threshold`, pct(ra.threshold?.bp ?? 0), pct(rb.threshold?.bp ?? 0));
+    say(`${name}, threshold of`, ra.threshold?.of_electorate ? "the electorate" : "the votes cast", rb.threshold?.of_electorate ? "the electorate" : "the votes cast");
+    say(`${name}, shortest vote`, `${ra.min_ms / DAY} days`, `${rb.min_ms / DAY} days`);
+    say(`${name}, longest vote`, `${ra.max_ms / DAY} days`, `${rb.max_ms / DAY} days`);
+  }
+  say("grace period", `${a.grace_period_ms / 3600000} hours`, `${b.grace_period_ms / 3600000} hours`);
+  say("proxies a partner may hold", String(a.max_proxies), String(b.max_proxies));
+  say("aid is signed by", AID_SIGNERS[a.aid_signers], AID_SIGNERS[b.aid_signers]);
+  return out;
+}
+
+// An editor of the deed in force, started from its exact bytes: each rule's quorum,
+// threshold and voting periods, the grace period, proxies and who signs aid. Powers and
+// the rest are kept as they are (`mutual deed amend` changes those from a file).
+function deedEditor() {
+  const el = h("fieldset", { class: "deed-editor" }, h("legend", {}, "The deed as amended"));
+  let current = null;
+  try {
+    const bytes = unhex(state.deed.encoded);
+    current = decodeDeed(bytes);
+    if (!equalBytes(encodeDeed(current), bytes)) throw new Error("the page would not write it back as it is");
+  } catch (e) {
+    el.append(h("p", { class: "error" }, `The page cannot edit this deed (${e.message}); amend it with mutual deed amend.`));
+    return { el, current: null, read: () => { throw new Error("The page cannot edit this deed."); } };
+  }
+  const number = (value, max, step = "any") => h("input", { type: "number", min: 0, max, step, value, inputmode: "decimal" });
+  const rows = current.rules.map((r) => ({
+    r,
+    quorum: number(r.quorum_bp / 100, 100),
+    threshold: number((r.threshold?.bp ?? 0) / 100, 100),
+    ofElectorate: h("input", { type: "checkbox", checked: !!r.threshold?.of_electorate }),
+    min: number(r.min_ms / DAY, 3650),
+    max: number(r.max_ms / DAY, 3650),
+  }));
+  const grace = number(current.grace_period_ms / 3600000, 24 * 365);
+  const proxies = number(current.max_proxies, 1000, 1);
+  const aid = h("select", {}, Object.entries(AID_SIGNERS).map(([v, w]) => h("option", { value: v, selected: Number(v) === current.aid_signers }, w)));
+  const label = (r, what) => `${KIND_NAME[r.kind] || r.kind}: ${what}`;
+  el.append(
+    h(
+      "table",
+      {},
+      h("caption", {}, "Rules"),
+      h("thead", {}, h("tr", {}, ["Decision", "Quorum %", "Threshold %", "Of the electorate", "Shortest vote (days)", "Longest vote (days)"].map((x) => h("th", { scope: "col" }, x)))),
+      h(
+        "tbody",
+        {},
+        rows.map((x) => {
+          x.quorum.setAttribute("aria-label", label(x.r, "quorum %"));
+          x.threshold.setAttribute("aria-label", label(x.r, "threshold %"));
+          x.ofElectorate.setAttribute("aria-label", label(x.r, "threshold of the electorate"));
+          x.min.setAttribute("aria-label", label(x.r, "shortest vote in days"));
+          x.max.setAttribute("aria-label", label(x.r, "longest vote in days"));
+          return h("tr", {}, [KIND_NAME[x.r.kind] || x.r.kind, x.quorum, x.threshold, x.ofElectorate, x.min, x.max].map((c) => h("td", {}, c)));
+        }),
+      ),
+    ),
+    field("Grace period after a close (hours)", grace),
+    field("Proxies one partner may hold", proxies),
+    field("Aid offers, acceptances and countersignatures are signed by", aid),
+  );
+  const bp = (input, what) => {
+    const v = Math.round(Number(input.value) * 100);
+    if (!Number.isFinite(v) || v < 0 || v > 10000) throw new Error(`${what} is a percentage from 0 to 100.`);
+    return v;
+  };
+  const ms = (input, unit, what) => {
+    const v = Math.round(Number(input.value) * unit);
+    if (!Number.isFinite(v) || v < 0) throw new Error(`${what} cannot be negative.`);
+    return v;
+  };
+  const read = () => {
+    const d = structuredClone(current);
+    d.rules = rows.map((x) => ({
+      ...x.r,
+      quorum_bp: bp(x.quorum, label(x.r, "the quorum")),
+      threshold: { bp: bp(x.threshold, label(x.r, "the threshold")), of_electorate: x.ofElectorate.checked },
+      min_ms: ms(x.min, DAY, label(x.r, "the shortest vote")),
+      max_ms: ms(x.max, DAY, label(x.r, "the longest vote")),
+    }));
+    d.grace_period_ms = ms(grace, 3600000, "The grace period");
+    d.max_proxies = Math.round(Number(proxies.value));
+    d.aid_signers = Number(aid.value);
+    const bytes = encodeDeed(d);
+    if (equalBytes(bytes, encodeDeed(current))) throw new Error("The amendment changes nothing in the deed in force.");
+    return bytes;
+  };
+  return { el, current, read };
+}
+
 // Each kind of motion in words, as "propose ..." reads it.
 const KIND_WORDS = {
   general: "an ordinary resolution",
+  amend_deed: "a motion to amend the deed",
   admit_practice: "a motion to admit a practice",
   admit_partner: "a motion to admit a partner",
   change_role: "a motion to change a partner's role",
@@ -87,6 +200,7 @@ const KIND_WORDS = {
 // Which extra controls each kind of motion asks for.
 const NEEDS = {
   general: ["power", "subjectOds", "joint", "papers"],
+  amend_deed: ["deedEditor"],
   admit_practice: ["practiceName", "ods", "locality", "listSize", "nodeKey"],
   admit_partner: ["partnerName", "practice", "role", "key"],
   change_role: ["partner", "role"],
@@ -173,6 +287,8 @@ function proposeForm(feds) {
         ? h("p", {}, h("label", {}, control, " One seat per locality"))
         : field(labels[k], control);
   }
+  const editor = deedEditor();
+  extra.deedEditor = editor.el;
   extra.candidates = h(
     "fieldset",
     { class: "candidates" },
@@ -254,6 +370,8 @@ function proposeForm(feds) {
       } else if (k === "leave_federation") {
         if (!c.federation.value) throw new Error("This partnership belongs to no federation.");
         chosen.federation = unhex(c.federation.value);
+      } else if (k === "amend_deed") {
+        chosen.new_deed = editor.read();
       } else if (k === "general") {
         if (c.joint.value && c.power.value) throw new Error("A vote on a joint motion cites no power.");
         if (c.subjectOds.value && !c.power.value) throw new Error("A practice concerned goes with a power.");
@@ -309,6 +427,7 @@ function proposeForm(feds) {
         return [
           ["What", `propose ${KIND_WORDS[k]}`],
           ...(m.power ? [["Under the deed's power", m.power]] : []),
+          ...(m.new_deed ? [["The deed's changes", deedChanges(editor.current, decodeDeed(m.new_deed)).join("; ")]] : []),
           ...(m.joint_motion ? [["A vote on the joint motion", short(m.joint_motion)]] : []),
           ...(m.papers.length ? [["Papers", m.papers.map((p) => `${p.name} (${p.size} bytes, SHA-256 ${short(p.sha256)})`).join("; ")]] : []),
           ["Title", m.title],

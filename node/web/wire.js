@@ -67,6 +67,10 @@ export class Writer {
   string(field, s) {
     return this.bytes(field, new TextEncoder().encode(s || ""));
   }
+  // An optional message: written whenever present, even empty, as prost writes Some.
+  maybe(field, b) {
+    return b ? this.always(field, b) : this;
+  }
   // A field written even when empty: a oneof's body, which prost writes whenever set.
   always(field, b) {
     this.parts.push(varint((field << 3) | 2), varint(b.length), b);
@@ -107,10 +111,10 @@ export const CHOICE = {
 };
 export const CHOICE_NAME = Object.fromEntries(Object.entries(CHOICE).map(([k, v]) => [v, k]));
 
-// The motions the page proposes, by DecisionKind (event.proto). Amending the deed is
-// proposed with `mutual deed amend`, which builds the new deed from a file.
+// The motions the page proposes, by DecisionKind (event.proto).
 export const KIND = {
   general: 1,
+  amend_deed: 9,
   admit_practice: 2,
   admit_partner: 3,
   change_role: 4,
@@ -167,6 +171,7 @@ export function encodeMotion(m) {
     .bytes(8, m.subject_key)
     .uint(9, m.new_role)
     .string(10, m.subject_ods)
+    .maybe(11, m.new_deed)
     .uint(12, m.seats)
     .repeated(13, m.candidates)
     .bytes(15, m.replacement_key)
@@ -176,6 +181,84 @@ export function encodeMotion(m) {
     .bytes(19, m.joint_motion)
     .string(21, m.power)
     .repeated(22, (m.papers || []).map(encodePaper))
+    .finish();
+}
+
+// ------------------------------------------------------------------ the deed
+
+// A decision rule, a power and a deed, read from their bytes with every field kept (a
+// field the page does not know is refused: the deed is then amended with
+// `mutual deed amend`), and written back in the same canonical form.
+function decodeRule(bytes) {
+  const f = fields(bytes);
+  if (others(f, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]).length) throw new Error("a rule has fields the page does not know");
+  const t = f.has(5) ? fields(byt(f, 5)) : null;
+  if (t && others(t, [1, 2]).length) throw new Error("a threshold has fields the page does not know");
+  return {
+    kind: num(f, 1),
+    proposers: num(f, 2),
+    voters: num(f, 3),
+    quorum_bp: num(f, 4),
+    threshold: t ? { bp: num(t, 1), of_electorate: num(t, 2) !== 0 } : null,
+    min_ms: num(f, 6),
+    max_ms: num(f, 7),
+    abstentions_count: num(f, 8) !== 0,
+    associates_vote: num(f, 9) !== 0,
+    subject_recuses: num(f, 10) !== 0,
+    interest_recuses: num(f, 11) !== 0,
+  };
+}
+
+function encodeRule(r) {
+  return new Writer()
+    .uint(1, r.kind)
+    .uint(2, r.proposers)
+    .uint(3, r.voters)
+    .uint(4, r.quorum_bp)
+    .maybe(5, r.threshold && new Writer().uint(1, r.threshold.bp).bool(2, r.threshold.of_electorate).finish())
+    .uint(6, r.min_ms)
+    .uint(7, r.max_ms)
+    .bool(8, r.abstentions_count)
+    .bool(9, r.associates_vote)
+    .bool(10, r.subject_recuses)
+    .bool(11, r.interest_recuses)
+    .finish();
+}
+
+export function decodeDeed(bytes) {
+  const f = fields(bytes);
+  if (others(f, [1, 2, 3, 4, 5, 6, 7, 8]).length) throw new Error("the deed has fields the page does not know");
+  return {
+    rules: list(f, 1).map(decodeRule),
+    grace_period_ms: num(f, 2),
+    max_proxies: num(f, 3),
+    agreement_hash: byt(f, 4),
+    aid_signers: num(f, 5),
+    powers: list(f, 6).map((b) => {
+      const p = fields(b);
+      if (others(p, [1, 2, 3]).length) throw new Error("a power has fields the page does not know");
+      return { name: str(p, 1), description: str(p, 2), rule: p.has(3) ? decodeRule(byt(p, 3)) : null };
+    }),
+    board_term_ms: num(f, 7),
+    chair_term_ms: num(f, 8),
+  };
+}
+
+export function encodeDeed(d) {
+  return new Writer()
+    .repeated(1, d.rules.map(encodeRule))
+    .uint(2, d.grace_period_ms)
+    .uint(3, d.max_proxies)
+    .bytes(4, d.agreement_hash)
+    .uint(5, d.aid_signers)
+    .repeated(
+      6,
+      d.powers.map((p) =>
+        new Writer().string(1, p.name).string(2, p.description).maybe(3, p.rule && encodeRule(p.rule)).finish(),
+      ),
+    )
+    .uint(7, d.board_term_ms)
+    .uint(8, d.chair_term_ms)
     .finish();
 }
 
@@ -377,6 +460,7 @@ export function decodeMotion(bytes) {
     candidates: list(f, 13).map(hex),
     per_locality: num(f, 16) !== 0,
     power: str(f, 21),
+    new_deed: f.has(11) ? byt(f, 11) : null,
     joint_motion: hex(byt(f, 19)),
     papers: list(f, 22).map((b) => {
       const p = fields(b);

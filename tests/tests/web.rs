@@ -47,9 +47,14 @@ impl Browser {
                  by the README's setup command and by .ci/run)",
             );
         let profile = tempfile::TempDir::new().expect("profile dir");
+        let downloads = profile.path().join("downloads");
         let caps = serde_json::json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
+                "prefs": {
+                    "download.default_directory": downloads.display().to_string(),
+                    "download.prompt_for_download": false,
+                },
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                     "--no-first-run", "--disable-background-networking",
@@ -80,6 +85,11 @@ impl Browser {
             client: Some(client.expect("a Chromium session through chromedriver")),
             _profile: profile,
         }
+    }
+
+    /// Where the browser saves what the page offers for download.
+    fn downloads(&self) -> PathBuf {
+        self._profile.path().join("downloads")
     }
 
     fn c(&self) -> &Client {
@@ -128,28 +138,41 @@ impl Browser {
         last
     }
 
+    /// Clicks the element `css` selects, waiting for it; found again if a live update
+    /// redrew the view in between (a bounded number of times).
     async fn click(&self, css: &str) {
-        self.c()
-            .wait()
-            .at_most(LIMIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        for _ in 0..20 {
+            let el = self
+                .c()
+                .wait()
+                .at_most(LIMIT)
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            if el.click().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("cannot click {css}");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self
-            .c()
-            .wait()
-            .at_most(LIMIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"));
-        el.clear().await.ok();
-        el.send_keys(text).await.expect("typed");
+        for _ in 0..20 {
+            let el = self
+                .c()
+                .wait()
+                .at_most(LIMIT)
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            let _ = el.clear().await;
+            if el.send_keys(text).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("cannot type into {css}");
     }
 
     /// Clicks the button whose text contains `text`, waiting for it (the page may redraw
@@ -179,21 +202,49 @@ impl Browser {
         self.wait_text("Signed and sent").await;
     }
 
-    /// The form control labelled `label` (its `<label for>`).
-    async fn control(&self, label: &str) -> fantoccini::elements::Element {
+    /// The form control labelled `label` (its `<label for>`), once; an error if the page
+    /// redrew the view meanwhile.
+    async fn control_once(
+        &self,
+        label: &str,
+    ) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
         let xpath = format!("//main//label[normalize-space(.)=\"{label}\"]");
         let l = self
             .c()
             .wait()
             .at_most(LIMIT)
             .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("no control labelled {label:?}: {e}"));
-        let id = l.attr("for").await.expect("attr").expect("a for");
-        self.c()
-            .find(Locator::Id(&id))
-            .await
-            .unwrap_or_else(|e| panic!("no control {id} for {label:?}: {e}"))
+            .await?;
+        let id = l.attr("for").await?.unwrap_or_default();
+        self.c().find(Locator::Id(&id)).await
+    }
+
+    /// Types `text` into the control labelled `label`. A live update may redraw the view
+    /// between finding a control and typing: then it is found again, a bounded number of
+    /// times.
+    async fn fill(&self, label: &str, text: &str) {
+        for _ in 0..20 {
+            if let Ok(el) = self.control_once(label).await {
+                if el.send_keys(text).await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("could not type into {label:?}");
+    }
+
+    /// Chooses `value` in the select labelled `label`, as [`Browser::fill`] types.
+    async fn pick(&self, label: &str, value: &str) {
+        for _ in 0..20 {
+            if let Ok(el) = self.control_once(label).await {
+                if el.select_by_value(value).await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("could not choose {value:?} in {label:?}");
     }
 
     /// The value shown beside `label` in the signing dialog.
@@ -919,14 +970,76 @@ async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
     b.goto(a, &format!("motion/{motion}")).await;
     b.wait_text("Ballots that count").await;
     b.screenshot("phone").await;
+
+    // Every control of every view has a label a screen reader reads.
+    for route in ["motions", "aid", "key", "log"] {
+        b.fresh(a, route).await;
+        b.wait_text("Mutual").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let unlabelled = b
+            .c()
+            .execute(
+                "return [...document.querySelectorAll('main input, main select, main textarea')]
+                   .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label'))
+                   .map(e => e.outerHTML);",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(
+            unlabelled,
+            serde_json::json!([]),
+            "{route}: controls without a label"
+        );
+    }
+    b.close().await;
+}
+
+/// A partner makes a new keystore in the page; the file it offers opens with the command
+/// line's own code (node/src/keystore.rs) under the same passphrase, to the key it showed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keystore_made_in_the_page_opens_with_the_command_line() {
+    let c = Cluster::found(1, Transport::Tcp).await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let b = Browser::start().await;
+    b.goto(a, "key").await;
+    b.fill("New passphrase (at least 8 characters)", PASSPHRASE)
+        .await;
+    b.fill("The passphrase again", PASSPHRASE).await;
+    b.click("form[aria-labelledby=create-title] button[type=submit]")
+        .await;
+    let page = b.wait_text("Made. Your key: ").await;
+    let shown = page
+        .split("Made. Your key: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the key shown")
+        .to_string();
+    // The partner saves the file, as they would.
+    b.click("a[download]").await;
+    let path = b.downloads().join("mutual-keystore");
+    let saved = wait_for(LIMIT, || async {
+        std::fs::metadata(&path)
+            .is_ok_and(|m| m.len() == mutual_node::keystore::KEYSTORE_LEN as u64)
+    })
+    .await;
+    assert!(saved, "the keystore file is saved");
+    let bytes = std::fs::read(&path).expect("the saved keystore");
+    let ks = mutual_node::keystore::Keystore::parse(&path, &bytes).expect("a keystore");
+    assert_eq!(ks.public().to_string(), shown, "the key the page showed");
+    let kp = ks.open(PASSPHRASE).expect("opens with the passphrase");
+    assert_eq!(kp.public().to_string(), shown);
+    assert!(ks.open("another passphrase").is_err());
     b.close().await;
 }
 
 /// Motions of other kinds are proposed from the page: admitting a partner (a new key),
-/// changing a partner's role, and a resolution carrying a paper. The node holds each, with
-/// exactly what was chosen, and the paper's bytes.
+/// changing a partner's role, a resolution carrying a paper, and an amendment of the deed
+/// edited on the page. The node holds each, with exactly what was chosen, and the paper's
+/// bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partner_proposes_an_admission_a_change_of_role_and_a_resolution_with_a_paper() {
+async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_paper_and_an_amendment(
+) {
     let base = BASE + 50;
     let c = cluster(base).await;
     let a = serve_api(&c, 0, "token-a").await;
@@ -940,26 +1053,14 @@ async fn a_partner_proposes_an_admission_a_change_of_role_and_a_resolution_with_
     b.goto(a, "motions").await;
     b.wait_text("Propose a motion").await;
     let form = "form[aria-labelledby=propose-title]";
-    b.control("Kind")
-        .await
-        .select_by_value("admit_partner")
-        .await
-        .expect("chosen");
-    b.control("Title")
-        .await
-        .send_keys("Admit Dr Newcomer")
-        .await
-        .expect("typed");
-    b.control("The partner's name")
-        .await
-        .send_keys("Dr Newcomer")
-        .await
-        .expect("typed");
-    b.control("Their key (64 hex digits, from their keystore)")
-        .await
-        .send_keys(&newcomer.to_string())
-        .await
-        .expect("typed");
+    b.pick("Kind", "admit_partner").await;
+    b.fill("Title", "Admit Dr Newcomer").await;
+    b.fill("The partner's name", "Dr Newcomer").await;
+    b.fill(
+        "Their key (64 hex digits, from their keystore)",
+        &newcomer.to_string(),
+    )
+    .await;
     b.click(&format!("{form} button[type=submit]")).await;
     b.wait_text("propose a motion to admit a partner").await;
     assert!(b
@@ -988,27 +1089,11 @@ async fn a_partner_proposes_an_admission_a_change_of_role_and_a_resolution_with_
     // A change of role: partner base + 1 to managing partner.
     b.fresh(a, "motions").await;
     b.wait_text("Propose a motion").await;
-    b.control("Kind")
-        .await
-        .select_by_value("change_role")
-        .await
-        .expect("chosen");
-    b.control("Title")
-        .await
-        .send_keys("Dr 1 to manage")
-        .await
-        .expect("typed");
-    b.control("Role")
-        .await
-        .select_by_value("managing")
-        .await
-        .expect("role chosen");
+    b.pick("Kind", "change_role").await;
+    b.fill("Title", "Dr 1 to manage").await;
+    b.pick("Role", "managing").await;
     let subject = partner_key(base + 1).public();
-    b.control("Partner")
-        .await
-        .select_by_value(&subject.to_string())
-        .await
-        .expect("partner chosen");
+    b.pick("Partner", &subject.to_string()).await;
     b.click(&format!("{form} button[type=submit]")).await;
     b.wait_text("propose a motion to change a partner's role")
         .await;
@@ -1039,19 +1124,12 @@ async fn a_partner_proposes_an_admission_a_change_of_role_and_a_resolution_with_
     std::fs::write(&paper, b"Income 100, costs 90.\n").expect("paper written");
     b.fresh(a, "motions").await;
     b.wait_text("Propose a motion").await;
-    b.control("Title")
-        .await
-        .send_keys("Adopt the 2026 accounts")
-        .await
-        .expect("typed");
-    b.control(&format!(
+    b.fill("Title", "Adopt the 2026 accounts").await;
+    let papers = format!(
         "Papers for the voters to read (at most {}, each up to 16 MB)",
         mutual_protocol::limits::MAX_PAPERS_PER_EVENT
-    ))
-    .await
-    .send_keys(&paper.display().to_string())
-    .await
-    .expect("file chosen");
+    );
+    b.fill(&papers, &paper.display().to_string()).await;
     b.click(&format!("{form} button[type=submit]")).await;
     b.wait_text("propose an ordinary resolution").await;
     assert!(b
@@ -1066,5 +1144,48 @@ async fn a_partner_proposes_an_admission_a_change_of_role_and_a_resolution_with_
         (1, 1),
         "the paper is named and held"
     );
+
+    // An amendment of the deed, edited from the deed in force: the ordinary resolution's
+    // quorum to 60%.
+    b.fresh(a, "motions").await;
+    b.wait_text("Propose a motion").await;
+    b.pick("Kind", "amend_deed").await;
+    b.fill("Title", "A higher quorum for resolutions").await;
+    let quorum = b
+        .c()
+        .find(Locator::Css("input[aria-label='general: quorum %']"))
+        .await
+        .expect("the general rule's quorum");
+    let before = quorum
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    quorum.clear().await.expect("cleared");
+    quorum.send_keys("60").await.expect("typed");
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to amend the deed").await;
+    assert_eq!(
+        b.confirm_row("The deed's changes").await,
+        format!("general, quorum: {before}% → 60%")
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let amended = c
+        .node(0)
+        .query(|r| {
+            r.state().governance().motions().any(|m| {
+                m.motion.kind == pb::DecisionKind::AmendDeed as i32
+                    && m.motion.new_deed.as_ref().is_some_and(|d| {
+                        d.rules.iter().any(|r| {
+                            r.kind == pb::DecisionKind::General as i32
+                                && r.quorum_basis_points == 6000
+                        })
+                    })
+            })
+        })
+        .await
+        .expect("query");
+    assert!(amended, "the node holds the amendment as edited");
     b.close().await;
 }

@@ -12,6 +12,7 @@ use mutual_protocol::event::Body;
 use mutual_protocol::governance::motion::MotionRecord;
 use mutual_protocol::governance::{PartnerId, Term};
 use mutual_protocol::replica::Replica;
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 /// What `GET /deed` answers.
@@ -32,6 +33,10 @@ pub struct DeedView {
     /// The motion that last changed the deed, and when it closed (absent: the founding
     /// deed is in force).
     pub amended_by: Option<String>,
+    /// The deed in force as an encoded `Deed` message, in hex (the default deed if the
+    /// genesis named none): what an amendment starts from (the web page edits it).
+    #[serde(default)]
+    pub encoded: String,
 }
 
 /// An office's term, as the node sees it now.
@@ -131,6 +136,13 @@ pub(crate) fn deed_view(r: &Replica, now: u64) -> DeedView {
         board_term: TermView::of(g.board_term(), now),
         chair_term: TermView::of(g.chair_term(), now),
         amended_by,
+        encoded: hex::encode(
+            state
+                .deed()
+                .cloned()
+                .unwrap_or_else(mutual_protocol::governance::deed::default_deed)
+                .encode_to_vec(),
+        ),
     }
 }
 
