@@ -5,6 +5,9 @@
 //! by the page before anything is signed; the page asks no host but its node.
 //!
 //! Screenshots of the pages are written to `target/screenshots/` (not committed).
+//!
+//! One concept, the page as partners use it, so one file over the usual length: the
+//! browser's driver (`Browser`) first, then one test per journey through the page.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use mutual_proto::v1 as pb;
@@ -22,6 +25,27 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(60);
 const PASSPHRASE: &str = "a long passphrase";
 const BASE: usize = 120;
+
+/// Most times a step finds its element again after the page redrew it.
+const RETRIES: usize = 20;
+
+/// What a step acts on: the element a CSS selector finds, the button with this text, or
+/// the form control with this label.
+#[derive(Debug)]
+enum Target<'a> {
+    Css(&'a str),
+    Button(&'a str),
+    Label(&'a str),
+}
+
+/// What a step does to it.
+#[derive(Debug, Clone, Copy)]
+enum Do<'a> {
+    Click,
+    Type(&'a str),
+    Replace(&'a str),
+    Pick(&'a str),
+}
 
 /// A ChromeDriver process and one headless Chromium session, both ended on drop.
 struct Browser {
@@ -138,61 +162,73 @@ impl Browser {
         last
     }
 
-    /// Clicks the element `css` selects, waiting for it; found again if a live update
-    /// redrew the view in between (a bounded number of times).
-    async fn click(&self, css: &str) {
-        for _ in 0..20 {
-            let el = self
-                .c()
-                .wait()
-                .at_most(LIMIT)
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"));
-            if el.click().await.is_ok() {
-                return;
+    /// Finds `target` and does `what` to it, within [`LIMIT`]. A live update may redraw the
+    /// view between finding an element and acting on it: then it is found again, at most
+    /// [`RETRIES`] times.
+    async fn on(&self, target: Target<'_>, what: Do<'_>) {
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        let mut last = None;
+        for _ in 0..RETRIES {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let done = match self.find_once(&target, left).await {
+                Ok(el) => match what {
+                    Do::Click => el.click().await.map(|_| ()),
+                    Do::Type(text) => el.send_keys(text).await,
+                    Do::Replace(text) => {
+                        let _ = el.clear().await;
+                        el.send_keys(text).await
+                    }
+                    Do::Pick(value) => el.select_by_value(value).await.map(|_| ()),
+                },
+                Err(e) => Err(e),
+            };
+            match done {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("cannot click {css}");
+        panic!("could not {what:?} {target:?}: {last:?}");
+    }
+
+    /// `target` once, waiting at most `wait` for it to appear.
+    async fn find_once(
+        &self,
+        target: &Target<'_>,
+        wait: Duration,
+    ) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
+        let at = |locator| self.c().wait().at_most(wait).for_element(locator);
+        match target {
+            Target::Css(css) => at(Locator::Css(css)).await,
+            Target::Button(text) => {
+                at(Locator::XPath(&format!(
+                    "//main//button[contains(., '{text}')]"
+                )))
+                .await
+            }
+            Target::Label(label) => {
+                let xpath = format!("//main//label[normalize-space(.)=\"{label}\"]");
+                let l = at(Locator::XPath(&xpath)).await?;
+                let id = l.attr("for").await?.unwrap_or_default();
+                self.c().find(Locator::Id(&id)).await
+            }
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.on(Target::Css(css), Do::Click).await;
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        for _ in 0..20 {
-            let el = self
-                .c()
-                .wait()
-                .at_most(LIMIT)
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"));
-            let _ = el.clear().await;
-            if el.send_keys(text).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("cannot type into {css}");
+        self.on(Target::Css(css), Do::Replace(text)).await;
     }
 
-    /// Clicks the button whose text contains `text`, waiting for it (the page may redraw
-    /// between finding and clicking: then it is found again, a bounded number of times).
+    /// Clicks the button whose text contains `text`.
     async fn click_button(&self, text: &str) {
-        let xpath = format!("//main//button[contains(., '{text}')]");
-        for _ in 0..20 {
-            let found = self
-                .c()
-                .wait()
-                .at_most(LIMIT)
-                .for_element(Locator::XPath(&xpath))
-                .await
-                .unwrap_or_else(|e| panic!("no button {text:?}: {e}"));
-            if found.click().await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("the button {text:?} could not be clicked");
+        self.on(Target::Button(text), Do::Click).await;
     }
 
     /// Confirms the signing dialog once it shows, and waits for the node's answer.
@@ -202,49 +238,14 @@ impl Browser {
         self.wait_text("Signed and sent").await;
     }
 
-    /// The form control labelled `label` (its `<label for>`), once; an error if the page
-    /// redrew the view meanwhile.
-    async fn control_once(
-        &self,
-        label: &str,
-    ) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
-        let xpath = format!("//main//label[normalize-space(.)=\"{label}\"]");
-        let l = self
-            .c()
-            .wait()
-            .at_most(LIMIT)
-            .for_element(Locator::XPath(&xpath))
-            .await?;
-        let id = l.attr("for").await?.unwrap_or_default();
-        self.c().find(Locator::Id(&id)).await
-    }
-
-    /// Types `text` into the control labelled `label`. A live update may redraw the view
-    /// between finding a control and typing: then it is found again, a bounded number of
-    /// times.
+    /// Types `text` into the control labelled `label`.
     async fn fill(&self, label: &str, text: &str) {
-        for _ in 0..20 {
-            if let Ok(el) = self.control_once(label).await {
-                if el.send_keys(text).await.is_ok() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("could not type into {label:?}");
+        self.on(Target::Label(label), Do::Type(text)).await;
     }
 
-    /// Chooses `value` in the select labelled `label`, as [`Browser::fill`] types.
+    /// Chooses `value` in the select labelled `label`.
     async fn pick(&self, label: &str, value: &str) {
-        for _ in 0..20 {
-            if let Ok(el) = self.control_once(label).await {
-                if el.select_by_value(value).await.is_ok() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("could not choose {value:?} in {label:?}");
+        self.on(Target::Label(label), Do::Pick(value)).await;
     }
 
     /// The value shown beside `label` in the signing dialog.
@@ -880,8 +881,9 @@ async fn an_aid_request_is_made_offered_accepted_and_countersigned_from_two_brow
     offerer.close().await;
 }
 
-/// A partner votes with the keyboard alone (Tab, Space, Enter: no pointer), and the pages
-/// fit a phone's width, as at 200% zoom, without scrolling sideways.
+/// A partner votes with the keyboard alone (Tab, Space, Enter: no pointer) and declares an
+/// interest, shown with their name; the pages fit a phone's width, as at 200% zoom,
+/// without scrolling sideways, and every control has a label.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
     use fantoccini::key::Key;
@@ -992,6 +994,25 @@ async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
             "{route}: controls without a label"
         );
     }
+
+    // The partner declares an interest; the motion's page says who, and what.
+    b.fresh(a, &format!("motion/{motion}")).await;
+    b.fill(
+        "Declare an interest (in words)",
+        "My surgery would host the Saturday clinics",
+    )
+    .await;
+    b.click_button("Prepare the declaration").await;
+    b.sign().await;
+    b.fresh(a, &format!("motion/{motion}")).await;
+    let page = b
+        .wait_text(&format!(
+            "Dr Partner {base} declared an interest: My surgery would host the Saturday clinics."
+        ))
+        .await;
+    // Under the deed the interested recuse: their vote no longer counts.
+    assert!(page.contains("1 partner is recused"), "{page}");
+    assert!(page.contains("No ballot counts yet"), "{page}");
     b.close().await;
 }
 

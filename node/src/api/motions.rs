@@ -96,6 +96,10 @@ pub struct MotionView {
     /// The papers the motion carries, and whether this node holds each.
     #[serde(default)]
     pub papers: Vec<super::papers::PaperView>,
+    /// Partners who declared an interest in it, with the interest in their words (they
+    /// recuse if the deed's rule for it says so).
+    #[serde(default)]
+    pub interests: Vec<(String, String)>,
 }
 
 pub(crate) fn partner_name(m: &Membership, id: &PublicKey) -> String {
@@ -327,6 +331,22 @@ pub(crate) fn motion_view(
         practice: rec.practice.clone(),
         decided_by: crate::deed::group_words(rec.rule.voters).to_string(),
         papers: super::papers::papers_of(&rec.motion.papers, papers),
+        // As the ballots: every declaration while open, the witnessed ones once closed.
+        interests: if rec.closed.is_some() {
+            &rec.votes
+        } else {
+            &rec.seen
+        }
+        .declared
+        .iter()
+        .map(|(partner, event)| {
+            let statement = match r.get(event).and_then(|e| e.event.body.as_ref()) {
+                Some(mutual_protocol::event::Body::Ballot(b)) => b.statement.clone(),
+                _ => String::new(),
+            };
+            (partner_name(m, partner), statement)
+        })
+        .collect(),
     }
 }
 
