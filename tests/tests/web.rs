@@ -298,6 +298,17 @@ impl Browser {
         serde_json::from_value(v).expect("a list of URLs")
     }
 
+    /// A browser on the page of `addr` with partner `partner`'s keystore open (written to
+    /// the directory returned, which lives as long as it is kept).
+    async fn signed_in(addr: SocketAddr, partner: usize) -> (Browser, tempfile::TempDir) {
+        let keys = tempfile::TempDir::new().expect("dir");
+        let file = keystore(keys.path(), partner);
+        let b = Browser::start().await;
+        b.open_keystore(addr, &file, PASSPHRASE).await;
+        b.wait_text("Opened").await;
+        (b, keys)
+    }
+
     /// Opens the keystore at `file` on the page of `addr` with `passphrase`.
     async fn open_keystore(&self, addr: SocketAddr, file: &Path, passphrase: &str) {
         self.goto(addr, "key").await;
@@ -599,11 +610,7 @@ async fn a_ranked_ballot_from_the_page_counts_and_the_rounds_show_after_the_clos
         )
         .await;
     let a = serve_api(&c, 0, "token-a").await;
-    let keys = tempfile::TempDir::new().expect("dir");
-    let file = keystore(keys.path(), base);
-    let b = Browser::start().await;
-    b.open_keystore(a, &file, PASSPHRASE).await;
-    b.wait_text("Opened").await;
+    let (b, _keys) = Browser::signed_in(a, base).await;
 
     // Partner `base` ranks the third candidate first and the second next, by number.
     b.goto(a, &format!("motion/{motion}")).await;
@@ -818,14 +825,8 @@ async fn an_aid_request_is_made_offered_accepted_and_countersigned_from_two_brow
     assert!(c.converge(&[0, 1, 2], LIMIT).await, "the nodes converge");
     let a = serve_api(&c, 0, "token-a").await;
     let bb = serve_api(&c, 1, "token-b").await;
-    let keys = tempfile::TempDir::new().expect("dir");
-    let (first, second) = (keystore(keys.path(), base), keystore(keys.path(), base + 1));
-    let requester = Browser::start().await;
-    let offerer = Browser::start().await;
-    requester.open_keystore(a, &first, PASSPHRASE).await;
-    requester.wait_text("Opened").await;
-    offerer.open_keystore(bb, &second, PASSPHRASE).await;
-    offerer.wait_text("Opened").await;
+    let (requester, _keys) = Browser::signed_in(a, base).await;
+    let (offerer, _others) = Browser::signed_in(bb, base + 1).await;
 
     // Practice 0's partner asks for a GP on a day ten days on.
     let day = mutual_node::dates::date_after(c.now_ms(), 10);
@@ -891,11 +892,7 @@ async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
     let c = cluster(base).await;
     let motion = propose(&c, "Keyboard vote").await;
     let a = serve_api(&c, 0, "token-a").await;
-    let keys = tempfile::TempDir::new().expect("dir");
-    let file = keystore(keys.path(), base);
-    let b = Browser::start().await;
-    b.open_keystore(a, &file, PASSPHRASE).await;
-    b.wait_text("Opened").await;
+    let (b, _keys) = Browser::signed_in(a, base).await;
     b.goto(a, &format!("motion/{motion}")).await;
     b.wait_text("Your ballot").await;
 
@@ -1064,11 +1061,7 @@ async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_pa
     let base = BASE + 50;
     let c = cluster(base).await;
     let a = serve_api(&c, 0, "token-a").await;
-    let keys = tempfile::TempDir::new().expect("dir");
-    let file = keystore(keys.path(), base);
-    let b = Browser::start().await;
-    b.open_keystore(a, &file, PASSPHRASE).await;
-    b.wait_text("Opened").await;
+    let (b, keys) = Browser::signed_in(a, base).await;
     let newcomer = partner_key(base + 9).public();
 
     b.goto(a, "motions").await;
