@@ -1203,3 +1203,85 @@ async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_pa
     assert!(amended, "the node holds the amendment as edited");
     b.close().await;
 }
+
+/// Opens `GET /live` on `addr` and reads the answer's status line; the stream stays open
+/// with the returned connection.
+async fn open_live(addr: SocketAddr) -> (u16, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = [0u8; 12];
+    tokio::time::timeout(LIMIT, s.read_exact(&mut head))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let status = String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("a status");
+    (status, s)
+}
+
+/// `/live` holds at most `MAX_LIVE_STREAMS` streams: one more is answered 503, and a
+/// closed one makes room. When the server stops, every open stream ends, so a graceful
+/// shutdown does not wait on pages left open (without the stop signal it would wait
+/// forever, and this test would time out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_are_capped_and_end_when_the_server_stops() {
+    use mutual_node::api::web::MAX_LIVE_STREAMS;
+    use tokio::io::AsyncReadExt;
+    let c = Cluster::found(1, Transport::Tcp).await;
+    let (stop, stopping) = mutual_node::api::Stopping::new();
+    let state = mutual_node::api::ApiState {
+        node: c.node(0).clone(),
+        me: mutual_tests::node_key(c.base).public(),
+        token: "token".into(),
+        clock_offset_ms: 0,
+        tls: false,
+        uploads: Default::default(),
+        tamper_prepare: false,
+        live: Default::default(),
+        stopping,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (halt, halted) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, mutual_node::api::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = halted.await;
+                let _ = stop.send(true);
+            })
+            .await
+    });
+
+    let mut open = Vec::new();
+    for _ in 0..MAX_LIVE_STREAMS {
+        let (status, s) = open_live(addr).await;
+        assert_eq!(status, 200);
+        open.push(s);
+    }
+    let (status, _) = open_live(addr).await;
+    assert_eq!(status, 503, "one stream past the limit is refused");
+    drop(open.pop());
+    let room = wait_for(LIMIT, || async { open_live(addr).await.0 == 200 }).await;
+    assert!(room, "a closed stream makes room");
+
+    // The server stops: every stream ends, and the server with them.
+    let _ = halt.send(());
+    for mut s in open {
+        let mut rest = Vec::new();
+        tokio::time::timeout(LIMIT, s.read_to_end(&mut rest))
+            .await
+            .expect("the stream ends when the server stops")
+            .expect("read");
+    }
+    tokio::time::timeout(LIMIT, server)
+        .await
+        .expect("the server stops with streams open")
+        .expect("joined")
+        .expect("served");
+}
