@@ -2,7 +2,7 @@
 //! help line, a type (gauge or counter, counters named `_total`) and a value, and the
 //! values move as the node works.
 
-use mutual_tests::{serve_api, update, wait_for, Cluster, Transport};
+use mutual_tests::{http_get, serve_api, update, wait_for, Cluster, Transport};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -10,19 +10,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// The metrics, by name: (type, value). Every sample must have its HELP and TYPE.
 async fn scrape(addr: std::net::SocketAddr) -> BTreeMap<String, (String, u64)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut out = Vec::new();
-    tokio::time::timeout(LIMIT, s.read_to_end(&mut out))
-        .await
-        .expect("answered in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&out).to_string();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    let body = text.split("\r\n\r\n").nth(1).expect("a body");
+    let (head, body) = http_get(addr, "/metrics").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let (mut help, mut kind, mut samples) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for line in body.lines().filter(|l| !l.is_empty()) {
         let parts: Vec<&str> = line.splitn(4, ' ').collect();

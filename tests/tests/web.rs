@@ -14,7 +14,9 @@ use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use mutual_protocol::id::EventId;
 use mutual_protocol::limits::MAX_CLOCK_SKEW_MS;
-use mutual_tests::{partner_key, quick_deed, serve_api, serve_api_with, wait_for, workspace_root};
+use mutual_tests::{
+    http_get, partner_key, quick_deed, serve_api, serve_api_with, wait_for, workspace_root,
+};
 use mutual_tests::{Cluster, Founding, Transport};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -724,23 +726,8 @@ async fn ask(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
 async fn the_openapi_document_is_valid_and_lists_every_route() {
     let c = Cluster::found(1, Transport::Tcp).await;
     let addr = serve_api(&c, 0, "token").await;
-    let (status, text) = ask(addr, "GET", "/openapi.json").await;
-    assert_eq!(status, 200, "{text}");
-    // Read the whole document (ask cuts at 4 KB).
-    let doc = {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        s.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .await
-            .expect("write");
-        let mut out = Vec::new();
-        tokio::time::timeout(LIMIT, s.read_to_end(&mut out))
-            .await
-            .expect("in time")
-            .expect("read");
-        let text = String::from_utf8(out).expect("utf-8");
-        text.split_once("\r\n\r\n").expect("a body").1.to_string()
-    };
+    let (head, doc) = http_get(addr, "/openapi.json").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let spec = oas3::from_json(&doc).expect("a valid OpenAPI 3.1 document");
     assert!(spec.openapi.starts_with("3.1"), "{}", spec.openapi);
     let paths = spec.paths.as_ref().expect("paths");

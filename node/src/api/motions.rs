@@ -254,6 +254,13 @@ pub(crate) fn motion_view(
     let m = state.membership();
     let report = state.governance().report(&rec.id, now);
     let fin = report.as_ref().map_or(Finality::Open, |rep| rep.finality);
+    // The ballots and declarations the tally shown counts: every valid one while open,
+    // the witnessed ones once closed.
+    let counted = if rec.closed.is_some() {
+        &rec.votes
+    } else {
+        &rec.seen
+    };
     let (finality, effect) = match &report {
         Some(rep) => (
             match rep.finality {
@@ -297,56 +304,45 @@ pub(crate) fn motion_view(
             })
             .collect(),
         tally: tally_view(m, rec, &tally),
-        // The ballots the tally shown counts: every valid one while open, the witnessed
-        // ones once closed.
-        ballots: if rec.closed.is_some() {
-            &rec.votes
-        } else {
-            &rec.seen
-        }
-        .ballots
-        .iter()
-        .map(|(p, (_, v))| {
-            let vote = match v {
-                Vote::For => "for".to_string(),
-                Vote::Against => "against".to_string(),
-                Vote::Abstain => "abstain".to_string(),
-                Vote::Ranking(r) => format!(
-                    "ranking {}",
-                    r.iter()
-                        .map(|&i| {
-                            rec.candidates
-                                .get(i)
-                                .map(|c| partner_name(m, c))
-                                .unwrap_or_else(|| format!("candidate {i}"))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", then ")
-                ),
-            };
-            (partner_name(m, p), vote)
-        })
-        .collect(),
+        ballots: counted
+            .ballots
+            .iter()
+            .map(|(p, (_, v))| {
+                let vote = match v {
+                    Vote::For => "for".to_string(),
+                    Vote::Against => "against".to_string(),
+                    Vote::Abstain => "abstain".to_string(),
+                    Vote::Ranking(r) => format!(
+                        "ranking {}",
+                        r.iter()
+                            .map(|&i| {
+                                rec.candidates
+                                    .get(i)
+                                    .map(|c| partner_name(m, c))
+                                    .unwrap_or_else(|| format!("candidate {i}"))
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", then ")
+                    ),
+                };
+                (partner_name(m, p), vote)
+            })
+            .collect(),
         power: rec.power.clone(),
         practice: rec.practice.clone(),
         decided_by: crate::deed::group_words(rec.rule.voters).to_string(),
         papers: super::papers::papers_of(&rec.motion.papers, papers),
-        // As the ballots: every declaration while open, the witnessed ones once closed.
-        interests: if rec.closed.is_some() {
-            &rec.votes
-        } else {
-            &rec.seen
-        }
-        .declared
-        .iter()
-        .map(|(partner, event)| {
-            let statement = match r.get(event).and_then(|e| e.event.body.as_ref()) {
-                Some(mutual_protocol::event::Body::Ballot(b)) => b.statement.clone(),
-                _ => String::new(),
-            };
-            (partner_name(m, partner), statement)
-        })
-        .collect(),
+        interests: counted
+            .declared
+            .iter()
+            .map(|(partner, event)| {
+                let statement = match r.get(event).and_then(|e| e.event.body.as_ref()) {
+                    Some(mutual_protocol::event::Body::Ballot(b)) => b.statement.clone(),
+                    _ => String::new(),
+                };
+                (partner_name(m, partner), statement)
+            })
+            .collect(),
     }
 }
 
