@@ -316,7 +316,27 @@ let rendering = 0;
 let lastRoute = null;
 let lastShown = null;
 
-export async function render() {
+// Whether the partner is working in the view: typing, choosing, or signing. A live update
+// then leaves the view as it is and offers to show what is new.
+function partnerBusy() {
+  const main = document.getElementById("main");
+  return (
+    state.dirty ||
+    document.getElementById("confirm").open ||
+    (main.contains(document.activeElement) && document.activeElement !== main.querySelector("h1"))
+  );
+}
+
+function offerWhatIsNew() {
+  if (document.getElementById("show-new")) return;
+  document
+    .getElementById("live")
+    .append(h("button", { type: "button", id: "show-new", onclick: () => render() }, "Show what is new"));
+}
+
+// Draws the current route's view. `live`: drawn because new events arrived, so it gives
+// way to a partner who began working in the view while it was being fetched.
+export async function render({ live = false } = {}) {
   const main = document.getElementById("main");
   // Only "#/..." names a view; another hash (the skip link's "#main") is an anchor.
   if (location.hash && !location.hash.startsWith("#/")) return;
@@ -329,6 +349,7 @@ export async function render() {
     const el = await view(rest.map(decodeURIComponent));
     if (mine !== rendering) return;
     const moved = lastShown !== location.hash;
+    if (live && !moved && partnerBusy()) return offerWhatIsNew();
     lastShown = location.hash;
     main.replaceChildren(el);
     state.dirty = false;
@@ -388,17 +409,8 @@ function startLive() {
     showLive(c);
     if (!grew) return;
     await refreshShared();
-    const main = document.getElementById("main");
-    const busy =
-      state.dirty ||
-      document.getElementById("confirm").open ||
-      (main.contains(document.activeElement) && document.activeElement !== main.querySelector("h1"));
-    if (!busy) render();
-    else if (!document.getElementById("show-new")) {
-      document
-        .getElementById("live")
-        .append(h("button", { type: "button", id: "show-new", onclick: () => render() }, "Show what is new"));
-    }
+    if (!partnerBusy()) render({ live: true });
+    else offerWhatIsNew();
   });
   source.onerror = () => {
     // A browser retries a dropped stream by itself, but not one refused (the node's cap
@@ -425,7 +437,7 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
-window.addEventListener("hashchange", render);
+window.addEventListener("hashchange", () => render());
 document.addEventListener("input", (e) => {
   if (document.getElementById("main").contains(e.target)) state.dirty = true;
 });

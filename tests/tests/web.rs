@@ -457,6 +457,30 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     b.screenshot("key").await;
     b.goto(a, &format!("motion/{motion}")).await;
     b.wait_text("Your ballot").await;
+    // A live update that began drawing the view before the partner chose gives way to
+    // the choice: the view is not replaced under the partner's hand.
+    let kept = b
+        .c()
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             import('/web/app.js').then(async (app) => {
+               const drawing = app.render({ live: true });
+               const radio = document.querySelector('form[aria-label=Vote] input[value=for]');
+               radio.focus();
+               radio.click();
+               await drawing;
+               const now = document.querySelector('form[aria-label=Vote] input[value=for]');
+               done([now === radio, now.checked, !!document.getElementById('show-new')]);
+             });",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        kept,
+        serde_json::json!([true, true, true]),
+        "the choice stays"
+    );
     b.click("form[aria-label=Vote] input[value=for]").await;
     b.click("form[aria-label=Vote] button[type=submit]").await;
     b.wait_text("Check what you are signing").await;
