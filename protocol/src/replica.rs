@@ -22,6 +22,10 @@
 //! events, so every node folds the same set in the same order. An event that sorts after
 //! everything folded so far is applied directly; one that sorts earlier sends the fold
 //! back to the last checkpoint before its place, and only what follows is re-applied.
+//! Within one call ([`Replica::ingest_batch`], [`Replica::tick`]) the fold goes back once,
+//! from the earliest such place, after every event of the call is stored: a branch that
+//! was made apart (a partitioned practice's feed) and arrives in a page costs one
+//! re-application of what follows it, not one per event.
 
 use crate::event::{body_name, Body, EventError, SignedEvent};
 use crate::fork::EquivocationProof;
@@ -139,6 +143,10 @@ pub struct Replica<S: Fold = State> {
     order: BTreeMap<OrderKey, EventId>,
     state: S,
     applied_upto: Option<OrderKey>,
+    /// The earliest place from which the fold must be redone before the state is read
+    /// again: set by an event stored out of order, cleared by [`Replica::settle`] at the
+    /// end of the call that stored it.
+    refold_from: Option<OrderKey>,
     checkpoints: BTreeMap<OrderKey, S>,
     since_checkpoint: usize,
     outcomes: HashMap<EventId, Outcome>,
@@ -183,6 +191,7 @@ impl<S: Fold> Replica<S> {
             order: BTreeMap::new(),
             state: S::default(),
             applied_upto: None,
+            refold_from: None,
             checkpoints: BTreeMap::new(),
             since_checkpoint: 0,
             outcomes: HashMap::new(),
@@ -239,7 +248,7 @@ impl<S: Fold> Replica<S> {
             .collect();
         let verdicts = signature::verify_batch(&items);
         let valid: HashMap<usize, bool> = fresh.into_iter().zip(verdicts).collect();
-        decoded
+        let results = decoded
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
@@ -250,7 +259,9 @@ impl<S: Fold> Replica<S> {
                     Some(true) => self.accept(now_ms, ev),
                 }
             })
-            .collect()
+            .collect();
+        self.settle();
+        results
     }
 
     fn check_network(&self, ev: &SignedEvent) -> Result<(), EventError> {
@@ -451,12 +462,24 @@ impl<S: Fold> Replica<S> {
         }
         self.order.insert(key, ev.id);
         self.events.insert(ev.id, Stored { event: ev, key });
-        if refold_from == key && self.applied_upto.is_none_or(|a| a < key) {
+        let next_in_order = refold_from == key
+            && self.refold_from.is_none()
+            && self.applied_upto.is_none_or(|a| a < key);
+        if next_in_order {
             self.apply_at(key);
         } else {
-            self.refold(refold_from);
+            // Folded again once, from the earliest such place, when the call ends.
+            self.refold_from = Some(self.refold_from.map_or(refold_from, |f| f.min(refold_from)));
         }
         Ok(())
+    }
+
+    /// Redoes the fold from the earliest place an event of this call was stored out of
+    /// order, if any: after it the state is the fold of every stored event again.
+    fn settle(&mut self) {
+        if let Some(from) = self.refold_from.take() {
+            self.refold(from);
+        }
     }
 
     fn earliest_from(&self, author: &PublicKey, seq: u64) -> Option<OrderKey> {
@@ -515,12 +538,15 @@ impl<S: Fold> Replica<S> {
             .future
             .split_off(&(horizon.saturating_add(1), EventId([0; 32])));
         let due = std::mem::replace(&mut self.future, later);
-        due.into_values()
+        let results = due
+            .into_values()
             .map(|ev| {
                 self.future_ids.remove(&ev.id);
                 self.accept(now_ms, ev)
             })
-            .collect()
+            .collect();
+        self.settle();
+        results
     }
 
     /// What `ev` would do if it were taken in now, after every event held: the state is

@@ -57,3 +57,32 @@ fn a_late_event_reapplies_only_what_follows_it() {
     );
     assert_eq!(r.state(), &r.fold_from_scratch());
 }
+
+#[test]
+fn a_branch_made_apart_and_delivered_in_one_page_is_folded_again_once() {
+    let (fx, mut w1) = Fixture::new(3);
+    let mut r = fx.replica();
+    let total = 1_000u64;
+    for i in 0..total {
+        let ev = w1.sign(T0 + i, vec![], update(i as u32));
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    // Practice 2 wrote its feed apart from practice 1's (a partition): every one of its
+    // events sorts among practice 1's, and they arrive together, as a sync page brings them.
+    let mut w2 = fx.writer(2);
+    let branch: Vec<Vec<u8>> = (0..500u64)
+        .map(|i| w2.sign(T0 + i, vec![], update(7_000 + i as u32)).to_wire())
+        .collect();
+    let before = r.reapplied();
+    let results = r.ingest_batch(T0 + 10_000, &branch);
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(r.len() as u64, 1 + total + branch.len() as u64);
+    // One re-application of what follows the branch's first place, not one per event of
+    // the branch (which would be about 500 × 1,000).
+    let again = r.reapplied() - before;
+    assert!(
+        again <= total + branch.len() as u64 + CHECKPOINT_INTERVAL as u64,
+        "{again}"
+    );
+    assert_eq!(r.state(), &r.fold_from_scratch());
+}

@@ -116,8 +116,8 @@ fn orders(json: bool, a: SimulateArgs) -> Result<ExitCode> {
             );
         for n in &summary.nodes {
             println!(
-                "  {}  {:>6} events  state {}",
-                n.practice, n.events, n.state_hash
+                "  {}  {:>6} events ({} brought by the sync pass)  state {}",
+                n.practice, n.events, n.by_sync, n.state_hash
             );
         }
         println!("converged: {}", summary.converged);
