@@ -5,7 +5,8 @@
 //! partnership does its business: motions, ballots, an election, proxies, aid, an
 //! invitation and the admission of a new practice, a partner's key rotation; and, with a
 //! second partnership, a federation's charter, each side's vote to link, joint motions
-//! decided by each network's vote, statements and aid across the federation.
+//! decided by each network's vote, statements and aid across the federation, and the
+//! ally's vote to leave it.
 //!
 //! - `MUTUAL_SIM_SEEDS=N` runs seeds 1..=N (default [`CI_SEEDS`]).
 //! - `MUTUAL_SIM_SEED=S` runs seed S alone.
@@ -355,7 +356,8 @@ fn a_longer_run_seats_a_board_that_uses_its_powers_and_is_elected_again_when_its
 }
 
 #[test]
-fn a_longer_federated_run_agrees_aid_and_settles_joint_motions_across_the_federation() {
+fn a_longer_federated_run_agrees_aid_and_settles_joint_motions_across_the_federation_then_the_ally_leaves(
+) {
     // The federation is live about eight simulated minutes in; twelve more minutes of
     // business under the faults give time for aid to be asked, offered, accepted and
     // countersigned across it, and for joint motions to be decided by both networks.
@@ -394,4 +396,15 @@ fn a_longer_federated_run_agrees_aid_and_settles_joint_motions_across_the_federa
         ok.iter().any(|r| r.joint_decided_by_all > 0),
         "no joint motion decided by both networks: {ok:?}"
     );
+    // Having agreed aid and settled a joint motion there, the ally's partners vote to
+    // leave the federation, and its nodes say so in the federation's log.
+    let left: Vec<&Report> = ok.iter().filter(|r| r.federation_left).collect();
+    assert!(
+        !left.is_empty(),
+        "the ally left the federation in no run: {ok:?}"
+    );
+    for r in left {
+        assert!(r.business.contains_key("leave motion"), "{r:?}");
+        assert!(r.federation_kinds.contains_key("federation_leave"), "{r:?}");
+    }
 }

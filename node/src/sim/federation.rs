@@ -78,6 +78,27 @@ impl Workload {
         if !fs.is_live() {
             return None;
         }
+        // The allied partnership leaves once it has settled a joint motion and agreed aid
+        // there.
+        let leaving = g.motions().any(|m| m.kind == DecisionKind::LeaveFederation);
+        if self.leaves()
+            && !leaving
+            && fs.joint_motions().any(|j| j.result.is_some())
+            && fs
+                .aid()
+                .agreements()
+                .any(|a| a.status == AgreementStatus::Binding)
+            && rng.gen_bool(0.3)
+        {
+            let mut mo = motion(
+                DecisionKind::LeaveFederation,
+                "Leave the Simulated Federation".into(),
+            );
+            mo.federation = fid.as_bytes().to_vec();
+            // As big a decision as the link, given as long.
+            mo.closes_at_ms = ts + 2 * VOTING_MS;
+            return self.partner_signs(core, partner?, now, Body::Motion(mo), "leave motion");
+        }
         let undecided: Vec<&JointRecord> =
             fs.joint_motions().filter(|j| j.result.is_none()).collect();
         let put: Vec<&[u8]> = g
@@ -218,9 +239,12 @@ impl Sim {
             .filter_map(|net| self.nodes[net.workload.founders().start].core.as_ref())
             .filter(|c| c.replica().state().governance().link(&fid).is_some())
             .count();
+        // Live once both joined; the ally's leaving later does not undo that.
+        let went_live = fs.parties().count() >= 2 && fs.parties().all(|p| p.joined.is_some());
+        let left = fs.parties().any(|p| p.left.is_some());
         let figures = (
             linked,
-            fs.is_live(),
+            went_live,
             r.len(),
             fs.joint_motions().count(),
             fs.joint_motions().filter(|j| j.result.is_some()).count(),
@@ -243,6 +267,7 @@ impl Sim {
         let on_roster = fs
             .party(&own)
             .is_some_and(|p| p.roster.contains_key(&joiner));
+        self.report.federation_left = left;
         self.report.federation_kinds = kinds;
         self.report.joint_decided_by_all = decided_by_all;
         self.report.joiner_on_roster = on_roster;
@@ -260,15 +285,16 @@ impl Sim {
 }
 
 /// Whether the federation's log on `core` (a partnership's first node) says what its
-/// network's nodes had to say: if its network linked, that it joined, and how it decided
-/// each joint motion its partners voted on and closed (unless the motion was settled
-/// first).
+/// network's nodes had to say: if its network linked, that it joined; if its partners
+/// then passed leaving, that it left (after which it says nothing more there); else how
+/// it decided each joint motion its partners voted on and closed (unless the motion was
+/// settled first).
 pub(super) fn federation_said(core: &NodeCore<MemStore>, fid: &FederationId) -> bool {
     let st = core.replica().state();
     let g = st.governance();
-    if g.link(fid).is_none() {
+    let Some(link) = g.link(fid) else {
         return true;
-    }
+    };
     let Some(log) = core.federations().get(fid) else {
         return false;
     };
@@ -279,6 +305,9 @@ pub(super) fn federation_said(core: &NodeCore<MemStore>, fid: &FederationId) -> 
     };
     if party.joined.is_none() {
         return false;
+    }
+    if link.left_by.is_some() {
+        return party.left.is_some();
     }
     g.motions()
         .filter(|m| m.closed.is_some() && m.motion.federation == fid.as_bytes())

@@ -15,7 +15,8 @@
 //! vote, and one partner's key is rotated. Beside it an allied partnership does its own,
 //! and the two federate (`federation`): a charter, each side's vote to link, the nodes'
 //! word in the federation's log, joint motions each network decides by its own vote,
-//! statements and aid across the federation, all under the same faults.
+//! statements and aid across the federation, and at last the ally's vote to leave it,
+//! all under the same faults.
 //!
 //! One seed decides everything: the same [`Plan`] always gives the same run, and a
 //! failing run says how to replay it. After the faulty phase the network heals, and the
@@ -276,9 +277,12 @@ pub struct Report {
     /// Board elections that passed. The workload proposes one only while no board sits
     /// in its term, so a second one means the first board's term ran out.
     pub boards_elected: usize,
-    /// Whether the federation of the two partnerships was live at the end (both linked
-    /// by their partners' votes, and each network's join said in its log).
+    /// Whether the federation of the two partnerships went live (both linked by their
+    /// partners' votes, and each network's join said in its log).
     pub federation_live: bool,
+    /// Whether the allied partnership then left it: its partners passed leaving, and a
+    /// majority of its roster said so in the federation's log.
+    pub federation_left: bool,
     /// Partnerships whose partners passed the link to the federation.
     pub networks_linked: usize,
     /// Events in the federation's log at the end.
@@ -319,10 +323,10 @@ impl Report {
         if !self.business.contains_key("charter") {
             return String::new();
         }
-        let live = if self.federation_live {
-            "live"
-        } else {
-            "not live"
+        let live = match (self.federation_live, self.federation_left) {
+            (true, true) => "went live, then the ally left",
+            (true, false) => "live",
+            _ => "not live",
         };
         format!(
             "; federation {live} ({} of 2 linked), {} events, {} joint motions ({} settled), {} aid \

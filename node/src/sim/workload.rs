@@ -126,6 +126,12 @@ impl Workload {
         }
     }
 
+    /// Whether this partnership leaves the federation once it has settled a joint motion
+    /// there: the allied one (no practice joins it) does.
+    pub fn leaves(&self) -> bool {
+        !self.joins
+    }
+
     /// The key of the simulator's node `n`.
     pub fn node_key(&self, n: usize) -> Keypair {
         key_for(self.seed, n as u64)
@@ -512,11 +518,11 @@ impl Workload {
 }
 
 /// Whether the partners all want a motion of this kind to pass: the admission of the
-/// practice that joins, and the link to the federation.
+/// practice that joins, the link to the federation, and (the ally's) leaving it.
 fn wanted(kind: DecisionKind) -> bool {
     matches!(
         kind,
-        DecisionKind::AdmitPractice | DecisionKind::LinkFederation
+        DecisionKind::AdmitPractice | DecisionKind::LinkFederation | DecisionKind::LeaveFederation
     )
 }
 
