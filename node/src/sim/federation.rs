@@ -45,21 +45,25 @@ impl Workload {
             closes_at_ms: ts + VOTING_MS,
             ..Default::default()
         };
+        // The partners want a link (and later the ally's leaving): while such a motion is
+        // open they vote for it, and do nothing else here until it closes.
+        let open_for = |kind: DecisionKind| {
+            g.motions()
+                .find(|m| m.kind == kind && m.closed.is_none())
+                .map(|m| {
+                    (m.opens_at_ms <= ts && ts < m.closes_at_ms).then(|| {
+                        Body::Ballot(pb::Ballot {
+                            motion: m.id.as_bytes().to_vec(),
+                            choice: Choice::For as i32,
+                            ..Default::default()
+                        })
+                    })
+                })
+        };
         let Some(link) = g.link(&fid) else {
-            // The partners want the link: they vote for it, or propose it again.
-            if let Some(m) = g
-                .motions()
-                .find(|m| m.kind == DecisionKind::LinkFederation && m.closed.is_none())
-            {
-                if !(m.opens_at_ms <= ts && ts < m.closes_at_ms) {
-                    return None;
-                }
-                let ballot = pb::Ballot {
-                    motion: m.id.as_bytes().to_vec(),
-                    choice: Choice::For as i32,
-                    ..Default::default()
-                };
-                return self.partner_signs(core, partner?, now, Body::Ballot(ballot), "ballot");
+            // The partners vote for the link, or propose it again.
+            if let Some(ballot) = open_for(DecisionKind::LinkFederation) {
+                return self.partner_signs(core, partner?, now, ballot?, "ballot");
             }
             let mut mo = motion(
                 DecisionKind::LinkFederation,
@@ -78,8 +82,11 @@ impl Workload {
         if !fs.is_live() {
             return None;
         }
-        // The allied partnership leaves once it has settled a joint motion and agreed aid
-        // there.
+        // The allied partnership leaves once the federation has done some business: a
+        // joint motion settled, and aid agreed.
+        if let Some(ballot) = open_for(DecisionKind::LeaveFederation) {
+            return self.partner_signs(core, partner?, now, ballot?, "ballot");
+        }
         let leaving = g.motions().any(|m| m.kind == DecisionKind::LeaveFederation);
         if self.leaves()
             && !leaving
@@ -286,9 +293,9 @@ impl Sim {
 
 /// Whether the federation's log on `core` (a partnership's first node) says what its
 /// network's nodes had to say: if its network linked, that it joined; if its partners
-/// then passed leaving, that it left (after which it says nothing more there); else how
-/// it decided each joint motion its partners voted on and closed (unless the motion was
-/// settled first).
+/// then passed leaving, that it left (after which it says nothing more there); else, while
+/// the federation is live, how it decided each joint motion its partners voted on and
+/// closed (unless the motion was settled first).
 pub(super) fn federation_said(core: &NodeCore<MemStore>, fid: &FederationId) -> bool {
     let st = core.replica().state();
     let g = st.governance();
@@ -308,6 +315,11 @@ pub(super) fn federation_said(core: &NodeCore<MemStore>, fid: &FederationId) -> 
     }
     if link.left_by.is_some() {
         return party.left.is_some();
+    }
+    // Once another network has left, the federation is no longer live: no joint motion
+    // is decided there any more.
+    if !fs.is_live() {
+        return true;
     }
     g.motions()
         .filter(|m| m.closed.is_some() && m.motion.federation == fid.as_bytes())

@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 
 /// Partners of each founding practice.
 pub const PARTNERS_PER_PRACTICE: usize = 2;
+/// The text of the simulated partnership's agreement, whose hash its deed names.
+const AGREEMENT: &[u8] = b"The partners of the simulated partnership agree to share its work.";
 /// Voting period of every simulated motion, ms: the deed's least.
 pub const VOTING_MS: u64 = 120_000;
 /// The simulated deed's quorum, basis points of the electorate: low enough that the
@@ -77,6 +79,14 @@ pub struct Workload {
     partners: Vec<(usize, Keypair)>,
     /// Whether a partner's key has been rotated yet.
     rotated: bool,
+    /// Whether a partner has resigned yet.
+    resigned: bool,
+    /// Whether a practice's node has revoked one of its partners' keys yet.
+    revoked: bool,
+    /// The practice (node index) a new partner was proposed for, once proposed.
+    newcomer_at: Option<usize>,
+    /// Whether the new partner has acceded to the agreement.
+    acceded: bool,
     /// The latest close of a motion proposed so far (by its proposer's clock).
     latest_close_ms: u64,
     /// Every paper attached so far, by SHA-256, with the node it was handed to: the
@@ -121,15 +131,36 @@ impl Workload {
             charter: None,
             partners,
             rotated: false,
+            resigned: false,
+            revoked: false,
+            newcomer_at: None,
+            acceded: false,
             latest_close_ms: 0,
-            library: BTreeMap::new(),
+            // The agreement's text is with the first practice; its node has it from the
+            // start, and the others fetch it as they fetch any paper.
+            library: BTreeMap::from([(
+                Sha256::digest(AGREEMENT).into(),
+                (first, AGREEMENT.to_vec()),
+            )]),
         }
     }
 
-    /// Whether this partnership leaves the federation once it has settled a joint motion
-    /// there: the allied one (no practice joins it) does.
+    /// Whether this partnership leaves the federation once a joint motion has been decided
+    /// by every network there and aid agreed: the allied one (no practice joins it) does.
     pub fn leaves(&self) -> bool {
         !self.joins
+    }
+
+    /// The key of the partner the partners vote to admit.
+    fn newcomer_key(&self) -> Keypair {
+        key_for(self.seed, 7_777 + self.first as u64)
+    }
+
+    /// The partners of practice `n` the workload still acts for, by index.
+    fn partners_at(&self, n: usize) -> Vec<usize> {
+        (0..self.partners.len())
+            .filter(|&i| self.partners[i].0 == n)
+            .collect()
     }
 
     /// The key of the simulator's node `n`.
@@ -166,6 +197,8 @@ impl Workload {
             r.min_voting_period_ms = VOTING_MS;
             r.quorum_basis_points = QUORUM_BP;
         }
+        // An agreement the partners hold: a partner admitted later accedes to it.
+        deed.agreement_hash = Sha256::digest(AGREEMENT).to_vec();
         pb::Genesis {
             name: self.name.clone(),
             practices: self
@@ -229,6 +262,22 @@ impl Workload {
             .motions()
             .any(|m| m.kind == DecisionKind::ElectBoard && m.closed.is_none())
             || (!g.board().is_empty() && !g.board_term().election_due(ts));
+        // A partner admitted while the deed names an agreement accedes to it first.
+        let newcomer = self.newcomer_key();
+        if !self.acceded && st.membership().is_pending(&newcomer.public()) {
+            let hash = st
+                .deed()
+                .map(|d| d.agreement_hash.clone())
+                .unwrap_or_default();
+            let body = Body::Accession(pb::Accession {
+                agreement_hash: hash,
+            });
+            let step = self.signs_as(core, copy(&newcomer), now, body, "accession")?;
+            self.acceded = true;
+            let at = self.newcomer_at.unwrap_or(n);
+            self.partners.push((at, newcomer));
+            return Some(step);
+        }
         let roll = rng.gen_range(0..100);
         let partner = self.partner_of(rng, n);
         // Once the charter is signed, linking is the first thing the partners propose.
@@ -430,6 +479,56 @@ impl Workload {
                 step
             }
             82..=96 => self.federation(rng, core, ts, now, partner),
+            // A partner of a practice that has another resigns.
+            97 if !self.resigned && self.partners_at(n).len() > 1 => {
+                let i = partner?;
+                let body = Body::PartnerResign(pb::PartnerResign {
+                    reason: "Retiring from partnership".into(),
+                });
+                let step = self.partner_signs(core, i, now, body, "partner resignation")?;
+                self.resigned = true;
+                self.partners.remove(i);
+                Some(step)
+            }
+            // A practice's node revokes the key of one of its partners (a lost laptop).
+            98 if !self.revoked && self.partners_at(n).len() > 1 => {
+                let i = *self.partners_at(n).choose(rng)?;
+                self.revoked = true;
+                let key = self.partners.remove(i).1.public();
+                Some(Step::Node {
+                    what: "key revocation",
+                    log: None,
+                    body: Box::new(Body::KeyRevocation(pb::KeyRevocation {
+                        key: key.as_bytes().to_vec(),
+                        reason: "Laptop lost".into(),
+                    })),
+                })
+            }
+            // The partners vote to admit a new partner to this practice.
+            99 if self.newcomer_at.is_none() => {
+                let mo = pb::Motion {
+                    kind: DecisionKind::AdmitPartner as i32,
+                    title: "Admit a new partner".into(),
+                    opens_at_ms: ts,
+                    closes_at_ms: ts + VOTING_MS,
+                    admit_partner: Some(pb::Partner {
+                        name: "Dr Newcomer".into(),
+                        practice_ods: ods(n),
+                        role: pb::PartnerRole::Partner as i32,
+                        key: newcomer.public().as_bytes().to_vec(),
+                    }),
+                    ..Default::default()
+                };
+                let step = self.partner_signs(
+                    core,
+                    partner?,
+                    now,
+                    Body::Motion(mo),
+                    "admit-partner motion",
+                )?;
+                self.newcomer_at = Some(n);
+                Some(step)
+            }
             _ if rng.gen_bool(0.5) => Some(Step::Node {
                 what: "practice update",
                 log: None,
@@ -483,6 +582,18 @@ impl Workload {
         what: &'static str,
     ) -> Option<Step> {
         let key = copy(&self.partners.get(i)?.1);
+        self.signs_as(core, key, now, body, what)
+    }
+
+    /// `key` signs `body` as the next event of its feed, following the node's heads.
+    fn signs_as(
+        &mut self,
+        core: &NodeCore<MemStore>,
+        key: Keypair,
+        now: u64,
+        body: Body,
+        what: &'static str,
+    ) -> Option<Step> {
         if let Body::Motion(m) = &body {
             self.latest_close_ms = self.latest_close_ms.max(m.closes_at_ms);
         }
@@ -518,11 +629,15 @@ impl Workload {
 }
 
 /// Whether the partners all want a motion of this kind to pass: the admission of the
-/// practice that joins, the link to the federation, and (the ally's) leaving it.
+/// practice that joins, of the new partner, the link to the federation, and (the ally's)
+/// leaving it.
 fn wanted(kind: DecisionKind) -> bool {
     matches!(
         kind,
-        DecisionKind::AdmitPractice | DecisionKind::LinkFederation | DecisionKind::LeaveFederation
+        DecisionKind::AdmitPractice
+            | DecisionKind::AdmitPartner
+            | DecisionKind::LinkFederation
+            | DecisionKind::LeaveFederation
     )
 }
 
@@ -539,6 +654,11 @@ pub(super) fn aid(
     fed: bool,
 ) -> Option<(&'static str, Body)> {
     let name = |net: &'static str, fed_name: &'static str| if fed { fed_name } else { net };
+    if !fed {
+        if let Some(step) = aid_afterwards(rng, aid, mine, now) {
+            return Some(step);
+        }
+    }
     if let Some(a) = aid
         .agreements()
         .find(|a| a.offerer == mine && a.status == AgreementStatus::Pending)
@@ -597,6 +717,65 @@ pub(super) fn aid(
             expires_at_ms: now + 3 * 24 * 3_600_000,
             visibility: visibility as i32,
             ..Default::default()
+        }),
+    ))
+}
+
+/// In a network, now and then, what comes after: the practice that asked records a binding
+/// agreement fulfilled, either party cancels an agreement with notice, or the practice
+/// withdraws a request no one has taken up.
+fn aid_afterwards(
+    rng: &mut ChaCha8Rng,
+    aid: &Aid,
+    mine: &str,
+    now: u64,
+) -> Option<(&'static str, Body)> {
+    if let Some(a) = aid
+        .agreements()
+        .find(|a| a.requester == mine && a.status == AgreementStatus::Binding)
+        .filter(|_| rng.gen_bool(0.3))
+    {
+        return Some((
+            "aid fulfil",
+            Body::AidFulfil(pb::AidFulfil {
+                acceptance: a.id.as_bytes().to_vec(),
+            }),
+        ));
+    }
+    if let Some(a) = aid
+        .agreements()
+        .find(|a| {
+            (a.requester == mine || a.offerer == mine)
+                && matches!(
+                    a.status,
+                    AgreementStatus::Pending | AgreementStatus::Binding
+                )
+        })
+        .filter(|_| rng.gen_bool(0.1))
+    {
+        return Some((
+            "aid cancel",
+            Body::AidCancel(pb::AidCancel {
+                acceptance: a.id.as_bytes().to_vec(),
+                reason: "The locum is unwell".into(),
+                notice_ms: 2 * 24 * 3_600_000,
+            }),
+        ));
+    }
+    let q = aid
+        .requests()
+        .find(|q| {
+            q.practice == mine
+                && q.agreements.is_empty()
+                && q.withdrawn.is_none()
+                && aid.is_open_at(q, now)
+        })
+        .filter(|_| rng.gen_bool(0.1))?;
+    Some((
+        "aid withdraw",
+        Body::AidWithdraw(pb::AidWithdraw {
+            request: q.id.as_bytes().to_vec(),
+            reason: "Covered from within the practice".into(),
         }),
     ))
 }
