@@ -52,6 +52,7 @@ const KINDS: &[&str] = &[
     "aid withdraw",
     "key rotation",
     "key revocation",
+    "practice leave",
     "partner resignation",
     "admit-partner motion",
     "accession",
@@ -177,6 +178,10 @@ fn seeds_converge_keep_every_invariant_and_do_every_kind_of_business() {
             "no run ended with papers held on every node"
         );
         assert!(ok.iter().any(|r| r.forks == 1), "no run saw the fork");
+        assert!(
+            ok.iter().any(|r| r.departed == 1),
+            "no practice left its partnership in any run"
+        );
         // The partnerships linked under the faults and did business across the
         // federation, which every node of both holds alike.
         assert!(

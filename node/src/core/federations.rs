@@ -11,6 +11,7 @@ use mutual_proto::v1 as pb;
 use mutual_protocol::federation::{
     federation_id, read_charter_event, roster_entry, FederationId, FederationState, Party,
 };
+use mutual_protocol::id::NetworkId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::membership::{Membership, Status};
 use mutual_protocol::replica::{Fold, Replica};
@@ -148,10 +149,26 @@ impl<S: Store> NodeCore<S> {
             .is_none_or(|t| self.now.mono_ms.saturating_sub(*t) < LEAVE_LINGER_MS)
     }
 
-    /// Notes when each federation's log first shows this network left, and leaves the
-    /// topics of federations this node no longer takes part in.
+    /// Notes when each federation's log first shows this network, or another, left, and
+    /// leaves the topics of federations this node no longer takes part in.
     pub(super) fn track_leaving(&mut self) {
         let own = self.net.replica.network();
+        let now = self.now.mono_ms;
+        let others_left: Vec<(FederationId, NetworkId)> = self
+            .feds
+            .iter()
+            .flat_map(|(f, l)| {
+                l.replica
+                    .state()
+                    .parties()
+                    .filter(|p| p.network != own && p.left.is_some())
+                    .map(|p| (*f, p.network))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for key in others_left {
+            self.party_left_seen.entry(key).or_insert(now);
+        }
         let newly: Vec<FederationId> = self
             .feds
             .iter()
@@ -181,7 +198,8 @@ impl<S: Store> NodeCore<S> {
 
     /// The peers that may take part in `federation`'s log with this node: this network's
     /// own, and, while this network is linked, the practice nodes on the roster of every
-    /// other network that has not left (and the charter's bootstrap nodes).
+    /// other network that has not left or left less than [`LEAVE_LINGER_MS`] ago (and the
+    /// charter's bootstrap nodes).
     pub(super) fn fed_peers(&self, federation: &FederationId) -> BTreeSet<PublicKey> {
         let mut peers = self.own_peers.clone();
         for p in self.other_parties(federation) {
@@ -218,12 +236,23 @@ impl<S: Store> NodeCore<S> {
     /// in it (none otherwise).
     pub(super) fn other_parties(&self, federation: &FederationId) -> impl Iterator<Item = &Party> {
         let own = self.net.replica.network();
+        let fid = *federation;
         self.feds
             .get(federation)
             .filter(|_| self.in_federation(federation))
             .into_iter()
             .flat_map(|l| l.replica.state().parties())
-            .filter(move |p| p.network != own && p.left.is_none())
+            .filter(move |p| p.network != own && self.lingers(&fid, p))
+    }
+
+    /// Whether party `p` of `federation` still takes part with this node: it has not left,
+    /// or this node saw it leave less than [`LEAVE_LINGER_MS`] ago (by its own clock).
+    fn lingers(&self, federation: &FederationId, p: &Party) -> bool {
+        p.left.is_none()
+            || self
+                .party_left_seen
+                .get(&(*federation, p.network))
+                .is_none_or(|t| self.now.mono_ms.saturating_sub(*t) < LEAVE_LINGER_MS)
     }
 
     /// Whether `peer` is a node of a network that is a party of `federation`, on any roster

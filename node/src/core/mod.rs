@@ -178,6 +178,10 @@ pub struct NodeCore<S: Store> {
     /// When (monotonic ms) this node first saw each federation's log record that its
     /// network left.
     left_seen: HashMap<FederationId, u64>,
+    /// When (monotonic ms) this node first saw each federation's log record that another
+    /// network left: its nodes are let through for [`LEAVE_LINGER_MS`] more, so that what
+    /// they said meanwhile (the word of those who had not yet said it left) reaches here.
+    party_left_seen: HashMap<(FederationId, NetworkId), u64>,
     /// Federations whose topics this node has left.
     unsubscribed: HashSet<FederationId>,
     /// When this node writes a `Witness` event, if it still has something to witness or
@@ -265,6 +269,7 @@ impl<S: Store> NodeCore<S> {
             own_peers: BTreeSet::new(),
             attested: HashSet::new(),
             left_seen: HashMap::new(),
+            party_left_seen: HashMap::new(),
             unsubscribed: HashSet::new(),
             witness_due: None,
             quarantine: Quarantine::default(),

@@ -19,17 +19,17 @@ impl Sim {
             self.ask(0, Local::SignCharter(charter), Asked::Charter);
         }
         let net = usize::from(self.nets.len() > 1 && self.rng.gen_bool(1.0 / 3.0));
-        // The joining practice's node signs nothing until the partners admit it.
+        // A node does business while its practice is a member as it sees it: the joining
+        // practice's node not until the partners admit it, a practice's that left no more.
         let ups: Vec<usize> = (0..self.nodes.len())
             .filter(|&n| self.nodes[n].net == net && self.up(n) && Some(n) != self.silent)
             .filter(|&n| {
-                n != self.plan.nodes
-                    || self.nodes[n].core.as_ref().is_some_and(|c| {
-                        c.replica()
-                            .state()
-                            .membership()
-                            .is_active_practice_node(&c.key())
-                    })
+                self.nodes[n].core.as_ref().is_some_and(|c| {
+                    c.replica()
+                        .state()
+                        .membership()
+                        .is_active_practice_node(&c.key())
+                })
             })
             .collect();
         let Some(&n) = ups.choose(&mut self.rng) else {

@@ -45,7 +45,7 @@ impl Sim {
         let nets = (0..self.nets.len()).all(|k| {
             let replicas: Vec<&Replica> = self
                 .cores()
-                .filter(|(n, _)| self.nodes[*n].net == k)
+                .filter(|(n, _)| self.nodes[*n].net == k && !self.departed(*n))
                 .map(|(_, c)| c.replica())
                 .collect();
             agree(&replicas)
@@ -53,6 +53,7 @@ impl Sim {
         nets && self.federation.is_none_or(|fid| {
             let logs: Option<Vec<&Replica<FederationState>>> = self
                 .cores()
+                .filter(|(n, _)| !self.departed(*n))
                 .filter(|(_, c)| c.replica().state().governance().link(&fid).is_some())
                 .map(|(_, c)| c.federations().get(&fid).map(|l| &l.replica))
                 .collect();
@@ -129,9 +130,14 @@ impl Sim {
                             )
                         })
                         .unwrap_or_default();
+                    let gone = if self.departed(n) {
+                        " (its practice left)"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "network {}: {} events, {} pending, {} held, hash {}, {open} motions \
-                         open, papers {held} of {named} held{federation}",
+                        "network {}{gone}: {} events, {} pending, {} held, hash {}, {open} \
+                         motions open, papers {held} of {named} held{federation}",
                         node.net,
                         r.len(),
                         r.pending_len(),
@@ -186,6 +192,7 @@ impl Sim {
             .count();
         let joiner = self.nodes[self.plan.nodes].key.public();
         self.report.admitted = first.state().membership().is_active_practice_node(&joiner);
+        self.report.departed = (0..self.nodes.len()).filter(|&n| self.departed(n)).count();
         self.report.forks = forks;
         self.report.papers = crate::core::papers::wanted_by(first).len();
         self.report.board_lapsed = g.board_term().lapsed_at_ms.is_some();
@@ -200,15 +207,20 @@ impl Sim {
     }
 
     /// At the end, on every node of partnership `k`: every event its nodes acknowledged,
-    /// nothing no author signed, and the same verifiable proof of every fork.
+    /// nothing no author signed, and the same verifiable proof of every fork. A node whose
+    /// practice left holds what it acknowledged itself, and nothing no author signed.
     fn check_network(&self, k: usize) -> Result<(), Violation> {
-        let members: Vec<(usize, &Replica)> = self
+        let (members, gone): (Vec<(usize, &Replica)>, Vec<(usize, &Replica)>) = self
             .cores()
             .filter(|(n, _)| self.nodes[*n].net == k)
             .map(|(n, c)| (n, c.replica()))
-            .collect();
+            .partition(|(n, _)| !self.departed(*n));
+        for &(n, r) in &gone {
+            self.holds_just(n, r, &self.nodes[n].acked, "at the end, its practice gone")?;
+        }
         let acked: Vec<EventId> = members
             .iter()
+            .chain(&gone)
             .flat_map(|(n, _)| self.nodes[*n].acked.iter().copied())
             .collect();
         let Some(&(_, first)) = members.first() else {

@@ -225,6 +225,7 @@ impl Sim {
             .collect();
         let logs: Vec<(usize, &Replica<FederationState>)> = self
             .cores()
+            .filter(|(n, _)| !self.departed(*n))
             .filter_map(|(n, c)| c.federations().get(&fid).map(|l| (n, &l.replica)))
             .collect();
         for &(n, r) in &logs {

@@ -280,6 +280,9 @@ pub struct Report {
     /// Whether the federation of the two partnerships went live (both linked by their
     /// partners' votes, and each network's join said in its log).
     pub federation_live: bool,
+    /// Nodes whose practice left its partnership by the end (and were held only to what
+    /// they acknowledged themselves).
+    pub departed: usize,
     /// Whether the allied partnership then left it: its partners passed leaving, and a
     /// majority of its roster said so in the federation's log.
     pub federation_left: bool,

@@ -87,6 +87,8 @@ pub struct Workload {
     newcomer_at: Option<usize>,
     /// Whether the new partner has acceded to the agreement.
     acceded: bool,
+    /// Whether a practice has left the partnership yet.
+    practice_left: bool,
     /// The latest close of a motion proposed so far (by its proposer's clock).
     latest_close_ms: u64,
     /// Every paper attached so far, by SHA-256, with the node it was handed to: the
@@ -135,6 +137,7 @@ impl Workload {
             revoked: false,
             newcomer_at: None,
             acceded: false,
+            practice_left: false,
             latest_close_ms: 0,
             // The agreement's text is with the first practice; its node has it from the
             // start, and the others fetch it as they fetch any paper.
@@ -154,6 +157,14 @@ impl Workload {
     /// The key of the partner the partners vote to admit.
     fn newcomer_key(&self) -> Keypair {
         key_for(self.seed, 7_777 + self.first as u64)
+    }
+
+    /// The founding practice (node index) that leaves the partnership once motions have
+    /// begun to close: the last of the partnership that a practice joins, if it has more
+    /// founders than the simulator's special nodes (the forker, the silent member and the
+    /// runaway clock, nodes 1 to 3).
+    fn leaver(&self) -> Option<usize> {
+        (self.joins && self.nodes > 4).then(|| self.first + self.nodes - 1)
     }
 
     /// The partners of practice `n` the workload still acts for, by index.
@@ -477,6 +488,22 @@ impl Workload {
                     self.partners[i].1 = new;
                 }
                 step
+            }
+            // Once motions have begun to close, the leaving practice soon goes.
+            90..=96
+                if Some(n) == self.leaver()
+                    && !self.practice_left
+                    && g.motions().any(|m| m.closed.is_some()) =>
+            {
+                self.practice_left = true;
+                self.partners.retain(|(at, _)| *at != n);
+                Some(Step::Node {
+                    what: "practice leave",
+                    log: None,
+                    body: Box::new(Body::PracticeLeave(pb::PracticeLeave {
+                        reason: "Merging with a neighbouring partnership".into(),
+                    })),
+                })
             }
             82..=96 => self.federation(rng, core, ts, now, partner),
             // A partner of a practice that has another resigns.

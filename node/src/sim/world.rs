@@ -251,6 +251,22 @@ impl Sim {
         self.nodes[n].core.is_some()
     }
 
+    /// Whether node `n`'s practice has left its partnership, as the partnership's first
+    /// node sees it. Its node is then no longer let in by the others' gates, so it is held
+    /// only to what it acknowledged itself, not to agree with those that stay.
+    pub(super) fn departed(&self, n: usize) -> bool {
+        let net = &self.nets[self.nodes[n].net];
+        let first = net.workload.founders().start;
+        n != self.plan.nodes
+            && n != first
+            && self.nodes[first].core.as_ref().is_some_and(|c| {
+                !c.replica()
+                    .state()
+                    .membership()
+                    .is_active_practice_node(&self.nodes[n].key.public())
+            })
+    }
+
     /// Whether `a` and `b` could be connected: both up, in one partition, and each
     /// admitted by the other's gate.
     pub(super) fn reachable(&self, a: usize, b: usize) -> bool {
