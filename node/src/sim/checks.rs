@@ -210,7 +210,8 @@ impl Sim {
     /// nothing no author signed, and the same verifiable proof of every fork. A node whose
     /// practice left holds what it acknowledged itself, and nothing no author signed.
     fn check_network(&self, k: usize) -> Result<(), Violation> {
-        let (members, gone): (Vec<(usize, &Replica)>, Vec<(usize, &Replica)>) = self
+        type Held<'a> = Vec<(usize, &'a Replica)>;
+        let (members, gone): (Held, Held) = self
             .cores()
             .filter(|(n, _)| self.nodes[*n].net == k)
             .map(|(n, c)| (n, c.replica()))
