@@ -83,6 +83,38 @@ const FEDERATION_KINDS: &[&str] = &[
     "aid_offer",
 ];
 
+/// Every kind of event (docs/PROTOCOL.md §5), by the name `body_name` gives it: each must
+/// have taken effect in a partnership's or the federation's log in some CI seed, but for
+/// leaving a federation, which the longer federated run shows.
+const EVENT_KINDS: &[&str] = &[
+    "genesis",
+    "practice_update",
+    "practice_leave",
+    "partner_resign",
+    "key_rotation",
+    "key_revocation",
+    "address_announcement",
+    "motion",
+    "ballot",
+    "aid_request",
+    "aid_offer",
+    "aid_acceptance",
+    "aid_countersign",
+    "aid_cancel",
+    "aid_fulfil",
+    "aid_withdraw",
+    "federation_charter",
+    "invitation",
+    "federation_join",
+    "federation_roster",
+    "joint_motion",
+    "joint_decision",
+    "joint_statement",
+    "witness",
+    "accession",
+    "federation_evidence",
+];
+
 /// Runs one plan; a broken invariant or a panic becomes an error naming the replay.
 fn check(plan: &Plan) -> Result<Report, String> {
     match catch_unwind(AssertUnwindSafe(|| run(plan))) {
@@ -178,6 +210,17 @@ fn seeds_converge_keep_every_invariant_and_do_every_kind_of_business() {
             "no run ended with papers held on every node"
         );
         assert!(ok.iter().any(|r| r.forks == 1), "no run saw the fork");
+        let took_effect: BTreeSet<&str> = ok
+            .iter()
+            .flat_map(|r| r.network_kinds.keys().chain(r.federation_kinds.keys()))
+            .map(String::as_str)
+            .collect();
+        for kind in EVENT_KINDS {
+            assert!(
+                took_effect.contains(kind),
+                "no {kind} took effect in any run: {took_effect:?}"
+            );
+        }
         assert!(
             ok.iter().any(|r| r.departed == 1),
             "no practice left its partnership in any run"

@@ -172,12 +172,17 @@ impl Sim {
         self.report.motions_closed = closed.len();
         self.report.ballots_counted = closed.iter().map(|m| m.votes.ballots.len()).sum();
         let mut rejected = BTreeMap::new();
+        let mut applied = BTreeMap::new();
         for (k, net) in self.nets.iter().enumerate() {
             if let Some(c) = &self.nodes[net.workload.founders().start].core {
                 let log = if k == 0 { "" } else { "the ally's log: " };
                 count_rejected(c.replica(), log, &mut rejected);
+                count_by_kind(c.replica(), &mut applied, |body, outcome| {
+                    (*outcome == Outcome::Applied).then(|| body.to_string())
+                });
             }
         }
+        self.report.network_kinds = applied;
         let fed = self.federation.and_then(|f| {
             self.cores()
                 .find_map(|(_, c)| c.federations().get(&f).map(|l| &l.replica))

@@ -292,6 +292,9 @@ pub struct Report {
     pub federation_events: usize,
     /// The federation's log's events that took effect, by kind, at the end.
     pub federation_kinds: BTreeMap<String, usize>,
+    /// The partnerships' logs' events that took effect, by kind, at the end (as each
+    /// partnership's first node holds them).
+    pub network_kinds: BTreeMap<String, usize>,
     /// Joint motions on which every party decided (each by its own network's vote).
     pub joint_decided_by_all: usize,
     /// Whether the joining practice, once admitted, is on its network's roster in the
