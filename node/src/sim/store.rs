@@ -5,6 +5,7 @@
 //! (`Store::load`, `load_log`) over it.
 
 use crate::core::store::{Loaded, Snapshot, Store, StoreError};
+use imbl::{HashSet as SharedSet, OrdMap, Vector};
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
@@ -13,18 +14,19 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// One store's contents.
+/// One store's contents, in persistent collections: a sync keeps a copy of them all, which
+/// then costs what changed since the last, not the whole store.
 #[derive(Debug, Clone, Default)]
 struct Contents {
     network: Option<NetworkId>,
     /// Stored events' wire bytes, in the order stored.
-    log: Vec<Vec<u8>>,
-    ids: HashSet<EventId>,
+    log: Vector<Vec<u8>>,
+    ids: SharedSet<EventId>,
     /// Events waiting for causes, by id.
-    pending: BTreeMap<EventId, Vec<u8>>,
-    snapshot: Option<Snapshot>,
-    records: BTreeMap<String, Vec<u8>>,
-    papers: BTreeMap<[u8; 32], Vec<u8>>,
+    pending: OrdMap<EventId, Vec<u8>>,
+    snapshot: Option<Arc<Snapshot>>,
+    records: OrdMap<String, Vec<u8>>,
+    papers: OrdMap<[u8; 32], Vec<u8>>,
 }
 
 /// What a store wrote: the synced contents survive a crash, the rest does not.
@@ -79,7 +81,7 @@ impl Disk {
                 .live
                 .pending
                 .keys()
-                .filter(|k| !cell.synced.pending.contains_key(k))
+                .filter(|k| !cell.synced.pending.contains_key(*k))
                 .count();
             cell.live = cell.synced.clone();
         }
@@ -124,9 +126,9 @@ impl Store for MemStore {
     fn load(&self) -> Result<Loaded, StoreError> {
         self.with(|c| {
             Ok(Loaded {
-                events: c.log.clone(),
+                events: c.log.iter().cloned().collect(),
                 pending: c.pending.values().cloned().collect(),
-                snapshot: c.snapshot.clone(),
+                snapshot: c.snapshot.as_deref().cloned(),
             })
         })
     }
@@ -135,8 +137,8 @@ impl Store for MemStore {
         self.with(|c| {
             for e in events {
                 c.pending.remove(&e.id);
-                if c.ids.insert(e.id) {
-                    c.log.push(e.to_wire());
+                if c.ids.insert(e.id).is_none() {
+                    c.log.push_back(e.to_wire());
                 }
             }
         });
@@ -153,7 +155,17 @@ impl Store for MemStore {
     }
 
     fn retain_pending(&mut self, keep: &HashSet<EventId>) -> Result<(), StoreError> {
-        self.with(|c| c.pending.retain(|id, _| keep.contains(id)));
+        self.with(|c| {
+            let gone: Vec<EventId> = c
+                .pending
+                .keys()
+                .filter(|id| !keep.contains(*id))
+                .copied()
+                .collect();
+            for id in gone {
+                c.pending.remove(&id);
+            }
+        });
         Ok(())
     }
 
@@ -180,7 +192,7 @@ impl Store for MemStore {
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.with(|c| c.snapshot = Some(snapshot.clone()));
+        self.with(|c| c.snapshot = Some(Arc::new(snapshot.clone())));
         Ok(())
     }
 
