@@ -46,8 +46,9 @@ pub struct NodeResult {
     pub practice: String,
     /// Events stored.
     pub events: usize,
-    /// Of those, events the shuffled copies did not bring (the pending set was full) and
-    /// the sync pass did.
+    /// Of those, events stored during the sync pass: those it sent (the shuffled copies'
+    /// were refused, the pending set being full) and those it released from the pending
+    /// set by sending their causes.
     pub by_sync: usize,
     /// The state hash.
     pub state_hash: String,
@@ -163,7 +164,8 @@ pub fn run(plan: &Plan) -> Result<Summary, PlanError> {
     for v in &mut views {
         let _ = v.ingest(plan.start_ms, &log[0].to_wire());
     }
-    // How much of the log each practice's view has been sent (its own events aside).
+    // How much of the log each practice's view has been sent (its own events among them,
+    // which come back as duplicates).
     let mut sent = vec![1; plan.practices];
     let mut t = plan.start_ms;
     for _ in 0..plan.events {

@@ -334,9 +334,23 @@ function offerWhatIsNew() {
     .append(h("button", { type: "button", id: "show-new", onclick: () => render() }, "Show what is new"));
 }
 
+// Renders asked for by the partner or the page itself (not by a live update) in flight.
+let asked = 0;
+
 // Draws the current route's view. `live`: drawn because new events arrived, so it gives
-// way to a partner who began working in the view while it was being fetched.
+// way to a partner who began working in the view while it was being fetched, and to a
+// render the page asked for that is still being drawn (it shows the same news).
 export async function render({ live = false } = {}) {
+  if (live && asked > 0) return;
+  if (!live) asked++;
+  try {
+    await draw(live);
+  } finally {
+    if (!live) asked--;
+  }
+}
+
+async function draw(live) {
   const main = document.getElementById("main");
   // Only "#/..." names a view; another hash (the skip link's "#main") is an anchor.
   if (location.hash && !location.hash.startsWith("#/")) return;

@@ -92,6 +92,14 @@ impl<S: Store> NodeCore<S> {
         for (id, charter) in links {
             match FedLog::open(&self.net.store, &charter, self.now.wall_ms) {
                 Ok(log) => {
+                    // A party that had left before the log was opened (before a restart,
+                    // say) does not linger again.
+                    let own = self.net.replica.network();
+                    for p in log.replica.state().parties() {
+                        if p.network != own && p.left.is_some() {
+                            self.party_left_seen.insert((id, p.network), None);
+                        }
+                    }
                     self.out.push(Action::Subscribe(Some(id)));
                     tracing::info!(federation = %id, events = log.replica.len(), "federation log open");
                     self.feds.insert(id, log);
@@ -167,7 +175,7 @@ impl<S: Store> NodeCore<S> {
             })
             .collect();
         for key in others_left {
-            self.party_left_seen.entry(key).or_insert(now);
+            self.party_left_seen.entry(key).or_insert(Some(now));
         }
         let newly: Vec<FederationId> = self
             .feds
@@ -232,8 +240,8 @@ impl<S: Store> NodeCore<S> {
         }
     }
 
-    /// The other networks of `federation` that have not left, while this node takes part
-    /// in it (none otherwise).
+    /// The other networks of `federation` that have not left (or left less than
+    /// [`LEAVE_LINGER_MS`] ago), while this node takes part in it (none otherwise).
     pub(super) fn other_parties(&self, federation: &FederationId) -> impl Iterator<Item = &Party> {
         let own = self.net.replica.network();
         let fid = *federation;
@@ -246,13 +254,18 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// Whether party `p` of `federation` still takes part with this node: it has not left,
-    /// or this node saw it leave less than [`LEAVE_LINGER_MS`] ago (by its own clock).
+    /// or this node saw it leave less than [`LEAVE_LINGER_MS`] ago (by its own clock; not
+    /// one that had left when this node opened the log).
     fn lingers(&self, federation: &FederationId, p: &Party) -> bool {
-        p.left.is_none()
-            || self
-                .party_left_seen
-                .get(&(*federation, p.network))
-                .is_none_or(|t| self.now.mono_ms.saturating_sub(*t) < LEAVE_LINGER_MS)
+        if p.left.is_none() {
+            return true;
+        }
+        match self.party_left_seen.get(&(*federation, p.network)) {
+            // Left in the last step, not yet noted: it lingers.
+            None => true,
+            Some(None) => false,
+            Some(Some(t)) => self.now.mono_ms.saturating_sub(*t) < LEAVE_LINGER_MS,
+        }
     }
 
     /// Whether `peer` is a node of a network that is a party of `federation`, on any roster

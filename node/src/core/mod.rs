@@ -181,7 +181,8 @@ pub struct NodeCore<S: Store> {
     /// When (monotonic ms) this node first saw each federation's log record that another
     /// network left: its nodes are let through for [`LEAVE_LINGER_MS`] more, so that what
     /// they said meanwhile (the word of those who had not yet said it left) reaches here.
-    party_left_seen: HashMap<(FederationId, NetworkId), u64>,
+    /// `None`: it had left when this node opened the log, and does not linger.
+    party_left_seen: HashMap<(FederationId, NetworkId), Option<u64>>,
     /// Federations whose topics this node has left.
     unsubscribed: HashSet<FederationId>,
     /// When this node writes a `Witness` event, if it still has something to witness or

@@ -223,11 +223,21 @@ impl Sim {
             .iter()
             .flat_map(|n| n.fed_acked.iter().copied())
             .collect();
-        let logs: Vec<(usize, &Replica<FederationState>)> = self
+        let (logs, gone): (Vec<_>, Vec<_>) = self
             .cores()
-            .filter(|(n, _)| !self.departed(*n))
             .filter_map(|(n, c)| c.federations().get(&fid).map(|l| (n, &l.replica)))
-            .collect();
+            .partition(|(n, _)| !self.departed(*n));
+        // A node whose practice left holds what it acknowledged there itself.
+        for &(n, r) in &gone {
+            let own = &self.nodes[n].fed_acked;
+            self.holds_just(
+                n,
+                r,
+                own,
+                "at the end, in the federation's log, its practice gone",
+            )?;
+        }
+        let logs: Vec<(usize, &Replica<FederationState>)> = logs;
         for &(n, r) in &logs {
             self.holds_just(n, r, &acked, "at the end, in the federation's log")?;
             // No one forks on purpose in the federation's log.
@@ -265,10 +275,15 @@ impl Sim {
         count_by_kind(r, &mut kinds, |body, outcome| {
             (*outcome == Outcome::Applied).then(|| body.to_string())
         });
-        let parties = fs.parties().filter(|p| p.is_active()).count();
+        // Every network that joined (one that left later decided before it left).
+        let joined: Vec<_> = fs
+            .parties()
+            .filter(|p| p.joined.is_some())
+            .map(|p| p.network)
+            .collect();
         let decided_by_all = fs
             .joint_motions()
-            .filter(|j| parties > 0 && j.decisions.len() == parties)
+            .filter(|j| !joined.is_empty() && joined.iter().all(|n| j.decisions.contains_key(n)))
             .count();
         let joiner = self.nodes[self.plan.nodes].key.public();
         let own = self.nets[0].id;

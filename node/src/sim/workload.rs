@@ -532,7 +532,7 @@ impl Workload {
                 })
             }
             // The partners vote to admit a new partner to this practice.
-            99 if self.newcomer_at.is_none() => {
+            99 if self.newcomer_at.is_none() && Some(n) != self.leaver() => {
                 let mo = pb::Motion {
                     kind: DecisionKind::AdmitPartner as i32,
                     title: "Admit a new partner".into(),
@@ -587,10 +587,7 @@ impl Workload {
 
     /// One of the partners of practice `n`, by index.
     fn partner_of(&self, rng: &mut ChaCha8Rng, n: usize) -> Option<usize> {
-        let mine: Vec<usize> = (0..self.partners.len())
-            .filter(|&i| self.partners[i].0 == n)
-            .collect();
-        mine.choose(rng).copied()
+        self.partners_at(n).choose(rng).copied()
     }
 
     /// The latest close of any motion proposed so far, ms by its proposer's clock.
