@@ -1,35 +1,44 @@
 //! Durable storage: a small [`Store`] trait and its sled backend, [`SledStore`].
 //! (One concept in one file, past 600 lines because its tests live beside it.)
 //!
-//! What is kept (each in its own sled tree):
-//! - `log`: every stored event's wire bytes, in the order they were stored. Each was
-//!   stored after its causes, so reading the log in order re-creates the replica without
-//!   parking anything;
-//! - `ids`: event id to its place in `log`;
-//! - `feeds`: an index `(author, seq, id)`, so an author's feed can be read in order and a
-//!   forked seq keeps both events;
+//! What is kept:
+//! - the `events` file ([`events`]): every stored event's wire bytes, in the order they
+//!   were stored, appended. Each was stored after its causes, so reading the log in order
+//!   re-creates the replica without parking anything. Its indexes (event id to place, and
+//!   `(author, seq, id)`, so an author's feed can be read in order and a forked seq keeps
+//!   both events) live in memory, rebuilt on opening;
+//!
+//! and in sled, each in its own tree:
 //! - `pending`: events received whose causes have not arrived, so a restart does not lose
 //!   them;
 //! - `meta`: the network id and the latest derived-state snapshot;
 //! - `records`: the practice's private records. They live beside the log but are never
 //!   gossiped, exported or hashed.
 //!
+//! sled rewrites its pages as they change and keeps what it replaced until it collects
+//! it: holding the events there took over six times their wire bytes on disk, the file
+//! takes about as many as the wire.
+//!
 //! # Durability
-//! [`Store::sync`] makes everything written so far durable. sled's own `flush` writes its
-//! log with `sync_file_range` on Linux, which neither flushes the drive's cache nor the
-//! file's metadata, and it writes large pages to separate blob files without syncing them.
-//! So `sync` flushes sled and then `fsync`s the log file, every blob file not yet synced,
-//! and the directories that name them. The node acknowledges an event only after `sync`
-//! returns.
+//! [`Store::sync`] makes everything written so far durable: the `events` file is synced
+//! first, then sled. sled's own `flush` writes its log with `sync_file_range` on Linux,
+//! which neither flushes the drive's cache nor the file's metadata, and it writes large
+//! pages to separate blob files without syncing them. So `sync` flushes sled and then
+//! `fsync`s its log file, every blob file not yet synced, and the directories that name
+//! them. The node acknowledges an event only after `sync` returns.
 //!
 //! # Opening
 //! [`SledStore::open`] checks the `FORMAT` file before sled touches anything: a directory
 //! that is not a store, or a store written by a newer format, is refused and left as it
-//! was. It then reads every event back and checks that its bytes decode and hash to the
-//! key it is stored under; a mismatch is reported as a corrupt store, before anything is
-//! written.
+//! was; a store of format 1 (events in sled) has its events moved to the `events` file. It
+//! then reads every event back and checks that its bytes decode, that no event is there
+//! twice and that the file holds as many as were made durable; a failure is reported as a
+//! corrupt store, before anything is written.
+
+mod events;
 
 pub use crate::core::store::{Loaded, Snapshot, Store, StoreError, FORMAT_FILE, STORE_FORMAT};
+use events::EventFile;
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
@@ -55,9 +64,9 @@ pub fn store_dir(network_store: &Path, id: &FederationId) -> PathBuf {
 }
 
 const FORMAT_PREFIX: &str = "mutual-store ";
-/// Written beside sled at every [`Store::sync`]: how many events the log held then. sled
-/// repairs a damaged log by dropping what it cannot read; this file is how such a loss of
-/// acknowledged events is noticed.
+/// Written beside the log at every [`Store::sync`]: how many events it held then. A frame
+/// past that count that cannot be read is an unacknowledged tail; one before it, a damaged
+/// log.
 const MANIFEST_FILE: &str = "MANIFEST";
 const LOG_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
@@ -65,15 +74,14 @@ const BLOBS_DIR: &str = "blobs";
 const PAPERS_DIR: &str = "papers";
 const META_NETWORK: &[u8] = b"network";
 const META_SNAPSHOT: &[u8] = b"snapshot";
+/// sled's trees that held the events in format 1.
+const FORMAT_1_TREES: [&str; 3] = ["log", "ids", "feeds"];
 
 /// The sled backend.
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
-    log: sled::Tree,
-    ids: sled::Tree,
-    next: u64,
-    feeds: sled::Tree,
+    events: EventFile,
     pending: sled::Tree,
     meta: sled::Tree,
     records: sled::Tree,
@@ -139,14 +147,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
-fn feed_key(author: &PublicKey, seq: u64, id: &EventId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(72);
-    k.extend_from_slice(author.as_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
 fn record_key(key: &str) -> Result<&[u8], StoreError> {
     if key.len() > MAX_RECORD_KEY_BYTES {
         return Err(StoreError::TooLarge {
@@ -169,7 +169,11 @@ impl SledStore {
                     found: n,
                 })
             }
-            Some(_) => {}
+            Some(n) => {
+                if n < STORE_FORMAT {
+                    Self::move_events_out_of_sled(path)?;
+                }
+            }
             None => {
                 if fs::read_dir(path)?.next().is_some() {
                     return Err(StoreError::NotAStore(path.to_path_buf()));
@@ -186,34 +190,21 @@ impl SledStore {
             .open()
             .map_err(|e| Self::open_error(path, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Self::open_error(path, e));
-        let log = tree("log")?;
-        let next = match log.last().map_err(|e| Self::open_error(path, e))? {
-            Some((k, _)) => {
-                let n: [u8; 8] = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    detail: "a log key is not 8 bytes".into(),
-                })?;
-                u64::from_be_bytes(n) + 1
-            }
-            None => 0,
-        };
-        if let Some(durable) = read_manifest(path)? {
-            if next < durable {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    detail: format!(
-                        "the log holds {next} events but {durable} were made durable; \
-                         sled's files are damaged"
-                    ),
-                });
-            }
+        // A move from format 1 that a crash cut short left sled's old trees behind.
+        for old in FORMAT_1_TREES {
+            db.drop_tree(old).map_err(|e| Self::open_error(path, e))?;
         }
+        let durable = read_manifest(path)?.unwrap_or(0);
+        let events = EventFile::open(path, durable).map_err(|e| match e {
+            events::ReadError::Io(e) => StoreError::Io(e),
+            events::ReadError::Damaged(detail) => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail,
+            },
+        })?;
         let store = SledStore {
             path: path.to_path_buf(),
-            log,
-            next,
-            ids: tree("ids")?,
-            feeds: tree("feeds")?,
+            events,
             pending: tree("pending")?,
             meta: tree("meta")?,
             records: tree("records")?,
@@ -221,6 +212,34 @@ impl SledStore {
             synced_blobs: HashSet::new(),
         };
         Ok(store)
+    }
+
+    /// Moves the events of a store of format 1 from sled's `log` tree to the `events`
+    /// file, then marks the store as of this format. A crash before the mark leaves format
+    /// 1 and its trees as they were, so the move is done again; after it, the old trees
+    /// are dropped when the store opens.
+    fn move_events_out_of_sled(path: &Path) -> Result<(), StoreError> {
+        let wires = {
+            let db = sled::Config::new()
+                .path(path)
+                .open()
+                .map_err(|e| Self::open_error(path, e))?;
+            let log = db.open_tree("log").map_err(|e| Self::open_error(path, e))?;
+            let mut wires = Vec::new();
+            for item in log.iter() {
+                let (_, v) = item.map_err(|e| Self::open_error(path, e))?;
+                wires.push(v.to_vec());
+            }
+            wires
+        };
+        events::write_new(path, &wires)?;
+        write_durably(
+            path,
+            FORMAT_FILE,
+            format!("{FORMAT_PREFIX}{STORE_FORMAT}\n").as_bytes(),
+        )?;
+        tracing::info!(path = %path.display(), events = wires.len(), "store moved to format {STORE_FORMAT}");
+        Ok(())
     }
 
     fn open_error(path: &Path, e: sled::Error) -> StoreError {
@@ -293,25 +312,15 @@ impl Store for SledStore {
     }
 
     fn load(&self) -> Result<Loaded, StoreError> {
-        let mut loaded = Loaded::default();
-        for item in self.log.iter() {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let ev = self.check_event("log", &k, &v, None)?;
-            let place = self.ids.get(ev.id.as_bytes()).map_err(|e| self.err(e))?;
-            if place.as_deref() != Some(k.as_ref()) {
-                return Err(self.corrupt(format!(
-                    "log entry {} (event {}) is not indexed",
-                    hex::encode(&k),
-                    ev.id
-                )));
-            }
-            loaded.events.push(v.to_vec());
-        }
-        if loaded.events.len() != self.ids.len() {
+        let mut loaded = Loaded {
+            events: self.events.read_all()?,
+            ..Loaded::default()
+        };
+        if loaded.events.len() as u64 != self.events.count() {
             return Err(self.corrupt(format!(
-                "{} events in the log but {} in the index",
+                "{} events in the log but {} when it was opened",
                 loaded.events.len(),
-                self.ids.len()
+                self.events.count()
             )));
         }
         for item in self.pending.iter() {
@@ -328,43 +337,19 @@ impl Store for SledStore {
     }
 
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {
-        let mut log_batch = sled::Batch::default();
-        let mut id_batch = sled::Batch::default();
-        let mut feed_batch = sled::Batch::default();
+        // A crash may keep the log's new frames and lose the pending entries' removal, or
+        // the other way round: an event both stored and pending is taken in once, and one
+        // neither was not acknowledged (that waits for `sync`).
         let mut pending_batch = sled::Batch::default();
         for ev in events {
-            if self
-                .ids
-                .contains_key(ev.id.as_bytes())
-                .map_err(|e| self.err(e))?
-            {
-                continue;
+            if !self.events.contains(&ev.id) {
+                pending_batch.remove(ev.id.as_bytes().as_slice());
             }
-            let place = self.next.to_be_bytes();
-            self.next += 1;
-            log_batch.insert(&place[..], ev.to_wire());
-            id_batch.insert(ev.id.as_bytes().as_slice(), &place[..]);
-            feed_batch.insert(feed_key(&ev.event.author, ev.event.seq, &ev.id), &[][..]);
-            pending_batch.remove(ev.id.as_bytes().as_slice());
         }
-        // One transaction over the log and its indexes, so that a crash leaves all of an
-        // event's entries or none: a log entry is never left without its index (the crash
-        // test in node/tests/crash.rs found this when the batches were applied one by one).
-        use sled::Transactional;
-        (&self.log, &self.ids, &self.feeds, &self.pending)
-            .transaction(|(log, ids, feeds, pending)| {
-                log.apply_batch(&log_batch)?;
-                ids.apply_batch(&id_batch)?;
-                feeds.apply_batch(&feed_batch)?;
-                pending.apply_batch(&pending_batch)?;
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => self.err(e),
-                sled::transaction::TransactionError::Abort(()) => {
-                    self.corrupt("a store transaction aborted".into())
-                }
-            })
+        self.events.append(events)?;
+        self.pending
+            .apply_batch(pending_batch)
+            .map_err(|e| self.err(e))
     }
 
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {
@@ -390,30 +375,11 @@ impl Store for SledStore {
     }
 
     fn event(&self, id: &EventId) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(place) = self.ids.get(id.as_bytes()).map_err(|e| self.err(e))? else {
-            return Ok(None);
-        };
-        Ok(self
-            .log
-            .get(place)
-            .map_err(|e| self.err(e))?
-            .map(|v| v.to_vec()))
+        Ok(self.events.get(id)?)
     }
 
     fn feed(&self, author: &PublicKey, from_seq: u64) -> Result<Vec<(u64, EventId)>, StoreError> {
-        let mut start = author.as_bytes().to_vec();
-        start.extend_from_slice(&from_seq.to_be_bytes());
-        let mut out = Vec::new();
-        for item in self.feeds.range(start..) {
-            let (k, _) = item.map_err(|e| self.err(e))?;
-            if k.len() != 72 || &k[..32] != author.as_bytes().as_slice() {
-                break;
-            }
-            let seq = u64::from_be_bytes(k[32..40].try_into().expect("8 bytes"));
-            let id = EventId(k[40..72].try_into().expect("32 bytes"));
-            out.push((seq, id));
-        }
-        Ok(out)
+        Ok(self.events.feed(author, from_seq))
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -510,6 +476,7 @@ impl Store for SledStore {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
+        self.events.sync()?;
         self.db.flush().map_err(|e| self.err(e))?;
         fs::File::open(self.path.join(LOG_FILE))?.sync_all()?;
         let blobs = self.path.join(BLOBS_DIR);
@@ -538,7 +505,7 @@ impl Store for SledStore {
         write_durably(
             &self.path,
             MANIFEST_FILE,
-            format!("events {}\n", self.next).as_bytes(),
+            format!("events {}\n", self.events.count()).as_bytes(),
         )?;
         Ok(())
     }
@@ -625,9 +592,17 @@ mod tests {
     #[test]
     fn a_newer_format_is_refused_and_left_untouched() {
         let dir = tempfile::tempdir().expect("tempdir");
-        fs::write(dir.path().join(FORMAT_FILE), "mutual-store 2\n").expect("write");
+        let newer = STORE_FORMAT + 1;
+        fs::write(
+            dir.path().join(FORMAT_FILE),
+            format!("mutual-store {newer}\n"),
+        )
+        .expect("write");
         let err = SledStore::open(dir.path()).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { found: 2, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::TooNew { found, .. } if found == newer),
+            "{err}"
+        );
         assert!(err.to_string().contains("newer version"), "{err}");
         let names: Vec<_> = fs::read_dir(dir.path())
             .expect("list")
@@ -645,23 +620,125 @@ mod tests {
     }
 
     #[test]
-    fn an_event_that_does_not_match_its_key_is_reported_as_corruption() {
+    fn an_event_stored_twice_in_the_log_is_reported_as_corruption() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut w, g) = founded();
-        let a = update(&mut w, 1);
+        let (_, g) = founded();
         {
             let mut s = SledStore::open(dir.path()).expect("open");
             s.put_events(&[&g]).expect("events");
-            // Bit rot: the log entry now holds another event than the one indexed.
-            s.log
-                .insert(0u64.to_be_bytes(), a.to_wire())
-                .expect("raw write");
             s.sync().expect("sync");
         }
-        let s = SledStore::open(dir.path()).expect("reopen");
-        let err = s.load().unwrap_err();
+        // Bit rot, or a hand: the file now holds the genesis twice.
+        let file = dir.path().join(events::EVENTS_FILE);
+        let mut bytes = fs::read(&file).expect("read");
+        bytes.extend_from_slice(&bytes.clone());
+        fs::write(&file, &bytes).expect("write");
+        let err = SledStore::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
-        assert!(err.to_string().contains("is not indexed"), "{err}");
+        assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn a_tail_cut_short_by_a_crash_is_cut_off_and_what_was_made_durable_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        let durable: Vec<SignedEvent> = (0..5).map(|i| update(&mut w, i)).collect();
+        let torn = update(&mut w, 99);
+        {
+            let mut s = SledStore::open(dir.path()).expect("open");
+            s.put_events(&[&g]).expect("genesis");
+            s.put_events(&durable.iter().collect::<Vec<_>>())
+                .expect("events");
+            s.sync().expect("sync");
+        }
+        // A crash while the next frame was being written: its header and part of it.
+        let file = dir.path().join(events::EVENTS_FILE);
+        let whole = fs::read(&file).expect("read");
+        let wire = torn.to_wire();
+        let mut cut = whole.clone();
+        cut.extend_from_slice(&(wire.len() as u32).to_be_bytes());
+        cut.extend_from_slice(&wire[..wire.len() / 2]);
+        fs::write(&file, &cut).expect("write");
+        let mut s = SledStore::open(dir.path()).expect("a cut tail is not damage");
+        assert_eq!(s.load().expect("load").events.len(), 6);
+        assert_eq!(fs::read(&file).expect("read"), whole, "the tail is cut off");
+        // Writing goes on at a frame's boundary.
+        s.put_events(&[&torn]).expect("again");
+        s.sync().expect("sync");
+        drop(s);
+        let s = SledStore::open(dir.path()).expect("reopen");
+        assert_eq!(s.load().expect("load").events.len(), 7);
+        assert_eq!(s.event(&torn.id).expect("read"), Some(wire));
+    }
+
+    #[test]
+    fn a_log_shorter_than_what_was_made_durable_is_reported_as_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        {
+            let mut s = SledStore::open(dir.path()).expect("open");
+            s.put_events(&[&g]).expect("genesis");
+            for i in 0..3 {
+                s.put_events(&[&update(&mut w, i)]).expect("event");
+            }
+            s.sync().expect("sync");
+        }
+        // The last acknowledged event lost (a file system that lost what it synced).
+        let file = dir.path().join(events::EVENTS_FILE);
+        let bytes = fs::read(&file).expect("read");
+        fs::write(&file, &bytes[..bytes.len() - 10]).expect("write");
+        let err = SledStore::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("4 were made durable"), "{err}");
+        assert_eq!(
+            fs::read(&file).expect("read"),
+            &bytes[..bytes.len() - 10],
+            "left as found"
+        );
+    }
+
+    #[test]
+    fn a_store_of_format_1_has_its_events_moved_out_of_sled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        let evs: Vec<SignedEvent> = std::iter::once(g)
+            .chain((0..20).map(|i| update(&mut w, i)))
+            .collect();
+        {
+            // A store as format 1 wrote it: the events in sled's `log` tree by place,
+            // indexed by id and feed.
+            fs::write(dir.path().join(FORMAT_FILE), format!("{FORMAT_PREFIX}1\n")).expect("format");
+            let db = sled::Config::new().path(dir.path()).open().expect("sled");
+            let (log, ids) = (
+                db.open_tree("log").expect("log"),
+                db.open_tree("ids").expect("ids"),
+            );
+            for (i, e) in evs.iter().enumerate() {
+                log.insert((i as u64).to_be_bytes(), e.to_wire())
+                    .expect("put");
+                ids.insert(e.id.as_bytes(), &(i as u64).to_be_bytes())
+                    .expect("put");
+            }
+            db.open_tree("meta")
+                .expect("meta")
+                .insert(META_NETWORK, evs[0].id.as_bytes().as_slice())
+                .expect("network");
+            db.flush().expect("flush");
+            fs::write(dir.path().join(MANIFEST_FILE), "events 21\n").expect("manifest");
+        }
+        let s = SledStore::open(dir.path()).expect("moved");
+        let loaded = s.load().expect("load");
+        let wires: Vec<Vec<u8>> = evs.iter().map(SignedEvent::to_wire).collect();
+        assert_eq!(loaded.events, wires, "every event, in the order stored");
+        assert_eq!(s.network(), Some(NetworkId(evs[0].id)));
+        assert_eq!(read_format(dir.path()).expect("format"), Some(STORE_FORMAT));
+        assert!(
+            !s.db.tree_names().iter().any(|n| n.as_ref() == b"log"),
+            "the old trees are gone"
+        );
+        drop(s);
+        let again = SledStore::open(dir.path()).expect("reopen");
+        assert_eq!(again.load().expect("load").events, wires);
     }
 
     #[test]
@@ -700,7 +777,7 @@ mod damage {
     use super::*;
 
     #[test]
-    fn a_damaged_log_file_is_refused_with_a_clear_message() {
+    fn a_damaged_event_log_is_refused_with_a_clear_message() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let mut s = SledStore::open(dir.path()).expect("open");
@@ -712,7 +789,7 @@ mod damage {
             }
             s.sync().expect("sync");
         }
-        let log = dir.path().join(LOG_FILE);
+        let log = dir.path().join(events::EVENTS_FILE);
         let mut bytes = fs::read(&log).expect("read");
         let len = bytes.len();
         for b in &mut bytes[len / 4..len / 2] {

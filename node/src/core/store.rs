@@ -12,8 +12,10 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The store format this version writes and the newest it reads.
-pub const STORE_FORMAT: u32 = 1;
+/// The store format this version writes and the newest it reads. Format 1 kept the events
+/// in sled; format 2 keeps them in a file of their own (a store of format 1 is moved to it
+/// when opened).
+pub const STORE_FORMAT: u32 = 2;
 /// The file naming a store's format, written before anything else.
 pub const FORMAT_FILE: &str = "FORMAT";
 /// Events loaded from a store in one batch when it is opened.

@@ -1,0 +1,255 @@
+//! The store's log of events: one file, `events`, holding every stored event's wire bytes
+//! in the order stored (causes first), each framed by its length (4 bytes, big-endian).
+//! Appended to and never rewritten, it takes on disk what the events take on the wire and
+//! 4 bytes more each; the id and feed indexes live in memory, rebuilt when the store
+//! opens (which reads and checks every event anyway).
+//!
+//! A crash can leave a last frame cut short or unwritten bytes at the end. Frames past the
+//! number of events the `MANIFEST` says were made durable were never acknowledged, so such
+//! a tail is cut off when the store opens; a frame that cannot be read before that number
+//! means the file is damaged, and the store is reported corrupt.
+
+use mutual_protocol::event::SignedEvent;
+use mutual_protocol::id::EventId;
+use mutual_protocol::keys::PublicKey;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// The file's name in the store's directory.
+pub(super) const EVENTS_FILE: &str = "events";
+/// Bytes of a frame's length prefix.
+const FRAME_HEADER: u64 = 4;
+
+/// Why the file could not be read as a log.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// The file system failed.
+    Io(io::Error),
+    /// Frame `n`, before the durable count, cannot be read.
+    Damaged(String),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+/// The log file, open for appending, with its indexes.
+#[derive(Debug)]
+pub(super) struct EventFile {
+    path: PathBuf,
+    file: File,
+    /// Bytes of the complete frames written.
+    len: u64,
+    /// Each event's wire bytes: where they start and how long they are.
+    places: HashMap<EventId, (u64, u32)>,
+    /// `(author, seq, id)` of every event.
+    feeds: BTreeSet<(PublicKey, u64, EventId)>,
+}
+
+/// Frames read: each one's start and wire bytes.
+type Frames = Vec<(u64, Vec<u8>)>;
+
+/// Reads the frames of `file` from its start, until the end or the first frame that is
+/// cut short (then `true`).
+fn frames(file: &File) -> io::Result<(Frames, bool)> {
+    let mut r = BufReader::new(file);
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    loop {
+        let mut header = [0u8; FRAME_HEADER as usize];
+        match read_full(&mut r, &mut header)? {
+            0 => return Ok((out, false)),
+            n if n < header.len() => return Ok((out, true)),
+            _ => {}
+        }
+        let len = u32::from_be_bytes(header) as usize;
+        if len > mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES {
+            // Not a frame this store writes: a cut-short or damaged place.
+            return Ok((out, true));
+        }
+        let mut wire = vec![0u8; len];
+        if read_full(&mut r, &mut wire)? < len {
+            return Ok((out, true));
+        }
+        out.push((at, wire));
+        at += FRAME_HEADER + len as u64;
+    }
+}
+
+/// Reads until `buf` is full or the end; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl EventFile {
+    /// Opens (or creates) the log in `dir`, of which the first `durable` events were made
+    /// durable: checks every frame, and cuts off a tail past them that cannot be read.
+    pub(super) fn open(dir: &Path, durable: u64) -> Result<Self, ReadError> {
+        let path = dir.join(EVENTS_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let (read, cut) = frames(&file)?;
+        let mut ef = EventFile {
+            path,
+            file,
+            len: 0,
+            places: HashMap::with_capacity(read.len()),
+            feeds: BTreeSet::new(),
+        };
+        let mut end = 0;
+        for (n, (at, wire)) in read.iter().enumerate() {
+            let ev = match SignedEvent::decode(wire) {
+                Ok(ev) => ev,
+                Err(e) if (n as u64) < durable => {
+                    return Err(ReadError::Damaged(format!(
+                        "event {} of {durable} made durable (byte {at} of {}): {e}",
+                        n + 1,
+                        EVENTS_FILE
+                    )))
+                }
+                // An unacknowledged tail, written in part.
+                Err(_) => break,
+            };
+            if ef.places.contains_key(&ev.id) {
+                return Err(ReadError::Damaged(format!(
+                    "event {} appears twice in {EVENTS_FILE}",
+                    ev.id
+                )));
+            }
+            ef.index(&ev, at + FRAME_HEADER, wire.len());
+            end = at + FRAME_HEADER + wire.len() as u64;
+        }
+        let count = ef.places.len() as u64;
+        if count < durable {
+            return Err(ReadError::Damaged(format!(
+                "{EVENTS_FILE} holds {count} readable events but {durable} were made durable"
+            )));
+        }
+        let size = ef.file.metadata()?.len();
+        if cut || end < size {
+            tracing::warn!(
+                path = %ef.path.display(),
+                kept = count,
+                bytes = size - end,
+                "cutting off the unacknowledged end of the event log (a crash while writing)"
+            );
+            ef.file.set_len(end)?;
+            ef.file.sync_all()?;
+        }
+        ef.len = end;
+        Ok(ef)
+    }
+
+    fn index(&mut self, ev: &SignedEvent, start: u64, len: usize) {
+        self.places.insert(ev.id, (start, len as u32));
+        self.feeds.insert((ev.event.author, ev.event.seq, ev.id));
+    }
+
+    /// Every event's wire bytes, in the order stored.
+    pub(super) fn read_all(&self) -> io::Result<Vec<Vec<u8>>> {
+        // A handle of its own: reading through the appending one would move its offset.
+        let (read, _) = frames(&File::open(&self.path)?)?;
+        let mut out: Vec<Vec<u8>> = read.into_iter().map(|(_, w)| w).collect();
+        out.truncate(self.places.len());
+        Ok(out)
+    }
+
+    /// Appends the events not yet stored, in one write.
+    pub(super) fn append(&mut self, events: &[&SignedEvent]) -> io::Result<()> {
+        let mut buf = Vec::new();
+        let mut added: Vec<(&SignedEvent, u64, usize)> = Vec::new();
+        let mut fresh = HashSet::new();
+        let mut at = self.len;
+        for ev in events {
+            if self.places.contains_key(&ev.id) || !fresh.insert(ev.id) {
+                continue;
+            }
+            let wire = ev.to_wire();
+            buf.extend_from_slice(&(wire.len() as u32).to_be_bytes());
+            buf.extend_from_slice(&wire);
+            added.push((ev, at + FRAME_HEADER, wire.len()));
+            at += FRAME_HEADER + wire.len() as u64;
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all(&buf) {
+            // Whatever part was written is an unacknowledged tail: cut it off again, so
+            // that the next write starts at a frame's boundary.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        for (ev, start, len) in added {
+            self.index(ev, start, len);
+        }
+        self.len = at;
+        Ok(())
+    }
+
+    /// Whether the event is stored.
+    pub(super) fn contains(&self, id: &EventId) -> bool {
+        self.places.contains_key(id)
+    }
+
+    /// A stored event's wire bytes.
+    pub(super) fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
+        let Some(&(start, len)) = self.places.get(id) else {
+            return Ok(None);
+        };
+        let mut wire = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut wire, start)?;
+        Ok(Some(wire))
+    }
+
+    /// The ids stored for `author` from `from_seq` on, in seq order.
+    pub(super) fn feed(&self, author: &PublicKey, from_seq: u64) -> Vec<(u64, EventId)> {
+        self.feeds
+            .range((*author, from_seq, EventId([0; 32]))..)
+            .take_while(|(a, _, _)| a == author)
+            .map(|(_, seq, id)| (*seq, *id))
+            .collect()
+    }
+
+    /// How many events the file holds.
+    pub(super) fn count(&self) -> u64 {
+        self.places.len() as u64
+    }
+
+    /// Makes what was appended durable.
+    pub(super) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// Writes `events` (wire bytes, in order) as a new log file in `dir`, durably, replacing
+/// any: how a store of the previous format moves its events out of sled.
+pub(super) fn write_new(dir: &Path, events: &[Vec<u8>]) -> io::Result<()> {
+    let tmp = dir.join(format!(".{EVENTS_FILE}.tmp"));
+    {
+        let mut f = io::BufWriter::new(File::create(&tmp)?);
+        for wire in events {
+            f.write_all(&(wire.len() as u32).to_be_bytes())?;
+            f.write_all(wire)?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(EVENTS_FILE))?;
+    File::open(dir)?.sync_all()
+}
