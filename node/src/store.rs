@@ -1,4 +1,5 @@
-//! Durable storage: a small [`Store`] trait and its sled backend, [`SledStore`].
+//! Durable storage: the node's backend of the core's [`Store`] trait, [`SledStore`]: an
+//! append-only file of events, and sled beside it.
 //! (One concept in one file, past 600 lines because its tests live beside it.)
 //!
 //! What is kept:
@@ -30,10 +31,13 @@
 //! # Opening
 //! [`SledStore::open`] checks the `FORMAT` file before sled touches anything: a directory
 //! that is not a store, or a store written by a newer format, is refused and left as it
-//! was; a store of format 1 (events in sled) has its events moved to the `events` file. It
-//! then reads every event back and checks that its bytes decode, that no event is there
-//! twice and that the file holds as many as were made durable; a failure is reported as a
-//! corrupt store, before anything is written.
+//! was. With sled's lock held, a store of format 1 (events in sled) has its events checked
+//! and moved to the `events` file (whatever command opens it: `mutual export` and
+//! `mutual verify` too; older versions then no longer open it). It then reads every event
+//! back and checks that its bytes decode, that no event is there twice and that the file
+//! holds as many as were made durable; a failure is reported as a corrupt store and the
+//! file is left as it was. What follows the last readable frame past the durable count
+//! (a write a crash cut short, never acknowledged) is cut off.
 
 mod events;
 
@@ -68,7 +72,8 @@ const FORMAT_PREFIX: &str = "mutual-store ";
 /// past that count that cannot be read is an unacknowledged tail; one before it, a damaged
 /// log.
 const MANIFEST_FILE: &str = "MANIFEST";
-const LOG_FILE: &str = "db";
+/// sled's own log file.
+const SLED_LOG_FILE: &str = "db";
 const BLOBS_DIR: &str = "blobs";
 /// Papers (docs/NETWORK.md §10), one file each, named by the hex of its SHA-256.
 const PAPERS_DIR: &str = "papers";
@@ -77,12 +82,15 @@ const META_SNAPSHOT: &[u8] = b"snapshot";
 /// sled's trees that held the events in format 1.
 const FORMAT_1_TREES: [&str; 3] = ["log", "ids", "feeds"];
 
-/// The sled backend.
+/// The node's store: the events in their file, the rest in sled.
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
     events: EventFile,
     pending: sled::Tree,
+    /// Events stored since the last sync, to leave the pending table once the log file
+    /// holding them is durable (see [`Store::sync`]).
+    unpended: Vec<EventId>,
     meta: sled::Tree,
     records: sled::Tree,
     synced_blobs: HashSet<PathBuf>,
@@ -162,18 +170,14 @@ impl SledStore {
     /// Opens the store in `path`, creating it if the directory is absent or empty.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(path)?;
-        match read_format(path)? {
+        let format = match read_format(path)? {
             Some(n) if n > STORE_FORMAT => {
                 return Err(StoreError::TooNew {
                     path: path.to_path_buf(),
                     found: n,
                 })
             }
-            Some(n) => {
-                if n < STORE_FORMAT {
-                    Self::move_events_out_of_sled(path)?;
-                }
-            }
+            Some(n) => n,
             None => {
                 if fs::read_dir(path)?.next().is_some() {
                     return Err(StoreError::NotAStore(path.to_path_buf()));
@@ -183,18 +187,32 @@ impl SledStore {
                     FORMAT_FILE,
                     format!("{FORMAT_PREFIX}{STORE_FORMAT}\n").as_bytes(),
                 )?;
+                write_durably(path, MANIFEST_FILE, b"events 0\n")?;
+                STORE_FORMAT
             }
-        }
+        };
+        // sled's lock is held from here on: no other process moves or appends meanwhile.
         let db = sled::Config::new()
             .path(path)
             .open()
             .map_err(|e| Self::open_error(path, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Self::open_error(path, e));
-        // A move from format 1 that a crash cut short left sled's old trees behind.
-        for old in FORMAT_1_TREES {
-            db.drop_tree(old).map_err(|e| Self::open_error(path, e))?;
+        let (pending, meta, records) = (tree("pending")?, tree("meta")?, tree("records")?);
+        if format < STORE_FORMAT {
+            Self::move_events_out_of_sled(path, &db)?;
         }
-        let durable = read_manifest(path)?.unwrap_or(0);
+        let durable = match read_manifest(path)? {
+            Some(n) => n,
+            // Written when the store was made: without it, what was made durable is
+            // unknown, and a damaged frame could not be told from a cut-short tail.
+            None if fs::metadata(path.join(events::EVENTS_FILE)).is_ok_and(|m| m.len() > 0) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!("{MANIFEST_FILE} is missing"),
+                })
+            }
+            None => 0,
+        };
         let events = EventFile::open(path, durable).map_err(|e| match e {
             events::ReadError::Io(e) => StoreError::Io(e),
             events::ReadError::Damaged(detail) => StoreError::Corrupt {
@@ -202,37 +220,63 @@ impl SledStore {
                 detail,
             },
         })?;
-        let store = SledStore {
+        // The events are safe in their file: sled's old trees, if a move from format 1
+        // left them, go.
+        for old in FORMAT_1_TREES {
+            db.drop_tree(old).map_err(|e| Self::open_error(path, e))?;
+        }
+        Ok(SledStore {
             path: path.to_path_buf(),
             events,
-            pending: tree("pending")?,
-            meta: tree("meta")?,
-            records: tree("records")?,
+            pending,
+            meta,
+            records,
             db,
             synced_blobs: HashSet::new(),
-        };
-        Ok(store)
+            unpended: Vec::new(),
+        })
     }
 
     /// Moves the events of a store of format 1 from sled's `log` tree to the `events`
-    /// file, then marks the store as of this format. A crash before the mark leaves format
-    /// 1 and its trees as they were, so the move is done again; after it, the old trees
-    /// are dropped when the store opens.
-    fn move_events_out_of_sled(path: &Path) -> Result<(), StoreError> {
-        let wires = {
-            let db = sled::Config::new()
-                .path(path)
-                .open()
-                .map_err(|e| Self::open_error(path, e))?;
-            let log = db.open_tree("log").map_err(|e| Self::open_error(path, e))?;
-            let mut wires = Vec::new();
-            for item in log.iter() {
-                let (_, v) = item.map_err(|e| Self::open_error(path, e))?;
-                wires.push(v.to_vec());
-            }
-            wires
+    /// file: checks that each decodes and that the log holds as many as its `MANIFEST`
+    /// says were made durable (else the store is corrupt and left as it was), writes the
+    /// file, a `MANIFEST` counting them, then marks the store as of this format. A crash
+    /// before the mark leaves format 1 and its trees as they were, and the move is done
+    /// again; the old trees are dropped once the file has been opened and checked.
+    fn move_events_out_of_sled(path: &Path, db: &sled::Db) -> Result<(), StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
         };
+        let log = db.open_tree("log").map_err(|e| Self::open_error(path, e))?;
+        let mut wires = Vec::new();
+        let mut next = 0u64;
+        for item in log.iter() {
+            let (k, v) = item.map_err(|e| Self::open_error(path, e))?;
+            let place: [u8; 8] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("a log key is not 8 bytes".into()))?;
+            SignedEvent::decode(&v)
+                .map_err(|e| corrupt(format!("log entry {}: {e}", hex::encode(place))))?;
+            next = u64::from_be_bytes(place) + 1;
+            wires.push(v.to_vec());
+        }
+        // Format 1 counted places, which a failed write could skip: its MANIFEST is
+        // checked against the last place, as format 1 did.
+        if let Some(durable) = read_manifest(path)? {
+            if next < durable {
+                return Err(corrupt(format!(
+                    "the log holds {next} events but {durable} were made durable"
+                )));
+            }
+        }
         events::write_new(path, &wires)?;
+        write_durably(
+            path,
+            MANIFEST_FILE,
+            format!("events {}\n", wires.len()).as_bytes(),
+        )?;
         write_durably(
             path,
             FORMAT_FILE,
@@ -337,19 +381,12 @@ impl Store for SledStore {
     }
 
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {
-        // A crash may keep the log's new frames and lose the pending entries' removal, or
-        // the other way round: an event both stored and pending is taken in once, and one
-        // neither was not acknowledged (that waits for `sync`).
-        let mut pending_batch = sled::Batch::default();
-        for ev in events {
-            if !self.events.contains(&ev.id) {
-                pending_batch.remove(ev.id.as_bytes().as_slice());
-            }
-        }
         self.events.append(events)?;
-        self.pending
-            .apply_batch(pending_batch)
-            .map_err(|e| self.err(e))
+        // They leave the pending table at the next sync, after the log file: sled may
+        // write on its own at any time, and a removal durable before the events it makes
+        // stored would lose them. (An event both stored and pending is taken in once.)
+        self.unpended.extend(events.iter().map(|e| e.id));
+        Ok(())
     }
 
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {
@@ -477,8 +514,16 @@ impl Store for SledStore {
 
     fn sync(&mut self) -> Result<(), StoreError> {
         self.events.sync()?;
+        if !self.unpended.is_empty() {
+            let mut batch = sled::Batch::default();
+            for id in &self.unpended {
+                batch.remove(id.as_bytes().as_slice());
+            }
+            self.pending.apply_batch(batch).map_err(|e| self.err(e))?;
+            self.unpended.clear();
+        }
         self.db.flush().map_err(|e| self.err(e))?;
-        fs::File::open(self.path.join(LOG_FILE))?.sync_all()?;
+        fs::File::open(self.path.join(SLED_LOG_FILE))?.sync_all()?;
         let blobs = self.path.join(BLOBS_DIR);
         if blobs.is_dir() {
             let mut present = HashSet::new();
@@ -704,41 +749,138 @@ mod tests {
         let evs: Vec<SignedEvent> = std::iter::once(g)
             .chain((0..20).map(|i| update(&mut w, i)))
             .collect();
-        {
-            // A store as format 1 wrote it: the events in sled's `log` tree by place,
-            // indexed by id and feed.
-            fs::write(dir.path().join(FORMAT_FILE), format!("{FORMAT_PREFIX}1\n")).expect("format");
-            let db = sled::Config::new().path(dir.path()).open().expect("sled");
-            let (log, ids) = (
-                db.open_tree("log").expect("log"),
-                db.open_tree("ids").expect("ids"),
-            );
-            for (i, e) in evs.iter().enumerate() {
-                log.insert((i as u64).to_be_bytes(), e.to_wire())
-                    .expect("put");
-                ids.insert(e.id.as_bytes(), &(i as u64).to_be_bytes())
-                    .expect("put");
-            }
-            db.open_tree("meta")
-                .expect("meta")
-                .insert(META_NETWORK, evs[0].id.as_bytes().as_slice())
-                .expect("network");
-            db.flush().expect("flush");
-            fs::write(dir.path().join(MANIFEST_FILE), "events 21\n").expect("manifest");
-        }
-        let s = SledStore::open(dir.path()).expect("moved");
+        let waiting = update(&mut tests_writer(), 77);
+        format_1(dir.path(), &evs, &[&waiting], 21);
+        // A move a crash cut short before the mark left a file behind: done again.
+        fs::write(dir.path().join(events::EVENTS_FILE), b"half a move").expect("leftover");
+        let s = open_when_free(dir.path()).expect("moved");
         let loaded = s.load().expect("load");
         let wires: Vec<Vec<u8>> = evs.iter().map(SignedEvent::to_wire).collect();
         assert_eq!(loaded.events, wires, "every event, in the order stored");
-        assert_eq!(s.network(), Some(NetworkId(evs[0].id)));
-        assert_eq!(read_format(dir.path()).expect("format"), Some(STORE_FORMAT));
-        assert!(
-            !s.db.tree_names().iter().any(|n| n.as_ref() == b"log"),
-            "the old trees are gone"
+        assert_eq!(
+            loaded.pending,
+            vec![waiting.to_wire()],
+            "pending events stay"
         );
+        assert_eq!(s.network(), Some(NetworkId(evs[0].id)));
+        assert_eq!(s.feed(&evs[1].event.author, 0).expect("feed").len(), 21);
+        assert_eq!(read_format(dir.path()).expect("format"), Some(STORE_FORMAT));
+        assert_eq!(read_manifest(dir.path()).expect("manifest"), Some(21));
+        let names = s.db.tree_names();
+        for old in FORMAT_1_TREES {
+            assert!(
+                !names.iter().any(|n| n.as_ref() == old.as_bytes()),
+                "{old} is gone"
+            );
+        }
         drop(s);
         let again = SledStore::open(dir.path()).expect("reopen");
         assert_eq!(again.load().expect("load").events, wires);
+    }
+
+    #[test]
+    fn a_store_of_format_1_missing_durable_events_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        let evs: Vec<SignedEvent> = std::iter::once(g)
+            .chain((0..4).map(|i| update(&mut w, i)))
+            .collect();
+        // Its MANIFEST says 9 were made durable; its log holds 5.
+        format_1(dir.path(), &evs, &[], 9);
+        let err = open_when_free(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("9 were made durable"), "{err}");
+        assert_eq!(read_format(dir.path()).expect("format"), Some(1));
+        assert!(!dir.path().join(events::EVENTS_FILE).exists());
+        let db = sled::Config::new().path(dir.path()).open().expect("sled");
+        assert_eq!(
+            db.open_tree("log").expect("log").len(),
+            5,
+            "its events stay in sled"
+        );
+    }
+
+    /// Opens the store once sled has let go of it: a sled handle just dropped (by the test
+    /// that wrote the store) may keep its lock a moment, while its flusher thread ends.
+    fn open_when_free(dir: &Path) -> Result<SledStore, StoreError> {
+        for _ in 0..100 {
+            match SledStore::open(dir) {
+                Err(StoreError::InUse(_)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other,
+            }
+        }
+        SledStore::open(dir)
+    }
+
+    /// Another partner's feed, for an event that waits on causes the store lacks.
+    fn tests_writer() -> FeedWriter {
+        let kp = Keypair::from_seed(&[6; 32]).expect("key");
+        FeedWriter::resume(kp, NetworkId(EventId([3; 32])), None)
+    }
+
+    /// Writes a store as format 1 did: the events in sled's `log` tree by place, indexed
+    /// by id and feed, pending ones in `pending`, and a MANIFEST saying `durable`.
+    fn format_1(dir: &Path, evs: &[SignedEvent], pending: &[&SignedEvent], durable: u64) {
+        fs::write(dir.join(FORMAT_FILE), format!("{FORMAT_PREFIX}1\n")).expect("format");
+        let db = sled::Config::new().path(dir).open().expect("sled");
+        let tree = |n: &str| db.open_tree(n).expect("tree");
+        let (log, ids, feeds) = (tree("log"), tree("ids"), tree("feeds"));
+        for (i, e) in evs.iter().enumerate() {
+            let place = (i as u64).to_be_bytes();
+            log.insert(place, e.to_wire()).expect("put");
+            ids.insert(e.id.as_bytes(), &place).expect("put");
+            let mut k = e.event.author.as_bytes().to_vec();
+            k.extend_from_slice(&e.event.seq.to_be_bytes());
+            k.extend_from_slice(e.id.as_bytes());
+            feeds.insert(k, &[][..]).expect("put");
+        }
+        for e in pending {
+            tree("pending")
+                .insert(e.id.as_bytes(), e.to_wire())
+                .expect("put");
+        }
+        tree("meta")
+            .insert(META_NETWORK, evs[0].id.as_bytes().as_slice())
+            .expect("network");
+        db.flush().expect("flush");
+        fs::write(dir.join(MANIFEST_FILE), format!("events {durable}\n")).expect("manifest");
+    }
+
+    #[test]
+    fn a_store_without_its_manifest_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, g) = founded();
+        {
+            let mut s = SledStore::open(dir.path()).expect("open");
+            s.put_events(&[&g]).expect("genesis");
+            s.sync().expect("sync");
+        }
+        fs::remove_file(dir.path().join(MANIFEST_FILE)).expect("remove");
+        let err = SledStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("MANIFEST is missing"), "{err}");
+    }
+
+    #[test]
+    fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        {
+            let mut s = SledStore::open(dir.path()).expect("open");
+            s.put_events(&[&g, &update(&mut w, 1)]).expect("events");
+            s.sync().expect("sync");
+        }
+        // The second frame's length says one byte more than any signed event may have.
+        let file = dir.path().join(events::EVENTS_FILE);
+        let mut bytes = fs::read(&file).expect("read");
+        let second = 4 + g.to_wire().len();
+        let over = (mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES as u32 + 1).to_be_bytes();
+        bytes[second..second + 4].copy_from_slice(&over);
+        fs::write(&file, &bytes).expect("write");
+        let err = SledStore::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert_eq!(fs::read(&file).expect("read"), bytes, "left as found");
     }
 
     #[test]
@@ -800,5 +942,6 @@ mod damage {
         let err = result.expect_err("a damaged store does not open as if whole");
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("is corrupt"), "{err}");
+        assert_eq!(fs::read(&log).expect("read"), bytes, "left as found");
     }
 }

@@ -1,5 +1,5 @@
 //! What the core asks of durable storage: the [`Store`] trait, its errors, and loading a
-//! store's log back into a replica. The node's sled backend (`crate::store::SledStore`)
+//! store's log back into a replica. The node's backend (`crate::store::SledStore`)
 //! and the simulator's in-memory store (`crate::sim::MemStore`) implement it; the core
 //! never names either, so every rule it follows runs the same over both.
 

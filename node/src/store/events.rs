@@ -15,6 +15,7 @@ use mutual_protocol::keys::PublicKey;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
+// (`Write` for the new file `write_new` makes; the log itself is written at offsets.)
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -100,11 +101,21 @@ impl EventFile {
     /// durable: checks every frame, and cuts off a tail past them that cannot be read.
     pub(super) fn open(dir: &Path, durable: u64) -> Result<Self, ReadError> {
         let path = dir.join(EVENTS_FILE);
-        let file = OpenOptions::new()
+        // Made only for a store that has made nothing durable yet.
+        let file = match OpenOptions::new()
             .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)?;
+            .write(true)
+            .create(durable == 0)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ReadError::Damaged(format!(
+                    "{EVENTS_FILE} is missing, but {durable} events were made durable"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (read, cut) = frames(&file)?;
         let mut ef = EventFile {
             path,
@@ -190,9 +201,10 @@ impl EventFile {
         if buf.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.file.write_all(&buf) {
-            // Whatever part was written is an unacknowledged tail: cut it off again, so
-            // that the next write starts at a frame's boundary.
+        // At the end of the complete frames, whatever a failed write left after them:
+        // that is an unacknowledged tail, which this write covers, and which the next
+        // opening cuts off (it is past the durable count) if any is left.
+        if let Err(e) = self.file.write_all_at(&buf, self.len) {
             let _ = self.file.set_len(self.len);
             return Err(e);
         }
@@ -201,11 +213,6 @@ impl EventFile {
         }
         self.len = at;
         Ok(())
-    }
-
-    /// Whether the event is stored.
-    pub(super) fn contains(&self, id: &EventId) -> bool {
-        self.places.contains_key(id)
     }
 
     /// A stored event's wire bytes.
