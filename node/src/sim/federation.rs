@@ -3,7 +3,7 @@
 //! the checks that each network's nodes said in its log what they had to say.
 
 use super::checks::count_by_kind;
-use super::workload::{aid, Step, Workload, VOTING_MS};
+use super::workload::{aid, motion, Step, Workload, VOTING_MS};
 use super::world::Sim;
 use super::{MemStore, Violation};
 use crate::core::{NodeCore, Reply};
@@ -38,13 +38,6 @@ impl Workload {
         let (fid, charter) = self.charter.clone()?;
         let st = core.replica().state();
         let g = st.governance();
-        let motion = |kind: DecisionKind, title: String| pb::Motion {
-            kind: kind as i32,
-            title,
-            opens_at_ms: ts,
-            closes_at_ms: ts + VOTING_MS,
-            ..Default::default()
-        };
         // The partners want a link (and later the ally's leaving): while such a motion is
         // open they vote for it, and do nothing else here until it closes.
         let open_for = |kind: DecisionKind| {
@@ -67,7 +60,8 @@ impl Workload {
             }
             let mut mo = motion(
                 DecisionKind::LinkFederation,
-                "Join the Simulated Federation".into(),
+                "Join the Simulated Federation",
+                ts,
             );
             mo.charter_event = charter;
             // A big decision: the partners are given twice the usual time, so that those
@@ -99,7 +93,8 @@ impl Workload {
         {
             let mut mo = motion(
                 DecisionKind::LeaveFederation,
-                "Leave the Simulated Federation".into(),
+                "Leave the Simulated Federation",
+                ts,
             );
             mo.federation = fid.as_bytes().to_vec();
             // As big a decision as the link, given as long.
@@ -119,6 +114,7 @@ impl Workload {
             let mut mo = motion(
                 DecisionKind::General,
                 format!("How we decide {:?}", j.motion.title),
+                ts,
             );
             mo.federation = fid.as_bytes().to_vec();
             mo.joint_motion = j.id.as_bytes().to_vec();

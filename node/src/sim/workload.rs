@@ -304,10 +304,6 @@ impl Workload {
             }),
             10..=19 if invited && !admitting => {
                 let mo = pb::Motion {
-                    kind: DecisionKind::AdmitPractice as i32,
-                    title: "Admit the joining practice".into(),
-                    opens_at_ms: ts,
-                    closes_at_ms: ts + VOTING_MS,
                     admit_practice: Some(pb::Practice {
                         name: "Joining Practice".into(),
                         ods_code: ods(self.joiner()),
@@ -315,7 +311,11 @@ impl Workload {
                         list_size: 7_000,
                         node_key: joiner.as_bytes().to_vec(),
                     }),
-                    ..Default::default()
+                    ..motion(
+                        DecisionKind::AdmitPractice,
+                        "Admit the joining practice",
+                        ts,
+                    )
                 };
                 self.partner_signs(
                     core,
@@ -332,13 +332,9 @@ impl Workload {
                     .map(|(_, k)| k.public().as_bytes().to_vec())
                     .collect();
                 let mo = pb::Motion {
-                    kind: DecisionKind::ElectBoard as i32,
-                    title: "Elect the board".into(),
-                    opens_at_ms: ts,
-                    closes_at_ms: ts + VOTING_MS,
                     seats: 2,
                     candidates,
-                    ..Default::default()
+                    ..motion(DecisionKind::ElectBoard, "Elect the board", ts)
                 };
                 self.partner_signs(core, partner?, now, Body::Motion(mo), "election")
             }
@@ -355,13 +351,7 @@ impl Workload {
                     .find(|&i| self.partners[i].0 == n && on_board(i))
                     .filter(|_| rng.gen_bool(0.5));
                 let i = board_partner.or(partner)?;
-                let mut mo = pb::Motion {
-                    kind: DecisionKind::General as i32,
-                    title: format!("Resolution {roll}"),
-                    opens_at_ms: ts,
-                    closes_at_ms: ts + VOTING_MS,
-                    ..Default::default()
-                };
+                let mut mo = motion(DecisionKind::General, format!("Resolution {roll}"), ts);
                 let what = if board_partner.is_some() {
                     mo.power = "operational-spending".into();
                     "board resolution"
@@ -534,17 +524,13 @@ impl Workload {
             // The partners vote to admit a new partner to this practice.
             99 if self.newcomer_at.is_none() && Some(n) != self.leaver() => {
                 let mo = pb::Motion {
-                    kind: DecisionKind::AdmitPartner as i32,
-                    title: "Admit a new partner".into(),
-                    opens_at_ms: ts,
-                    closes_at_ms: ts + VOTING_MS,
                     admit_partner: Some(pb::Partner {
                         name: "Dr Newcomer".into(),
                         practice_ods: ods(n),
                         role: pb::PartnerRole::Partner as i32,
                         key: newcomer.public().as_bytes().to_vec(),
                     }),
-                    ..Default::default()
+                    ..motion(DecisionKind::AdmitPartner, "Admit a new partner", ts)
                 };
                 let step = self.partner_signs(
                     core,
@@ -649,6 +635,17 @@ impl Workload {
             .filter(|(h, _)| named.contains_key(*h))
             .map(|(_, b)| b.clone())
             .collect()
+    }
+}
+
+/// A motion of `kind` titled `title`, open for the voting period from `ts`.
+pub(super) fn motion(kind: DecisionKind, title: impl Into<String>, ts: u64) -> pb::Motion {
+    pb::Motion {
+        kind: kind as i32,
+        title: title.into(),
+        opens_at_ms: ts,
+        closes_at_ms: ts + VOTING_MS,
+        ..Default::default()
     }
 }
 
