@@ -14,7 +14,7 @@ use mutual_protocol::id::NetworkId;
 use mutual_protocol::keys::{Keypair, PublicKey};
 use std::path::Path;
 
-mod common;
+use crate::common;
 use common::net::{at, key, network, T0};
 
 /// Node 1's core over `disk`, founding the network on its first start.

@@ -11,7 +11,7 @@ use mutual_protocol::event::{Body, FeedWriter};
 use mutual_protocol::id::NetworkId;
 use mutual_protocol::keys::PublicKey;
 
-mod common;
+use crate::common;
 use common::net::{at, key, network_of, practice, practice_keys, T0};
 use sha2::{Digest, Sha256};
 

@@ -9,7 +9,7 @@
 //! And a full disk: a node whose files may not grow refuses writes with a clear message,
 //! acknowledges nothing it did not store, and opens cleanly once there is room again.
 
-mod common;
+use crate::common;
 
 use common::{env_number, init, ok, s, start, start_with, stop};
 use mutual_node::client::Client;
@@ -81,7 +81,7 @@ fn acknowledged_ballots_survive_sigkill_at_random_moments() {
     let seed = env_number("MUTUAL_CRASH_SEED").unwrap_or(1);
     eprintln!(
         "crash test: {cycles} cycles, seed {seed} (replay: MUTUAL_CRASH_SEED={seed} \
-         MUTUAL_CRASH_CYCLES={cycles} cargo nextest run -p mutual-node --test crash)"
+         MUTUAL_CRASH_CYCLES={cycles} cargo nextest run -p mutual-node --test suite crash::)"
     );
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -1,7 +1,7 @@
 //! The daemon as separate processes: init, found, join, start, status over the local API,
 //! a refused write without the token, a clean stop on SIGTERM and a restart.
 
-mod common;
+use crate::common;
 
 use common::{init, mutual, ok, raw, start, status, stop};
 use std::path::Path;

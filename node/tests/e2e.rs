@@ -9,7 +9,7 @@ use mutual_node::client::Client;
 use mutual_node::daemon::FileConfig;
 use mutual_node::keystore::{Keystore, PASSPHRASE_ENV};
 
-mod common;
+use crate::common;
 
 use common::{ok, raw, refused, s, start, stop, DEMO_PASSPHRASE};
 use mutual_proto::v1 as pb;

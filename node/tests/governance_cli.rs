@@ -10,7 +10,7 @@
 //! oneself, proxy chain, an invalid deed, a voting period the deed refuses, the wrong
 //! agreement, replacing one's own key, a keystore that would fork its feed).
 
-mod common;
+use crate::common;
 
 use common::partners::*;
 use common::{s, start, stop};

@@ -9,7 +9,7 @@
 //! refusal, before anything is signed, of a power that does not exist, a practice not
 //! named, a proposer who does not hold the power, a file over the size limit.
 
-mod common;
+use crate::common;
 
 use common::partners::*;
 use common::{ok, raw, s, start};

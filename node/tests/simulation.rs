@@ -13,7 +13,7 @@
 //!
 //! A failing seed is printed with the command that replays it.
 
-mod common;
+use crate::common;
 
 use common::env_number;
 use mutual_node::core::Defect;

@@ -3,7 +3,7 @@
 //! time a verification is made as of (`--as-of`), and federation logs exported
 //! (`mutual export --federation`) and verified offline like a network's.
 
-mod common;
+use crate::common;
 
 use common::{mutual, ok, s};
 use mutual_node::export::{self, ExportError, LogKind};

@@ -1,8 +1,8 @@
 //! Mutual aid: every rule of docs/AID.md, one test (or more) each. Concurrency and
 //! convergence are in aid_concurrency.rs, limits in aid_limits.rs.
 
-mod aid_common;
-mod common;
+use crate::aid_common;
+use crate::common;
 
 use aid_common::*;
 use mutual_proto::v1 as pb;

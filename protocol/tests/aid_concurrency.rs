@@ -2,8 +2,8 @@
 //! fold order, identically on every node, whatever order they arrive in; and a property
 //! test that delivery order changes neither the board nor the state hash.
 
-mod aid_common;
-mod common;
+use crate::aid_common;
+use crate::common;
 
 use aid_common::*;
 use common::{deliver, key};

@@ -1,7 +1,6 @@
 //! Mutual-aid limits, each tested at the limit and one past it.
 
-mod aid_common;
-mod common;
+use crate::aid_common;
 
 use aid_common::*;
 use mutual_proto::v1 as pb;

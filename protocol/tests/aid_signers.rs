@@ -4,8 +4,8 @@
 //! (PARTNERS), or by a managing partner (MANAGING_PARTNERS); a partner acts for their own
 //! practice.
 
-mod aid_common;
-mod common;
+use crate::aid_common;
+use crate::common;
 
 use aid_common::*;
 use common::{key, partner, practice, Fixture, T0};

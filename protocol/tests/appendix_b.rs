@@ -3,8 +3,8 @@
 //! under the default deed's powers. Editing the appendix, or the encoding or the rules,
 //! without the other fails here.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::T0;
 use governance_common::*;

@@ -9,7 +9,7 @@
 //! last test checks that the generator keeps producing that governance at all: it once
 //! wrote only malformed motions, and the property then folded no motion, ballot or proxy.
 
-mod common;
+use crate::common;
 
 use common::{deliver, exercised, history, Exercised};
 use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! Arbitrary bytes fed to every decoder never panic; what decodes round-trips.
 
-mod common;
+use crate::common;
 
 use common::{history, Fixture, T0};
 use mutual_protocol::event::SignedEvent;

@@ -3,7 +3,7 @@
 //! scope, foreign authors, cross-network aid, joint motions under the charter's rule,
 //! rosters and leaving.
 
-mod common;
+use crate::common;
 
 use common::{key, practice, rotation, update, T0};
 use mutual_proto::v1 as pb;
@@ -590,7 +590,7 @@ fn a_charter_must_name_two_to_eight_sorted_networks_with_distinct_practices() {
 
 // ------------------------------------------------------------------ the network's side
 
-mod governance_common;
+use crate::governance_common;
 
 use governance_common::{motion, Net, AFTER_GRACE, DURING, PROPOSED};
 use mutual_protocol::governance::GovernanceError;

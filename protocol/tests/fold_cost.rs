@@ -1,7 +1,7 @@
 //! The fold's cost: in causal order an event is applied once; out of order only what
 //! follows its place is re-applied, from the checkpoint before it.
 
-mod common;
+use crate::common;
 
 use common::{update, Fixture, T0};
 use mutual_protocol::limits::CHECKPOINT_INTERVAL;

@@ -1,8 +1,8 @@
 //! Governance: the deed's rules at their boundaries (quorum, threshold, tie, abstention,
 //! recusal), every effect of a passed motion, and board powers (docs/GOVERNANCE.md).
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, T0};
 use governance_common::*;

@@ -4,8 +4,8 @@
 //! the agreement in force, with their own key. Pending, they neither propose, vote nor
 //! stand; a deed without an agreement admits partners active, as before.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::key;
 use governance_common::*;

@@ -1,8 +1,8 @@
 //! The board and elections: board powers limited to what the deed gives, board seats by
 //! STV and the chair by instant runoff (docs/GOVERNANCE.md, "Groups" and "Elections").
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, T0};
 use governance_common::*;

@@ -2,8 +2,8 @@
 //! what happens when membership changes while a vote is in flight (docs/GOVERNANCE.md,
 //! "Deadlines" and "Concurrent change").
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, rotation, T0};
 use governance_common::*;

@@ -2,8 +2,8 @@
 //! elections with one seat per locality, role changes and key replacements for partners
 //! whose key was rotated or revoked, and addresses pruned after governance effects.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, rotation, T0};
 use governance_common::*;

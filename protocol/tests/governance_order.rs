@@ -2,8 +2,8 @@
 //! events arrive in (with duplicates, forks, rotations, resignations and removals), every
 //! node computes the same tallies, the same closings and the same state hash.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{deliver, key, rotation, T0};
 use governance_common::*;

@@ -2,8 +2,8 @@
 //! deed's powers, proposed and decided by the board, by one practice's partners or by all
 //! partners as each power says; and terms of office that lapse by witnessed time (§8.2).
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, T0};
 use governance_common::*;

@@ -1,8 +1,7 @@
 //! Proxies: written (signed), limited in time, revocable, capped per holder by the deed
 //! (docs/GOVERNANCE.md, "Proxies").
 
-mod common;
-mod governance_common;
+use crate::governance_common;
 
 use governance_common::*;
 use mutual_proto::v1 as pb;

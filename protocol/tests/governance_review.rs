@@ -3,8 +3,8 @@
 //! make motions that never close, a proxy re-appointment withdraws the earlier proxy
 //! vote, and only eligible partners sit on the board or in the chair.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, T0};
 use governance_common::*;

@@ -22,8 +22,8 @@
 //! Sweets 3: Sweets is excluded and Strawberries takes the last seat. Winners: Chocolate,
 //! Oranges, Strawberries. (Numbers checked by hand against the table above.)
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::key;
 use governance_common::*;

@@ -5,8 +5,8 @@
 //! Partners 102 and 103 belong to practice 1 (node key 1), 104 and 105 to practice 2,
 //! 106 and 107 to practice 3.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::T0;
 use governance_common::*;

@@ -1,6 +1,6 @@
 //! Invitations (docs/PROTOCOL.md §8.10): who may invite, for how long, how many at once.
 
-mod common;
+use crate::common;
 
 use common::{key, Fixture, T0};
 use mutual_proto::v1 as pb;

@@ -1,6 +1,6 @@
 //! Every limit, at the limit and at limit + 1.
 
-mod common;
+use crate::common;
 
 use common::{key, update, Fixture, T0};
 use mutual_proto::v1 as pb;

@@ -2,7 +2,7 @@
 //! as evidence with a reason and change nothing. Also key rotation and revocation, and
 //! invariant 5, equivocation.
 
-mod common;
+use crate::common;
 
 use common::{key, rotation, update, Fixture, T0};
 use mutual_proto::v1 as pb;

@@ -1,7 +1,7 @@
 //! Invariant 2, nothing unsigned counts: every rejection path on receipt, plus the
 //! things that are not rejections (held future events, unknown body types).
 
-mod common;
+use crate::common;
 
 use common::{key, update, Fixture, T0};
 use mutual_proto::v1 as pb;

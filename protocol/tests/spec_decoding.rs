@@ -4,7 +4,7 @@
 //! rules of `Motion.federation`, `Motion.joint_motion`, `Motion.charter_event` and
 //! `CharterNetwork`.
 
-mod common;
+use crate::common;
 
 use common::{key, Fixture, T0};
 use mutual_proto::v1 as pb;

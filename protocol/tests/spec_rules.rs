@@ -4,8 +4,8 @@
 //! who may witness a proxy vote, a second declaration of interest, and who recuses on
 //! `REPLACE_KEY`.
 
-mod common;
-mod governance_common;
+use crate::common;
+use crate::governance_common;
 
 use common::{key, Fixture, T0};
 use governance_common::*;
