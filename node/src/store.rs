@@ -90,7 +90,7 @@ pub struct SledStore {
     pending: sled::Tree,
     /// Events stored since the last sync, to leave the pending table once the log file
     /// holding them is durable (see [`Store::sync`]).
-    unpended: Vec<EventId>,
+    unpended: HashSet<EventId>,
     meta: sled::Tree,
     records: sled::Tree,
     synced_blobs: HashSet<PathBuf>,
@@ -211,7 +211,11 @@ impl SledStore {
                     detail: format!("{MANIFEST_FILE} is missing"),
                 })
             }
-            None => 0,
+            // A crash came between the `FORMAT` file and the `MANIFEST`: nothing stored.
+            None => {
+                write_durably(path, MANIFEST_FILE, b"events 0\n")?;
+                0
+            }
         };
         let events = EventFile::open(path, durable).map_err(|e| match e {
             events::ReadError::Io(e) => StoreError::Io(e),
@@ -233,7 +237,7 @@ impl SledStore {
             records,
             db,
             synced_blobs: HashSet::new(),
-            unpended: Vec::new(),
+            unpended: HashSet::new(),
         })
     }
 
@@ -249,6 +253,7 @@ impl SledStore {
             detail,
         };
         let log = db.open_tree("log").map_err(|e| Self::open_error(path, e))?;
+        let ids = db.open_tree("ids").map_err(|e| Self::open_error(path, e))?;
         let mut wires = Vec::new();
         let mut next = 0u64;
         for item in log.iter() {
@@ -257,8 +262,20 @@ impl SledStore {
                 .as_ref()
                 .try_into()
                 .map_err(|_| corrupt("a log key is not 8 bytes".into()))?;
-            SignedEvent::decode(&v)
+            let ev = SignedEvent::decode(&v)
                 .map_err(|e| corrupt(format!("log entry {}: {e}", hex::encode(place))))?;
+            // As format 1 checked on loading: each entry is the one its id is indexed
+            // at (so no event is there twice).
+            let indexed = ids
+                .get(ev.id.as_bytes())
+                .map_err(|e| Self::open_error(path, e))?;
+            if indexed.as_deref() != Some(&place[..]) {
+                return Err(corrupt(format!(
+                    "log entry {} (event {}) is not indexed",
+                    hex::encode(place),
+                    ev.id
+                )));
+            }
             next = u64::from_be_bytes(place) + 1;
             wires.push(v.to_vec());
         }
@@ -401,8 +418,10 @@ impl Store for SledStore {
         let mut batch = sled::Batch::default();
         for k in self.pending.iter().keys() {
             let k = k.map_err(|e| self.err(e))?;
+            // An event stored since the last sync leaves at the sync, after the event file
+            // holding it is durable (see `put_events`), not before.
             let keep_it = <[u8; 32]>::try_from(k.as_ref())
-                .map(|b| keep.contains(&EventId(b)))
+                .map(|b| keep.contains(&EventId(b)) || self.unpended.contains(&EventId(b)))
                 .unwrap_or(false);
             if !keep_it {
                 batch.remove(k);
@@ -792,7 +811,7 @@ mod tests {
         assert!(err.to_string().contains("9 were made durable"), "{err}");
         assert_eq!(read_format(dir.path()).expect("format"), Some(1));
         assert!(!dir.path().join(events::EVENTS_FILE).exists());
-        let db = sled::Config::new().path(dir.path()).open().expect("sled");
+        let db = sled_when_free(dir.path());
         assert_eq!(
             db.open_tree("log").expect("log").len(),
             5,
@@ -814,23 +833,74 @@ mod tests {
         SledStore::open(dir)
     }
 
+    /// sled opened on `dir` once the store's handle has let go of it (see `open_when_free`).
+    fn sled_when_free(dir: &Path) -> sled::Db {
+        for _ in 0..100 {
+            if let Ok(db) = sled::Config::new().path(dir).open() {
+                return db;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sled::Config::new().path(dir).open().expect("sled")
+    }
+
+    #[test]
+    fn a_store_of_format_1_holding_an_event_twice_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        let mut evs: Vec<SignedEvent> = std::iter::once(g)
+            .chain((0..3).map(|i| update(&mut w, i)))
+            .collect();
+        evs.push(evs[1].clone());
+        format_1(dir.path(), &evs, &[], 5);
+        let err = open_when_free(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is not indexed"), "{err}");
+        assert_eq!(read_format(dir.path()).expect("format"), Some(1));
+        assert_eq!(read_manifest(dir.path()).expect("manifest"), Some(5));
+        assert!(!dir.path().join(events::EVENTS_FILE).exists());
+    }
+
+    #[test]
+    fn stored_events_leave_the_pending_table_only_once_the_file_holding_them_is_synced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut w, g) = founded();
+        let later = update(&mut w, 1);
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&[&g]).expect("genesis");
+        s.put_pending(&[&later]).expect("pending");
+        s.sync().expect("sync");
+        // Its cause came: stored, and the replica waits for nothing any more.
+        s.put_events(&[&later]).expect("stored");
+        s.retain_pending(&HashSet::new()).expect("retain");
+        assert!(
+            s.pending.contains_key(later.id.as_bytes()).expect("read"),
+            "still pending until the event file is durable"
+        );
+        s.sync().expect("sync");
+        assert!(!s.pending.contains_key(later.id.as_bytes()).expect("read"));
+    }
+
     /// Another partner's feed, for an event that waits on causes the store lacks.
     fn tests_writer() -> FeedWriter {
         let kp = Keypair::from_seed(&[6; 32]).expect("key");
         FeedWriter::resume(kp, NetworkId(EventId([3; 32])), None)
     }
 
-    /// Writes a store as format 1 did: the events in sled's `log` tree by place, indexed
-    /// by id and feed, pending ones in `pending`, and a MANIFEST saying `durable`.
+    /// Writes a store as format 1 did: the events in sled's `log` tree by place (with a gap
+    /// at 3), indexed by id (an event given twice at its first place) and feed, pending
+    /// ones in `pending`, and a MANIFEST saying `durable`.
     fn format_1(dir: &Path, evs: &[SignedEvent], pending: &[&SignedEvent], durable: u64) {
         fs::write(dir.join(FORMAT_FILE), format!("{FORMAT_PREFIX}1\n")).expect("format");
         let db = sled::Config::new().path(dir).open().expect("sled");
         let tree = |n: &str| db.open_tree(n).expect("tree");
         let (log, ids, feeds) = (tree("log"), tree("ids"), tree("feeds"));
         for (i, e) in evs.iter().enumerate() {
-            let place = (i as u64).to_be_bytes();
+            // Place 3 was skipped (a write that failed), as format 1 could leave.
+            let place = (i as u64 + u64::from(i >= 3)).to_be_bytes();
             log.insert(place, e.to_wire()).expect("put");
-            ids.insert(e.id.as_bytes(), &place).expect("put");
+            if ids.get(e.id.as_bytes()).expect("get").is_none() {
+                ids.insert(e.id.as_bytes(), &place).expect("put");
+            }
             let mut k = e.event.author.as_bytes().to_vec();
             k.extend_from_slice(&e.event.seq.to_be_bytes());
             k.extend_from_slice(e.id.as_bytes());
