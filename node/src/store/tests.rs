@@ -1,0 +1,433 @@
+//! The store's tests: reopening, refusals, a crash's cut tail, damage, the move from
+//! format 1 (a file of their own, the store being one concept with many ways to fail).
+
+use super::*;
+use mutual_proto::v1 as pb;
+use mutual_protocol::event::{Body, FeedWriter};
+use mutual_protocol::keys::Keypair;
+
+fn founded() -> (FeedWriter, SignedEvent) {
+    let kp = Keypair::from_seed(&[5; 32]).expect("key");
+    let g = pb::Genesis {
+        name: "Store test".into(),
+        practices: vec![pb::Practice {
+            name: "One".into(),
+            ods_code: "M1".into(),
+            node_key: kp.public().as_bytes().to_vec(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    FeedWriter::found(kp, 1_000, g)
+}
+
+fn update(w: &mut FeedWriter, n: u32) -> SignedEvent {
+    w.sign(
+        1_000 + u64::from(n),
+        vec![],
+        Body::PracticeUpdate(pb::PracticeUpdate {
+            list_size: n,
+            ..Default::default()
+        }),
+    )
+}
+
+#[test]
+fn events_feeds_pending_and_records_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let a = update(&mut w, 1);
+    let b = update(&mut w, 2);
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.set_network(NetworkId(g.id)).expect("bind");
+        s.put_pending(&[&b]).expect("pending");
+        s.put_events(&[&g, &a]).expect("events");
+        s.put_record("rota/2026-12-01", b"Dr A, Dr B")
+            .expect("record");
+        s.sync().expect("sync");
+    }
+    let s = SledStore::open(dir.path()).expect("reopen");
+    assert_eq!(s.network(), Some(NetworkId(g.id)));
+    let loaded = s.load().expect("load");
+    assert_eq!(loaded.events, vec![g.to_wire(), a.to_wire()]);
+    assert_eq!(s.event(&a.id).expect("read"), Some(a.to_wire()));
+    assert_eq!(loaded.pending, vec![b.to_wire()]);
+    assert_eq!(
+        s.feed(&w.author(), 0).expect("feed"),
+        vec![(g.event.seq, g.id), (a.event.seq, a.id)]
+    );
+    assert_eq!(
+        s.feed(&w.author(), a.event.seq).expect("feed"),
+        vec![(a.event.seq, a.id)]
+    );
+    assert_eq!(
+        s.record("rota/2026-12-01").expect("read"),
+        Some(b"Dr A, Dr B".to_vec())
+    );
+    assert_eq!(s.records("rota/").expect("list").len(), 1);
+}
+
+#[test]
+fn a_store_is_bound_to_one_network() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = SledStore::open(dir.path()).expect("open");
+    s.set_network(NetworkId(EventId([1; 32]))).expect("bind");
+    let err = s.set_network(NetworkId(EventId([2; 32]))).unwrap_err();
+    assert!(matches!(err, StoreError::WrongNetwork { .. }), "{err}");
+}
+
+#[test]
+fn a_newer_format_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let newer = STORE_FORMAT + 1;
+    fs::write(
+        dir.path().join(FORMAT_FILE),
+        format!("mutual-store {newer}\n"),
+    )
+    .expect("write");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooNew { found, .. } if found == newer),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer version"), "{err}");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from(FORMAT_FILE)]);
+}
+
+#[test]
+fn a_directory_that_is_not_a_store_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("notes.txt"), "hello").expect("write");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
+}
+
+#[test]
+fn an_event_stored_twice_in_the_log_is_reported_as_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, g) = founded();
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&[&g]).expect("events");
+        s.sync().expect("sync");
+    }
+    // Bit rot, or a hand: the file now holds the genesis twice.
+    let file = dir.path().join(events::EVENTS_FILE);
+    let mut bytes = fs::read(&file).expect("read");
+    bytes.extend_from_slice(&bytes.clone());
+    fs::write(&file, &bytes).expect("write");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("appears twice"), "{err}");
+}
+
+#[test]
+fn a_tail_cut_short_by_a_crash_is_cut_off_and_what_was_made_durable_stays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let durable: Vec<SignedEvent> = (0..5).map(|i| update(&mut w, i)).collect();
+    let torn = update(&mut w, 99);
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&[&g]).expect("genesis");
+        s.put_events(&durable.iter().collect::<Vec<_>>())
+            .expect("events");
+        s.sync().expect("sync");
+    }
+    // A crash while the next frame was being written: its header and part of it.
+    let file = dir.path().join(events::EVENTS_FILE);
+    let whole = fs::read(&file).expect("read");
+    let wire = torn.to_wire();
+    let mut cut = whole.clone();
+    cut.extend_from_slice(&(wire.len() as u32).to_be_bytes());
+    cut.extend_from_slice(&wire[..wire.len() / 2]);
+    fs::write(&file, &cut).expect("write");
+    let mut s = SledStore::open(dir.path()).expect("a cut tail is not damage");
+    assert_eq!(s.load().expect("load").events.len(), 6);
+    assert_eq!(fs::read(&file).expect("read"), whole, "the tail is cut off");
+    // Writing goes on at a frame's boundary.
+    s.put_events(&[&torn]).expect("again");
+    s.sync().expect("sync");
+    drop(s);
+    let s = SledStore::open(dir.path()).expect("reopen");
+    assert_eq!(s.load().expect("load").events.len(), 7);
+    assert_eq!(s.event(&torn.id).expect("read"), Some(wire));
+}
+
+#[test]
+fn a_log_shorter_than_what_was_made_durable_is_reported_as_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&[&g]).expect("genesis");
+        for i in 0..3 {
+            s.put_events(&[&update(&mut w, i)]).expect("event");
+        }
+        s.sync().expect("sync");
+    }
+    // The last acknowledged event lost (a file system that lost what it synced).
+    let file = dir.path().join(events::EVENTS_FILE);
+    let bytes = fs::read(&file).expect("read");
+    fs::write(&file, &bytes[..bytes.len() - 10]).expect("write");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("4 were made durable"), "{err}");
+    assert_eq!(
+        fs::read(&file).expect("read"),
+        &bytes[..bytes.len() - 10],
+        "left as found"
+    );
+}
+
+#[test]
+fn a_store_of_format_1_has_its_events_moved_out_of_sled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let evs: Vec<SignedEvent> = std::iter::once(g)
+        .chain((0..20).map(|i| update(&mut w, i)))
+        .collect();
+    let waiting = update(&mut tests_writer(), 77);
+    format_1(dir.path(), &evs, &[&waiting], 21);
+    // A move a crash cut short before the mark left a file behind: done again.
+    fs::write(dir.path().join(events::EVENTS_FILE), b"half a move").expect("leftover");
+    let s = open_when_free(dir.path()).expect("moved");
+    let loaded = s.load().expect("load");
+    let wires: Vec<Vec<u8>> = evs.iter().map(SignedEvent::to_wire).collect();
+    assert_eq!(loaded.events, wires, "every event, in the order stored");
+    assert_eq!(
+        loaded.pending,
+        vec![waiting.to_wire()],
+        "pending events stay"
+    );
+    assert_eq!(s.network(), Some(NetworkId(evs[0].id)));
+    assert_eq!(s.feed(&evs[1].event.author, 0).expect("feed").len(), 21);
+    assert_eq!(read_format(dir.path()).expect("format"), Some(STORE_FORMAT));
+    assert_eq!(read_manifest(dir.path()).expect("manifest"), Some(21));
+    let names = s.db.tree_names();
+    for old in FORMAT_1_TREES {
+        assert!(
+            !names.iter().any(|n| n.as_ref() == old.as_bytes()),
+            "{old} is gone"
+        );
+    }
+    drop(s);
+    let again = SledStore::open(dir.path()).expect("reopen");
+    assert_eq!(again.load().expect("load").events, wires);
+}
+
+#[test]
+fn a_store_of_format_1_missing_durable_events_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let evs: Vec<SignedEvent> = std::iter::once(g)
+        .chain((0..4).map(|i| update(&mut w, i)))
+        .collect();
+    // Its MANIFEST says 9 were made durable; its log holds 5.
+    format_1(dir.path(), &evs, &[], 9);
+    let err = open_when_free(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("9 were made durable"), "{err}");
+    assert_eq!(read_format(dir.path()).expect("format"), Some(1));
+    assert!(!dir.path().join(events::EVENTS_FILE).exists());
+    let db = sled_when_free(dir.path());
+    assert_eq!(
+        db.open_tree("log").expect("log").len(),
+        5,
+        "its events stay in sled"
+    );
+}
+
+/// Opens the store once sled has let go of it: a sled handle just dropped (by the test
+/// that wrote the store) may keep its lock a moment, while its flusher thread ends.
+fn open_when_free(dir: &Path) -> Result<SledStore, StoreError> {
+    for _ in 0..100 {
+        match SledStore::open(dir) {
+            Err(StoreError::InUse(_)) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            other => return other,
+        }
+    }
+    SledStore::open(dir)
+}
+
+/// sled opened on `dir` once the store's handle has let go of it (see `open_when_free`).
+fn sled_when_free(dir: &Path) -> sled::Db {
+    for _ in 0..100 {
+        if let Ok(db) = sled::Config::new().path(dir).open() {
+            return db;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    sled::Config::new().path(dir).open().expect("sled")
+}
+
+#[test]
+fn a_store_of_format_1_holding_an_event_twice_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let mut evs: Vec<SignedEvent> = std::iter::once(g)
+        .chain((0..3).map(|i| update(&mut w, i)))
+        .collect();
+    evs.push(evs[1].clone());
+    format_1(dir.path(), &evs, &[], 5);
+    let err = open_when_free(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("is not indexed"), "{err}");
+    assert_eq!(read_format(dir.path()).expect("format"), Some(1));
+    assert_eq!(read_manifest(dir.path()).expect("manifest"), Some(5));
+    assert!(!dir.path().join(events::EVENTS_FILE).exists());
+}
+
+#[test]
+fn stored_events_leave_the_pending_table_only_once_the_file_holding_them_is_synced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let later = update(&mut w, 1);
+    let mut s = SledStore::open(dir.path()).expect("open");
+    s.put_events(&[&g]).expect("genesis");
+    s.put_pending(&[&later]).expect("pending");
+    s.sync().expect("sync");
+    // Its cause came: stored, and the replica waits for nothing any more.
+    s.put_events(&[&later]).expect("stored");
+    s.retain_pending(&HashSet::new()).expect("retain");
+    assert!(
+        s.pending.contains_key(later.id.as_bytes()).expect("read"),
+        "still pending until the event file is durable"
+    );
+    s.sync().expect("sync");
+    assert!(!s.pending.contains_key(later.id.as_bytes()).expect("read"));
+}
+
+/// Another partner's feed, for an event that waits on causes the store lacks.
+fn tests_writer() -> FeedWriter {
+    let kp = Keypair::from_seed(&[6; 32]).expect("key");
+    FeedWriter::resume(kp, NetworkId(EventId([3; 32])), None)
+}
+
+/// Writes a store as format 1 did: the events in sled's `log` tree by place (with a gap
+/// at 3), indexed by id (an event given twice at its first place) and feed, pending
+/// ones in `pending`, and a MANIFEST saying `durable`.
+fn format_1(dir: &Path, evs: &[SignedEvent], pending: &[&SignedEvent], durable: u64) {
+    fs::write(dir.join(FORMAT_FILE), format!("{FORMAT_PREFIX}1\n")).expect("format");
+    let db = sled::Config::new().path(dir).open().expect("sled");
+    let tree = |n: &str| db.open_tree(n).expect("tree");
+    let (log, ids, feeds) = (tree("log"), tree("ids"), tree("feeds"));
+    for (i, e) in evs.iter().enumerate() {
+        // Place 3 was skipped (a write that failed), as format 1 could leave.
+        let place = (i as u64 + u64::from(i >= 3)).to_be_bytes();
+        log.insert(place, e.to_wire()).expect("put");
+        if ids.get(e.id.as_bytes()).expect("get").is_none() {
+            ids.insert(e.id.as_bytes(), &place).expect("put");
+        }
+        let mut k = e.event.author.as_bytes().to_vec();
+        k.extend_from_slice(&e.event.seq.to_be_bytes());
+        k.extend_from_slice(e.id.as_bytes());
+        feeds.insert(k, &[][..]).expect("put");
+    }
+    for e in pending {
+        tree("pending")
+            .insert(e.id.as_bytes(), e.to_wire())
+            .expect("put");
+    }
+    tree("meta")
+        .insert(META_NETWORK, evs[0].id.as_bytes().as_slice())
+        .expect("network");
+    db.flush().expect("flush");
+    fs::write(dir.join(MANIFEST_FILE), format!("events {durable}\n")).expect("manifest");
+}
+
+#[test]
+fn a_store_without_its_manifest_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, g) = founded();
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&[&g]).expect("genesis");
+        s.sync().expect("sync");
+    }
+    fs::remove_file(dir.path().join(MANIFEST_FILE)).expect("remove");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("MANIFEST is missing"), "{err}");
+}
+
+#[test]
+fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&[&g, &update(&mut w, 1)]).expect("events");
+        s.sync().expect("sync");
+    }
+    // The second frame's length says one byte more than any signed event may have.
+    let file = dir.path().join(events::EVENTS_FILE);
+    let mut bytes = fs::read(&file).expect("read");
+    let second = 4 + g.to_wire().len();
+    let over = (mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES as u32 + 1).to_be_bytes();
+    bytes[second..second + 4].copy_from_slice(&over);
+    fs::write(&file, &bytes).expect("write");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(fs::read(&file).expect("read"), bytes, "left as found");
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = SledStore::open(dir.path()).expect("open");
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::InUse(_)), "{err}");
+}
+
+#[test]
+fn records_are_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = SledStore::open(dir.path()).expect("open");
+    let at_limit = vec![0u8; MAX_RECORD_BYTES];
+    s.put_record("k", &at_limit).expect("at the limit");
+    let over = vec![0u8; MAX_RECORD_BYTES + 1];
+    assert!(matches!(
+        s.put_record("k", &over),
+        Err(StoreError::TooLarge { .. })
+    ));
+    assert_eq!(
+        s.record("k").expect("read").map(|v| v.len()),
+        Some(MAX_RECORD_BYTES)
+    );
+    let long_key = "k".repeat(MAX_RECORD_KEY_BYTES + 1);
+    assert!(matches!(
+        s.put_record(&long_key, b"x"),
+        Err(StoreError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_damaged_event_log_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.set_network(NetworkId(EventId([3; 32]))).expect("bind");
+        let (mut w, g) = founded();
+        s.put_events(&[&g]).expect("genesis");
+        for i in 0..300u32 {
+            s.put_events(&[&update(&mut w, i)]).expect("event");
+        }
+        s.sync().expect("sync");
+    }
+    let log = dir.path().join(events::EVENTS_FILE);
+    let mut bytes = fs::read(&log).expect("read");
+    let len = bytes.len();
+    for b in &mut bytes[len / 4..len / 2] {
+        *b ^= 0x5a;
+    }
+    fs::write(&log, &bytes).expect("damage");
+    let result = SledStore::open(dir.path()).and_then(|s| s.load());
+    let err = result.expect_err("a damaged store does not open as if whole");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("is corrupt"), "{err}");
+    assert_eq!(fs::read(&log).expect("read"), bytes, "left as found");
+}
