@@ -398,7 +398,9 @@ impl<S: Fold> Replica<S> {
         });
     }
 
-    /// Checks the chain and causal timestamps, stores, detects forks and folds.
+    /// Checks the chain and causal timestamps, stores, detects forks, and folds the event
+    /// in if it comes next in the fold order (else notes where the call's fold must be
+    /// redone from; see [`Replica::settle`]).
     fn store(&mut self, ev: SignedEvent) -> Result<(), EventError> {
         let e = &ev.event;
         let mut height = 0;

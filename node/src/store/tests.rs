@@ -6,6 +6,13 @@ use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
 use mutual_protocol::keys::Keypair;
 
+/// A store in `dir` holding `events`, made durable, then closed.
+fn stored(dir: &Path, events: &[&SignedEvent]) {
+    let mut s = SledStore::open(dir).expect("open");
+    s.put_events(events).expect("events");
+    s.sync().expect("sync");
+}
+
 fn founded() -> (FeedWriter, SignedEvent) {
     let kp = Keypair::from_seed(&[5; 32]).expect("key");
     let g = pb::Genesis {
@@ -111,11 +118,7 @@ fn a_directory_that_is_not_a_store_is_refused() {
 fn an_event_stored_twice_in_the_log_is_reported_as_corruption() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, g) = founded();
-    {
-        let mut s = SledStore::open(dir.path()).expect("open");
-        s.put_events(&[&g]).expect("events");
-        s.sync().expect("sync");
-    }
+    stored(dir.path(), &[&g]);
     // Bit rot, or a hand: the file now holds the genesis twice.
     let file = dir.path().join(events::EVENTS_FILE);
     let mut bytes = fs::read(&file).expect("read");
@@ -344,11 +347,7 @@ fn format_1(dir: &Path, evs: &[SignedEvent], pending: &[&SignedEvent], durable: 
 fn a_store_without_its_manifest_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, g) = founded();
-    {
-        let mut s = SledStore::open(dir.path()).expect("open");
-        s.put_events(&[&g]).expect("genesis");
-        s.sync().expect("sync");
-    }
+    stored(dir.path(), &[&g]);
     fs::remove_file(dir.path().join(MANIFEST_FILE)).expect("remove");
     let err = SledStore::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("MANIFEST is missing"), "{err}");
@@ -358,11 +357,7 @@ fn a_store_without_its_manifest_is_refused() {
 fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut w, g) = founded();
-    {
-        let mut s = SledStore::open(dir.path()).expect("open");
-        s.put_events(&[&g, &update(&mut w, 1)]).expect("events");
-        s.sync().expect("sync");
-    }
+    stored(dir.path(), &[&g, &update(&mut w, 1)]);
     // The second frame's length says one byte more than any signed event may have.
     let file = dir.path().join(events::EVENTS_FILE);
     let mut bytes = fs::read(&file).expect("read");
