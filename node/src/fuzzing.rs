@@ -183,9 +183,7 @@ pub fn sync_response(data: &[u8]) {
         let mut out = Vec::new();
         rounds.start(0u8, &Local::plain(&replica), &mut out);
         let answer = match &resp.kind {
-            Some(pb::sync_response::Kind::Events(e))
-                if !matches!(step, Step::Summary | Step::Reconcile) =>
-            {
+            Some(pb::sync_response::Kind::Events(e)) if step != Step::Reconcile => {
                 let before = replica.len() + replica.pending_len();
                 let _ = replica.ingest_batch(NOW_MS, &e.events);
                 Answer::Events {

@@ -66,6 +66,14 @@ pub const MAX_RECONCILE_STEPS: usize = 32;
 /// Most pages one sync round pulls before it yields to the next round.
 pub const MAX_PAGES_PER_ROUND: usize = 64;
 
+/// Most heads a `Summary` carries (docs/NETWORK.md §4.3). A node with more sends none,
+/// and a round with it reconciles frontiers instead.
+pub const MAX_SUMMARY_HEADS: usize = 8;
+
+/// Most events a node visits, walking back from its own heads, to find what a peer whose
+/// heads it holds lacks; past it, the round reconciles frontiers instead.
+pub const MAX_HEADS_WALK: usize = 8 * MAX_PAGE_EVENTS;
+
 /// Peers a node keeps in its gossip mesh for a topic (gossipsub's D): each event reaches
 /// a node from about this many peers, all but the first a duplicate.
 pub const GOSSIP_MESH: usize = 3;

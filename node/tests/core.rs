@@ -81,6 +81,7 @@ fn pull_round(core: &mut NodeCore<MemStore>, peer: PublicKey, events: &[Vec<u8>]
             resp: resp(Kind::Summary(pb::Summary {
                 state_hash: vec![9; 32],
                 events: 99,
+                heads: Vec::new(),
             })),
         },
     );

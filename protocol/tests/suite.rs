@@ -47,6 +47,8 @@ mod governance_review;
 mod governance_stv;
 #[path = "governance_witness.rs"]
 mod governance_witness;
+#[path = "heads.rs"]
+mod heads;
 #[path = "invitations.rs"]
 mod invitations;
 #[path = "limits.rs"]

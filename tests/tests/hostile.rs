@@ -195,6 +195,7 @@ fn claiming(
                 Some(Req::Summary(_)) => Resp::Summary(pb::Summary {
                     state_hash: vec![0xee; 32],
                     events: 1_000,
+                    heads: Vec::new(),
                 }),
                 // The opening fingerprint is answered with the whole list (one entry);
                 // the node's side of the differences, with nothing.
@@ -392,6 +393,7 @@ async fn duplicate_floods_and_sync_request_spam_get_the_member_banned() {
         kind: Some(Req::Summary(pb::Summary {
             state_hash: vec![0xee; 32],
             events: 0,
+            heads: Vec::new(),
         })),
     };
     // Hundreds of requests at once, far over the per-peer budget.

@@ -21,6 +21,7 @@ use std::collections::HashSet;
 macro_rules! on_log {
     ($core:expr, $log:expr, |$rounds:ident, $local:ident| $body:expr) => {{
         let hidden = $core.defective(Defect::HideOwnFeed).then_some($core.me);
+        let starts_federation_rounds = !$core.defective(Defect::NoFederationSync);
         match $log {
             None => {
                 let takes = takes(&$core.net.replica, &$core.named, $core.me);
@@ -29,6 +30,7 @@ macro_rules! on_log {
                     hidden,
                     me: Some($core.me),
                     takes: &takes,
+                    starts: true,
                 };
                 let $rounds = &mut $core.net.rounds;
                 Some($body)
@@ -40,6 +42,7 @@ macro_rules! on_log {
                         hidden,
                         me: Some($core.me),
                         takes: &|_: &[u8]| true,
+                        starts: starts_federation_rounds,
                     };
                     let $rounds = &mut l.rounds;
                     Some($body)
@@ -234,7 +237,7 @@ impl<S: Store> NodeCore<S> {
         };
         self.metrics.sync_bytes_in += resp.encoded_len() as u64;
         let answer = match &resp.kind {
-            Some(Resp::Events(e)) if step != Step::Summary && step != Step::Reconcile => {
+            Some(Resp::Events(e)) if step != Step::Reconcile => {
                 let progressed = self.take_page(log, peer, &e.events);
                 Answer::Events {
                     more: e.more,

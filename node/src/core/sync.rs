@@ -4,9 +4,13 @@
 //! Its tests are in `sync_tests.rs`.
 //!
 //! A round, started by either side:
-//! 1. `Summary` both ways: the state hashes. Equal hashes end the round: a round between
-//!    nodes in sync costs two small messages.
-//! 2. `Reconcile` back and forth ([`reconcile`](super::reconcile)): each side learns the
+//! 1. `Summary` both ways: the state hashes, and each side's heads when it has few. Equal
+//!    hashes end the round: a round between nodes in sync costs two small messages. A
+//!    responder that holds every head of the asker holds everything the asker holds, and
+//!    answers with the first page of what the asker lacks, found by walking back from its
+//!    own heads ([`Replica::beyond`]); an asker that holds every head of the responder has
+//!    nothing to pull, and ends the round.
+//! 2. Otherwise, `Reconcile` back and forth ([`reconcile`](super::reconcile)): each side learns the
 //!    other's frontier entries (each author's highest seq, head id and first forked seq)
 //!    where they differ, at a cost that grows with the difference, not the log.
 //! 3. Each side `Pull`s the feeds where the other is ahead, in pages of at most
@@ -15,25 +19,47 @@
 
 use super::reconcile::{self, Index, Seen, View};
 use crate::limits::{
-    MAX_FETCH_IDS, MAX_PAGES_PER_ROUND, MAX_PAGE_BYTES, MAX_PAGE_EVENTS, MAX_PULL_WANTS,
-    MAX_RECONCILE_STEPS,
+    MAX_FETCH_IDS, MAX_HEADS_WALK, MAX_PAGES_PER_ROUND, MAX_PAGE_BYTES, MAX_PAGE_EVENTS,
+    MAX_PULL_WANTS, MAX_RECONCILE_STEPS, MAX_SUMMARY_HEADS,
 };
 use mutual_proto::v1 as pb;
+use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Fold, Replica};
+use mutual_protocol::replica::{Beyond, Fold, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
-/// This node's summary: its state hash and event count.
-pub fn summary<S: Fold>(replica: &Replica<S>) -> pb::Summary {
+/// This node's summary: its state hash and event count, and with `heads` its heads when
+/// it has at most [`MAX_SUMMARY_HEADS`].
+pub fn summary<S: Fold>(replica: &Replica<S>, heads: bool) -> pb::Summary {
+    let heads = heads
+        .then(|| replica.all_heads(MAX_SUMMARY_HEADS))
+        .flatten()
+        .unwrap_or_default();
     pb::Summary {
         state_hash: replica.state_hash().0.to_vec(),
         events: replica.len() as u64,
+        heads: heads.iter().map(|h| h.as_bytes().to_vec()).collect(),
     }
+}
+
+/// The heads a summary shows: at most [`MAX_SUMMARY_HEADS`], each an event id.
+fn heads_of(s: &pb::Summary) -> Result<Vec<EventId>, Refusal> {
+    if s.heads.len() > MAX_SUMMARY_HEADS {
+        return Err(over("summary heads", s.heads.len(), MAX_SUMMARY_HEADS));
+    }
+    s.heads
+        .iter()
+        .map(|h| {
+            EventId::from_slice(h).ok_or_else(|| {
+                Refusal::Malformed(format!("a head of {} bytes, not an event id", h.len()))
+            })
+        })
+        .collect()
 }
 
 /// One log of this node as its sync rounds see it.
@@ -46,6 +72,9 @@ pub struct Local<'a, S: Fold> {
     pub me: Option<PublicKey>,
     /// Whether to take a peer's feed of this author (bytes of its key) into account.
     pub takes: &'a dyn Fn(&[u8]) -> bool,
+    /// Whether this node starts rounds of its own on this log when a peer's request shows
+    /// it holds what this node lacks (a planted defect's node does not, on a federation's).
+    pub starts: bool,
 }
 
 impl<'a, S: Fold> Local<'a, S> {
@@ -56,6 +85,7 @@ impl<'a, S: Fold> Local<'a, S> {
             hidden: None,
             me: None,
             takes: &|_| true,
+            starts: true,
         }
     }
 }
@@ -158,28 +188,75 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> pb::Events
             Some(replica.feed_from(&author, w.from_seq).peekable())
         })
         .collect();
-    let mut events = Vec::new();
-    let mut bytes = 0;
-    loop {
-        let next = feeds
+    fill(std::iter::from_fn(|| {
+        let (_, i) = feeds
             .iter_mut()
             .enumerate()
             .filter_map(|(i, f)| f.peek().map(|(k, _)| (*k, i)))
-            .min();
-        let Some((_, i)) = next else {
+            .min()?;
+        feeds[i].next().map(|(_, ev)| ev)
+    }))
+}
+
+/// A page of `events` (in fold order): at most [`MAX_PAGE_EVENTS`] events, and no more
+/// once it holds [`MAX_PAGE_BYTES`]; `more` says whether any were left out.
+fn fill<'e>(events: impl Iterator<Item = &'e SignedEvent>) -> pb::Events {
+    let mut events = events.peekable();
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    while events.peek().is_some() {
+        if page.len() == MAX_PAGE_EVENTS || bytes >= MAX_PAGE_BYTES {
             return pb::Events {
-                events,
-                more: false,
+                events: page,
+                more: true,
             };
-        };
-        if events.len() == MAX_PAGE_EVENTS || bytes >= MAX_PAGE_BYTES {
-            return pb::Events { events, more: true };
         }
-        let (_, ev) = feeds[i].next().expect("peeked");
-        let wire = ev.to_wire();
+        let wire = events.next().expect("peeked").to_wire();
         bytes += wire.len();
-        events.push(wire);
+        page.push(wire);
     }
+    pb::Events {
+        events: page,
+        more: false,
+    }
+}
+
+/// The answer to a peer's summary: equal states, or the first page of what the peer
+/// lacks when this node holds all its heads and finds that within [`MAX_HEADS_WALK`], or
+/// this node's own summary with its heads. `unknown` is set when the peer showed a head
+/// this node does not hold: the peer holds something this node lacks.
+fn answer_summary<S: Fold>(
+    local: &Local<'_, S>,
+    theirs: &pb::Summary,
+    unknown: &mut bool,
+) -> Result<Resp, Refusal> {
+    let replica = local.replica;
+    let heads = heads_of(theirs)?;
+    if theirs.state_hash == replica.state_hash().0 {
+        return Ok(Resp::Summary(summary(replica, false)));
+    }
+    // A node hiding a feed (a planted defect's) shows and pushes nothing by heads: they
+    // would show the feed.
+    let shows = local.hidden.is_none();
+    if shows && !heads.is_empty() {
+        match replica.beyond(&heads, MAX_HEADS_WALK) {
+            Beyond::Events(lacked) => {
+                // Feeds this node's log does not know (evidence an older version stored)
+                // are not sent: the asker would not store them (§6.1).
+                let mut sent = lacked
+                    .iter()
+                    .filter_map(|id| replica.get(id))
+                    .filter(|e| (local.takes)(e.event.author.as_bytes()))
+                    .peekable();
+                if sent.peek().is_some() {
+                    return Ok(Resp::Events(fill(sent)));
+                }
+            }
+            Beyond::Unknown => *unknown = true,
+            Beyond::TooFar => {}
+        }
+    }
+    Ok(Resp::Summary(summary(replica, shows)))
 }
 
 /// The stored events among `ids`, sorted by id (the asker parks any whose causes come
@@ -245,7 +322,8 @@ pub enum Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
-    /// Classifies every answer but events, which the caller takes in first.
+    /// Classifies every answer but events (to any request but `Reconcile`), which the
+    /// caller takes in first.
     pub fn of(step: Step, resp: &'a pb::SyncResponse) -> Answer<'a> {
         match &resp.kind {
             Some(Resp::Summary(s)) if step == Step::Summary => Answer::Summary(s),
@@ -284,6 +362,8 @@ struct Round {
     /// Reconciliation messages sent.
     steps: usize,
     pages: usize,
+    /// A summary showing this node's heads is awaiting its answer, which may be a page.
+    showed_heads: bool,
 }
 
 impl Round {
@@ -293,6 +373,7 @@ impl Round {
             reconciled: false,
             steps: 0,
             pages: 0,
+            showed_heads: false,
         }
     }
 }
@@ -303,6 +384,10 @@ impl Round {
 pub struct Rounds<P> {
     rounds: HashMap<P, Round>,
     in_flight: Vec<(P, Step)>,
+    /// Peers whose page in answer to this node's heads brought nothing new (events it
+    /// would not store, say): shown no heads again until a round with them finds both in
+    /// sync or they disconnect, so they are not sent the same page every round.
+    unheeded: HashSet<P>,
     /// The index of this node's frontier, for the log length and hidden feed it was built
     /// for: every reconciliation message of every peer reads it.
     index: Option<(usize, Option<PublicKey>, Arc<Index>)>,
@@ -317,6 +402,7 @@ impl<P: Copy + Eq + Hash> Default for Rounds<P> {
         Rounds {
             rounds: HashMap::new(),
             in_flight: Vec::new(),
+            unheeded: HashSet::new(),
             index: None,
             started: 0,
             in_sync: 0,
@@ -332,12 +418,32 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         }
         self.started += 1;
         self.rounds.insert(peer, Round::new(View::default()));
-        self.send(
-            peer,
-            Step::Summary,
-            Req::Summary(summary(local.replica)),
-            out,
-        );
+        self.send_summary(peer, local, out);
+    }
+
+    /// Sends the peer this node's summary, with its heads unless another peer may be
+    /// sending it pages (one peer at a time does), or it hides a feed.
+    fn send_summary<S: Fold>(&mut self, peer: P, local: &Local<'_, S>, out: &mut Vec<Action<P>>) {
+        let heads = local.hidden.is_none()
+            && !self.unheeded.contains(&peer)
+            && !self.paging_elsewhere(peer);
+        let mine = summary(local.replica, heads);
+        if let Some(r) = self.rounds.get_mut(&peer) {
+            r.showed_heads = !mine.heads.is_empty();
+        }
+        self.send(peer, Step::Summary, Req::Summary(mine), out);
+    }
+
+    /// Whether a peer other than `peer` may be sending this node events: a pull or
+    /// fetch in flight, or a summary showing heads awaiting its answer.
+    fn paging_elsewhere(&self, peer: P) -> bool {
+        self.in_flight
+            .iter()
+            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase))
+            || self
+                .rounds
+                .iter()
+                .any(|(p, r)| *p != peer && r.showed_heads)
     }
 
     /// The answer to a peer's request. A reconciliation message that shows the peer
@@ -357,7 +463,16 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         }
         let kind = match &req.kind {
             None => return Err(Refusal::Malformed("empty request".into())),
-            Some(Req::Summary(_)) => Resp::Summary(summary(replica)),
+            Some(Req::Summary(theirs)) => {
+                let mut unknown = false;
+                let resp = answer_summary(local, theirs, &mut unknown)?;
+                // The peer holds what this node lacks: a round of this node's own brings
+                // it (by the peer's answer to its summary, or by reconciling).
+                if unknown && local.starts {
+                    self.start(peer, local, out);
+                }
+                resp
+            }
             Some(Req::Reconcile(r)) => {
                 reconcile::check(r).map_err(Refusal::Malformed)?;
                 let answered = reconcile::answer(&self.index(local), r);
@@ -434,11 +549,41 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         if let Some(i) = self.in_flight.iter().position(|f| *f == (peer, step)) {
             self.in_flight.swap_remove(i);
         }
+        let showed_heads = step == Step::Summary
+            && self
+                .rounds
+                .get_mut(&peer)
+                .is_some_and(|r| std::mem::take(&mut r.showed_heads));
+        let answer = match answer {
+            // Pages answer a summary only when it showed this node's heads.
+            Answer::Events { .. } if step == Step::Summary && !showed_heads => Answer::Unexpected,
+            a => a,
+        };
         match answer {
             Answer::Summary(s) => {
+                let Ok(heads) = heads_of(s) else {
+                    self.rounds.remove(&peer);
+                    out.push(Action::Punish(peer));
+                    return;
+                };
                 if s.state_hash == local.replica.state_hash().0 {
                     self.in_sync += 1;
+                    self.unheeded.remove(&peer);
                     self.end(peer, local, out);
+                } else if let Some(lacked) = self.lacked_by(peer, showed_heads, &heads, local) {
+                    // Nothing to pull. The peer holds this node's own feed as far as this
+                    // node does unless an event at that feed's head is among what it
+                    // lacks.
+                    let shown = local.me.is_none_or(|me| {
+                        let top = local.replica.feed_head(&me).map(|(seq, _)| seq);
+                        top.is_none_or(|seq| {
+                            local
+                                .replica
+                                .feed_from(&me, seq)
+                                .all(|(_, e)| !lacked.contains(&e.id))
+                        })
+                    });
+                    self.finish(peer, shown, None, out);
                 } else if self.rounds.contains_key(&peer) {
                     let index = self.index(local);
                     let opening = index.opening();
@@ -453,11 +598,26 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
             Answer::Reconcile(msg) => self.reconciled(peer, msg, local, out),
             Answer::Events { .. } if step == Step::Chase => {}
             Answer::Events { more, progressed } => {
+                let mut pages = 0;
                 if let Some(r) = self.rounds.get_mut(&peer) {
                     r.pages += 1;
+                    pages = r.pages;
                 }
                 if !connected {
                     self.rounds.remove(&peer);
+                } else if step == Step::Summary {
+                    // A page in answer to this node's heads: show the peer the heads it
+                    // made, for the next page or to find both in sync. Such a round shows
+                    // this node nothing of the peer's frontier, so it ends complete only
+                    // at a summary (in sync, or this node holding all the peer's heads).
+                    if !progressed {
+                        self.unheeded.insert(peer);
+                    }
+                    if progressed && pages < MAX_PAGES_PER_ROUND {
+                        self.send_summary(peer, local, out);
+                    } else {
+                        self.finish(peer, false, None, out);
+                    }
                 } else if !progressed {
                     self.end(peer, local, out);
                 } else if step == Step::Pull && more {
@@ -509,9 +669,30 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         }
     }
 
+    /// What a peer whose summary showed `heads` lacks of this node, if this node holds
+    /// everything it holds: found by walking back from this node's heads. Only in a
+    /// round whose summary showed this node's heads too: else the peer was not shown that
+    /// it lacks something, and reconciling shows it.
+    fn lacked_by<S: Fold>(
+        &self,
+        peer: P,
+        showed_heads: bool,
+        heads: &[EventId],
+        local: &Local<'_, S>,
+    ) -> Option<Vec<EventId>> {
+        if !showed_heads || heads.is_empty() || !self.rounds.contains_key(&peer) {
+            return None;
+        }
+        match local.replica.beyond(heads, MAX_HEADS_WALK) {
+            Beyond::Events(lacked) => Some(lacked),
+            Beyond::Unknown | Beyond::TooFar => None,
+        }
+    }
+
     /// Forgets a disconnected peer's round.
     pub fn disconnected(&mut self, peer: P) {
         self.rounds.remove(&peer);
+        self.unheeded.remove(&peer);
     }
 
     /// Whether a round with `peer` is running.
@@ -531,11 +712,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         };
         // One peer at a time sends pages, so a node catching up does not download the
         // same events from every peer at once; the others' rounds end and retry later.
-        let busy = self
-            .in_flight
-            .iter()
-            .any(|(p, step)| *p != peer && matches!(step, Step::Pull | Step::Fetch | Step::Chase));
-        if busy {
+        if self.paging_elsewhere(peer) {
             self.rounds.remove(&peer);
             return;
         }
@@ -581,6 +758,17 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
             complete,
             view,
         });
+    }
+
+    /// Ends the round with `peer` as found complete or not, with what it learned.
+    fn finish(&mut self, peer: P, complete: bool, view: Option<View>, out: &mut Vec<Action<P>>) {
+        if self.rounds.remove(&peer).is_some() {
+            out.push(Action::Ended {
+                peer,
+                complete,
+                view,
+            });
+        }
     }
 }
 
