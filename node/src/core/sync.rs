@@ -567,9 +567,11 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                     return;
                 };
                 if s.state_hash == local.replica.state_hash().0 {
+                    // The peer holds exactly what this node holds, whatever the round
+                    // learned before (a peer's reconciliation may have added to it).
                     self.in_sync += 1;
                     self.unheeded.remove(&peer);
-                    self.end(peer, local, out);
+                    self.finish(peer, true, None, out);
                 } else if let Some(lacked) = self.lacked_by(peer, showed_heads, &heads, local) {
                     // Nothing to pull. The peer holds this node's own feed as far as this
                     // node does unless an event at that feed's head is among what it

@@ -194,6 +194,11 @@ fn a_round_out_of_reconciliation_steps_is_not_complete() {
             break;
         }
     }
+    assert_ended_incomplete(&out);
+}
+
+/// Checks that the last action ends a round, not complete.
+fn assert_ended_incomplete(out: &[Action<u8>]) {
     assert!(
         matches!(
             out.last(),
@@ -612,22 +617,26 @@ fn a_round_of_pages_ends_incomplete_when_they_stop_bringing_anything() {
     rounds.start(1u8, &local, &mut out);
     assert_eq!(shows(&out), 1);
     rounds.answered(1u8, Step::Summary, page(false), true, &local, &mut out);
-    assert!(
-        matches!(
-            out.last(),
-            Some(Action::Ended {
-                complete: false,
-                ..
-            })
-        ),
-        "{out:?}"
-    );
+    assert_ended_incomplete(&out);
     rounds.start(1u8, &local, &mut out);
     assert_eq!(
         shows(&out),
         0,
         "a peer whose page brought nothing is shown no heads"
     );
+    // Until it disconnects...
+    rounds.disconnected(1u8);
+    rounds.start(1u8, &local, &mut out);
+    assert_eq!(
+        shows(&out),
+        1,
+        "after a disconnection, it is shown heads again"
+    );
+    rounds.answered(1u8, Step::Summary, page(false), true, &local, &mut out);
+    assert_ended_incomplete(&out);
+    rounds.start(1u8, &local, &mut out);
+    assert_eq!(shows(&out), 0);
+    // ...or a round with it finds both in sync.
     let same = summary(&r, false);
     rounds.answered(
         1u8,
@@ -644,16 +653,7 @@ fn a_round_of_pages_ends_incomplete_when_they_stop_bringing_anything() {
         assert_eq!(shows(&out), 1);
     }
     rounds.answered(1u8, Step::Summary, page(true), true, &local, &mut out);
-    assert!(
-        matches!(
-            out.last(),
-            Some(Action::Ended {
-                complete: false,
-                ..
-            })
-        ),
-        "{out:?}"
-    );
+    assert_ended_incomplete(&out);
 }
 
 /// A node hiding a feed (a planted defect's) neither shows heads nor answers them with a
@@ -789,16 +789,21 @@ fn a_summary_with_too_many_or_malformed_heads_is_refused() {
     let n = net(1);
     let r = replica(&n);
     let local = Local::plain(&r);
-    let heads = |count: usize, len: usize| pb::Summary {
-        state_hash: vec![1; 32],
+    // Checked whatever the state hash: another's, or this node's own.
+    let heads = |count: usize, len: usize, hash: Vec<u8>| pb::Summary {
+        state_hash: hash,
         events: 9,
         heads: vec![vec![3; len]; count],
     };
+    let own = r.state_hash().0.to_vec();
     let mut rounds = Rounds::default();
     for (s, ok) in [
-        (heads(MAX_SUMMARY_HEADS, 32), true),
-        (heads(MAX_SUMMARY_HEADS + 1, 32), false),
-        (heads(1, 31), false),
+        (heads(MAX_SUMMARY_HEADS, 32, vec![1; 32]), true),
+        (heads(MAX_SUMMARY_HEADS + 1, 32, vec![1; 32]), false),
+        (heads(1, 31, vec![1; 32]), false),
+        (heads(MAX_SUMMARY_HEADS, 32, own.clone()), true),
+        (heads(MAX_SUMMARY_HEADS + 1, 32, own.clone()), false),
+        (heads(1, 31, own), false),
     ] {
         let req = request(&r, Req::Summary(s.clone()));
         let answered = rounds.respond(1u8, &local, &req, &mut Vec::new());
@@ -850,4 +855,37 @@ fn a_page_answers_a_summary_only_when_it_showed_heads() {
     };
     rounds.answered(2u8, Step::Summary, page, true, &local, &mut out);
     assert_eq!(out, vec![Action::Punish(2u8)]);
+}
+
+/// A responder does not send feeds its network's log does not know (docs/NETWORK.md
+/// §6.1): the asker would not store them. With nothing else to send, it answers with its
+/// summary.
+#[test]
+fn a_page_leaves_out_feeds_the_responders_log_does_not_take() {
+    let mut n = net(3);
+    let mut a = replica(&n);
+    author(&mut n, &mut a, 1, 2);
+    author(&mut n, &mut a, 2, 2);
+    let b = replica(&n);
+    let stranger = n.writers[2].author();
+    let not_stranger = |k: &[u8]| k != stranger.as_bytes();
+    let local = Local {
+        takes: &not_stranger,
+        ..Local::plain(&a)
+    };
+    let (Resp::Events(page), _) = ask(&local, Req::Summary(summary(&b, true))) else {
+        panic!("a page");
+    };
+    let authors: Vec<PublicKey> = page
+        .events
+        .iter()
+        .map(|w| SignedEvent::decode(w).expect("valid").event.author)
+        .collect();
+    assert_eq!(authors, vec![n.writers[1].author(); 2]);
+    let only_theirs = first_of(&n, &a, 2);
+    let (resp, _) = ask(&local, Req::Summary(summary(&only_theirs, true)));
+    assert!(
+        matches!(&resp, Resp::Summary(s) if s.heads.len() == 1),
+        "nothing left to send: {resp:?}"
+    );
 }
