@@ -10,9 +10,9 @@
 //!    answers with the first page of what the asker lacks, found by walking back from its
 //!    own heads ([`Replica::beyond`]); an asker that holds every head of the responder has
 //!    nothing to pull, and ends the round.
-//! 2. Otherwise, `Reconcile` back and forth ([`reconcile`](super::reconcile)): each side learns the
-//!    other's frontier entries (each author's highest seq, head id and first forked seq)
-//!    where they differ, at a cost that grows with the difference, not the log.
+//! 2. Otherwise, `Reconcile` back and forth ([`reconcile`](super::reconcile)): each side
+//!    learns the other's frontier entries (each author's highest seq, head id and first
+//!    forked seq) where they differ, at a cost that grows with the difference, not the log.
 //! 3. Each side `Pull`s the feeds where the other is ahead, in pages of at most
 //!    [`MAX_PAGE_EVENTS`] events and [`MAX_PAGE_BYTES`] bytes, ordered causes first, and
 //!    `Fetch`es any `prev`/`deps` still missing.
