@@ -406,7 +406,6 @@ fn a_malformed_reconciliation_answer_is_punished() {
     let r = replica(&n);
     let local = Local::plain(&r);
     let mut rounds = reconciling(&local);
-    let mut out = Vec::new();
     let bad = pb::Reconcile {
         ranges: vec![pb::Range {
             mode: pb::RangeMode::Fingerprint as i32,
@@ -414,17 +413,28 @@ fn a_malformed_reconciliation_answer_is_punished() {
             ..Default::default()
         }],
     };
-    out.clear();
-    rounds.answered(
+    assert_punished(
+        &mut rounds,
         1u8,
         Step::Reconcile,
         Answer::Reconcile(&bad),
-        true,
         &local,
-        &mut out,
     );
-    assert_eq!(out, vec![Action::Punish(1u8)]);
-    assert!(!rounds.running(&1u8));
+}
+
+/// Reports `answer` to a request for `step` of the round with `peer`, and checks that the
+/// peer is punished and the round ended, with nothing else done.
+fn assert_punished(
+    rounds: &mut Rounds<u8>,
+    peer: u8,
+    step: Step,
+    answer: Answer<'_>,
+    local: &Local<'_, mutual_protocol::state::State>,
+) {
+    let mut out = Vec::new();
+    rounds.answered(peer, step, answer, true, local, &mut out);
+    assert_eq!(out, vec![Action::Punish(peer)]);
+    assert!(!rounds.running(&peer));
 }
 
 #[test]
@@ -810,20 +820,9 @@ fn a_summary_with_too_many_or_malformed_heads_is_refused() {
         assert_eq!(answered.is_ok(), ok, "{answered:?}");
         if !ok {
             assert!(matches!(answered, Err(Refusal::Malformed(_))));
-            let mut out = Vec::new();
             let mut mine = Rounds::default();
-            mine.start(1u8, &local, &mut out);
-            out.clear();
-            mine.answered(
-                1u8,
-                Step::Summary,
-                Answer::Summary(&s),
-                true,
-                &local,
-                &mut out,
-            );
-            assert_eq!(out, vec![Action::Punish(1u8)]);
-            assert!(!mine.running(&1u8));
+            mine.start(1u8, &local, &mut Vec::new());
+            assert_punished(&mut mine, 1u8, Step::Summary, Answer::Summary(&s), &local);
         }
     }
 }
@@ -853,8 +852,7 @@ fn a_page_answers_a_summary_only_when_it_showed_heads() {
         more: false,
         progressed: true,
     };
-    rounds.answered(2u8, Step::Summary, page, true, &local, &mut out);
-    assert_eq!(out, vec![Action::Punish(2u8)]);
+    assert_punished(&mut rounds, 2u8, Step::Summary, page, &local);
 }
 
 /// A responder does not send feeds its network's log does not know (docs/NETWORK.md
