@@ -388,21 +388,29 @@ async function refreshShared() {
 
 let catchingUp = false;
 
-function showLive(c) {
+// The live line: what the node holds, and how far it has to catch up (exported for the
+// page's tests).
+export function showLive(c) {
   const live = document.getElementById("live");
   const parts = [`${c.events} events held`];
   if (c.federation_events) parts.push(`${c.federation_events} in federations`);
-  if (c.pending > 0) {
+  // Behind: a peer said it holds more than this node, or events wait for their causes.
+  const target = Math.max(c.peers_hold || 0, c.events + c.pending);
+  const behind = target > c.events;
+  if (behind) {
+    const why = [];
+    if (c.peers_hold > c.events) why.push(`a peer holds ${c.peers_hold}, ${c.peers_hold - c.events} more`);
+    if (c.pending > 0) why.push(`${c.pending} wait for their causes`);
     live.replaceChildren(
-      h("span", {}, `${parts.join(", ")}. Catching up: ${c.pending} events wait for their causes. `),
-      h("progress", { max: c.events + c.pending, value: c.events, "aria-label": "Catching up" }),
+      h("span", { id: "catching-up" }, `${parts.join(", ")}. Catching up: ${why.join("; ")}. `),
+      h("progress", { max: target, value: c.events, "aria-label": "Catching up" }),
     );
   } else {
     live.replaceChildren(h("span", {}, `${parts.join(", ")}. Up to date with what peers have sent.`));
   }
   // Screen readers hear when catching up starts and ends, not every count.
-  if (catchingUp !== c.pending > 0) {
-    catchingUp = c.pending > 0;
+  if (catchingUp !== behind) {
+    catchingUp = behind;
     document.getElementById("announce").textContent = catchingUp
       ? "The node is catching up with its peers."
       : "The node is up to date.";

@@ -4,7 +4,7 @@
 import { act, get, h, short, state, when } from "./app.js";
 import { proposeForm } from "./propose.js";
 import { field, nameOf, sameList, table } from "./ui.js";
-import { BODY, CHOICE, CHOICE_NAME, bodyOnly, decodeBallot, encodeBallot, equalBytes, unhex } from "./wire.js";
+import { BODY, CHOICE, CHOICE_NAME, bodyOnly, decodeBallot, decodeDeed, encodeBallot, equalBytes, unhex } from "./wire.js";
 
 function motionRow(m) {
   return [
@@ -94,40 +94,76 @@ export async function motion([id]) {
   if (m.candidates.length) {
     parts.push(h("p", {}, `Candidates: ${m.candidates.map((c) => c[1]).join(", ")}.`));
     if (t.elected.length) parts.push(h("p", { class: "ok" }, `Elected: ${t.elected.join(", ")}.`));
-    if (t.rounds.length) {
-      parts.push(table("The count, round by round", ["Step", "What happened"], t.rounds.map((r, i) => [String(i + 1), r])));
-      parts.push(chart(m));
+    if (t.count.length) {
+      parts.push(countTable(t), chart(t));
+      parts.push(h("details", {}, h("summary", {}, "The count in words"), h("ol", {}, t.rounds.map((r) => h("li", {}, r)))));
     }
   }
   parts.push(
     m.ballots.length ? table("Ballots that count", ["Partner", "Ballot"], m.ballots) : h("p", {}, "No ballot counts yet."),
   );
-  if (m.finality === "open") parts.push(ballotForms(m));
+  if (m.finality === "open") parts.push(ballotForms(m, proxiesAllowed(deed)));
   return h("section", {}, parts);
 }
 
-// Candidates' first-preference ballots, as bars.
-function chart(m) {
-  const first = new Map(m.candidates.map(([, name]) => [name, 0]));
-  for (const [, b] of m.ballots) {
-    const top = b.replace(/^ranking\s*/, "").split(", then ")[0];
-    if (first.has(top)) first.set(top, first.get(top) + 1);
-  }
-  const most = Math.max(1, ...first.values());
-  return h(
-    "figure",
-    { class: "chart" },
-    h("figcaption", {}, "First preferences of the ballots that count"),
-    [...first].map(([name, n]) => {
-      const bar = h("span", { class: "bar", "aria-hidden": "true" });
-      // Set through the style object, which the page's policy allows (no inline styles).
-      bar.style.width = `${Math.round((100 * n) / most)}%`;
-      return h("p", {}, h("span", { class: "bar-label" }, `${name}: ${n}`), bar);
+// Each candidate's votes round by round, the quota and what each round decided. A seat
+// per locality is counted apart: its rows name the locality.
+const votesShown = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+
+function countTable(t) {
+  const names = [...new Set(t.count.flatMap((r) => r.totals.map(([name]) => name)))];
+  const byLocality = t.count.some((r) => r.locality);
+  return table(
+    "The count, round by round",
+    [...(byLocality ? ["Locality"] : []), "Round", ...names, "Exhausted", "What happened"],
+    t.count.map((r) => {
+      const votes = new Map(r.totals);
+      return [
+        ...(byLocality ? [r.locality] : []),
+        String(r.round),
+        ...names.map((n) => (votes.has(n) ? votesShown(votes.get(n)) : "—")),
+        votesShown(r.exhausted),
+        r.what,
+      ];
     }),
   );
 }
 
-function ballotForms(m) {
+// The same count as bars: each candidate's votes in each round.
+function chart(t) {
+  const most = Math.max(1, ...t.count.flatMap((r) => r.totals.map(([, v]) => v)));
+  const bar = (v) => {
+    const el = h("span", { class: "bar", "aria-hidden": "true" });
+    // Set through the style object, which the page's policy allows (no inline styles).
+    el.style.width = `${Math.round((100 * v) / most)}%`;
+    return el;
+  };
+  return h(
+    "figure",
+    { class: "chart" },
+    h("figcaption", {}, "Votes of each candidate, round by round"),
+    t.count.map((r) =>
+      h(
+        "div",
+        { class: "chart-round" },
+        h("p", { class: "chart-title" }, `${r.locality ? `${r.locality}, ` : ""}round ${r.round}`),
+        r.totals.map(([name, v]) => h("p", {}, h("span", { class: "bar-label" }, `${name}: ${votesShown(v)}`), bar(v))),
+      ),
+    ),
+  );
+}
+
+// Whether the deed in force lets partners appoint proxies (true if the page cannot tell:
+// the node then refuses an appointment the deed does not allow, before it is signed).
+function proxiesAllowed(deed) {
+  try {
+    return decodeDeed(unhex(deed.encoded)).max_proxies > 0;
+  } catch {
+    return true;
+  }
+}
+
+function ballotForms(m, proxies) {
   const out = h("div", { class: "out" });
   const motionBytes = unhex(m.id);
   const send = (ballot, words) =>
@@ -159,7 +195,15 @@ function ballotForms(m) {
         return lines;
       },
     });
-  const forms = [h("h2", {}, "Your ballot")];
+  // The partner's own ballot, if one counts: a new one replaces it until the close.
+  const at = state.key ? (m.ballot_keys || []).indexOf(state.key.publicKey) : -1;
+  const mine = at >= 0 ? m.ballots[at][1] : null;
+  const forms = [
+    h("h2", {}, "Your ballot"),
+    mine
+      ? h("p", { id: "your-ballot" }, `Your ballot counts: ${mine}. You may change it until the vote closes; the new one replaces it.`)
+      : null,
+  ];
   if (m.candidates.length) {
     const ranks = m.candidates.map(() => h("input", { type: "number", min: 1, max: m.candidates.length, inputmode: "numeric" }));
     const f = h(
@@ -167,7 +211,7 @@ function ballotForms(m) {
       { "aria-label": "Ranked ballot" },
       h("p", {}, "Number the candidates in your order of preference (1 first); leave blank those you do not rank."),
       m.candidates.map(([, name], i) => field(`Rank for ${name}`, ranks[i])),
-      h("button", { type: "submit" }, "Prepare my ranked ballot"),
+      h("button", { type: "submit" }, mine ? "Prepare my new ranked ballot" : "Prepare my ranked ballot"),
     );
     f.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -185,7 +229,7 @@ function ballotForms(m) {
       h("legend", {}, "Vote"),
       ["for", "against", "abstain"].map((c) => h("p", {}, h("label", {}, h("input", { type: "radio", name: "choice", value: c }), ` ${c}`))),
     );
-    const f = h("form", { "aria-label": "Vote" }, choice, h("button", { type: "submit" }, "Prepare my vote"));
+    const f = h("form", { "aria-label": "Vote" }, choice, h("button", { type: "submit" }, mine ? "Prepare my changed vote" : "Prepare my vote"));
     f.addEventListener("submit", (e) => {
       e.preventDefault();
       const c = f.querySelector("input[name=choice]:checked");
@@ -214,5 +258,6 @@ function ballotForms(m) {
     e.preventDefault();
     send({ choice: CHOICE.revoke_proxy }, () => "revoke your proxy and any vote cast by it");
   });
-  return h("section", { class: "ballot" }, forms, interest, appoint, revoke, out);
+  const proxyForms = proxies ? [appoint, revoke] : [h("p", {}, "The deed allows no proxies, so no partner may vote for another.")];
+  return h("section", { class: "ballot" }, forms, interest, proxyForms, out);
 }

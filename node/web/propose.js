@@ -130,6 +130,39 @@ function deedEditor() {
   return { el, current, read };
 }
 
+// The first partners of a practice to admit, one a line as "NAME=KEY", as
+// `mutual propose admit-practice --first-partner` takes them.
+function firstPartners(text, ods) {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line)
+    .map((line) => {
+      const at = line.lastIndexOf("=");
+      if (at < 1) throw new Error(`"${line}": write a first partner as NAME=KEY.`);
+      const key = line.slice(at + 1).trim().toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`"${line}": the key must be 64 hex digits.`);
+      return { name: line.slice(0, at).trim(), practice_ods: ods, role: ROLE.partner, key: unhex(key) };
+    });
+}
+
+// A charter's signed event from the file `mutual federation charter` writes: its hex,
+// or the JSON the node's API answers (`charter_event`), as the command line reads it.
+function charterBytes(text) {
+  let hexText = text.trim();
+  try {
+    const v = JSON.parse(hexText);
+    if (v && typeof v === "object") hexText = String(v.charter_event || "");
+  } catch {
+    // Not JSON: the hex itself.
+  }
+  hexText = hexText.trim().toLowerCase();
+  if (!hexText || hexText.length % 2 || !/^[0-9a-f]+$/.test(hexText)) {
+    throw new Error("The charter's file holds no hex charter event (write it with mutual federation charter).");
+  }
+  return unhex(hexText);
+}
+
 // Each kind of motion in words, as "propose ..." reads it.
 
 const KIND_WORDS = {
@@ -151,7 +184,7 @@ const KIND_WORDS = {
 const NEEDS = {
   general: ["power", "subjectOds", "joint", "papers"],
   amend_deed: ["deedEditor"],
-  admit_practice: ["practiceName", "ods", "locality", "listSize", "nodeKey"],
+  admit_practice: ["practiceName", "ods", "locality", "listSize", "nodeKey", "firstPartners"],
   admit_partner: ["partnerName", "practice", "role", "key"],
   change_role: ["partner", "role"],
   remove_partner: ["partner"],
@@ -177,6 +210,7 @@ export function proposeForm(feds) {
     locality: h("input", { type: "text" }),
     listSize: h("input", { type: "number", min: 0, max: 4294967295, step: 1, value: 0, inputmode: "numeric" }),
     nodeKey: h("input", { type: "text", spellcheck: "false" }),
+    firstPartners: h("textarea", { rows: 3, spellcheck: "false" }),
     partnerName: h("input", { type: "text" }),
     practice: h("select", {}, practices.filter((p) => p.status === "active").map((p) => h("option", { value: p.ods }, `${p.name} (${p.ods})`))),
     role: h("select", {}, Object.keys(ROLE).map((r) => h("option", { value: r }, r))),
@@ -216,6 +250,7 @@ export function proposeForm(feds) {
     locality: "Its locality",
     listSize: "Its list size",
     nodeKey: "Its node's key (64 hex digits, from its invite)",
+    firstPartners: "Its first partners, one a line as NAME=KEY (optional)",
     partnerName: "The partner's name",
     practice: "Practice",
     role: "Role",
@@ -223,7 +258,7 @@ export function proposeForm(feds) {
     partner: "Partner",
     replacement: "The new key (64 hex digits)",
     seats: "Seats (0 with one seat per locality)",
-    charter: "The signed charter (from mutual federation charter)",
+    charter: "The signed charter (the file mutual federation charter wrote)",
     federation: "Federation",
     power: "Under the deed's power",
     subjectOds: "The practice it concerns (for a power its partners decide)",
@@ -290,6 +325,7 @@ export function proposeForm(feds) {
           list_size: Number(c.listSize.value),
           node_key: keyOf(c.nodeKey, "The node's key"),
         };
+        chosen.first_partners = firstPartners(c.firstPartners.value, chosen.admit_practice.ods_code);
       } else if (k === "admit_partner") {
         chosen.admit_partner = {
           name: c.partnerName.value.trim(),
@@ -316,7 +352,7 @@ export function proposeForm(feds) {
         }
       } else if (k === "link_federation") {
         if (!c.charter.files.length) throw new Error("Choose the signed charter's file.");
-        chosen.charter_event = new Uint8Array(await c.charter.files[0].arrayBuffer());
+        chosen.charter_event = charterBytes(await c.charter.files[0].text());
       } else if (k === "leave_federation") {
         if (!c.federation.value) throw new Error("This partnership belongs to no federation.");
         chosen.federation = unhex(c.federation.value);
@@ -387,6 +423,10 @@ export function proposeForm(feds) {
           ...(m.subject ? [["Concerning", nameOf(m.subject)]] : []),
           ...(m.subject_ods ? [["Practice", m.subject_ods]] : []),
           ...(m.admitted ? [["Admits", m.admitted]] : []),
+          ...(m.first_partners.length
+            ? [["With first partners", m.first_partners.map((q) => `${q.name} (key ${short(q.key)})`).join(", ")]]
+            : []),
+          ...(m.charter_bytes ? [["The federation's charter", `a signed charter of ${m.charter_bytes} bytes`]] : []),
         ];
       },
     });

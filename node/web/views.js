@@ -116,39 +116,59 @@ async function deed() {
 
 const PAGE = 100;
 
-async function log([skip = "0"]) {
+// The log, a page at a time; "#/log/<skip>/<search>" searches the whole log on the node
+// (GET /events?q=), so a search link can be kept and shared.
+async function log([skip = "0", q = ""]) {
   const from = Math.max(0, Number(skip) || 0);
-  const events = await get(`/events?skip=${from}&limit=${PAGE}`);
-  const search = h("input", { type: "search" });
-  const body = h("tbody", {});
-  const fill = () => {
-    const q = search.value.trim().toLowerCase();
-    body.replaceChildren(
-      ...events
-        .filter((e) => !q || `${e.who} ${e.kind} ${e.outcome} ${e.id} ${e.author}`.toLowerCase().includes(q))
-        .map((e) => h("tr", {}, [when(e.timestamp_ms), e.who, e.kind.replace(/_/g, " "), e.outcome, short(e.id)].map((c) => h("td", {}, c)))),
-    );
-  };
-  search.addEventListener("input", fill);
-  fill();
+  const query = new URLSearchParams({ skip: String(from), limit: String(PAGE) });
+  if (q) query.set("q", q);
+  const events = await get(`/events?${query}`);
+  const search = h("input", { type: "search", value: q, maxlength: 200 });
+  const link = (at) => `#/log/${at}${q ? `/${encodeURIComponent(q)}` : ""}`;
+  const form = h(
+    "form",
+    {
+      role: "search",
+      "aria-labelledby": "log-search",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const text = search.value.trim();
+        location.hash = `#/log/0${text ? `/${encodeURIComponent(text)}` : ""}`;
+      },
+    },
+    h("h2", { id: "log-search" }, "Search the whole log"),
+    field("Search for", search, "a name, a kind (ballot, motion, aid_request…), an outcome or an id"),
+    h("button", { type: "submit" }, "Search"),
+  );
+  const what = q ? `matching “${q}”` : "";
   return h(
     "section",
     {},
     h("h1", { tabindex: -1 }, "The signed log"),
-    field("Search these events", search, "by who, kind, outcome or id"),
+    form,
     h(
       "table",
       {},
-      h("caption", {}, `Events ${from + 1} to ${from + events.length}, in the order every node folds them`),
+      h(
+        "caption",
+        {},
+        events.length
+          ? `Events ${what} ${from + 1} to ${from + events.length}, in the order every node folds them`
+          : `No events ${what || "here"}`,
+      ),
       h("thead", {}, h("tr", {}, ["Dated", "Who", "Kind", "Outcome", "Id"].map((x) => h("th", { scope: "col" }, x)))),
-      body,
+      h(
+        "tbody",
+        {},
+        events.map((e) => h("tr", {}, [when(e.timestamp_ms), e.who, e.kind.replace(/_/g, " "), e.outcome, short(e.id)].map((c) => h("td", {}, c)))),
+      ),
     ),
     h(
       "p",
       {},
-      from > 0 ? h("a", { href: `#/log/${Math.max(0, from - PAGE)}` }, "Earlier events") : null,
+      from > 0 ? h("a", { href: link(Math.max(0, from - PAGE)) }, "Earlier events") : null,
       " ",
-      events.length === PAGE ? h("a", { href: `#/log/${from + PAGE}` }, "Later events") : null,
+      events.length === PAGE ? h("a", { href: link(from + PAGE) }, "Later events") : null,
     ),
   );
 }
@@ -168,6 +188,10 @@ async function node() {
         ["Events held", String(s.events)],
         ["Waiting for causes", String(s.pending)],
         ["Connected peers", String(s.peers.length)],
+        [
+          "Catching up",
+          s.peers_hold > s.events ? `yes: a peer holds ${s.peers_hold} events, ${s.peers_hold - s.events} more` : "no: it holds what its peers said they hold",
+        ],
         ["State hash", s.state_hash],
         ["Knows its own feed's head", s.head_confirmed ? "yes" : "not yet"],
         ["Admitted practice", s.admitted ? "yes" : "no"],

@@ -179,6 +179,7 @@ export function encodeMotion(m) {
     .bytes(17, m.charter_event)
     .bytes(18, m.federation)
     .bytes(19, m.joint_motion)
+    .repeated(20, (m.first_partners || []).map(partner))
     .string(21, m.power)
     .repeated(22, (m.papers || []).map(encodePaper))
     .finish();
@@ -444,6 +445,11 @@ export function decodeMotion(bytes) {
   const practice = f.has(6) ? fields(byt(f, 6)) : null;
   const partner = f.has(7) ? fields(byt(f, 7)) : null;
   return {
+    first_partners: list(f, 20).map((b) => {
+      const q = fields(b);
+      return { name: str(q, 1), practice_ods: str(q, 2), role: num(q, 3), key: hex(byt(q, 4)) };
+    }),
+    charter_bytes: byt(f, 17).length,
     subject: hex(byt(f, 8)),
     subject_ods: str(f, 10),
     admitted: practice

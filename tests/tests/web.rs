@@ -56,6 +56,29 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// ChromeDriver's read of a session's log of one type (`POST /session/{id}/se/log`):
+/// the entries logged since the last read.
+#[derive(Debug)]
+struct ReadLog(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ReadLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "type": self.0 }).to_string();
+        (http::Method::POST, Some(body))
+    }
+}
+
 impl Browser {
     async fn start() -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -75,6 +98,9 @@ impl Browser {
         let profile = tempfile::TempDir::new().expect("profile dir");
         let downloads = profile.path().join("downloads");
         let caps = serde_json::json!({
+            // The browser's network log: every request any page makes, as Chromium's
+            // DevTools protocol reports it.
+            "goog:loggingPrefs": { "performance": "ALL" },
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "prefs": {
@@ -106,11 +132,16 @@ impl Browser {
                 Err(_) => break,
             }
         }
-        Browser {
+        let b = Browser {
             driver,
             client: Some(client.expect("a Chromium session through chromedriver")),
             _profile: profile,
-        }
+        };
+        // Chromium opens its own start page before any test's page: left for a blank
+        // one, and its requests read off the log, which then holds only the pages'.
+        b.c().goto("about:blank").await.expect("a blank page");
+        b.requests().await;
+        b
     }
 
     /// Where the browser saves what the page offers for download.
@@ -250,6 +281,21 @@ impl Browser {
         self.on(Target::Label(label), Do::Pick(value)).await;
     }
 
+    /// The cells of the table captioned `caption`, a row at a time, its heads first.
+    async fn table(&self, caption: &str) -> Vec<Vec<String>> {
+        let v = self
+            .c()
+            .execute(
+                "const t = [...document.querySelectorAll('main table')]
+                   .find(t => t.caption && t.caption.textContent === arguments[0]);
+                 return t ? [...t.rows].map(r => [...r.cells].map(c => c.textContent)) : [];",
+                vec![serde_json::json!(caption)],
+            )
+            .await
+            .expect("script");
+        serde_json::from_value(v).expect("rows of cells")
+    }
+
     /// The value shown beside `label` in the signing dialog.
     async fn confirm_row(&self, label: &str) -> String {
         let v = self
@@ -265,7 +311,7 @@ impl Browser {
         v.as_str().unwrap_or_default().to_string()
     }
 
-    /// Checks every URL the page asked for is one of `nodes`.
+    /// Checks every URL the browser asked for since the last check is one of `nodes`'.
     async fn asked_only(&self, nodes: &[SocketAddr]) {
         let asked = self.requests().await;
         assert!(!asked.is_empty());
@@ -286,18 +332,27 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
     }
 
-    /// Every URL the page has asked for (the browser's resource timing: scripts, styles,
-    /// fetches, the live stream) and the page's own.
+    /// Every URL the browser has asked for since the last call, pages and what they
+    /// fetched alike (documents, scripts, styles, fetches, the live stream), from its
+    /// network log (`Network.requestWillBeSent`).
     async fn requests(&self) -> Vec<String> {
-        let v = self
+        let log = self
             .c()
-            .execute(
-                "return [location.href].concat(performance.getEntriesByType('resource').map(e => e.name));",
-                vec![],
-            )
+            .issue_cmd(ReadLog("performance"))
             .await
-            .expect("script");
-        serde_json::from_value(v).expect("a list of URLs")
+            .expect("the browser's performance log");
+        let entries = log.as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .filter_map(|e| {
+                let m: serde_json::Value = serde_json::from_str(e["message"].as_str()?).ok()?;
+                let m = &m["message"];
+                (m["method"] == "Network.requestWillBeSent")
+                    .then(|| m["params"]["request"]["url"].as_str().map(String::from))
+                    .flatten()
+            })
+            .filter(|url| url != "about:blank")
+            .collect()
     }
 
     /// A browser on the page of `addr` with partner `partner`'s keystore open (written to
@@ -497,13 +552,69 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
         wait_for(LIMIT, || async { ballots(&c, 2, motion).await == 1 }).await,
         "the vote reaches node C"
     );
+
+    // The page shows the partner their ballot, and they change it to against: the new
+    // ballot replaces the first.
+    b.wait_text("Your ballot counts: for").await;
+    b.click("form[aria-label=Vote] input[value=against]").await;
+    b.click_button("Prepare my changed vote").await;
+    b.wait_text("Check what you are signing").await;
+    assert_eq!(b.confirm_row("Your ballot").await, "vote against");
+    assert_eq!(b.confirm_row("Event number").await, "2 in your feed");
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    b.wait_text("Your ballot counts: against").await;
+    let key = partner_key(BASE).public();
+    let changed = wait_for(LIMIT, || async {
+        c.node(2)
+            .query(move |r| {
+                let m = r.state().membership();
+                let id = m.holder(&key).and_then(|h| match h {
+                    mutual_protocol::membership::Holder::Partner(id) => Some(*id),
+                    _ => None,
+                });
+                r.state()
+                    .governance()
+                    .motion(&motion)
+                    .zip(id)
+                    .and_then(|(m, id)| m.seen.ballots.get(&id).map(|(_, v)| v.clone()))
+                    == Some(mutual_protocol::governance::tally::Vote::Against)
+            })
+            .await
+            .expect("query")
+    })
+    .await;
+    assert!(changed, "node C counts the changed ballot alone");
     b.asked_only(&[a]).await;
 
-    // Node C's page shows it.
+    // Node C's page shows it; and, left open, shows another partner's ballot when it
+    // arrives, by the node's live stream.
     b.goto(cc, &format!("motion/{motion}")).await;
     let page = b.wait_text(&format!("Dr Partner {BASE}")).await;
     assert!(page.contains("Ballots that count"), "{page}");
     assert!(page.contains("What the deed says"), "{page}");
+    let counted = b.table("Ballots that count").await;
+    let against = vec![format!("Dr Partner {BASE}"), "against".to_string()];
+    assert_eq!(counted[1..], *std::slice::from_ref(&against), "{counted:?}");
+    c.sign_as(
+        &partner_key(BASE + 2),
+        Body::Ballot(pb::Ballot {
+            motion: motion.as_bytes().to_vec(),
+            choice: pb::Choice::For as i32,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let for_ = vec![format!("Dr Partner {}", BASE + 2), "for".to_string()];
+    let shown = wait_for(LIMIT, || async {
+        let rows = b.table("Ballots that count").await;
+        rows.len() == 3 && rows.contains(&for_) && rows.contains(&against)
+    })
+    .await;
+    assert!(
+        shown,
+        "the open page shows the new ballot without being reloaded"
+    );
     b.screenshot("motion").await;
     for route in ["members", "deed", "federations", "log", "node", "aid"] {
         b.goto(cc, route).await;
@@ -519,8 +630,45 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
         b.screenshot(route).await;
     }
 
-    // Every request node C's page made went to node C, nowhere else.
-    b.asked_only(&[cc]).await;
+    // The log is searched whole, on the node: three ballots, and nothing else.
+    b.goto(cc, "log").await;
+    b.fill("Search for", "ballot").await;
+    b.click_button("Search").await;
+    b.wait_text("Events matching “ballot” 1 to 3").await;
+    let rows = b
+        .table("Events matching “ballot” 1 to 3, in the order every node folds them")
+        .await;
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows[1..].iter().all(|r| r[2] == "ballot"), "{rows:?}");
+    b.screenshot("search").await;
+
+    // A node behind its peers says how far, with a bar: what a peer said it holds, and
+    // what waits for its causes.
+    let line = b
+        .c()
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             import('/web/app.js').then((app) => {
+               app.showLive({ events: 40, pending: 10, federation_events: 0, peers_hold: 100 });
+               const bar = document.querySelector('#live progress');
+               done([document.getElementById('live').textContent, bar.value, bar.max]);
+             });",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        line,
+        serde_json::json!([
+            "40 events held. Catching up: a peer holds 100, 60 more; 10 wait for their causes. ",
+            40,
+            100
+        ])
+    );
+
+    // Every request since went to node C, nowhere else (or to node A, as its page was
+    // left).
+    b.asked_only(&[a, cc]).await;
     b.close().await;
 }
 
@@ -710,7 +858,40 @@ async fn a_ranked_ballot_from_the_page_counts_and_the_rounds_show_after_the_clos
         page.contains(&format!("Elected: Dr Partner {}", base + 2)),
         "{page}"
     );
-    assert!(page.contains("First preferences"), "{page}");
+    // The members page names the new chair among the partner's offices.
+    b.goto(cc, "members").await;
+    b.wait_text("Offices").await;
+    let chair = wait_for(LIMIT, || async {
+        let page = b.c().find(Locator::Css("main")).await;
+        let text = match page {
+            Ok(m) => m.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        text.lines()
+            .any(|l| l.starts_with(&format!("Dr Partner {}", base + 2)) && l.contains("chair"))
+    })
+    .await;
+    assert!(chair, "the members page shows the chair");
+    b.goto(cc, &format!("motion/{motion}")).await;
+    let page = b.wait_text("The count, round by round").await;
+
+    // The count as a table: a column per candidate, a row per round; and as bars.
+    let rows = b.table("The count, round by round").await;
+    let names: Vec<String> = (0..3).map(|j| format!("Dr Partner {}", base + j)).collect();
+    let mut heads = vec!["Round".to_string()];
+    heads.extend(names.iter().cloned());
+    heads.extend(["Exhausted".to_string(), "What happened".to_string()]);
+    assert_eq!(rows[0], heads, "{rows:?}");
+    assert_eq!(rows[1][..5], ["1", "0", "0", "2", "0"], "{rows:?}");
+    assert!(
+        rows[1][5].starts_with(&format!("{} elected", names[2])),
+        "{rows:?}"
+    );
+    assert!(
+        page.contains("Votes of each candidate, round by round"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("{}: 2", names[2])), "{page}");
     b.screenshot("election").await;
     b.close().await;
 }
@@ -809,6 +990,45 @@ async fn the_openapi_document_is_valid_and_lists_every_route() {
         operations, described,
         "every described handler is an operation of the document"
     );
+}
+
+/// `GET /events?q=` searches the whole log on the node, past any page, and refuses a
+/// search text over its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_searched_whole_on_the_node() {
+    use mutual_node::api::events::MAX_SEARCH_BYTES;
+    let c = Cluster::found(1, Transport::Tcp).await;
+    for n in 0..5 {
+        c.sign_as(&mutual_tests::node_key(0), mutual_tests::update(7_000 + n))
+            .await;
+    }
+    let addr = serve_api(&c, 0, "token").await;
+    let list = |path: String| async move {
+        let (status, text) = ask(addr, "GET", &path).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or(&text).to_string();
+        serde_json::from_str::<Vec<serde_json::Value>>(&body).expect("a list of events")
+    };
+    let updates = list("/events?q=PRACTICE_update".into()).await;
+    assert_eq!(updates.len(), 5, "{updates:?}");
+    assert!(updates.iter().all(|e| e["kind"] == "practice_update"));
+    // Past a page: the search runs over the whole log, then pages.
+    let later = list("/events?q=practice_update&skip=3&limit=1".into()).await;
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0]["id"], updates[3]["id"]);
+    // By a short id, and by who signed.
+    let id = updates[2]["id"].as_str().expect("an id")[..10].to_string();
+    let by_id = list(format!("/events?q={id}")).await;
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0]["id"], updates[2]["id"]);
+    assert_eq!(list("/events?q=genesis".into()).await.len(), 1);
+    assert!(list("/events?q=no%20such%20thing".into()).await.is_empty());
+    // The longest search text is taken; one byte more is refused.
+    let at = "a".repeat(MAX_SEARCH_BYTES);
+    assert_eq!(ask(addr, "GET", &format!("/events?q={at}")).await.0, 200);
+    let (status, text) = ask(addr, "GET", &format!("/events?q={at}a")).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("at most 200 bytes"), "{text}");
 }
 
 /// An aid request is made from one practice's partner's browser, offered on from
@@ -1212,6 +1432,388 @@ async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_pa
         .await
         .expect("query");
     assert!(amended, "the node holds the amendment as edited");
+    b.close().await;
+}
+
+/// A keystore the browser remembers opens after a reload with the passphrase alone; the
+/// partner appoints a proxy on a motion, then revokes it, each from the motion's page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_keystore_appoints_a_proxy_and_revokes_it() {
+    let base = BASE + 70;
+    // A deed that lets a partner hold one proxy (the default deed allows none, and the
+    // page then offers none).
+    let mut deed = quick_deed(5000);
+    deed.max_proxies_per_holder = 1;
+    let c = Cluster::found_with(
+        Founding {
+            name: "Web Partnership".into(),
+            base,
+            practices: 3,
+            running: 1,
+            partners: 3,
+            deed,
+            spread: false,
+        },
+        Transport::Tcp,
+    )
+    .await;
+    let motion = propose(&c, "Extended hours").await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let keys = tempfile::TempDir::new().expect("dir");
+    let file = keystore(keys.path(), base);
+    let b = Browser::start().await;
+    b.goto(a, "key").await;
+    let input = b
+        .c()
+        .wait()
+        .at_most(LIMIT)
+        .for_element(Locator::Css("input[type=file]"))
+        .await
+        .expect("file input");
+    input
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("file chosen");
+    b.type_into("input[autocomplete=current-password]", PASSPHRASE)
+        .await;
+    b.click("form[aria-labelledby=open-title] input[type=checkbox]")
+        .await;
+    b.click("form[aria-labelledby=open-title] button[type=submit]")
+        .await;
+    b.wait_text("Opened").await;
+
+    // A reload forgets the open key, not the file: the passphrase alone opens it again.
+    b.c().refresh().await.expect("reloaded");
+    b.wait_text("No keystore open").await;
+    b.goto(a, "key").await;
+    b.wait_text("This browser remembers a keystore file").await;
+    b.type_into("input[autocomplete=current-password]", PASSPHRASE)
+        .await;
+    b.click("form[aria-labelledby=open-title] button[type=submit]")
+        .await;
+    b.wait_text("Opened").await;
+
+    // A proxy appointed, then revoked.
+    let holder = partner_key(base + 2).public();
+    let me = partner_key(base).public();
+    b.goto(a, &format!("motion/{motion}")).await;
+    b.wait_text("Your ballot").await;
+    b.pick(
+        "Appoint a proxy to vote for you on this motion",
+        &holder.to_string(),
+    )
+    .await;
+    b.click_button("Prepare the appointment").await;
+    b.wait_text("Check what you are signing").await;
+    assert_eq!(
+        b.confirm_row("Your ballot").await,
+        format!(
+            "appoint Dr Partner {} as your proxy until the close",
+            base + 2
+        )
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let appointed = wait_for(LIMIT, || async {
+        proxy_holder(&c, motion, me).await == Some(holder)
+    })
+    .await;
+    assert!(appointed, "the node holds the appointment");
+    b.click_button("Revoke my proxy on this motion").await;
+    b.wait_text("Check what you are signing").await;
+    assert_eq!(
+        b.confirm_row("Your ballot").await,
+        "revoke your proxy and any vote cast by it"
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let revoked = wait_for(LIMIT, || async {
+        proxy_holder(&c, motion, me).await.is_none()
+    })
+    .await;
+    assert!(revoked, "the node holds the revocation");
+    b.asked_only(&[a]).await;
+    b.close().await;
+}
+
+/// Whom `appointer` has appointed their proxy on `motion`, as node 0 holds it.
+async fn proxy_holder(
+    c: &Cluster,
+    motion: EventId,
+    appointer: mutual_protocol::keys::PublicKey,
+) -> Option<mutual_protocol::keys::PublicKey> {
+    c.node(0)
+        .query(move |r| {
+            r.state()
+                .governance()
+                .motion(&motion)
+                .and_then(|m| m.seen.proxies.get(&appointer).map(|p| p.holder))
+        })
+        .await
+        .expect("query")
+}
+
+/// Whether node 0 of `c` holds a motion for which `pred` holds.
+async fn holds_motion(
+    c: &Cluster,
+    pred: fn(&pb::Motion, &[Vec<u8>]) -> bool,
+    keys: Vec<Vec<u8>>,
+) -> bool {
+    wait_for(LIMIT, || {
+        let keys = keys.clone();
+        async move {
+            c.node(0)
+                .query(move |r| {
+                    r.state()
+                        .governance()
+                        .motions()
+                        .any(|m| pred(&m.motion, &keys))
+                })
+                .await
+                .expect("query")
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal_a_new_key_and_a_link(
+) {
+    let base = BASE + 60;
+    let c = cluster(base).await;
+    let a = serve_api(&c, 0, "token-a").await;
+    let (b, keys) = Browser::signed_in(a, base).await;
+    let form = "form[aria-labelledby=propose-title]";
+    let key = |i: usize| partner_key(i).public();
+    let start = |kind: &'static str, title: &'static str| {
+        let b = &b;
+        async move {
+            b.fresh(a, "motions").await;
+            b.wait_text("Propose a motion").await;
+            b.pick("Kind", kind).await;
+            b.fill("Title", title).await;
+        }
+    };
+
+    // A practice, with its first two partners named as the command line takes them.
+    start("admit_practice", "Admit Valley Surgery").await;
+    b.fill("The practice's name", "Valley Surgery").await;
+    b.fill("Its ODS code", "V12345").await;
+    b.fill("Its locality", "North").await;
+    let node = mutual_tests::node_key(base + 7).public();
+    b.fill(
+        "Its node's key (64 hex digits, from its invite)",
+        &node.to_string(),
+    )
+    .await;
+    let first = format!("Dr Vale={}\nDr Dale = {}", key(base + 7), key(base + 8));
+    b.fill(
+        "Its first partners, one a line as NAME=KEY (optional)",
+        &first,
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to admit a practice").await;
+    assert_eq!(
+        b.confirm_row("With first partners").await,
+        format!(
+            "Dr Vale (key {}), Dr Dale (key {})",
+            &key(base + 7).to_string()[..12],
+            &key(base + 8).to_string()[..12]
+        )
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let want = vec![
+        key(base + 7).as_bytes().to_vec(),
+        key(base + 8).as_bytes().to_vec(),
+    ];
+    let admits = |m: &pb::Motion, keys: &[Vec<u8>]| {
+        m.kind == pb::DecisionKind::AdmitPractice as i32
+            && m.admit_practice
+                .as_ref()
+                .is_some_and(|p| p.ods_code == "V12345")
+            && m.first_partners
+                .iter()
+                .map(|p| (p.name.as_str(), &p.key, p.practice_ods.as_str()))
+                .eq([
+                    ("Dr Vale", &keys[0], "V12345"),
+                    ("Dr Dale", &keys[1], "V12345"),
+                ])
+    };
+    assert!(
+        holds_motion(&c, admits, want).await,
+        "the admission names its first partners"
+    );
+
+    // A first partner written wrongly is refused before anything is signed.
+    start("admit_practice", "Admit Hill Surgery").await;
+    b.fill("The practice's name", "Hill Surgery").await;
+    b.fill("Its ODS code", "H12345").await;
+    b.fill(
+        "Its node's key (64 hex digits, from its invite)",
+        &node.to_string(),
+    )
+    .await;
+    b.fill(
+        "Its first partners, one a line as NAME=KEY (optional)",
+        "Dr Hill",
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("write a first partner as NAME=KEY").await;
+
+    // An election of the board: two candidates for one seat.
+    start("elect_board", "Board for 2027").await;
+    for i in [base, base + 1] {
+        b.click(&format!("fieldset.candidates input[value='{}']", key(i)))
+            .await;
+    }
+    b.on(
+        Target::Label("Seats (0 with one seat per locality)"),
+        Do::Replace("1"),
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose an election of the board").await;
+    let mut named: Vec<String> = b
+        .confirm_row("Candidates")
+        .await
+        .split(", ")
+        .map(String::from)
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            format!("Dr Partner {base}"),
+            format!("Dr Partner {}", base + 1)
+        ]
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let mut want = vec![
+        key(base).as_bytes().to_vec(),
+        key(base + 1).as_bytes().to_vec(),
+    ];
+    want.sort();
+    let elects = |m: &pb::Motion, keys: &[Vec<u8>]| {
+        let mut candidates = m.candidates.clone();
+        candidates.sort();
+        m.kind == pb::DecisionKind::ElectBoard as i32 && m.seats == 1 && candidates == keys
+    };
+    assert!(
+        holds_motion(&c, elects, want).await,
+        "the election as chosen"
+    );
+
+    // The removal of a partner, and a partner's new key.
+    start("remove_partner", "Remove Dr Partner 2").await;
+    b.pick("Partner", &key(base + 2).to_string()).await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to remove a partner").await;
+    assert_eq!(
+        b.confirm_row("Concerning").await,
+        format!("Dr Partner {}", base + 2)
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let removes = |m: &pb::Motion, keys: &[Vec<u8>]| {
+        m.kind == pb::DecisionKind::RemovePartner as i32 && m.subject_key == keys[0]
+    };
+    let want = vec![key(base + 2).as_bytes().to_vec()];
+    assert!(
+        holds_motion(&c, removes, want).await,
+        "the removal as chosen"
+    );
+
+    start("replace_key", "A new key for Dr Partner 1").await;
+    b.pick("Partner", &key(base + 1).to_string()).await;
+    b.fill("The new key (64 hex digits)", &key(base + 9).to_string())
+        .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to replace a partner's key")
+        .await;
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let replaces = |m: &pb::Motion, keys: &[Vec<u8>]| {
+        m.kind == pb::DecisionKind::ReplaceKey as i32
+            && m.subject_key == keys[0]
+            && m.replacement_key == keys[1]
+    };
+    let want = vec![
+        key(base + 1).as_bytes().to_vec(),
+        key(base + 9).as_bytes().to_vec(),
+    ];
+    assert!(
+        holds_motion(&c, replaces, want).await,
+        "the new key as chosen"
+    );
+
+    // A link to a federation, from the file `mutual federation charter` writes: the
+    // signed charter's hex.
+    // A roster entry names a practice, its ODS code and its node's key, nothing more.
+    let entry = |i: usize| {
+        let p = mutual_tests::practice(i);
+        pb::Practice {
+            name: p.name,
+            ods_code: p.ods_code,
+            node_key: p.node_key,
+            ..Default::default()
+        }
+    };
+    let mut members = vec![
+        pb::CharterNetwork {
+            network: c.network().as_bytes().to_vec(),
+            name: "Web Partnership".into(),
+            practices: (0..3).map(|j| entry(base + j)).collect(),
+            bootstrap: vec![],
+        },
+        pb::CharterNetwork {
+            network: vec![7; 32],
+            name: "Allied Partnership".into(),
+            practices: vec![entry(base + 40)],
+            bootstrap: vec![],
+        },
+    ];
+    members.sort_by(|x, y| x.network.cmp(&y.network));
+    for m in &mut members {
+        m.practices.sort_by(|x, y| x.ods_code.cmp(&y.ods_code));
+    }
+    let charter = c
+        .node(0)
+        .sign_charter(pb::FederationCharter {
+            name: "Northern Alliance".into(),
+            members,
+            ..Default::default()
+        })
+        .await
+        .expect("a signed charter");
+    let file = keys.path().join("alliance.charter");
+    std::fs::write(&file, format!("{}\n", hex::encode(charter.to_wire()))).expect("written");
+    start("link_federation", "Join the Northern Alliance").await;
+    b.fill(
+        "The signed charter (the file mutual federation charter wrote)",
+        &file.display().to_string(),
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to link to a federation")
+        .await;
+    assert_eq!(
+        b.confirm_row("The federation's charter").await,
+        format!("a signed charter of {} bytes", charter.to_wire().len())
+    );
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let links = |m: &pb::Motion, keys: &[Vec<u8>]| {
+        m.kind == pb::DecisionKind::LinkFederation as i32 && m.charter_event == keys[0]
+    };
+    assert!(
+        holds_motion(&c, links, vec![charter.to_wire()]).await,
+        "the link carries the charter's signed bytes"
+    );
+    b.asked_only(&[a]).await;
     b.close().await;
 }
 

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 /// Most events one `GET /events` returns.
 pub const MAX_EVENTS_PER_PAGE: usize = 1_000;
 
+/// Longest text `GET /events?q=` searches for, in bytes.
+pub const MAX_SEARCH_BYTES: usize = 200;
+
 /// Filters for `GET /events`.
 #[derive(Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -28,6 +31,9 @@ pub struct EventFilter {
     pub author: Option<String>,
     /// Only this body type (`motion`, `ballot`, `aid_request`, ...).
     pub kind: Option<String>,
+    /// Only events whose author's name, kind, outcome, id or author's key contains this
+    /// text, whatever its case (at most [`MAX_SEARCH_BYTES`]): a search of the whole log.
+    pub q: Option<String>,
     /// Skip this many matching events (in fold order).
     #[serde(default)]
     pub skip: usize,
@@ -52,6 +58,16 @@ pub struct EventView {
     pub kind: String,
     /// What it did ("applied", "rejected: ...").
     pub outcome: String,
+}
+
+impl EventView {
+    /// Whether its author's name, kind, outcome, id or author's key contains `lower`, a
+    /// lower-case text.
+    fn mentions(&self, lower: &str) -> bool {
+        [&self.who, &self.kind, &self.outcome, &self.id, &self.author]
+            .iter()
+            .any(|field| field.to_lowercase().contains(lower))
+    }
 }
 
 pub(crate) fn who(m: &Membership, key: &PublicKey) -> String {
@@ -109,6 +125,13 @@ pub(crate) async fn events(
             "limit may be at most {MAX_EVENTS_PER_PAGE}"
         )));
     }
+    let q = f.q.as_deref().map(str::trim).unwrap_or_default();
+    if q.len() > MAX_SEARCH_BYTES {
+        return Err(ApiError::bad(format!(
+            "the search text may be at most {MAX_SEARCH_BYTES} bytes"
+        )));
+    }
+    let q = q.to_lowercase();
     let list = s
         .node
         .query(move |r| {
@@ -119,9 +142,10 @@ pub(crate) async fn events(
                         .as_deref()
                         .is_none_or(|k| e.event.body.as_ref().map(body_name) == Some(k))
                 })
+                .map(|e| event_view(r, e))
+                .filter(|v| q.is_empty() || v.mentions(&q))
                 .skip(f.skip)
                 .take(limit)
-                .map(|e| event_view(r, e))
                 .collect()
         })
         .await?;

@@ -42,11 +42,31 @@ pub struct TallyView {
     pub elected: Vec<String>,
     /// For elections: the count, one line per round.
     pub rounds: Vec<String>,
+    /// For elections: the same count as a table, one row per round, each candidate's
+    /// votes in it.
+    #[serde(default)]
+    pub count: Vec<CountRow>,
     /// Ballots no other practice has witnessed: before the close, counted above but
     /// would not count if the motion closed now; once closed, ballots that did not count
     /// (docs/GOVERNANCE.md §5.5).
     #[serde(default)]
     pub unwitnessed: u32,
+}
+
+/// One round of an election's count (docs/GOVERNANCE.md §6), for a table or a chart.
+#[derive(Serialize, Deserialize, Debug, Clone, utoipa::ToSchema)]
+pub struct CountRow {
+    /// The locality whose seat this count fills; empty for a board elected as a whole.
+    pub locality: String,
+    /// The round, from 1.
+    pub round: usize,
+    /// Each candidate in the count with their votes at this round, in the motion's
+    /// order of candidates (fractions are transferred surpluses).
+    pub totals: Vec<(String, f64)>,
+    /// Votes of ballots that ranked no candidate left in the count.
+    pub exhausted: f64,
+    /// What the round decided, in words.
+    pub what: String,
 }
 
 /// A motion, as `GET /motions` and `GET /motions/{id}` show it.
@@ -84,6 +104,10 @@ pub struct MotionView {
     pub tally: TallyView,
     /// The ballots that count: partner name and vote.
     pub ballots: Vec<(String, String)>,
+    /// The current key of the partner of each ballot, in the order of `ballots`: a
+    /// partner's page finds their own ballot by it.
+    #[serde(default)]
+    pub ballot_keys: Vec<String>,
     /// A resolution under a power of the deed: the power's name (docs/GOVERNANCE.md §2.5).
     #[serde(default)]
     pub power: Option<String>,
@@ -125,56 +149,81 @@ fn votes(units: u64) -> String {
     }
 }
 
-/// An election's count in words, one line per round, each candidate named; `of` maps the
-/// count's candidate indices to the motion's.
-fn count_lines(
-    label: &str,
+/// An election's count, one row per round, each candidate named; `of` maps the count's
+/// candidate indices to the motion's.
+fn count_rows(
+    locality: &str,
     count: &stv::Count,
     of: &dyn Fn(usize) -> usize,
     name_of: &dyn Fn(usize) -> String,
-) -> Vec<String> {
+) -> Vec<CountRow> {
+    let units = |u: u64| u as f64 / stv::VOTE as f64;
+    count
+        .rounds
+        .iter()
+        .enumerate()
+        .map(|(n, r)| CountRow {
+            locality: locality.to_string(),
+            round: n + 1,
+            totals: r
+                .totals
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (name_of(of(i)), units(*t)))
+                .collect(),
+            exhausted: units(r.exhausted),
+            what: match &r.action {
+                Action::Elected { candidate, surplus } => format!(
+                    "{} elected, surplus {} transferred",
+                    name_of(of(*candidate)),
+                    votes(*surplus)
+                ),
+                Action::Excluded { candidate } => format!(
+                    "{} excluded, their votes transferred",
+                    name_of(of(*candidate))
+                ),
+                Action::ElectedRemaining { candidates } => format!(
+                    "{} elected to the remaining seat(s)",
+                    candidates
+                        .iter()
+                        .map(|&c| name_of(of(c)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        })
+        .collect()
+}
+
+/// The same count in words, one line per round after the quota's.
+fn count_lines(locality: &str, count: &stv::Count, rows: &[CountRow]) -> Vec<String> {
+    let label = if locality.is_empty() {
+        String::new()
+    } else {
+        format!("{locality}: ")
+    };
     let mut out = vec![format!(
         "{label}quota {} of {} valid ballot(s)",
         votes(count.quota),
         count.valid
     )];
-    for (n, r) in count.rounds.iter().enumerate() {
-        let totals: Vec<String> = r
+    let shown = |v: f64| votes((v * stv::VOTE as f64).round() as u64);
+    for row in rows {
+        let totals: Vec<String> = row
             .totals
             .iter()
-            .enumerate()
-            .map(|(i, t)| format!("{} {}", name_of(of(i)), votes(*t)))
+            .map(|(name, v)| format!("{name} {}", shown(*v)))
             .collect();
-        let what = match &r.action {
-            Action::Elected { candidate, surplus } => format!(
-                "{} elected, surplus {} transferred",
-                name_of(of(*candidate)),
-                votes(*surplus)
-            ),
-            Action::Excluded { candidate } => {
-                format!(
-                    "{} excluded, their votes transferred",
-                    name_of(of(*candidate))
-                )
-            }
-            Action::ElectedRemaining { candidates } => format!(
-                "{} elected to the remaining seat(s)",
-                candidates
-                    .iter()
-                    .map(|&c| name_of(of(c)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let exhausted = if r.exhausted > 0 {
-            format!("; {} exhausted", votes(r.exhausted))
+        let exhausted = if row.exhausted > 0.0 {
+            format!("; {} exhausted", shown(row.exhausted))
         } else {
             String::new()
         };
         out.push(format!(
-            "{label}round {}: {}{exhausted}; {what}",
-            n + 1,
-            totals.join(", ")
+            "{label}round {}: {}{exhausted}; {}",
+            row.round,
+            totals.join(", "),
+            row.what
         ));
     }
     out
@@ -188,17 +237,22 @@ pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> Tally
             .unwrap_or_else(|| format!("candidate {i}"))
     };
     let mut rounds = Vec::new();
+    let mut count = Vec::new();
     if let Some(c) = &t.stv {
-        rounds.extend(count_lines("", c, &|i| i, &name_of));
+        let rows = count_rows("", c, &|i| i, &name_of);
+        rounds.extend(count_lines("", c, &rows));
+        count.extend(rows);
     }
     for seat in &t.localities {
-        let label = format!("{}: ", seat.locality);
-        rounds.extend(count_lines(
-            &label,
+        let rows = count_rows(
+            &seat.locality,
             &seat.count,
             &|i| seat.candidates.get(i).copied().unwrap_or(usize::MAX),
             &name_of,
-        ));
+        );
+        rounds.extend(count_lines(&seat.locality, &seat.count, &rows));
+        count.extend(rows);
+        let label = format!("{}: ", seat.locality);
         rounds.push(match seat.elected {
             Some(e) => format!("{label}{} takes the seat", name_of(e)),
             None => format!("{label}no ballot ranked a candidate; the seat stays empty"),
@@ -218,6 +272,7 @@ pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> Tally
         reason: t.reason.clone(),
         elected: t.elected.iter().map(|k| partner_name(m, k)).collect(),
         rounds,
+        count,
         unwitnessed: t.unwitnessed,
     }
 }
@@ -326,6 +381,16 @@ pub(crate) fn motion_view(
                     ),
                 };
                 (partner_name(m, p), vote)
+            })
+            .collect(),
+        ballot_keys: counted
+            .ballots
+            .keys()
+            .map(|p| {
+                m.partner(p)
+                    .and_then(|x| PublicKey::from_slice(&x.partner.key).ok())
+                    .unwrap_or(*p)
+                    .to_string()
             })
             .collect(),
         power: rec.power.clone(),

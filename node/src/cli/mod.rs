@@ -450,6 +450,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("peer id      {}", s["peer_id"].as_str().unwrap_or("?"));
                 println!("network      {}", s["network"].as_str().unwrap_or("?"));
                 println!("events       {} ({} pending)", s["events"], s["pending"]);
+                let (held, peers_hold) = (
+                    s["events"].as_u64().unwrap_or(0),
+                    s["peers_hold"].as_u64().unwrap_or(0),
+                );
+                if peers_hold > held {
+                    println!(
+                        "catching up  a peer holds {peers_hold} events, {} more than this node",
+                        peers_hold - held
+                    );
+                }
                 println!("state hash   {}", s["state_hash"].as_str().unwrap_or("?"));
                 println!("peers        {}", s["peers"].as_array().map_or(0, Vec::len));
                 let (named, held) = (

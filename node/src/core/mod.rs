@@ -450,6 +450,12 @@ impl<S: Store> NodeCore<S> {
         &self.net.replica
     }
 
+    /// The most events a connected peer of the network's log said it held, in its last
+    /// summary: how far behind this node may be (a peer's word, for people to read).
+    pub fn peers_hold(&self) -> u64 {
+        self.net.rounds.most_reported()
+    }
+
     /// The federations' logs.
     pub fn federations(&self) -> &BTreeMap<FederationId, FedLog<S>> {
         &self.feds
@@ -484,6 +490,7 @@ impl<S: Store> NodeCore<S> {
             quarantined: self.quarantine.len(),
             state_hash: r.state_hash().to_string(),
             peers: self.connected.iter().map(|p| p.to_string()).collect(),
+            peers_hold: self.peers_hold(),
             listen: self.listen.clone(),
             head_confirmed: self.net.head_confirmed,
             admitted: matches!(

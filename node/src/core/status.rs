@@ -102,6 +102,11 @@ pub struct Status {
     pub state_hash: String,
     /// Connected peers.
     pub peers: Vec<String>,
+    /// The most events a connected peer said it holds in its last sync summary (0 before
+    /// any): more than `events` while this node catches up. A peer's word, shown to
+    /// people, never relied on.
+    #[serde(default)]
+    pub peers_hold: u64,
     /// Addresses the node listens on.
     pub listen: Vec<String>,
     /// Whether the node knows its own feed head (so signing cannot reuse a seq).

@@ -391,6 +391,10 @@ pub struct Rounds<P> {
     /// The index of this node's frontier, for the log length and hidden feed it was built
     /// for: every reconciliation message of every peer reads it.
     index: Option<(usize, Option<PublicKey>, Arc<Index>)>,
+    /// How many events each connected peer said it held in its last summary: what a
+    /// catch-up indicator reads, never what the protocol relies on (a peer may say
+    /// anything there).
+    reported: HashMap<P, u64>,
     /// Rounds started.
     pub started: u64,
     /// Rounds that ended at the first step with both sides in sync.
@@ -404,6 +408,7 @@ impl<P: Copy + Eq + Hash> Default for Rounds<P> {
             in_flight: Vec::new(),
             unheeded: HashSet::new(),
             index: None,
+            reported: HashMap::new(),
             started: 0,
             in_sync: 0,
         }
@@ -464,6 +469,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         let kind = match &req.kind {
             None => return Err(Refusal::Malformed("empty request".into())),
             Some(Req::Summary(theirs)) => {
+                self.reported.insert(peer, theirs.events);
                 let mut unknown = false;
                 let resp = answer_summary(local, theirs, &mut unknown)?;
                 // The peer holds what this node lacks: a round of this node's own brings
@@ -561,6 +567,9 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         };
         match answer {
             Answer::Summary(s) => {
+                if connected {
+                    self.reported.insert(peer, s.events);
+                }
                 let Ok(heads) = heads_of(s) else {
                     self.rounds.remove(&peer);
                     out.push(Action::Punish(peer));
@@ -695,6 +704,13 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
     pub fn disconnected(&mut self, peer: P) {
         self.rounds.remove(&peer);
         self.unheeded.remove(&peer);
+        self.reported.remove(&peer);
+    }
+
+    /// The most events a connected peer said it held, in the last summary it sent or
+    /// answered with (0 before any).
+    pub fn most_reported(&self) -> u64 {
+        self.reported.values().copied().max().unwrap_or(0)
     }
 
     /// Whether a round with `peer` is running.

@@ -887,3 +887,48 @@ fn a_page_leaves_out_feeds_the_responders_log_does_not_take() {
         "nothing left to send: {resp:?}"
     );
 }
+
+/// What peers say they hold, in the summaries they send and answer with, is what a
+/// catch-up indicator reads: the most of any connected peer, forgotten once it goes.
+#[test]
+fn the_most_events_a_connected_peer_says_it_holds_is_kept_until_it_goes() {
+    let mut n = net(2);
+    let mut a = replica(&n);
+    author(&mut n, &mut a, 1, 6);
+    let b = first_of(&n, &a, 2);
+    let mut rounds: Rounds<u8> = Rounds::default();
+    assert_eq!(rounds.most_reported(), 0, "before any summary");
+    // Peer 1 answers b's summary with a's: it holds all of a's events.
+    let mut out = Vec::new();
+    rounds.start(1u8, &Local::plain(&b), &mut out);
+    let theirs = summary(&a, false);
+    let answer = Answer::Summary(&theirs);
+    rounds.answered(
+        1u8,
+        Step::Summary,
+        answer,
+        true,
+        &Local::plain(&b),
+        &mut out,
+    );
+    assert_eq!(rounds.most_reported(), a.len() as u64);
+    // Peer 2 starts a round of its own, showing fewer: the most is still peer 1's.
+    let mut req = request(&b, Req::Summary(summary(&b, false)));
+    rounds
+        .respond(2u8, &Local::plain(&b), &req, &mut out)
+        .expect("answered");
+    assert_eq!(rounds.most_reported(), a.len() as u64);
+    // Peer 1 goes: peer 2's count is what is left.
+    rounds.disconnected(1u8);
+    assert_eq!(rounds.most_reported(), b.len() as u64);
+    // A peer's later summary replaces its earlier word.
+    if let Some(Req::Summary(s)) = req.kind.as_mut() {
+        s.events = 1;
+    }
+    rounds
+        .respond(2u8, &Local::plain(&b), &req, &mut out)
+        .expect("answered");
+    assert_eq!(rounds.most_reported(), 1);
+    rounds.disconnected(2u8);
+    assert_eq!(rounds.most_reported(), 0);
+}

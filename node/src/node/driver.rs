@@ -225,6 +225,7 @@ impl Driver {
                 .values()
                 .map(|f| f.replica.len())
                 .sum(),
+            peers_hold: self.core.peers_hold(),
         };
         self.changes.send_if_modified(|was| {
             let changed = *was != now;

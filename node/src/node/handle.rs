@@ -87,6 +87,9 @@ pub struct Change {
     pub pending: usize,
     /// Events in the logs of the federations the network belongs to.
     pub federation_events: usize,
+    /// The most events a connected peer said it holds (`Status::peers_hold`).
+    #[serde(default)]
+    pub peers_hold: u64,
 }
 
 impl NodeHandle {
