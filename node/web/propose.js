@@ -28,32 +28,56 @@ const KIND_NAME = Object.fromEntries(Object.entries(KIND).map(([k, v]) => [v, k.
 const DAY = 24 * 3600 * 1000;
 const pct = (bp) => `${bp / 100}%`;
 
-// The differences between two deeds, in words, rule by rule.
+const GROUPS = { 1: "all partners", 2: "the practice's partners", 3: "the board", 4: "the chair" };
+// A power's name: lower-case letters, digits and hyphens, 1 to 64 of them (GOVERNANCE.md §2.5).
+const POWER_NAME = /^[a-z0-9-]{1,64}$/;
+const days = (ms) => (ms ? `${ms / DAY} days` : "none");
+
+// The differences between two rules, in words, each line starting with `name`.
+function ruleChanges(name, ra, rb, say) {
+  say(`${name}, proposed by`, GROUPS[ra.proposers] || ra.proposers, GROUPS[rb.proposers] || rb.proposers);
+  say(`${name}, decided by`, GROUPS[ra.voters] || ra.voters, GROUPS[rb.voters] || rb.voters);
+  say(`${name}, quorum`, pct(ra.quorum_bp), pct(rb.quorum_bp));
+  say(`${name}, threshold`, pct(ra.threshold?.bp ?? 0), pct(rb.threshold?.bp ?? 0));
+  say(`${name}, threshold of`, ra.threshold?.of_electorate ? "the electorate" : "the votes cast", rb.threshold?.of_electorate ? "the electorate" : "the votes cast");
+  say(`${name}, shortest vote`, `${ra.min_ms / DAY} days`, `${rb.min_ms / DAY} days`);
+  say(`${name}, longest vote`, `${ra.max_ms / DAY} days`, `${rb.max_ms / DAY} days`);
+}
+
+// The differences between two deeds, in words, rule by rule and power by power.
 function deedChanges(a, b) {
   const out = [];
   const say = (what, x, y) => x !== y && out.push(`${what}: ${x} → ${y}`);
   for (const rb of b.rules) {
     const ra = a.rules.find((r) => r.kind === rb.kind);
     const name = KIND_NAME[rb.kind] || `kind ${rb.kind}`;
-    if (!ra) {
-      out.push(`${name}: a new rule`);
+    if (!ra) out.push(`${name}: a new rule`);
+    else ruleChanges(name, ra, rb, say);
+  }
+  for (const pb of b.powers) {
+    const pa = a.powers.find((p) => p.name === pb.name);
+    if (!pa) {
+      out.push(`power ${pb.name}: a new power (${pb.description}), decided by ${GROUPS[pb.rule.voters] || pb.rule.voters}`);
       continue;
     }
-    say(`${name}, quorum`, pct(ra.quorum_bp), pct(rb.quorum_bp));
-    say(`${name}, threshold`, pct(ra.threshold?.bp ?? 0), pct(rb.threshold?.bp ?? 0));
-    say(`${name}, threshold of`, ra.threshold?.of_electorate ? "the electorate" : "the votes cast", rb.threshold?.of_electorate ? "the electorate" : "the votes cast");
-    say(`${name}, shortest vote`, `${ra.min_ms / DAY} days`, `${rb.min_ms / DAY} days`);
-    say(`${name}, longest vote`, `${ra.max_ms / DAY} days`, `${rb.max_ms / DAY} days`);
+    say(`power ${pb.name}, what it covers`, pa.description, pb.description);
+    ruleChanges(`power ${pb.name}`, pa.rule, pb.rule, say);
   }
+  for (const pa of a.powers) if (!b.powers.some((p) => p.name === pa.name)) out.push(`power ${pa.name}: removed`);
   say("grace period", `${a.grace_period_ms / 3600000} hours`, `${b.grace_period_ms / 3600000} hours`);
   say("proxies a partner may hold", String(a.max_proxies), String(b.max_proxies));
   say("aid is signed by", AID_SIGNERS[a.aid_signers], AID_SIGNERS[b.aid_signers]);
+  say("board term", days(a.board_term_ms), days(b.board_term_ms));
+  say("chair's term", days(a.chair_term_ms), days(b.chair_term_ms));
+  const agreement = (x) => (x && x.length ? `SHA-256 ${short(hex(x))}` : "none");
+  say("the agreement", agreement(a.agreement_hash), agreement(b.agreement_hash));
   return out;
 }
 
-// An editor of the deed in force, started from its exact bytes: each rule's quorum,
-// threshold and voting periods, the grace period, proxies and who signs aid. Powers and
-// the rest are kept as they are (`mutual deed amend` changes those from a file).
+// An editor of the deed in force, started from its exact bytes: each rule's and each
+// power's quorum, threshold and voting periods (and a power's description, who proposes
+// and who decides), powers added and removed, the grace period, proxies, who signs aid,
+// the board's and the chair's terms, and the agreement partners accede to.
 function deedEditor() {
   const el = h("fieldset", { class: "deed-editor" }, h("legend", {}, "The deed as amended"));
   let current = null;
@@ -63,44 +87,10 @@ function deedEditor() {
     if (!equalBytes(encodeDeed(current), bytes)) throw new Error("the page would not write it back as it is");
   } catch (e) {
     el.append(h("p", { class: "error" }, `The page cannot edit this deed (${e.message}); amend it with mutual deed amend.`));
-    return { el, current: null, read: () => { throw new Error("The page cannot edit this deed."); } };
+    return { el, current: null, read: async () => { throw new Error("The page cannot edit this deed."); } };
   }
   const number = (value, max, step = "any") => h("input", { type: "number", min: 0, max, step, value, inputmode: "decimal" });
-  const rows = current.rules.map((r) => ({
-    r,
-    quorum: number(r.quorum_bp / 100, 100),
-    threshold: number((r.threshold?.bp ?? 0) / 100, 100),
-    ofElectorate: h("input", { type: "checkbox", checked: !!r.threshold?.of_electorate }),
-    min: number(r.min_ms / DAY, 3650),
-    max: number(r.max_ms / DAY, 3650),
-  }));
-  const grace = number(current.grace_period_ms / 3600000, 24 * 365);
-  const proxies = number(current.max_proxies, 1000, 1);
-  const aid = h("select", {}, Object.entries(AID_SIGNERS).map(([v, w]) => h("option", { value: v, selected: Number(v) === current.aid_signers }, w)));
-  const label = (r, what) => `${KIND_NAME[r.kind] || r.kind}: ${what}`;
-  el.append(
-    h(
-      "table",
-      {},
-      h("caption", {}, "Rules"),
-      h("thead", {}, h("tr", {}, ["Decision", "Quorum %", "Threshold %", "Of the electorate", "Shortest vote (days)", "Longest vote (days)"].map((x) => h("th", { scope: "col" }, x)))),
-      h(
-        "tbody",
-        {},
-        rows.map((x) => {
-          x.quorum.setAttribute("aria-label", label(x.r, "quorum %"));
-          x.threshold.setAttribute("aria-label", label(x.r, "threshold %"));
-          x.ofElectorate.setAttribute("aria-label", label(x.r, "threshold of the electorate"));
-          x.min.setAttribute("aria-label", label(x.r, "shortest vote in days"));
-          x.max.setAttribute("aria-label", label(x.r, "longest vote in days"));
-          return h("tr", {}, [KIND_NAME[x.r.kind] || x.r.kind, x.quorum, x.threshold, x.ofElectorate, x.min, x.max].map((c) => h("td", {}, c)));
-        }),
-      ),
-    ),
-    field("Grace period after a close (hours)", grace),
-    field("Proxies one partner may hold", proxies),
-    field("Aid offers, acceptances and countersignatures are signed by", aid),
-  );
+  const group = (value) => h("select", {}, Object.entries(GROUPS).map(([v, w]) => h("option", { value: v, selected: Number(v) === value }, w)));
   const bp = (input, what) => {
     const v = Math.round(Number(input.value) * 100);
     if (!Number.isFinite(v) || v < 0 || v > 10000) throw new Error(`${what} is a percentage from 0 to 100.`);
@@ -111,18 +101,104 @@ function deedEditor() {
     if (!Number.isFinite(v) || v < 0) throw new Error(`${what} cannot be negative.`);
     return v;
   };
-  const read = () => {
+  // One rule's controls, each labelled "<name>: <what>"; `read` gives the rule edited.
+  const ruleControls = (r, name, withGroups) => {
+    const c = {
+      proposers: withGroups ? group(r.proposers) : null,
+      voters: withGroups ? group(r.voters) : null,
+      quorum: number(r.quorum_bp / 100, 100),
+      threshold: number((r.threshold?.bp ?? 0) / 100, 100),
+      ofElectorate: h("input", { type: "checkbox", checked: !!r.threshold?.of_electorate }),
+      min: number(r.min_ms / DAY, 3650),
+      max: number(r.max_ms / DAY, 3650),
+    };
+    const words = { proposers: "proposed by", voters: "decided by", quorum: "quorum %", threshold: "threshold %", ofElectorate: "threshold of the electorate", min: "shortest vote in days", max: "longest vote in days" };
+    for (const [k, input] of Object.entries(c)) input?.setAttribute("aria-label", `${name}: ${words[k]}`);
+    return {
+      cells: [c.proposers, c.voters, c.quorum, c.threshold, c.ofElectorate, c.min, c.max].filter((x) => x),
+      read: () => ({
+        ...r,
+        ...(withGroups ? { proposers: Number(c.proposers.value), voters: Number(c.voters.value) } : {}),
+        quorum_bp: bp(c.quorum, `${name}: the quorum`),
+        threshold: { bp: bp(c.threshold, `${name}: the threshold`), of_electorate: c.ofElectorate.checked },
+        min_ms: ms(c.min, DAY, `${name}: the shortest vote`),
+        max_ms: ms(c.max, DAY, `${name}: the longest vote`),
+      }),
+    };
+  };
+  const heads = (first) => h("thead", {}, h("tr", {}, [...first, "Quorum %", "Threshold %", "Of the electorate", "Shortest vote (days)", "Longest vote (days)"].map((x) => h("th", { scope: "col" }, x))));
+  const rules = current.rules.map((r) => ({ r, c: ruleControls(r, KIND_NAME[r.kind] || r.kind, false) }));
+  // The powers in force, each editable or removed, and one row for a new power (its
+  // rule starts from the ordinary resolution's, as `mutual deed amend` does).
+  const general = current.rules.find((r) => r.kind === KIND.general) || current.rules[0];
+  const powerRow = (p, isNew) => {
+    const name = h("input", { type: "text", value: p.name, maxlength: 64, spellcheck: "false", "aria-label": isNew ? "New power: its name" : `power ${p.name}: its name`, readonly: !isNew });
+    const label = isNew ? "new power" : `power ${p.name}`;
+    const description = h("input", { type: "text", value: p.description, "aria-label": `${label}: what it covers` });
+    const remove = isNew ? null : h("input", { type: "checkbox", "aria-label": `${label}: remove it` });
+    return { p, isNew, name, description, remove, c: ruleControls(p.rule || general, label, true) };
+  };
+  const powers = [...current.powers.map((p) => powerRow(p, false)), powerRow({ name: "", description: "", rule: { ...general, kind: KIND.general } }, true)];
+  const grace = number(current.grace_period_ms / 3600000, 24 * 365);
+  const proxies = number(current.max_proxies, 1000, 1);
+  const aid = h("select", {}, Object.entries(AID_SIGNERS).map(([v, w]) => h("option", { value: v, selected: Number(v) === current.aid_signers }, w)));
+  const boardTerm = number(current.board_term_ms / DAY, 3650);
+  const chairTerm = number(current.chair_term_ms / DAY, 3650);
+  const agreementFile = h("input", { type: "file" });
+  const noAgreement = h("input", { type: "checkbox" });
+  const agreementNow = current.agreement_hash.length ? `The deed names an agreement with SHA-256 ${short(hex(current.agreement_hash))}.` : "The deed names no agreement.";
+  el.append(
+    h(
+      "table",
+      {},
+      h("caption", {}, "Rules"),
+      heads(["Decision"]),
+      h("tbody", {}, rules.map((x) => h("tr", {}, [KIND_NAME[x.r.kind] || x.r.kind, ...x.c.cells].map((c) => h("td", {}, c))))),
+    ),
+    h(
+      "table",
+      {},
+      h("caption", {}, "Powers (name a new one in the last row; a name is lower-case letters, digits and hyphens)"),
+      heads(["Power", "What it covers", "Proposed by", "Decided by"]),
+      h("tbody", {}, powers.map((x) => h("tr", {}, [x.name, x.description, ...x.c.cells].map((c) => h("td", {}, c))))),
+    ),
+    powers.some((x) => x.remove)
+      ? h("fieldset", {}, h("legend", {}, "Remove powers"), powers.filter((x) => x.remove).map((x) => h("p", {}, h("label", {}, x.remove, ` Remove the power ${x.p.name}`))))
+      : null,
+    field("Grace period after a close (hours)", grace),
+    field("Proxies one partner may hold", proxies),
+    field("Aid offers, acceptances and countersignatures are signed by", aid),
+    field("Board term (days; 0: until the next election)", boardTerm),
+    field("Chair's term (days; 0: until the next election)", chairTerm),
+    h("p", {}, agreementNow),
+    field("The partnership agreement partners accede to (choose its file to name a new one)", agreementFile),
+    h("p", {}, h("label", {}, noAgreement, " Name no agreement")),
+  );
+  const read = async () => {
     const d = structuredClone(current);
-    d.rules = rows.map((x) => ({
-      ...x.r,
-      quorum_bp: bp(x.quorum, label(x.r, "the quorum")),
-      threshold: { bp: bp(x.threshold, label(x.r, "the threshold")), of_electorate: x.ofElectorate.checked },
-      min_ms: ms(x.min, DAY, label(x.r, "the shortest vote")),
-      max_ms: ms(x.max, DAY, label(x.r, "the longest vote")),
-    }));
+    d.rules = rules.map((x) => x.c.read());
+    d.powers = [];
+    for (const x of powers) {
+      if (x.remove?.checked) continue;
+      const name = x.name.value.trim();
+      if (x.isNew && !name) continue;
+      if (x.isNew && !POWER_NAME.test(name)) throw new Error(`"${name}" is not a power's name: lower-case letters, digits and hyphens.`);
+      if (x.isNew && current.powers.some((p) => p.name === name)) throw new Error(`The deed already has a power called ${name}.`);
+      const description = x.description.value.trim();
+      if (!description) throw new Error(`The power ${name} needs a description of what it covers.`);
+      d.powers.push({ name, description, rule: x.c.read() });
+    }
     d.grace_period_ms = ms(grace, 3600000, "The grace period");
     d.max_proxies = Math.round(Number(proxies.value));
     d.aid_signers = Number(aid.value);
+    d.board_term_ms = ms(boardTerm, DAY, "The board term");
+    d.chair_term_ms = ms(chairTerm, DAY, "The chair's term");
+    if (noAgreement.checked && agreementFile.files.length) throw new Error("Choose an agreement's file or no agreement, not both.");
+    if (noAgreement.checked) d.agreement_hash = new Uint8Array();
+    if (agreementFile.files.length) {
+      const bytes = new Uint8Array(await agreementFile.files[0].arrayBuffer());
+      d.agreement_hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    }
     const bytes = encodeDeed(d);
     if (equalBytes(bytes, encodeDeed(current))) throw new Error("The amendment changes nothing in the deed in force.");
     return bytes;
@@ -357,7 +433,7 @@ export function proposeForm(feds) {
         if (!c.federation.value) throw new Error("This partnership belongs to no federation.");
         chosen.federation = unhex(c.federation.value);
       } else if (k === "amend_deed") {
-        chosen.new_deed = editor.read();
+        chosen.new_deed = await editor.read();
       } else if (k === "general") {
         if (c.joint.value && c.power.value) throw new Error("A vote on a joint motion cites no power.");
         if (c.subjectOds.value && !c.power.value) throw new Error("A practice concerned goes with a power.");

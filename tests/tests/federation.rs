@@ -670,6 +670,35 @@ async fn three_networks_link_share_aid_decide_jointly_and_one_leaves() {
         .await,
         "the first joint motion fails on B's deed, the second passes in both"
     );
+    // The partners' page of A's node shows the federation, its networks and each joint
+    // motion with each network's decision.
+    let page = serve_api(&a, 0, TOKEN).await;
+    let browser = crate::web::Browser::start().await;
+    browser.goto(page, "federations").await;
+    browser.wait_text("Northern Alliance").await;
+    let rows = browser.table("Joint motions").await;
+    let row = |title: &str| {
+        rows.iter()
+            .find(|r| r[0] == title)
+            .unwrap_or_else(|| panic!("{title} in {rows:?}"))
+            .clone()
+    };
+    let first = row("Ask the ICB for winter funding");
+    assert!(first[2].contains("Riverside Partnership: for"), "{first:?}");
+    assert!(
+        first[2].contains("Hilltop Partnership: against"),
+        "{first:?}"
+    );
+    assert_eq!(first[3], "failed", "{first:?}");
+    assert_eq!(row("Shared locum rates")[3], "passed", "{rows:?}");
+    let networks = browser.table("Networks").await;
+    assert!(
+        networks.iter().any(|r| r[0] == "Hilltop Partnership"),
+        "{networks:?}"
+    );
+    browser.screenshot("joint-motions").await;
+    browser.asked_only(&[page]).await;
+    browser.close().await;
 
     // Refused in the federation's log: an author on no roster, and internal business.
     let stranger = Keypair::from_seed(&[0x77; 32]).expect("key");

@@ -18,6 +18,7 @@ use mutual_tests::{
     http_get, partner_key, quick_deed, serve_api, serve_api_with, wait_for, workspace_root,
 };
 use mutual_tests::{Cluster, Founding, Transport};
+use sha2::Digest;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -49,8 +50,9 @@ enum Do<'a> {
     Pick(&'a str),
 }
 
-/// A ChromeDriver process and one headless Chromium session, both ended on drop.
-struct Browser {
+/// A ChromeDriver process and one headless Chromium session, both ended on drop (the
+/// federation tests read their page with it too).
+pub(crate) struct Browser {
     driver: Child,
     client: Option<Client>,
     _profile: tempfile::TempDir,
@@ -80,7 +82,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ReadLog {
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -161,7 +163,7 @@ impl Browser {
         self.goto(addr, route).await;
     }
 
-    async fn goto(&self, addr: SocketAddr, route: &str) {
+    pub(crate) async fn goto(&self, addr: SocketAddr, route: &str) {
         self.c()
             .goto(&format!("http://{addr}/#/{route}"))
             .await
@@ -169,7 +171,7 @@ impl Browser {
     }
 
     /// Waits until the page's text contains `text`; returns the text.
-    async fn wait_text(&self, text: &str) -> String {
+    pub(crate) async fn wait_text(&self, text: &str) -> String {
         let last = std::sync::Mutex::new(String::new());
         let found = wait_for(LIMIT, || {
             let c = self.c().clone();
@@ -282,7 +284,7 @@ impl Browser {
     }
 
     /// The cells of the table captioned `caption`, a row at a time, its heads first.
-    async fn table(&self, caption: &str) -> Vec<Vec<String>> {
+    pub(crate) async fn table(&self, caption: &str) -> Vec<Vec<String>> {
         let v = self
             .c()
             .execute(
@@ -312,7 +314,7 @@ impl Browser {
     }
 
     /// Checks every URL the browser asked for since the last check is one of `nodes`'.
-    async fn asked_only(&self, nodes: &[SocketAddr]) {
+    pub(crate) async fn asked_only(&self, nodes: &[SocketAddr]) {
         let asked = self.requests().await;
         assert!(!asked.is_empty());
         for url in &asked {
@@ -325,7 +327,7 @@ impl Browser {
         }
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let dir = workspace_root().join("target").join("screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let png = self.c().screenshot().await.expect("screenshot");
@@ -389,7 +391,7 @@ impl Browser {
 
 impl Browser {
     /// Ends the Chromium session, then the driver.
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         if let Some(c) = self.client.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), c.close()).await;
         }
@@ -1032,9 +1034,12 @@ async fn the_log_is_searched_whole_on_the_node() {
 }
 
 /// An aid request is made from one practice's partner's browser, offered on from
-/// another's, accepted, and countersigned: a binding agreement on every node.
+/// another's, accepted, and countersigned: a binding agreement on every node, which the
+/// requester then records fulfilled. A second agreement is cancelled with a reason before
+/// it binds, and a third request is withdrawn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_aid_request_is_made_offered_accepted_and_countersigned_from_two_browsers() {
+async fn aid_is_asked_offered_accepted_countersigned_fulfilled_cancelled_and_withdrawn_from_two_browsers(
+) {
     let base = BASE + 30;
     let c = Cluster::found_with(
         Founding {
@@ -1107,10 +1112,95 @@ async fn an_aid_request_is_made_offered_accepted_and_countersigned_from_two_brow
     requester.goto(a, "aid").await;
     requester.wait_text("binding").await;
     requester.screenshot("aid").await;
+
+    // The requester records it fulfilled.
+    requester.click_button("Record as fulfilled").await;
+    requester.sign().await;
+    let fulfilled = wait_for(LIMIT, || async { agreements(&c).await == ["fulfilled"] }).await;
+    assert!(fulfilled, "node C holds the agreement fulfilled");
+
+    // A second request, offered on and accepted, is cancelled with a reason before the
+    // offerer countersigns.
+    let ask = |day: String| {
+        let requester = &requester;
+        async move {
+            requester.fresh(a, "aid").await;
+            requester
+                .type_into("form[aria-label='Ask for help'] textarea", &day)
+                .await;
+            requester
+                .click("form[aria-label='Ask for help'] button[type=submit]")
+                .await;
+            requester.sign().await;
+        }
+    };
+    ask(format!(
+        "{} PM",
+        mutual_node::dates::date_after(c.now_ms(), 11)
+    ))
+    .await;
+    offerer.fresh(bb, "aid").await;
+    offerer.click_button("Offer cover").await;
+    offerer.sign().await;
+    requester.fresh(a, "aid").await;
+    requester.click_button("Accept").await;
+    requester.sign().await;
+    requester.fresh(a, "aid").await;
+    requester.click_button("Cancel…").await;
+    requester.fill("Why", "Our own locum is back").await;
+    requester.click_button("Prepare the cancellation").await;
+    requester.sign().await;
+    let cancelled = wait_for(LIMIT, || async {
+        agreements(&c).await == ["cancelled", "fulfilled"]
+    })
+    .await;
+    assert!(cancelled, "node C holds the second agreement cancelled");
+
+    // A third request is withdrawn.
+    ask(format!(
+        "{} AM",
+        mutual_node::dates::date_after(c.now_ms(), 12)
+    ))
+    .await;
+    requester.fresh(a, "aid").await;
+    requester.click_button("Withdraw").await;
+    requester.sign().await;
+    let withdrawn = wait_for(LIMIT, || async {
+        c.node(2)
+            .query(|r| {
+                r.state()
+                    .aid()
+                    .requests()
+                    .filter(|q| q.withdrawn.is_some())
+                    .count()
+            })
+            .await
+            .expect("query")
+            == 1
+    })
+    .await;
+    assert!(withdrawn, "node C holds the third request withdrawn");
     requester.asked_only(&[a]).await;
     offerer.asked_only(&[bb]).await;
     requester.close().await;
     offerer.close().await;
+}
+
+/// The status of every aid agreement node C of `c` holds, sorted.
+async fn agreements(c: &Cluster) -> Vec<String> {
+    c.node(2)
+        .query(|r| {
+            let mut s: Vec<String> = r
+                .state()
+                .aid()
+                .agreements()
+                .map(|g| g.status.name().to_string())
+                .collect();
+            s.sort();
+            s
+        })
+        .await
+        .expect("query")
 }
 
 /// A partner votes with the keyboard alone (Tab, Space, Enter: no pointer) and declares an
@@ -1812,6 +1902,71 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
     assert!(
         holds_motion(&c, links, vec![charter.to_wire()]).await,
         "the link carries the charter's signed bytes"
+    );
+
+    // An amendment adding a power the board decides, a board term, and an agreement
+    // partners accede to, named by its file's SHA-256.
+    let agreement = keys.path().join("agreement.txt");
+    std::fs::write(&agreement, b"We, the partners, agree.\n").expect("written");
+    let hash = sha2::Sha256::digest(b"We, the partners, agree.\n").to_vec();
+    start("amend_deed", "Premises, terms and our agreement").await;
+    b.on(
+        Target::Css("input[aria-label='New power: its name']"),
+        Do::Replace("premises"),
+    )
+    .await;
+    b.on(
+        Target::Css("input[aria-label='new power: what it covers']"),
+        Do::Replace("Premises and leases"),
+    )
+    .await;
+    b.on(
+        Target::Css("select[aria-label='new power: decided by']"),
+        Do::Pick("3"),
+    )
+    .await;
+    b.on(
+        Target::Label("Board term (days; 0: until the next election)"),
+        Do::Replace("365"),
+    )
+    .await;
+    b.fill(
+        "The partnership agreement partners accede to (choose its file to name a new one)",
+        &agreement.display().to_string(),
+    )
+    .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.wait_text("propose a motion to amend the deed").await;
+    let changes = b.confirm_row("The deed's changes").await;
+    for said in [
+        "power premises: a new power (Premises and leases), decided by the board".to_string(),
+        "board term: none → 365 days".to_string(),
+        format!(
+            "the agreement: none → SHA-256 {}",
+            &hex::encode(&hash)[..12]
+        ),
+    ] {
+        assert!(changes.contains(&said), "{said:?} in {changes:?}");
+    }
+    b.click("#confirm-sign").await;
+    b.wait_text("Signed and sent").await;
+    let amends = |m: &pb::Motion, keys: &[Vec<u8>]| {
+        m.kind == pb::DecisionKind::AmendDeed as i32
+            && m.new_deed.as_ref().is_some_and(|d| {
+                d.agreement_hash == keys[0]
+                    && d.board_term_ms == 365 * 24 * 3_600_000
+                    && d.powers.iter().any(|p| {
+                        p.name == "premises"
+                            && p.description == "Premises and leases"
+                            && p.rule
+                                .as_ref()
+                                .is_some_and(|r| r.voters == pb::Group::Board as i32)
+                    })
+            })
+    };
+    assert!(
+        holds_motion(&c, amends, vec![hash]).await,
+        "the amendment as edited"
     );
     b.asked_only(&[a]).await;
     b.close().await;
