@@ -709,6 +709,17 @@ async fn a_node_that_alters_the_prepared_bytes_is_caught_before_signing() {
     );
     b.screenshot("tampered").await;
 
+    // So is a motion whose voting period the node lengthened.
+    b.goto(bad, "motions").await;
+    b.wait_text("Propose a motion").await;
+    b.fill("Title", "Buy a new ECG").await;
+    b.click("form[aria-labelledby=propose-title] button[type=submit]")
+        .await;
+    let page = b
+        .wait_text("the motion differs from the one you chose")
+        .await;
+    assert!(page.contains("Nothing was signed"), "{page}");
+
     // The page's decoder takes an event only in its one canonical encoding: the same
     // body given twice (which a decoder may merge), or fields out of order, are refused.
     let verdicts = b
@@ -1292,7 +1303,8 @@ async fn a_partner_votes_with_the_keyboard_alone_and_the_pages_fit_a_phone() {
     b.screenshot("phone").await;
 
     // Every control of every view has a label a screen reader reads.
-    for route in ["motions", "aid", "key", "log"] {
+    let motion_page = format!("motion/{motion}");
+    for route in ["motions", "aid", "key", "log", &motion_page] {
         b.fresh(a, route).await;
         b.wait_text("Mutual").await;
         tokio::time::sleep(Duration::from_millis(300)).await;

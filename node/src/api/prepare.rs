@@ -225,7 +225,8 @@ pub(crate) async fn prepare_route(
 }
 
 /// What a compromised node might answer: the same event with a ballot's choice turned
-/// the other way (for ↔ against), and everything else, the words included, left as asked.
+/// the other way (for ↔ against), or a motion's voting period ended a day later, and
+/// everything else, the words included, left as asked.
 fn tampered(mut p: Prepared) -> Prepared {
     let Ok(bytes) = hex::decode(&p.event) else {
         return p;
@@ -239,6 +240,9 @@ fn tampered(mut p: Prepared) -> Prepared {
         } else {
             pb::Choice::For as i32
         };
+    }
+    if let Some(Body::Motion(m)) = &mut ev.body {
+        m.closes_at_ms += 24 * 3_600_000;
     }
     let bytes = ev.encode_to_vec();
     p.id = EventId::of(&bytes).to_string();
