@@ -399,7 +399,7 @@ export function showLive(c) {
   const behind = target > c.events;
   if (behind) {
     const why = [];
-    if (c.peers_hold > c.events) why.push(`a peer holds ${c.peers_hold}, ${c.peers_hold - c.events} more`);
+    if (c.peers_hold > c.events) why.push(`a peer says it holds ${c.peers_hold}, ${c.peers_hold - c.events} more`);
     if (c.pending > 0) why.push(`${c.pending} wait for their causes`);
     live.replaceChildren(
       h("span", { id: "catching-up" }, `${parts.join(", ")}. Catching up: ${why.join("; ")}. `),

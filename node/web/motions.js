@@ -4,7 +4,7 @@
 import { act, get, h, short, state, when } from "./app.js";
 import { proposeForm } from "./propose.js";
 import { field, nameOf, sameList, table } from "./ui.js";
-import { BODY, CHOICE, CHOICE_NAME, bodyOnly, decodeBallot, decodeDeed, encodeBallot, equalBytes, unhex } from "./wire.js";
+import { BODY, CHOICE, CHOICE_NAME, bodyOnly, decodeBallot, encodeBallot, equalBytes, unhex } from "./wire.js";
 
 function motionRow(m) {
   return [
@@ -94,15 +94,17 @@ export async function motion([id]) {
   if (m.candidates.length) {
     parts.push(h("p", {}, `Candidates: ${m.candidates.map((c) => c[1]).join(", ")}.`));
     if (t.elected.length) parts.push(h("p", { class: "ok" }, `Elected: ${t.elected.join(", ")}.`));
-    if (t.count.length) {
-      parts.push(countTable(t), chart(t));
-      parts.push(h("details", {}, h("summary", {}, "The count in words"), h("ol", {}, t.rounds.map((r) => h("li", {}, r)))));
+    if (t.count.length) parts.push(countTable(t), chart(t));
+    if (t.rounds.length) {
+      const words = h("ol", {}, t.rounds.map((r) => h("li", {}, r)));
+      // Open when there is no table: the words are then all there is to read.
+      parts.push(h("details", { open: !t.count.length }, h("summary", {}, "The count in words"), words));
     }
   }
   parts.push(
     m.ballots.length ? table("Ballots that count", ["Partner", "Ballot"], m.ballots) : h("p", {}, "No ballot counts yet."),
   );
-  if (m.finality === "open") parts.push(ballotForms(m, proxiesAllowed(deed)));
+  if (m.finality === "open") parts.push(ballotForms(m));
   return h("section", {}, parts);
 }
 
@@ -111,17 +113,18 @@ export async function motion([id]) {
 const votesShown = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
 
 function countTable(t) {
-  const names = [...new Set(t.count.flatMap((r) => r.totals.map(([name]) => name)))];
+  // A column per candidate, by key (two partners may share a name).
+  const candidates = new Map(t.count.flatMap((r) => r.totals.map(([key, name]) => [key, name])));
   const byLocality = t.count.some((r) => r.locality);
   return table(
     "The count, round by round",
-    [...(byLocality ? ["Locality"] : []), "Round", ...names, "Exhausted", "What happened"],
+    [...(byLocality ? ["Locality"] : []), "Round", ...candidates.values(), "Exhausted", "What happened"],
     t.count.map((r) => {
-      const votes = new Map(r.totals);
+      const votes = new Map(r.totals.map(([key, , v]) => [key, v]));
       return [
         ...(byLocality ? [r.locality] : []),
         String(r.round),
-        ...names.map((n) => (votes.has(n) ? votesShown(votes.get(n)) : "—")),
+        ...[...candidates.keys()].map((k) => (votes.has(k) ? votesShown(votes.get(k)) : "—")),
         votesShown(r.exhausted),
         r.what,
       ];
@@ -131,7 +134,7 @@ function countTable(t) {
 
 // The same count as bars: each candidate's votes in each round.
 function chart(t) {
-  const most = Math.max(1, ...t.count.flatMap((r) => r.totals.map(([, v]) => v)));
+  const most = Math.max(1, ...t.count.flatMap((r) => r.totals.map(([, , v]) => v)));
   const bar = (v) => {
     const el = h("span", { class: "bar", "aria-hidden": "true" });
     // Set through the style object, which the page's policy allows (no inline styles).
@@ -147,23 +150,13 @@ function chart(t) {
         "div",
         { class: "chart-round" },
         h("p", { class: "chart-title" }, `${r.locality ? `${r.locality}, ` : ""}round ${r.round}`),
-        r.totals.map(([name, v]) => h("p", {}, h("span", { class: "bar-label" }, `${name}: ${votesShown(v)}`), bar(v))),
+        r.totals.map(([, name, v]) => h("p", {}, h("span", { class: "bar-label" }, `${name}: ${votesShown(v)}`), bar(v))),
       ),
     ),
   );
 }
 
-// Whether the deed in force lets partners appoint proxies (true if the page cannot tell:
-// the node then refuses an appointment the deed does not allow, before it is signed).
-function proxiesAllowed(deed) {
-  try {
-    return decodeDeed(unhex(deed.encoded)).max_proxies > 0;
-  } catch {
-    return true;
-  }
-}
-
-function ballotForms(m, proxies) {
+function ballotForms(m) {
   const out = h("div", { class: "out" });
   const motionBytes = unhex(m.id);
   const send = (ballot, words) =>
@@ -258,6 +251,8 @@ function ballotForms(m, proxies) {
     e.preventDefault();
     send({ choice: CHOICE.revoke_proxy }, () => "revoke your proxy and any vote cast by it");
   });
-  const proxyForms = proxies ? [appoint, revoke] : [h("p", {}, "The deed allows no proxies, so no partner may vote for another.")];
+  // A motion takes proxies as the deed in force when it was proposed said; a proxy
+  // appointed may always be revoked.
+  const proxyForms = m.max_proxies > 0 ? [appoint, revoke] : [h("p", {}, "The deed this motion was proposed under allows no proxies."), revoke];
   return h("section", { class: "ballot" }, forms, interest, proxyForms, out);
 }

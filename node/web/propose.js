@@ -90,7 +90,14 @@ function deedEditor() {
     return { el, current: null, read: async () => { throw new Error("The page cannot edit this deed."); } };
   }
   const number = (value, max, step = "any") => h("input", { type: "number", min: 0, max, step, value, inputmode: "decimal" });
-  const group = (value) => h("select", {}, Object.entries(GROUPS).map(([v, w]) => h("option", { value: v, selected: Number(v) === value }, w)));
+  // A group, with the deed's own value kept as it is if it is none of the usual ones.
+  const group = (value) =>
+    h(
+      "select",
+      {},
+      GROUPS[value] ? null : h("option", { value, selected: true }, `as the deed has it (${value})`),
+      Object.entries(GROUPS).map(([v, w]) => h("option", { value: v, selected: Number(v) === value }, w)),
+    );
   const bp = (input, what) => {
     const v = Math.round(Number(input.value) * 100);
     if (!Number.isFinite(v) || v < 0 || v > 10000) throw new Error(`${what} is a percentage from 0 to 100.`);
@@ -101,6 +108,9 @@ function deedEditor() {
     if (!Number.isFinite(v) || v < 0) throw new Error(`${what} cannot be negative.`);
     return v;
   };
+  // A rule with no threshold keeps none while the page shows it as 0%, of the votes cast.
+  const threshold = (r, value, ofElectorate) =>
+    !r.threshold && value === 0 && !ofElectorate ? r.threshold : { bp: value, of_electorate: ofElectorate };
   // One rule's controls, each labelled "<name>: <what>"; `read` gives the rule edited.
   const ruleControls = (r, name, withGroups) => {
     const c = {
@@ -120,7 +130,7 @@ function deedEditor() {
         ...r,
         ...(withGroups ? { proposers: Number(c.proposers.value), voters: Number(c.voters.value) } : {}),
         quorum_bp: bp(c.quorum, `${name}: the quorum`),
-        threshold: { bp: bp(c.threshold, `${name}: the threshold`), of_electorate: c.ofElectorate.checked },
+        threshold: threshold(r, bp(c.threshold, `${name}: the threshold`), c.ofElectorate.checked),
         min_ms: ms(c.min, DAY, `${name}: the shortest vote`),
         max_ms: ms(c.max, DAY, `${name}: the longest vote`),
       }),
@@ -130,15 +140,21 @@ function deedEditor() {
   const rules = current.rules.map((r) => ({ r, c: ruleControls(r, KIND_NAME[r.kind] || r.kind, false) }));
   // The powers in force, each editable or removed, and one row for a new power (its
   // rule starts from the ordinary resolution's, as `mutual deed amend` does).
-  const general = current.rules.find((r) => r.kind === KIND.general) || current.rules[0];
+  const general = current.rules.find((r) => r.kind === KIND.general);
   const powerRow = (p, isNew) => {
     const name = h("input", { type: "text", value: p.name, maxlength: 64, spellcheck: "false", "aria-label": isNew ? "New power: its name" : `power ${p.name}: its name`, readonly: !isNew });
     const label = isNew ? "new power" : `power ${p.name}`;
-    const description = h("input", { type: "text", value: p.description, "aria-label": `${label}: what it covers` });
+    const description = h("textarea", { rows: 2, "aria-label": `${label}: what it covers` });
+    description.value = p.description;
     const remove = isNew ? null : h("input", { type: "checkbox", "aria-label": `${label}: remove it` });
     return { p, isNew, name, description, remove, c: ruleControls(p.rule || general, label, true) };
   };
-  const powers = [...current.powers.map((p) => powerRow(p, false)), powerRow({ name: "", description: "", rule: { ...general, kind: KIND.general } }, true)];
+  const powers = [
+    ...current.powers.map((p) => powerRow(p, false)),
+    // A deed with no rule for ordinary resolutions gives a new power nothing to start from
+    // (`mutual deed amend` adds one from a file).
+    ...(general ? [powerRow({ name: "", description: "", rule: { ...general, kind: KIND.general } }, true)] : []),
+  ];
   const grace = number(current.grace_period_ms / 3600000, 24 * 365);
   const proxies = number(current.max_proxies, 1000, 1);
   const aid = h("select", {}, Object.entries(AID_SIGNERS).map(([v, w]) => h("option", { value: v, selected: Number(v) === current.aid_signers }, w)));
@@ -184,8 +200,9 @@ function deedEditor() {
       if (x.isNew && !name) continue;
       if (x.isNew && !POWER_NAME.test(name)) throw new Error(`"${name}" is not a power's name: lower-case letters, digits and hyphens.`);
       if (x.isNew && current.powers.some((p) => p.name === name)) throw new Error(`The deed already has a power called ${name}.`);
-      const description = x.description.value.trim();
-      if (!description) throw new Error(`The power ${name} needs a description of what it covers.`);
+      // Its words as the deed has them, unless the partner changed them.
+      const description = x.description.value === x.p.description ? x.p.description : x.description.value.trim();
+      if (!description.trim()) throw new Error(`The power ${name} needs a description of what it covers.`);
       d.powers.push({ name, description, rule: x.c.read() });
     }
     d.grace_period_ms = ms(grace, 3600000, "The grace period");

@@ -7,7 +7,7 @@ import { get, h, lock, openKey, REMEMBERED, render, short, state, when } from ".
 import { aid } from "./aid.js";
 import { createKeystore } from "./keys.js";
 import { motion, motions } from "./motions.js";
-import { field, table } from "./ui.js";
+import { field, say, table } from "./ui.js";
 import { unhex } from "./wire.js";
 
 // ------------------------------------------------------------------ members, the deed, federations
@@ -115,6 +115,8 @@ async function deed() {
 // ------------------------------------------------------------------ the log and the node
 
 const PAGE = 100;
+// The longest search the node takes, in bytes (api/events.rs MAX_SEARCH_BYTES).
+const MAX_SEARCH_BYTES = 200;
 
 // The log, a page at a time; "#/log/<skip>/<search>" searches the whole log on the node
 // (GET /events?q=), so a search link can be kept and shared.
@@ -123,7 +125,7 @@ async function log([skip = "0", q = ""]) {
   const query = new URLSearchParams({ skip: String(from), limit: String(PAGE) });
   if (q) query.set("q", q);
   const events = await get(`/events?${query}`);
-  const search = h("input", { type: "search", value: q, maxlength: 200 });
+  const search = h("input", { type: "search", value: q });
   const link = (at) => `#/log/${at}${q ? `/${encodeURIComponent(q)}` : ""}`;
   const form = h(
     "form",
@@ -133,6 +135,10 @@ async function log([skip = "0", q = ""]) {
       onsubmit: (e) => {
         e.preventDefault();
         const text = search.value.trim();
+        if (new TextEncoder().encode(text).length > MAX_SEARCH_BYTES) {
+          say(`A search is at most ${MAX_SEARCH_BYTES} bytes long.`);
+          return;
+        }
         location.hash = `#/log/0${text ? `/${encodeURIComponent(text)}` : ""}`;
       },
     },
@@ -140,7 +146,7 @@ async function log([skip = "0", q = ""]) {
     field("Search for", search, "a name, a kind (ballot, motion, aid_request…), an outcome or an id"),
     h("button", { type: "submit" }, "Search"),
   );
-  const what = q ? `matching “${q}”` : "";
+  const what = q ? ` matching “${q}”` : "";
   return h(
     "section",
     {},
@@ -153,8 +159,8 @@ async function log([skip = "0", q = ""]) {
         "caption",
         {},
         events.length
-          ? `Events ${what} ${from + 1} to ${from + events.length}, in the order every node folds them`
-          : `No events ${what || "here"}`,
+          ? `Events${what} ${from + 1} to ${from + events.length}, in the order every node folds them`
+          : `No events${what || " here"}`,
       ),
       h("thead", {}, h("tr", {}, ["Dated", "Who", "Kind", "Outcome", "Id"].map((x) => h("th", { scope: "col" }, x)))),
       h(
@@ -190,7 +196,7 @@ async function node() {
         ["Connected peers", String(s.peers.length)],
         [
           "Catching up",
-          s.peers_hold > s.events ? `yes: a peer holds ${s.peers_hold} events, ${s.peers_hold - s.events} more` : "no: it holds what its peers said they hold",
+          s.peers_hold > s.events ? `yes: a peer says it holds ${s.peers_hold} events, ${s.peers_hold - s.events} more` : "no: it holds as many events as its peers say they hold",
         ],
         ["State hash", s.state_hash],
         ["Knows its own feed's head", s.head_confirmed ? "yes" : "not yet"],

@@ -412,8 +412,9 @@ pub async fn serve_api(c: &Cluster, i: usize, token: &str) -> std::net::SocketAd
     serve_api_with(c, i, token, false).await
 }
 
-/// As [`serve_api`]; with `tamper_prepare`, `POST /prepare` answers bytes that say the
-/// opposite of what was asked, as a compromised node would.
+/// As [`serve_api`]; with `tamper_prepare`, `POST /prepare` answers bytes that say
+/// otherwise than what was asked (a ballot turned, a motion's vote lengthened), as a
+/// compromised node would.
 pub async fn serve_api_with(
     c: &Cluster,
     i: usize,

@@ -548,8 +548,7 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     );
     assert_eq!(b.confirm_row("Event number").await, "1 in your feed");
     b.screenshot("confirm").await;
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     assert!(
         wait_for(LIMIT, || async { ballots(&c, 2, motion).await == 1 }).await,
         "the vote reaches node C"
@@ -563,8 +562,7 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     b.wait_text("Check what you are signing").await;
     assert_eq!(b.confirm_row("Your ballot").await, "vote against");
     assert_eq!(b.confirm_row("Event number").await, "2 in your feed");
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     b.wait_text("Your ballot counts: against").await;
     let key = partner_key(BASE).public();
     let changed = wait_for(LIMIT, || async {
@@ -587,7 +585,20 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     })
     .await;
     assert!(changed, "node C counts the changed ballot alone");
+    // A blank page ends node A's; every request until then went to node A.
+    b.c().goto("about:blank").await.expect("a blank page");
     b.asked_only(&[a]).await;
+
+    // What the peers say they hold reaches node C's status and its live stream.
+    let told = wait_for(LIMIT, || async {
+        let s = c.node(2).status().await.expect("status");
+        s.peers_hold == s.events as u64
+    })
+    .await;
+    assert!(told, "node C knows how many events its peers hold");
+    let (status, live) = ask(cc, "GET", "/live").await;
+    assert_eq!(status, 200);
+    assert!(live.contains("\"peers_hold\":"), "{live}");
 
     // Node C's page shows it; and, left open, shows another partner's ballot when it
     // arrives, by the node's live stream.
@@ -662,15 +673,14 @@ async fn a_partner_votes_from_node_a_page_and_the_vote_shows_on_node_c_page() {
     assert_eq!(
         line,
         serde_json::json!([
-            "40 events held. Catching up: a peer holds 100, 60 more; 10 wait for their causes. ",
+            "40 events held. Catching up: a peer says it holds 100, 60 more; 10 wait for their causes. ",
             40,
             100
         ])
     );
 
-    // Every request since went to node C, nowhere else (or to node A, as its page was
-    // left).
-    b.asked_only(&[a, cc]).await;
+    // Every request since went to node C, nowhere else.
+    b.asked_only(&[cc]).await;
     b.close().await;
 }
 
@@ -821,8 +831,7 @@ async fn a_ranked_ballot_from_the_page_counts_and_the_rounds_show_after_the_clos
         order,
         "the decoded ranking"
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
 
     // A second partner ranks too (quorum), from the command line's path.
     c.sign_as(
@@ -1025,6 +1034,8 @@ async fn the_log_is_searched_whole_on_the_node() {
     let updates = list("/events?q=PRACTICE_update".into()).await;
     assert_eq!(updates.len(), 5, "{updates:?}");
     assert!(updates.iter().all(|e| e["kind"] == "practice_update"));
+    // A kind as the page shows it, with a space.
+    assert_eq!(list("/events?q=practice%20update".into()).await.len(), 5);
     // Past a page: the search runs over the whole log, then pages.
     let later = list("/events?q=practice_update&skip=3&limit=1".into()).await;
     assert_eq!(later.len(), 1);
@@ -1414,8 +1425,7 @@ async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_pa
         .confirm_row("Admits")
         .await
         .starts_with("Dr Newcomer as a partner of"));
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
 
     let admitted = wait_for(LIMIT, || async {
         c.node(0)
@@ -1448,8 +1458,7 @@ async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_pa
         b.confirm_row("Concerning").await,
         format!("Dr Partner {}", base + 1)
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let changed = wait_for(LIMIT, || async {
         c.node(0)
             .query(move |r| {
@@ -1516,8 +1525,7 @@ async fn a_partner_proposes_an_admission_a_change_of_role_a_resolution_with_a_pa
         b.confirm_row("The deed's changes").await,
         format!("general, quorum: {before}% → 60%")
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let amended = c
         .node(0)
         .query(|r| {
@@ -1614,8 +1622,7 @@ async fn a_remembered_keystore_appoints_a_proxy_and_revokes_it() {
             base + 2
         )
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let appointed = wait_for(LIMIT, || async {
         proxy_holder(&c, motion, me).await == Some(holder)
     })
@@ -1627,8 +1634,7 @@ async fn a_remembered_keystore_appoints_a_proxy_and_revokes_it() {
         b.confirm_row("Your ballot").await,
         "revoke your proxy and any vote cast by it"
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let revoked = wait_for(LIMIT, || async {
         proxy_holder(&c, motion, me).await.is_none()
     })
@@ -1724,8 +1730,7 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
             &key(base + 8).to_string()[..12]
         )
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let want = vec![
         key(base + 7).as_bytes().to_vec(),
         key(base + 8).as_bytes().to_vec(),
@@ -1792,8 +1797,7 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
             format!("Dr Partner {}", base + 1)
         ]
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let mut want = vec![
         key(base).as_bytes().to_vec(),
         key(base + 1).as_bytes().to_vec(),
@@ -1818,8 +1822,7 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
         b.confirm_row("Concerning").await,
         format!("Dr Partner {}", base + 2)
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let removes = |m: &pb::Motion, keys: &[Vec<u8>]| {
         m.kind == pb::DecisionKind::RemovePartner as i32 && m.subject_key == keys[0]
     };
@@ -1836,8 +1839,7 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
     b.click(&format!("{form} button[type=submit]")).await;
     b.wait_text("propose a motion to replace a partner's key")
         .await;
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let replaces = |m: &pb::Motion, keys: &[Vec<u8>]| {
         m.kind == pb::DecisionKind::ReplaceKey as i32
             && m.subject_key == keys[0]
@@ -1906,8 +1908,7 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
         b.confirm_row("The federation's charter").await,
         format!("a signed charter of {} bytes", charter.to_wire().len())
     );
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
     let links = |m: &pb::Motion, keys: &[Vec<u8>]| {
         m.kind == pb::DecisionKind::LinkFederation as i32 && m.charter_event == keys[0]
     };
@@ -1928,7 +1929,7 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
     )
     .await;
     b.on(
-        Target::Css("input[aria-label='new power: what it covers']"),
+        Target::Css("textarea[aria-label='new power: what it covers']"),
         Do::Replace("Premises and leases"),
     )
     .await;
@@ -1960,25 +1961,46 @@ async fn a_partner_proposes_a_practice_with_first_partners_an_election_a_removal
     ] {
         assert!(changes.contains(&said), "{said:?} in {changes:?}");
     }
-    b.click("#confirm-sign").await;
-    b.wait_text("Signed and sent").await;
+    b.sign().await;
+    // Exactly those changes: the rest of the deed in force is as it was, byte for byte.
+    let in_force = c
+        .node(0)
+        .query(|r| r.state().deed().cloned().expect("a deed"))
+        .await
+        .expect("query");
     let amends = |m: &pb::Motion, keys: &[Vec<u8>]| {
-        m.kind == pb::DecisionKind::AmendDeed as i32
-            && m.new_deed.as_ref().is_some_and(|d| {
-                d.agreement_hash == keys[0]
-                    && d.board_term_ms == 365 * 24 * 3_600_000
-                    && d.powers.iter().any(|p| {
-                        p.name == "premises"
-                            && p.description == "Premises and leases"
-                            && p.rule
-                                .as_ref()
-                                .is_some_and(|r| r.voters == pb::Group::Board as i32)
-                    })
-            })
+        let was = <pb::Deed as prost::Message>::decode(keys[1].as_slice()).expect("a deed");
+        let (premises, kept) = match &m.new_deed {
+            Some(d) if m.kind == pb::DecisionKind::AmendDeed as i32 => {
+                let (new, old): (Vec<_>, Vec<_>) =
+                    d.powers.iter().cloned().partition(|p| p.name == "premises");
+                (
+                    new,
+                    pb::Deed {
+                        powers: old,
+                        ..d.clone()
+                    },
+                )
+            }
+            _ => return false,
+        };
+        let expected = pb::Deed {
+            agreement_hash: keys[0].clone(),
+            board_term_ms: 365 * 24 * 3_600_000,
+            ..was
+        };
+        kept == expected
+            && premises.len() == 1
+            && premises[0].description == "Premises and leases"
+            && premises[0]
+                .rule
+                .as_ref()
+                .is_some_and(|r| r.voters == pb::Group::Board as i32)
     };
+    let was = prost::Message::encode_to_vec(&in_force);
     assert!(
-        holds_motion(&c, amends, vec![hash]).await,
-        "the amendment as edited"
+        holds_motion(&c, amends, vec![hash, was]).await,
+        "the amendment as edited, and nothing else"
     );
     b.asked_only(&[a]).await;
     b.close().await;

@@ -32,8 +32,9 @@ pub struct ApiState {
     /// Paper uploads being read now (`PUT /papers/{sha256}`).
     pub uploads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// A test's switch, set by no command: `POST /prepare` then answers bytes whose ballot
-    /// says the opposite of what was asked, as a compromised node would, so a test can
-    /// show that the web page catches it before signing.
+    /// says the opposite of what was asked, or whose motion's vote ends a day later, as a
+    /// compromised node would, so a test can show that the web page catches it before
+    /// signing.
     pub tamper_prepare: bool,
     /// `/live` streams open now.
     pub live: std::sync::Arc<std::sync::atomic::AtomicUsize>,

@@ -32,7 +32,8 @@ pub struct EventFilter {
     /// Only this body type (`motion`, `ballot`, `aid_request`, ...).
     pub kind: Option<String>,
     /// Only events whose author's name, kind, outcome, id or author's key contains this
-    /// text, whatever its case (at most [`MAX_SEARCH_BYTES`]): a search of the whole log.
+    /// text, whatever its case, an underscore read as a space (at most
+    /// [`MAX_SEARCH_BYTES`]): a search of the whole log.
     pub q: Option<String>,
     /// Skip this many matching events (in fold order).
     #[serde(default)]
@@ -60,13 +61,22 @@ pub struct EventView {
     pub outcome: String,
 }
 
+/// A text as a search compares it: lower case, an underscore read as a space (a kind is
+/// `aid_request` in the API and "aid request" on the page).
+fn folded(text: &str) -> String {
+    text.to_lowercase().replace('_', " ")
+}
+
 impl EventView {
-    /// Whether its author's name, kind, outcome, id or author's key contains `lower`, a
-    /// lower-case text.
-    fn mentions(&self, lower: &str) -> bool {
-        [&self.who, &self.kind, &self.outcome, &self.id, &self.author]
-            .iter()
-            .any(|field| field.to_lowercase().contains(lower))
+    /// Whether its author's name, kind, outcome, id or author's key contains `q`, a
+    /// [`folded`] text.
+    fn mentions(&self, q: &str) -> bool {
+        // Ids and keys are lower-case hex already.
+        self.id.contains(q)
+            || self.author.contains(q)
+            || [&self.who, &self.kind, &self.outcome]
+                .iter()
+                .any(|field| folded(field).contains(q))
     }
 }
 
@@ -131,22 +141,33 @@ pub(crate) async fn events(
             "the search text may be at most {MAX_SEARCH_BYTES} bytes"
         )));
     }
-    let q = q.to_lowercase();
+    let q = folded(q);
     let list = s
         .node
         .query(move |r| {
-            r.events_in_order()
+            let chosen = r
+                .events_in_order()
                 .filter(|e| author.is_none_or(|a| e.event.author == a))
                 .filter(|e| {
                     f.kind
                         .as_deref()
                         .is_none_or(|k| e.event.body.as_ref().map(body_name) == Some(k))
-                })
-                .map(|e| event_view(r, e))
-                .filter(|v| q.is_empty() || v.mentions(&q))
-                .skip(f.skip)
-                .take(limit)
-                .collect()
+                });
+            if q.is_empty() {
+                // Skipped events are never viewed.
+                chosen
+                    .skip(f.skip)
+                    .take(limit)
+                    .map(|e| event_view(r, e))
+                    .collect()
+            } else {
+                chosen
+                    .map(|e| event_view(r, e))
+                    .filter(|v| v.mentions(&q))
+                    .skip(f.skip)
+                    .take(limit)
+                    .collect()
+            }
         })
         .await?;
     Ok(Json(list))

@@ -60,9 +60,9 @@ pub struct CountRow {
     pub locality: String,
     /// The round, from 1.
     pub round: usize,
-    /// Each candidate in the count with their votes at this round, in the motion's
-    /// order of candidates (fractions are transferred surpluses).
-    pub totals: Vec<(String, f64)>,
+    /// Each candidate in the count, as (current key, name, votes at this round), in the
+    /// motion's order of candidates (fractions are transferred surpluses).
+    pub totals: Vec<(String, String, f64)>,
     /// Votes of ballots that ranked no candidate left in the count.
     pub exhausted: f64,
     /// What the round decided, in words.
@@ -108,6 +108,10 @@ pub struct MotionView {
     /// partner's page finds their own ballot by it.
     #[serde(default)]
     pub ballot_keys: Vec<String>,
+    /// Proxies one partner may hold on this motion, fixed by the deed in force when it
+    /// was proposed (0: none may be appointed).
+    #[serde(default)]
+    pub max_proxies: u32,
     /// A resolution under a power of the deed: the power's name (docs/GOVERNANCE.md §2.5).
     #[serde(default)]
     pub power: Option<String>,
@@ -124,6 +128,15 @@ pub struct MotionView {
     /// recuse if the deed's rule for it says so).
     #[serde(default)]
     pub interests: Vec<(String, String)>,
+}
+
+/// A partner's current key (hex), by their lasting id; the id itself if the membership
+/// has no such partner.
+fn current_key(m: &Membership, id: &PublicKey) -> String {
+    m.partner(id)
+        .and_then(|p| PublicKey::from_slice(&p.partner.key).ok())
+        .unwrap_or(*id)
+        .to_string()
 }
 
 pub(crate) fn partner_name(m: &Membership, id: &PublicKey) -> String {
@@ -156,6 +169,7 @@ fn count_rows(
     count: &stv::Count,
     of: &dyn Fn(usize) -> usize,
     name_of: &dyn Fn(usize) -> String,
+    key_of: &dyn Fn(usize) -> String,
 ) -> Vec<CountRow> {
     let units = |u: u64| u as f64 / stv::VOTE as f64;
     count
@@ -169,7 +183,7 @@ fn count_rows(
                 .totals
                 .iter()
                 .enumerate()
-                .map(|(i, t)| (name_of(of(i)), units(*t)))
+                .map(|(i, t)| (key_of(of(i)), name_of(of(i)), units(*t)))
                 .collect(),
             exhausted: units(r.exhausted),
             what: match &r.action {
@@ -212,7 +226,7 @@ fn count_lines(locality: &str, count: &stv::Count, rows: &[CountRow]) -> Vec<Str
         let totals: Vec<String> = row
             .totals
             .iter()
-            .map(|(name, v)| format!("{name} {}", shown(*v)))
+            .map(|(_, name, v)| format!("{name} {}", shown(*v)))
             .collect();
         let exhausted = if row.exhausted > 0.0 {
             format!("; {} exhausted", shown(row.exhausted))
@@ -236,10 +250,16 @@ pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> Tally
             .map(|c| partner_name(m, c))
             .unwrap_or_else(|| format!("candidate {i}"))
     };
+    let key_of = |i: usize| {
+        rec.candidates
+            .get(i)
+            .map(|c| current_key(m, c))
+            .unwrap_or_default()
+    };
     let mut rounds = Vec::new();
     let mut count = Vec::new();
     if let Some(c) = &t.stv {
-        let rows = count_rows("", c, &|i| i, &name_of);
+        let rows = count_rows("", c, &|i| i, &name_of, &key_of);
         rounds.extend(count_lines("", c, &rows));
         count.extend(rows);
     }
@@ -249,6 +269,7 @@ pub(crate) fn tally_view(m: &Membership, rec: &MotionRecord, t: &Tally) -> Tally
             &seat.count,
             &|i| seat.candidates.get(i).copied().unwrap_or(usize::MAX),
             &name_of,
+            &key_of,
         );
         rounds.extend(count_lines(&seat.locality, &seat.count, &rows));
         count.extend(rows);
@@ -350,13 +371,7 @@ pub(crate) fn motion_view(
         candidates: rec
             .candidates
             .iter()
-            .map(|c| {
-                let key = m
-                    .partner(c)
-                    .and_then(|p| PublicKey::from_slice(&p.partner.key).ok())
-                    .unwrap_or(*c);
-                (key.to_string(), partner_name(m, c))
-            })
+            .map(|c| (current_key(m, c), partner_name(m, c)))
             .collect(),
         tally: tally_view(m, rec, &tally),
         ballots: counted
@@ -383,16 +398,8 @@ pub(crate) fn motion_view(
                 (partner_name(m, p), vote)
             })
             .collect(),
-        ballot_keys: counted
-            .ballots
-            .keys()
-            .map(|p| {
-                m.partner(p)
-                    .and_then(|x| PublicKey::from_slice(&x.partner.key).ok())
-                    .unwrap_or(*p)
-                    .to_string()
-            })
-            .collect(),
+        ballot_keys: counted.ballots.keys().map(|p| current_key(m, p)).collect(),
+        max_proxies: rec.max_proxies,
         power: rec.power.clone(),
         practice: rec.practice.clone(),
         decided_by: crate::deed::group_words(rec.rule.voters).to_string(),

@@ -456,7 +456,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 if peers_hold > held {
                     println!(
-                        "catching up  a peer holds {peers_hold} events, {} more than this node",
+                        "catching up  a peer says it holds {peers_hold} events, {} more than this node",
                         peers_hold - held
                     );
                 }

@@ -469,9 +469,9 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         let kind = match &req.kind {
             None => return Err(Refusal::Malformed("empty request".into())),
             Some(Req::Summary(theirs)) => {
-                self.reported.insert(peer, theirs.events);
                 let mut unknown = false;
                 let resp = answer_summary(local, theirs, &mut unknown)?;
+                self.reported.insert(peer, theirs.events);
                 // The peer holds what this node lacks: a round of this node's own brings
                 // it (by the peer's answer to its summary, or by reconciling).
                 if unknown && local.starts {
@@ -567,14 +567,14 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         };
         match answer {
             Answer::Summary(s) => {
-                if connected {
-                    self.reported.insert(peer, s.events);
-                }
                 let Ok(heads) = heads_of(s) else {
                     self.rounds.remove(&peer);
                     out.push(Action::Punish(peer));
                     return;
                 };
+                if connected {
+                    self.reported.insert(peer, s.events);
+                }
                 if s.state_hash == local.replica.state_hash().0 {
                     // The peer holds exactly what this node holds, whatever the round
                     // learned before (a peer's reconciliation may have added to it).
