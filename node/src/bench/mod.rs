@@ -8,6 +8,7 @@
 //!   an in-memory link with every byte counted.
 
 pub mod gossip;
+pub mod national;
 pub mod sync;
 pub mod workload;
 
@@ -51,6 +52,8 @@ pub struct Sizes {
     pub gossip_nodes: usize,
     /// Events gossiped.
     pub gossip_events: usize,
+    /// The network a node holds for `national_memory_mb`.
+    pub national: national::National,
 }
 
 impl Sizes {
@@ -71,6 +74,11 @@ impl Sizes {
                 disk_events: 100_000,
                 gossip_nodes: 32,
                 gossip_events: 256,
+                national: national::National {
+                    practices: 6_500,
+                    partners: 40_000,
+                    events: 10_000_000,
+                },
             }
         } else {
             Sizes {
@@ -87,6 +95,11 @@ impl Sizes {
                 disk_events: 2_000,
                 gossip_nodes: 8,
                 gossip_events: 16,
+                national: national::National {
+                    practices: 65,
+                    partners: 400,
+                    events: 10_000,
+                },
             }
         }
     }
@@ -260,6 +273,7 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
         &store_dir.join("gossip"),
     )?;
     let binary_mb = binary_mb();
+    let held = national_memory(sizes.national, store_dir)?;
     Ok(Figures {
         ingest_over_batch_verify,
         reorder_growth: reorder.growth,
@@ -271,7 +285,7 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
         in_sync_round_bytes: in_sync,
         gossip_copies_per_event: Some(copies),
         disk_over_wire,
-        national_memory_mb: None,
+        national_memory_mb: Some(held.peak_mb),
         binary_mb,
         notes: vec![
             format!(
@@ -288,9 +302,7 @@ pub fn run(full: bool, store_dir: &Path) -> Result<Figures, String> {
                  event, ÷ the bytes one node reads for one event from one other",
                 sizes.gossip_events, sizes.gossip_nodes
             ),
-            "national_memory_mb is not measured yet: a node holds every event in memory, so \
-             10M events cannot be held"
-                .into(),
+            national_note(&held),
             "binary_mb is measured on a release build only".into(),
         ],
         sizes,
@@ -310,6 +322,7 @@ pub const FIGURES: &[&str] = &[
     "in_sync_round_bytes",
     "gossip_copies_per_event",
     "disk_over_wire",
+    "national_memory_mb",
     "binary_mb",
 ];
 
@@ -345,6 +358,15 @@ pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json
             &store_dir.join("gossip"),
         )?),
         "disk_over_wire" => serde_json::json!(disk_ratio(sizes.disk_events, store_dir)?),
+        "national_memory_mb" => {
+            let held = national_memory(sizes.national, store_dir)?;
+            return Ok(serde_json::json!({
+                figure: held.peak_mb,
+                "held": held,
+                "note": national_note(&held),
+                "sizes": sizes,
+            }));
+        }
         "binary_mb" => serde_json::json!(binary_mb()),
         _ => {
             return Err(format!(
@@ -354,6 +376,47 @@ pub fn run_only(figure: &str, full: bool, store_dir: &Path) -> Result<serde_json
         }
     };
     Ok(serde_json::json!({ figure: value, "sizes": sizes }))
+}
+
+/// Generates the national network of `size` into a store under `store_dir`, and has a
+/// node of its own process hold it (`mutual bench-hold`, so this must run from the
+/// `mutual` binary): what it holds and its memory. The node must hold every event and
+/// the whole membership generated, or the measure would be of something else.
+fn national_memory(size: national::National, store_dir: &Path) -> Result<national::Held, String> {
+    let dir = store_dir.join(national::NATIONAL_DIR);
+    let made = national::generate(size, &dir)?;
+    let out = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["bench-hold", &dir.display().to_string(), &made.network])
+        .output()
+        .map_err(|e| format!("starting the holding node: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return Err(format!(
+            "the holding node failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let held: national::Held = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("the holding node's report: {e}"))?;
+    let want = (made.events, size.practices, size.partners);
+    if (held.events, held.practices, held.partners) != want {
+        return Err(format!(
+            "the node holds {} events, {} practices and {} partners, not the {} events, {} \
+             practices and {} partners generated",
+            held.events, held.practices, held.partners, want.0, want.1, want.2
+        ));
+    }
+    Ok(held)
+}
+
+fn national_note(held: &national::Held) -> String {
+    format!(
+        "national_memory_mb is the peak resident memory of a node's process that opens a \
+         store of {} events ({} practices, {} partners, admitted by the chair, then \
+         resolutions each voted on by 200 partners) as a node does on start; once it holds \
+         them it uses {:.0} MB",
+        held.events, held.practices, held.partners, held.rss_mb
+    )
 }
 
 /// This binary's size in MB, if it is a release build and can be read.

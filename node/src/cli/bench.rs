@@ -16,14 +16,26 @@ pub(super) struct BenchArgs {
 }
 
 pub(super) fn bench(json: bool, a: BenchArgs) -> Result<ExitCode> {
-    let dir = std::env::temp_dir().join(format!("mutual-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "{}{}",
+        bench::national::SCRATCH_PREFIX,
+        std::process::id()
+    ));
+    let done = measure(json, a, &dir);
+    // The scratch directory goes, whatever the benchmark's result.
+    let _ = std::fs::remove_dir_all(&dir);
+    done
+}
+
+/// Measures and prints; `dir` is the benchmarks' scratch directory.
+fn measure(json: bool, a: BenchArgs, dir: &std::path::Path) -> Result<ExitCode> {
     if let Some(figure) = &a.only {
         let v =
-            bench::run_only(figure, a.full, &dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
+            bench::run_only(figure, a.full, dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let figures = bench::run(a.full, &dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
+    let figures = bench::run(a.full, dir).map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
         return Ok(ExitCode::SUCCESS);
@@ -50,7 +62,7 @@ pub(super) fn bench(json: bool, a: BenchArgs) -> Result<ExitCode> {
     println!(
         "Sizes: ingest {} events; out of order {} -> {} events ({} replicas), convergence at \
          {}; sync {} authors, {} events, {} missing; one missing among {} authors, {} \
-         events; store {} events.",
+         events; store {} events; national network {} practices, {} partners, {} events.",
         s.ingest_events,
         s.reorder_events.0,
         s.reorder_events.1,
@@ -61,7 +73,10 @@ pub(super) fn bench(json: bool, a: BenchArgs) -> Result<ExitCode> {
         s.sync_missing,
         s.wide_authors,
         s.wide_events,
-        s.disk_events
+        s.disk_events,
+        s.national.practices,
+        s.national.partners,
+        s.national.events
     );
     for n in &figures.notes {
         println!("Note: {n}.");

@@ -64,6 +64,15 @@ enum Command {
     /// this machine, against their targets. Quick sizes by default; --full for the
     /// targets' own sizes.
     Bench(bench::BenchArgs),
+    /// Internal to `mutual bench`: a node opens the store the national benchmark wrote
+    /// and prints, as JSON, what it holds and this process's memory.
+    #[command(hide = true)]
+    BenchHold {
+        /// The store's directory.
+        dir: PathBuf,
+        /// The network id (hex).
+        network: String,
+    },
     /// Prepare a data directory for a practice's node: its key, an API token and a
     /// configuration with working defaults.
     Init {
@@ -499,6 +508,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Simulate(a) => return simulate::simulate(cli.json, a),
         Command::Bench(a) => return bench::bench(cli.json, a),
+        Command::BenchHold { dir, network } => {
+            let network: mutual_protocol::id::NetworkId = network
+                .parse()
+                .map_err(|e| anyhow::anyhow!("network {network}: {e}"))?;
+            let held = mutual_node::bench::national::hold(&dir, network)
+                .map_err(|e| anyhow::anyhow!("holding the store: {e}"))?;
+            println!("{}", serde_json::to_string(&held)?);
+        }
         Command::Invite {
             dir,
             node_key,
