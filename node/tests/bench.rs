@@ -113,12 +113,19 @@ fn bench_measures_one_figure_alone_and_refuses_an_unknown_one() {
 fn the_holding_node_opens_only_a_generated_store() {
     let dir = tempfile::TempDir::new().expect("dir");
     let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
-        .args(["bench-hold", &dir.path().display().to_string(), &"ab".repeat(32)])
+        .args([
+            "bench-hold",
+            &dir.path().display().to_string(),
+            &"ab".repeat(32),
+        ])
         .output()
         .expect("mutual runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not a store `mutual bench` generated"), "{err}");
+    assert!(
+        err.contains("is not a store `mutual bench` generated"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("dir").count(),
         0,

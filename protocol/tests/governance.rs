@@ -667,3 +667,25 @@ fn a_motion_keeps_the_rule_it_was_proposed_under() {
     let t = net.tally(&open_after);
     assert!(!t.passed, "2 of 3 under the new 75% rule: {t}");
 }
+
+/// Motions proposed with the same electorate hold one set between them, not a copy each
+/// (a national network's 40,000 partners would cost megabytes a motion); a motion whose
+/// electorate differs, one from which its subject recuses, holds its own.
+#[test]
+fn motions_with_the_same_electorate_share_one_set() {
+    let mut net = six();
+    let first = net.propose(102, PROPOSED, motion(DecisionKind::General));
+    let second = net.propose(103, PROPOSED, motion(DecisionKind::General));
+    let mut removal = motion(DecisionKind::RemovePartner);
+    removal.subject_key = pk(107);
+    let third = net.propose(104, PROPOSED, removal);
+    let g = net.r.state().governance();
+    let electorate = |id| &g.motion(&id).expect("a motion").seen.electorate;
+    assert_eq!(electorate(first).len(), 6);
+    assert!(electorate(first).ptr_eq(electorate(second)));
+    assert!(electorate(first).ptr_eq(&g.motion(&second).expect("a motion").votes.electorate));
+    assert_eq!(electorate(third).len(), 5, "the subject recuses");
+    assert!(!electorate(first).ptr_eq(electorate(third)));
+    // The same as a fold from scratch, which shares nothing with this one.
+    assert_eq!(net.r.fold_from_scratch(), *net.r.state());
+}

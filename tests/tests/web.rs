@@ -370,6 +370,17 @@ impl Browser {
 
     /// Opens the keystore at `file` on the page of `addr` with `passphrase`.
     async fn open_keystore(&self, addr: SocketAddr, file: &Path, passphrase: &str) {
+        self.open_keystore_with(addr, file, passphrase, false).await;
+    }
+
+    /// As [`Browser::open_keystore`]; with `remember`, the browser keeps the file.
+    async fn open_keystore_with(
+        &self,
+        addr: SocketAddr,
+        file: &Path,
+        passphrase: &str,
+        remember: bool,
+    ) {
         self.goto(addr, "key").await;
         let input = self
             .c()
@@ -384,6 +395,10 @@ impl Browser {
             .expect("file chosen");
         self.type_into("input[autocomplete=current-password]", passphrase)
             .await;
+        if remember {
+            self.click("form[aria-labelledby=open-title] input[type=checkbox]")
+                .await;
+        }
         self.click("form[aria-labelledby=open-title] button[type=submit]")
             .await;
     }
@@ -1572,24 +1587,7 @@ async fn a_remembered_keystore_appoints_a_proxy_and_revokes_it() {
     let keys = tempfile::TempDir::new().expect("dir");
     let file = keystore(keys.path(), base);
     let b = Browser::start().await;
-    b.goto(a, "key").await;
-    let input = b
-        .c()
-        .wait()
-        .at_most(LIMIT)
-        .for_element(Locator::Css("input[type=file]"))
-        .await
-        .expect("file input");
-    input
-        .send_keys(&file.display().to_string())
-        .await
-        .expect("file chosen");
-    b.type_into("input[autocomplete=current-password]", PASSPHRASE)
-        .await;
-    b.click("form[aria-labelledby=open-title] input[type=checkbox]")
-        .await;
-    b.click("form[aria-labelledby=open-title] button[type=submit]")
-        .await;
+    b.open_keystore_with(a, &file, PASSPHRASE, true).await;
     b.wait_text("Opened").await;
 
     // A reload forgets the open key, not the file: the passphrase alone opens it again.

@@ -430,17 +430,82 @@ pub fn hold(dir: &Path, network: NetworkId) -> Result<Held, String> {
     })
 }
 
+/// What became of the holding node.
+#[derive(Debug)]
+pub enum Holding {
+    /// It held the store and reported.
+    Held(Held),
+    /// It went past the memory the benchmark allows it, and was stopped there.
+    Over {
+        /// That memory, MB.
+        cap_mb: f64,
+    },
+}
+
+/// Share of this machine's memory the holding node may take before the benchmark stops
+/// it, so that measuring never starves the machine.
+const MEMORY_CAP_SHARE: f64 = 0.75;
+
+/// Runs [`hold`] in a process of its own (`mutual bench-hold`, so this must run from the
+/// `mutual` binary), watching its memory ten times a second: past [`MEMORY_CAP_SHARE`] of
+/// the machine's it is stopped.
+pub fn hold_in_child(dir: &Path, network: &str) -> Result<Holding, String> {
+    let cap_mb = meminfo_mb("MemTotal:")? * MEMORY_CAP_SHARE;
+    let errors = dir.with_extension("err");
+    let stderr = std::fs::File::create(&errors).map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["bench-hold", &dir.display().to_string(), network])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("starting the holding node: {e}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        let rss = status_mb(&format!("/proc/{}/status", child.id()), "VmRSS:").unwrap_or(0.0);
+        if rss > cap_mb {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Holding::Over { cap_mb });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut stdout, &mut out).map_err(|e| e.to_string())?;
+    }
+    if !status.success() {
+        let said = std::fs::read_to_string(&errors).unwrap_or_default();
+        return Err(format!(
+            "the holding node failed ({status}): {}",
+            said.trim()
+        ));
+    }
+    serde_json::from_str(&out)
+        .map(Holding::Held)
+        .map_err(|e| format!("the holding node's report: {e}"))
+}
+
 /// This process's resident memory at its peak and now, MB, from `/proc/self/status`.
 fn memory_mb() -> Result<(f64, f64), String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    let kb = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("no {name} in /proc/self/status"))
-    };
-    Ok((kb("VmHWM:")? / 1024.0, kb("VmRSS:")? / 1024.0))
+    let path = "/proc/self/status";
+    Ok((status_mb(path, "VmHWM:")?, status_mb(path, "VmRSS:")?))
+}
+
+/// A `kB` line of a `/proc` status-like file, in MB.
+fn status_mb(path: &str, name: &str) -> Result<f64, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .ok_or_else(|| format!("no {name} in {path}"))
+}
+
+/// A line of `/proc/meminfo`, in MB.
+fn meminfo_mb(name: &str) -> Result<f64, String> {
+    status_mb("/proc/meminfo", name)
 }
 
 #[cfg(test)]
