@@ -112,22 +112,24 @@ fn bench_measures_one_figure_alone_and_refuses_an_unknown_one() {
 #[test]
 fn the_holding_node_opens_only_a_generated_store() {
     let dir = tempfile::TempDir::new().expect("dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
-        .args([
-            "bench-hold",
-            &dir.path().display().to_string(),
-            &"ab".repeat(32),
-        ])
-        .output()
-        .expect("mutual runs");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("is not a store `mutual bench` generated"),
-        "{err}"
-    );
+    // Neither a store elsewhere, nor one named as the bench names its own but not in its
+    // scratch directory.
+    let national = dir.path().join("national");
+    std::fs::create_dir(&national).expect("dir");
+    for store in [dir.path(), &national] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mutual"))
+            .args(["bench-hold", &store.display().to_string(), &"ab".repeat(32)])
+            .output()
+            .expect("mutual runs");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is not a store `mutual bench` generated"),
+            "{err}"
+        );
+    }
     assert_eq!(
-        std::fs::read_dir(dir.path()).expect("dir").count(),
+        std::fs::read_dir(&national).expect("dir").count(),
         0,
         "nothing was written"
     );

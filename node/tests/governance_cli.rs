@@ -48,7 +48,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         .expect("key")
         .public()
         .to_string();
-    let before = events(&dirs[0]);
+    let before = partners_events(&dirs[0]);
     let bad_deed = laptop.join("bad-deed.toml");
     std::fs::write(
         &bad_deed,
@@ -120,7 +120,11 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         let e = fails(lap, &all, &env[0]);
         assert!(e.contains(says), "{args:?}: {e}");
     }
-    assert_eq!(events(&dirs[0]), before, "nothing was signed or stored");
+    assert_eq!(
+        partners_events(&dirs[0]),
+        before,
+        "nothing was signed or stored"
+    );
     // The voting period equal to the deed's least (1 minute in the demo) is accepted.
     propose(
         lap,
@@ -250,7 +254,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         pending.contains("Dr Dev Shah — partner [pending: has not yet signed the agreement]"),
         "{pending}"
     );
-    let before = events(&dirs[2]);
+    let before = partners_events(&dirs[2]);
     let e = fails(
         lap,
         &[
@@ -302,7 +306,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         "the agreement is shown: {shown}"
     );
     assert_eq!(
-        events(&dirs[2]),
+        partners_events(&dirs[2]),
         before,
         "nothing signed before he says yes"
     );
@@ -328,7 +332,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         })
     });
     // An accession by a partner who is not pending (the wrong key) is refused unsigned.
-    let before = events(&dirs[0]);
+    let before = partners_events(&dirs[0]);
     let e = fails(
         lap,
         &[
@@ -343,7 +347,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         &env[0],
     );
     assert!(e.contains("refused before signing"), "{e}");
-    assert_eq!(events(&dirs[0]), before);
+    assert_eq!(partners_events(&dirs[0]), before);
 
     // ---- 4. Elections, a declaration of interest, proxies, a key replacement.
     let board = propose(
@@ -434,7 +438,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     }
     // Bad ballots: a non-candidate ranked, a candidate ranked twice, a yes/no vote on an
     // election, a proxy to oneself, a proxy chain, the subject voting on her own key.
-    let before = events(&dirs[0]);
+    let before = partners_events(&dirs[0]);
     for (i, args, says) in [
         (
             0,
@@ -480,7 +484,11 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         let e = fails(lap, &args, &env[i]);
         assert!(e.contains(says), "{args:?}: {e}");
     }
-    assert_eq!(events(&dirs[0]), before, "nothing was signed or stored");
+    assert_eq!(
+        partners_events(&dirs[0]),
+        before,
+        "nothing was signed or stored"
+    );
     // Ben declares an interest in the chair election and is left out of its vote.
     succeeds(
         lap,
@@ -616,7 +624,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
     let mut v: serde_json::Value = serde_json::from_str(&kept).expect("JSON");
     v["seq"] = serde_json::json!(v["seq"].as_u64().expect("seq") + 3);
     std::fs::write(&record, v.to_string()).expect("write");
-    let before = events(&dirs[0]);
+    let before = partners_events(&dirs[0]);
     let e = fails(
         lap,
         &[
@@ -632,7 +640,7 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         &env[0],
     );
     assert!(e.contains("would fork your feed"), "{e}");
-    assert_eq!(events(&dirs[0]), before);
+    assert_eq!(partners_events(&dirs[0]), before);
     std::fs::write(&record, kept).expect("restore");
 
     // ---- 5. Time passes: the votes close and take effect.
@@ -799,13 +807,13 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
             Client::of(&dirs[1]).expect("c").get("/aid").expect("aid");
         v.requests.iter().any(|r| r.id == req)
     });
-    let before = events(&dirs[1]);
+    let before = partners_events(&dirs[1]);
     let e = common::refused(
         &["aid", "offer", "--dir", s(&dirs[1]), req, "--role", "GP"],
         None,
     );
     assert!(e.contains("sign its aid offers"), "{e}");
-    assert_eq!(events(&dirs[1]), before, "nothing signed");
+    assert_eq!(partners_events(&dirs[1]), before, "nothing signed");
     let offer = succeeds(
         lap,
         &[

@@ -686,6 +686,13 @@ fn motions_with_the_same_electorate_share_one_set() {
     assert!(electorate(first).ptr_eq(&g.motion(&second).expect("a motion").votes.electorate));
     assert_eq!(electorate(third).len(), 5, "the subject recuses");
     assert!(!electorate(first).ptr_eq(electorate(third)));
-    // The same as a fold from scratch, which shares nothing with this one.
+    // A partner who declares an interest in the first recuses from it alone: the second
+    // keeps its six.
+    net.cast(105, DURING, first, ballot(first, Choice::DeclareInterest));
+    let g = net.r.state().governance();
+    let electorate = |id| &g.motion(&id).expect("a motion").seen.electorate;
+    assert_eq!(electorate(first).len(), 5);
+    assert_eq!(electorate(second).len(), 6);
+    // The same state as a fold from scratch.
     assert_eq!(net.r.fold_from_scratch(), *net.r.state());
 }

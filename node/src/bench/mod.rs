@@ -22,6 +22,9 @@ use std::path::Path;
 use std::time::Instant;
 use workload::{workload, T0};
 
+/// Events of the national network the target names.
+pub const NATIONAL_EVENTS: usize = 10_000_000;
+
 /// The sizes one run measures at.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sizes {
@@ -77,7 +80,7 @@ impl Sizes {
                 national: national::National {
                     practices: 6_500,
                     partners: 40_000,
-                    events: 10_000_000,
+                    events: NATIONAL_EVENTS,
                 },
             }
         } else {
@@ -134,9 +137,11 @@ pub struct Figures {
     pub gossip_copies_per_event: Option<f64>,
     /// Bytes the store takes on disk ÷ the wire bytes of the events it holds.
     pub disk_over_wire: f64,
-    /// Memory of a node holding 6,500 practices, 40,000 partners and 10M events, MB; not
-    /// measured yet.
+    /// The peak resident memory of a node holding the generated national network, MB
+    /// ([`national`]); `None` if it went past what the benchmark lets it take.
     pub national_memory_mb: Option<f64>,
+    /// The memory past which the holding node was stopped, MB, if it was.
+    pub national_memory_exceeded_mb: Option<f64>,
     /// The size of this `mutual` binary, MB; `None` when it cannot be read, or when this
     /// is not a release build (the target is the release binary's).
     pub binary_mb: Option<f64>,
@@ -238,12 +243,23 @@ impl Figures {
             },
             Line {
                 key: "national_memory_mb",
-                value: self
-                    .national_memory_mb
-                    .map_or("not measured".into(), |m| format!("{m:.0} MB")),
+                value: match (self.national_memory_mb, self.national_memory_exceeded_mb) {
+                    (Some(m), _) => format!("{m:.0} MB"),
+                    (None, Some(cap)) => format!("more than {cap:.0} MB (stopped there)"),
+                    (None, None) => "not measured".into(),
+                },
                 target: "<= 256 MB at 10M events",
-                met: self.national_memory_mb.and_then(|m| sized(m <= 256.0)),
-                measured: self.national_memory_mb.is_some(),
+                // Judged at the target's own network only; a node stopped past the cap
+                // has missed it.
+                met: if self.national_memory_exceeded_mb.is_some() {
+                    Some(false)
+                } else {
+                    let at_target = full && self.sizes.national.events == NATIONAL_EVENTS;
+                    self.national_memory_mb
+                        .and_then(|m| at_target.then_some(m <= 256.0))
+                },
+                measured: self.national_memory_mb.is_some()
+                    || self.national_memory_exceeded_mb.is_some(),
             },
             Line {
                 key: "binary_mb",
@@ -274,11 +290,13 @@ pub fn run(sizes: Sizes, store_dir: &Path) -> Result<Figures, String> {
         &store_dir.join("gossip"),
     )?;
     let binary_mb = binary_mb();
-    // A national network the machine cannot hold is said in the notes; the other figures
-    // stand.
-    let (national_memory_mb, national_note) = match national_memory(sizes.national, store_dir) {
-        Ok(holding) => national_figure(sizes.national, &holding),
-        Err(e) => (None, format!("national_memory_mb is not given: {e}")),
+    // A national network the machine cannot hold is said, and the other figures stand;
+    // a node that holds other than what was generated fails the benchmark.
+    let (made, holding) = national_memory(sizes.national, store_dir)?;
+    let (national_memory_mb, national_note) = national_figure(&made, sizes.national, &holding);
+    let national_memory_exceeded_mb = match holding {
+        national::Holding::Over { cap_mb } => Some(cap_mb),
+        national::Holding::Held(_) => None,
     };
     Ok(Figures {
         ingest_over_batch_verify,
@@ -292,6 +310,7 @@ pub fn run(sizes: Sizes, store_dir: &Path) -> Result<Figures, String> {
         gossip_copies_per_event: Some(copies),
         disk_over_wire,
         national_memory_mb,
+        national_memory_exceeded_mb,
         binary_mb,
         notes: vec![
             format!(
@@ -364,14 +383,15 @@ pub fn run_only(figure: &str, sizes: Sizes, store_dir: &Path) -> Result<serde_js
         )?),
         "disk_over_wire" => serde_json::json!(disk_ratio(sizes.disk_events, store_dir)?),
         "national_memory_mb" => {
-            let holding = national_memory(sizes.national, store_dir)?;
-            let (value, note) = national_figure(sizes.national, &holding);
-            let held = match holding {
-                national::Holding::Held(held) => Some(held),
-                national::Holding::Over { .. } => None,
+            let (made, holding) = national_memory(sizes.national, store_dir)?;
+            let (value, note) = national_figure(&made, sizes.national, &holding);
+            let (held, exceeded) = match holding {
+                national::Holding::Held(held) => (Some(held), None),
+                national::Holding::Over { cap_mb } => (None, Some(cap_mb)),
             };
             return Ok(serde_json::json!({
                 figure: value,
+                "national_memory_exceeded_mb": exceeded,
                 "held": held,
                 "note": note,
                 "sizes": sizes,
@@ -395,7 +415,7 @@ pub fn run_only(figure: &str, sizes: Sizes, store_dir: &Path) -> Result<serde_js
 fn national_memory(
     size: national::National,
     store_dir: &Path,
-) -> Result<national::Holding, String> {
+) -> Result<(national::Generated, national::Holding), String> {
     let dir = store_dir.join(national::NATIONAL_DIR);
     let made = national::generate(size, &dir);
     let holding = made
@@ -414,31 +434,36 @@ fn national_memory(
             ));
         }
     }
-    Ok(holding)
+    Ok((made, holding))
 }
 
 /// The figure (the peak, MB, if the node held the store) and what it measured, in words.
-fn national_figure(size: national::National, holding: &national::Holding) -> (Option<f64>, String) {
+fn national_figure(
+    made: &national::Generated,
+    size: national::National,
+    holding: &national::Holding,
+) -> (Option<f64>, String) {
     let what = format!(
         "a node's process that opens a store of {} events ({} practices, {} partners, \
          admitted by the chair, then resolutions each voted on by 200 partners) as a node \
          does on start",
-        size.events, size.practices, size.partners
+        made.events, size.practices, size.partners
     );
     match holding {
         national::Holding::Held(held) => (
             Some(held.peak_mb),
             format!(
                 "national_memory_mb is the peak resident memory of {what}; once it holds them \
-                 it uses {:.0} MB",
+                 its resident memory is {:.0} MB (at most what it uses: the allocator may keep \
+                 memory it freed)",
                 held.rss_mb
             ),
         ),
         national::Holding::Over { cap_mb } => (
             None,
             format!(
-                "national_memory_mb is not given: {what} went past {cap_mb:.0} MB, three \
-                 quarters of this machine's memory, and was stopped there"
+                "national_memory_mb is not given: {what} went past {cap_mb:.0} MB, what the \
+                 benchmark lets it take on this machine, and was stopped there"
             ),
         ),
     }

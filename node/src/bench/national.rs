@@ -442,15 +442,31 @@ pub enum Holding {
     },
 }
 
-/// Share of this machine's memory the holding node may take before the benchmark stops
-/// it, so that measuring never starves the machine.
+/// Share of this machine's memory (the least of its memory, its cgroup's limit, and what
+/// was available when the node started) the holding node may take before the benchmark
+/// stops it, so that measuring never starves the machine.
 const MEMORY_CAP_SHARE: f64 = 0.75;
+/// Longest the holding node may take to open the store: past it, the benchmark fails
+/// rather than waiting for ever.
+const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(4 * 3_600);
+
+/// The memory the holding node may take, MB ([`MEMORY_CAP_SHARE`]).
+fn memory_cap_mb() -> Result<f64, String> {
+    let mut least = meminfo_mb("MemTotal:")?.min(meminfo_mb("MemAvailable:")?);
+    if let Some(limit) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
+        least = least.min(limit / 1_048_576.0);
+    }
+    Ok(least * MEMORY_CAP_SHARE)
+}
 
 /// Runs [`hold`] in a process of its own (`mutual bench-hold`, so this must run from the
 /// `mutual` binary), watching its memory ten times a second: past [`MEMORY_CAP_SHARE`] of
 /// the machine's it is stopped.
 pub fn hold_in_child(dir: &Path, network: &str) -> Result<Holding, String> {
-    let cap_mb = meminfo_mb("MemTotal:")? * MEMORY_CAP_SHARE;
+    let cap_mb = memory_cap_mb()?;
     let errors = dir.with_extension("err");
     let stderr = std::fs::File::create(&errors).map_err(|e| e.to_string())?;
     let mut child = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
@@ -459,15 +475,31 @@ pub fn hold_in_child(dir: &Path, network: &str) -> Result<Holding, String> {
         .stderr(stderr)
         .spawn()
         .map_err(|e| format!("starting the holding node: {e}"))?;
+    let started = std::time::Instant::now();
+    let stop = |child: &mut std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                stop(&mut child);
+                return Err(format!("watching the holding node: {e}"));
+            }
         }
         let rss = status_mb(&format!("/proc/{}/status", child.id()), "VmRSS:").unwrap_or(0.0);
         if rss > cap_mb {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(&mut child);
             return Ok(Holding::Over { cap_mb });
+        }
+        if started.elapsed() > HOLD_LIMIT {
+            stop(&mut child);
+            return Err(format!(
+                "the holding node had not opened the store after {} s",
+                HOLD_LIMIT.as_secs()
+            ));
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     };

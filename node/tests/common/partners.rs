@@ -43,10 +43,24 @@ pub fn fails(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn events(dir: &Path) -> u64 {
-    super::status(dir).expect("status")["events"]
-        .as_u64()
-        .expect("count")
+/// Events in the node's log that no practice's node signed: what partners signed, or was
+/// kept of theirs. A node's own events (the witnesses it writes as ballots arrive) come
+/// and go with the network's business, so a check that a partner's refused request
+/// stored nothing counts these.
+pub fn partners_events(dir: &Path) -> u64 {
+    let list: Vec<serde_json::Value> = Client::of(dir)
+        .expect("client")
+        .get("/events?limit=1000")
+        .expect("events");
+    assert!(list.len() < 1000, "a test's log fits one page");
+    list.iter()
+        .filter(|e| {
+            !e["who"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("practice ")
+        })
+        .count() as u64
 }
 
 pub fn members_of(dir: &Path) -> Vec<MemberView> {

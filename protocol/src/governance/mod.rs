@@ -68,10 +68,6 @@ pub const MAX_OPEN_MOTIONS: usize = 256;
 /// partners acting together to fill the network-wide limit.
 pub const MAX_OPEN_MOTIONS_PER_PROPOSER: usize = 16;
 
-/// Open motions a new motion's electorate is compared with, latest first, to share one
-/// set in memory ([`Governance::propose`]).
-const SHARED_ELECTORATE_LOOKUPS: usize = 4;
-
 /// Latest a motion may open after its own event's timestamp, in milliseconds: 28 days.
 /// A motion may be proposed ahead of its window, but not so far ahead that it stays open
 /// (holding one of the [`MAX_OPEN_MOTIONS`] slots) for years: the fold closes a motion only
@@ -480,17 +476,17 @@ impl Governance {
         Ok(())
     }
 
-    /// Gives `rec` the very electorate set of a recent open motion whose electorate is
-    /// the same (the latest [`SHARED_ELECTORATE_LOOKUPS`] are looked at). The sets are
-    /// equal, so nothing the fold decides changes; but a network of 40,000 partners
-    /// otherwise holds a copy of them for every motion it ever had, megabytes each.
+    /// Gives `rec` the very electorate set of an open motion whose electorate is the same
+    /// (at most [`MAX_OPEN_MOTIONS`] are looked at, those of the same size compared). The
+    /// sets are equal, so nothing the fold decides changes; but a network of 40,000
+    /// partners otherwise holds a copy of them for every motion it ever had, megabytes
+    /// each.
     fn share_electorate(&self, rec: &mut MotionRecord) {
         let fresh = &rec.votes.electorate;
         let same = self
             .closing
             .keys()
             .rev()
-            .take(SHARED_ELECTORATE_LOOKUPS)
             .filter_map(|(_, id)| self.motions.get(id))
             .flat_map(|r| [&r.votes.electorate, &r.seen.electorate])
             .find(|e| e.len() == fresh.len() && *e == fresh)
