@@ -1,7 +1,7 @@
 //! The sync protocol's logic, free of I/O (docs/NETWORK.md §4): what to ask a peer for,
 //! given what it showed, and what to answer, given a request. The node's event loop moves
 //! the messages; everything here is a function of a [`Replica`] and a message.
-//! Its tests are in `sync_tests.rs`.
+//! Its tests are in `sync_tests.rs` and `sync_heads_tests.rs`.
 //!
 //! A round, started by either side:
 //! 1. `Summary` both ways: the state hashes, and each side's heads when it has few. Equal
