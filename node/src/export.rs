@@ -45,8 +45,8 @@ pub enum ExportError {
 }
 
 /// Frames events as an export.
-pub fn write<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Vec<u8> {
-    write_wires(events.into_iter().map(SignedEvent::to_wire))
+pub fn write<E: std::borrow::Borrow<SignedEvent>>(events: impl IntoIterator<Item = E>) -> Vec<u8> {
+    write_wires(events.into_iter().map(|e| e.borrow().to_wire()))
 }
 
 /// Frames events' wire bytes (`SignedEvent` messages) as an export.
@@ -257,8 +257,8 @@ fn take_in<S: Fold>(replica: &mut Replica<S>, as_of_ms: u64, frames: &[&[u8]], r
     }
     r.incomplete = replica.pending_len() + not_taken;
     r.valid = replica.len();
-    for ev in replica.events_in_order() {
-        match replica.outcome(&ev.id) {
+    for id in replica.ids_in_order() {
+        match replica.outcome(id) {
             Some(Outcome::Applied) => r.applied += 1,
             Some(Outcome::Rejected(_)) => r.rejected_by_rules += 1,
             _ => {}
@@ -266,7 +266,7 @@ fn take_in<S: Fold>(replica: &mut Replica<S>, as_of_ms: u64, frames: &[&[u8]], r
     }
     r.forks = replica.forks().len();
     r.state_hash = replica.state_hash().to_string();
-    r.root_stored = replica.get(&replica.network().genesis()).is_some();
+    r.root_stored = replica.contains(&replica.network().genesis());
 }
 
 /// The frames in an order where every event comes after those of its causes that the

@@ -41,6 +41,7 @@
 
 mod events;
 
+use crate::core::store::{EachBatch, LOAD_BATCH};
 pub use crate::core::store::{Loaded, Snapshot, Store, StoreError, FORMAT_FILE, STORE_FORMAT};
 use events::EventFile;
 use mutual_protocol::event::SignedEvent;
@@ -373,10 +374,8 @@ impl Store for SledStore {
     }
 
     fn load(&self) -> Result<Loaded, StoreError> {
-        let mut loaded = Loaded {
-            events: self.events.read_all()?,
-            ..Loaded::default()
-        };
+        let mut loaded = self.load_held()?;
+        loaded.events = self.events.read_all()?;
         if loaded.events.len() as u64 != self.events.count() {
             return Err(self.corrupt(format!(
                 "{} events in the log but {} when it was opened",
@@ -384,6 +383,26 @@ impl Store for SledStore {
                 self.events.count()
             )));
         }
+        Ok(loaded)
+    }
+
+    fn each_event_batch(&self, each: &mut EachBatch<'_>) -> Result<(), StoreError> {
+        let mut read = 0u64;
+        self.events.each_batch(LOAD_BATCH, |batch| {
+            read += batch.len() as u64;
+            each(batch)
+        })?;
+        if read != self.events.count() {
+            return Err(self.corrupt(format!(
+                "{read} events in the log but {} when it was opened",
+                self.events.count()
+            )));
+        }
+        Ok(())
+    }
+
+    fn load_held(&self) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded::default();
         for item in self.pending.iter() {
             let (k, v) = item.map_err(|e| self.err(e))?;
             self.check_event("pending", &k, &v, Some(&k))?;

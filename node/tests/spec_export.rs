@@ -413,8 +413,10 @@ fn a_federation_log_is_exported_by_id_or_prefix_and_verified_offline_like_a_netw
         // As a node keeps it: in storage order, each event after its causes.
         let mut store = SledStore::open(&store_dir).expect("store");
         store.set_network(fid).expect("bound");
-        let events: Vec<&SignedEvent> = log.r.events_in_order().collect();
-        store.put_events(&events).expect("put");
+        let events: Vec<SignedEvent> = log.r.events_in_order().collect();
+        store
+            .put_events(&events.iter().collect::<Vec<_>>())
+            .expect("put");
         store.sync().expect("sync");
     }
     let file = tmp.path().join("fed.bin");

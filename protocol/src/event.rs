@@ -168,13 +168,26 @@ impl SignedEvent {
         })
     }
 
+    /// An event taken in before, from its id, signed bytes and signature as kept: the
+    /// bytes are decoded again, not hashed or checked against the signature. `None` if
+    /// they do not decode, which bytes once taken in always do.
+    pub(crate) fn from_kept(
+        id: EventId,
+        event_bytes: &[u8],
+        signature: [u8; SIGNATURE_LEN],
+    ) -> Option<Self> {
+        let event = decode_event(event_bytes).ok()?;
+        Some(SignedEvent {
+            id,
+            event_bytes: event_bytes.to_vec(),
+            signature,
+            event,
+        })
+    }
+
     /// The wire form: an encoded `SignedEvent` holding the original bytes.
     pub fn to_wire(&self) -> Vec<u8> {
-        pb::SignedEvent {
-            event: self.event_bytes.clone(),
-            signature: self.signature.to_vec(),
-        }
-        .encode_to_vec()
+        wire_of(&self.event_bytes, &self.signature)
     }
 
     /// The signature check this event needs, for [`signature::verify_batch`].
@@ -235,6 +248,15 @@ fn body_fields(mut bytes: &[u8]) -> Result<usize, prost::DecodeError> {
         )?;
     }
     Ok(count)
+}
+
+/// The wire form of an event's signed bytes and signature (an encoded `SignedEvent`).
+pub(crate) fn wire_of(event_bytes: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Vec<u8> {
+    pb::SignedEvent {
+        event: event_bytes.to_vec(),
+        signature: signature.to_vec(),
+    }
+    .encode_to_vec()
 }
 
 fn decode_event(bytes: &[u8]) -> Result<Event, EventError> {

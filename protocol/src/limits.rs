@@ -53,8 +53,17 @@ pub const MAX_PENDING_EVENTS: usize = 8192;
 /// How many events are applied between two state checkpoints. An event that arrives out
 /// of order is applied by going back to the checkpoint before its place and re-applying
 /// what follows, so this bounds the re-applied work to the events after its place plus at
-/// most this many.
+/// most this many, among the [`CHECKPOINTS_RECENT`] latest checkpoints.
 pub const CHECKPOINT_INTERVAL: usize = 64;
+
+/// How many of the latest checkpoints are all kept. Older ones are thinned with their
+/// distance from the latest: a checkpoint `d` checkpoints back, `d` at least this, is kept
+/// only if its number is a multiple of `2^(⌊log2(d / CHECKPOINTS_RECENT)⌋ + 1)`. A replica
+/// of `n` events so keeps about `CHECKPOINTS_RECENT × (1 + log2(n / (CHECKPOINT_INTERVAL ×
+/// CHECKPOINTS_RECENT)) / 2)` checkpoints rather than `n / CHECKPOINT_INTERVAL`, and an
+/// event arriving `k` events behind the latest re-applies at most about
+/// `k × (1 + 2 / CHECKPOINTS_RECENT) + CHECKPOINT_INTERVAL` events.
+pub const CHECKPOINTS_RECENT: u64 = 16;
 
 /// Longest an invitation may stay open, in milliseconds from its event's timestamp
 /// (validity): thirty days is time enough for a practice to set up its node and for the

@@ -27,12 +27,13 @@
 //! was made apart (a partitioned practice's feed) and arrives in a page costs one
 //! re-application of what follows it, not one per event.
 
-use crate::event::{body_name, Body, EventError, SignedEvent};
+use crate::event::{body_name, wire_of, Body, EventError, SignedEvent};
 use crate::fork::EquivocationProof;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
 use crate::limits::{
-    CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, MAX_DEPS, MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS,
+    CHECKPOINTS_RECENT, CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, MAX_DEPS, MAX_FUTURE_EVENTS,
+    MAX_PENDING_EVENTS,
 };
 use crate::signature;
 use crate::state::{Context, Outcome, State, StateHash};
@@ -98,10 +99,45 @@ pub enum Beyond {
     TooFar,
 }
 
+/// A stored event as the replica keeps it, under its id: its signature and signed bytes,
+/// decoded again when it is asked for, and what taking in other events reads of it.
 #[derive(Debug)]
 struct Stored {
-    event: SignedEvent,
-    key: OrderKey,
+    /// Its height: with its id, its place in the fold order.
+    height: u64,
+    timestamp_ms: u64,
+    /// The signature, then the signed bytes.
+    kept: Box<[u8]>,
+}
+
+impl Stored {
+    fn keep(height: u64, ev: SignedEvent) -> Self {
+        let mut kept = Vec::with_capacity(signature::SIGNATURE_LEN + ev.event_bytes.len());
+        kept.extend_from_slice(&ev.signature);
+        kept.extend_from_slice(&ev.event_bytes);
+        Stored {
+            height,
+            timestamp_ms: ev.event.timestamp_ms,
+            kept: kept.into_boxed_slice(),
+        }
+    }
+
+    fn signature(&self) -> &[u8; signature::SIGNATURE_LEN] {
+        self.kept
+            .first_chunk()
+            .unwrap_or(&[0; signature::SIGNATURE_LEN])
+    }
+
+    fn event_bytes(&self) -> &[u8] {
+        self.kept
+            .get(signature::SIGNATURE_LEN..)
+            .unwrap_or_default()
+    }
+
+    /// The event stored under `id`, decoded again (bytes once taken in always decode).
+    fn decode(&self, id: &EventId) -> Option<SignedEvent> {
+        SignedEvent::from_kept(*id, self.event_bytes(), *self.signature())
+    }
 }
 
 #[derive(Debug)]
@@ -147,7 +183,11 @@ impl Fold for State {
 pub struct Replica<S: Fold = State> {
     network: NetworkId,
     events: HashMap<EventId, Stored>,
-    feeds: HashMap<PublicKey, BTreeMap<u64, Vec<EventId>>>,
+    /// Each author's stored events by seq: the first stored at each seq (see
+    /// [`Replica::slot`]).
+    feeds: HashMap<PublicKey, BTreeMap<u64, EventId>>,
+    /// The events stored at a seq after its first: an author's equivocations.
+    forked_ids: HashMap<(PublicKey, u64), Vec<EventId>>,
     forks: HashMap<PublicKey, u64>,
     proofs: HashMap<PublicKey, EquivocationProof>,
     heads: BTreeSet<OrderKey>,
@@ -158,8 +198,14 @@ pub struct Replica<S: Fold = State> {
     /// again: set by an event stored out of order, cleared by [`Replica::settle`] at the
     /// end of the call that stored it.
     refold_from: Option<OrderKey>,
-    checkpoints: BTreeMap<OrderKey, S>,
-    since_checkpoint: usize,
+    /// States saved along the fold, in fold order, each with its number (the events
+    /// folded before it ÷ [`CHECKPOINT_INTERVAL`]) and the key of the last event folded
+    /// into it; thinned as the fold goes on (see [`checkpoint_kept`]).
+    checkpoints: Vec<(u64, OrderKey, S)>,
+    /// Events folded into `state`.
+    folded: u64,
+    /// What each stored event did, where it did other than take effect: most events do,
+    /// and are not listed.
     outcomes: HashMap<EventId, Outcome>,
     pending: HashMap<EventId, Parked>,
     /// Most events `pending` holds (at most [`MAX_PENDING_EVENTS`]); one more is refused,
@@ -177,6 +223,26 @@ pub struct Replica<S: Fold = State> {
     /// reason: every sync round with every peer asks for it.
     frontier_cache: std::sync::Mutex<Option<(usize, Frontier)>>,
 }
+
+/// Whether checkpoint number `number` is kept while `latest` is the latest
+/// ([`CHECKPOINTS_RECENT`]). Once a checkpoint is not kept it is never kept again: its
+/// distance from the latest only grows, and so does the spacing required of it.
+pub fn checkpoint_kept(number: u64, latest: u64) -> bool {
+    let Some(distance) = latest.checked_sub(number) else {
+        return true;
+    };
+    if distance < CHECKPOINTS_RECENT {
+        return true;
+    }
+    let level = (distance / CHECKPOINTS_RECENT).ilog2() + 1;
+    number
+        .checked_rem(1u64.checked_shl(level).unwrap_or(0))
+        .unwrap_or(number)
+        == 0
+}
+
+/// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
+static APPLIED: Outcome = Outcome::Applied;
 
 /// Every author's highest stored seq with its event id, in author order.
 type Frontier = Vec<(PublicKey, u64, EventId)>;
@@ -196,6 +262,7 @@ impl<S: Fold> Replica<S> {
             network,
             events: HashMap::new(),
             feeds: HashMap::new(),
+            forked_ids: HashMap::new(),
             forks: HashMap::new(),
             proofs: HashMap::new(),
             heads: BTreeSet::new(),
@@ -203,8 +270,8 @@ impl<S: Fold> Replica<S> {
             state: S::default(),
             applied_upto: None,
             refold_from: None,
-            checkpoints: BTreeMap::new(),
-            since_checkpoint: 0,
+            checkpoints: Vec::new(),
+            folded: 0,
             outcomes: HashMap::new(),
             pending: HashMap::new(),
             pending_cap: MAX_PENDING_EVENTS,
@@ -309,7 +376,7 @@ impl<S: Fold> Replica<S> {
     /// The signature of a stored, pending or held event.
     fn known_signature(&self, id: &EventId) -> Option<&[u8; signature::SIGNATURE_LEN]> {
         if let Some(s) = self.events.get(id) {
-            return Some(&s.event.signature);
+            return Some(s.signature());
         }
         if let Some(p) = self.pending.get(id) {
             return Some(&p.event.signature);
@@ -416,8 +483,12 @@ impl<S: Fold> Replica<S> {
         let e = &ev.event;
         let mut height = 0;
         if let Some(prev) = e.prev {
-            let p = &self.events[&prev].event.event;
-            if p.author != e.author || p.seq + 1 != e.seq {
+            let follows = e
+                .seq
+                .checked_sub(1)
+                .and_then(|seq| Some((seq, self.feeds.get(&e.author)?.get(&seq)?)))
+                .is_some_and(|(seq, first)| self.slot(&e.author, seq, first).any(|id| *id == prev));
+            if !follows {
                 return Err(EventError::BrokenChain(format!(
                     "prev {} is not this author's event with seq {}",
                     prev.short(),
@@ -431,41 +502,46 @@ impl<S: Fold> Replica<S> {
         }
         for cause in e.causes() {
             let c = &self.events[&cause];
-            if c.event.event.timestamp_ms > e.timestamp_ms {
+            if c.timestamp_ms > e.timestamp_ms {
                 return Err(EventError::TimestampBeforeCause {
                     timestamp_ms: e.timestamp_ms,
                     cause,
                 });
             }
-            height = height.max(c.key.0 + 1);
+            height = height.max(c.height + 1);
         }
         let key = (height, ev.id);
         let author = e.author;
         let seq = e.seq;
         let mut refold_from = key;
         for cause in e.causes() {
-            self.heads.remove(&self.events[&cause].key);
+            self.heads.remove(&(self.events[&cause].height, cause));
         }
         self.heads.insert(key);
-        let slot = self
-            .feeds
-            .entry(author)
-            .or_default()
-            .entry(seq)
-            .or_default();
-        slot.push(ev.id);
-        if slot.len() > 1 {
-            let other = slot[0];
+        let other = match self.feeds.entry(author).or_default().entry(seq) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(ev.id);
+                None
+            }
+            std::collections::btree_map::Entry::Occupied(o) => Some(*o.get()),
+        };
+        if let Some(other) = other {
+            self.forked_ids
+                .entry((author, seq))
+                .or_default()
+                .push(ev.id);
             let earlier = self.forks.get(&author).is_none_or(|&s| seq < s);
             if earlier {
                 self.forks.insert(author, seq);
-                self.proofs.insert(
-                    author,
-                    EquivocationProof {
-                        first: self.events[&other].event.clone(),
-                        second: ev.clone(),
-                    },
-                );
+                if let Some(first) = self.get(&other) {
+                    self.proofs.insert(
+                        author,
+                        EquivocationProof {
+                            first,
+                            second: ev.clone(),
+                        },
+                    );
+                }
                 // Everything this author made from `seq` on loses its effect: fold again
                 // from the earliest such event.
                 if let Some(first) = self.earliest_from(&author, seq) {
@@ -474,13 +550,14 @@ impl<S: Fold> Replica<S> {
             }
         }
         self.order.insert(key, ev.id);
-        self.events.insert(ev.id, Stored { event: ev, key });
         let next_in_order = refold_from == key
             && self.refold_from.is_none()
             && self.applied_upto.is_none_or(|a| a < key);
         if next_in_order {
-            self.apply_at(key);
-        } else {
+            self.apply_at(key, &ev);
+        }
+        self.events.insert(ev.id, Stored::keep(height, ev));
+        if !next_in_order {
             // Folded again once, from the earliest such place, when the call ends.
             self.refold_from = Some(self.refold_from.map_or(refold_from, |f| f.min(refold_from)));
         }
@@ -499,36 +576,90 @@ impl<S: Fold> Replica<S> {
         self.feeds
             .get(author)?
             .range(seq..)
-            .flat_map(|(_, ids)| ids.iter())
-            .filter_map(|id| self.events.get(id).map(|s| s.key))
+            .flat_map(|(s, first)| self.slot(author, *s, first))
+            .filter_map(|id| self.key_of(id))
             .min()
     }
 
-    fn apply_at(&mut self, key: OrderKey) {
-        let id = key.1;
+    /// The ids stored at `seq` of `author`'s feed, `first` the first of them: more than
+    /// one where the author equivocated.
+    fn slot<'a>(
+        &'a self,
+        author: &PublicKey,
+        seq: u64,
+        first: &'a EventId,
+    ) -> impl Iterator<Item = &'a EventId> + 'a {
+        let others = match self.forked_ids.get(&(*author, seq)) {
+            Some(ids) => ids.as_slice(),
+            None => &[],
+        };
+        std::iter::once(first).chain(others)
+    }
+
+    /// A stored event's place in the fold order.
+    fn key_of(&self, id: &EventId) -> Option<OrderKey> {
+        self.events.get(id).map(|s| (s.height, *id))
+    }
+
+    fn apply_at(&mut self, key: OrderKey, ev: &SignedEvent) {
         let ctx = Context {
             network: &self.network,
             forks: &self.forks,
         };
-        let outcome = self.state.apply(&ctx, &self.events[&id].event);
-        self.outcomes.insert(id, outcome);
-        self.applied_upto = Some(key);
-        self.since_checkpoint += 1;
-        if self.since_checkpoint >= CHECKPOINT_INTERVAL {
-            self.checkpoints.insert(key, self.state.clone());
-            self.since_checkpoint = 0;
+        let outcome = self.state.apply(&ctx, ev);
+        if outcome == Outcome::Applied {
+            self.outcomes.remove(&key.1);
+        } else {
+            self.outcomes.insert(key.1, outcome);
         }
+        self.applied_upto = Some(key);
+        self.folded += 1;
+        if self.folded.is_multiple_of(CHECKPOINT_INTERVAL as u64) {
+            let latest = self.folded / CHECKPOINT_INTERVAL as u64;
+            self.checkpoints.push((latest, key, self.state.clone()));
+            self.thin_checkpoints(latest);
+        }
+    }
+
+    /// Drops the checkpoints that [`checkpoint_kept`] no longer keeps now that `latest`
+    /// is the latest. A checkpoint's spacing grows only when its distance from the latest
+    /// reaches `CHECKPOINTS_RECENT × 2^(l - 1)` for some level `l`, so only the checkpoint
+    /// at each such distance can have just stopped being kept.
+    fn thin_checkpoints(&mut self, latest: u64) {
+        for level in 1..u64::BITS {
+            let Some(distance) = CHECKPOINTS_RECENT.checked_shl(level - 1) else {
+                break;
+            };
+            let Some(number) = latest.checked_sub(distance) else {
+                break;
+            };
+            if !checkpoint_kept(number, latest) {
+                if let Ok(i) = self.checkpoints.binary_search_by_key(&number, |c| c.0) {
+                    self.checkpoints.remove(i);
+                }
+            }
+        }
+    }
+
+    /// How many state checkpoints are held (for benchmarks and tests).
+    pub fn checkpoints_held(&self) -> usize {
+        self.checkpoints.len()
     }
 
     /// Goes back to the last checkpoint before `from` and re-applies everything after it.
     fn refold(&mut self, from: OrderKey) {
-        self.checkpoints.split_off(&from);
-        let (start, state) = match self.checkpoints.iter().next_back() {
-            Some((k, s)) => (Bound::Excluded(*k), s.clone()),
-            None => (Bound::Unbounded, S::default()),
+        let kept = self.checkpoints.partition_point(|c| c.1 < from);
+        self.checkpoints.truncate(kept);
+        let (start, state, folded) = match self.checkpoints.last() {
+            Some((n, k, s)) => (
+                Bound::Excluded(*k),
+                s.clone(),
+                n * CHECKPOINT_INTERVAL as u64,
+            ),
+            None => (Bound::Unbounded, S::default(), 0),
         };
         self.state = state;
-        self.since_checkpoint = 0;
+        self.folded = folded;
         self.applied_upto = match start {
             Bound::Excluded(k) => Some(k),
             _ => None,
@@ -540,7 +671,9 @@ impl<S: Fold> Replica<S> {
             .collect();
         self.reapplied += keys.len() as u64;
         for k in keys {
-            self.apply_at(k);
+            if let Some(ev) = self.get(&k.1) {
+                self.apply_at(k, &ev);
+            }
         }
     }
 
@@ -594,14 +727,29 @@ impl<S: Fold> Replica<S> {
         }
     }
 
-    /// A stored event.
-    pub fn get(&self, id: &EventId) -> Option<&SignedEvent> {
-        self.events.get(id).map(|s| &s.event)
+    /// A stored event, decoded from the bytes kept.
+    pub fn get(&self, id: &EventId) -> Option<SignedEvent> {
+        self.events.get(id).and_then(|s| s.decode(id))
+    }
+
+    /// Whether an event is stored (not pending or held).
+    pub fn contains(&self, id: &EventId) -> bool {
+        self.events.contains_key(id)
+    }
+
+    /// A stored event's wire bytes (an encoded `SignedEvent`), without decoding it.
+    pub fn wire(&self, id: &EventId) -> Option<Vec<u8>> {
+        self.events
+            .get(id)
+            .map(|s| wire_of(s.event_bytes(), s.signature()))
     }
 
     /// What a stored event did.
     pub fn outcome(&self, id: &EventId) -> Option<&Outcome> {
-        self.outcomes.get(id)
+        match self.outcomes.get(id) {
+            Some(o) => Some(o),
+            None => self.events.contains_key(id).then_some(&APPLIED),
+        }
     }
 
     /// Number of stored events.
@@ -614,9 +762,14 @@ impl<S: Fold> Replica<S> {
         self.events.is_empty()
     }
 
-    /// Stored events in fold order.
-    pub fn events_in_order(&self) -> impl Iterator<Item = &SignedEvent> {
-        self.order.values().map(|id| &self.events[id].event)
+    /// Stored events in fold order, each decoded as it is reached.
+    pub fn events_in_order(&self) -> impl Iterator<Item = SignedEvent> + '_ {
+        self.order.values().filter_map(|id| self.get(id))
+    }
+
+    /// Stored events' ids in fold order.
+    pub fn ids_in_order(&self) -> impl Iterator<Item = &EventId> {
+        self.order.values()
     }
 
     /// Number of events waiting for causes.
@@ -660,8 +813,8 @@ impl<S: Fold> Replica<S> {
 
     /// The highest seq stored for `author`, with its event id (the first, if forked).
     pub fn feed_head(&self, author: &PublicKey) -> Option<(u64, EventId)> {
-        let (seq, ids) = self.feeds.get(author)?.iter().next_back()?;
-        Some((*seq, *ids.first()?))
+        let (seq, first) = self.feeds.get(author)?.iter().next_back()?;
+        Some((*seq, *first))
     }
 
     /// Every author's highest stored seq with its event id (the first, if forked), in
@@ -681,8 +834,8 @@ impl<S: Fold> Replica<S> {
             .feeds
             .iter()
             .filter_map(|(a, feed)| {
-                let (seq, ids) = feed.iter().next_back()?;
-                Some((*a, *seq, *ids.first()?))
+                let (seq, first) = feed.iter().next_back()?;
+                Some((*a, *seq, *first))
             })
             .collect();
         f.sort_unstable_by_key(|x| x.0);
@@ -697,13 +850,17 @@ impl<S: Fold> Replica<S> {
         &self,
         author: &PublicKey,
         from_seq: u64,
-    ) -> impl Iterator<Item = (OrderKey, &SignedEvent)> + '_ {
+    ) -> impl Iterator<Item = (OrderKey, SignedEvent)> + '_ {
+        let author = *author;
         self.feeds
-            .get(author)
+            .get(&author)
             .into_iter()
             .flat_map(move |feed| feed.range(from_seq..))
-            .flat_map(|(_, ids)| ids.iter())
-            .filter_map(|id| self.events.get(id).map(|s| (s.key, &s.event)))
+            .flat_map(move |(seq, first)| self.slot(&author, *seq, first))
+            .filter_map(|id| {
+                let s = self.events.get(id)?;
+                Some(((s.height, *id), s.decode(id)?))
+            })
     }
 
     /// The highest seq among `author`'s events waiting for causes or for their time.
@@ -761,7 +918,7 @@ impl<S: Fold> Replica<S> {
         let mut queue: BTreeMap<OrderKey, bool> = BTreeMap::new();
         for id in heads {
             match self.events.get(id) {
-                Some(s) => queue.insert(s.key, true),
+                Some(s) => queue.insert((s.height, *id), true),
                 None => return Beyond::Unknown,
             };
         }
@@ -783,8 +940,11 @@ impl<S: Fold> Replica<S> {
                 unreached -= 1;
                 out.push(key.1);
             }
-            for cause in self.events[&key.1].event.event.causes() {
-                let ckey = self.events[&cause].key;
+            let causes = self
+                .get(&key.1)
+                .map(|e| e.event.causes().collect::<Vec<_>>());
+            for cause in causes.unwrap_or_default() {
+                let ckey = (self.events[&cause].height, cause);
                 match queue.get_mut(&ckey) {
                     None => {
                         queue.insert(ckey, reached);
@@ -815,7 +975,7 @@ impl<S: Fold> Replica<S> {
             forks: &self.forks,
         };
         for ev in self.events_in_order() {
-            state.apply(&ctx, ev);
+            state.apply(&ctx, &ev);
         }
         state
     }

@@ -242,7 +242,7 @@ async fn a_node_whose_store_was_rolled_back_does_not_fork_its_own_feed() {
         .expect("signs once it has learned its head");
     let seq = c
         .node(1)
-        .query(move |r| r.get(&ids[0]).map(|e: &SignedEvent| e.event.seq))
+        .query(move |r| r.get(&ids[0]).map(|e: SignedEvent| e.event.seq))
         .await
         .expect("query")
         .expect("stored");

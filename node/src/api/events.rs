@@ -117,7 +117,7 @@ pub(crate) async fn event(
 ) -> Result<Json<EventView>, ApiError> {
     let id = parse_id(&id)?;
     s.node
-        .query(move |r| r.get(&id).map(|e| event_view(r, e)))
+        .query(move |r| r.get(&id).map(|e| event_view(r, &e)))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no event {id} is stored here")))
@@ -158,11 +158,11 @@ pub(crate) async fn events(
                 chosen
                     .skip(f.skip)
                     .take(limit)
-                    .map(|e| event_view(r, e))
+                    .map(|e| event_view(r, &e))
                     .collect()
             } else {
                 chosen
-                    .map(|e| event_view(r, e))
+                    .map(|e| event_view(r, &e))
                     .filter(|v| v.mentions(&q))
                     .skip(f.skip)
                     .take(limit)

@@ -6,7 +6,7 @@ use crate::invite;
 use axum::extract::State;
 use axum::Json;
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{check_body, Body, SignedEvent};
+use mutual_protocol::event::{check_body, Body};
 use mutual_protocol::limits::{MAX_INVITATION_MS, MAX_OPEN_INVITATIONS};
 use serde::{Deserialize, Serialize};
 
@@ -121,12 +121,7 @@ pub(crate) async fn invite(
     let id = s.node.author(vec![body]).await?[0];
     let (wire, outcome) = s
         .node
-        .query(move |r| {
-            (
-                r.get(&id).map(SignedEvent::to_wire),
-                r.outcome(&id).map(|o| o.to_string()),
-            )
-        })
+        .query(move |r| (r.wire(&id), r.outcome(&id).map(|o| o.to_string())))
         .await?;
     let wire = wire.ok_or_else(|| ApiError::refused("the invitation was not stored"))?;
     if outcome.as_deref() != Some("applied") {

@@ -408,8 +408,8 @@ pub(crate) fn motion_view(
             .declared
             .iter()
             .map(|(partner, event)| {
-                let statement = match r.get(event).and_then(|e| e.event.body.as_ref()) {
-                    Some(mutual_protocol::event::Body::Ballot(b)) => b.statement.clone(),
+                let statement = match r.get(event).and_then(|e| e.event.body) {
+                    Some(mutual_protocol::event::Body::Ballot(b)) => b.statement,
                     _ => String::new(),
                 };
                 (partner_name(m, partner), statement)

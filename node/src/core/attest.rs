@@ -41,12 +41,11 @@ impl<S: Store> NodeCore<S> {
                 continue;
             }
             let net = own.as_bytes().to_vec();
-            let candidates = self
-                .net
-                .replica
-                .get(&own.0)
-                .into_iter()
-                .chain(st.evidence().filter_map(|id| self.net.replica.get(id)));
+            // Only what the federation has not taken is decoded.
+            let candidates = std::iter::once(&own.0)
+                .chain(st.evidence())
+                .filter(|id| !party.has_taken(id))
+                .filter_map(|id| self.net.replica.get(id));
             let (due, after) = party.evidence_due(candidates);
             // A node on the roster carries evidence; so does one whose key the evidence
             // itself shows (it rotated, say), so a roster whose keys all moved can follow.

@@ -58,12 +58,12 @@ impl<S: Store> FedLog<S> {
         store.set_network(id)?;
         let mut replica = Replica::<FederationState>::empty(id);
         load_log(&mut store, &mut replica, now_ms)?;
-        if replica.get(&ev.id).is_none() {
+        if !replica.contains(&ev.id) {
             replica
                 .ingest(now_ms, charter_event)
                 .map_err(|e| NodeError::Refused(format!("the charter event: {e}")))?;
             if let Some(stored) = replica.get(&ev.id) {
-                store.put_events(&[stored])?;
+                store.put_events(&[&stored])?;
             }
             store.sync()?;
         }

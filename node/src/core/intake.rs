@@ -194,9 +194,9 @@ pub(super) fn store_taken<F: Fold, S: Store>(
     if !parked.is_empty() {
         store.put_pending(&parked.iter().collect::<Vec<_>>())?;
     }
-    let evs: Vec<&SignedEvent> = stored.iter().filter_map(|id| replica.get(id)).collect();
+    let evs: Vec<SignedEvent> = stored.iter().filter_map(|id| replica.get(id)).collect();
     if !evs.is_empty() {
-        store.put_events(&evs)?;
+        store.put_events(&evs.iter().collect::<Vec<_>>())?;
     }
     Ok(!parked.is_empty() || !evs.is_empty())
 }
@@ -347,10 +347,7 @@ impl<S: Store> NodeCore<S> {
                 {
                     // With every cause in the log, the events that would make an honest
                     // author known (its causal past) are here: its author is a stranger.
-                    let proven = ev
-                        .event
-                        .causes()
-                        .all(|c| self.net.replica.get(&c).is_some());
+                    let proven = ev.event.causes().all(|c| self.net.replica.contains(&c));
                     Some((ev.id, ev.event.author, proven))
                 }
                 _ => None,
@@ -702,7 +699,7 @@ pub(super) fn refuse_mistake<F: Fold>(
             ev.event.author, ev.event.seq
         )));
     }
-    if ev.event.causes().all(|c| replica.get(&c).is_some()) {
+    if ev.event.causes().all(|c| replica.contains(&c)) {
         if let outcome @ Outcome::Rejected(_) = replica.trial(ev) {
             return Err(NodeError::Refused(format!(
                 "the event would be {outcome}; nothing was stored"

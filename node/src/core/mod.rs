@@ -231,7 +231,7 @@ impl<S: Store> NodeCore<S> {
                 return Err(NodeError::Start(format!("the genesis is invalid: {e}")));
             }
             if let Some(ev) = replica.get(&g.id) {
-                store.put_events(&[ev])?;
+                store.put_events(&[&ev])?;
             }
         }
         store.sync()?;

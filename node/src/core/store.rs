@@ -19,7 +19,7 @@ pub const STORE_FORMAT: u32 = 2;
 /// The file naming a store's format, written before anything else.
 pub const FORMAT_FILE: &str = "FORMAT";
 /// Events loaded from a store in one batch when it is opened.
-const LOAD_BATCH: usize = 1024;
+pub const LOAD_BATCH: usize = 1024;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,9 @@ pub struct Loaded {
     pub snapshot: Option<Snapshot>,
 }
 
+/// What [`Store::each_event_batch`] hands each batch of wire bytes to.
+pub type EachBatch<'a> = dyn FnMut(&[Vec<u8>]) -> Result<(), StoreError> + 'a;
+
 /// Where a node keeps its log, pending events, snapshot and private records.
 pub trait Store: Send {
     /// The network the store belongs to, once set.
@@ -140,6 +143,21 @@ pub trait Store: Send {
     fn set_network(&mut self, network: NetworkId) -> Result<(), StoreError>;
     /// Everything stored, checked (see the module documentation).
     fn load(&self) -> Result<Loaded, StoreError>;
+    /// What [`Store::load`] returns but the log's events (`events` is empty).
+    fn load_held(&self) -> Result<Loaded, StoreError> {
+        let mut loaded = self.load()?;
+        loaded.events = Vec::new();
+        Ok(loaded)
+    }
+    /// The log's events' wire bytes as [`Store::load`] returns them, handed to `each`
+    /// [`LOAD_BATCH`] at a time. A store that can reads them a batch at a time, so that
+    /// opening a long log never holds all of it at once.
+    fn each_event_batch(&self, each: &mut EachBatch<'_>) -> Result<(), StoreError> {
+        for batch in self.load()?.events.chunks(LOAD_BATCH) {
+            each(batch)?;
+        }
+        Ok(())
+    }
     /// Stores events (and indexes their feeds); they stop being pending.
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
     /// Records events waiting for causes.
@@ -186,24 +204,27 @@ pub fn load_log<F: Fold, S: Store>(
     replica: &mut Replica<F>,
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    let loaded = store.load()?;
-    for (n, chunk) in loaded.events.chunks(LOAD_BATCH).enumerate() {
-        let base = n * LOAD_BATCH;
+    let loaded = store.load_held()?;
+    let path = store.path().to_path_buf();
+    let mut base = 0;
+    store.each_event_batch(&mut |batch| {
         for (i, r) in replica
-            .ingest_batch(u64::MAX, chunk)
+            .ingest_batch(u64::MAX, batch)
             .into_iter()
             .enumerate()
         {
             if let Err(e) = r {
                 if e.is_peer_fault() {
                     return Err(StoreError::Corrupt {
-                        path: store.path().to_path_buf(),
+                        path: path.clone(),
                         detail: format!("log entry {} is invalid: {e}", base + i),
                     });
                 }
             }
         }
-    }
+        base += batch.len();
+        Ok(())
+    })?;
     // Pending events whose causes the log holds are stored now, and written to the log
     // as such: left only in the pending table, the next flush (which keeps the pending
     // table to what the replica still waits for) would drop them while later events that
@@ -216,9 +237,9 @@ pub fn load_log<F: Fold, S: Store>(
             Err(e) => tracing::warn!(error = %e, "a pending event from the store was dropped"),
         }
     }
-    let events: Vec<&SignedEvent> = released.iter().filter_map(|id| replica.get(id)).collect();
+    let events: Vec<SignedEvent> = released.iter().filter_map(|id| replica.get(id)).collect();
     if !events.is_empty() {
-        store.put_events(&events)?;
+        store.put_events(&events.iter().collect::<Vec<_>>())?;
         store.sync()?;
     }
     if let Some(snap) = &loaded.snapshot {

@@ -200,7 +200,7 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> pb::Events
 
 /// A page of `events` (in fold order): at most [`MAX_PAGE_EVENTS`] events, and no more
 /// once it holds [`MAX_PAGE_BYTES`]; `more` says whether any were left out.
-fn fill<'e>(events: impl Iterator<Item = &'e SignedEvent>) -> pb::Events {
+fn fill(events: impl Iterator<Item = SignedEvent>) -> pb::Events {
     let mut events = events.peekable();
     let mut page = Vec::new();
     let mut bytes = 0;
@@ -262,15 +262,15 @@ fn answer_summary<S: Fold>(
 /// The stored events among `ids`, sorted by id (the asker parks any whose causes come
 /// later, `PROTOCOL.md` §5.8).
 pub fn fetch<S: Fold>(replica: &Replica<S>, ids: &[Vec<u8>]) -> pb::Events {
-    let mut found: Vec<_> = ids
+    let mut found: Vec<EventId> = ids
         .iter()
         .filter_map(|b| EventId::from_slice(b))
-        .filter_map(|id| replica.get(&id))
+        .filter(|id| replica.contains(id))
         .collect();
-    found.sort_by_key(|e| e.id);
-    found.dedup_by_key(|e| e.id);
+    found.sort_unstable();
+    found.dedup();
     pb::Events {
-        events: found.iter().map(|e| e.to_wire()).collect(),
+        events: found.iter().filter_map(|id| replica.wire(id)).collect(),
         more: false,
     }
 }

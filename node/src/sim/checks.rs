@@ -290,7 +290,7 @@ impl Sim {
         acked: &[EventId],
         when: &'static str,
     ) -> Result<(), Violation> {
-        if let Some(lost) = acked.iter().find(|id| r.get(id).is_none()) {
+        if let Some(lost) = acked.iter().find(|id| !r.contains(id)) {
             return Err(Violation::AcknowledgedLost {
                 node: n,
                 event: *lost,

@@ -142,7 +142,7 @@ impl Sim {
                 let core = self.nodes[n].core.as_ref();
                 let (own, fed): (Vec<EventId>, Vec<EventId>) = ids
                     .into_iter()
-                    .partition(|id| core.is_none_or(|c| c.replica().get(id).is_some()));
+                    .partition(|id| core.is_none_or(|c| c.replica().contains(id)));
                 self.nodes[n].acked.extend(own);
                 self.nodes[n].fed_acked.extend(fed);
                 *self.report.business.entry(what.into()).or_default() += 1;

@@ -547,11 +547,11 @@ impl Sim {
         let lost = node
             .acked
             .iter()
-            .find(|id| core.replica().get(id).is_none())
+            .find(|id| !core.replica().contains(id))
             .or_else(|| {
                 node.fed_acked
                     .iter()
-                    .find(|id| fed.is_none_or(|r| r.get(id).is_none()))
+                    .find(|id| fed.is_none_or(|r| !r.contains(id)))
             });
         if let Some(lost) = lost {
             return Err(Violation::AcknowledgedLost {

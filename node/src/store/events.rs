@@ -52,32 +52,45 @@ pub(super) struct EventFile {
     feeds: BTreeSet<(PublicKey, u64, EventId)>,
 }
 
-/// Frames read: each one's start and wire bytes.
-type Frames = Vec<(u64, Vec<u8>)>;
+/// How reading frames ended.
+#[derive(Debug, PartialEq, Eq)]
+enum FramesEnd {
+    /// At the end of the file.
+    End,
+    /// At a frame cut short.
+    Cut,
+    /// Where the caller asked to stop.
+    Stopped,
+}
 
-/// Reads the frames of `file` from its start, until the end or the first frame that is
-/// cut short (then `true`).
-fn frames(file: &File) -> io::Result<(Frames, bool)> {
+/// Reads the frames of `file` from its start, one at a time, handing each one's start and
+/// wire bytes to `each` (which says whether to go on), until the end, the first frame
+/// that is cut short, or `each` says to stop. Only one frame is held at a time.
+fn frames<E: From<io::Error>>(
+    file: &File,
+    mut each: impl FnMut(u64, Vec<u8>) -> Result<bool, E>,
+) -> Result<FramesEnd, E> {
     let mut r = BufReader::new(file);
-    let mut out = Vec::new();
     let mut at = 0u64;
     loop {
         let mut header = [0u8; FRAME_HEADER as usize];
         match read_full(&mut r, &mut header)? {
-            0 => return Ok((out, false)),
-            n if n < header.len() => return Ok((out, true)),
+            0 => return Ok(FramesEnd::End),
+            n if n < header.len() => return Ok(FramesEnd::Cut),
             _ => {}
         }
         let len = u32::from_be_bytes(header) as usize;
         if len > mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES {
             // Not a frame this store writes: a cut-short or damaged place.
-            return Ok((out, true));
+            return Ok(FramesEnd::Cut);
         }
         let mut wire = vec![0u8; len];
         if read_full(&mut r, &mut wire)? < len {
-            return Ok((out, true));
+            return Ok(FramesEnd::Cut);
         }
-        out.push((at, wire));
+        if !each(at, wire)? {
+            return Ok(FramesEnd::Stopped);
+        }
         at += FRAME_HEADER + len as u64;
     }
 }
@@ -116,19 +129,20 @@ impl EventFile {
             }
             Err(e) => return Err(e.into()),
         };
-        let (read, cut) = frames(&file)?;
+        let reader = file.try_clone()?;
         let mut ef = EventFile {
             path,
             file,
             len: 0,
-            places: HashMap::with_capacity(read.len()),
+            places: HashMap::new(),
             feeds: BTreeSet::new(),
         };
         let mut end = 0;
-        for (n, (at, wire)) in read.iter().enumerate() {
-            let ev = match SignedEvent::decode(wire) {
+        let ended = frames(&reader, |at, wire| {
+            let n = ef.places.len() as u64;
+            let ev = match SignedEvent::decode(&wire) {
                 Ok(ev) => ev,
-                Err(e) if (n as u64) < durable => {
+                Err(e) if n < durable => {
                     return Err(ReadError::Damaged(format!(
                         "event {} of {durable} made durable (byte {at} of {}): {e}",
                         n + 1,
@@ -136,7 +150,7 @@ impl EventFile {
                     )))
                 }
                 // An unacknowledged tail, written in part.
-                Err(_) => break,
+                Err(_) => return Ok(false),
             };
             if ef.places.contains_key(&ev.id) {
                 return Err(ReadError::Damaged(format!(
@@ -146,7 +160,9 @@ impl EventFile {
             }
             ef.index(&ev, at + FRAME_HEADER, wire.len());
             end = at + FRAME_HEADER + wire.len() as u64;
-        }
+            Ok(true)
+        })?;
+        let cut = ended != FramesEnd::End;
         let count = ef.places.len() as u64;
         if count < durable {
             return Err(ReadError::Damaged(format!(
@@ -175,11 +191,42 @@ impl EventFile {
 
     /// Every event's wire bytes, in the order stored.
     pub(super) fn read_all(&self) -> io::Result<Vec<Vec<u8>>> {
-        // A handle of its own: reading through the appending one would move its offset.
-        let (read, _) = frames(&File::open(&self.path)?)?;
-        let mut out: Vec<Vec<u8>> = read.into_iter().map(|(_, w)| w).collect();
-        out.truncate(self.places.len());
+        let mut out = Vec::new();
+        self.each_batch(usize::MAX, |batch| {
+            out.append(batch);
+            Ok::<(), io::Error>(())
+        })?;
         Ok(out)
+    }
+
+    /// Every event's wire bytes, in the order stored, handed to `each` at most `batch`
+    /// at a time: only one batch is held at once.
+    pub(super) fn each_batch<E: From<io::Error>>(
+        &self,
+        batch: usize,
+        mut each: impl FnMut(&mut Vec<Vec<u8>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let count = self.places.len();
+        let mut read = 0;
+        let mut held = Vec::new();
+        // A handle of its own: reading through the appending one would move its offset.
+        let file = File::open(&self.path)?;
+        frames::<E>(&file, |_, wire| {
+            if read == count {
+                return Ok(false);
+            }
+            read += 1;
+            held.push(wire);
+            if held.len() >= batch {
+                each(&mut held)?;
+                held.clear();
+            }
+            Ok(true)
+        })?;
+        if !held.is_empty() {
+            each(&mut held)?;
+        }
+        Ok(())
     }
 
     /// Appends the events not yet stored, in one write.

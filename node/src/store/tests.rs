@@ -426,3 +426,47 @@ fn a_damaged_event_log_is_refused_with_a_clear_message() {
     assert!(err.to_string().contains("is corrupt"), "{err}");
     assert_eq!(fs::read(&log).expect("read"), bytes, "left as found");
 }
+
+#[test]
+fn a_long_log_is_read_a_batch_at_a_time_in_the_order_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let evs: Vec<SignedEvent> = std::iter::once(g)
+        .chain((0..2 * LOAD_BATCH as u32 + 10).map(|i| update(&mut w, i)))
+        .collect();
+    let waiting = update(&mut tests_writer(), 77);
+    {
+        let mut s = SledStore::open(dir.path()).expect("open");
+        s.put_events(&evs.iter().collect::<Vec<_>>())
+            .expect("events");
+        s.put_pending(&[&waiting]).expect("pending");
+        s.sync().expect("sync");
+    }
+    let s = SledStore::open(dir.path()).expect("reopen");
+    let mut batches = Vec::new();
+    s.each_event_batch(&mut |batch| {
+        batches.push(batch.to_vec());
+        Ok(())
+    })
+    .expect("read");
+    let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        vec![LOAD_BATCH, LOAD_BATCH, 11],
+        "never more than a batch"
+    );
+    let wires: Vec<Vec<u8>> = evs.iter().map(SignedEvent::to_wire).collect();
+    assert_eq!(batches.concat(), wires, "every event, in the order stored");
+    assert_eq!(s.load().expect("load").events, wires);
+    let held = s.load_held().expect("held");
+    assert!(held.events.is_empty(), "the log is not read");
+    assert_eq!(held.pending, vec![waiting.to_wire()]);
+    // A failure handed back stops the reading there.
+    let mut seen = 0;
+    let stopped = s.each_event_batch(&mut |batch| {
+        seen += batch.len();
+        Err(StoreError::DiskFull)
+    });
+    assert!(matches!(stopped, Err(StoreError::DiskFull)));
+    assert_eq!(seen, LOAD_BATCH);
+}

@@ -150,6 +150,11 @@ impl Party {
         self.joined.is_some() && self.left.is_none()
     }
 
+    /// Whether the federation has taken in this event of the network as evidence.
+    pub fn has_taken(&self, id: &EventId) -> bool {
+        self.taken.contains(id)
+    }
+
     /// How many of its events the federation has taken in as evidence.
     pub fn evidence_taken(&self) -> usize {
         self.taken.len()
@@ -173,16 +178,17 @@ impl Party {
     /// [`MAX_EVIDENCE_EVENTS`] of them and small enough to fit in one event.
     ///
     /// Also returns the replica as it would be once they are taken.
-    pub fn evidence_due<'a>(
+    pub fn evidence_due<E: std::borrow::Borrow<SignedEvent>>(
         &self,
-        candidates: impl IntoIterator<Item = &'a SignedEvent>,
-    ) -> (Vec<&'a SignedEvent>, Option<Membership>) {
+        candidates: impl IntoIterator<Item = E>,
+    ) -> (Vec<E>, Option<Membership>) {
         // Room left in one event for its header: ids, a key, up to MAX_DEPS deps.
         const BUDGET: usize = MAX_EVENT_BYTES - 2048;
         let mut replica = self.replica.clone();
         let mut due = Vec::new();
         let mut bytes = 0;
-        for ev in candidates {
+        for candidate in candidates {
+            let ev = candidate.borrow();
             if due.len() == MAX_EVIDENCE_EVENTS {
                 break;
             }
@@ -195,7 +201,7 @@ impl Party {
             }
             if take_evidence(&mut replica, &self.network, ev).is_ok() {
                 bytes += size;
-                due.push(ev);
+                due.push(candidate);
             }
         }
         (due, replica)

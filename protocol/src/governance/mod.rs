@@ -51,6 +51,7 @@ use imbl::{OrdMap, OrdSet};
 use motion::{Closed, MotionRecord, Proposal};
 use mutual_proto::v1 as pb;
 use pb::DecisionKind;
+use std::sync::Arc;
 use tally::Tally;
 
 /// A partner's lasting id: the key they were admitted with.
@@ -204,7 +205,7 @@ pub struct Report {
 /// The governance part of the derived state. Cheap to clone (persistent maps).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Governance {
-    motions: OrdMap<EventId, MotionRecord>,
+    motions: OrdMap<EventId, Arc<MotionRecord>>,
     /// Open motions by (final_at, id): the order in which the fold closes them.
     closing: OrdMap<(u64, EventId), ()>,
     board: OrdSet<PartnerId>,
@@ -281,12 +282,12 @@ impl From<GovernanceError> for crate::state::Rejection {
 impl Governance {
     /// A motion, by event id.
     pub fn motion(&self, id: &EventId) -> Option<&MotionRecord> {
-        self.motions.get(id)
+        self.motions.get(id).map(|r| &**r)
     }
 
     /// Every motion that took effect, by id.
     pub fn motions(&self) -> impl Iterator<Item = &MotionRecord> {
-        self.motions.values()
+        self.motions.values().map(|r| &**r)
     }
 
     /// The elected board (partner ids).
@@ -472,7 +473,7 @@ impl Governance {
         }
         self.share_electorate(&mut rec);
         self.closing.insert((rec.final_at_ms, rec.id), ());
-        self.motions.insert(rec.id, rec);
+        self.motions.insert(rec.id, Arc::new(rec));
         Ok(())
     }
 
@@ -511,7 +512,7 @@ impl Governance {
         let id = ballot::motion_id(b)?;
         let rec = self
             .motions
-            .get_mut(&id)
+            .get(&id)
             .ok_or(GovernanceError::UnknownMotion)?;
         // A proxy vote counts for the partner named in `on_behalf_of`.
         let voter = if b.on_behalf_of.is_empty() {
@@ -542,6 +543,11 @@ impl Governance {
             author,
             cast,
         };
+        let rec = self
+            .motions
+            .get_mut(&id)
+            .map(Arc::make_mut)
+            .ok_or(GovernanceError::UnknownMotion)?;
         ballot::apply(
             rec.max_proxies,
             rec.rule.interest_recuses,
@@ -670,7 +676,7 @@ impl Governance {
                     continue;
                 };
                 let motion = u.motion;
-                let Some(rec) = self.motions.get_mut(&motion) else {
+                let Some(rec) = self.motions.get_mut(&motion).map(Arc::make_mut) else {
                     continue;
                 };
                 let counted = ballot::apply(
@@ -796,7 +802,10 @@ impl Governance {
                 Ok(())
             };
             changed |= tally.passed && effect.is_ok();
-            if let Some(r) = self.motions.get_mut(&id) {
+            if let Some(r) = self.motions.get_mut(&id).map(Arc::make_mut) {
+                // Nothing reads every valid ballot once the motion is closed: `seen`
+                // becomes the very counted votes, sharing their maps.
+                r.seen = r.votes.clone();
                 r.closed = Some(Closed {
                     tally,
                     closed_by: trigger,

@@ -80,7 +80,8 @@ pub struct MotionRecord {
     /// (docs/GOVERNANCE.md §5.5). The final tally is taken from these.
     pub votes: Votes,
     /// Every valid ballot, applied where it sits in the fold, witnessed or not: what
-    /// a new ballot is checked against, and the provisional tally.
+    /// a new ballot is checked against, and the provisional tally. Once the motion is
+    /// closed, the same as `votes` (the ballots that never counted are in `unwitnessed`).
     pub seen: Votes,
     /// Valid ballots not yet counted (not witnessed, or waiting), by event id. Kept once
     /// the motion closes: those left never counted, and the final tally says how many.
