@@ -454,7 +454,7 @@ impl Store for SledStore {
     }
 
     fn feed(&self, author: &PublicKey, from_seq: u64) -> Result<Vec<(u64, EventId)>, StoreError> {
-        Ok(self.events.feed(author, from_seq))
+        Ok(self.events.feed(author, from_seq)?)
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {

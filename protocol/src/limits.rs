@@ -7,7 +7,7 @@
 //! a node that accepted more would store events that other nodes refuse, so changing one
 //! is a protocol change (docs/PROTOCOL.md, "Limits"). *Capacity* limits
 //! ([`MAX_SIGNED_EVENT_BYTES`], [`MAX_FUTURE_EVENTS`], [`MAX_PENDING_EVENTS`],
-//! [`CHECKPOINT_INTERVAL`]) bound one node's memory and work and never change which
+//! [`CHECKPOINT_INTERVAL`], [`CHECKPOINTS_RECENT`]) bound one node's memory and work and never change which
 //! events are valid or what state they produce.
 
 /// Largest signed `event` byte string, in bytes (validity). A genesis for 32 practices

@@ -671,7 +671,12 @@ impl<S: Fold> Replica<S> {
             .collect();
         self.reapplied += keys.len() as u64;
         for k in keys {
-            if let Some(ev) = self.get(&k.1) {
+            let ev = self.get(&k.1);
+            debug_assert!(
+                ev.is_some(),
+                "a stored event decodes as when it was taken in"
+            );
+            if let Some(ev) = ev {
                 self.apply_at(k, &ev);
             }
         }

@@ -163,5 +163,8 @@ fn a_long_log_keeps_few_checkpoints_and_an_event_far_behind_reapplies_about_its_
         assert!(again >= distance, "{again} < {distance}");
         assert!(again <= bound + 1, "{again} > {bound} at {distance}");
         assert_eq!(r.state(), &r.fold_from_scratch());
+        // The fold went back and on again, numbering its checkpoints as before.
+        let latest = r.len() as u64 / CHECKPOINT_INTERVAL as u64;
+        assert_eq!(r.checkpoints_held(), kept(latest).len());
     }
 }

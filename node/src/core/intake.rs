@@ -293,15 +293,28 @@ impl<S: Store> NodeCore<S> {
     /// name (see [`named_keys`]).
     pub(super) fn note_stored(&mut self, ids: &[EventId]) {
         for id in ids {
-            let Some(ev) = self.net.replica.get(id) else {
-                continue;
-            };
-            self.named.insert(ev.event.author);
-            if let Some(body) = &ev.event.body {
-                for k in named_keys(body) {
-                    if let Ok(k) = PublicKey::from_slice(k) {
-                        self.named.insert(k);
-                    }
+            if let Some(ev) = self.net.replica.get(id) {
+                Self::note_named(&mut self.named, &ev);
+            }
+        }
+    }
+
+    /// Notes the keys every stored event names (on opening: one event decoded at a time).
+    pub(super) fn note_all_stored(&mut self) {
+        let mut named = std::mem::take(&mut self.named);
+        for ev in self.net.replica.events_in_order() {
+            Self::note_named(&mut named, &ev);
+        }
+        self.named = named;
+    }
+
+    /// Adds to `named` the author of `ev` and the keys its body names.
+    fn note_named(named: &mut HashSet<PublicKey>, ev: &SignedEvent) {
+        named.insert(ev.event.author);
+        if let Some(body) = &ev.event.body {
+            for k in named_keys(body) {
+                if let Ok(k) = PublicKey::from_slice(k) {
+                    named.insert(k);
                 }
             }
         }

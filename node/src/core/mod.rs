@@ -282,8 +282,7 @@ impl<S: Store> NodeCore<S> {
             next_sync: now.mono_ms,
         };
         tracing::info!(network = %network, events = core.net.replica.len(), "store loaded");
-        let stored: Vec<_> = core.net.replica.events_in_order().map(|e| e.id).collect();
-        core.note_stored(&stored);
+        core.note_all_stored();
         core.open_federations();
         core.refresh_gate();
         let actions = std::mem::take(&mut core.out);

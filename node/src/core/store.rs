@@ -166,7 +166,8 @@ pub trait Store: Send {
     fn retain_pending(&mut self, keep: &HashSet<EventId>) -> Result<(), StoreError>;
     /// A stored event's wire bytes.
     fn event(&self, id: &EventId) -> Result<Option<Vec<u8>>, StoreError>;
-    /// The ids stored for `author` from `from_seq` on, in seq order.
+    /// The ids stored for `author` from `from_seq` on, in seq order. For tools and checks:
+    /// a store may read its whole log to answer (a node reads feeds from its replica).
     fn feed(&self, author: &PublicKey, from_seq: u64) -> Result<Vec<(u64, EventId)>, StoreError>;
     /// Replaces the snapshot.
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;

@@ -1,8 +1,9 @@
 //! The store's log of events: one file, `events`, holding every stored event's wire bytes
 //! in the order stored (causes first), each framed by its length (4 bytes, big-endian).
 //! Appended to and never rewritten, it takes on disk what the events take on the wire and
-//! 4 bytes more each; the id and feed indexes live in memory, rebuilt when the store
-//! opens (which reads and checks every event anyway).
+//! 4 bytes more each; the id index lives in memory, rebuilt when the store opens (which
+//! reads and checks every event anyway). A node reads feeds from its replica; the file
+//! answers a feed, for tools and checks, by reading itself through.
 //!
 //! A crash can leave a last frame cut short or unwritten bytes at the end. Frames past the
 //! number of events the `MANIFEST` says were made durable were never acknowledged, so such
@@ -12,7 +13,7 @@
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 // (`Write` for the new file `write_new` makes; the log itself is written at offsets.)
@@ -23,6 +24,8 @@ use std::path::{Path, PathBuf};
 pub(super) const EVENTS_FILE: &str = "events";
 /// Bytes of a frame's length prefix.
 const FRAME_HEADER: u64 = 4;
+/// Events read at a time when a feed is read from the file.
+const FEED_BATCH: usize = 1024;
 
 /// Why the file could not be read as a log.
 #[derive(Debug)]
@@ -48,8 +51,6 @@ pub(super) struct EventFile {
     len: u64,
     /// Each event's wire bytes: where they start and how long they are.
     places: HashMap<EventId, (u64, u32)>,
-    /// `(author, seq, id)` of every event.
-    feeds: BTreeSet<(PublicKey, u64, EventId)>,
 }
 
 /// How reading frames ended.
@@ -135,7 +136,6 @@ impl EventFile {
             file,
             len: 0,
             places: HashMap::new(),
-            feeds: BTreeSet::new(),
         };
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
@@ -186,7 +186,6 @@ impl EventFile {
 
     fn index(&mut self, ev: &SignedEvent, start: u64, len: usize) {
         self.places.insert(ev.id, (start, len as u32));
-        self.feeds.insert((ev.event.author, ev.event.seq, ev.id));
     }
 
     /// Every event's wire bytes, in the order stored.
@@ -272,13 +271,25 @@ impl EventFile {
         Ok(Some(wire))
     }
 
-    /// The ids stored for `author` from `from_seq` on, in seq order.
-    pub(super) fn feed(&self, author: &PublicKey, from_seq: u64) -> Vec<(u64, EventId)> {
-        self.feeds
-            .range((*author, from_seq, EventId([0; 32]))..)
-            .take_while(|(a, _, _)| a == author)
-            .map(|(_, seq, id)| (*seq, *id))
-            .collect()
+    /// The ids stored for `author` from `from_seq` on, in seq order (by id within a seq),
+    /// read from the whole file.
+    pub(super) fn feed(
+        &self,
+        author: &PublicKey,
+        from_seq: u64,
+    ) -> io::Result<Vec<(u64, EventId)>> {
+        let mut found = Vec::new();
+        self.each_batch(FEED_BATCH, |batch| {
+            let events = batch.iter().filter_map(|w| SignedEvent::decode(w).ok());
+            found.extend(
+                events
+                    .filter(|e| e.event.author == *author && e.event.seq >= from_seq)
+                    .map(|e| (e.event.seq, e.id)),
+            );
+            Ok::<(), io::Error>(())
+        })?;
+        found.sort_unstable();
+        Ok(found)
     }
 
     /// How many events the file holds.

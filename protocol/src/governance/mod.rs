@@ -802,6 +802,9 @@ impl Governance {
                 Ok(())
             };
             changed |= tally.passed && effect.is_ok();
+            // Let go of the record read, so that the one in the map is written in place
+            // where nothing else shares it.
+            drop(rec);
             if let Some(r) = self.motions.get_mut(&id).map(Arc::make_mut) {
                 // Nothing reads every valid ballot once the motion is closed: `seen`
                 // becomes the very counted votes, sharing their maps.
