@@ -191,7 +191,8 @@ pub struct Replica<S: Fold = State> {
     forks: HashMap<PublicKey, u64>,
     proofs: HashMap<PublicKey, EquivocationProof>,
     heads: BTreeSet<OrderKey>,
-    order: BTreeMap<OrderKey, EventId>,
+    /// Every stored event's place in the fold order (its id is the second half).
+    order: BTreeSet<OrderKey>,
     state: S,
     applied_upto: Option<OrderKey>,
     /// The earliest place from which the fold must be redone before the state is read
@@ -266,7 +267,7 @@ impl<S: Fold> Replica<S> {
             forks: HashMap::new(),
             proofs: HashMap::new(),
             heads: BTreeSet::new(),
-            order: BTreeMap::new(),
+            order: BTreeSet::new(),
             state: S::default(),
             applied_upto: None,
             refold_from: None,
@@ -549,7 +550,7 @@ impl<S: Fold> Replica<S> {
                 }
             }
         }
-        self.order.insert(key, ev.id);
+        self.order.insert(key);
         let next_in_order = refold_from == key
             && self.refold_from.is_none()
             && self.applied_upto.is_none_or(|a| a < key);
@@ -667,7 +668,7 @@ impl<S: Fold> Replica<S> {
         let keys: Vec<OrderKey> = self
             .order
             .range((start, Bound::Unbounded))
-            .map(|(k, _)| *k)
+            .copied()
             .collect();
         self.reapplied += keys.len() as u64;
         for k in keys {
@@ -769,12 +770,12 @@ impl<S: Fold> Replica<S> {
 
     /// Stored events in fold order, each decoded as it is reached.
     pub fn events_in_order(&self) -> impl Iterator<Item = SignedEvent> + '_ {
-        self.order.values().filter_map(|id| self.get(id))
+        self.order.iter().filter_map(|(_, id)| self.get(id))
     }
 
     /// Stored events' ids in fold order.
     pub fn ids_in_order(&self) -> impl Iterator<Item = &EventId> {
-        self.order.values()
+        self.order.iter().map(|(_, id)| id)
     }
 
     /// Number of events waiting for causes.
