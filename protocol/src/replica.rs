@@ -31,15 +31,20 @@ use crate::event::{body_name, wire_of, Body, EventError, SignedEvent};
 use crate::fork::EquivocationProof;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
-use crate::limits::{
-    CHECKPOINTS_RECENT, CHECKPOINT_INTERVAL, MAX_CLOCK_SKEW_MS, MAX_DEPS, MAX_FUTURE_EVENTS,
-    MAX_PENDING_EVENTS,
-};
+use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS};
 use crate::signature;
 use crate::state::{Context, Outcome, State, StateHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
+
+mod checkpoints;
+mod heads;
+mod kept;
+
+pub use checkpoints::checkpoint_kept;
+use checkpoints::Checkpoints;
+use kept::Stored;
 
 /// Position of an event in the canonical fold order.
 pub type OrderKey = (u64, EventId);
@@ -97,47 +102,6 @@ pub enum Beyond {
     Unknown,
     /// The walk visited more events than its budget allowed.
     TooFar,
-}
-
-/// A stored event as the replica keeps it, under its id: its signature and signed bytes,
-/// decoded again when it is asked for, and what taking in other events reads of it.
-#[derive(Debug)]
-struct Stored {
-    /// Its height: with its id, its place in the fold order.
-    height: u64,
-    timestamp_ms: u64,
-    /// The signature, then the signed bytes.
-    kept: Box<[u8]>,
-}
-
-impl Stored {
-    fn keep(height: u64, ev: SignedEvent) -> Self {
-        let mut kept = Vec::with_capacity(signature::SIGNATURE_LEN + ev.event_bytes.len());
-        kept.extend_from_slice(&ev.signature);
-        kept.extend_from_slice(&ev.event_bytes);
-        Stored {
-            height,
-            timestamp_ms: ev.event.timestamp_ms,
-            kept: kept.into_boxed_slice(),
-        }
-    }
-
-    fn signature(&self) -> &[u8; signature::SIGNATURE_LEN] {
-        self.kept
-            .first_chunk()
-            .unwrap_or(&[0; signature::SIGNATURE_LEN])
-    }
-
-    fn event_bytes(&self) -> &[u8] {
-        self.kept
-            .get(signature::SIGNATURE_LEN..)
-            .unwrap_or_default()
-    }
-
-    /// The event stored under `id`, decoded again (bytes once taken in always decode).
-    fn decode(&self, id: &EventId) -> Option<SignedEvent> {
-        SignedEvent::from_kept(*id, self.event_bytes(), *self.signature())
-    }
 }
 
 #[derive(Debug)]
@@ -199,10 +163,8 @@ pub struct Replica<S: Fold = State> {
     /// again: set by an event stored out of order, cleared by [`Replica::settle`] at the
     /// end of the call that stored it.
     refold_from: Option<OrderKey>,
-    /// States saved along the fold, in fold order, each with its number (the events
-    /// folded before it ÷ [`CHECKPOINT_INTERVAL`]) and the key of the last event folded
-    /// into it; thinned as the fold goes on (see [`checkpoint_kept`]).
-    checkpoints: Vec<(u64, OrderKey, S)>,
+    /// States saved along the fold, thinned as it goes on.
+    checkpoints: Checkpoints<S>,
     /// Events folded into `state`.
     folded: u64,
     /// What each stored event did, where it did other than take effect: most events do,
@@ -223,23 +185,6 @@ pub struct Replica<S: Fold = State> {
     /// The frontier of the log as it was when it held this many events, for the same
     /// reason: every sync round with every peer asks for it.
     frontier_cache: std::sync::Mutex<Option<(usize, Frontier)>>,
-}
-
-/// Whether checkpoint number `number` is kept while `latest` is the latest
-/// ([`CHECKPOINTS_RECENT`]). Once a checkpoint is not kept it is never kept again: its
-/// distance from the latest only grows, and so does the spacing required of it.
-pub fn checkpoint_kept(number: u64, latest: u64) -> bool {
-    let Some(distance) = latest.checked_sub(number) else {
-        return true;
-    };
-    if distance < CHECKPOINTS_RECENT {
-        return true;
-    }
-    let level = (distance / CHECKPOINTS_RECENT).ilog2() + 1;
-    number
-        .checked_rem(1u64.checked_shl(level).unwrap_or(0))
-        .unwrap_or(number)
-        == 0
 }
 
 /// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
@@ -271,7 +216,7 @@ impl<S: Fold> Replica<S> {
             state: S::default(),
             applied_upto: None,
             refold_from: None,
-            checkpoints: Vec::new(),
+            checkpoints: Checkpoints::default(),
             folded: 0,
             outcomes: HashMap::new(),
             pending: HashMap::new(),
@@ -615,31 +560,7 @@ impl<S: Fold> Replica<S> {
         }
         self.applied_upto = Some(key);
         self.folded += 1;
-        if self.folded.is_multiple_of(CHECKPOINT_INTERVAL as u64) {
-            let latest = self.folded / CHECKPOINT_INTERVAL as u64;
-            self.checkpoints.push((latest, key, self.state.clone()));
-            self.thin_checkpoints(latest);
-        }
-    }
-
-    /// Drops the checkpoints that [`checkpoint_kept`] no longer keeps now that `latest`
-    /// is the latest. A checkpoint's spacing grows only when its distance from the latest
-    /// reaches `CHECKPOINTS_RECENT × 2^(l - 1)` for some level `l`, so only the checkpoint
-    /// at each such distance can have just stopped being kept.
-    fn thin_checkpoints(&mut self, latest: u64) {
-        for level in 1..u64::BITS {
-            let Some(distance) = CHECKPOINTS_RECENT.checked_shl(level - 1) else {
-                break;
-            };
-            let Some(number) = latest.checked_sub(distance) else {
-                break;
-            };
-            if !checkpoint_kept(number, latest) {
-                if let Ok(i) = self.checkpoints.binary_search_by_key(&number, |c| c.0) {
-                    self.checkpoints.remove(i);
-                }
-            }
-        }
+        self.checkpoints.save(self.folded, key, &self.state);
     }
 
     /// How many state checkpoints are held (for benchmarks and tests).
@@ -649,14 +570,8 @@ impl<S: Fold> Replica<S> {
 
     /// Goes back to the last checkpoint before `from` and re-applies everything after it.
     fn refold(&mut self, from: OrderKey) {
-        let kept = self.checkpoints.partition_point(|c| c.1 < from);
-        self.checkpoints.truncate(kept);
-        let (start, state, folded) = match self.checkpoints.last() {
-            Some((n, k, s)) => (
-                Bound::Excluded(*k),
-                s.clone(),
-                n * CHECKPOINT_INTERVAL as u64,
-            ),
+        let (start, state, folded) = match self.checkpoints.back_before(from) {
+            Some((k, s, folded)) => (Bound::Excluded(k), s, folded),
             None => (Bound::Unbounded, S::default(), 0),
         };
         self.state = state;
@@ -888,84 +803,6 @@ impl<S: Fold> Replica<S> {
     /// The ids of the events waiting for causes.
     pub fn pending_ids(&self) -> impl Iterator<Item = &EventId> {
         self.pending.keys()
-    }
-
-    /// The events nothing else follows yet, latest first, at most [`MAX_DEPS`] - 1 of
-    /// them: what a new event should list in `deps`.
-    pub fn heads(&self) -> Vec<EventId> {
-        self.heads
-            .iter()
-            .rev()
-            .take(MAX_DEPS - 1)
-            .map(|k| k.1)
-            .collect()
-    }
-
-    /// All the heads (the stored events no stored event follows), by id, if there are at
-    /// most `max`; `None` if there are more. Since an event is stored only once its causes
-    /// are, the stored events are exactly the heads and everything they follow: a peer
-    /// holding these heads holds everything this replica holds.
-    pub fn all_heads(&self, max: usize) -> Option<Vec<EventId>> {
-        if self.heads.len() > max {
-            return None;
-        }
-        let mut ids: Vec<EventId> = self.heads.iter().map(|k| k.1).collect();
-        ids.sort_unstable();
-        Some(ids)
-    }
-
-    /// The stored events that are neither among `heads` nor causes of them, directly or
-    /// not, in fold order: what a replica whose heads these are lacks of this one.
-    /// Walks back from this replica's heads in reverse fold order, marking what the given
-    /// heads reach, and stops when nothing left to visit could be missing. `Unknown` if a
-    /// head is not stored here; `TooFar` once the walk has visited `budget` events.
-    pub fn beyond(&self, heads: &[EventId], budget: usize) -> Beyond {
-        // What is left to visit, latest first, each with whether the given heads reach it.
-        let mut queue: BTreeMap<OrderKey, bool> = BTreeMap::new();
-        for id in heads {
-            match self.events.get(id) {
-                Some(s) => queue.insert((s.height, *id), true),
-                None => return Beyond::Unknown,
-            };
-        }
-        for key in &self.heads {
-            queue.entry(*key).or_insert(false);
-        }
-        let mut unreached = queue.values().filter(|r| !**r).count();
-        let mut out = Vec::new();
-        let mut visited = 0;
-        while unreached > 0 {
-            let Some((key, reached)) = queue.pop_last() else {
-                break;
-            };
-            visited += 1;
-            if visited > budget {
-                return Beyond::TooFar;
-            }
-            if !reached {
-                unreached -= 1;
-                out.push(key.1);
-            }
-            let causes = self
-                .get(&key.1)
-                .map(|e| e.event.causes().collect::<Vec<_>>());
-            for cause in causes.unwrap_or_default() {
-                let ckey = (self.events[&cause].height, cause);
-                match queue.get_mut(&ckey) {
-                    None => {
-                        queue.insert(ckey, reached);
-                        unreached += usize::from(!reached);
-                    }
-                    Some(r) if reached && !*r => {
-                        *r = true;
-                        unreached -= 1;
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        out.reverse();
-        Beyond::Events(out)
     }
 
     /// How many event applications re-folding has cost so far (for benchmarks and tests).

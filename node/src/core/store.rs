@@ -158,7 +158,7 @@ pub trait Store: Send {
         }
         Ok(())
     }
-    /// Stores events (and indexes their feeds); they stop being pending.
+    /// Stores events; they stop being pending.
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
     /// Records events waiting for causes.
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;

@@ -42,7 +42,7 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// The log file, open for appending, with its indexes.
+/// The log file, open for appending, with its id index.
 #[derive(Debug)]
 pub(super) struct EventFile {
     path: PathBuf,
@@ -280,12 +280,14 @@ impl EventFile {
     ) -> io::Result<Vec<(u64, EventId)>> {
         let mut found = Vec::new();
         self.each_batch(FEED_BATCH, |batch| {
-            let events = batch.iter().filter_map(|w| SignedEvent::decode(w).ok());
-            found.extend(
-                events
-                    .filter(|e| e.event.author == *author && e.event.seq >= from_seq)
-                    .map(|e| (e.event.seq, e.id)),
-            );
+            for wire in batch.iter() {
+                // Every event here was read and checked when the file was opened.
+                let e = SignedEvent::decode(wire)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                if e.event.author == *author && e.event.seq >= from_seq {
+                    found.push((e.event.seq, e.id));
+                }
+            }
             Ok::<(), io::Error>(())
         })?;
         found.sort_unstable();
