@@ -56,21 +56,7 @@ fn a_node_behind_is_sent_what_it_lacks_in_answer_to_its_heads() {
     assert!(!page.more);
     let lacked: Vec<Vec<u8>> = a.events_in_order().skip(13).map(|e| e.to_wire()).collect();
     assert_eq!(page.events, lacked, "exactly what b lacks, causes first");
-    for r in b.ingest_batch(2_000, &page.events) {
-        r.expect("each event's causes came before it");
-    }
-    let answer = Answer::Events {
-        more: false,
-        progressed: true,
-    };
-    rounds.answered(
-        1u8,
-        Step::Summary,
-        answer,
-        true,
-        &Local::plain(&b),
-        &mut out,
-    );
+    take_page(&mut b, &page, Step::Summary, &mut rounds, &mut out);
     // One more summary, showing the heads the page made, finds the two in sync: only
     // that ends the round complete.
     in_sync_at_the_next_summary(&a, &b, &mut rounds, &mut out);
@@ -124,21 +110,7 @@ fn a_node_far_behind_is_sent_a_page_per_summary() {
             panic!("a page");
         };
         assert_eq!((page.events.len(), page.more), expected);
-        for r in b.ingest_batch(2_000, &page.events) {
-            r.expect("valid");
-        }
-        let answer = Answer::Events {
-            more: page.more,
-            progressed: true,
-        };
-        rounds.answered(
-            1u8,
-            Step::Summary,
-            answer,
-            true,
-            &Local::plain(&b),
-            &mut out,
-        );
+        take_page(&mut b, &page, Step::Summary, &mut rounds, &mut out);
     }
     in_sync_at_the_next_summary(&a, &b, &mut rounds, &mut out);
 }

@@ -199,6 +199,25 @@ fn a_round_out_of_reconciliation_steps_is_not_complete() {
     assert_ended_incomplete(&out);
 }
 
+/// `b` takes in a page from peer 1 (every event valid, its causes before it) and its
+/// round is told the page, which answered `step`, brought something.
+fn take_page(
+    b: &mut Replica,
+    page: &pb::Events,
+    step: Step,
+    rounds: &mut Rounds<u8>,
+    out: &mut Vec<Action<u8>>,
+) {
+    for r in b.ingest_batch(2_000, &page.events) {
+        r.expect("each event's causes came before it");
+    }
+    let answer = Answer::Events {
+        more: page.more,
+        progressed: true,
+    };
+    rounds.answered(1u8, step, answer, true, &Local::plain(b), out);
+}
+
 /// Checks that the last action ends a round, not complete.
 fn assert_ended_incomplete(out: &[Action<u8>]) {
     assert!(
@@ -385,15 +404,8 @@ fn a_round_reconciles_then_pulls_then_ends_complete() {
         panic!("a pull: {out:?}");
     };
     let got = page(&a, &p.wants);
-    for r in b.ingest_batch(2_000, &got.events) {
-        r.expect("valid");
-    }
-    let local = Local::plain(&b);
-    let answer = Answer::Events {
-        more: false,
-        progressed: true,
-    };
-    rounds.answered(1u8, Step::Pull, answer, true, &local, &mut out);
+    assert!(!got.more);
+    take_page(&mut b, &got, Step::Pull, &mut rounds, &mut out);
     assert!(
         matches!(out.pop(), Some(Action::Ended { complete: true, .. })),
         "{out:?}"
