@@ -48,10 +48,12 @@ use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
+use mutual_protocol::replica::Bodies;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Longest key of a private record, in bytes.
 pub const MAX_RECORD_KEY_BYTES: usize = 256;
@@ -414,6 +416,10 @@ impl Store for SledStore {
             );
         }
         Ok(loaded)
+    }
+
+    fn bodies(&self) -> Option<Arc<dyn Bodies>> {
+        Some(self.events.bodies())
     }
 
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {

@@ -27,7 +27,7 @@
 //! was made apart (a partitioned practice's feed) and arrives in a page costs one
 //! re-application of what follows it, not one per event.
 
-use crate::event::{body_name, wire_of, Body, EventError, SignedEvent};
+use crate::event::{body_name, Body, EventError, SignedEvent};
 use crate::fork::EquivocationProof;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
@@ -37,6 +37,7 @@ use crate::state::{Context, Outcome, State, StateHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
+use std::sync::Arc;
 
 mod checkpoints;
 mod heads;
@@ -45,6 +46,7 @@ mod kept;
 pub use checkpoints::checkpoint_kept;
 use checkpoints::Checkpoints;
 use kept::Stored;
+pub use kept::{Bodies, BodyError};
 
 /// Position of an event in the canonical fold order.
 pub type OrderKey = (u64, EventId);
@@ -147,6 +149,11 @@ impl Fold for State {
 pub struct Replica<S: Fold = State> {
     network: NetworkId,
     events: HashMap<EventId, Stored>,
+    /// Where stored events are read back once the node has written them (see
+    /// [`Replica::set_bodies`]); none: every event's bytes are kept here.
+    bodies: Option<Arc<dyn Bodies>>,
+    /// Stored events whose bytes are kept here until `bodies` holds them.
+    unwritten: Vec<EventId>,
     /// Each author's stored events by seq: the first stored at each seq (see
     /// [`Replica::slot`]).
     feeds: HashMap<PublicKey, BTreeMap<u64, EventId>>,
@@ -207,6 +214,8 @@ impl<S: Fold> Replica<S> {
         Replica {
             network,
             events: HashMap::new(),
+            bodies: None,
+            unwritten: Vec::new(),
             feeds: HashMap::new(),
             forked_ids: HashMap::new(),
             forks: HashMap::new(),
@@ -235,6 +244,49 @@ impl<S: Fold> Replica<S> {
         self.network
     }
 
+    /// Reads stored events back from `bodies` (the node's log of them) rather than keeping
+    /// their bytes: from now on an event's bytes are let go of once `bodies` holds it,
+    /// checked at the start of every call that takes events in and by
+    /// [`Replica::release_written`].
+    ///
+    /// # Panics
+    /// Folding again after a late event, and [`Replica::events_in_order`], read events back
+    /// from `bodies`; one that `bodies` said it holds and then cannot give back stops the
+    /// replica with a panic, since the state cannot be derived without it. ([`Replica::get`]
+    /// and [`Replica::wire`] answer `None` for it; [`Replica::load`] says why.)
+    pub fn set_bodies(&mut self, bodies: Arc<dyn Bodies>) {
+        self.bodies = Some(bodies);
+        self.unwritten = self
+            .events
+            .iter()
+            .filter(|(_, s)| s.is_kept())
+            .map(|(id, _)| *id)
+            .collect();
+        self.release_written();
+    }
+
+    /// Lets go of the bytes of every stored event the body source now holds.
+    pub fn release_written(&mut self) {
+        let Some(bodies) = &self.bodies else {
+            return;
+        };
+        let events = &mut self.events;
+        self.unwritten.retain(|id| {
+            if !bodies.holds(id) {
+                return true;
+            }
+            if let Some(s) = events.get_mut(id) {
+                s.release();
+            }
+            false
+        });
+    }
+
+    /// How many stored events have their bytes kept in memory (for benchmarks and tests).
+    pub fn kept_len(&self) -> usize {
+        self.events.values().filter(|s| s.is_kept()).count()
+    }
+
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).
     pub fn ingest(&mut self, now_ms: u64, wire: &[u8]) -> Result<Ingested, IngestError> {
         let mut results = self.ingest_batch(now_ms, &[wire]);
@@ -248,6 +300,7 @@ impl<S: Fold> Replica<S> {
         now_ms: u64,
         wires: &[W],
     ) -> Vec<Result<Ingested, IngestError>> {
+        self.release_written();
         let decoded: Vec<Result<SignedEvent, IngestError>> = wires
             .iter()
             .map(|w| {
@@ -263,7 +316,7 @@ impl<S: Fold> Replica<S> {
             .enumerate()
             .filter_map(|(i, r)| {
                 let e = r.as_ref().ok()?;
-                (self.known_signature(&e.id) != Some(&e.signature)).then_some(i)
+                (self.known_signature(&e.id) != Some(e.signature)).then_some(i)
             })
             .collect();
         let items: Vec<signature::Item<'_>> = fresh
@@ -320,15 +373,16 @@ impl<S: Fold> Replica<S> {
     }
 
     /// The signature of a stored, pending or held event.
-    fn known_signature(&self, id: &EventId) -> Option<&[u8; signature::SIGNATURE_LEN]> {
+    /// (A stored event that cannot be read back has none: a copy of it is checked.)
+    fn known_signature(&self, id: &EventId) -> Option<[u8; signature::SIGNATURE_LEN]> {
         if let Some(s) = self.events.get(id) {
-            return Some(s.signature());
+            return s.signature(id, self.bodies.as_deref()).ok();
         }
         if let Some(p) = self.pending.get(id) {
-            return Some(&p.event.signature);
+            return Some(p.event.signature);
         }
         let ts = self.future_ids.get(id)?;
-        self.future.get(&(*ts, *id)).map(|e| &e.signature)
+        self.future.get(&(*ts, *id)).map(|e| e.signature)
     }
 
     /// Takes in an event whose signature has been checked.
@@ -502,6 +556,9 @@ impl<S: Fold> Replica<S> {
         if next_in_order {
             self.apply_at(key, &ev);
         }
+        if self.bodies.is_some() {
+            self.unwritten.push(ev.id);
+        }
         self.events.insert(ev.id, Stored::keep(height, ev));
         if !next_in_order {
             // Folded again once, from the earliest such place, when the call ends.
@@ -587,19 +644,14 @@ impl<S: Fold> Replica<S> {
             .collect();
         self.reapplied += keys.len() as u64;
         for k in keys {
-            let ev = self.get(&k.1);
-            debug_assert!(
-                ev.is_some(),
-                "a stored event decodes as when it was taken in"
-            );
-            if let Some(ev) = ev {
-                self.apply_at(k, &ev);
-            }
+            let ev = self.read_back(&k.1);
+            self.apply_at(k, &ev);
         }
     }
 
     /// Takes in held future-dated events whose time has come. Call as the clock advances.
     pub fn tick(&mut self, now_ms: u64) -> Vec<Result<Ingested, IngestError>> {
+        self.release_written();
         let horizon = now_ms.saturating_add(MAX_CLOCK_SKEW_MS);
         let later = self
             .future
@@ -648,9 +700,18 @@ impl<S: Fold> Replica<S> {
         }
     }
 
-    /// A stored event, decoded from the bytes kept.
+    /// A stored event, decoded from the bytes kept or read back from the body source
+    /// (`None` if it is not stored or cannot be read back; [`Replica::load`] says why).
     pub fn get(&self, id: &EventId) -> Option<SignedEvent> {
-        self.events.get(id).and_then(|s| s.decode(id))
+        self.load(id).ok().flatten()
+    }
+
+    /// A stored event (`None` if it is not stored), or why it could not be read back.
+    pub fn load(&self, id: &EventId) -> Result<Option<SignedEvent>, BodyError> {
+        self.events
+            .get(id)
+            .map(|s| s.load(id, self.bodies.as_deref()))
+            .transpose()
     }
 
     /// Whether an event is stored (not pending or held).
@@ -662,7 +723,7 @@ impl<S: Fold> Replica<S> {
     pub fn wire(&self, id: &EventId) -> Option<Vec<u8>> {
         self.events
             .get(id)
-            .map(|s| wire_of(s.event_bytes(), s.signature()))
+            .and_then(|s| s.wire(id, self.bodies.as_deref()).ok())
     }
 
     /// What a stored event did.
@@ -684,8 +745,21 @@ impl<S: Fold> Replica<S> {
     }
 
     /// Stored events in fold order, each decoded as it is reached.
+    ///
+    /// # Panics
+    /// If a stored event cannot be read back from the body source: a log read in order
+    /// (an export, a fold) must not go on without it.
     pub fn events_in_order(&self) -> impl Iterator<Item = SignedEvent> + '_ {
-        self.order.iter().filter_map(|(_, id)| self.get(id))
+        self.order.iter().map(|(_, id)| self.read_back(id))
+    }
+
+    /// A stored event that must be there, for reading the log in order.
+    fn read_back(&self, id: &EventId) -> SignedEvent {
+        match self.load(id) {
+            Ok(Some(ev)) => ev,
+            Ok(None) => panic!("event {id} is in the fold order but not stored"),
+            Err(e) => panic!("{e}: the log cannot be read in order without it"),
+        }
     }
 
     /// Stored events' ids in fold order.
@@ -780,7 +854,7 @@ impl<S: Fold> Replica<S> {
             .flat_map(move |(seq, first)| self.slot(&author, *seq, first))
             .filter_map(|id| {
                 let s = self.events.get(id)?;
-                Some(((s.height, *id), s.decode(id)?))
+                Some(((s.height, *id), s.load(id, self.bodies.as_deref()).ok()?))
             })
     }
 

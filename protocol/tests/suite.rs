@@ -17,6 +17,8 @@ mod aid_signers;
 mod appendix_a;
 #[path = "appendix_b.rs"]
 mod appendix_b;
+#[path = "bodies.rs"]
+mod bodies;
 #[path = "convergence.rs"]
 mod convergence;
 #[path = "decoders.rs"]

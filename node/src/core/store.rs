@@ -7,10 +7,11 @@ use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Fold, Ingested, Replica};
+use mutual_protocol::replica::{Bodies, Fold, Ingested, Replica};
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The store format this version writes and the newest it reads. Format 1 kept the events
 /// in sled; format 2 keeps them in a file of their own (a store of format 1 is moved to it
@@ -160,6 +161,11 @@ pub trait Store: Send {
     }
     /// Stores events; they stop being pending.
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
+    /// Where a replica can read back the events this store's log holds, so that it need
+    /// not keep them in memory; none if it cannot (a replica then keeps them all).
+    fn bodies(&self) -> Option<Arc<dyn Bodies>> {
+        None
+    }
     /// Records events waiting for causes.
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
     /// Keeps only the pending events in `keep`.
@@ -205,6 +211,9 @@ pub fn load_log<F: Fold, S: Store>(
     replica: &mut Replica<F>,
     now_ms: u64,
 ) -> Result<(), StoreError> {
+    if let Some(bodies) = store.bodies() {
+        replica.set_bodies(bodies);
+    }
     let loaded = store.load_held()?;
     let path = store.path().to_path_buf();
     let mut base = 0;
@@ -243,6 +252,7 @@ pub fn load_log<F: Fold, S: Store>(
         store.put_events(&events.iter().collect::<Vec<_>>())?;
         store.sync()?;
     }
+    replica.release_written();
     if let Some(snap) = &loaded.snapshot {
         if snap.state_hash != replica.state_hash().0 {
             tracing::warn!(

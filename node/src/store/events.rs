@@ -3,7 +3,8 @@
 //! Appended to and never rewritten, it takes on disk what the events take on the wire and
 //! 4 bytes more each; the id index lives in memory, rebuilt when the store opens (which
 //! reads and checks every event anyway). A node reads feeds from its replica; the file
-//! answers a feed, for tools and checks, by reading itself through.
+//! answers a feed, for tools and checks, by reading itself through. The replica reads the
+//! events it does not keep in memory back from here ([`EventFile::bodies`]).
 //!
 //! A crash can leave a last frame cut short or unwritten bytes at the end. Frames past the
 //! number of events the `MANIFEST` says were made durable were never acknowledged, so such
@@ -13,12 +14,14 @@
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
+use mutual_protocol::replica::{Bodies, BodyError};
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 // (`Write` for the new file `write_new` makes; the log itself is written at offsets.)
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// The file's name in the store's directory.
 pub(super) const EVENTS_FILE: &str = "events";
@@ -46,11 +49,49 @@ impl From<io::Error> for ReadError {
 #[derive(Debug)]
 pub(super) struct EventFile {
     path: PathBuf,
-    file: File,
+    /// The file and its index, shared with the replica reading events back.
+    shared: Arc<Shared>,
     /// Bytes of the complete frames written.
     len: u64,
+}
+
+/// What the store and the replica reading events back share: the file and its id index.
+#[derive(Debug)]
+struct Shared {
+    file: File,
     /// Each event's wire bytes: where they start and how long they are.
-    places: HashMap<EventId, (u64, u32)>,
+    places: RwLock<HashMap<EventId, (u64, u32)>>,
+}
+
+impl Shared {
+    fn places(&self) -> RwLockReadGuard<'_, HashMap<EventId, (u64, u32)>> {
+        self.places.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A stored event's wire bytes.
+    fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
+        let Some(&(start, len)) = self.places().get(id) else {
+            return Ok(None);
+        };
+        let mut wire = vec![0u8; len as usize];
+        self.file.read_exact_at(&mut wire, start)?;
+        Ok(Some(wire))
+    }
+}
+
+impl Bodies for Shared {
+    fn holds(&self, id: &EventId) -> bool {
+        self.places().contains_key(id)
+    }
+
+    fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
+        let fail = |detail: String| BodyError { id: *id, detail };
+        match self.get(id) {
+            Ok(Some(wire)) => Ok(wire),
+            Ok(None) => Err(fail(format!("not in {EVENTS_FILE}"))),
+            Err(e) => Err(fail(format!("reading {EVENTS_FILE}: {e}"))),
+        }
+    }
 }
 
 /// How reading frames ended.
@@ -131,15 +172,10 @@ impl EventFile {
             Err(e) => return Err(e.into()),
         };
         let reader = file.try_clone()?;
-        let mut ef = EventFile {
-            path,
-            file,
-            len: 0,
-            places: HashMap::new(),
-        };
+        let mut places = HashMap::new();
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
-            let n = ef.places.len() as u64;
+            let n = places.len() as u64;
             let ev = match SignedEvent::decode(&wire) {
                 Ok(ev) => ev,
                 Err(e) if n < durable => {
@@ -152,40 +188,49 @@ impl EventFile {
                 // An unacknowledged tail, written in part.
                 Err(_) => return Ok(false),
             };
-            if ef.places.contains_key(&ev.id) {
+            if places
+                .insert(ev.id, (at + FRAME_HEADER, wire.len() as u32))
+                .is_some()
+            {
                 return Err(ReadError::Damaged(format!(
                     "event {} appears twice in {EVENTS_FILE}",
                     ev.id
                 )));
             }
-            ef.index(&ev, at + FRAME_HEADER, wire.len());
             end = at + FRAME_HEADER + wire.len() as u64;
             Ok(true)
         })?;
         let cut = ended != FramesEnd::End;
-        let count = ef.places.len() as u64;
+        let count = places.len() as u64;
         if count < durable {
             return Err(ReadError::Damaged(format!(
                 "{EVENTS_FILE} holds {count} readable events but {durable} were made durable"
             )));
         }
-        let size = ef.file.metadata()?.len();
+        let size = file.metadata()?.len();
         if cut || end < size {
             tracing::warn!(
-                path = %ef.path.display(),
+                path = %path.display(),
                 kept = count,
                 bytes = size - end,
                 "cutting off the unacknowledged end of the event log (a crash while writing)"
             );
-            ef.file.set_len(end)?;
-            ef.file.sync_all()?;
+            file.set_len(end)?;
+            file.sync_all()?;
         }
-        ef.len = end;
-        Ok(ef)
+        Ok(EventFile {
+            path,
+            shared: Arc::new(Shared {
+                file,
+                places: RwLock::new(places),
+            }),
+            len: end,
+        })
     }
 
-    fn index(&mut self, ev: &SignedEvent, start: u64, len: usize) {
-        self.places.insert(ev.id, (start, len as u32));
+    /// Where a replica reads back the events this file holds.
+    pub(super) fn bodies(&self) -> Arc<dyn Bodies> {
+        self.shared.clone()
     }
 
     /// Every event's wire bytes, in the order stored.
@@ -205,7 +250,7 @@ impl EventFile {
         batch: usize,
         mut each: impl FnMut(&mut Vec<Vec<u8>>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let count = self.places.len();
+        let count = self.count() as usize;
         let mut read = 0;
         let mut held = Vec::new();
         // A handle of its own: reading through the appending one would move its offset.
@@ -234,8 +279,9 @@ impl EventFile {
         let mut added: Vec<(&SignedEvent, u64, usize)> = Vec::new();
         let mut fresh = HashSet::new();
         let mut at = self.len;
+        let places = self.shared.places();
         for ev in events {
-            if self.places.contains_key(&ev.id) || !fresh.insert(ev.id) {
+            if places.contains_key(&ev.id) || !fresh.insert(ev.id) {
                 continue;
             }
             let wire = ev.to_wire();
@@ -244,18 +290,24 @@ impl EventFile {
             added.push((ev, at + FRAME_HEADER, wire.len()));
             at += FRAME_HEADER + wire.len() as u64;
         }
+        drop(places);
         if buf.is_empty() {
             return Ok(());
         }
         // At the end of the complete frames, whatever a failed write left after them:
         // that is an unacknowledged tail, which this write covers, and which the next
         // opening cuts off (it is past the durable count) if any is left.
-        if let Err(e) = self.file.write_all_at(&buf, self.len) {
-            let _ = self.file.set_len(self.len);
+        if let Err(e) = self.shared.file.write_all_at(&buf, self.len) {
+            let _ = self.shared.file.set_len(self.len);
             return Err(e);
         }
+        let mut places = self
+            .shared
+            .places
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         for (ev, start, len) in added {
-            self.index(ev, start, len);
+            places.insert(ev.id, (start, len as u32));
         }
         self.len = at;
         Ok(())
@@ -263,12 +315,7 @@ impl EventFile {
 
     /// A stored event's wire bytes.
     pub(super) fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
-        let Some(&(start, len)) = self.places.get(id) else {
-            return Ok(None);
-        };
-        let mut wire = vec![0u8; len as usize];
-        self.file.read_exact_at(&mut wire, start)?;
-        Ok(Some(wire))
+        self.shared.get(id)
     }
 
     /// The ids stored for `author` from `from_seq` on, in seq order (by id within a seq),
@@ -296,12 +343,12 @@ impl EventFile {
 
     /// How many events the file holds.
     pub(super) fn count(&self) -> u64 {
-        self.places.len() as u64
+        self.shared.places().len() as u64
     }
 
     /// Makes what was appended durable.
     pub(super) fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.shared.file.sync_data()
     }
 }
 

@@ -470,3 +470,37 @@ fn a_long_log_is_read_a_batch_at_a_time_in_the_order_stored() {
     assert!(matches!(stopped, Err(StoreError::DiskFull)));
     assert_eq!(seen, LOAD_BATCH);
 }
+
+#[test]
+fn a_replica_loaded_from_the_store_reads_its_events_back_from_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let evs: Vec<SignedEvent> = std::iter::once(g.clone())
+        .chain((0..LOAD_BATCH as u32 + 10).map(|i| update(&mut w, i)))
+        .collect();
+    stored(dir.path(), &evs.iter().collect::<Vec<_>>());
+    let mut s = SledStore::open(dir.path()).expect("reopen");
+    let mut r = mutual_protocol::replica::Replica::new(NetworkId(g.id));
+    crate::core::store::load_log(&mut s, &mut r, 1_000_000).expect("loaded");
+    assert_eq!(r.len(), evs.len());
+    assert_eq!(r.kept_len(), 0, "every event is read back from the file");
+    for ev in &evs {
+        assert_eq!(r.wire(&ev.id), Some(ev.to_wire()));
+    }
+    // An event taken in is kept until the store has written it, then let go of at the
+    // next call.
+    let next = update(&mut w, 9_999);
+    r.ingest(1_000_000, &next.to_wire()).expect("stored");
+    assert_eq!(r.kept_len(), 1);
+    r.release_written();
+    assert_eq!(r.kept_len(), 1, "not written yet");
+    s.put_events(&[&next]).expect("written");
+    let after = update(&mut w, 10_000);
+    r.ingest(1_000_000, &after.to_wire()).expect("stored");
+    assert_eq!(r.kept_len(), 1, "only the event of this call");
+    assert_eq!(
+        r.get(&next.id).map(|e| e.event),
+        Some(next.event.clone()),
+        "read back from the file"
+    );
+}

@@ -1,0 +1,143 @@
+//! A replica given a body source (the node's log of stored events) lets go of an event's
+//! bytes once the source holds it, and reads it back when it is asked for or folded again.
+
+use crate::common;
+
+use common::{update, Fixture, T0};
+use mutual_protocol::event::{EventError, SignedEvent};
+use mutual_protocol::id::EventId;
+use mutual_protocol::replica::{Bodies, BodyError, IngestError, Replica};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A log of stored events in memory, as the node's event file is on disk.
+#[derive(Debug, Default)]
+struct Log {
+    wires: Mutex<HashMap<EventId, Vec<u8>>>,
+    /// Set: every read fails, as a damaged disk would.
+    failing: AtomicBool,
+}
+
+impl Log {
+    /// Writes what `r` stores and this log does not hold yet, as a node does after a call.
+    fn write(&self, r: &Replica) {
+        let mut wires = self.wires.lock().expect("lock");
+        for id in r.ids_in_order() {
+            if !wires.contains_key(id) {
+                wires.insert(*id, r.wire(id).expect("a stored event"));
+            }
+        }
+    }
+}
+
+impl Bodies for Log {
+    fn holds(&self, id: &EventId) -> bool {
+        self.wires.lock().expect("lock").contains_key(id)
+    }
+
+    fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
+        let fail = |detail: &str| BodyError {
+            id: *id,
+            detail: detail.into(),
+        };
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(fail("the disk failed"));
+        }
+        self.wires
+            .lock()
+            .expect("lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| fail("not written"))
+    }
+}
+
+#[test]
+fn written_events_leave_memory_and_read_back_and_fold_again_as_kept_ones_do() {
+    let (fx, mut w1) = Fixture::new(3);
+    let mut r = fx.replica();
+    // The same events in a replica that keeps every one, to compare with.
+    let mut all_kept = fx.replica();
+    let log = Arc::new(Log::default());
+    r.set_bodies(log.clone());
+    assert_eq!(r.kept_len(), 1, "the genesis is not written yet");
+    log.write(&r);
+    r.release_written();
+    assert_eq!(r.kept_len(), 0);
+
+    let mut signed: Vec<SignedEvent> = Vec::new();
+    for i in 0..300u64 {
+        let ev = w1.sign(T0 + i, vec![], update(i as u32));
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+        all_kept.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+        log.write(&r);
+        // The call before this one stored what the log now holds: only this call's event
+        // is still in memory.
+        assert_eq!(r.kept_len(), 1);
+        signed.push(ev);
+    }
+    r.release_written();
+    assert_eq!(r.kept_len(), 0);
+    for ev in &signed {
+        assert_eq!(r.wire(&ev.id), Some(ev.to_wire()));
+        assert_eq!(r.get(&ev.id).map(|e| e.event), Some(ev.event.clone()));
+    }
+    let in_order: Vec<Vec<u8>> = r.events_in_order().map(|e| e.to_wire()).collect();
+    let kept_order: Vec<Vec<u8>> = all_kept.events_in_order().map(|e| e.to_wire()).collect();
+    assert_eq!(in_order, kept_order);
+
+    // An event made early and delivered last sends the fold back: what follows its place
+    // is read back from the log.
+    let late = fx.writer(2).sign(T0 + 1, vec![], update(77));
+    r.ingest(T0 + 10_000, &late.to_wire()).expect("late");
+    all_kept.ingest(T0 + 10_000, &late.to_wire()).expect("late");
+    assert!(r.reapplied() >= 300, "{}", r.reapplied());
+    assert_eq!(r.state_hash(), all_kept.state_hash());
+    assert_eq!(r.state(), &r.fold_from_scratch());
+
+    // A copy of a written event under another signature is still checked, and refused.
+    let mut forged = signed[10].clone();
+    forged.signature[0] ^= 1;
+    assert_eq!(
+        r.ingest(T0 + 10_000, &forged.to_wire()),
+        Err(IngestError::Invalid(EventError::BadSignature))
+    );
+    // An exact copy is a duplicate.
+    assert!(r.ingest(T0 + 10_000, &signed[10].to_wire()).is_ok());
+    assert_eq!(r.wire(&signed[10].id), Some(signed[10].to_wire()));
+}
+
+#[test]
+fn an_unwritten_event_stays_in_memory_and_one_that_cannot_be_read_back_is_not_given() {
+    let (fx, mut w1) = Fixture::new(3);
+    let mut r = fx.replica();
+    let log = Arc::new(Log::default());
+    r.set_bodies(log.clone());
+    log.write(&r);
+    let evs: Vec<SignedEvent> = (0..5u64)
+        .map(|i| w1.sign(T0 + i, vec![], update(i as u32)))
+        .collect();
+    for ev in &evs {
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    // Not written: released by no call, and given from memory.
+    r.release_written();
+    assert_eq!(r.kept_len(), 5);
+    log.failing.store(true, Ordering::Relaxed);
+    assert_eq!(r.get(&evs[4].id).map(|e| e.id), Some(evs[4].id));
+
+    log.failing.store(false, Ordering::Relaxed);
+    log.write(&r);
+    r.release_written();
+    assert_eq!(r.kept_len(), 0);
+    log.failing.store(true, Ordering::Relaxed);
+    assert!(r.contains(&evs[4].id));
+    assert!(r.get(&evs[4].id).is_none());
+    assert_eq!(r.wire(&evs[4].id), None);
+    let err = r.load(&evs[4].id).expect_err("cannot be read back");
+    assert_eq!(err.id, evs[4].id);
+    assert!(err.to_string().contains("the disk failed"), "{err}");
+    // An event not stored is not an error.
+    assert!(matches!(r.load(&EventId([9; 32])), Ok(None)));
+}
