@@ -5,9 +5,9 @@
 //! What is kept:
 //! - the `events` file ([`events`]): every stored event's wire bytes, in the order they
 //!   were stored, appended. Each was stored after its causes, so reading the log in order
-//!   re-creates the replica without parking anything. Its indexes (event id to place, and
-//!   `(author, seq, id)`, so an author's feed can be read in order and a forked seq keeps
-//!   both events) live in memory, rebuilt on opening;
+//!   re-creates the replica without parking anything. Its index (event id to place) lives
+//!   in memory, rebuilt on opening, and is shared with the replica, which reads events
+//!   back from the file once it is durable rather than keeping them ([`Store::bodies`]);
 //!
 //! and in sled, each in its own tree:
 //! - `pending`: events received whose causes have not arrived, so a restart does not lose

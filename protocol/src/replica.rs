@@ -1,9 +1,10 @@
 //! A node's copy of one network's log, and the fold that derives its state.
 //!
 //! [`Replica`] is the sans-IO heart of a node: the caller passes in the current time and
-//! the bytes it received, and gets back what happened. It stores nothing on disk and
-//! talks to no one; the node persists what it is told was stored and fetches what it is
-//! told is missing.
+//! the bytes it received, and gets back what happened. It writes nothing and talks to no
+//! one; the node persists what it is told was stored and fetches what it is told is
+//! missing. Given a body source ([`Bodies`]: the node's own log of stored events) it reads
+//! stored events back from there rather than keeping them in memory.
 //!
 //! # The ingest pipeline
 //! 1. decode and check structure ([`SignedEvent::decode`]); check the network;
@@ -104,6 +105,8 @@ pub enum Beyond {
     Unknown,
     /// The walk visited more events than its budget allowed.
     TooFar,
+    /// An event on the walk could not be read back.
+    Unreadable(BodyError),
 }
 
 #[derive(Debug)]
@@ -316,7 +319,7 @@ impl<S: Fold> Replica<S> {
             .enumerate()
             .filter_map(|(i, r)| {
                 let e = r.as_ref().ok()?;
-                (self.known_signature(&e.id) != Some(e.signature)).then_some(i)
+                (!self.is_known_copy(e, wires[i].as_ref())).then_some(i)
             })
             .collect();
         let items: Vec<signature::Item<'_>> = fresh
@@ -372,17 +375,26 @@ impl<S: Fold> Replica<S> {
             || self.future_ids.contains_key(id)
     }
 
-    /// The signature of a stored, pending or held event.
-    /// (A stored event that cannot be read back has none: a copy of it is checked.)
-    fn known_signature(&self, id: &EventId) -> Option<[u8; signature::SIGNATURE_LEN]> {
-        if let Some(s) = self.events.get(id) {
-            return s.signature(id, self.bodies.as_deref()).ok();
-        }
-        if let Some(p) = self.pending.get(id) {
-            return Some(p.event.signature);
-        }
-        let ts = self.future_ids.get(id)?;
-        self.future.get(&(*ts, *id)).map(|e| e.signature)
+    /// Whether `ev` (whose wire bytes are `wire`) is an exact copy of a stored, pending or
+    /// held event: the same signature. A stored event read back from the body source is
+    /// compared by its wire bytes, so nothing is decoded; a copy encoded otherwise, or of
+    /// an event that cannot be read back, is checked like a new one.
+    fn is_known_copy(&self, ev: &SignedEvent, wire: &[u8]) -> bool {
+        let id = &ev.id;
+        let known = if let Some(s) = self.events.get(id) {
+            match s.kept_signature() {
+                Some(sig) => Some(*sig),
+                None => return s.wire(id, self.bodies.as_deref()).is_ok_and(|w| w == wire),
+            }
+        } else if let Some(p) = self.pending.get(id) {
+            Some(p.event.signature)
+        } else {
+            self.future_ids
+                .get(id)
+                .and_then(|ts| self.future.get(&(*ts, *id)))
+                .map(|e| e.signature)
+        };
+        known == Some(ev.signature)
     }
 
     /// Takes in an event whose signature has been checked.
@@ -719,11 +731,24 @@ impl<S: Fold> Replica<S> {
         self.events.contains_key(id)
     }
 
-    /// A stored event's wire bytes (an encoded `SignedEvent`), without decoding it.
+    /// A stored event's timestamp (ms), without reading it back.
+    pub fn timestamp_of(&self, id: &EventId) -> Option<u64> {
+        self.events.get(id).map(|s| s.timestamp_ms)
+    }
+
+    /// A stored event's wire bytes (an encoded `SignedEvent`), without decoding it (`None`
+    /// if it is not stored or cannot be read back; [`Replica::read_wire`] says why).
     pub fn wire(&self, id: &EventId) -> Option<Vec<u8>> {
+        self.read_wire(id).ok().flatten()
+    }
+
+    /// A stored event's wire bytes (`None` if it is not stored), or why they could not be
+    /// read back.
+    pub fn read_wire(&self, id: &EventId) -> Result<Option<Vec<u8>>, BodyError> {
         self.events
             .get(id)
-            .and_then(|s| s.wire(id, self.bodies.as_deref()).ok())
+            .map(|s| s.wire(id, self.bodies.as_deref()))
+            .transpose()
     }
 
     /// What a stored event did.
@@ -750,16 +775,24 @@ impl<S: Fold> Replica<S> {
     /// If a stored event cannot be read back from the body source: a log read in order
     /// (an export, a fold) must not go on without it.
     pub fn events_in_order(&self) -> impl Iterator<Item = SignedEvent> + '_ {
-        self.order.iter().map(|(_, id)| self.read_back(id))
+        self.try_events_in_order()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e}: the log cannot be read in order")))
     }
 
-    /// A stored event that must be there, for reading the log in order.
+    /// Stored events in fold order, each read back as it is reached, or why it could not
+    /// be: what a node serving its log to others reads, so that a failing disk is an
+    /// error it answers rather than a stop.
+    pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
+        self.order
+            .iter()
+            .map(|(_, id)| self.events[id].load(id, self.bodies.as_deref()))
+    }
+
+    /// A stored event that must be there, for folding again.
     fn read_back(&self, id: &EventId) -> SignedEvent {
-        match self.load(id) {
-            Ok(Some(ev)) => ev,
-            Ok(None) => panic!("event {id} is in the fold order but not stored"),
-            Err(e) => panic!("{e}: the log cannot be read in order without it"),
-        }
+        self.events[id]
+            .load(id, self.bodies.as_deref())
+            .unwrap_or_else(|e| panic!("{e}: the fold cannot go on without it"))
     }
 
     /// Stored events' ids in fold order.
@@ -839,23 +872,34 @@ impl<S: Fold> Replica<S> {
     }
 
     /// `author`'s stored events with seq at least `from_seq`, in seq order (both events
-    /// of a forked seq), each with its place in the fold order. Along one feed the places
-    /// only increase, since each event follows its `prev`.
+    /// of a forked seq), each with its place in the fold order, or why it could not be
+    /// read back. Along one feed the places only increase, since each event follows its
+    /// `prev`.
     pub fn feed_from(
         &self,
         author: &PublicKey,
         from_seq: u64,
-    ) -> impl Iterator<Item = (OrderKey, SignedEvent)> + '_ {
+    ) -> impl Iterator<Item = (OrderKey, Result<SignedEvent, BodyError>)> + '_ {
+        self.feed_keys_from(author, from_seq).map(|key| {
+            let ev = self.events[&key.1].load(&key.1, self.bodies.as_deref());
+            (key, ev)
+        })
+    }
+
+    /// The places in the fold order of `author`'s stored events with seq at least
+    /// `from_seq`, as [`Replica::feed_from`] lists them, without reading any back.
+    pub fn feed_keys_from(
+        &self,
+        author: &PublicKey,
+        from_seq: u64,
+    ) -> impl Iterator<Item = OrderKey> + '_ {
         let author = *author;
         self.feeds
             .get(&author)
             .into_iter()
             .flat_map(move |feed| feed.range(from_seq..))
             .flat_map(move |(seq, first)| self.slot(&author, *seq, first))
-            .filter_map(|id| {
-                let s = self.events.get(id)?;
-                Some(((s.height, *id), s.load(id, self.bodies.as_deref()).ok()?))
-            })
+            .filter_map(|id| self.key_of(id))
     }
 
     /// The highest seq among `author`'s events waiting for causes or for their time.

@@ -6,9 +6,9 @@ use crate::common;
 use common::{update, Fixture, T0};
 use mutual_protocol::event::{EventError, SignedEvent};
 use mutual_protocol::id::EventId;
-use mutual_protocol::replica::{Bodies, BodyError, IngestError, Replica};
+use mutual_protocol::replica::{Beyond, Bodies, BodyError, IngestError, Ingested, Replica};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A log of stored events in memory, as the node's event file is on disk.
@@ -17,6 +17,8 @@ struct Log {
     wires: Mutex<HashMap<EventId, Vec<u8>>>,
     /// Set: every read fails, as a damaged disk would.
     failing: AtomicBool,
+    /// Reads asked for.
+    reads: AtomicUsize,
 }
 
 impl Log {
@@ -41,6 +43,7 @@ impl Bodies for Log {
             id: *id,
             detail: detail.into(),
         };
+        self.reads.fetch_add(1, Ordering::Relaxed);
         if self.failing.load(Ordering::Relaxed) {
             return Err(fail("the disk failed"));
         }
@@ -95,6 +98,7 @@ fn written_events_leave_memory_and_read_back_and_fold_again_as_kept_ones_do() {
     assert!(r.reapplied() >= 300, "{}", r.reapplied());
     assert_eq!(r.state_hash(), all_kept.state_hash());
     assert_eq!(r.state(), &r.fold_from_scratch());
+    log.write(&r);
 
     // A copy of a written event under another signature is still checked, and refused.
     let mut forged = signed[10].clone();
@@ -103,9 +107,72 @@ fn written_events_leave_memory_and_read_back_and_fold_again_as_kept_ones_do() {
         r.ingest(T0 + 10_000, &forged.to_wire()),
         Err(IngestError::Invalid(EventError::BadSignature))
     );
-    // An exact copy is a duplicate.
-    assert!(r.ingest(T0 + 10_000, &signed[10].to_wire()).is_ok());
+    // An exact copy is a duplicate, found by one read of the stored bytes.
+    let reads = log.reads.load(Ordering::Relaxed);
+    assert_eq!(
+        r.ingest(T0 + 10_000, &signed[10].to_wire()),
+        Ok(Ingested::Duplicate)
+    );
+    assert_eq!(log.reads.load(Ordering::Relaxed), reads + 1);
     assert_eq!(r.wire(&signed[10].id), Some(signed[10].to_wire()));
+
+    // A clock tick lets go of what was written since the last call, like a call taking
+    // events in.
+    let tail = w1.sign(T0 + 400, vec![], update(400));
+    r.ingest(T0 + 10_000, &tail.to_wire()).expect("stored");
+    log.write(&r);
+    assert_eq!(r.kept_len(), 1);
+    assert!(r.tick(T0 + 20_000).is_empty());
+    assert_eq!(r.kept_len(), 0);
+}
+
+#[test]
+fn reading_a_feed_or_walking_back_from_heads_says_when_an_event_cannot_be_read_back() {
+    let (fx, mut w1) = Fixture::new(3);
+    let mut r = fx.replica();
+    let log = Arc::new(Log::default());
+    r.set_bodies(log.clone());
+    let evs: Vec<SignedEvent> = (0..5u64)
+        .map(|i| w1.sign(T0 + i, vec![], update(i as u32)))
+        .collect();
+    for ev in &evs {
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    log.write(&r);
+    r.release_written();
+    let author = evs[0].event.author;
+    assert!(r.feed_from(&author, 2).all(|(_, e)| e.is_ok()));
+    assert!(matches!(r.beyond(&[evs[1].id], 100), Beyond::Events(v) if v.len() == 3));
+
+    log.failing.store(true, Ordering::Relaxed);
+    let feed: Vec<_> = r.feed_from(&author, 2).collect();
+    assert_eq!(feed.len(), 5, "every event is listed, read or not");
+    assert!(feed.iter().all(|(_, e)| e.is_err()));
+    // Their places are known without reading anything back.
+    let keys: Vec<EventId> = r.feed_keys_from(&author, 2).map(|k| k.1).collect();
+    assert_eq!(keys, evs.iter().map(|e| e.id).collect::<Vec<_>>());
+    assert!(matches!(r.beyond(&[evs[1].id], 100), Beyond::Unreadable(e) if e.id == evs[4].id));
+    assert_eq!(r.timestamp_of(&evs[4].id), Some(evs[4].event.timestamp_ms));
+    assert!(r.try_events_in_order().any(|e| e.is_err()));
+}
+
+#[test]
+#[should_panic(expected = "the fold cannot go on without it")]
+fn a_fold_that_cannot_read_back_what_it_must_apply_again_stops() {
+    let (fx, mut w1) = Fixture::new(3);
+    let mut r = fx.replica();
+    let log = Arc::new(Log::default());
+    r.set_bodies(log.clone());
+    for i in 0..10u64 {
+        let ev = w1.sign(T0 + i, vec![], update(i as u32));
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    log.write(&r);
+    r.release_written();
+    log.failing.store(true, Ordering::Relaxed);
+    // Made early, delivered last: the events after its place must be applied again.
+    let late = fx.writer(2).sign(T0 + 1, vec![], update(77));
+    let _ = r.ingest(T0 + 10_000, &late.to_wire());
 }
 
 #[test]

@@ -144,6 +144,34 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<mutual_protocol::replica::BodyError> for ApiError {
+    fn from(e: mutual_protocol::replica::BodyError) -> Self {
+        tracing::error!(error = %e, "a stored event cannot be read back from the store");
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{e}; the node's store needs attention (see its log)"),
+        )
+    }
+}
+
+/// Stored events in fold order, handed to `f`, until one cannot be read back: then why.
+pub(crate) fn in_order<T>(
+    r: &mutual_protocol::replica::Replica,
+    f: impl FnOnce(&mut dyn Iterator<Item = mutual_protocol::event::SignedEvent>) -> T,
+) -> Result<T, mutual_protocol::replica::BodyError> {
+    let mut failed = None;
+    let out = {
+        let mut events = r
+            .try_events_in_order()
+            .map_while(|e| e.map_err(|x| failed = Some(x)).ok());
+        f(&mut events)
+    };
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
 impl From<node::NodeError> for ApiError {
     fn from(e: node::NodeError) -> Self {
         let code = match e {

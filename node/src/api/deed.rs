@@ -11,7 +11,7 @@ use mutual_proto::v1 as pb;
 use mutual_protocol::event::Body;
 use mutual_protocol::governance::motion::MotionRecord;
 use mutual_protocol::governance::{PartnerId, Term};
-use mutual_protocol::replica::Replica;
+use mutual_protocol::replica::{BodyError, Replica};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
@@ -148,14 +148,16 @@ pub(crate) fn deed_view(r: &Replica, now: u64) -> DeedView {
 
 /// Every amendment, each with the changes from the deed before it (the founding deed's
 /// first).
-pub(crate) fn history(r: &Replica) -> Vec<Amendment> {
-    let founding = r.events_in_order().find_map(|e| match &e.event.body {
-        Some(Body::Genesis(g)) => Some(g.deed.clone()),
-        _ => None,
-    });
+pub(crate) fn history(r: &Replica) -> Result<Vec<Amendment>, BodyError> {
+    let founding = r
+        .load(&r.network().genesis())?
+        .and_then(|e| match e.event.body {
+            Some(Body::Genesis(g)) => Some(g.deed),
+            _ => None,
+        });
     let mut before = DeedText::of(founding.flatten().as_ref());
     let m = r.state().membership();
-    amendments(r)
+    Ok(amendments(r)
         .into_iter()
         .map(|rec| {
             let after = DeedText::of(rec.motion.new_deed.as_ref());
@@ -170,7 +172,7 @@ pub(crate) fn history(r: &Replica) -> Vec<Amendment> {
                 changes,
             }
         })
-        .collect()
+        .collect())
 }
 
 #[utoipa::path(get, path = "/deed", tag = "deed", responses((status = 200, description = "The deed in force, in words.", body = DeedView), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
@@ -179,9 +181,9 @@ pub(crate) async fn deed(State(s): State<ApiState>) -> Result<Json<DeedView>, Ap
     Ok(Json(s.node.query(move |r| deed_view(r, now)).await?))
 }
 
-#[utoipa::path(get, path = "/deed/history", tag = "deed", responses((status = 200, description = "Every amendment and what it changed.", body = Vec<Amendment>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/deed/history", tag = "deed", responses((status = 200, description = "Every amendment and what it changed.", body = Vec<Amendment>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "The store cannot read back a stored event; the message says which.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn deed_history(
     State(s): State<ApiState>,
 ) -> Result<Json<Vec<Amendment>>, ApiError> {
-    Ok(Json(s.node.query(history).await?))
+    Ok(Json(s.node.query(history).await??))
 }

@@ -1,7 +1,7 @@
 //! `GET /events`, `GET /events/{id}`, `POST /events`, `GET /feeds/{key}`, `GET /export`:
 //! the signed log, and events signed elsewhere (by partners) handed to the node.
 
-use super::common::{authorise, parse_id, parse_key, ApiError, ApiState, ErrorBody};
+use super::common::{authorise, in_order, parse_id, parse_key, ApiError, ApiState, ErrorBody};
 use super::motions::partner_name;
 use crate::export;
 use crate::node::{self};
@@ -123,7 +123,7 @@ pub(crate) async fn event(
         .ok_or_else(|| ApiError::not_found(format!("no event {id} is stored here")))
 }
 
-#[utoipa::path(get, path = "/events", tag = "events", params(EventFilter), responses((status = 200, description = "The log in fold order, with outcomes.", body = Vec<EventView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/events", tag = "events", params(EventFilter), responses((status = 200, description = "The log in fold order, with outcomes.", body = Vec<EventView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "The store cannot read back a stored event; the message says which.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn events(
     State(s): State<ApiState>,
     Query(f): Query<EventFilter>,
@@ -145,31 +145,32 @@ pub(crate) async fn events(
     let list = s
         .node
         .query(move |r| {
-            let chosen = r
-                .events_in_order()
-                .filter(|e| author.is_none_or(|a| e.event.author == a))
-                .filter(|e| {
-                    f.kind
-                        .as_deref()
-                        .is_none_or(|k| e.event.body.as_ref().map(body_name) == Some(k))
-                });
-            if q.is_empty() {
-                // Skipped events are never viewed.
-                chosen
-                    .skip(f.skip)
-                    .take(limit)
-                    .map(|e| event_view(r, &e))
-                    .collect()
-            } else {
-                chosen
-                    .map(|e| event_view(r, &e))
-                    .filter(|v| v.mentions(&q))
-                    .skip(f.skip)
-                    .take(limit)
-                    .collect()
-            }
+            in_order(r, |events| {
+                let chosen = events
+                    .filter(|e| author.is_none_or(|a| e.event.author == a))
+                    .filter(|e| {
+                        f.kind
+                            .as_deref()
+                            .is_none_or(|k| e.event.body.as_ref().map(body_name) == Some(k))
+                    });
+                if q.is_empty() {
+                    // Skipped events are never viewed.
+                    chosen
+                        .skip(f.skip)
+                        .take(limit)
+                        .map(|e| event_view(r, &e))
+                        .collect()
+                } else {
+                    chosen
+                        .map(|e| event_view(r, &e))
+                        .filter(|v| v.mentions(&q))
+                        .skip(f.skip)
+                        .take(limit)
+                        .collect()
+                }
+            })
         })
-        .await?;
+        .await??;
     Ok(Json(list))
 }
 
@@ -195,8 +196,7 @@ pub struct FeedView {
 pub(crate) fn latest_head_timestamp(r: &Replica) -> u64 {
     r.heads()
         .iter()
-        .filter_map(|h| r.get(h))
-        .map(|e| e.event.timestamp_ms)
+        .filter_map(|h| r.timestamp_of(h))
         .max()
         .unwrap_or(0)
 }
@@ -214,9 +214,7 @@ pub(crate) async fn feed(
             FeedView {
                 seq: head.map_or(0, |h| h.0),
                 head: head.map(|h| h.1.to_string()),
-                timestamp_ms: head
-                    .and_then(|h| r.get(&h.1))
-                    .map_or(0, |e| e.event.timestamp_ms),
+                timestamp_ms: head.and_then(|h| r.timestamp_of(&h.1)).unwrap_or(0),
                 forked: r.forks().contains_key(&key),
                 heads: r.heads().iter().map(|h| h.to_string()).collect(),
                 heads_timestamp_ms: latest_head_timestamp(r),
@@ -226,9 +224,12 @@ pub(crate) async fn feed(
     Ok(Json(view))
 }
 
-#[utoipa::path(get, path = "/export", tag = "events", responses((status = 200, description = "The signed log in the export format (docs/PROTOCOL.md).", body = Vec<u8>, content_type = "application/octet-stream"), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/export", tag = "events", responses((status = 200, description = "The signed log in the export format (docs/PROTOCOL.md).", body = Vec<u8>, content_type = "application/octet-stream"), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "The store cannot read back a stored event; the message says which.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn export_log(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let bytes = s.node.query(|r| export::write(r.events_in_order())).await?;
+    let bytes = s
+        .node
+        .query(|r| in_order(r, |events| export::write(events)))
+        .await??;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 

@@ -73,8 +73,7 @@ pub fn plan_next<F: Fold>(
     let latest_cause = deps
         .iter()
         .chain(own_head.map(|h| h.1).iter())
-        .filter_map(|id| replica.get(id))
-        .map(|e| e.event.timestamp_ms)
+        .filter_map(|id| replica.timestamp_of(id))
         .max()
         .unwrap_or(0);
     let ahead = latest_cause.saturating_sub(now_ms);

@@ -29,7 +29,7 @@ use super::{Defect, NodeCore};
 use mutual_protocol::event::{Body, SignedEvent};
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Fold, IngestError, Ingested, Replica};
+use mutual_protocol::replica::{BodyError, Fold, IngestError, Ingested, Replica};
 use mutual_protocol::signature;
 use mutual_protocol::state::Outcome;
 use std::collections::{BTreeMap, HashSet};
@@ -300,12 +300,13 @@ impl<S: Store> NodeCore<S> {
     }
 
     /// Notes the keys every stored event names (on opening: one event decoded at a time).
-    pub(super) fn note_all_stored(&mut self) {
+    pub(super) fn note_all_stored(&mut self) -> Result<(), BodyError> {
         let mut named = std::mem::take(&mut self.named);
-        for ev in self.net.replica.events_in_order() {
-            Self::note_named(&mut named, &ev);
+        for ev in self.net.replica.try_events_in_order() {
+            Self::note_named(&mut named, &ev?);
         }
         self.named = named;
+        Ok(())
     }
 
     /// Adds to `named` the author of `ev` and the keys its body names.
@@ -683,9 +684,9 @@ pub(super) fn refuse_mistake<F: Fold>(
     let head_seq = head.map_or(0, |h| h.0);
     if ev.event.seq <= head_seq {
         let held = replica
-            .feed_from(&ev.event.author, ev.event.seq)
+            .feed_keys_from(&ev.event.author, ev.event.seq)
             .next()
-            .map(|(_, e)| e.id.short().to_string())
+            .map(|(_, id)| id.short().to_string())
             .unwrap_or_else(|| "another event".into());
         return Err(NodeError::Refused(format!(
             "key {} already signed event {held} at seq {}; a second event at that seq would \

@@ -282,7 +282,8 @@ impl<S: Store> NodeCore<S> {
             next_sync: now.mono_ms,
         };
         tracing::info!(network = %network, events = core.net.replica.len(), "store loaded");
-        core.note_all_stored();
+        core.note_all_stored()
+            .map_err(|e| NodeError::Start(format!("the store's log cannot be read: {e}")))?;
         core.open_federations();
         core.refresh_gate();
         let actions = std::mem::take(&mut core.out);

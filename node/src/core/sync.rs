@@ -23,10 +23,9 @@ use crate::limits::{
     MAX_PULL_WANTS, MAX_RECONCILE_STEPS, MAX_SUMMARY_HEADS,
 };
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Beyond, Fold, Replica};
+use mutual_protocol::replica::{Beyond, BodyError, Fold, Replica};
 use pb::sync_request::Kind as Req;
 use pb::sync_response::Kind as Resp;
 use std::collections::{HashMap, HashSet};
@@ -180,7 +179,7 @@ pub fn refused(r: &Refusal) -> pb::SyncResponse {
 
 /// The next page of the wanted feeds, merged in fold order so that each event's causes
 /// come before it (or are already held by the asker).
-pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> pb::Events {
+pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> Result<pb::Events, Refusal> {
     let mut feeds: Vec<_> = wants
         .iter()
         .filter_map(|w| {
@@ -194,31 +193,38 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> pb::Events
             .enumerate()
             .filter_map(|(i, f)| f.peek().map(|(k, _)| (*k, i)))
             .min()?;
-        feeds[i].next().map(|(_, ev)| ev)
+        feeds[i].next().map(|(_, ev)| ev.map(|e| e.to_wire()))
     }))
 }
 
 /// A page of `events` (in fold order): at most [`MAX_PAGE_EVENTS`] events, and no more
 /// once it holds [`MAX_PAGE_BYTES`]; `more` says whether any were left out.
-fn fill(events: impl Iterator<Item = SignedEvent>) -> pb::Events {
-    let mut events = events.peekable();
+fn fill(wires: impl Iterator<Item = Result<Vec<u8>, BodyError>>) -> Result<pb::Events, Refusal> {
+    let mut wires = wires.peekable();
     let mut page = Vec::new();
     let mut bytes = 0;
-    while events.peek().is_some() {
+    while wires.peek().is_some() {
         if page.len() == MAX_PAGE_EVENTS || bytes >= MAX_PAGE_BYTES {
-            return pb::Events {
+            return Ok(pb::Events {
                 events: page,
                 more: true,
-            };
+            });
         }
-        let wire = events.next().expect("peeked").to_wire();
+        let wire = wires.next().expect("peeked").map_err(unreadable)?;
         bytes += wire.len();
         page.push(wire);
     }
-    pb::Events {
+    Ok(pb::Events {
         events: page,
         more: false,
-    }
+    })
+}
+
+/// A stored event that cannot be read back: the node serves no events rather than a log
+/// with a gap in it (a peer would wait for what follows the gap for ever).
+fn unreadable(e: BodyError) -> Refusal {
+    tracing::error!(error = %e, "a stored event cannot be read back from the store; not serving events");
+    Refusal::Unavailable
 }
 
 /// The answer to a peer's summary: equal states, or the first page of what the peer
@@ -243,17 +249,26 @@ fn answer_summary<S: Fold>(
             Beyond::Events(lacked) => {
                 // Feeds this node's log does not know (evidence an older version stored)
                 // are not sent: the asker would not store them (§6.1).
-                let mut sent = lacked
-                    .iter()
-                    .filter_map(|id| replica.get(id))
-                    .filter(|e| (local.takes)(e.event.author.as_bytes()))
-                    .peekable();
-                if sent.peek().is_some() {
-                    return Ok(Resp::Events(fill(sent)));
+                let mut sent = Vec::new();
+                for id in &lacked {
+                    match replica.load(id) {
+                        Ok(Some(e)) if (local.takes)(e.event.author.as_bytes()) => {
+                            sent.push(Ok(e.to_wire()));
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(unreadable(e)),
+                    }
+                    if sent.len() > MAX_PAGE_EVENTS {
+                        break;
+                    }
+                }
+                if !sent.is_empty() {
+                    return fill(sent.into_iter()).map(Resp::Events);
                 }
             }
             Beyond::Unknown => *unknown = true,
             Beyond::TooFar => {}
+            Beyond::Unreadable(e) => return Err(unreadable(e)),
         }
     }
     Ok(Resp::Summary(summary(replica, shows)))
@@ -261,7 +276,7 @@ fn answer_summary<S: Fold>(
 
 /// The stored events among `ids`, sorted by id (the asker parks any whose causes come
 /// later, `PROTOCOL.md` §5.8).
-pub fn fetch<S: Fold>(replica: &Replica<S>, ids: &[Vec<u8>]) -> pb::Events {
+pub fn fetch<S: Fold>(replica: &Replica<S>, ids: &[Vec<u8>]) -> Result<pb::Events, Refusal> {
     let mut found: Vec<EventId> = ids
         .iter()
         .filter_map(|b| EventId::from_slice(b))
@@ -269,10 +284,15 @@ pub fn fetch<S: Fold>(replica: &Replica<S>, ids: &[Vec<u8>]) -> pb::Events {
         .collect();
     found.sort_unstable();
     found.dedup();
-    pb::Events {
-        events: found.iter().filter_map(|id| replica.wire(id)).collect(),
+    let events = found
+        .iter()
+        .filter_map(|id| replica.read_wire(id).transpose())
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    Ok(pb::Events {
+        events,
         more: false,
-    }
+    })
 }
 
 /// A request of the given kind for `replica`'s network.
@@ -489,13 +509,13 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                 if p.wants.len() > MAX_PULL_WANTS {
                     return Err(over("pull wants", p.wants.len(), MAX_PULL_WANTS));
                 }
-                Resp::Events(page(replica, &p.wants))
+                Resp::Events(page(replica, &p.wants)?)
             }
             Some(Req::Fetch(f)) => {
                 if f.ids.len() > MAX_FETCH_IDS {
                     return Err(over("fetch ids", f.ids.len(), MAX_FETCH_IDS));
                 }
-                Resp::Events(fetch(replica, &f.ids))
+                Resp::Events(fetch(replica, &f.ids)?)
             }
         };
         Ok(pb::SyncResponse { kind: Some(kind) })
@@ -590,8 +610,8 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                         top.is_none_or(|seq| {
                             local
                                 .replica
-                                .feed_from(&me, seq)
-                                .all(|(_, e)| !lacked.contains(&e.id))
+                                .feed_keys_from(&me, seq)
+                                .all(|(_, id)| !lacked.contains(&id))
                         })
                     });
                     self.finish(peer, shown, None, out);
@@ -696,7 +716,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
         }
         match local.replica.beyond(heads, MAX_HEADS_WALK) {
             Beyond::Events(lacked) => Some(lacked),
-            Beyond::Unknown | Beyond::TooFar => None,
+            Beyond::Unknown | Beyond::TooFar | Beyond::Unreadable(_) => None,
         }
     }
 

@@ -91,7 +91,7 @@ fn pull_all(from: &Replica, to: &mut Replica) -> usize {
         if w.is_empty() {
             return pages;
         }
-        let p = page(from, &w);
+        let p = page(from, &w).expect("readable");
         pages += 1;
         for r in to.ingest_batch(2_000, &p.events) {
             r.expect("valid");
@@ -266,7 +266,7 @@ fn pages_are_bounded_and_ordered_so_every_event_is_stored_on_arrival() {
     let mut b = replica(&n);
     let w = wants(&b, learn(&a, &b).entries());
     assert_eq!(w.len(), 3);
-    let first = page(&a, &w);
+    let first = page(&a, &w).expect("readable");
     assert_eq!(first.events.len(), MAX_PAGE_EVENTS);
     assert!(first.more);
     let pages = pull_all(&a, &mut b);
@@ -403,7 +403,7 @@ fn a_round_reconciles_then_pulls_then_ends_complete() {
     let Some(Action::Send(_, Step::Pull, Req::Pull(p))) = out.pop() else {
         panic!("a pull: {out:?}");
     };
-    let got = page(&a, &p.wants);
+    let got = page(&a, &p.wants).expect("readable");
     assert!(!got.more);
     take_page(&mut b, &got, Step::Pull, &mut rounds, &mut out);
     assert!(
@@ -460,11 +460,10 @@ fn a_fork_the_asker_has_not_seen_is_pulled_from_the_forked_seq() {
     pull_all(&a, &mut b);
     // Practice 2 signs a second event at seq 2 (a twin writer resumed from seq 1).
     let head1 = a
-        .feed_from(&n.writers[1].author(), 1)
+        .feed_keys_from(&n.writers[1].author(), 1)
         .next()
         .expect("seq 1")
-        .1
-        .id;
+        .1;
     let key = Keypair::from_seed(&[2; 32]).expect("key");
     let mut twin = FeedWriter::resume(key, NetworkId(n.genesis.id), Some((1, head1)));
     let forked = twin.sign(

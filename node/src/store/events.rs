@@ -21,6 +21,7 @@ use std::io::{self, BufReader, Read, Write};
 // (`Write` for the new file `write_new` makes; the log itself is written at offsets.)
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// The file's name in the store's directory.
@@ -56,11 +57,21 @@ pub(super) struct EventFile {
 }
 
 /// What the store and the replica reading events back share: the file and its id index.
-#[derive(Debug)]
 struct Shared {
     file: File,
     /// Each event's wire bytes: where they start and how long they are.
     places: RwLock<HashMap<EventId, (u64, u32)>>,
+    /// Bytes of the file made durable: the replica lets go only of events within them,
+    /// since what a failed sync left in the page cache may not be what the disk holds.
+    durable: AtomicU64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("events", &self.places().len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -81,7 +92,10 @@ impl Shared {
 
 impl Bodies for Shared {
     fn holds(&self, id: &EventId) -> bool {
-        self.places().contains_key(id)
+        let durable = self.durable.load(Ordering::Acquire);
+        self.places()
+            .get(id)
+            .is_some_and(|&(start, len)| start + u64::from(len) <= durable)
     }
 
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
@@ -223,6 +237,7 @@ impl EventFile {
             shared: Arc::new(Shared {
                 file,
                 places: RwLock::new(places),
+                durable: AtomicU64::new(end),
             }),
             len: end,
         })
@@ -348,7 +363,9 @@ impl EventFile {
 
     /// Makes what was appended durable.
     pub(super) fn sync(&self) -> io::Result<()> {
-        self.shared.file.sync_data()
+        self.shared.file.sync_data()?;
+        self.shared.durable.store(self.len, Ordering::Release);
+        Ok(())
     }
 }
 

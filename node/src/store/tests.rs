@@ -487,14 +487,17 @@ fn a_replica_loaded_from_the_store_reads_its_events_back_from_the_file() {
     for ev in &evs {
         assert_eq!(r.wire(&ev.id), Some(ev.to_wire()));
     }
-    // An event taken in is kept until the store has written it, then let go of at the
-    // next call.
+    // An event taken in is kept until the store has made it durable, then let go of at
+    // the next call.
     let next = update(&mut w, 9_999);
     r.ingest(1_000_000, &next.to_wire()).expect("stored");
     assert_eq!(r.kept_len(), 1);
     r.release_written();
     assert_eq!(r.kept_len(), 1, "not written yet");
     s.put_events(&[&next]).expect("written");
+    r.release_written();
+    assert_eq!(r.kept_len(), 1, "written, but not yet made durable");
+    s.sync().expect("durable");
     let after = update(&mut w, 10_000);
     r.ingest(1_000_000, &after.to_wire()).expect("stored");
     assert_eq!(r.kept_len(), 1, "only the event of this call");

@@ -63,10 +63,12 @@ impl<S: Fold> Replica<S> {
                 unreached -= 1;
                 out.push(key.1);
             }
-            let causes = self
-                .get(&key.1)
-                .map(|e| e.event.causes().collect::<Vec<_>>());
-            for cause in causes.unwrap_or_default() {
+            let causes: Vec<EventId> = match self.load(&key.1) {
+                Ok(Some(e)) => e.event.causes().collect(),
+                Ok(None) => Vec::new(),
+                Err(e) => return Beyond::Unreadable(e),
+            };
+            for cause in causes {
                 let ckey = (self.events[&cause].height, cause);
                 match queue.get_mut(&ckey) {
                     None => {

@@ -105,15 +105,8 @@ impl Stored {
         }
     }
 
-    /// The event's signature.
-    pub(super) fn signature(
-        &self,
-        id: &EventId,
-        bodies: Option<&dyn Bodies>,
-    ) -> Result<[u8; signature::SIGNATURE_LEN], BodyError> {
-        match self.split() {
-            Some((sig, _)) => Ok(*sig),
-            None => Ok(self.load(id, bodies)?.signature),
-        }
+    /// The event's signature, while its bytes are kept.
+    pub(super) fn kept_signature(&self) -> Option<&[u8; signature::SIGNATURE_LEN]> {
+        self.split().map(|(sig, _)| sig)
     }
 }
