@@ -46,8 +46,8 @@ mod kept;
 
 pub use checkpoints::checkpoint_kept;
 use checkpoints::Checkpoints;
-use kept::Stored;
 pub use kept::{Bodies, BodyError};
+use kept::{Kept, Stored};
 
 /// Position of an event in the canonical fold order.
 pub type OrderKey = (u64, EventId);
@@ -155,8 +155,9 @@ pub struct Replica<S: Fold = State> {
     /// Where stored events are read back once the node has written them (see
     /// [`Replica::set_bodies`]); none: every event's bytes are kept here.
     bodies: Option<Arc<dyn Bodies>>,
-    /// Stored events whose bytes are kept here until `bodies` holds them.
-    unwritten: Vec<EventId>,
+    /// The bytes of stored events, kept here until `bodies` holds them (all of them,
+    /// without a body source).
+    unwritten: HashMap<EventId, Kept>,
     /// Each author's stored events by seq: the first stored at each seq (see
     /// [`Replica::slot`]).
     feeds: HashMap<PublicKey, BTreeMap<u64, EventId>>,
@@ -218,7 +219,7 @@ impl<S: Fold> Replica<S> {
             network,
             events: HashMap::new(),
             bodies: None,
-            unwritten: Vec::new(),
+            unwritten: HashMap::new(),
             feeds: HashMap::new(),
             forked_ids: HashMap::new(),
             forks: HashMap::new(),
@@ -259,12 +260,6 @@ impl<S: Fold> Replica<S> {
     /// and [`Replica::wire`] answer `None` for it; [`Replica::load`] says why.)
     pub fn set_bodies(&mut self, bodies: Arc<dyn Bodies>) {
         self.bodies = Some(bodies);
-        self.unwritten = self
-            .events
-            .iter()
-            .filter(|(_, s)| s.is_kept())
-            .map(|(id, _)| *id)
-            .collect();
         self.release_written();
     }
 
@@ -273,21 +268,16 @@ impl<S: Fold> Replica<S> {
         let Some(bodies) = &self.bodies else {
             return;
         };
-        let events = &mut self.events;
-        self.unwritten.retain(|id| {
-            if !bodies.holds(id) {
-                return true;
-            }
-            if let Some(s) = events.get_mut(id) {
-                s.release();
-            }
-            false
-        });
+        self.unwritten.retain(|id, _| !bodies.holds(id));
+        if self.unwritten.is_empty() && self.unwritten.capacity() > 0 {
+            // A long load leaves a large table behind otherwise.
+            self.unwritten = HashMap::new();
+        }
     }
 
     /// How many stored events have their bytes kept in memory (for benchmarks and tests).
     pub fn kept_len(&self) -> usize {
-        self.events.values().filter(|s| s.is_kept()).count()
+        self.unwritten.len()
     }
 
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).
@@ -381,10 +371,12 @@ impl<S: Fold> Replica<S> {
     /// an event that cannot be read back, is checked like a new one.
     fn is_known_copy(&self, ev: &SignedEvent, wire: &[u8]) -> bool {
         let id = &ev.id;
-        let known = if let Some(s) = self.events.get(id) {
-            match s.kept_signature() {
-                Some(sig) => Some(*sig),
-                None => return s.wire(id, self.bodies.as_deref()).is_ok_and(|w| w == wire),
+        let known = if self.events.contains_key(id) {
+            match self.unwritten.get(id) {
+                Some(kept) => kept.signature().copied(),
+                None => {
+                    return kept::wire(id, None, self.bodies.as_deref()).is_ok_and(|w| w == wire)
+                }
             }
         } else if let Some(p) = self.pending.get(id) {
             Some(p.event.signature)
@@ -568,10 +560,14 @@ impl<S: Fold> Replica<S> {
         if next_in_order {
             self.apply_at(key, &ev);
         }
-        if self.bodies.is_some() {
-            self.unwritten.push(ev.id);
-        }
-        self.events.insert(ev.id, Stored::keep(height, ev));
+        self.unwritten.insert(ev.id, Kept::of(&ev));
+        self.events.insert(
+            ev.id,
+            Stored {
+                height,
+                timestamp_ms: ev.event.timestamp_ms,
+            },
+        );
         if !next_in_order {
             // Folded again once, from the earliest such place, when the call ends.
             self.refold_from = Some(self.refold_from.map_or(refold_from, |f| f.min(refold_from)));
@@ -720,10 +716,7 @@ impl<S: Fold> Replica<S> {
 
     /// A stored event (`None` if it is not stored), or why it could not be read back.
     pub fn load(&self, id: &EventId) -> Result<Option<SignedEvent>, BodyError> {
-        self.events
-            .get(id)
-            .map(|s| s.load(id, self.bodies.as_deref()))
-            .transpose()
+        self.events.get(id).map(|_| self.body(id)).transpose()
     }
 
     /// Whether an event is stored (not pending or held).
@@ -747,7 +740,7 @@ impl<S: Fold> Replica<S> {
     pub fn read_wire(&self, id: &EventId) -> Result<Option<Vec<u8>>, BodyError> {
         self.events
             .get(id)
-            .map(|s| s.wire(id, self.bodies.as_deref()))
+            .map(|_| kept::wire(id, self.unwritten.get(id), self.bodies.as_deref()))
             .transpose()
     }
 
@@ -783,16 +776,18 @@ impl<S: Fold> Replica<S> {
     /// be: what a node serving its log to others reads, so that a failing disk is an
     /// error it answers rather than a stop.
     pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
-        self.order
-            .iter()
-            .map(|(_, id)| self.events[id].load(id, self.bodies.as_deref()))
+        self.order.iter().map(|(_, id)| self.body(id))
     }
 
     /// A stored event that must be there, for folding again.
     fn read_back(&self, id: &EventId) -> SignedEvent {
-        self.events[id]
-            .load(id, self.bodies.as_deref())
+        self.body(id)
             .unwrap_or_else(|e| panic!("{e}: the fold cannot go on without it"))
+    }
+
+    /// A stored event, from the bytes kept or read back from the body source.
+    fn body(&self, id: &EventId) -> Result<SignedEvent, BodyError> {
+        kept::load(id, self.unwritten.get(id), self.bodies.as_deref())
     }
 
     /// Stored events' ids in fold order.
@@ -881,7 +876,7 @@ impl<S: Fold> Replica<S> {
         from_seq: u64,
     ) -> impl Iterator<Item = (OrderKey, Result<SignedEvent, BodyError>)> + '_ {
         self.feed_keys_from(author, from_seq).map(|key| {
-            let ev = self.events[&key.1].load(&key.1, self.bodies.as_deref());
+            let ev = self.body(&key.1);
             (key, ev)
         })
     }

@@ -29,84 +29,74 @@ pub struct BodyError {
 }
 
 /// A stored event as the replica keeps it, under its id: what taking in other events reads
-/// of it, and its signature and signed bytes until the body source holds them.
+/// of it. Its bytes are in the replica's `unwritten` table until the body source holds
+/// them ([`Kept`]), and read back from there after.
 #[derive(Debug)]
 pub(super) struct Stored {
     /// Its height: with its id, its place in the fold order.
     pub(super) height: u64,
     pub(super) timestamp_ms: u64,
-    /// The signature, then the signed bytes; `None` once the body source holds them.
-    kept: Option<Box<[u8]>>,
 }
 
-impl Stored {
-    pub(super) fn keep(height: u64, ev: SignedEvent) -> Self {
+/// A stored event's signature, then its signed bytes, while the replica keeps them.
+#[derive(Debug)]
+pub(super) struct Kept(Box<[u8]>);
+
+impl Kept {
+    pub(super) fn of(ev: &SignedEvent) -> Self {
         let mut kept = Vec::with_capacity(signature::SIGNATURE_LEN + ev.event_bytes.len());
         kept.extend_from_slice(&ev.signature);
         kept.extend_from_slice(&ev.event_bytes);
-        Stored {
-            height,
-            timestamp_ms: ev.event.timestamp_ms,
-            kept: Some(kept.into_boxed_slice()),
-        }
-    }
-
-    pub(super) fn is_kept(&self) -> bool {
-        self.kept.is_some()
-    }
-
-    /// Lets go of the bytes (the body source holds them).
-    pub(super) fn release(&mut self) {
-        self.kept = None;
+        Kept(kept.into_boxed_slice())
     }
 
     fn split(&self) -> Option<(&[u8; signature::SIGNATURE_LEN], &[u8])> {
-        let kept = self.kept.as_deref()?;
-        let (sig, bytes) = kept.split_first_chunk()?;
-        Some((sig, bytes))
+        self.0.split_first_chunk()
     }
 
-    /// The event stored under `id`: decoded again from the bytes kept, or read back from
-    /// `bodies` and checked to be the event asked for.
-    pub(super) fn load(
-        &self,
-        id: &EventId,
-        bodies: Option<&dyn Bodies>,
-    ) -> Result<SignedEvent, BodyError> {
-        let fail = |detail: String| BodyError { id: *id, detail };
-        if let Some((sig, bytes)) = self.split() {
-            // Bytes once taken in always decode.
-            return SignedEvent::from_kept(*id, bytes, *sig)
-                .ok_or_else(|| fail("the bytes kept do not decode".into()));
-        }
-        let wire = bodies
-            .ok_or_else(|| fail("neither kept nor given a body source".into()))?
-            .read(id)?;
-        let ev = SignedEvent::decode(&wire).map_err(|e| fail(e.to_string()))?;
-        if ev.id != *id {
-            return Err(fail(format!("the bytes read back are event {}", ev.id)));
-        }
-        Ok(ev)
-    }
-
-    /// The event's wire bytes, without decoding it.
-    pub(super) fn wire(
-        &self,
-        id: &EventId,
-        bodies: Option<&dyn Bodies>,
-    ) -> Result<Vec<u8>, BodyError> {
-        match (self.split(), bodies) {
-            (Some((sig, bytes)), _) => Ok(wire_of(bytes, sig)),
-            (None, Some(b)) => b.read(id),
-            (None, None) => Err(BodyError {
-                id: *id,
-                detail: "neither kept nor given a body source".into(),
-            }),
-        }
-    }
-
-    /// The event's signature, while its bytes are kept.
-    pub(super) fn kept_signature(&self) -> Option<&[u8; signature::SIGNATURE_LEN]> {
+    /// The event's signature.
+    pub(super) fn signature(&self) -> Option<&[u8; signature::SIGNATURE_LEN]> {
         self.split().map(|(sig, _)| sig)
+    }
+}
+
+fn no_source(id: &EventId) -> BodyError {
+    BodyError {
+        id: *id,
+        detail: "neither kept nor given a body source".into(),
+    }
+}
+
+/// The event stored under `id`: decoded again from the bytes kept, or read back from
+/// `bodies` and checked to be the event asked for.
+pub(super) fn load(
+    id: &EventId,
+    kept: Option<&Kept>,
+    bodies: Option<&dyn Bodies>,
+) -> Result<SignedEvent, BodyError> {
+    let fail = |detail: String| BodyError { id: *id, detail };
+    if let Some((sig, bytes)) = kept.and_then(Kept::split) {
+        // Bytes once taken in always decode.
+        return SignedEvent::from_kept(*id, bytes, *sig)
+            .ok_or_else(|| fail("the bytes kept do not decode".into()));
+    }
+    let wire = bodies.ok_or_else(|| no_source(id))?.read(id)?;
+    let ev = SignedEvent::decode(&wire).map_err(|e| fail(e.to_string()))?;
+    if ev.id != *id {
+        return Err(fail(format!("the bytes read back are event {}", ev.id)));
+    }
+    Ok(ev)
+}
+
+/// The wire bytes of the event stored under `id`, without decoding it.
+pub(super) fn wire(
+    id: &EventId,
+    kept: Option<&Kept>,
+    bodies: Option<&dyn Bodies>,
+) -> Result<Vec<u8>, BodyError> {
+    match (kept.and_then(Kept::split), bodies) {
+        (Some((sig, bytes)), _) => Ok(wire_of(bytes, sig)),
+        (None, Some(b)) => b.read(id),
+        (None, None) => Err(no_source(id)),
     }
 }
