@@ -152,7 +152,7 @@ impl Fold for State {
 pub struct Replica<S: Fold = State> {
     network: NetworkId,
     events: HashMap<EventId, Stored>,
-    /// Where stored events are read back once the node has written them (see
+    /// Where stored events are read back once the node holds them durably (see
     /// [`Replica::set_bodies`]); none: every event's bytes are kept here.
     bodies: Option<Arc<dyn Bodies>>,
     /// The bytes of stored events, kept here until `bodies` holds them (all of them,
@@ -197,6 +197,9 @@ pub struct Replica<S: Fold = State> {
     /// reason: every sync round with every peer asks for it.
     frontier_cache: std::sync::Mutex<Option<(usize, Frontier)>>,
 }
+
+/// Slots of an emptied table of unwritten bytes worth keeping for the next call's events.
+const RELEASED_TABLE_KEPT: usize = 4096;
 
 /// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
 static APPLIED: Outcome = Outcome::Applied;
@@ -269,8 +272,8 @@ impl<S: Fold> Replica<S> {
             return;
         };
         self.unwritten.retain(|id, _| !bodies.holds(id));
-        if self.unwritten.is_empty() && self.unwritten.capacity() > 0 {
-            // A long load leaves a large table behind otherwise.
+        if self.unwritten.is_empty() && self.unwritten.capacity() > RELEASED_TABLE_KEPT {
+            // A large batch (a sync page, a load) would otherwise leave its table behind.
             self.unwritten = HashMap::new();
         }
     }

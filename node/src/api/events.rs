@@ -117,8 +117,8 @@ pub(crate) async fn event(
 ) -> Result<Json<EventView>, ApiError> {
     let id = parse_id(&id)?;
     s.node
-        .query(move |r| r.get(&id).map(|e| event_view(r, &e)))
-        .await?
+        .query(move |r| r.load(&id).map(|e| e.map(|e| event_view(r, &e))))
+        .await??
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no event {id} is stored here")))
 }

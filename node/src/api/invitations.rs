@@ -121,9 +121,9 @@ pub(crate) async fn invite(
     let id = s.node.author(vec![body]).await?[0];
     let (wire, outcome) = s
         .node
-        .query(move |r| (r.wire(&id), r.outcome(&id).map(|o| o.to_string())))
+        .query(move |r| (r.read_wire(&id), r.outcome(&id).map(|o| o.to_string())))
         .await?;
-    let wire = wire.ok_or_else(|| ApiError::refused("the invitation was not stored"))?;
+    let wire = wire?.ok_or_else(|| ApiError::refused("the invitation was not stored"))?;
     if outcome.as_deref() != Some("applied") {
         return Err(ApiError::refused(format!(
             "the invitation did not take effect: {}",

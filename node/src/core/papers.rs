@@ -125,7 +125,7 @@ pub fn wanted_by(r: &Replica) -> BTreeMap<PaperHash, Wanted> {
     // (timestamp, event id) of each naming, so the earliest names the paper for people.
     type Naming = ((u64, Option<EventId>), Option<u64>, String, String);
     let mut named: BTreeMap<PaperHash, Vec<Naming>> = BTreeMap::new();
-    let at = |id: &EventId| r.get(id).map_or(0, |e| e.event.timestamp_ms);
+    let at = |id: &EventId| r.timestamp_of(id).unwrap_or(0);
     let mut add = |hash: &[u8], size: Option<u64>, name: &str, media: &str, ev: Option<EventId>| {
         if let Ok(h) = PaperHash::try_from(hash) {
             let when = (ev.as_ref().map_or(0, at), ev);

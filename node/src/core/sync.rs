@@ -184,16 +184,18 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> Result<pb:
         .iter()
         .filter_map(|w| {
             let author = PublicKey::from_slice(&w.author).ok()?;
-            Some(replica.feed_from(&author, w.from_seq).peekable())
+            Some(replica.feed_keys_from(&author, w.from_seq).peekable())
         })
         .collect();
+    // Merged by place; only the events that go in the page are read back.
     fill(std::iter::from_fn(|| {
         let (_, i) = feeds
             .iter_mut()
             .enumerate()
-            .filter_map(|(i, f)| f.peek().map(|(k, _)| (*k, i)))
+            .filter_map(|(i, f)| f.peek().map(|k| (*k, i)))
             .min()?;
-        feeds[i].next().map(|(_, ev)| ev.map(|e| e.to_wire()))
+        let (_, id) = feeds[i].next()?;
+        replica.read_wire(&id).transpose()
     }))
 }
 
@@ -249,21 +251,19 @@ fn answer_summary<S: Fold>(
             Beyond::Events(lacked) => {
                 // Feeds this node's log does not know (evidence an older version stored)
                 // are not sent: the asker would not store them (§6.1).
-                let mut sent = Vec::new();
-                for id in &lacked {
-                    match replica.load(id) {
-                        Ok(Some(e)) if (local.takes)(e.event.author.as_bytes()) => {
-                            sent.push(Ok(e.to_wire()));
+                // Read back one at a time, as the page fills.
+                let mut sent = lacked
+                    .iter()
+                    .filter_map(|id| match replica.load(id) {
+                        Ok(Some(e)) => {
+                            (local.takes)(e.event.author.as_bytes()).then(|| Ok(e.to_wire()))
                         }
-                        Ok(_) => {}
-                        Err(e) => return Err(unreadable(e)),
-                    }
-                    if sent.len() > MAX_PAGE_EVENTS {
-                        break;
-                    }
-                }
-                if !sent.is_empty() {
-                    return fill(sent.into_iter()).map(Resp::Events);
+                        Ok(None) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .peekable();
+                if sent.peek().is_some() {
+                    return fill(sent).map(Resp::Events);
                 }
             }
             Beyond::Unknown => *unknown = true,

@@ -441,3 +441,56 @@ fn the_most_events_a_connected_peer_says_it_holds_is_kept_until_it_goes() {
     rounds.disconnected(2u8);
     assert_eq!(rounds.most_reported(), 0);
 }
+
+/// A store that has lost every event it wrote.
+#[derive(Debug)]
+struct Lost;
+
+impl mutual_protocol::replica::Bodies for Lost {
+    fn holds(&self, _: &EventId) -> bool {
+        true
+    }
+
+    fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
+        Err(BodyError {
+            id: *id,
+            detail: "the disk failed".into(),
+        })
+    }
+}
+
+/// A node that cannot read back what a peer lacks serves nothing rather than a page with
+/// a gap in it, whichever way it is asked: by summary, by pull or by fetch.
+#[test]
+fn a_node_that_cannot_read_back_its_events_serves_none() {
+    let mut n = net(3);
+    let mut a = replica(&n);
+    for who in [0, 1, 2] {
+        author(&mut n, &mut a, who, 5);
+    }
+    let b = first_of(&n, &a, 6);
+    let mut out = Vec::new();
+    Rounds::default().start(1u8, &Local::plain(&b), &mut out);
+    let Some(Action::Send(_, Step::Summary, Req::Summary(mine))) = out.pop() else {
+        panic!("a summary: {out:?}");
+    };
+    let author = n.writers[1].author().as_bytes().to_vec();
+    let want = pb::FeedWant {
+        author,
+        from_seq: 1,
+    };
+    let head = a.heads()[0];
+    assert!(page(&a, std::slice::from_ref(&want)).is_ok());
+    assert!(fetch(&a, &[head.as_bytes().to_vec()]).is_ok());
+
+    a.set_bodies(Arc::new(Lost));
+    assert_eq!(a.kept_len(), 0);
+    let asked = request(&a, Req::Summary(mine));
+    let answer = Rounds::default().respond(0u8, &Local::plain(&a), &asked, &mut Vec::new());
+    assert_eq!(answer, Err(Refusal::Unavailable));
+    assert_eq!(page(&a, &[want]), Err(Refusal::Unavailable));
+    assert_eq!(
+        fetch(&a, &[head.as_bytes().to_vec()]),
+        Err(Refusal::Unavailable)
+    );
+}

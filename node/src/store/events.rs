@@ -221,6 +221,12 @@ impl EventFile {
                 "{EVENTS_FILE} holds {count} readable events but {durable} were made durable"
             )));
         }
+        if count > durable {
+            // Frames past the durable count were never acknowledged and may be what a
+            // failed sync left behind: made durable now, before the replica lets go of
+            // its own copies of them.
+            file.sync_data()?;
+        }
         let size = file.metadata()?.len();
         if cut || end < size {
             tracing::warn!(

@@ -1,5 +1,5 @@
-//! A stored event as the replica keeps it: not decoded, and once the node has written it
-//! to its own log, not in memory at all, so that a long log takes little more than its
+//! A stored event as the replica keeps it: not decoded, and once the node holds it durably
+//! in its own log, not in memory at all, so that a long log takes little more than its
 //! indexes.
 
 use crate::event::{wire_of, SignedEvent};
@@ -12,7 +12,8 @@ use std::fmt;
 /// event's bytes once this holds it, and reads them here when the event is asked for or
 /// folded again.
 pub trait Bodies: fmt::Debug + Send + Sync {
-    /// Whether the event's bytes can be read here.
+    /// Whether the event's bytes can be read here and are durable: the replica lets go of
+    /// its own copy when this says so.
     fn holds(&self, id: &EventId) -> bool;
     /// The event's wire bytes (an encoded `SignedEvent`), as it was taken in.
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError>;
