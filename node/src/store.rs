@@ -418,6 +418,10 @@ impl Store for SledStore {
         Ok(loaded)
     }
 
+    fn event_count(&self) -> u64 {
+        self.events.count()
+    }
+
     fn bodies(&self) -> Option<Arc<dyn Bodies>> {
         Some(self.events.bodies())
     }

@@ -198,9 +198,6 @@ pub struct Replica<S: Fold = State> {
     frontier_cache: std::sync::Mutex<Option<(usize, Frontier)>>,
 }
 
-/// Slots of an emptied table of unwritten bytes worth keeping for the next call's events.
-const RELEASED_TABLE_KEPT: usize = 4096;
-
 /// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
 static APPLIED: Outcome = Outcome::Applied;
 
@@ -251,36 +248,11 @@ impl<S: Fold> Replica<S> {
         self.network
     }
 
-    /// Reads stored events back from `bodies` (the node's log of them) rather than keeping
-    /// their bytes: from now on an event's bytes are let go of once `bodies` holds it,
-    /// checked at the start of every call that takes events in and by
-    /// [`Replica::release_written`].
-    ///
-    /// # Panics
-    /// Folding again after a late event, and [`Replica::events_in_order`], read events back
-    /// from `bodies`; one that `bodies` said it holds and then cannot give back stops the
-    /// replica with a panic, since the state cannot be derived without it. ([`Replica::get`]
-    /// and [`Replica::wire`] answer `None` for it; [`Replica::load`] says why.)
-    pub fn set_bodies(&mut self, bodies: Arc<dyn Bodies>) {
-        self.bodies = Some(bodies);
-        self.release_written();
-    }
-
-    /// Lets go of the bytes of every stored event the body source now holds.
-    pub fn release_written(&mut self) {
-        let Some(bodies) = &self.bodies else {
-            return;
-        };
-        self.unwritten.retain(|id, _| !bodies.holds(id));
-        if self.unwritten.is_empty() && self.unwritten.capacity() > RELEASED_TABLE_KEPT {
-            // A large batch (a sync page, a load) would otherwise leave its table behind.
-            self.unwritten = HashMap::new();
-        }
-    }
-
-    /// How many stored events have their bytes kept in memory (for benchmarks and tests).
-    pub fn kept_len(&self) -> usize {
-        self.unwritten.len()
+    /// Makes room for `additional` more stored events at once, as a node does before
+    /// loading a log whose length it knows: the table of stored events is then made once,
+    /// rather than doubled along the way with the old and the new held together.
+    pub fn reserve(&mut self, additional: usize) {
+        self.events.reserve(additional);
     }
 
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).
@@ -711,17 +683,6 @@ impl<S: Fold> Replica<S> {
         }
     }
 
-    /// A stored event, decoded from the bytes kept or read back from the body source
-    /// (`None` if it is not stored or cannot be read back; [`Replica::load`] says why).
-    pub fn get(&self, id: &EventId) -> Option<SignedEvent> {
-        self.load(id).ok().flatten()
-    }
-
-    /// A stored event (`None` if it is not stored), or why it could not be read back.
-    pub fn load(&self, id: &EventId) -> Result<Option<SignedEvent>, BodyError> {
-        self.events.get(id).map(|_| self.body(id)).transpose()
-    }
-
     /// Whether an event is stored (not pending or held).
     pub fn contains(&self, id: &EventId) -> bool {
         self.events.contains_key(id)
@@ -730,21 +691,6 @@ impl<S: Fold> Replica<S> {
     /// A stored event's timestamp (ms), without reading it back.
     pub fn timestamp_of(&self, id: &EventId) -> Option<u64> {
         self.events.get(id).map(|s| s.timestamp_ms)
-    }
-
-    /// A stored event's wire bytes (an encoded `SignedEvent`), without decoding it (`None`
-    /// if it is not stored or cannot be read back; [`Replica::read_wire`] says why).
-    pub fn wire(&self, id: &EventId) -> Option<Vec<u8>> {
-        self.read_wire(id).ok().flatten()
-    }
-
-    /// A stored event's wire bytes (`None` if it is not stored), or why they could not be
-    /// read back.
-    pub fn read_wire(&self, id: &EventId) -> Result<Option<Vec<u8>>, BodyError> {
-        self.events
-            .get(id)
-            .map(|_| kept::wire(id, self.unwritten.get(id), self.bodies.as_deref()))
-            .transpose()
     }
 
     /// What a stored event did.
@@ -763,34 +709,6 @@ impl<S: Fold> Replica<S> {
     /// Whether nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
-    }
-
-    /// Stored events in fold order, each decoded as it is reached.
-    ///
-    /// # Panics
-    /// If a stored event cannot be read back from the body source: a log read in order
-    /// (an export, a fold) must not go on without it.
-    pub fn events_in_order(&self) -> impl Iterator<Item = SignedEvent> + '_ {
-        self.try_events_in_order()
-            .map(|r| r.unwrap_or_else(|e| panic!("{e}: the log cannot be read in order")))
-    }
-
-    /// Stored events in fold order, each read back as it is reached, or why it could not
-    /// be: what a node serving its log to others reads, so that a failing disk is an
-    /// error it answers rather than a stop.
-    pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
-        self.order.iter().map(|(_, id)| self.body(id))
-    }
-
-    /// A stored event that must be there, for folding again.
-    fn read_back(&self, id: &EventId) -> SignedEvent {
-        self.body(id)
-            .unwrap_or_else(|e| panic!("{e}: the fold cannot go on without it"))
-    }
-
-    /// A stored event, from the bytes kept or read back from the body source.
-    fn body(&self, id: &EventId) -> Result<SignedEvent, BodyError> {
-        kept::load(id, self.unwritten.get(id), self.bodies.as_deref())
     }
 
     /// Stored events' ids in fold order.
@@ -867,21 +785,6 @@ impl<S: Fold> Replica<S> {
         f.sort_unstable_by_key(|x| x.0);
         *cache = Some((len, f.clone()));
         f
-    }
-
-    /// `author`'s stored events with seq at least `from_seq`, in seq order (both events
-    /// of a forked seq), each with its place in the fold order, or why it could not be
-    /// read back. Along one feed the places only increase, since each event follows its
-    /// `prev`.
-    pub fn feed_from(
-        &self,
-        author: &PublicKey,
-        from_seq: u64,
-    ) -> impl Iterator<Item = (OrderKey, Result<SignedEvent, BodyError>)> + '_ {
-        self.feed_keys_from(author, from_seq).map(|key| {
-            let ev = self.body(&key.1);
-            (key, ev)
-        })
     }
 
     /// The places in the fold order of `author`'s stored events with seq at least

@@ -161,6 +161,10 @@ pub trait Store: Send {
     }
     /// Stores events; they stop being pending.
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
+    /// How many events the log holds (0 if it cannot say cheaply): a hint for making room.
+    fn event_count(&self) -> u64 {
+        0
+    }
     /// Where a replica can read back the events this store's log holds, so that it need
     /// not keep them in memory; none if it cannot (a replica then keeps them all).
     fn bodies(&self) -> Option<Arc<dyn Bodies>> {
@@ -214,6 +218,7 @@ pub fn load_log<F: Fold, S: Store>(
     if let Some(bodies) = store.bodies() {
         replica.set_bodies(bodies);
     }
+    replica.reserve(usize::try_from(store.event_count()).unwrap_or(0));
     let loaded = store.load_held()?;
     let path = store.path().to_path_buf();
     let mut base = 0;

@@ -15,6 +15,7 @@ use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::{Bodies, BodyError};
+use mutual_protocol::signature::SIGNATURE_LEN;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
@@ -186,7 +187,11 @@ impl EventFile {
             Err(e) => return Err(e.into()),
         };
         let reader = file.try_clone()?;
-        let mut places = HashMap::new();
+        // Made once at the size the MANIFEST names, not doubled as the file is read; no
+        // larger than the file could hold (a frame is more than its header and a signature),
+        // whatever a damaged MANIFEST says.
+        let fits = file.metadata()?.len() / (FRAME_HEADER + SIGNATURE_LEN as u64);
+        let mut places = HashMap::with_capacity(usize::try_from(durable.min(fits)).unwrap_or(0));
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
             let n = places.len() as u64;

@@ -1,11 +1,19 @@
 //! A stored event as the replica keeps it: not decoded, and once the node holds it durably
 //! in its own log, not in memory at all, so that a long log takes little more than its
-//! indexes.
+//! indexes; and the replica's reads of stored events, from the bytes kept or back from the
+//! node's log.
 
+use super::{Fold, OrderKey, Replica};
 use crate::event::{wire_of, SignedEvent};
 use crate::id::EventId;
+use crate::keys::PublicKey;
 use crate::signature;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+
+/// Slots of an emptied table of unwritten bytes worth keeping for the next call's events.
+const RELEASED_TABLE_KEPT: usize = 4096;
 
 /// Where a replica reads back the events it no longer keeps in memory: the node's own log
 /// of stored events. A replica given one ([`super::Replica::set_bodies`]) lets go of an
@@ -99,5 +107,109 @@ pub(super) fn wire(
         (Some((sig, bytes)), _) => Ok(wire_of(bytes, sig)),
         (None, Some(b)) => b.read(id),
         (None, None) => Err(no_source(id)),
+    }
+}
+
+/// Reading stored events: from the bytes kept, or back from the body source.
+impl<S: Fold> Replica<S> {
+    /// Reads stored events back from `bodies` (the node's log of them) rather than keeping
+    /// their bytes: from now on an event's bytes are let go of once `bodies` holds it,
+    /// checked at the start of every call that takes events in and by
+    /// [`Replica::release_written`].
+    ///
+    /// # Panics
+    /// Folding again after a late event, and [`Replica::events_in_order`], read events back
+    /// from `bodies`; one that `bodies` said it holds and then cannot give back stops the
+    /// replica with a panic, since the state cannot be derived without it. ([`Replica::get`]
+    /// and [`Replica::wire`] answer `None` for it; [`Replica::load`] says why.)
+    pub fn set_bodies(&mut self, bodies: Arc<dyn Bodies>) {
+        self.bodies = Some(bodies);
+        self.release_written();
+    }
+
+    /// Lets go of the bytes of every stored event the body source now holds.
+    pub fn release_written(&mut self) {
+        let Some(bodies) = &self.bodies else {
+            return;
+        };
+        self.unwritten.retain(|id, _| !bodies.holds(id));
+        if self.unwritten.is_empty() && self.unwritten.capacity() > RELEASED_TABLE_KEPT {
+            // A large batch (a sync page, a load) would otherwise leave its table behind.
+            self.unwritten = HashMap::new();
+        }
+    }
+
+    /// How many stored events have their bytes kept in memory (for benchmarks and tests).
+    pub fn kept_len(&self) -> usize {
+        self.unwritten.len()
+    }
+
+    /// A stored event, decoded from the bytes kept or read back from the body source
+    /// (`None` if it is not stored or cannot be read back; [`Replica::load`] says why).
+    pub fn get(&self, id: &EventId) -> Option<SignedEvent> {
+        self.load(id).ok().flatten()
+    }
+
+    /// A stored event (`None` if it is not stored), or why it could not be read back.
+    pub fn load(&self, id: &EventId) -> Result<Option<SignedEvent>, BodyError> {
+        self.events.get(id).map(|_| self.body(id)).transpose()
+    }
+
+    /// A stored event's wire bytes (an encoded `SignedEvent`), without decoding it (`None`
+    /// if it is not stored or cannot be read back; [`Replica::read_wire`] says why).
+    pub fn wire(&self, id: &EventId) -> Option<Vec<u8>> {
+        self.read_wire(id).ok().flatten()
+    }
+
+    /// A stored event's wire bytes (`None` if it is not stored), or why they could not be
+    /// read back.
+    pub fn read_wire(&self, id: &EventId) -> Result<Option<Vec<u8>>, BodyError> {
+        self.events
+            .get(id)
+            .map(|_| wire(id, self.unwritten.get(id), self.bodies.as_deref()))
+            .transpose()
+    }
+
+    /// Stored events in fold order, each decoded as it is reached.
+    ///
+    /// # Panics
+    /// If a stored event cannot be read back from the body source: a log read in order
+    /// (an export, a fold) must not go on without it.
+    pub fn events_in_order(&self) -> impl Iterator<Item = SignedEvent> + '_ {
+        self.try_events_in_order()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e}: the log cannot be read in order")))
+    }
+
+    /// Stored events in fold order, each read back as it is reached, or why it could not
+    /// be: what a node serving its log to others reads, so that a failing disk is an
+    /// error it answers rather than a stop.
+    pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
+        self.order.iter().map(|(_, id)| self.body(id))
+    }
+
+    /// A stored event that must be there, for folding again.
+    pub(super) fn read_back(&self, id: &EventId) -> SignedEvent {
+        self.body(id)
+            .unwrap_or_else(|e| panic!("{e}: the fold cannot go on without it"))
+    }
+
+    /// A stored event, from the bytes kept or read back from the body source.
+    fn body(&self, id: &EventId) -> Result<SignedEvent, BodyError> {
+        load(id, self.unwritten.get(id), self.bodies.as_deref())
+    }
+
+    /// `author`'s stored events with seq at least `from_seq`, in seq order (both events
+    /// of a forked seq), each with its place in the fold order, or why it could not be
+    /// read back. Along one feed the places only increase, since each event follows its
+    /// `prev`.
+    pub fn feed_from(
+        &self,
+        author: &PublicKey,
+        from_seq: u64,
+    ) -> impl Iterator<Item = (OrderKey, Result<SignedEvent, BodyError>)> + '_ {
+        self.feed_keys_from(author, from_seq).map(|key| {
+            let ev = self.body(&key.1);
+            (key, ev)
+        })
     }
 }
