@@ -248,9 +248,10 @@ impl<S: Fold> Replica<S> {
         self.network
     }
 
-    /// Makes room for `additional` more stored events at once, as a node does before
-    /// loading a log whose length it knows: the table of stored events is then made once,
-    /// rather than doubled along the way with the old and the new held together.
+    /// Makes room for `additional` more stored events than it holds, at once, as a node
+    /// does before loading a log whose length it knows: the table of stored events is
+    /// then made once, rather than doubled along the way with the old and the new held
+    /// together. (Like any allocation, one past what the machine has aborts.)
     pub fn reserve(&mut self, additional: usize) {
         self.events.reserve(additional);
     }

@@ -187,7 +187,8 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> Result<pb:
             Some(replica.feed_keys_from(&author, w.from_seq).peekable())
         })
         .collect();
-    // Merged by place; only the events that go in the page are read back.
+    // Merged by place; the events read back are those that go in the page and the one
+    // after, which says there is more.
     fill(std::iter::from_fn(|| {
         let (_, i) = feeds
             .iter_mut()
@@ -195,7 +196,14 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> Result<pb:
             .filter_map(|(i, f)| f.peek().map(|k| (*k, i)))
             .min()?;
         let (_, id) = feeds[i].next()?;
-        replica.read_wire(&id).transpose()
+        // A feed lists only stored events; were one not, the page would say so rather
+        // than end there and tell the asker it has everything.
+        Some(replica.read_wire(&id).and_then(|w| {
+            w.ok_or_else(|| BodyError {
+                id,
+                detail: "listed in its feed but not stored".into(),
+            })
+        }))
     }))
 }
 
