@@ -38,8 +38,8 @@ pub struct BodyError {
 }
 
 /// A stored event as the replica keeps it, under its id: what taking in other events reads
-/// of it. Its bytes are in the replica's `unwritten` table until the body source holds
-/// them ([`Kept`]), and read back from there after.
+/// of it. Its bytes are in the replica's `unwritten` table ([`Kept`]) until the body source
+/// holds them, and are read back from the body source after.
 #[derive(Debug)]
 pub(super) struct Stored {
     /// Its height: with its id, its place in the fold order.
