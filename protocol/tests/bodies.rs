@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::{update, Fixture, T0};
-use mutual_protocol::event::{EventError, SignedEvent};
+use mutual_protocol::event::{EventError, FeedWriter, SignedEvent};
 use mutual_protocol::id::EventId;
 use mutual_protocol::replica::{Beyond, Bodies, BodyError, IngestError, Ingested, Replica};
 use std::collections::HashMap;
@@ -54,6 +54,26 @@ impl Bodies for Log {
             .cloned()
             .ok_or_else(|| fail("not written"))
     }
+}
+
+/// A replica of `fx` reading back from a log holding its genesis, given `count` events
+/// of `w`'s feed that the log does not hold yet.
+fn with_unwritten(
+    fx: &Fixture,
+    w: &mut FeedWriter,
+    count: u64,
+) -> (Replica, Arc<Log>, Vec<SignedEvent>) {
+    let mut r = fx.replica();
+    let log = Arc::new(Log::default());
+    r.set_bodies(log.clone());
+    log.write(&r);
+    let evs: Vec<SignedEvent> = (0..count)
+        .map(|i| w.sign(T0 + i, vec![], update(i as u32)))
+        .collect();
+    for ev in &evs {
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    (r, log, evs)
 }
 
 #[test]
@@ -129,15 +149,7 @@ fn written_events_leave_memory_and_read_back_and_fold_again_as_kept_ones_do() {
 #[test]
 fn reading_a_feed_or_walking_back_from_heads_says_when_an_event_cannot_be_read_back() {
     let (fx, mut w1) = Fixture::new(3);
-    let mut r = fx.replica();
-    let log = Arc::new(Log::default());
-    r.set_bodies(log.clone());
-    let evs: Vec<SignedEvent> = (0..5u64)
-        .map(|i| w1.sign(T0 + i, vec![], update(i as u32)))
-        .collect();
-    for ev in &evs {
-        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
-    }
+    let (mut r, log, evs) = with_unwritten(&fx, &mut w1, 5);
     log.write(&r);
     r.release_written();
     let author = evs[0].event.author;
@@ -160,13 +172,7 @@ fn reading_a_feed_or_walking_back_from_heads_says_when_an_event_cannot_be_read_b
 #[should_panic(expected = "the fold cannot go on without it")]
 fn a_fold_that_cannot_read_back_what_it_must_apply_again_stops() {
     let (fx, mut w1) = Fixture::new(3);
-    let mut r = fx.replica();
-    let log = Arc::new(Log::default());
-    r.set_bodies(log.clone());
-    for i in 0..10u64 {
-        let ev = w1.sign(T0 + i, vec![], update(i as u32));
-        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
-    }
+    let (mut r, log, _) = with_unwritten(&fx, &mut w1, 10);
     log.write(&r);
     r.release_written();
     log.failing.store(true, Ordering::Relaxed);
@@ -178,16 +184,7 @@ fn a_fold_that_cannot_read_back_what_it_must_apply_again_stops() {
 #[test]
 fn an_unwritten_event_stays_in_memory_and_one_that_cannot_be_read_back_is_not_given() {
     let (fx, mut w1) = Fixture::new(3);
-    let mut r = fx.replica();
-    let log = Arc::new(Log::default());
-    r.set_bodies(log.clone());
-    log.write(&r);
-    let evs: Vec<SignedEvent> = (0..5u64)
-        .map(|i| w1.sign(T0 + i, vec![], update(i as u32)))
-        .collect();
-    for ev in &evs {
-        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
-    }
+    let (mut r, log, evs) = with_unwritten(&fx, &mut w1, 5);
     // Not written: released by no call, and given from memory.
     r.release_written();
     assert_eq!(r.kept_len(), 5);
