@@ -14,7 +14,10 @@
 //!   them;
 //! - `meta`: the network id and the latest derived-state snapshot;
 //! - `records`: the practice's private records. They live beside the log but are never
-//!   gossiped, exported or hashed.
+//!   gossiped, exported or hashed;
+//! - `closed`: each closed motion's ballot lists, which the state keeps only as a hash
+//!   (docs/GOVERNANCE.md §10), by motion id ([`Store::archive`]). They are derived from
+//!   the log: loading it writes again any that are missing or differ.
 //!
 //! sled rewrites its pages as they change and keeps what it replaced until it collects
 //! it: holding the events there took over six times their wire bytes on disk, the file
@@ -48,7 +51,7 @@ use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::Bodies;
+use mutual_protocol::replica::{Archive, ArchiveError, Bodies};
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
@@ -96,7 +99,43 @@ pub struct SledStore {
     unpended: HashSet<EventId>,
     meta: sled::Tree,
     records: sled::Tree,
+    closed: Arc<ClosedTree>,
     synced_blobs: HashSet<PathBuf>,
+}
+
+/// Most bytes sled keeps of its pages in memory. Its default, a gibibyte, would let a
+/// national node's closed motions' ballots, read and written as its log loads, back into
+/// memory; what is kept in sled is small and read rarely.
+pub const SLED_CACHE_BYTES: u64 = 16 << 20;
+
+/// The `closed` tree: where a replica keeps closed motions' ballot lists.
+#[derive(Debug)]
+struct ClosedTree(sled::Tree);
+
+impl Archive for ClosedTree {
+    fn put(&self, motion: &EventId, lists: &[u8]) -> Result<(), ArchiveError> {
+        let fail = |e: sled::Error| ArchiveError {
+            motion: *motion,
+            detail: e.to_string(),
+        };
+        // Loading the log closes every motion again: what is already kept is not
+        // written twice.
+        if self.0.get(motion.as_bytes()).map_err(fail)?.as_deref() == Some(lists) {
+            return Ok(());
+        }
+        self.0.insert(motion.as_bytes(), lists).map_err(fail)?;
+        Ok(())
+    }
+
+    fn get(&self, motion: &EventId) -> Result<Option<Vec<u8>>, ArchiveError> {
+        self.0
+            .get(motion.as_bytes())
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(|e| ArchiveError {
+                motion: *motion,
+                detail: e.to_string(),
+            })
+    }
 }
 
 impl std::fmt::Debug for SledStore {
@@ -197,10 +236,12 @@ impl SledStore {
         // sled's lock is held from here on: no other process moves or appends meanwhile.
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()
             .map_err(|e| Self::open_error(path, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Self::open_error(path, e));
         let (pending, meta, records) = (tree("pending")?, tree("meta")?, tree("records")?);
+        let closed = Arc::new(ClosedTree(tree("closed")?));
         if format < STORE_FORMAT {
             Self::move_events_out_of_sled(path, &db)?;
         }
@@ -238,6 +279,7 @@ impl SledStore {
             pending,
             meta,
             records,
+            closed,
             db,
             synced_blobs: HashSet::new(),
             unpended: HashSet::new(),
@@ -424,6 +466,10 @@ impl Store for SledStore {
 
     fn bodies(&self) -> Option<Arc<dyn Bodies>> {
         Some(self.events.bodies())
+    }
+
+    fn archive(&self) -> Option<Arc<dyn Archive>> {
+        Some(self.closed.clone())
     }
 
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {

@@ -204,6 +204,10 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         wait_for("the amendment closed", 120, || motion(d, &amend).closed);
     }
     assert_eq!(motion(&dirs[2], &amend).standing, "passed");
+    // Closed, its ballots are kept beside the state in the store and still shown.
+    let m = motion(&dirs[2], &amend);
+    assert_eq!(m.ballots.len(), 2, "{:?}", m.ballots);
+    assert!(m.ballots.iter().all(|(_, v)| v == "for"), "{:?}", m.ballots);
 
     // ---- 3. A partner admitted signs the agreement in force before he votes.
     let (dev, demo_agreement) = ("Dr Dev Shah", dir.join("agreement.txt"));

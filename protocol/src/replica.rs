@@ -40,10 +40,12 @@ use std::fmt;
 use std::ops::Bound;
 use std::sync::Arc;
 
+mod archive;
 mod checkpoints;
 mod heads;
 mod kept;
 
+pub use archive::{Archive, ArchiveError, CountedBallots};
 pub use checkpoints::checkpoint_kept;
 use checkpoints::Checkpoints;
 pub use kept::{Bodies, BodyError};
@@ -128,6 +130,11 @@ pub trait Fold: Clone + Default + fmt::Debug {
     fn apply(&mut self, ctx: &Context<'_>, ev: &SignedEvent) -> Outcome;
     /// The hash of the state, given the log's id and its forks.
     fn hash(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> StateHash;
+    /// What the fold let go of from the state since this was last asked: closed
+    /// motions' encoded ballot lists, by motion id ([`Replica::closed_votes`]).
+    fn take_archived(&mut self) -> Vec<(EventId, Vec<u8>)> {
+        Vec::new()
+    }
 }
 
 impl Fold for State {
@@ -144,6 +151,10 @@ impl Fold for State {
     fn hash(&self, network: &NetworkId, forks: &HashMap<PublicKey, u64>) -> StateHash {
         State::hash(self, network, forks)
     }
+
+    fn take_archived(&mut self) -> Vec<(EventId, Vec<u8>)> {
+        State::take_archived(self)
+    }
 }
 
 /// One log's events and derived state: a network's (the default) or a federation's. See
@@ -158,6 +169,10 @@ pub struct Replica<S: Fold = State> {
     /// The bytes of stored events, kept here until `bodies` holds them (all of them,
     /// without a body source).
     unwritten: HashMap<EventId, Kept>,
+    /// Where closed motions' ballot lists are kept (see [`Replica::set_archive`]).
+    archive: Option<Arc<dyn Archive>>,
+    /// Closed motions' ballot lists not in `archive`: all of them without one.
+    archived: HashMap<EventId, Vec<u8>>,
     /// Each author's stored events by seq: the first stored at each seq (see
     /// [`Replica::slot`]).
     feeds: HashMap<PublicKey, BTreeMap<u64, EventId>>,
@@ -220,6 +235,8 @@ impl<S: Fold> Replica<S> {
             events: HashMap::new(),
             bodies: None,
             unwritten: HashMap::new(),
+            archive: None,
+            archived: HashMap::new(),
             feeds: HashMap::new(),
             forked_ids: HashMap::new(),
             forks: HashMap::new(),
@@ -594,6 +611,9 @@ impl<S: Fold> Replica<S> {
             forks: &self.forks,
         };
         let outcome = self.state.apply(&ctx, ev);
+        for (motion, lists) in self.state.take_archived() {
+            self.keep_archived(motion, lists);
+        }
         if outcome == Outcome::Applied {
             self.outcomes.remove(&key.1);
         } else {

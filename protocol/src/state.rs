@@ -257,6 +257,12 @@ impl State {
         &self.governance
     }
 
+    /// Takes the ballot lists of the motions closed since the last call (see
+    /// [`Governance::take_archived`]).
+    pub fn take_archived(&mut self) -> Vec<(EventId, Vec<u8>)> {
+        self.governance.take_archived()
+    }
+
     /// The mutual-aid state (see [`crate::aid::Board`] for the board view).
     pub fn aid(&self) -> &Aid {
         &self.aid

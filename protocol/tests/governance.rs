@@ -580,8 +580,6 @@ fn a_declared_interest_recuses_and_withdraws_the_vote() {
     assert_eq!((t.electorate, t.recused, t.turnout), (5, 1, 2));
     assert!(!t.quorum_met);
     net.vote(105, DURING + 3, m, Choice::For);
-    close(&mut net, &m);
-    assert!(net.tally(&m).passed);
     let rec = net
         .r
         .state()
@@ -590,6 +588,12 @@ fn a_declared_interest_recuses_and_withdraws_the_vote() {
         .cloned()
         .expect("motion");
     assert_eq!(rec.seen.declared.get(&key(103).public()), Some(&d));
+    close(&mut net, &m);
+    assert!(net.tally(&m).passed);
+    // Once closed, the declaration is among the lists kept beside the state.
+    let kept = net.r.closed_votes(&m).expect("kept").expect("closed");
+    assert_eq!(kept.declared.get(&key(103).public()), Some(&d));
+    assert!(!kept.ballots.contains_key(&key(103).public()));
 }
 
 #[test]

@@ -19,6 +19,8 @@ mod appendix_a;
 mod appendix_b;
 #[path = "bodies.rs"]
 mod bodies;
+#[path = "closed_votes.rs"]
+mod closed_votes;
 #[path = "convergence.rs"]
 mod convergence;
 #[path = "decoders.rs"]

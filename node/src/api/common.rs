@@ -133,6 +133,9 @@ impl ApiError {
     pub(crate) fn not_found(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::NOT_FOUND, msg.into())
     }
+    pub(crate) fn internal(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, msg.into())
+    }
     pub(crate) fn busy(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::SERVICE_UNAVAILABLE, msg.into())
     }
@@ -147,10 +150,18 @@ impl IntoResponse for ApiError {
 impl From<mutual_protocol::replica::BodyError> for ApiError {
     fn from(e: mutual_protocol::replica::BodyError) -> Self {
         tracing::error!(error = %e, "a stored event cannot be read back from the store");
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("{e}; the node's store needs attention (see its log)"),
-        )
+        ApiError::internal(format!(
+            "{e}; the node's store needs attention (see its log)"
+        ))
+    }
+}
+
+impl From<mutual_protocol::replica::ArchiveError> for ApiError {
+    fn from(e: mutual_protocol::replica::ArchiveError) -> Self {
+        tracing::error!(error = %e, "a closed motion's ballots cannot be read back");
+        ApiError::internal(format!(
+            "{e}; the node's store needs attention (see its log)"
+        ))
     }
 }
 

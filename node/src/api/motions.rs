@@ -8,6 +8,7 @@ use mutual_protocol::governance::motion::MotionRecord;
 use mutual_protocol::governance::stv::{self, Action};
 use mutual_protocol::governance::tally::{Tally, Vote};
 use mutual_protocol::governance::Finality;
+use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::membership::Membership;
 use mutual_protocol::replica::Replica;
@@ -320,23 +321,40 @@ fn standing(closed: bool, finality: Finality, t: &Tally) -> String {
     }
 }
 
+/// The ballots and declarations a motion's tally counts: every valid one while it is
+/// open, from the state; the witnessed ones once it is closed, from the lists kept beside
+/// the state, with each vote read back from its ballot event.
+struct Counted {
+    ballots: Vec<(PublicKey, Vote)>,
+    declared: Vec<(PublicKey, EventId)>,
+}
+
+fn counted(r: &Replica, rec: &MotionRecord) -> Result<Counted, ApiError> {
+    match (r.closed_ballots(&rec.id)?, r.closed_votes(&rec.id)?) {
+        (Some(ballots), Some(closed)) => Ok(Counted {
+            ballots: (ballots.into_iter()).map(|(p, (_, v))| (p, v)).collect(),
+            declared: closed.declared.into_iter().collect(),
+        }),
+        _ => Ok(Counted {
+            ballots: (rec.seen.ballots.iter())
+                .map(|(p, (_, v))| (*p, v.clone()))
+                .collect(),
+            declared: rec.seen.declared.iter().map(|(p, e)| (*p, *e)).collect(),
+        }),
+    }
+}
+
 pub(crate) fn motion_view(
     r: &Replica,
     papers: &crate::core::papers::Papers,
     rec: &MotionRecord,
     now: u64,
-) -> MotionView {
+) -> Result<MotionView, ApiError> {
     let state = r.state();
     let m = state.membership();
     let report = state.governance().report(&rec.id, now);
     let fin = report.as_ref().map_or(Finality::Open, |rep| rep.finality);
-    // The ballots and declarations the tally shown counts: every valid one while open,
-    // the witnessed ones once closed.
-    let counted = if rec.closed.is_some() {
-        &rec.votes
-    } else {
-        &rec.seen
-    };
+    let counted = counted(r, rec)?;
     let (finality, effect) = match &report {
         Some(rep) => (
             match rep.finality {
@@ -355,7 +373,7 @@ pub(crate) fn motion_view(
         None => ("open", None),
     };
     let tally = rec.tally();
-    MotionView {
+    Ok(MotionView {
         id: rec.id.to_string(),
         kind: kind_name(rec.kind),
         title: rec.motion.title.clone(),
@@ -377,7 +395,7 @@ pub(crate) fn motion_view(
         ballots: counted
             .ballots
             .iter()
-            .map(|(p, (_, v))| {
+            .map(|(p, v)| {
                 let vote = match v {
                     Vote::For => "for".to_string(),
                     Vote::Against => "against".to_string(),
@@ -398,7 +416,9 @@ pub(crate) fn motion_view(
                 (partner_name(m, p), vote)
             })
             .collect(),
-        ballot_keys: counted.ballots.keys().map(|p| current_key(m, p)).collect(),
+        ballot_keys: (counted.ballots.iter())
+            .map(|(p, _)| current_key(m, p))
+            .collect(),
         max_proxies: rec.max_proxies,
         power: rec.power.clone(),
         practice: rec.practice.clone(),
@@ -415,10 +435,10 @@ pub(crate) fn motion_view(
                 (partner_name(m, partner), statement)
             })
             .collect(),
-    }
+    })
 }
 
-#[utoipa::path(get, path = "/motions", tag = "motions", responses((status = 200, description = "Every motion with its tally and finality.", body = Vec<MotionView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/motions", tag = "motions", responses((status = 200, description = "Every motion with its tally and finality.", body = Vec<MotionView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "A closed motion's ballots cannot be read back from the store; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<MotionView>>, ApiError> {
     let now = s.now();
     let list = s
@@ -428,13 +448,13 @@ pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<Motion
                 .governance()
                 .motions()
                 .map(|rec| motion_view(r, p, rec, now))
-                .collect()
+                .collect::<Result<Vec<_>, _>>()
         })
-        .await?;
+        .await??;
     Ok(Json(list))
 }
 
-#[utoipa::path(get, path = "/motions/{id}", tag = "motions", params(("id" = String, Path, description = "The motion's event id, or a unique prefix of it.")), responses((status = 200, description = "One motion: its tally explained, its ballots, its effect.", body = MotionView), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/motions/{id}", tag = "motions", params(("id" = String, Path, description = "The motion's event id, or a unique prefix of it.")), responses((status = 200, description = "One motion: its tally explained, its ballots, its effect.", body = MotionView), (status = 404, description = "Not found.", body = ErrorBody), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "A closed motion's ballots cannot be read back from the store; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn motion(
     State(s): State<ApiState>,
     Path(id): Path<String>,
@@ -447,8 +467,9 @@ pub(crate) async fn motion(
                 .governance()
                 .motion(&id)
                 .map(|rec| motion_view(r, p, rec, now))
+                .transpose()
         })
-        .await?
+        .await??
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no motion {id} has taken effect here")))
 }

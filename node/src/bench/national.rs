@@ -584,6 +584,10 @@ mod tests {
             .filter(|m| m.kind == pb::DecisionKind::General && m.closed.is_some())
             .collect();
         assert!(!closed.is_empty());
-        assert!(closed.iter().all(|m| m.votes.ballots.len() > 100));
+        assert_eq!(r.archived_in_memory(), 0, "kept in the store's tree");
+        assert!(closed.iter().all(|m| {
+            let kept = r.closed_votes(&m.id).expect("kept").expect("closed");
+            kept.ballots.len() > 100 && m.votes.ballots.is_empty()
+        }));
     }
 }

@@ -7,7 +7,7 @@ use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Bodies, Fold, Ingested, Replica};
+use mutual_protocol::replica::{Archive, Bodies, Fold, Ingested, Replica};
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -170,6 +170,11 @@ pub trait Store: Send {
     fn bodies(&self) -> Option<Arc<dyn Bodies>> {
         None
     }
+    /// Where a replica can keep closed motions' ballot lists, so that it need not keep
+    /// them in memory; none if it cannot (a replica then keeps them all).
+    fn archive(&self) -> Option<Arc<dyn Archive>> {
+        None
+    }
     /// Records events waiting for causes.
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
     /// Keeps only the pending events in `keep`.
@@ -217,6 +222,9 @@ pub fn load_log<F: Fold, S: Store>(
 ) -> Result<(), StoreError> {
     if let Some(bodies) = store.bodies() {
         replica.set_bodies(bodies);
+    }
+    if let Some(archive) = store.archive() {
+        replica.set_archive(archive);
     }
     replica.reserve(usize::try_from(store.event_count()).unwrap_or(0));
     let loaded = store.load_held()?;

@@ -170,7 +170,15 @@ impl Sim {
         let g = first.state().governance();
         let closed: Vec<_> = g.motions().filter(|m| m.closed.is_some()).collect();
         self.report.motions_closed = closed.len();
-        self.report.ballots_counted = closed.iter().map(|m| m.votes.ballots.len()).sum();
+        self.report.ballots_counted = closed
+            .iter()
+            .map(|m| match first.closed_votes(&m.id) {
+                Ok(Some(kept)) => Ok(kept.ballots.len()),
+                Ok(None) => Err(format!("motion {} is closed with no ballots kept", m.id)),
+                Err(e) => Err(e.to_string()),
+            })
+            .sum::<Result<usize, String>>()
+            .map_err(|detail| Violation::Unreadable { node: 0, detail })?;
         let mut rejected = BTreeMap::new();
         let mut applied = BTreeMap::new();
         for (k, net) in self.nets.iter().enumerate() {

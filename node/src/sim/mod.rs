@@ -413,6 +413,14 @@ pub enum Violation {
         /// Why.
         detail: String,
     },
+    /// A node cannot read back the ballots of a motion it closed.
+    #[error("node {node} cannot read back a closed motion's ballots: {detail}")]
+    Unreadable {
+        /// The node.
+        node: usize,
+        /// Why.
+        detail: String,
+    },
 }
 
 /// A run that broke an invariant.

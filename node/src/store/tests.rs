@@ -507,3 +507,60 @@ fn a_replica_loaded_from_the_store_reads_its_events_back_from_the_file() {
         "read back from the file"
     );
 }
+
+/// Closed motions' ballot lists live in the `closed` tree, not in the replica's memory;
+/// they are derived from the log, so loading it mends any that were damaged or lost.
+#[test]
+fn closed_motions_ballots_are_kept_in_sled_and_loading_the_log_mends_them() {
+    use crate::bench::national::{generate, National};
+    let dir = tempfile::TempDir::new().expect("dir");
+    let size = National {
+        practices: 20,
+        partners: 300,
+        events: 1_500,
+    };
+    let network: NetworkId = generate(size, dir.path())
+        .expect("generated")
+        .network
+        .parse()
+        .expect("an id");
+    let load = || {
+        let mut store = SledStore::open(dir.path()).expect("store");
+        let mut r = mutual_protocol::replica::Replica::new(network);
+        crate::core::store::load_log(&mut store, &mut r, u64::MAX / 2).expect("loaded");
+        (store, r)
+    };
+    let (mut store, r) = load();
+    let closed: Vec<EventId> = (r.state().governance().motions())
+        .filter(|m| m.closed.is_some())
+        .map(|m| m.id)
+        .collect();
+    assert!(closed.len() >= 3, "{} closed", closed.len());
+    assert_eq!(r.archived_in_memory(), 0);
+    let kept: Vec<_> = (closed.iter())
+        .map(|m| r.closed_votes(m).expect("read").expect("closed"))
+        .collect();
+    assert!(kept.iter().all(|k| !k.ballots.is_empty()));
+    for m in &closed {
+        assert!(store.closed.0.get(m.as_bytes()).expect("sled").is_some());
+    }
+
+    // One damaged, one lost: reading says so, and nothing is made up.
+    store
+        .closed
+        .0
+        .insert(closed[0].as_bytes(), b"damaged".to_vec())
+        .expect("sled");
+    store.closed.0.remove(closed[1].as_bytes()).expect("sled");
+    assert!(r.closed_votes(&closed[0]).is_err());
+    assert!(r.closed_votes(&closed[1]).is_err());
+    assert_eq!(r.closed_votes(&closed[2]), Ok(Some(kept[2].clone())));
+    store.sync().expect("synced");
+    drop((store, r));
+
+    // Loading the log again closes every motion again and mends both.
+    let (_store, r) = load();
+    for (m, k) in closed.iter().zip(&kept) {
+        assert_eq!(r.closed_votes(m), Ok(Some(k.clone())));
+    }
+}

@@ -178,10 +178,17 @@ pub fn check(
     if !b.proxy.is_empty() || b.proxy_expires_at_ms != 0 {
         return bad("only an appointment names a proxy");
     }
+    vote(rec, b).map(Cast::Vote)
+}
+
+/// The vote a ballot casts on `rec`, as [`check`] reads it: a ranking of the motion's
+/// candidates, or for, against or abstain.
+pub fn vote(rec: &MotionRecord, b: &pb::Ballot) -> Result<Vote, GovernanceError> {
+    let choice = Choice::try_from(b.choice).unwrap_or(Choice::Unspecified);
     if rec.is_election() {
         if b.ranking.is_empty() {
             return match choice {
-                Choice::Abstain => Ok(Cast::Vote(Vote::Abstain)),
+                Choice::Abstain => Ok(Vote::Abstain),
                 _ => bad("an election ballot ranks candidates or abstains"),
             };
         }
@@ -195,15 +202,15 @@ pub fn check(
             }
             ranking.push(i);
         }
-        return Ok(Cast::Vote(Vote::Ranking(ranking)));
+        return Ok(Vote::Ranking(ranking));
     }
     if !b.ranking.is_empty() {
         return bad("only an election ballot carries a ranking");
     }
     match choice {
-        Choice::For => Ok(Cast::Vote(Vote::For)),
-        Choice::Against => Ok(Cast::Vote(Vote::Against)),
-        Choice::Abstain => Ok(Cast::Vote(Vote::Abstain)),
+        Choice::For => Ok(Vote::For),
+        Choice::Against => Ok(Vote::Against),
+        Choice::Abstain => Ok(Vote::Abstain),
         _ => bad("the ballot has no choice"),
     }
 }

@@ -40,6 +40,7 @@ pub mod stv;
 pub mod tally;
 mod term;
 
+pub use digest::{votes_hash, ClosedVotes, VOTES_DOMAIN};
 pub use term::Term;
 
 use crate::event::SignedEvent;
@@ -220,6 +221,21 @@ pub struct Governance {
     /// ballots, as they stood when it was folded. Read through `unwitnessed`; cleared
     /// whenever that is empty.
     reach: OrdMap<EventId, OrdSet<EventId>>,
+    /// The ballot lists of the motions closed since [`Governance::take_archived`] was
+    /// last called.
+    archived: Archived,
+}
+
+/// Closed motions' encoded ballot lists, let go of by the state as each motion closes
+/// (the state keeps their hash) and handed on to be kept beside it. Not part of the
+/// state: two states are equal whatever is waiting here.
+#[derive(Clone, Debug, Default)]
+struct Archived(Vec<(EventId, Vec<u8>)>);
+
+impl PartialEq for Archived {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A valid ballot waiting to be witnessed (docs/GOVERNANCE.md §5.5).
@@ -288,6 +304,22 @@ impl Governance {
     /// Every motion that took effect, by id.
     pub fn motions(&self) -> impl Iterator<Item = &MotionRecord> {
         self.motions.values().map(|r| &**r)
+    }
+
+    /// Takes the encoded ballot lists of the motions closed since the last call, each
+    /// with its motion's id, in the order they closed. The state keeps only their hash
+    /// ([`Closed::votes_hash`]); whoever folds keeps the lists (see
+    /// [`crate::replica::Replica::closed_votes`]). A motion closed again by a fold redone
+    /// from an earlier place comes again, and its latest lists are the ones that count.
+    pub fn take_archived(&mut self) -> Vec<(EventId, Vec<u8>)> {
+        std::mem::take(&mut self.archived.0)
+    }
+
+    /// The ballot lists of `motion` closed by this fold and not yet taken: for a state
+    /// folded on its own, as tests and tools do.
+    pub fn archived(&self, motion: &EventId) -> Option<ClosedVotes> {
+        let (_, lists) = self.archived.0.iter().rev().find(|(id, _)| id == motion)?;
+        ClosedVotes::decode(lists).ok()
     }
 
     /// The elected board (partner ids).
@@ -776,6 +808,8 @@ impl Governance {
                 self.unwitnessed.remove(b);
             }
             self.prune_reach();
+            let lists = prost::Message::encode_to_vec(&digest::vote_lists(&rec));
+            let votes_hash = digest::votes_hash(&lists);
             let mut tally = rec.count(&rec.votes);
             if tally.unwitnessed > 0 {
                 tally.reason = format!(
@@ -806,14 +840,18 @@ impl Governance {
             // where nothing else shares it.
             drop(rec);
             if let Some(r) = self.motions.get_mut(&id).map(Arc::make_mut) {
-                // Nothing reads every valid ballot once the motion is closed: `seen`
-                // becomes the very counted votes, sharing their maps.
+                // The ballot lists leave the state, which keeps their hash: nothing in
+                // the fold reads them once the motion is closed (GOVERNANCE.md §10).
+                r.votes.let_go_of_ballots();
                 r.seen = r.votes.clone();
+                r.unwitnessed = OrdSet::new();
                 r.closed = Some(Closed {
                     tally,
                     closed_by: trigger,
                     effect,
+                    votes_hash,
                 });
+                self.archived.0.push((id, lists));
             }
         }
         changed

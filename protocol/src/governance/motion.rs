@@ -35,6 +35,9 @@ pub struct Closed {
     pub closed_by: EventId,
     /// For a passed motion: whether its effect applied, or why not.
     pub effect: Result<(), String>,
+    /// The hash of the motion's ballot lists as they stood at the close, which the
+    /// state keeps in place of the lists (docs/GOVERNANCE.md §10).
+    pub votes_hash: [u8; 32],
 }
 
 /// A motion that took effect (was validly proposed), with its ballots.
@@ -77,14 +80,17 @@ pub struct MotionRecord {
     /// Proxies per holder allowed by the deed when the motion was proposed (0: none).
     pub max_proxies: u32,
     /// The ballots that count: each applied where the fold first found it witnessed
-    /// (docs/GOVERNANCE.md §5.5). The final tally is taken from these.
+    /// (docs/GOVERNANCE.md §5.5). The final tally is taken from these. Once the motion
+    /// is closed, only the electorate is kept: the ballot lists leave the state, which
+    /// keeps their hash ([`Closed::votes_hash`], [`super::ClosedVotes`]).
     pub votes: Votes,
     /// Every valid ballot, applied where it sits in the fold, witnessed or not: what
     /// a new ballot is checked against, and the provisional tally. Once the motion is
-    /// closed, the same as `votes` (the ballots that never counted are in `unwitnessed`).
+    /// closed, the same as `votes`.
     pub seen: Votes,
-    /// Valid ballots not yet counted (not witnessed, or waiting), by event id. Kept once
-    /// the motion closes: those left never counted, and the final tally says how many.
+    /// Valid ballots not yet counted (not witnessed, or waiting), by event id. Empty
+    /// once the motion is closed: those left then never counted, the final tally says
+    /// how many, and [`super::ClosedVotes`] which.
     pub unwitnessed: OrdSet<EventId>,
     /// Set once the fold has closed the motion.
     pub closed: Option<Closed>,
@@ -106,6 +112,16 @@ pub struct Votes {
     pub proxies: OrdMap<PartnerId, super::proxy::Proxy>,
     /// Appointers whose counted vote was cast by their proxy, with the proxy.
     pub by_proxy: OrdMap<PartnerId, PartnerId>,
+}
+
+impl Votes {
+    /// Lets go of the ballots, declarations and proxies, keeping the electorate.
+    pub(super) fn let_go_of_ballots(&mut self) {
+        self.ballots = OrdMap::new();
+        self.declared = OrdMap::new();
+        self.proxies = OrdMap::new();
+        self.by_proxy = OrdMap::new();
+    }
 }
 
 impl MotionRecord {

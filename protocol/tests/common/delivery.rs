@@ -93,15 +93,30 @@ pub fn exercised(r: &Replica) -> Exercised {
         }
     }
     for m in r.state().governance().motions() {
-        x.ballots_counted += m.votes.ballots.len();
-        x.rankings_counted += m
-            .votes
-            .ballots
+        // A closed motion's ballots are kept beside the state, checked against its hash.
+        let (ballots, by_proxy, proxies) = match r.closed_votes(&m.id).expect("kept") {
+            Some(closed) => (
+                r.closed_ballots(&m.id).expect("kept").expect("closed"),
+                closed.ballots.values().filter(|(_, p)| p.is_some()).count(),
+                closed.proxies.len(),
+            ),
+            None => (
+                m.votes
+                    .ballots
+                    .iter()
+                    .map(|(p, b)| (*p, b.clone()))
+                    .collect(),
+                m.votes.by_proxy.len(),
+                m.votes.proxies.len(),
+            ),
+        };
+        x.ballots_counted += ballots.len();
+        x.rankings_counted += ballots
             .values()
             .filter(|(_, v)| matches!(v, Vote::Ranking(_)))
             .count();
-        x.proxy_votes_counted += m.votes.by_proxy.len();
-        x.proxies_counted += m.votes.proxies.len();
+        x.proxy_votes_counted += by_proxy;
+        x.proxies_counted += proxies;
         if let Some(c) = &m.closed {
             x.motions_closed += 1;
             x.motions_passed += usize::from(c.tally.passed);
