@@ -114,9 +114,13 @@ struct ClosedTree(sled::Tree);
 
 impl Archive for ClosedTree {
     fn put(&self, motion: &EventId, lists: &[u8]) -> Result<(), ArchiveError> {
-        let fail = |e: sled::Error| ArchiveError {
-            motion: *motion,
-            detail: e.to_string(),
+        // The replica keeps in memory what this fails to take: said here, where it fails.
+        let fail = |e: sled::Error| {
+            tracing::error!(%motion, error = %e, "a closed motion's ballots could not be kept in the store; kept in memory");
+            ArchiveError {
+                motion: *motion,
+                detail: e.to_string(),
+            }
         };
         // Loading the log closes every motion again: what is already kept is not
         // written twice.

@@ -14,7 +14,7 @@ use pb::{Choice, DecisionKind};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An archive in memory that can be told to fail.
@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 struct Shelf {
     kept: Mutex<HashMap<EventId, Vec<u8>>>,
     failing: AtomicBool,
+    puts: AtomicUsize,
 }
 
 impl Archive for Shelf {
@@ -33,6 +34,7 @@ impl Archive for Shelf {
             });
         }
         self.kept.lock().unwrap().insert(*motion, lists.to_vec());
+        self.puts.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
@@ -149,11 +151,7 @@ fn a_closed_motion_is_hashed_over_its_ballot_lists_and_they_leave_the_state() {
         .expect("read")
         .expect("closed");
     assert_eq!(kept, ClosedVotes::decode(&lists).expect("decodes"));
-    let counted = net
-        .r
-        .closed_ballots(&v.motion)
-        .expect("read")
-        .expect("closed");
+    let counted = net.r.closed_ballots(&v.motion, &kept).expect("read");
     assert_eq!(
         counted.get(&key(104).public()),
         Some(&(v.for_104, Vote::For))
@@ -214,7 +212,6 @@ fn an_archive_keeps_the_lists_checked_against_the_state_and_a_failing_one_leaves
         .push(0);
     let err = net.r.closed_votes(&v.motion).expect_err("tampered");
     assert!(err.detail.contains("does not match"), "{err}");
-    assert!(net.r.closed_ballots(&v.motion).is_err());
     shelf.kept.lock().unwrap().clear();
     let err = net.r.closed_votes(&v.motion).expect_err("lost");
     assert!(err.detail.contains("not kept"), "{err}");
@@ -259,4 +256,151 @@ fn a_late_ballot_before_the_close_closes_the_motion_again_with_it_and_the_archiv
     }
     assert_eq!(again.state_hash(), net.r.state_hash());
     assert_eq!(again.closed_votes(&motion), Ok(Some(after)));
+}
+
+#[test]
+fn proxies_an_expired_appointment_and_an_empty_motion_are_hashed_as_the_spec_says() {
+    let deed = pb::Deed {
+        max_proxies_per_holder: 2,
+        ..mutual_protocol::governance::deed::default_deed()
+    };
+    let mut net = Net::new(3, Some(deed));
+    let m = net.propose(102, PROPOSED, motion(DecisionKind::General));
+    let quiet = net.propose(103, PROPOSED, motion(DecisionKind::General));
+    // 105 appoints 104 (until the close), who votes for them; 107 appoints 106 until
+    // just after, and 106 never votes: the appointment expires, and is still listed.
+    let by_105 = net.cast(105, DURING, m, appoint(m, 104));
+    let for_105 = net.cast(104, DURING + 1, m, as_proxy(m, 105, Choice::For));
+    let expiry = DURING + 10;
+    let by_107 = net.cast(
+        107,
+        DURING + 2,
+        m,
+        Body::Ballot(pb::Ballot {
+            motion: m.as_bytes().to_vec(),
+            choice: Choice::AppointProxy as i32,
+            proxy: pk(106),
+            proxy_expires_at_ms: expiry,
+            ..Default::default()
+        }),
+    );
+    close(&mut net, &m);
+    assert!(net.closed(&quiet));
+
+    let proxy =
+        |appointer: u32, holder: u32, appointment: &EventId, expires_at_ms: u64| pb::ProxyEntry {
+            appointer: pk(appointer),
+            holder: pk(holder),
+            appointment: appointment.as_bytes().to_vec(),
+            expires_at_ms,
+        };
+    let closes = motion(DecisionKind::General).closes_at_ms;
+    let mut proxies = vec![
+        proxy(105, 104, &by_105, closes),
+        proxy(107, 106, &by_107, expiry),
+    ];
+    proxies.sort_by(|a, b| a.appointer.cmp(&b.appointer));
+    let lists = pb::MotionEntry {
+        ballots: vec![pb::BallotEntry {
+            partner: pk(105),
+            ballot: for_105.as_bytes().to_vec(),
+            proxy: pk(104),
+        }],
+        proxies,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let hash = |bytes: &[u8]| -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(b"mutual/v1/votes\0");
+        h.update(bytes);
+        h.finalize().to_vec()
+    };
+    let digest = pb::StateDigest::decode(
+        &*net
+            .r
+            .state()
+            .canonical_bytes(&net.fx.network, net.r.forks()),
+    )
+    .expect("a digest");
+    let votes_hash = |id: &EventId| {
+        (digest.motions.iter())
+            .find(|e| e.id == id.as_bytes())
+            .map(|e| e.votes_hash.clone())
+            .expect("an entry")
+    };
+    assert_eq!(votes_hash(&m), hash(&lists));
+    // A motion closed with nothing cast: the prefix alone, the value the spec quotes.
+    assert_eq!(
+        hex::encode(votes_hash(&quiet)),
+        "d78329450acbb900eec11686327afb4a1ee0e9ff8aadef8c52f40c03132f90d2"
+    );
+    let kept = net.r.closed_votes(&m).expect("read").expect("closed");
+    assert_eq!(
+        kept.ballots.get(&key(105).public()),
+        Some(&(for_105, Some(key(104).public())))
+    );
+    assert_eq!(kept.proxies.len(), 2);
+}
+
+#[test]
+fn an_election_s_rankings_read_back_from_the_ballot_events() {
+    let mut net = Net::new(3, None);
+    let (board, chair) = elect_offices(&mut net, &[104, 106], Some(102));
+    let chair = chair.expect("a chair election");
+    let kept = net.r.closed_votes(&board).expect("read").expect("closed");
+    let ballots = net.r.closed_ballots(&board, &kept).expect("read");
+    assert_eq!(ballots.len(), net.partners().len());
+    assert!(ballots
+        .values()
+        .all(|(_, v)| *v == Vote::Ranking(vec![0, 1])));
+    let kept = net.r.closed_votes(&chair).expect("read").expect("closed");
+    let ballots = net.r.closed_ballots(&chair, &kept).expect("read");
+    assert!(ballots.values().all(|(_, v)| *v == Vote::Ranking(vec![0])));
+    // Asked about another motion's lists, the votes do not read as its own.
+    assert!(net
+        .r
+        .closed_ballots(&chair, &net.r.closed_votes(&board).unwrap().unwrap())
+        .is_err());
+}
+
+#[test]
+fn a_late_event_after_the_close_folds_again_from_a_later_checkpoint_and_leaves_the_lists_kept() {
+    let mut net = Net::new(3, None);
+    let shelf = Arc::new(Shelf::default());
+    net.r.set_archive(shelf.clone());
+    let v = voted(&mut net);
+    close(&mut net, &v.motion);
+    assert_eq!(shelf.puts.load(Ordering::SeqCst), 1);
+    let kept = net
+        .r
+        .closed_votes(&v.motion)
+        .expect("read")
+        .expect("closed");
+    // Well past a checkpoint after the close, practice 2 signs an event following an
+    // early one of these, and it arrives last: the fold goes back to a checkpoint after
+    // the close, and does not close the motion again.
+    let mut anchor = None;
+    for i in 0..300 {
+        let id = net.tick(AFTER_GRACE + 1 + i);
+        if i == 200 {
+            anchor = Some(id);
+        }
+    }
+    let late = net.sign(
+        2,
+        AFTER_GRACE + 250,
+        vec![anchor.expect("anchor")],
+        Body::Witness(pb::Witness {}),
+    );
+    let before = net.r.reapplied();
+    net.put(&late);
+    let reapplied = net.r.reapplied() - before;
+    assert!(
+        (1..300).contains(&reapplied),
+        "folded again from a checkpoint after the close: {reapplied}"
+    );
+    assert_eq!(shelf.puts.load(Ordering::SeqCst), 1, "not closed again");
+    assert_eq!(net.r.closed_votes(&v.motion), Ok(Some(kept)));
+    assert_eq!(net.r.state(), &net.r.fold_from_scratch());
 }

@@ -12,6 +12,7 @@
 use crate::common;
 
 use common::{deliver, exercised, history, Exercised};
+use mutual_protocol::governance::ClosedVotes;
 use proptest::prelude::*;
 
 /// Histories generated per run, and delivery orders tried for each: 20 × 50 = 1,000
@@ -32,12 +33,33 @@ proptest! {
         prop_assert_eq!(reference.state(), &reference.fold_from_scratch());
         // Forks in the history are detected.
         prop_assert_eq!(reference.forks().is_empty(), h.forks == 0);
+        // Closed motions' ballot lists, kept beside the state, are those a fold from
+        // scratch let go of.
+        let lists = closed_lists(&reference);
+        let scratch = reference.fold_from_scratch();
+        for (id, kept) in &lists {
+            let alone = scratch.governance().archived(id);
+            prop_assert_eq!(alone.as_ref(), Some(kept));
+        }
         let expected = reference.state_hash();
         for order in 1..ORDERS_PER_HISTORY {
             let r = deliver(&h.fixture, &h.wires, seed.wrapping_add(order));
             prop_assert_eq!(r.state_hash(), expected, "order {} of history {}", order, seed);
+            prop_assert_eq!(&closed_lists(&r), &lists, "order {} of history {}", order, seed);
         }
     }
+}
+
+/// Every closed motion's ballot lists, read back and checked against the state's hash.
+fn closed_lists(
+    r: &mutual_protocol::replica::Replica,
+) -> Vec<(mutual_protocol::id::EventId, ClosedVotes)> {
+    r.state()
+        .governance()
+        .motions()
+        .filter(|m| m.closed.is_some())
+        .map(|m| (m.id, r.closed_votes(&m.id).expect("read").expect("closed")))
+        .collect()
 }
 
 /// A fixed seed whose history contains forks, rotations and revocations, kept as a named

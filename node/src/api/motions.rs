@@ -103,12 +103,15 @@ pub struct MotionView {
     pub candidates: Vec<(String, String)>,
     /// The tally so far.
     pub tally: TallyView,
-    /// The ballots that count: partner name and vote.
-    pub ballots: Vec<(String, String)>,
+    /// The ballots that count: partner name and vote. `GET /motions` leaves a closed
+    /// motion's out (absent here, as are `ballot_keys` and `interests`): they are read
+    /// back from the store, a ballot at a time, and `GET /motions/{id}` shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballots: Option<Vec<(String, String)>>,
     /// The current key of the partner of each ballot, in the order of `ballots`: a
     /// partner's page finds their own ballot by it.
-    #[serde(default)]
-    pub ballot_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballot_keys: Option<Vec<String>>,
     /// Proxies one partner may hold on this motion, fixed by the deed in force when it
     /// was proposed (0: none may be appointed).
     #[serde(default)]
@@ -127,8 +130,8 @@ pub struct MotionView {
     pub papers: Vec<super::papers::PaperView>,
     /// Partners who declared an interest in it, with the interest in their words (they
     /// recuse if the deed's rule for it says so).
-    #[serde(default)]
-    pub interests: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interests: Option<Vec<(String, String)>>,
 }
 
 /// A partner's current key (hex), by their lasting id; the id itself if the membership
@@ -329,18 +332,55 @@ struct Counted {
     declared: Vec<(PublicKey, EventId)>,
 }
 
-fn counted(r: &Replica, rec: &MotionRecord) -> Result<Counted, ApiError> {
-    match (r.closed_ballots(&rec.id)?, r.closed_votes(&rec.id)?) {
-        (Some(ballots), Some(closed)) => Ok(Counted {
-            ballots: (ballots.into_iter()).map(|(p, (_, v))| (p, v)).collect(),
-            declared: closed.declared.into_iter().collect(),
-        }),
-        _ => Ok(Counted {
+/// What a motion view shows of its ballots.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ballots {
+    /// Every motion's.
+    All,
+    /// An open motion's only: a closed motion's are read back from the store.
+    OfOpenMotions,
+}
+
+fn counted(r: &Replica, rec: &MotionRecord, shown: Ballots) -> Result<Option<Counted>, ApiError> {
+    if rec.closed.is_none() {
+        return Ok(Some(Counted {
             ballots: (rec.seen.ballots.iter())
                 .map(|(p, (_, v))| (*p, v.clone()))
                 .collect(),
             declared: rec.seen.declared.iter().map(|(p, e)| (*p, *e)).collect(),
-        }),
+        }));
+    }
+    if shown == Ballots::OfOpenMotions {
+        return Ok(None);
+    }
+    let Some(closed) = r.closed_votes(&rec.id)? else {
+        return Ok(None);
+    };
+    let ballots = r.closed_ballots(&rec.id, &closed)?;
+    Ok(Some(Counted {
+        ballots: (ballots.into_iter()).map(|(p, (_, v))| (p, v)).collect(),
+        declared: closed.declared.into_iter().collect(),
+    }))
+}
+
+/// A vote in words: "for", "against", "abstain", or a ranking by name.
+fn vote_words(m: &Membership, rec: &MotionRecord, v: &Vote) -> String {
+    match v {
+        Vote::For => "for".to_string(),
+        Vote::Against => "against".to_string(),
+        Vote::Abstain => "abstain".to_string(),
+        Vote::Ranking(r) => format!(
+            "ranking {}",
+            r.iter()
+                .map(|&i| {
+                    rec.candidates
+                        .get(i)
+                        .map(|c| partner_name(m, c))
+                        .unwrap_or_else(|| format!("candidate {i}"))
+                })
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ),
     }
 }
 
@@ -349,12 +389,13 @@ pub(crate) fn motion_view(
     papers: &crate::core::papers::Papers,
     rec: &MotionRecord,
     now: u64,
+    shown: Ballots,
 ) -> Result<MotionView, ApiError> {
     let state = r.state();
     let m = state.membership();
     let report = state.governance().report(&rec.id, now);
     let fin = report.as_ref().map_or(Finality::Open, |rep| rep.finality);
-    let counted = counted(r, rec)?;
+    let counted = counted(r, rec, shown)?;
     let (finality, effect) = match &report {
         Some(rep) => (
             match rep.finality {
@@ -392,53 +433,36 @@ pub(crate) fn motion_view(
             .map(|c| (current_key(m, c), partner_name(m, c)))
             .collect(),
         tally: tally_view(m, rec, &tally),
-        ballots: counted
-            .ballots
-            .iter()
-            .map(|(p, v)| {
-                let vote = match v {
-                    Vote::For => "for".to_string(),
-                    Vote::Against => "against".to_string(),
-                    Vote::Abstain => "abstain".to_string(),
-                    Vote::Ranking(r) => format!(
-                        "ranking {}",
-                        r.iter()
-                            .map(|&i| {
-                                rec.candidates
-                                    .get(i)
-                                    .map(|c| partner_name(m, c))
-                                    .unwrap_or_else(|| format!("candidate {i}"))
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", then ")
-                    ),
-                };
-                (partner_name(m, p), vote)
-            })
-            .collect(),
-        ballot_keys: (counted.ballots.iter())
-            .map(|(p, _)| current_key(m, p))
-            .collect(),
+        ballots: counted.as_ref().map(|c| {
+            (c.ballots.iter())
+                .map(|(p, v)| (partner_name(m, p), vote_words(m, rec, v)))
+                .collect()
+        }),
+        ballot_keys: counted
+            .as_ref()
+            .map(|c| (c.ballots.iter()).map(|(p, _)| current_key(m, p)).collect()),
         max_proxies: rec.max_proxies,
         power: rec.power.clone(),
         practice: rec.practice.clone(),
         decided_by: crate::deed::group_words(rec.rule.voters).to_string(),
         papers: super::papers::papers_of(&rec.motion.papers, papers),
         interests: counted
-            .declared
-            .iter()
-            .map(|(partner, event)| {
-                let statement = match r.get(event).and_then(|e| e.event.body) {
-                    Some(mutual_protocol::event::Body::Ballot(b)) => b.statement,
-                    _ => String::new(),
-                };
-                (partner_name(m, partner), statement)
+            .map(|c| {
+                (c.declared.iter())
+                    .map(|(partner, event)| {
+                        let statement = match r.load(event)?.and_then(|e| e.event.body) {
+                            Some(mutual_protocol::event::Body::Ballot(b)) => b.statement,
+                            _ => String::new(),
+                        };
+                        Ok((partner_name(m, partner), statement))
+                    })
+                    .collect::<Result<Vec<_>, ApiError>>()
             })
-            .collect(),
+            .transpose()?,
     })
 }
 
-#[utoipa::path(get, path = "/motions", tag = "motions", responses((status = 200, description = "Every motion with its tally and finality.", body = Vec<MotionView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "A closed motion's ballots cannot be read back from the store; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
+#[utoipa::path(get, path = "/motions", tag = "motions", responses((status = 200, description = "Every motion with its tally and finality; an open motion's ballots (a closed motion's: `GET /motions/{id}`).", body = Vec<MotionView>), (status = 400, description = "The request is malformed; the message says why.", body = ErrorBody), (status = 500, description = "A declaration on an open motion cannot be read back from the store; the message says why.", body = ErrorBody), (status = 503, description = "The node is stopping.", body = ErrorBody)))]
 pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<MotionView>>, ApiError> {
     let now = s.now();
     let list = s
@@ -447,7 +471,7 @@ pub(crate) async fn motions(State(s): State<ApiState>) -> Result<Json<Vec<Motion
             r.state()
                 .governance()
                 .motions()
-                .map(|rec| motion_view(r, p, rec, now))
+                .map(|rec| motion_view(r, p, rec, now, Ballots::OfOpenMotions))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await??;
@@ -466,7 +490,7 @@ pub(crate) async fn motion(
             r.state()
                 .governance()
                 .motion(&id)
-                .map(|rec| motion_view(r, p, rec, now))
+                .map(|rec| motion_view(r, p, rec, now, Ballots::All))
                 .transpose()
         })
         .await??

@@ -230,7 +230,7 @@ pub(super) fn print_motion(m: &api::MotionView, now: u64) {
     if let Some(e) = &m.effect {
         println!("effect   {e}");
     }
-    for (who, vote) in &m.ballots {
+    for (who, vote) in m.ballots.iter().flatten() {
         println!("ballot   {who}: {vote}");
     }
 }

@@ -95,29 +95,31 @@ impl Replica<State> {
         ClosedVotes::decode(&lists).map(Some).map_err(fail)
     }
 
-    /// The ballots that counted on a closed motion, with their votes read back from the
-    /// ballot events: `None` if the motion is not stored or not closed.
-    pub fn closed_ballots(&self, motion: &EventId) -> Result<Option<CountedBallots>, ArchiveError> {
-        let (Some(rec), Some(closed)) = (
-            self.state().governance().motion(motion),
-            self.closed_votes(motion)?,
-        ) else {
-            return Ok(None);
-        };
+    /// The ballots that counted on a closed motion (`closed`, as [`Replica::closed_votes`]
+    /// gave it), with their votes read back from the ballot events.
+    pub fn closed_ballots(
+        &self,
+        motion: &EventId,
+        closed: &ClosedVotes,
+    ) -> Result<CountedBallots, ArchiveError> {
         let fail = |detail: String| ArchiveError {
             motion: *motion,
             detail,
         };
+        let rec = (self.state().governance().motion(motion))
+            .ok_or_else(|| fail("no such motion is stored".into()))?;
         let mut ballots = BTreeMap::new();
-        for (partner, (id, _)) in closed.ballots {
-            let body = self.load(&id).map_err(|e| fail(e.to_string()))?;
+        for (partner, (id, _)) in &closed.ballots {
+            let body = self.load(id).map_err(|e| fail(e.to_string()))?;
             let vote = match body.and_then(|e| e.event.body) {
-                Some(Body::Ballot(b)) => ballot::vote(rec, &b).ok(),
+                Some(Body::Ballot(b)) if b.motion == motion.as_bytes() => {
+                    ballot::vote(rec, &b).ok()
+                }
                 _ => None,
             }
             .ok_or_else(|| fail(format!("ballot {id} does not read back as a vote")))?;
-            ballots.insert(partner, (id, vote));
+            ballots.insert(*partner, (*id, vote));
         }
-        Ok(Some(ballots))
+        Ok(ballots)
     }
 }

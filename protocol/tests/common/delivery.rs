@@ -96,7 +96,7 @@ pub fn exercised(r: &Replica) -> Exercised {
         // A closed motion's ballots are kept beside the state, checked against its hash.
         let (ballots, by_proxy, proxies) = match r.closed_votes(&m.id).expect("kept") {
             Some(closed) => (
-                r.closed_ballots(&m.id).expect("kept").expect("closed"),
+                r.closed_ballots(&m.id, &closed).expect("kept"),
                 closed.ballots.values().filter(|(_, p)| p.is_some()).count(),
                 closed.proxies.len(),
             ),
