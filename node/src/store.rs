@@ -8,16 +8,17 @@
 //!   re-creates the replica without parking anything. Its index (event id to place) lives
 //!   in memory, rebuilt on opening, and is shared with the replica, which reads events
 //!   back from the file once it is durable rather than keeping them ([`Store::bodies`]);
+//! - the `closed` file ([`closed`]): each closed motion's ballot lists, which the state
+//!   keeps only as their hash (docs/GOVERNANCE.md §10), for the replica
+//!   ([`Store::archive`]). They are derived from the log: loading it writes again any
+//!   that are missing or differ;
 //!
 //! and in sled, each in its own tree:
 //! - `pending`: events received whose causes have not arrived, so a restart does not lose
 //!   them;
 //! - `meta`: the network id and the latest derived-state snapshot;
 //! - `records`: the practice's private records. They live beside the log but are never
-//!   gossiped, exported or hashed;
-//! - `closed`: each closed motion's ballot lists, which the state keeps only as a hash
-//!   (docs/GOVERNANCE.md §10), by motion id ([`Store::archive`]). They are derived from
-//!   the log: loading it writes again any that are missing or differ.
+//!   gossiped, exported or hashed.
 //!
 //! sled rewrites its pages as they change and keeps what it replaced until it collects
 //! it: holding the events there took over six times their wire bytes on disk, the file
@@ -42,16 +43,18 @@
 //! file is left as it was. What follows the last readable frame past the durable count
 //! (a write a crash cut short, never acknowledged) is cut off.
 
+mod closed;
 mod events;
 
 use crate::core::store::{EachBatch, LOAD_BATCH};
 pub use crate::core::store::{Loaded, Snapshot, Store, StoreError, FORMAT_FILE, STORE_FORMAT};
+use closed::ClosedFile;
 use events::EventFile;
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Archive, ArchiveError, Bodies};
+use mutual_protocol::replica::{Archive, Bodies};
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
@@ -99,48 +102,14 @@ pub struct SledStore {
     unpended: HashSet<EventId>,
     meta: sled::Tree,
     records: sled::Tree,
-    closed: Arc<ClosedTree>,
+    closed: Arc<ClosedFile>,
     synced_blobs: HashSet<PathBuf>,
 }
 
-/// Most bytes sled keeps of its pages in memory. Its default, a gibibyte, would let a
-/// national node's closed motions' ballots, read and written as its log loads, back into
-/// memory; what is kept in sled is small and read rarely.
+/// Most bytes sled keeps of its pages in memory. Its default, a gibibyte, is far more
+/// than what sled holds here (pending events, the snapshot, the practice's records),
+/// which is read rarely.
 pub const SLED_CACHE_BYTES: u64 = 16 << 20;
-
-/// The `closed` tree: where a replica keeps closed motions' ballot lists.
-#[derive(Debug)]
-struct ClosedTree(sled::Tree);
-
-impl Archive for ClosedTree {
-    fn put(&self, motion: &EventId, lists: &[u8]) -> Result<(), ArchiveError> {
-        // The replica keeps in memory what this fails to take: said here, where it fails.
-        let fail = |e: sled::Error| {
-            tracing::error!(%motion, error = %e, "a closed motion's ballots could not be kept in the store; kept in memory");
-            ArchiveError {
-                motion: *motion,
-                detail: e.to_string(),
-            }
-        };
-        // Loading the log closes every motion again: what is already kept is not
-        // written twice.
-        if self.0.get(motion.as_bytes()).map_err(fail)?.as_deref() == Some(lists) {
-            return Ok(());
-        }
-        self.0.insert(motion.as_bytes(), lists).map_err(fail)?;
-        Ok(())
-    }
-
-    fn get(&self, motion: &EventId) -> Result<Option<Vec<u8>>, ArchiveError> {
-        self.0
-            .get(motion.as_bytes())
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| ArchiveError {
-                motion: *motion,
-                detail: e.to_string(),
-            })
-    }
-}
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -245,7 +214,7 @@ impl SledStore {
             .map_err(|e| Self::open_error(path, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Self::open_error(path, e));
         let (pending, meta, records) = (tree("pending")?, tree("meta")?, tree("records")?);
-        let closed = Arc::new(ClosedTree(tree("closed")?));
+
         if format < STORE_FORMAT {
             Self::move_events_out_of_sled(path, &db)?;
         }
@@ -272,6 +241,7 @@ impl SledStore {
                 detail,
             },
         })?;
+        let closed = Arc::new(ClosedFile::open(path)?);
         // The events are safe in their file: sled's old trees, if a move from format 1
         // left them, go.
         for old in FORMAT_1_TREES {

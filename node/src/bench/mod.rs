@@ -611,7 +611,11 @@ fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {
             store.put_events(chunk).map_err(|e| e.to_string())?;
             store.sync().map_err(|e| e.to_string())?;
         }
+        // As a node's does, the replica keeps closed motions' ballots in the store.
         let mut r = Replica::new(w.network);
+        if let Some(archive) = crate::core::store::Store::archive(&store) {
+            r.set_archive(archive);
+        }
         for chunk in all.chunks(256) {
             let wires: Vec<Vec<u8>> = chunk.iter().map(|e| e.to_wire()).collect();
             r.ingest_batch(T0 + 1_000_000_000, &wires);
