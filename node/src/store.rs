@@ -1,5 +1,5 @@
 //! Durable storage: the node's backend of the core's [`Store`] trait, [`SledStore`]: an
-//! append-only file of events, and sled beside it.
+//! append-only file of events, one of closed motions' ballot lists, and sled beside them.
 //! (Its tests are in `store/tests.rs`.)
 //!
 //! What is kept:
@@ -26,7 +26,8 @@
 //!
 //! # Durability
 //! [`Store::sync`] makes everything written so far durable: the `events` file is synced
-//! first, then sled. sled's own `flush` writes its log with `sync_file_range` on Linux,
+//! first, then sled. (The `closed` file is not: what it holds is derived from the log,
+//! and written again as the log loads.) sled's own `flush` writes its log with `sync_file_range` on Linux,
 //! which neither flushes the drive's cache nor the file's metadata, and it writes large
 //! pages to separate blob files without syncing them. So `sync` flushes sled and then
 //! `fsync`s its log file, every blob file not yet synced, and the directories that name

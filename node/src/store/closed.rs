@@ -14,7 +14,7 @@ use mutual_protocol::id::EventId;
 use mutual_protocol::replica::{Archive, ArchiveError};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -82,7 +82,6 @@ impl ClosedFile {
             );
             file.set_len(end)?;
         }
-        file.seek(SeekFrom::Start(end))?;
         Ok(ClosedFile {
             inner: Mutex::new(Inner { file, end, index }),
         })
@@ -112,23 +111,20 @@ impl Inner {
         Ok(Some(lists))
     }
 
+    /// Writes a frame at the end. Each write names its place, so a write that fails
+    /// part way leaves the next frame's place as it was; opening cuts off what it left.
     fn append(&mut self, motion: &EventId, lists: &[u8]) -> io::Result<()> {
         let len = u32::try_from(lists.len())
             .ok()
             .filter(|&n| n as usize <= MAX_CLOSED_LISTS_BYTES)
             .ok_or_else(|| io::Error::other("the lists are longer than a frame may hold"))?;
-        let mut frame = Vec::with_capacity(HEADER as usize + lists.len());
-        frame.extend_from_slice(motion.as_bytes());
-        frame.extend_from_slice(&len.to_be_bytes());
-        frame.extend_from_slice(lists);
-        if let Err(e) = self.file.write_all(&frame) {
-            // Whatever part was written is cut off again, so the next frame starts here.
-            let _ = self.file.set_len(self.end);
-            let _ = self.file.seek(SeekFrom::Start(self.end));
-            return Err(e);
-        }
+        let mut header = [0u8; HEADER as usize];
+        header[..32].copy_from_slice(motion.as_bytes());
+        header[32..].copy_from_slice(&len.to_be_bytes());
+        self.file.write_all_at(&header, self.end)?;
+        self.file.write_all_at(lists, self.end + HEADER)?;
         self.index.insert(*motion, (self.end + HEADER, len));
-        self.end += frame.len() as u64;
+        self.end += HEADER + u64::from(len);
         Ok(())
     }
 }
@@ -163,6 +159,7 @@ impl Archive for ClosedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn id(n: u8) -> EventId {
         EventId([n; 32])
@@ -200,37 +197,48 @@ mod tests {
         f.put(&id(1), b"whole").expect("put");
         drop(f);
         let whole = std::fs::metadata(&path).expect("meta").len();
-        // A frame whose length is one over the limit, then one cut short.
-        let mut over = id(2).as_bytes().to_vec();
-        over.extend_from_slice(&(MAX_CLOSED_LISTS_BYTES as u32 + 1).to_be_bytes());
-        over.extend_from_slice(&[0; 64]);
+        // A frame whose length is one over the limit, with that many bytes after it
+        // (a sparse file): not a frame this file writes, so damage, cut off.
+        let header = |n: u8, len: usize| {
+            let mut h = id(n).as_bytes().to_vec();
+            h.extend_from_slice(&(len as u32).to_be_bytes());
+            h
+        };
         let mut file = OpenOptions::new().append(true).open(&path).expect("file");
-        file.write_all(&over).expect("write");
+        file.write_all(&header(2, MAX_CLOSED_LISTS_BYTES + 1))
+            .expect("write");
+        file.set_len(whole + HEADER + MAX_CLOSED_LISTS_BYTES as u64 + 1)
+            .expect("grow");
         drop(file);
         let f = ClosedFile::open(dir.path()).expect("open");
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), whole);
         assert_eq!(f.get(&id(1)), Ok(Some(b"whole".to_vec())));
         assert_eq!(f.get(&id(2)), Ok(None));
-        // What comes next is written where the damage began, and reads back.
-        f.put(&id(3), b"after").expect("put");
-        drop(f);
-        let mut file = OpenOptions::new().append(true).open(&path).expect("file");
-        file.write_all(&id(4).as_bytes()[..10]).expect("write");
-        drop(file);
-        let f = ClosedFile::open(dir.path()).expect("open");
-        assert_eq!(f.get(&id(3)), Ok(Some(b"after".to_vec())));
-        assert_eq!(f.get(&id(4)), Ok(None));
-        // At the limit a frame is kept; one byte over, refused before anything is written.
-        let at_limit = vec![7u8; MAX_CLOSED_LISTS_BYTES];
-        f.put(&id(5), &at_limit).expect("at the limit");
-        assert_eq!(
-            f.get(&id(5)).expect("read").map(|l| l.len()),
-            Some(MAX_CLOSED_LISTS_BYTES)
-        );
+        // One at the limit is kept, across opening too; one over is refused before
+        // anything is written.
+        f.put(&id(3), &vec![7u8; MAX_CLOSED_LISTS_BYTES])
+            .expect("at the limit");
         let size = std::fs::metadata(&path).expect("meta").len();
         assert!(f
             .put(&id(6), &vec![7u8; MAX_CLOSED_LISTS_BYTES + 1])
             .is_err());
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), size);
+        drop(f);
+        let f = ClosedFile::open(dir.path()).expect("open");
+        let read = f.get(&id(3)).expect("read").map(|l| l.len());
+        assert_eq!(read, Some(MAX_CLOSED_LISTS_BYTES));
+        // What comes after a frame cut short is written where the damage began.
+        f.put(&id(4), b"after").expect("put");
+        drop(f);
+        let mut file = OpenOptions::new().append(true).open(&path).expect("file");
+        file.write_all(&header(5, 9)[..20]).expect("write");
+        drop(file);
+        let f = ClosedFile::open(dir.path()).expect("open");
+        assert_eq!(f.get(&id(5)), Ok(None));
+        f.put(&id(7), b"next").expect("put");
+        drop(f);
+        let f = ClosedFile::open(dir.path()).expect("open");
+        assert_eq!(f.get(&id(4)), Ok(Some(b"after".to_vec())));
+        assert_eq!(f.get(&id(7)), Ok(Some(b"next".to_vec())));
     }
 }

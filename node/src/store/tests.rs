@@ -556,6 +556,7 @@ fn closed_motions_ballots_are_kept_in_their_file_and_loading_the_log_mends_them(
 
     // Loading the log again closes every motion again and mends it.
     let (store, r) = load();
+    assert_eq!(r.archived_in_memory(), 0);
     assert_eq!(r.closed_votes(&closed[0]), Ok(Some(kept[0].clone())));
     drop((store, r));
 
@@ -566,7 +567,9 @@ fn closed_motions_ballots_are_kept_in_their_file_and_loading_the_log_mends_them(
         .and_then(|f| f.set_len(size / 2))
         .expect("cut");
     let (_store, r) = load();
+    assert_eq!(r.archived_in_memory(), 0);
     for (m, k) in closed.iter().zip(&kept) {
         assert_eq!(r.closed_votes(m), Ok(Some(k.clone())));
     }
+    assert!(std::fs::metadata(&file).expect("closed file").len() >= size);
 }
