@@ -9,7 +9,6 @@ use crate::keys::PublicKey;
 use crate::signature::{self, Item, ROTATE_DOMAIN};
 use imbl::{OrdMap, OrdSet};
 use mutual_proto::v1 as pb;
-use std::sync::Arc;
 
 /// Whether a member still takes part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,9 +88,7 @@ pub enum MembershipError {
 /// The membership of a network. Cheap to clone (persistent maps).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Membership {
-    /// Behind a shared pointer: a map node the checkpoints share is copied when a
-    /// practice's update changes it, and then copies pointers, not records.
-    practices: OrdMap<String, Arc<PracticeRecord>>,
+    practices: OrdMap<String, PracticeRecord>,
     partners: OrdMap<PublicKey, PartnerRecord>,
     keys: OrdMap<PublicKey, Holder>,
     /// Every key that ever spoke for a member and no longer does. Never reused.
@@ -166,10 +163,10 @@ impl Membership {
         }
         self.practices.insert(
             p.ods_code.clone(),
-            Arc::new(PracticeRecord {
+            PracticeRecord {
                 practice: p,
                 status: Status::Active,
-            }),
+            },
         );
     }
 
@@ -263,7 +260,7 @@ impl Membership {
 
     /// The practices, by ODS code.
     pub fn practices(&self) -> impl Iterator<Item = &PracticeRecord> {
-        self.practices.values().map(|r| &**r)
+        self.practices.values()
     }
 
     /// The partners, by partner id.
@@ -273,7 +270,7 @@ impl Membership {
 
     /// One practice.
     pub fn practice(&self, ods: &str) -> Option<&PracticeRecord> {
-        self.practices.get(ods).map(|r| &**r)
+        self.practices.get(ods)
     }
 
     /// One partner, by id.
@@ -297,7 +294,7 @@ impl Membership {
     /// The practice whose node key is `key` (whatever its status).
     pub fn practice_of_node(&self, key: &PublicKey) -> Option<&PracticeRecord> {
         match self.keys.get(key) {
-            Some(Holder::Practice(ods)) => self.practices.get(ods).map(|r| &**r),
+            Some(Holder::Practice(ods)) => self.practices.get(ods),
             _ => None,
         }
     }
@@ -309,7 +306,7 @@ impl Membership {
         u: &pb::PracticeUpdate,
     ) -> Result<(), MembershipError> {
         let ods = self.practice_author(author)?;
-        if let Some(rec) = self.practices.get_mut(&ods).map(Arc::make_mut) {
+        if let Some(rec) = self.practices.get_mut(&ods) {
             if !u.name.is_empty() {
                 rec.practice.name = u.name.clone();
             }
@@ -332,7 +329,7 @@ impl Membership {
 
     /// Sets a practice's status, and its active partners' with it.
     pub fn set_practice_status(&mut self, ods: &str, status: Status) {
-        if let Some(rec) = self.practices.get_mut(ods).map(Arc::make_mut) {
+        if let Some(rec) = self.practices.get_mut(ods) {
             rec.status = status;
         }
         let affected: Vec<PublicKey> = self
@@ -502,7 +499,7 @@ impl Membership {
         let new_bytes = new.map(|k| k.as_bytes().to_vec()).unwrap_or_default();
         match &holder {
             Holder::Practice(ods) => {
-                if let Some(rec) = self.practices.get_mut(ods).map(Arc::make_mut) {
+                if let Some(rec) = self.practices.get_mut(ods) {
                     rec.practice.node_key = new_bytes;
                 }
             }

@@ -43,6 +43,14 @@ impl Archive for Shelf {
     }
 }
 
+/// Three practices, and a replica keeping closed motions' lists on a shelf.
+fn shelved() -> (Net, Arc<Shelf>) {
+    let mut net = Net::new(3, None);
+    let shelf = Arc::new(Shelf::default());
+    net.r.set_archive(shelf.clone());
+    (net, shelf)
+}
+
 /// What a motion's votes were: the ids of its events.
 struct Voted {
     motion: EventId,
@@ -219,9 +227,7 @@ fn an_archive_keeps_the_lists_checked_against_the_state_and_a_failing_one_leaves
 
 #[test]
 fn a_late_ballot_before_the_close_closes_the_motion_again_with_it_and_the_archive_follows() {
-    let mut net = Net::new(3, None);
-    let shelf = Arc::new(Shelf::default());
-    net.r.set_archive(shelf.clone());
+    let (mut net, shelf) = shelved();
     let motion = net.propose(104, PROPOSED, motion(DecisionKind::General));
     net.vote(104, DURING, motion, Choice::For);
     net.vote(105, DURING, motion, Choice::Against);
@@ -384,9 +390,7 @@ fn a_ballot_read_back_counts_only_on_the_motion_it_names() {
 
 #[test]
 fn a_late_event_after_the_close_folds_again_from_a_later_checkpoint_and_leaves_the_lists_kept() {
-    let mut net = Net::new(3, None);
-    let shelf = Arc::new(Shelf::default());
-    net.r.set_archive(shelf.clone());
+    let (mut net, shelf) = shelved();
     let v = voted(&mut net);
     close(&mut net, &v.motion);
     assert_eq!(shelf.puts.load(Ordering::SeqCst), 1);
