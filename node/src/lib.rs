@@ -16,7 +16,7 @@
 //! - [`keyfile`]: key files on disk (mode 0600), fingerprints, and the node key's libp2p
 //!   identity; [`keystore`]: a partner's key, encrypted with a passphrase; [`invite`]:
 //!   one-line invites.
-//! - [`store`]: the node's backend of the core's storage trait (an event file and sled), and the data directory's
+//! - [`store`]: the node's backend of the core's storage trait (an event file, a file of closed motions' ballot lists, and sled), and the data directory's
 //!   storage layout; [`federation`]: this network's entry for a charter.
 //! - [`net`]: the libp2p behaviours and transports; [`gate`]: the libp2p behaviour that
 //!   enforces the core's gate policy on every connection.

@@ -27,8 +27,8 @@
 //! # Durability
 //! [`Store::sync`] makes everything written so far durable: the `events` file is synced
 //! first, then sled. (The `closed` file is not: what it holds is derived from the log,
-//! and written again as the log loads.) sled's own `flush` writes its log with `sync_file_range` on Linux,
-//! which neither flushes the drive's cache nor the file's metadata, and it writes large
+//! and written again as the log loads.) sled's own `flush` writes its log with
+//! `sync_file_range` on Linux, which neither flushes the drive's cache nor the file's metadata, and it writes large
 //! pages to separate blob files without syncing them. So `sync` flushes sled and then
 //! `fsync`s its log file, every blob file not yet synced, and the directories that name
 //! them. The node acknowledges an event only after `sync` returns.

@@ -3,7 +3,8 @@
 //! The sans-IO core of Mutual, a peer-to-peer federation protocol for GP partnerships.
 //! No sockets, no disk, no clock, no randomness: the caller passes the time and random
 //! numbers in, and persists and sends what this crate says (a replica may be given a way
-//! to read back the events the node persisted: [`replica::Bodies`]). Every rule can therefore be
+//! to read back the events the node persisted, [`replica::Bodies`], and a place to keep
+//! closed motions' ballot lists, [`replica::Archive`]). Every rule can therefore be
 //! tested in microseconds, and every node computes the same result from the same events.
 //!
 //! ## Map of the crate

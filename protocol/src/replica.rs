@@ -1,10 +1,11 @@
 //! A node's copy of one network's log, and the fold that derives its state.
 //!
 //! [`Replica`] is the sans-IO heart of a node: the caller passes in the current time and
-//! the bytes it received, and gets back what happened. It writes nothing and talks to no
-//! one; the node persists what it is told was stored and fetches what it is told is
-//! missing. Given a body source ([`Bodies`]: the node's own log of stored events) it reads
-//! stored events back from there rather than keeping them in memory.
+//! the bytes it received, and gets back what happened. It talks to no one; the node
+//! persists what it is told was stored and fetches what it is told is missing. Given a
+//! body source ([`Bodies`]: the node's own log of stored events) it reads stored events
+//! back from there rather than keeping them in memory; given an [`Archive`], it hands
+//! closed motions' ballot lists there, and reads them back from there.
 //!
 //! # The ingest pipeline
 //! 1. decode and check structure ([`SignedEvent::decode`]); check the network;

@@ -592,7 +592,7 @@ fn in_sync_round(authors: usize, events: usize) -> Result<u64, String> {
     Ok(t.by_round_of[0].max(t.by_round_of[1]))
 }
 
-/// Bytes the node's store (its event file and sled) takes on disk for `events` events ÷ their wire bytes:
+/// Bytes the node's store (its event file, its closed motions' file and sled) takes on disk for `events` events ÷ their wire bytes:
 /// written as the node writes a peer's pages (a batch, then a durable sync), then the
 /// derived-state snapshot the node saves beside them.
 fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {

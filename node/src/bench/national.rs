@@ -584,7 +584,7 @@ mod tests {
             .filter(|m| m.kind == pb::DecisionKind::General && m.closed.is_some())
             .collect();
         assert!(!closed.is_empty());
-        assert_eq!(r.archived_in_memory(), 0, "kept in the store's tree");
+        assert_eq!(r.archived_in_memory(), 0, "kept in the store's closed file");
         assert!(closed.iter().all(|m| {
             let kept = r.closed_votes(&m.id).expect("kept").expect("closed");
             kept.ballots.len() > 100 && m.votes.ballots.is_empty()

@@ -22,9 +22,11 @@ use std::sync::Mutex;
 /// The file's name in the store's directory.
 pub const CLOSED_FILE: &str = "closed";
 
-/// Longest lists one frame may hold: a motion's lists list at most one ballot, one
-/// declaration and one proxy per partner, about 250 bytes together, so this holds a
-/// partnership of well over 100,000 partners. A longer length read on opening is damage.
+/// Longest lists one frame may hold: a motion's lists name at most one counted ballot,
+/// one declaration and one proxy per partner (about 250 bytes together) and its ballots
+/// that never counted (about 34 bytes each), so this holds a partnership of 100,000
+/// partners with over half a million uncounted ballots. A longer length read on opening
+/// is damage; lists longer than this stay in the replica's memory.
 pub const MAX_CLOSED_LISTS_BYTES: usize = 32 << 20;
 
 /// A frame's motion id and length.

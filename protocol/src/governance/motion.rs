@@ -108,7 +108,8 @@ pub struct Votes {
     pub ballots: OrdMap<PartnerId, (EventId, Vote)>,
     /// Declarations of interest: partner id to the declaring event.
     pub declared: OrdMap<PartnerId, EventId>,
-    /// Proxy appointments in force, by appointer.
+    /// Proxy appointments not revoked, replaced or ended by recusal (expiry is judged
+    /// when a proxy votes), by appointer.
     pub proxies: OrdMap<PartnerId, super::proxy::Proxy>,
     /// Appointers whose counted vote was cast by their proxy, with the proxy.
     pub by_proxy: OrdMap<PartnerId, PartnerId>,

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where a replica keeps the ballot lists of closed motions (see
-/// [`Replica::set_archive`]): in the node, a table on disk.
+/// [`Replica::set_archive`]): in the node, an append-only file.
 pub trait Archive: fmt::Debug + Send + Sync {
     /// Keeps `lists` (a closed motion's encoded ballot lists) under the motion's id, in
     /// place of any kept there before.
@@ -28,7 +28,7 @@ pub type CountedBallots = BTreeMap<PartnerId, (EventId, Vote)>;
 
 /// Why a closed motion's ballot lists could not be kept or read back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the ballots of motion {motion} could not be read back: {detail}")]
+#[error("the ballots of motion {motion} could not be kept or read back: {detail}")]
 pub struct ArchiveError {
     /// The motion.
     pub motion: EventId,
