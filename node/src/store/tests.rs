@@ -8,7 +8,7 @@ use mutual_protocol::keys::Keypair;
 
 /// A store in `dir` holding `events`, made durable, then closed.
 fn stored(dir: &Path, events: &[&SignedEvent]) {
-    let mut s = SledStore::open(dir).expect("open");
+    let mut s = open_when_free(dir).expect("open");
     s.put_events(events).expect("events");
     s.sync().expect("sync");
 }
@@ -46,7 +46,7 @@ fn events_feeds_pending_and_records_survive_reopening() {
     let a = update(&mut w, 1);
     let b = update(&mut w, 2);
     {
-        let mut s = SledStore::open(dir.path()).expect("open");
+        let mut s = open_when_free(dir.path()).expect("open");
         s.set_network(NetworkId(g.id)).expect("bind");
         s.put_pending(&[&b]).expect("pending");
         s.put_events(&[&g, &a]).expect("events");
@@ -54,7 +54,7 @@ fn events_feeds_pending_and_records_survive_reopening() {
             .expect("record");
         s.sync().expect("sync");
     }
-    let s = SledStore::open(dir.path()).expect("reopen");
+    let s = open_when_free(dir.path()).expect("reopen");
     assert_eq!(s.network(), Some(NetworkId(g.id)));
     let loaded = s.load().expect("load");
     assert_eq!(loaded.events, vec![g.to_wire(), a.to_wire()]);
@@ -78,7 +78,7 @@ fn events_feeds_pending_and_records_survive_reopening() {
 #[test]
 fn a_store_is_bound_to_one_network() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = SledStore::open(dir.path()).expect("open");
+    let mut s = open_when_free(dir.path()).expect("open");
     s.set_network(NetworkId(EventId([1; 32]))).expect("bind");
     let err = s.set_network(NetworkId(EventId([2; 32]))).unwrap_err();
     assert!(matches!(err, StoreError::WrongNetwork { .. }), "{err}");
@@ -93,7 +93,7 @@ fn a_newer_format_is_refused_and_left_untouched() {
         format!("mutual-store {newer}\n"),
     )
     .expect("write");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(
         matches!(err, StoreError::TooNew { found, .. } if found == newer),
         "{err}"
@@ -110,7 +110,7 @@ fn a_newer_format_is_refused_and_left_untouched() {
 fn a_directory_that_is_not_a_store_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("notes.txt"), "hello").expect("write");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
 }
 
@@ -124,7 +124,7 @@ fn an_event_stored_twice_in_the_log_is_reported_as_corruption() {
     let mut bytes = fs::read(&file).expect("read");
     bytes.extend_from_slice(&bytes.clone());
     fs::write(&file, &bytes).expect("write");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("appears twice"), "{err}");
 }
@@ -136,7 +136,7 @@ fn a_tail_cut_short_by_a_crash_is_cut_off_and_what_was_made_durable_stays() {
     let durable: Vec<SignedEvent> = (0..5).map(|i| update(&mut w, i)).collect();
     let torn = update(&mut w, 99);
     {
-        let mut s = SledStore::open(dir.path()).expect("open");
+        let mut s = open_when_free(dir.path()).expect("open");
         s.put_events(&[&g]).expect("genesis");
         s.put_events(&durable.iter().collect::<Vec<_>>())
             .expect("events");
@@ -150,14 +150,14 @@ fn a_tail_cut_short_by_a_crash_is_cut_off_and_what_was_made_durable_stays() {
     cut.extend_from_slice(&(wire.len() as u32).to_be_bytes());
     cut.extend_from_slice(&wire[..wire.len() / 2]);
     fs::write(&file, &cut).expect("write");
-    let mut s = SledStore::open(dir.path()).expect("a cut tail is not damage");
+    let mut s = open_when_free(dir.path()).expect("a cut tail is not damage");
     assert_eq!(s.load().expect("load").events.len(), 6);
     assert_eq!(fs::read(&file).expect("read"), whole, "the tail is cut off");
     // Writing goes on at a frame's boundary.
     s.put_events(&[&torn]).expect("again");
     s.sync().expect("sync");
     drop(s);
-    let s = SledStore::open(dir.path()).expect("reopen");
+    let s = open_when_free(dir.path()).expect("reopen");
     assert_eq!(s.load().expect("load").events.len(), 7);
     assert_eq!(s.event(&torn.id).expect("read"), Some(wire));
 }
@@ -167,7 +167,7 @@ fn a_log_shorter_than_what_was_made_durable_is_reported_as_corruption() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut w, g) = founded();
     {
-        let mut s = SledStore::open(dir.path()).expect("open");
+        let mut s = open_when_free(dir.path()).expect("open");
         s.put_events(&[&g]).expect("genesis");
         for i in 0..3 {
             s.put_events(&[&update(&mut w, i)]).expect("event");
@@ -178,7 +178,7 @@ fn a_log_shorter_than_what_was_made_durable_is_reported_as_corruption() {
     let file = dir.path().join(events::EVENTS_FILE);
     let bytes = fs::read(&file).expect("read");
     fs::write(&file, &bytes[..bytes.len() - 10]).expect("write");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("4 were made durable"), "{err}");
     assert_eq!(
@@ -220,7 +220,7 @@ fn a_store_of_format_1_has_its_events_moved_out_of_sled() {
         );
     }
     drop(s);
-    let again = SledStore::open(dir.path()).expect("reopen");
+    let again = open_when_free(dir.path()).expect("reopen");
     assert_eq!(again.load().expect("load").events, wires);
 }
 
@@ -290,7 +290,7 @@ fn stored_events_leave_the_pending_table_only_once_the_file_holding_them_is_sync
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut w, g) = founded();
     let later = update(&mut w, 1);
-    let mut s = SledStore::open(dir.path()).expect("open");
+    let mut s = open_when_free(dir.path()).expect("open");
     s.put_events(&[&g]).expect("genesis");
     s.put_pending(&[&later]).expect("pending");
     s.sync().expect("sync");
@@ -349,7 +349,7 @@ fn a_store_without_its_manifest_is_refused() {
     let (_, g) = founded();
     stored(dir.path(), &[&g]);
     fs::remove_file(dir.path().join(MANIFEST_FILE)).expect("remove");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(err.to_string().contains("MANIFEST is missing"), "{err}");
 }
 
@@ -365,7 +365,7 @@ fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
     let over = (mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES as u32 + 1).to_be_bytes();
     bytes[second..second + 4].copy_from_slice(&over);
     fs::write(&file, &bytes).expect("write");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert_eq!(fs::read(&file).expect("read"), bytes, "left as found");
 }
@@ -373,15 +373,15 @@ fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
 #[test]
 fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let _first = SledStore::open(dir.path()).expect("open");
-    let err = SledStore::open(dir.path()).unwrap_err();
+    let _first = open_when_free(dir.path()).expect("open");
+    let err = open_when_free(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::InUse(_)), "{err}");
 }
 
 #[test]
 fn records_are_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut s = SledStore::open(dir.path()).expect("open");
+    let mut s = open_when_free(dir.path()).expect("open");
     let at_limit = vec![0u8; MAX_RECORD_BYTES];
     s.put_record("k", &at_limit).expect("at the limit");
     let over = vec![0u8; MAX_RECORD_BYTES + 1];
@@ -404,7 +404,7 @@ fn records_are_bounded() {
 fn a_damaged_event_log_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let mut s = SledStore::open(dir.path()).expect("open");
+        let mut s = open_when_free(dir.path()).expect("open");
         s.set_network(NetworkId(EventId([3; 32]))).expect("bind");
         let (mut w, g) = founded();
         s.put_events(&[&g]).expect("genesis");
@@ -420,7 +420,7 @@ fn a_damaged_event_log_is_refused_with_a_clear_message() {
         *b ^= 0x5a;
     }
     fs::write(&log, &bytes).expect("damage");
-    let result = SledStore::open(dir.path()).and_then(|s| s.load());
+    let result = open_when_free(dir.path()).and_then(|s| s.load());
     let err = result.expect_err("a damaged store does not open as if whole");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("is corrupt"), "{err}");
@@ -436,13 +436,13 @@ fn a_long_log_is_read_a_batch_at_a_time_in_the_order_stored() {
         .collect();
     let waiting = update(&mut tests_writer(), 77);
     {
-        let mut s = SledStore::open(dir.path()).expect("open");
+        let mut s = open_when_free(dir.path()).expect("open");
         s.put_events(&evs.iter().collect::<Vec<_>>())
             .expect("events");
         s.put_pending(&[&waiting]).expect("pending");
         s.sync().expect("sync");
     }
-    let s = SledStore::open(dir.path()).expect("reopen");
+    let s = open_when_free(dir.path()).expect("reopen");
     let mut batches = Vec::new();
     s.each_event_batch(&mut |batch| {
         batches.push(batch.to_vec());
@@ -479,7 +479,7 @@ fn a_replica_loaded_from_the_store_reads_its_events_back_from_the_file() {
         .chain((0..LOAD_BATCH as u32 + 10).map(|i| update(&mut w, i)))
         .collect();
     stored(dir.path(), &evs.iter().collect::<Vec<_>>());
-    let mut s = SledStore::open(dir.path()).expect("reopen");
+    let mut s = open_when_free(dir.path()).expect("reopen");
     let mut r = mutual_protocol::replica::Replica::new(NetworkId(g.id));
     crate::core::store::load_log(&mut s, &mut r, 1_000_000).expect("loaded");
     assert_eq!(r.len(), evs.len());
@@ -525,7 +525,7 @@ fn closed_motions_ballots_are_kept_in_their_file_and_loading_the_log_mends_them(
         .parse()
         .expect("an id");
     let load = || {
-        let mut store = SledStore::open(dir.path()).expect("store");
+        let mut store = open_when_free(dir.path()).expect("store");
         let mut r = mutual_protocol::replica::Replica::new(network);
         crate::core::store::load_log(&mut store, &mut r, u64::MAX / 2).expect("loaded");
         (store, r)
