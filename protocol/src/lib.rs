@@ -66,4 +66,5 @@ pub mod limits;
 pub mod membership;
 pub mod replica;
 pub mod signature;
+pub mod sorted;
 pub mod state;

@@ -35,6 +35,7 @@ use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
 use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS};
 use crate::signature;
+use crate::sorted::SortedMap;
 use crate::state::{Context, Outcome, State, StateHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -163,7 +164,8 @@ impl Fold for State {
 #[derive(Debug)]
 pub struct Replica<S: Fold = State> {
     network: NetworkId,
-    events: HashMap<EventId, Stored>,
+    /// Every stored event, under its id (a sorted list: see [`crate::sorted`]).
+    events: SortedMap<EventId, Stored>,
     /// Where stored events are read back once the node holds them durably (see
     /// [`Replica::set_bodies`]); none: every event's bytes are kept here.
     bodies: Option<Arc<dyn Bodies>>,
@@ -183,7 +185,7 @@ pub struct Replica<S: Fold = State> {
     proofs: HashMap<PublicKey, EquivocationProof>,
     heads: BTreeSet<OrderKey>,
     /// Every stored event's place in the fold order (its id is the second half).
-    order: BTreeSet<OrderKey>,
+    order: SortedMap<OrderKey, ()>,
     state: S,
     applied_upto: Option<OrderKey>,
     /// The earliest place from which the fold must be redone before the state is read
@@ -233,7 +235,7 @@ impl<S: Fold> Replica<S> {
     pub fn empty(network: NetworkId) -> Self {
         Replica {
             network,
-            events: HashMap::new(),
+            events: SortedMap::new(),
             bodies: None,
             unwritten: HashMap::new(),
             archive: None,
@@ -243,7 +245,7 @@ impl<S: Fold> Replica<S> {
             forks: HashMap::new(),
             proofs: HashMap::new(),
             heads: BTreeSet::new(),
-            order: BTreeSet::new(),
+            order: SortedMap::new(),
             state: S::default(),
             applied_upto: None,
             refold_from: None,
@@ -272,6 +274,7 @@ impl<S: Fold> Replica<S> {
     /// together. (Like any allocation, one past what the machine has aborts.)
     pub fn reserve(&mut self, additional: usize) {
         self.events.reserve(additional);
+        self.order.reserve(additional);
     }
 
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).
@@ -547,7 +550,7 @@ impl<S: Fold> Replica<S> {
                 }
             }
         }
-        self.order.insert(key);
+        self.order.insert(key, ());
         let next_in_order = refold_from == key
             && self.refold_from.is_none()
             && self.applied_upto.is_none_or(|a| a < key);
@@ -645,7 +648,7 @@ impl<S: Fold> Replica<S> {
         let keys: Vec<OrderKey> = self
             .order
             .range((start, Bound::Unbounded))
-            .copied()
+            .map(|(k, ())| *k)
             .collect();
         self.reapplied += keys.len() as u64;
         for k in keys {
@@ -735,7 +738,7 @@ impl<S: Fold> Replica<S> {
 
     /// Stored events' ids in fold order.
     pub fn ids_in_order(&self) -> impl Iterator<Item = &EventId> {
-        self.order.iter().map(|(_, id)| id)
+        self.order.iter().map(|((_, id), ())| id)
     }
 
     /// Number of events waiting for causes.

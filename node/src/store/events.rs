@@ -16,7 +16,8 @@ use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::{Bodies, BodyError};
 use mutual_protocol::signature::SIGNATURE_LEN;
-use std::collections::{HashMap, HashSet};
+use mutual_protocol::sorted::SortedMap;
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 // (`Write` for the new file `write_new` makes; the log itself is written at offsets.)
@@ -57,11 +58,15 @@ pub(super) struct EventFile {
     len: u64,
 }
 
+/// Each stored event's wire bytes: where they start in the file and how long they are.
+type Places = SortedMap<EventId, (u64, u32)>;
+
 /// What the store and the replica reading events back share: the file and its id index.
 struct Shared {
     file: File,
-    /// Each event's wire bytes: where they start and how long they are.
-    places: RwLock<HashMap<EventId, (u64, u32)>>,
+    /// Each event's wire bytes: where they start and how long they are (a sorted list:
+    /// see [`mutual_protocol::sorted`]).
+    places: RwLock<Places>,
     /// Bytes of the file made durable: the replica lets go only of events within them,
     /// since what a failed sync left in the page cache may not be what the disk holds.
     durable: AtomicU64,
@@ -76,7 +81,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    fn places(&self) -> RwLockReadGuard<'_, HashMap<EventId, (u64, u32)>> {
+    fn places(&self) -> RwLockReadGuard<'_, Places> {
         self.places.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -191,7 +196,8 @@ impl EventFile {
         // larger than the file could hold (a frame is more than its header and a signature),
         // whatever a damaged MANIFEST says.
         let fits = file.metadata()?.len() / (FRAME_HEADER + SIGNATURE_LEN as u64);
-        let mut places = HashMap::with_capacity(usize::try_from(durable.min(fits)).unwrap_or(0));
+        let mut places = Places::new();
+        places.reserve(usize::try_from(durable.min(fits)).unwrap_or(0));
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
             let n = places.len() as u64;

@@ -40,7 +40,7 @@ pub struct BodyError {
 /// A stored event as the replica keeps it, under its id: what taking in other events reads
 /// of it. Its bytes are in the replica's `unwritten` table ([`Kept`]) until the body source
 /// holds them, and are read back from the body source after.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Stored {
     /// Its height: with its id, its place in the fold order.
     pub(super) height: u64,
@@ -184,7 +184,7 @@ impl<S: Fold> Replica<S> {
     /// be: what a node serving its log to others reads, so that a failing disk is an
     /// error it answers rather than a stop.
     pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
-        self.order.iter().map(|(_, id)| self.body(id))
+        self.order.iter().map(|((_, id), ())| self.body(id))
     }
 
     /// A stored event that must be there, for folding again.
