@@ -501,8 +501,8 @@ impl<S: Fold> Replica<S> {
                 "an author's first event must list the genesis in deps".into(),
             ));
         }
-        for cause in e.causes() {
-            let c = &self.events[&cause];
+        let causes: Vec<(EventId, Stored)> = e.causes().map(|c| (c, self.events[&c])).collect();
+        for &(cause, c) in &causes {
             if c.timestamp_ms > e.timestamp_ms {
                 return Err(EventError::TimestampBeforeCause {
                     timestamp_ms: e.timestamp_ms,
@@ -515,8 +515,8 @@ impl<S: Fold> Replica<S> {
         let author = e.author;
         let seq = e.seq;
         let mut refold_from = key;
-        for cause in e.causes() {
-            self.heads.remove(&(self.events[&cause].height, cause));
+        for (cause, c) in causes {
+            self.heads.remove(&(c.height, cause));
         }
         self.heads.insert(key);
         let other = match self.feeds.entry(author).or_default().entry(seq) {

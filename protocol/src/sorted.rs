@@ -120,7 +120,25 @@ impl<K: Ord + Copy, V: Copy> SortedMap<K, V> {
     }
 
     /// The entries with keys in `range`, in key order.
+    ///
+    /// # Panics
+    /// As [`BTreeMap::range`] does: if the range starts after it ends, or starts and ends
+    /// at one key excluded from both ends.
     pub fn range<R: RangeBounds<K>>(&self, range: R) -> impl Iterator<Item = (&K, &V)> + '_ {
+        // Checked here, not left to the recent map's own range, which does not check
+        // when it is empty.
+        if let (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) =
+            (range.start_bound(), range.end_bound())
+        {
+            let both_excluded = matches!(
+                (range.start_bound(), range.end_bound()),
+                (Bound::Excluded(_), Bound::Excluded(_))
+            );
+            assert!(
+                s < e || (s == e && !both_excluded),
+                "a range of a sorted map starts after it ends"
+            );
+        }
         let start = match range.start_bound() {
             Bound::Included(s) => self.list.partition_point(|(k, _)| k < s),
             Bound::Excluded(s) => self.list.partition_point(|(k, _)| k <= s),
@@ -191,8 +209,19 @@ mod tests {
         assert_eq!(m.get(&7), Some(&14));
         assert_eq!(m[&(n - 1)], (n - 1) * 2);
         assert_eq!(m.get(&n), None);
-        assert_eq!(m.insert(7, 1), Some(14), "a listed key's value is replaced");
+        assert_eq!(m.insert(7, 1), Some(14), "a recent key's value is replaced");
         assert_eq!(m.get(&7), Some(&1));
+        assert!(
+            m.find(&(n - 1)).is_ok(),
+            "the largest key was merged into the list"
+        );
+        assert_eq!(
+            m.insert(n - 1, 3),
+            Some((n - 1) * 2),
+            "a listed key's value is replaced"
+        );
+        assert_eq!(m[&(n - 1)], 3);
+        assert_eq!(m.len(), n as usize);
         let keys: Vec<u32> = m.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, (0..n).collect::<Vec<_>>());
         let from: Vec<u32> = m
@@ -220,6 +249,35 @@ mod tests {
         assert!(m.recent.is_empty());
     }
 
+    #[test]
+    fn past_eight_times_the_least_a_merge_waits_for_an_eighth_of_the_list() {
+        let listed = MERGE_MIN * MERGE_FRACTION * 2;
+        let mut m = SortedMap {
+            list: (0..listed as u64).map(|k| (k * 2, ())).collect(),
+            recent: BTreeMap::new(),
+        };
+        let room = listed / MERGE_FRACTION;
+        for k in 0..room as u64 {
+            m.insert(k * 2 + 1, ());
+        }
+        assert_eq!(m.list.len(), listed, "an eighth of the list: not merged");
+        m.insert(u64::MAX, ());
+        assert_eq!(m.list.len(), listed + room + 1, "one over: merged");
+        assert!(
+            m.list.windows(2).all(|w| w[0].0 < w[1].0),
+            "and still sorted"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "starts after it ends")]
+    fn a_range_that_starts_after_it_ends_is_refused_with_no_recent_entries_too() {
+        let mut m = SortedMap::new();
+        m.insert(1u8, ());
+        m.merge();
+        let _ = m.range((Bound::Excluded(1), Bound::Excluded(1))).count();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Any sequence of insertions leaves it answering as an ordered map does.
@@ -239,6 +297,8 @@ mod tests {
                 prop_assert_eq!(m.get(&p), reference.get(&p));
                 prop_assert!(m.range(p..).eq(reference.range(p..)));
                 prop_assert!(m.range(..=p).eq(reference.range(..=p)));
+                prop_assert!(m.range(..p).eq(reference.range(..p)));
+                prop_assert!(m.range(p / 2..p).eq(reference.range(p / 2..p)));
                 prop_assert!(m.range((Bound::Excluded(p), Bound::Unbounded))
                     .eq(reference.range((Bound::Excluded(p), Bound::Unbounded))));
             }
