@@ -44,12 +44,14 @@ use std::sync::Arc;
 
 mod archive;
 mod checkpoints;
+mod feed;
 mod heads;
 mod kept;
 
 pub use archive::{Archive, ArchiveError, CountedBallots};
 pub use checkpoints::checkpoint_kept;
 use checkpoints::Checkpoints;
+use feed::Feed;
 pub use kept::{Bodies, BodyError};
 use kept::{Kept, Stored};
 
@@ -178,7 +180,7 @@ pub struct Replica<S: Fold = State> {
     archived: HashMap<EventId, Vec<u8>>,
     /// Each author's stored events by seq: the first stored at each seq (see
     /// [`Replica::slot`]).
-    feeds: HashMap<PublicKey, BTreeMap<u64, EventId>>,
+    feeds: HashMap<PublicKey, Feed>,
     /// The events stored at a seq after its first: an author's equivocations.
     forked_ids: HashMap<(PublicKey, u64), Vec<EventId>>,
     forks: HashMap<PublicKey, u64>,
@@ -487,7 +489,7 @@ impl<S: Fold> Replica<S> {
             let follows = e
                 .seq
                 .checked_sub(1)
-                .and_then(|seq| Some((seq, self.feeds.get(&e.author)?.get(&seq)?)))
+                .and_then(|seq| Some((seq, self.feeds.get(&e.author)?.get(seq)?)))
                 .is_some_and(|(seq, first)| self.slot(&e.author, seq, first).any(|id| *id == prev));
             if !follows {
                 return Err(EventError::BrokenChain(format!(
@@ -519,13 +521,7 @@ impl<S: Fold> Replica<S> {
             self.heads.remove(&(c.height, cause));
         }
         self.heads.insert(key);
-        let other = match self.feeds.entry(author).or_default().entry(seq) {
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(ev.id);
-                None
-            }
-            std::collections::btree_map::Entry::Occupied(o) => Some(*o.get()),
-        };
+        let other = self.feeds.entry(author).or_default().put(seq, ev.id);
         if let Some(other) = other {
             self.forked_ids
                 .entry((author, seq))
@@ -583,8 +579,8 @@ impl<S: Fold> Replica<S> {
     fn earliest_from(&self, author: &PublicKey, seq: u64) -> Option<OrderKey> {
         self.feeds
             .get(author)?
-            .range(seq..)
-            .flat_map(|(s, first)| self.slot(author, *s, first))
+            .from(seq)
+            .flat_map(|(s, first)| self.slot(author, s, first))
             .filter_map(|id| self.key_of(id))
             .min()
     }
@@ -782,8 +778,8 @@ impl<S: Fold> Replica<S> {
 
     /// The highest seq stored for `author`, with its event id (the first, if forked).
     pub fn feed_head(&self, author: &PublicKey) -> Option<(u64, EventId)> {
-        let (seq, first) = self.feeds.get(author)?.iter().next_back()?;
-        Some((*seq, *first))
+        let (seq, first) = self.feeds.get(author)?.head()?;
+        Some((seq, *first))
     }
 
     /// Every author's highest stored seq with its event id (the first, if forked), in
@@ -803,8 +799,8 @@ impl<S: Fold> Replica<S> {
             .feeds
             .iter()
             .filter_map(|(a, feed)| {
-                let (seq, first) = feed.iter().next_back()?;
-                Some((*a, *seq, *first))
+                let (seq, first) = feed.head()?;
+                Some((*a, seq, *first))
             })
             .collect();
         f.sort_unstable_by_key(|x| x.0);
@@ -823,8 +819,8 @@ impl<S: Fold> Replica<S> {
         self.feeds
             .get(&author)
             .into_iter()
-            .flat_map(move |feed| feed.range(from_seq..))
-            .flat_map(move |(seq, first)| self.slot(&author, *seq, first))
+            .flat_map(move |feed| feed.from(from_seq))
+            .flat_map(move |(seq, first)| self.slot(&author, seq, first))
             .filter_map(|id| self.key_of(id))
     }
 

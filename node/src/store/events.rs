@@ -58,17 +58,18 @@ pub(super) struct EventFile {
     len: u64,
 }
 
-/// Each stored event's wire bytes: where they start in the file and how long they are.
-type Places = SortedMap<EventId, (u64, u32)>;
+/// Where each stored event's frame starts in the file: its length prefix, then its wire
+/// bytes.
+type Places = SortedMap<EventId, u64>;
 
 /// What the store and the replica reading events back share: the file and its id index.
 struct Shared {
     file: File,
-    /// Each event's wire bytes: where they start and how long they are (a sorted list:
-    /// see [`mutual_protocol::sorted`]).
+    /// Where each event's frame starts (a sorted list: see [`mutual_protocol::sorted`]).
     places: RwLock<Places>,
-    /// Bytes of the file made durable: the replica lets go only of events within them,
-    /// since what a failed sync left in the page cache may not be what the disk holds.
+    /// Bytes of the file made durable, always a whole number of frames: the replica lets
+    /// go only of events within them, since what a failed sync left in the page cache may
+    /// not be what the disk holds.
     durable: AtomicU64,
 }
 
@@ -87,11 +88,20 @@ impl Shared {
 
     /// A stored event's wire bytes.
     fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
-        let Some(&(start, len)) = self.places().get(id) else {
+        let Some(&start) = self.places().get(id) else {
             return Ok(None);
         };
-        let mut wire = vec![0u8; len as usize];
-        self.file.read_exact_at(&mut wire, start)?;
+        let mut header = [0u8; FRAME_HEADER as usize];
+        self.file.read_exact_at(&mut header, start)?;
+        let len = u32::from_be_bytes(header) as usize;
+        if len > mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the frame at byte {start} claims {len} bytes"),
+            ));
+        }
+        let mut wire = vec![0u8; len];
+        self.file.read_exact_at(&mut wire, start + FRAME_HEADER)?;
         Ok(Some(wire))
     }
 }
@@ -99,9 +109,9 @@ impl Shared {
 impl Bodies for Shared {
     fn holds(&self, id: &EventId) -> bool {
         let durable = self.durable.load(Ordering::Acquire);
-        self.places()
-            .get(id)
-            .is_some_and(|&(start, len)| start + u64::from(len) <= durable)
+        // Frames are written whole, one after another, and `durable` ends one: a frame
+        // starting before it is durable to its end.
+        self.places().get(id).is_some_and(|&start| start < durable)
     }
 
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
@@ -213,10 +223,7 @@ impl EventFile {
                 // An unacknowledged tail, written in part.
                 Err(_) => return Ok(false),
             };
-            if places
-                .insert(ev.id, (at + FRAME_HEADER, wire.len() as u32))
-                .is_some()
-            {
+            if places.insert(ev.id, at).is_some() {
                 return Err(ReadError::Damaged(format!(
                     "event {} appears twice in {EVENTS_FILE}",
                     ev.id
@@ -308,7 +315,7 @@ impl EventFile {
     /// Appends the events not yet stored, in one write.
     pub(super) fn append(&mut self, events: &[&SignedEvent]) -> io::Result<()> {
         let mut buf = Vec::new();
-        let mut added: Vec<(&SignedEvent, u64, usize)> = Vec::new();
+        let mut added: Vec<(&SignedEvent, u64)> = Vec::new();
         let mut fresh = HashSet::new();
         let mut at = self.len;
         let places = self.shared.places();
@@ -319,7 +326,7 @@ impl EventFile {
             let wire = ev.to_wire();
             buf.extend_from_slice(&(wire.len() as u32).to_be_bytes());
             buf.extend_from_slice(&wire);
-            added.push((ev, at + FRAME_HEADER, wire.len()));
+            added.push((ev, at));
             at += FRAME_HEADER + wire.len() as u64;
         }
         drop(places);
@@ -338,8 +345,8 @@ impl EventFile {
             .places
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        for (ev, start, len) in added {
-            places.insert(ev.id, (start, len as u32));
+        for (ev, start) in added {
+            places.insert(ev.id, start);
         }
         self.len = at;
         Ok(())

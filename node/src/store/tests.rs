@@ -5,6 +5,8 @@ use super::*;
 use mutual_proto::v1 as pb;
 use mutual_protocol::event::{Body, FeedWriter};
 use mutual_protocol::keys::Keypair;
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
 
 /// A store in `dir` holding `events`, made durable, then closed.
 fn stored(dir: &Path, events: &[&SignedEvent]) {
@@ -368,6 +370,37 @@ fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
     let err = open_when_free(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     assert_eq!(fs::read(&file).expect("read"), bytes, "left as found");
+}
+
+/// The index holds where each frame starts; its length is read from the file, so a
+/// length damaged after opening is an error the read reports, never bytes of another frame
+/// handed back.
+#[test]
+fn a_frame_whose_length_is_damaged_after_opening_is_a_read_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let second = update(&mut w, 1);
+    stored(dir.path(), &[&g, &second]);
+    let s = open_when_free(dir.path()).expect("reopen");
+    let bodies = s.bodies().expect("a body source");
+    assert!(bodies.holds(&second.id));
+    assert_eq!(bodies.read(&second.id), Ok(second.to_wire()));
+    let at = 4 + g.to_wire().len() as u64;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(events::EVENTS_FILE))
+        .expect("file");
+    let limit = mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES as u32;
+    for (len, says) in [(limit + 1, "claims"), (limit, "")] {
+        file.write_all_at(&len.to_be_bytes(), at).expect("damaged");
+        let err = bodies.read(&second.id).unwrap_err();
+        assert!(err.detail.contains(says), "{len}: {err}");
+    }
+    assert_eq!(
+        bodies.read(&g.id),
+        Ok(g.to_wire()),
+        "the first frame reads as before"
+    );
 }
 
 #[test]
