@@ -271,9 +271,10 @@ impl<S: Fold> Replica<S> {
     }
 
     /// Makes room for `additional` more stored events than it holds, at once, as a node
-    /// does before loading a log whose length it knows: the table of stored events is
-    /// then made once, rather than doubled along the way with the old and the new held
-    /// together. (Like any allocation, one past what the machine has aborts.)
+    /// does before loading a log whose length it knows: the table of stored events and
+    /// the fold order are then each made once at the log's size, rather than grown at
+    /// every merge along the way. (Like any allocation, one past what the machine has
+    /// aborts.)
     pub fn reserve(&mut self, additional: usize) {
         self.events.reserve(additional);
         self.order.reserve(additional);

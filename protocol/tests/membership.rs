@@ -6,7 +6,7 @@ use crate::common;
 
 use common::{key, rotation, update, Fixture, T0};
 use mutual_proto::v1 as pb;
-use mutual_protocol::event::{Body, FeedWriter};
+use mutual_protocol::event::{Body, FeedWriter, SignedEvent};
 use mutual_protocol::fork::EquivocationProof;
 use mutual_protocol::membership::{rotation_message, Status};
 use mutual_protocol::replica::Ingested;
@@ -250,6 +250,42 @@ fn equivocation_is_detected_proven_and_voids_the_fork_everywhere() {
         second: left.clone(),
     };
     assert!(unrelated.verify().is_err());
+}
+
+/// A twin that goes on signing after the fork: its next event follows the second event
+/// stored at the forked seq, and is stored, in whatever order the five events arrive.
+#[test]
+fn a_fork_extended_past_the_forked_seq_is_stored_in_any_order() {
+    let (fx, _) = Fixture::new(2);
+    let mut honest = fx.writer(2);
+    let base = honest.sign(T0 + 1, vec![], update(10));
+    let mut twin = FeedWriter::resume(key(2), fx.network, Some((1, base.id)));
+    let left = honest.sign(T0 + 2, vec![], update(20));
+    let right = twin.sign(T0 + 2, vec![], update(30));
+    let right_next = twin.sign(T0 + 3, vec![], update(31));
+    let after = honest.sign(T0 + 3, vec![], update(40));
+    assert_eq!(right_next.event.prev, Some(right.id));
+    let orders: [[&SignedEvent; 5]; 3] = [
+        [&base, &left, &right, &right_next, &after],
+        [&base, &right, &right_next, &left, &after],
+        [&after, &right_next, &right, &left, &base],
+    ];
+    let mut hashes = Vec::new();
+    for order in orders {
+        let mut r = fx.replica();
+        for ev in order {
+            r.ingest(T0 + 9, &ev.to_wire()).expect("taken in");
+        }
+        assert_eq!(r.pending_len(), 0);
+        for ev in [&base, &left, &right, &right_next, &after] {
+            assert!(r.contains(&ev.id), "every event is stored");
+        }
+        assert_eq!(r.forks().get(&key(2).public()), Some(&2));
+        assert_eq!(r.feed_keys_from(&key(2).public(), 1).count(), 5);
+        assert_eq!(r.feed_head(&key(2).public()).map(|(seq, _)| seq), Some(3));
+        hashes.push(r.state_hash());
+    }
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]));
 }
 
 #[test]

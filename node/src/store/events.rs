@@ -14,6 +14,7 @@
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
+use mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES;
 use mutual_protocol::replica::{Bodies, BodyError};
 use mutual_protocol::signature::SIGNATURE_LEN;
 use mutual_protocol::sorted::SortedMap;
@@ -58,14 +59,48 @@ pub(super) struct EventFile {
     len: u64,
 }
 
-/// Where each stored event's frame starts in the file: its length prefix, then its wire
-/// bytes.
-type Places = SortedMap<EventId, u64>;
+/// Bits of a [`Place`] that hold its event's length: enough for
+/// [`MAX_SIGNED_EVENT_BYTES`]. The rest hold where its frame starts, so the file can grow
+/// to 2^47 bytes (128 TiB).
+const LEN_BITS: u32 = 17;
+const _: () = assert!(MAX_SIGNED_EVENT_BYTES < 1 << LEN_BITS);
+
+/// Where a stored event's frame starts in the file and how long its wire bytes are, in
+/// one number: an index entry is its id and this, 40 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Place(u64);
+
+impl Place {
+    fn new(start: u64, len: usize) -> io::Result<Place> {
+        if start >> (u64::BITS - LEN_BITS) != 0 || len >= 1 << LEN_BITS {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!(
+                    "a frame at byte {start} of {len} bytes is past what {EVENTS_FILE} can index"
+                ),
+            ));
+        }
+        Ok(Place(start << LEN_BITS | len as u64))
+    }
+
+    /// Where the frame's length prefix is.
+    fn start(self) -> u64 {
+        self.0 >> LEN_BITS
+    }
+
+    /// The length of the event's wire bytes, after the prefix.
+    fn len(self) -> usize {
+        (self.0 & ((1 << LEN_BITS) - 1)) as usize
+    }
+}
+
+/// Where each stored event's frame is.
+type Places = SortedMap<EventId, Place>;
 
 /// What the store and the replica reading events back share: the file and its id index.
 struct Shared {
     file: File,
-    /// Where each event's frame starts (a sorted list: see [`mutual_protocol::sorted`]).
+    /// Where each event's frame is (a sorted list: see [`mutual_protocol::sorted`]).
     places: RwLock<Places>,
     /// Bytes of the file made durable, always a whole number of frames: the replica lets
     /// go only of events within them, since what a failed sync left in the page cache may
@@ -88,21 +123,27 @@ impl Shared {
 
     /// A stored event's wire bytes.
     fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
-        let Some(&start) = self.places().get(id) else {
+        let Some(&place) = self.places().get(id) else {
             return Ok(None);
         };
-        let mut header = [0u8; FRAME_HEADER as usize];
-        self.file.read_exact_at(&mut header, start)?;
-        let len = u32::from_be_bytes(header) as usize;
-        if len > mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES {
+        // The frame whole, its prefix checked against the index: a prefix damaged since
+        // the file was read is an error, never another event's bytes.
+        let mut frame = vec![0u8; FRAME_HEADER as usize + place.len()];
+        self.file.read_exact_at(&mut frame, place.start())?;
+        let says = frame.first_chunk().map(|h| u32::from_be_bytes(*h) as usize);
+        if says != Some(place.len()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("the frame at byte {start} claims {len} bytes"),
+                format!(
+                    "the frame at byte {} says {} bytes, but {} were written",
+                    place.start(),
+                    says.unwrap_or(0),
+                    place.len()
+                ),
             ));
         }
-        let mut wire = vec![0u8; len];
-        self.file.read_exact_at(&mut wire, start + FRAME_HEADER)?;
-        Ok(Some(wire))
+        frame.drain(..FRAME_HEADER as usize);
+        Ok(Some(frame))
     }
 }
 
@@ -111,7 +152,7 @@ impl Bodies for Shared {
         let durable = self.durable.load(Ordering::Acquire);
         // Frames are written whole, one after another, and `durable` ends one: a frame
         // starting before it is durable to its end.
-        self.places().get(id).is_some_and(|&start| start < durable)
+        self.places().get(id).is_some_and(|p| p.start() < durable)
     }
 
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
@@ -152,7 +193,7 @@ fn frames<E: From<io::Error>>(
             _ => {}
         }
         let len = u32::from_be_bytes(header) as usize;
-        if len > mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES {
+        if len > MAX_SIGNED_EVENT_BYTES {
             // Not a frame this store writes: a cut-short or damaged place.
             return Ok(FramesEnd::Cut);
         }
@@ -202,7 +243,7 @@ impl EventFile {
             Err(e) => return Err(e.into()),
         };
         let reader = file.try_clone()?;
-        // Made once at the size the MANIFEST names, not doubled as the file is read; no
+        // Made once at the size the MANIFEST names, not grown as the file is read; no
         // larger than the file could hold (a frame is more than its header and a signature),
         // whatever a damaged MANIFEST says.
         let fits = file.metadata()?.len() / (FRAME_HEADER + SIGNATURE_LEN as u64);
@@ -223,7 +264,7 @@ impl EventFile {
                 // An unacknowledged tail, written in part.
                 Err(_) => return Ok(false),
             };
-            if places.insert(ev.id, at).is_some() {
+            if places.insert(ev.id, Place::new(at, wire.len())?).is_some() {
                 return Err(ReadError::Damaged(format!(
                     "event {} appears twice in {EVENTS_FILE}",
                     ev.id
@@ -315,7 +356,7 @@ impl EventFile {
     /// Appends the events not yet stored, in one write.
     pub(super) fn append(&mut self, events: &[&SignedEvent]) -> io::Result<()> {
         let mut buf = Vec::new();
-        let mut added: Vec<(&SignedEvent, u64)> = Vec::new();
+        let mut added: Vec<(&SignedEvent, Place)> = Vec::new();
         let mut fresh = HashSet::new();
         let mut at = self.len;
         let places = self.shared.places();
@@ -326,7 +367,7 @@ impl EventFile {
             let wire = ev.to_wire();
             buf.extend_from_slice(&(wire.len() as u32).to_be_bytes());
             buf.extend_from_slice(&wire);
-            added.push((ev, at));
+            added.push((ev, Place::new(at, wire.len())?));
             at += FRAME_HEADER + wire.len() as u64;
         }
         drop(places);
@@ -345,8 +386,8 @@ impl EventFile {
             .places
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        for (ev, start) in added {
-            places.insert(ev.id, start);
+        for (ev, place) in added {
+            places.insert(ev.id, place);
         }
         self.len = at;
         Ok(())

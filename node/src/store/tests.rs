@@ -372,9 +372,9 @@ fn a_frame_longer_than_any_event_before_the_durable_count_is_corruption() {
     assert_eq!(fs::read(&file).expect("read"), bytes, "left as found");
 }
 
-/// The index holds where each frame starts; its length is read from the file, so a
-/// length damaged after opening is an error the read reports, never bytes of another frame
-/// handed back.
+/// The index holds where each frame starts and how long its event is, and a read checks
+/// the frame's own length prefix against it: a prefix damaged after opening is an error
+/// the read reports, never a part of the event or the next one's bytes handed back.
 #[test]
 fn a_frame_whose_length_is_damaged_after_opening_is_a_read_error() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -383,24 +383,29 @@ fn a_frame_whose_length_is_damaged_after_opening_is_a_read_error() {
     stored(dir.path(), &[&g, &second]);
     let s = open_when_free(dir.path()).expect("reopen");
     let bodies = s.bodies().expect("a body source");
-    assert!(bodies.holds(&second.id));
-    assert_eq!(bodies.read(&second.id), Ok(second.to_wire()));
-    let at = 4 + g.to_wire().len() as u64;
+    assert!(bodies.holds(&g.id));
+    assert_eq!(bodies.read(&g.id), Ok(g.to_wire()));
     let file = OpenOptions::new()
         .write(true)
         .open(dir.path().join(events::EVENTS_FILE))
         .expect("file");
+    let real = g.to_wire().len() as u32;
     let limit = mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES as u32;
-    for (len, says) in [(limit + 1, "claims"), (limit, "")] {
-        file.write_all_at(&len.to_be_bytes(), at).expect("damaged");
-        let err = bodies.read(&second.id).unwrap_err();
-        assert!(err.detail.contains(says), "{len}: {err}");
+    for len in [real - 1, real + 1, limit, limit + 1] {
+        file.write_all_at(&len.to_be_bytes(), 0).expect("damaged");
+        let err = bodies.read(&g.id).unwrap_err();
+        assert!(
+            err.detail.contains(&format!("says {len} bytes")),
+            "{len}: {err}"
+        );
+        assert_eq!(
+            bodies.read(&second.id),
+            Ok(second.to_wire()),
+            "the next reads as before"
+        );
     }
-    assert_eq!(
-        bodies.read(&g.id),
-        Ok(g.to_wire()),
-        "the first frame reads as before"
-    );
+    file.write_all_at(&real.to_be_bytes(), 0).expect("mended");
+    assert_eq!(bodies.read(&g.id), Ok(g.to_wire()));
 }
 
 #[test]
