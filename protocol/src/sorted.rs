@@ -8,7 +8,8 @@
 //! do. A sorted list takes what its entries do. Entries added go first to the small map,
 //! which is merged into the list, in place, once it holds a thirty-second as many
 //! entries ([`MERGE_FRACTION`]). The small map, a B-tree, takes about twice what its
-//! entries do, so the whole takes at most about 3% more than its entries; in exchange a merge
+//! entries do, so once the list holds more than `MERGE_FRACTION` × [`MERGE_MIN`] entries
+//! the whole takes at most about 3% more than its entries; in exchange a merge
 //! moves the list's entries that sort after the first recent one, so an entry added in
 //! random order is moved about thirty times over the map's life. A lookup is a binary
 //! search of the list and a search of the small map.

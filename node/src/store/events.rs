@@ -72,7 +72,7 @@ struct Place(u64);
 
 impl Place {
     fn new(start: u64, len: usize) -> io::Result<Place> {
-        if start >> (u64::BITS - LEN_BITS) != 0 || len >= 1 << LEN_BITS {
+        if start >> (u64::BITS - LEN_BITS) != 0 || len > MAX_SIGNED_EVENT_BYTES {
             return Err(io::Error::new(
                 io::ErrorKind::FileTooLarge,
                 format!(
@@ -80,7 +80,7 @@ impl Place {
                 ),
             ));
         }
-        Ok(Place(start << LEN_BITS | len as u64))
+        Ok(Place((start << LEN_BITS) | len as u64))
     }
 
     /// Where the frame's length prefix is.
@@ -130,14 +130,15 @@ impl Shared {
         // the file was read is an error, never another event's bytes.
         let mut frame = vec![0u8; FRAME_HEADER as usize + place.len()];
         self.file.read_exact_at(&mut frame, place.start())?;
-        let says = frame.first_chunk().map(|h| u32::from_be_bytes(*h) as usize);
-        if says != Some(place.len()) {
+        let mut prefix = [0u8; FRAME_HEADER as usize];
+        prefix.copy_from_slice(&frame[..FRAME_HEADER as usize]);
+        let says = u32::from_be_bytes(prefix) as usize;
+        if says != place.len() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "the frame at byte {} says {} bytes, but {} were written",
+                    "the frame at byte {} says {says} bytes, but the index holds {}",
                     place.start(),
-                    says.unwrap_or(0),
                     place.len()
                 ),
             ));
@@ -448,4 +449,31 @@ pub(super) fn write_new(dir: &Path, events: &[Vec<u8>]) -> io::Result<()> {
     }
     fs::rename(&tmp, dir.join(EVENTS_FILE))?;
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_keeps_its_start_and_length_to_their_limits_and_refuses_one_over() {
+        let last = (1u64 << (u64::BITS - LEN_BITS)) - 1;
+        for (start, len) in [
+            (0, 0),
+            (4, 1),
+            (last, MAX_SIGNED_EVENT_BYTES),
+            (1 << 40, 300),
+        ] {
+            let p = Place::new(start, len).expect("fits");
+            assert_eq!((p.start(), p.len()), (start, len));
+        }
+        assert!(
+            Place::new(last + 1, 0).is_err(),
+            "a start one past the last"
+        );
+        assert!(
+            Place::new(0, MAX_SIGNED_EVENT_BYTES + 1).is_err(),
+            "a length one over"
+        );
+    }
 }
