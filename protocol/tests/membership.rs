@@ -190,14 +190,44 @@ fn an_invalid_genesis_founds_nothing() {
     assert!(!r.state().is_founded());
 }
 
-#[test]
-fn equivocation_is_detected_proven_and_voids_the_fork_everywhere() {
+/// Practice 2's feed forked at seq 2: `base` (seq 1), then `left` from its own writer and
+/// `right` from a twin resumed after `base`; both writers go on signing.
+struct Forked {
+    fx: Fixture,
+    honest: FeedWriter,
+    twin: FeedWriter,
+    base: SignedEvent,
+    left: SignedEvent,
+    right: SignedEvent,
+}
+
+fn forked() -> Forked {
     let (fx, _) = Fixture::new(2);
     let mut honest = fx.writer(2);
     let base = honest.sign(T0 + 1, vec![], update(10));
     let mut twin = FeedWriter::resume(key(2), fx.network, Some((1, base.id)));
     let left = honest.sign(T0 + 2, vec![], update(20));
     let right = twin.sign(T0 + 2, vec![], update(30));
+    Forked {
+        fx,
+        honest,
+        twin,
+        base,
+        left,
+        right,
+    }
+}
+
+#[test]
+fn equivocation_is_detected_proven_and_voids_the_fork_everywhere() {
+    let Forked {
+        fx,
+        mut honest,
+        base,
+        left,
+        right,
+        ..
+    } = forked();
     let after = honest.sign(T0 + 3, vec![], update(40));
     let wires: Vec<Vec<u8>> = [&base, &left, &right, &after]
         .iter()
@@ -256,12 +286,14 @@ fn equivocation_is_detected_proven_and_voids_the_fork_everywhere() {
 /// stored at the forked seq, and is stored, in whatever order the five events arrive.
 #[test]
 fn a_fork_extended_past_the_forked_seq_is_stored_in_any_order() {
-    let (fx, _) = Fixture::new(2);
-    let mut honest = fx.writer(2);
-    let base = honest.sign(T0 + 1, vec![], update(10));
-    let mut twin = FeedWriter::resume(key(2), fx.network, Some((1, base.id)));
-    let left = honest.sign(T0 + 2, vec![], update(20));
-    let right = twin.sign(T0 + 2, vec![], update(30));
+    let Forked {
+        fx,
+        mut honest,
+        mut twin,
+        base,
+        left,
+        right,
+    } = forked();
     let right_next = twin.sign(T0 + 3, vec![], update(31));
     let after = honest.sign(T0 + 3, vec![], update(40));
     assert_eq!(right_next.event.prev, Some(right.id));
