@@ -20,6 +20,9 @@
 //! - [`aid`]: mutual aid between practices: requests, offers, agreements, the board.
 //! - [`governance`]: the partnership deed (its rules, its powers, terms of office),
 //!   motions, signed ballots, elections (STV and one seat per locality) and their effects.
+//! - [`federation`]: networks linking without any of them owning the link: their own log.
+//! - [`sorted`]: the ordered map the replica's and the store's per-event indexes are kept
+//!   in, a sorted list and a small map of recent entries.
 //!
 //! ## Example
 //! ```

@@ -22,7 +22,7 @@ use std::ops::{Bound, RangeBounds};
 /// The recent entries are merged into the list once there are more of them than the
 /// list's length divided by this...
 pub const MERGE_FRACTION: usize = 32;
-/// ... and at least this many: a small map is merged rarely.
+/// ... and at least this many, so that a small list is not merged at every insert.
 pub const MERGE_MIN: usize = 1024;
 
 /// An ordered map kept as a sorted list and a small map of recent entries. See the module
