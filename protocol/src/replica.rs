@@ -52,6 +52,7 @@ pub use archive::{Archive, ArchiveError, CountedBallots};
 pub use checkpoints::checkpoint_kept;
 use checkpoints::Checkpoints;
 use feed::Feed;
+pub use feed::FEED_MARK_EVERY;
 pub use kept::{Bodies, BodyError};
 use kept::{Kept, Stored};
 
@@ -179,7 +180,7 @@ pub struct Replica<S: Fold = State> {
     /// Closed motions' ballot lists not in `archive`: all of them without one.
     archived: HashMap<EventId, Vec<u8>>,
     /// Each author's stored events by seq: the first stored at each seq (see
-    /// [`Replica::slot`]).
+    /// [`Replica::slot`]), read back along `prev` where not kept (see [`feed`]).
     feeds: HashMap<PublicKey, Feed>,
     /// The events stored at a seq after its first: an author's equivocations.
     forked_ids: HashMap<(PublicKey, u64), Vec<EventId>>,
@@ -220,6 +221,12 @@ pub struct Replica<S: Fold = State> {
 
 /// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
 static APPLIED: Outcome = Outcome::Applied;
+
+/// What the fold must read back to go on: a stored event that cannot be read stops the
+/// replica (see [`Replica::set_bodies`]).
+fn must_read<T>(read: Result<T, BodyError>) -> T {
+    read.unwrap_or_else(|e| panic!("{e}: the fold cannot go on without it"))
+}
 
 /// Every author's highest stored seq with its event id, in author order.
 type Frontier = Vec<(PublicKey, u64, EventId)>;
@@ -490,8 +497,13 @@ impl<S: Fold> Replica<S> {
             let follows = e
                 .seq
                 .checked_sub(1)
-                .and_then(|seq| Some((seq, self.feeds.get(&e.author)?.get(seq)?)))
-                .is_some_and(|(seq, first)| self.slot(&e.author, seq, first).any(|id| *id == prev));
+                .and_then(|seq| {
+                    let first = self.feeds.get(&e.author)?.get(seq, &|id| self.prev_of(id));
+                    Some((seq, must_read(first)?))
+                })
+                .is_some_and(|(seq, first)| {
+                    self.slot(&e.author, seq, &first).any(|id| *id == prev)
+                });
             if !follows {
                 return Err(EventError::BrokenChain(format!(
                     "prev {} is not this author's event with seq {}",
@@ -522,7 +534,16 @@ impl<S: Fold> Replica<S> {
             self.heads.remove(&(c.height, cause));
         }
         self.heads.insert(key);
-        let other = self.feeds.entry(author).or_default().put(seq, ev.id);
+        let (unwritten, bodies) = (&self.unwritten, self.bodies.as_deref());
+        let other = match self.feeds.get_mut(&author) {
+            Some(feed) => {
+                must_read(feed.put(seq, ev.id, &|id| kept::prev(id, unwritten.get(id), bodies)))
+            }
+            None => {
+                self.feeds.insert(author, Feed::first(seq, ev.id));
+                None
+            }
+        };
         if let Some(other) = other {
             self.forked_ids
                 .entry((author, seq))
@@ -578,12 +599,7 @@ impl<S: Fold> Replica<S> {
     }
 
     fn earliest_from(&self, author: &PublicKey, seq: u64) -> Option<OrderKey> {
-        self.feeds
-            .get(author)?
-            .from(seq)
-            .flat_map(|(s, first)| self.slot(author, s, first))
-            .filter_map(|id| self.key_of(id))
-            .min()
+        self.feed_keys_from(author, seq).map(must_read).min()
     }
 
     /// The ids stored at `seq` of `author`'s feed, `first` the first of them: more than
@@ -594,11 +610,20 @@ impl<S: Fold> Replica<S> {
         seq: u64,
         first: &'a EventId,
     ) -> impl Iterator<Item = &'a EventId> + 'a {
-        let others = match self.forked_ids.get(&(*author, seq)) {
+        std::iter::once(first).chain(self.forked_at(author, seq))
+    }
+
+    /// The events stored at `seq` of `author`'s feed after its first.
+    fn forked_at(&self, author: &PublicKey, seq: u64) -> &[EventId] {
+        match self.forked_ids.get(&(*author, seq)) {
             Some(ids) => ids.as_slice(),
             None => &[],
-        };
-        std::iter::once(first).chain(others)
+        }
+    }
+
+    /// A stored event's `prev`, read back: how a feed finds the ids it does not keep.
+    fn prev_of(&self, id: &EventId) -> Result<EventId, BodyError> {
+        kept::prev(id, self.unwritten.get(id), self.bodies.as_deref())
     }
 
     /// A stored event's place in the fold order.
@@ -779,8 +804,7 @@ impl<S: Fold> Replica<S> {
 
     /// The highest seq stored for `author`, with its event id (the first, if forked).
     pub fn feed_head(&self, author: &PublicKey) -> Option<(u64, EventId)> {
-        let (seq, first) = self.feeds.get(author)?.head()?;
-        Some((seq, *first))
+        Some(self.feeds.get(author)?.head())
     }
 
     /// Every author's highest stored seq with its event id (the first, if forked), in
@@ -799,9 +823,9 @@ impl<S: Fold> Replica<S> {
         let mut f: Frontier = self
             .feeds
             .iter()
-            .filter_map(|(a, feed)| {
-                let (seq, first) = feed.head()?;
-                Some((*a, seq, *first))
+            .map(|(a, feed)| {
+                let (seq, first) = feed.head();
+                (*a, seq, first)
             })
             .collect();
         f.sort_unstable_by_key(|x| x.0);
@@ -810,19 +834,33 @@ impl<S: Fold> Replica<S> {
     }
 
     /// The places in the fold order of `author`'s stored events with seq at least
-    /// `from_seq`, as [`Replica::feed_from`] lists them, without reading any back.
+    /// `from_seq`, as [`Replica::feed_from`] lists them, or why the feed could not be
+    /// read on (the last item then). Events of the feed the replica does not keep ids of
+    /// are read back along `prev` (see [`FEED_MARK_EVERY`]): each listed once, and fewer
+    /// than [`FEED_MARK_EVERY`] more.
     pub fn feed_keys_from(
         &self,
         author: &PublicKey,
         from_seq: u64,
-    ) -> impl Iterator<Item = OrderKey> + '_ {
+    ) -> impl Iterator<Item = Result<OrderKey, BodyError>> + '_ {
         let author = *author;
         self.feeds
             .get(&author)
             .into_iter()
-            .flat_map(move |feed| feed.from(from_seq))
-            .flat_map(move |(seq, first)| self.slot(&author, seq, first))
-            .filter_map(|id| self.key_of(id))
+            .flat_map(move |feed| feed.from(from_seq, move |id| self.prev_of(id)))
+            .flat_map(move |read| {
+                let (seq, first, failed) = match read {
+                    Ok((seq, first)) => (seq, Some(first), None),
+                    Err(e) => (0, None, Some(e)),
+                };
+                let others = first.map_or(&[][..], |_| self.forked_at(&author, seq));
+                first
+                    .into_iter()
+                    .chain(others.iter().copied())
+                    .filter_map(|id| self.key_of(&id))
+                    .map(Ok)
+                    .chain(failed.map(Err))
+            })
     }
 
     /// The highest seq among `author`'s events waiting for causes or for their time.

@@ -3,10 +3,13 @@
 
 use crate::common;
 
-use common::{update, Fixture, T0};
+use common::{key, update, Fixture, T0};
 use mutual_protocol::event::{EventError, FeedWriter, SignedEvent};
 use mutual_protocol::id::EventId;
-use mutual_protocol::replica::{Beyond, Bodies, BodyError, IngestError, Ingested, Replica};
+use mutual_protocol::replica::{
+    Beyond, Bodies, BodyError, IngestError, Ingested, Replica, FEED_MARK_EVERY,
+};
+use mutual_protocol::state::{Outcome, Rejection};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -153,19 +156,97 @@ fn reading_a_feed_or_walking_back_from_heads_says_when_an_event_cannot_be_read_b
     log.write(&r);
     r.release_written();
     let author = evs[0].event.author;
-    assert!(r.feed_from(&author, 2).all(|(_, e)| e.is_ok()));
+    let feed: Vec<_> = r.feed_from(&author, 2).collect();
+    assert_eq!(feed.len(), 5);
+    assert!(feed.iter().all(Result::is_ok));
     assert!(matches!(r.beyond(&[evs[1].id], 100), Beyond::Events(v) if v.len() == 3));
 
     log.failing.store(true, Ordering::Relaxed);
+    // A feed's ids below its head are read back along `prev`: a read that fails ends the
+    // list with the error, never with a shorter list that looks whole.
     let feed: Vec<_> = r.feed_from(&author, 2).collect();
-    assert_eq!(feed.len(), 5, "every event is listed, read or not");
-    assert!(feed.iter().all(|(_, e)| e.is_err()));
-    // Their places are known without reading anything back.
-    let keys: Vec<EventId> = r.feed_keys_from(&author, 2).map(|k| k.1).collect();
-    assert_eq!(keys, evs.iter().map(|e| e.id).collect::<Vec<_>>());
+    assert!(
+        matches!(feed.as_slice(), [Err(e)] if e.id == evs[4].id),
+        "{feed:?}"
+    );
+    let keys: Vec<_> = r.feed_keys_from(&author, 2).collect();
+    assert!(matches!(keys.as_slice(), [Err(_)]), "{keys:?}");
+    // The head is kept: its place is known without reading anything back.
+    let head: Vec<_> = r
+        .feed_keys_from(&author, evs[4].event.seq)
+        .map(|k| k.map(|(_, id)| id))
+        .collect();
+    assert_eq!(head, vec![Ok(evs[4].id)]);
     assert!(matches!(r.beyond(&[evs[1].id], 100), Beyond::Unreadable(e) if e.id == evs[4].id));
     assert_eq!(r.timestamp_of(&evs[4].id), Some(evs[4].event.timestamp_ms));
     assert!(r.try_events_in_order().any(|e| e.is_err()));
+}
+
+#[test]
+fn a_long_feed_is_read_back_along_prev_and_a_fork_deep_in_it_is_found_as_in_memory() {
+    let (fx, mut w1) = Fixture::new(3);
+    let k = FEED_MARK_EVERY;
+    let (mut r, log, evs) = with_unwritten(&fx, &mut w1, 3 * k + 5);
+    log.write(&r);
+    r.release_written();
+    assert_eq!(
+        r.kept_len(),
+        0,
+        "every id below the head is read back from the log"
+    );
+    let author = evs[0].event.author;
+    let head = evs.last().expect("events").event.seq;
+    for from in [2, 3, k - 1, k, k + 1, 2 * k, 2 * k + 1, head, head + 1] {
+        let before = log.reads.load(Ordering::Relaxed);
+        let listed: Vec<EventId> = r
+            .feed_keys_from(&author, from)
+            .map(|key| key.expect("read back").1)
+            .collect();
+        let want: Vec<EventId> = evs
+            .iter()
+            .filter(|e| e.event.seq >= from)
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(listed, want, "from seq {from}");
+        let reads = log.reads.load(Ordering::Relaxed) - before;
+        assert!(
+            reads < want.len() + k as usize,
+            "{reads} reads from seq {from}"
+        );
+    }
+
+    // A twin of the key signs at a seq between two marks, far below the head: the feed is
+    // read back whole, and the fork found as a replica keeping every event finds it.
+    let at = k + 3;
+    let below = evs.iter().find(|e| e.event.seq == at - 1).expect("seq");
+    let first = evs.iter().find(|e| e.event.seq == at).expect("seq");
+    let mut twin = FeedWriter::resume(key(1), fx.network, Some((at - 1, below.id)));
+    let second = twin.sign(T0 + 5_000, vec![], update(9_999));
+    r.ingest(T0 + 10_000, &second.to_wire()).expect("stored");
+    let mut kept = fx.replica();
+    for ev in evs.iter().chain([&second]) {
+        kept.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    for replica in [&r, &kept] {
+        assert_eq!(replica.forks().get(&author), Some(&at));
+        let proof = replica.fork_proof(&author).expect("a proof");
+        assert_eq!((proof.first.id, proof.second.id), (first.id, second.id));
+        assert_eq!(
+            replica.outcome(&evs.last().expect("events").id),
+            Some(&Outcome::Rejected(Rejection::Forked { seq: at }))
+        );
+        assert_eq!(
+            replica.feed_head(&author),
+            Some((head, evs.last().expect("events").id))
+        );
+        let at_fork: Vec<EventId> = replica
+            .feed_keys_from(&author, at)
+            .take(2)
+            .map(|key| key.expect("listed").1)
+            .collect();
+        assert_eq!(at_fork, vec![first.id, second.id]);
+    }
+    assert_eq!(r.state_hash(), kept.state_hash());
 }
 
 #[test]

@@ -686,6 +686,7 @@ pub(super) fn refuse_mistake<F: Fold>(
         let held = replica
             .feed_keys_from(&ev.event.author, ev.event.seq)
             .next()
+            .and_then(Result::ok)
             .map(|(_, id)| id.short().to_string())
             .unwrap_or_else(|| "another event".into());
         return Err(NodeError::Refused(format!(

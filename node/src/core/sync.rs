@@ -190,12 +190,16 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> Result<pb:
     // Merged by place; the events read back are those that go in the page and the one
     // after, which says there is more.
     fill(std::iter::from_fn(|| {
+        // A feed that could not be read on sorts first (`None`), and is answered so.
         let (_, i) = feeds
             .iter_mut()
             .enumerate()
-            .filter_map(|(i, f)| f.peek().map(|k| (*k, i)))
+            .filter_map(|(i, f)| f.peek().map(|k| (k.as_ref().ok().copied(), i)))
             .min()?;
-        let (_, id) = feeds[i].next()?;
+        let id = match feeds[i].next()? {
+            Ok((_, id)) => id,
+            Err(e) => return Some(Err(e)),
+        };
         // A feed lists only stored events; were one not, the page would say so rather
         // than end there and tell the asker it has everything.
         Some(replica.read_wire(&id).and_then(|w| {
@@ -619,7 +623,7 @@ impl<P: Copy + Eq + Hash> Rounds<P> {
                             local
                                 .replica
                                 .feed_keys_from(&me, seq)
-                                .all(|(_, id)| !lacked.contains(&id))
+                                .all(|k| k.is_ok_and(|(_, id)| !lacked.contains(&id)))
                         })
                     });
                     self.finish(peer, shown, None, out);

@@ -463,6 +463,7 @@ fn a_fork_the_asker_has_not_seen_is_pulled_from_the_forked_seq() {
         .feed_keys_from(&n.writers[1].author(), 1)
         .next()
         .expect("seq 1")
+        .expect("read")
         .1;
     let key = Keypair::from_seed(&[2; 32]).expect("key");
     let mut twin = FeedWriter::resume(key, NetworkId(n.genesis.id), Some((1, head1)));

@@ -97,6 +97,18 @@ pub(super) fn load(
     Ok(ev)
 }
 
+/// The `prev` of the event stored under `id`, as [`load`] reads it.
+pub(super) fn prev(
+    id: &EventId,
+    kept: Option<&Kept>,
+    bodies: Option<&dyn Bodies>,
+) -> Result<EventId, BodyError> {
+    load(id, kept, bodies)?.event.prev.ok_or_else(|| BodyError {
+        id: *id,
+        detail: "it has no prev, yet an event of its feed follows it".into(),
+    })
+}
+
 /// The wire bytes of the event stored under `id`, without decoding it.
 pub(super) fn wire(
     id: &EventId,
@@ -118,9 +130,10 @@ impl<S: Fold> Replica<S> {
     /// [`Replica::release_written`].
     ///
     /// # Panics
-    /// Folding again after a late event, and [`Replica::events_in_order`], read events back
-    /// from `bodies`; one that `bodies` said it holds and then cannot give back stops the
-    /// replica with a panic, since the state cannot be derived without it. ([`Replica::get`]
+    /// Folding again after a late event, storing an event at a seq already taken (a fork:
+    /// the author's feed is then read back whole), and [`Replica::events_in_order`], read
+    /// events back from `bodies`; one that `bodies` said it holds and then cannot give back
+    /// stops the replica with a panic, since the state cannot be derived without it. ([`Replica::get`]
     /// and [`Replica::wire`] answer `None` for it; [`Replica::load`] says why.)
     pub fn set_bodies(&mut self, bodies: Arc<dyn Bodies>) {
         self.bodies = Some(bodies);
@@ -189,8 +202,7 @@ impl<S: Fold> Replica<S> {
 
     /// A stored event that must be there, for folding again.
     pub(super) fn read_back(&self, id: &EventId) -> SignedEvent {
-        self.body(id)
-            .unwrap_or_else(|e| panic!("{e}: the fold cannot go on without it"))
+        super::must_read(self.body(id))
     }
 
     /// A stored event, from the bytes kept or read back from the body source.
@@ -206,10 +218,8 @@ impl<S: Fold> Replica<S> {
         &self,
         author: &PublicKey,
         from_seq: u64,
-    ) -> impl Iterator<Item = (OrderKey, Result<SignedEvent, BodyError>)> + '_ {
-        self.feed_keys_from(author, from_seq).map(|key| {
-            let ev = self.body(&key.1);
-            (key, ev)
-        })
+    ) -> impl Iterator<Item = Result<(OrderKey, SignedEvent), BodyError>> + '_ {
+        self.feed_keys_from(author, from_seq)
+            .map(|key| key.and_then(|key| Ok((key, self.body(&key.1)?))))
     }
 }
