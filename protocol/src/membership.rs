@@ -9,6 +9,7 @@ use crate::keys::PublicKey;
 use crate::signature::{self, Item, ROTATE_DOMAIN};
 use imbl::{OrdMap, OrdSet};
 use mutual_proto::v1 as pb;
+use std::sync::Arc;
 
 /// Whether a member still takes part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +94,35 @@ pub struct Membership {
     keys: OrdMap<PublicKey, Holder>,
     /// Every key that ever spoke for a member and no longer does. Never reused.
     retired: OrdSet<PublicKey>,
+    /// Replaced whenever a practice is added or its status changes ([`Standing`]).
+    practices_standing: Token,
+}
+
+/// What a group of members listed from the membership depends on: its partners, and which
+/// practices it has with their status. Two are the same ([`Standing::same`]) only if
+/// neither changed from one to the other; a practice's own updates leave it standing.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    partners: OrdMap<PublicKey, PartnerRecord>,
+    practices: Token,
+}
+
+impl Standing {
+    /// Whether nothing a group depends on changed between the two.
+    pub fn same(&self, other: &Standing) -> bool {
+        self.partners.ptr_eq(&other.partners) && Arc::ptr_eq(&self.practices.0, &other.practices.0)
+    }
+}
+
+/// A mark of one version of something, told apart from any other by its address. Not part
+/// of the membership: two memberships are equal whatever their marks.
+#[derive(Clone, Debug, Default)]
+struct Token(Arc<()>);
+
+impl PartialEq for Token {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 fn key(bytes: &[u8]) -> Option<PublicKey> {
@@ -168,6 +198,7 @@ impl Membership {
                 status: Status::Active,
             },
         );
+        self.practices_standing = Token::default();
     }
 
     /// Adds a partner (a founding one, or one admitted by the partners), active.
@@ -268,6 +299,14 @@ impl Membership {
         self.partners.values()
     }
 
+    /// What a group listed from the membership now depends on.
+    pub fn standing(&self) -> Standing {
+        Standing {
+            partners: self.partners.clone(),
+            practices: self.practices_standing.clone(),
+        }
+    }
+
     /// One practice.
     pub fn practice(&self, ods: &str) -> Option<&PracticeRecord> {
         self.practices.get(ods)
@@ -331,6 +370,7 @@ impl Membership {
     pub fn set_practice_status(&mut self, ods: &str, status: Status) {
         if let Some(rec) = self.practices.get_mut(ods) {
             rec.status = status;
+            self.practices_standing = Token::default();
         }
         let affected: Vec<PublicKey> = self
             .partners

@@ -34,6 +34,7 @@ pub mod ballot;
 pub mod deed;
 mod digest;
 pub mod effects;
+mod electorate;
 pub mod motion;
 pub mod proxy;
 pub mod stv;
@@ -224,6 +225,8 @@ pub struct Governance {
     /// The ballot lists of the motions closed since [`Governance::take_archived`] was
     /// last called.
     archived: Archived,
+    /// The electorate of the last motion opened, for the next ([`electorate`]).
+    electorates: electorate::Electorates,
 }
 
 /// Closed motions' encoded ballot lists, let go of by the state as each motion closes
@@ -273,7 +276,10 @@ fn may_witness(m: &Membership, key: &PublicKey, author: &PartnerId, ballot_pract
     let Some(practice) = practice_of(m, key) else {
         return false;
     };
-    practice != ballot_practice || m.practices().filter(|p| p.status == Status::Active).count() == 1
+    // Whether exactly one practice is active, found without counting them all: a witness
+    // is asked of every ballot in an event's past.
+    let mut active = m.practices().filter(|p| p.status == Status::Active);
+    practice != ballot_practice || (active.next().is_some() && active.next().is_none())
 }
 
 /// A federation this network linked to by a passed motion (docs/FEDERATION.md §2).
@@ -486,6 +492,7 @@ impl Governance {
             deed,
             &self.board,
             self.chair.as_ref(),
+            &mut self.electorates,
         )?;
         if self.closing.len() >= MAX_OPEN_MOTIONS {
             return Err(GovernanceError::TooManyOpenMotions);

@@ -2,6 +2,7 @@
 //! the motion's place in the fold.
 
 use super::deed::{grace_period, power_for, powers, rule_for, Rule};
+use super::electorate::{in_group, Electorates};
 use super::tally::{self, Tally, Vote};
 use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_OPENING_DELAY_MS, MAX_SEATS};
 use crate::id::EventId;
@@ -187,11 +188,11 @@ pub fn partner_active(m: &Membership, id: &PartnerId) -> bool {
     })
 }
 
-fn practice_active(m: &Membership, ods: &str) -> bool {
+pub(super) fn practice_active(m: &Membership, ods: &str) -> bool {
     m.practice(ods).is_some_and(|p| p.status == Status::Active)
 }
 
-fn invalid<T>(s: impl Into<String>) -> Result<T, GovernanceError> {
+pub(super) fn invalid<T>(s: impl Into<String>) -> Result<T, GovernanceError> {
     Err(GovernanceError::InvalidMotion(s.into()))
 }
 
@@ -200,41 +201,6 @@ fn valid_role(r: i32) -> bool {
         PartnerRole::try_from(r),
         Ok(PartnerRole::Partner | PartnerRole::Associate | PartnerRole::Managing)
     )
-}
-
-/// The members of a group, as of now: active partners, filtered by role.
-pub fn group_members(
-    group: Group,
-    rule: &Rule,
-    m: &Membership,
-    practice: Option<&str>,
-    board: &OrdSet<PartnerId>,
-    chair: Option<&PartnerId>,
-) -> Result<OrdSet<PartnerId>, GovernanceError> {
-    let eligible = |id: &PartnerId| {
-        partner_active(m, id)
-            && m.partner(id).is_some_and(|p| {
-                rule.associates_vote || p.partner.role != PartnerRole::Associate as i32
-            })
-    };
-    let ids: Vec<PartnerId> = match group {
-        Group::AllPartners | Group::Unspecified => m.partners().map(|p| p.id).collect(),
-        Group::PracticePartners => {
-            let Some(ods) = practice else {
-                return invalid(
-                    "the deed gives this decision to one practice's partners, \
-                     but the motion concerns no existing practice",
-                );
-            };
-            m.partners()
-                .filter(|p| p.partner.practice_ods == ods)
-                .map(|p| p.id)
-                .collect()
-        }
-        Group::Board => board.iter().copied().collect(),
-        Group::Chair => chair.into_iter().copied().collect(),
-    };
-    Ok(ids.into_iter().filter(|id| eligible(id)).collect())
 }
 
 /// Checks what a motion of its kind must carry and finds its subject and practice.
@@ -379,8 +345,16 @@ pub fn powers_held(
     powers(deed)
         .into_iter()
         .filter(|p| {
-            group_members(p.rule.proposers, &p.rule, m, own.as_deref(), board, chair)
-                .is_ok_and(|g| g.contains(partner))
+            in_group(
+                partner,
+                p.rule.proposers,
+                &p.rule,
+                m,
+                own.as_deref(),
+                board,
+                chair,
+            )
+            .is_ok_and(|member| member)
         })
         .map(|p| match (&own, p.rule.proposers) {
             (Some(ods), Group::PracticePartners) => format!("{} (for {ods})", p.name),
@@ -404,6 +378,7 @@ pub(super) fn open(
     deed: Option<&pb::Deed>,
     board: &OrdSet<PartnerId>,
     chair: Option<&PartnerId>,
+    electorates: &mut Electorates,
 ) -> Result<MotionRecord, GovernanceError> {
     let mo = p.motion;
     let proposer = match m.holder(p.author) {
@@ -448,8 +423,16 @@ pub(super) fn open(
             ));
         }
     }
-    let proposers = group_members(rule.proposers, &rule, m, practice.as_deref(), board, chair)?;
-    if !proposers.contains(&proposer) {
+    let proposes = in_group(
+        &proposer,
+        rule.proposers,
+        &rule,
+        m,
+        practice.as_deref(),
+        board,
+        chair,
+    )?;
+    if !proposes {
         return Err(match &power {
             Some(name) => GovernanceError::NotEmpowered {
                 power: match (&practice, rule.proposers) {
@@ -556,7 +539,7 @@ pub(super) fn open(
         };
         super::deed::check_deed(d)?;
     }
-    let voters = group_members(rule.voters, &rule, m, practice.as_deref(), board, chair)?;
+    let voters = electorates.members(rule.voters, &rule, m, practice.as_deref(), board, chair)?;
     let mut recused = OrdSet::new();
     if rule.subject_recuses {
         match &subject {
