@@ -263,20 +263,23 @@ mod tests {
         /// listing from scratch gives whatever changes.
         #[test]
         fn the_last_electorate_is_kept_while_the_membership_stands(
-            ops in proptest::collection::vec((0u8..6, 0u8..8, 0u8..3), 1..24),
+            ops in proptest::collection::vec((0u8..7, 0u8..8, 0u8..3), 1..24),
             group in 0usize..3,
         ) {
             let mut m = Membership::default();
+            let practice = |i: u8| pb::Practice {
+                ods_code: format!("P{i}"),
+                node_key: key(100 + i).as_bytes().to_vec(),
+                ..Default::default()
+            };
             for i in 0..3u8 {
-                m.insert_practice(pb::Practice {
-                    ods_code: format!("P{i}"),
-                    node_key: key(100 + i).as_bytes().to_vec(),
-                    ..Default::default()
-                });
+                m.insert_practice(practice(i));
             }
+            // Partners of P3 too, a practice not yet admitted: admitting it changes no
+            // partner, yet lets them vote.
             let partner = |n: u8| pb::Partner {
                 key: key(n + 1).as_bytes().to_vec(),
-                practice_ods: format!("P{}", n % 3),
+                practice_ods: format!("P{}", n % 4),
                 role: PartnerRole::Partner as i32,
                 ..Default::default()
             };
@@ -299,6 +302,7 @@ mod tests {
                     2 => m.set_practice_status(&format!("P{}", n % 3), status(st)),
                     3 => m.insert_partner(partner(n + 6)),
                     4 => board = [key(n % 6 + 1)].into_iter().collect(),
+                    6 => m.insert_practice(practice(3)),
                     _ => {}
                 }
                 let got = e.members(group, &rule, &m, Some("P1"), &board, None).ok();
