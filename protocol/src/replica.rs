@@ -72,6 +72,10 @@ pub enum IngestError {
     /// The set of future-dated events is full; the event was dropped for now.
     #[error("future-dated set is full ({MAX_FUTURE_EVENTS} events); try again later")]
     FutureFull,
+    /// A stored event that checking this one must read back (its author's feed, below
+    /// the head) could not be read; the event was dropped for now, nothing changed.
+    #[error("{0}; the event was not taken in, try again later")]
+    Unreadable(BodyError),
 }
 
 impl IngestError {
@@ -490,31 +494,33 @@ impl<S: Fold> Replica<S> {
     /// Checks the chain and causal timestamps, stores, detects forks, and folds the event
     /// in if it comes next in the fold order (else notes where the call's fold must be
     /// redone from; see [`Replica::settle`]).
-    fn store(&mut self, ev: SignedEvent) -> Result<(), EventError> {
+    fn store(&mut self, ev: SignedEvent) -> Result<(), IngestError> {
         let e = &ev.event;
         let mut height = 0;
         if let Some(prev) = e.prev {
-            let follows = e
-                .seq
-                .checked_sub(1)
-                .and_then(|seq| {
-                    let first = self.feeds.get(&e.author)?.get(seq, &|id| self.prev_of(id));
-                    Some((seq, must_read(first)?))
-                })
-                .is_some_and(|(seq, first)| {
-                    self.slot(&e.author, seq, &first).any(|id| *id == prev)
-                });
+            let below = match (e.seq.checked_sub(1), self.feeds.get(&e.author)) {
+                (Some(seq), Some(feed)) => feed
+                    .get(seq, &|id| self.prev_of(id))
+                    .map_err(IngestError::Unreadable)?
+                    .map(|first| (seq, first)),
+                _ => None,
+            };
+            let follows = below.is_some_and(|(seq, first)| {
+                self.slot(&e.author, seq, &first).any(|id| *id == prev)
+            });
             if !follows {
                 return Err(EventError::BrokenChain(format!(
                     "prev {} is not this author's event with seq {}",
                     prev.short(),
                     e.seq - 1
-                )));
+                ))
+                .into());
             }
         } else if e.network.is_some() && !e.deps.contains(&self.network.genesis()) {
             return Err(EventError::BrokenChain(
                 "an author's first event must list the genesis in deps".into(),
-            ));
+            )
+            .into());
         }
         let causes: Vec<(EventId, Stored)> = e.causes().map(|c| (c, self.events[&c])).collect();
         for &(cause, c) in &causes {
@@ -522,7 +528,8 @@ impl<S: Fold> Replica<S> {
                 return Err(EventError::TimestampBeforeCause {
                     timestamp_ms: e.timestamp_ms,
                     cause,
-                });
+                }
+                .into());
             }
             height = height.max(c.height + 1);
         }
@@ -530,20 +537,22 @@ impl<S: Fold> Replica<S> {
         let author = e.author;
         let seq = e.seq;
         let mut refold_from = key;
-        for (cause, c) in causes {
-            self.heads.remove(&(c.height, cause));
-        }
-        self.heads.insert(key);
+        // First, as it may fail (a fork reads the author's feed back whole) and must then
+        // leave everything as it was.
         let (unwritten, bodies) = (&self.unwritten, self.bodies.as_deref());
         let other = match self.feeds.get_mut(&author) {
-            Some(feed) => {
-                must_read(feed.put(seq, ev.id, &|id| kept::prev(id, unwritten.get(id), bodies)))
-            }
+            Some(feed) => feed
+                .put(seq, ev.id, &|id| kept::prev(id, unwritten.get(id), bodies))
+                .map_err(IngestError::Unreadable)?,
             None => {
                 self.feeds.insert(author, Feed::first(seq, ev.id));
                 None
             }
         };
+        for (cause, c) in causes {
+            self.heads.remove(&(c.height, cause));
+        }
+        self.heads.insert(key);
         if let Some(other) = other {
             self.forked_ids
                 .entry((author, seq))

@@ -247,6 +247,60 @@ fn a_long_feed_is_read_back_along_prev_and_a_fork_deep_in_it_is_found_as_in_memo
         assert_eq!(at_fork, vec![first.id, second.id]);
     }
     assert_eq!(r.state_hash(), kept.state_hash());
+
+    // The twin's branch grows past the first branch's head: its first event there is the
+    // feed's new head, read the same with and without a body source.
+    let mut past = Vec::new();
+    for i in 0..=(head - at + 1) {
+        past.push(twin.sign(T0 + 5_001 + i, vec![], update(9_000 + i as u32)));
+    }
+    log.write(&r);
+    r.release_written();
+    for ev in &past {
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+        kept.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    let top = past.last().expect("signed");
+    assert_eq!(top.event.seq, head + 2);
+    for replica in [&r, &kept] {
+        assert_eq!(replica.feed_head(&author), Some((head + 2, top.id)));
+        let listed: Vec<EventId> = replica
+            .feed_keys_from(&author, head)
+            .map(|key| key.expect("listed").1)
+            .collect();
+        let want = [evs.last().expect("events").id, past[past.len() - 3].id];
+        assert_eq!(listed[..2], want, "seq {head}: the first, then the twin's");
+        assert_eq!(listed[2..], [past[past.len() - 2].id, top.id]);
+    }
+    assert_eq!(r.state_hash(), kept.state_hash());
+}
+
+#[test]
+fn a_fork_whose_feed_cannot_be_read_back_is_refused_for_now_and_changes_nothing() {
+    let (fx, mut w1) = Fixture::new(3);
+    let (mut r, log, evs) = with_unwritten(&fx, &mut w1, FEED_MARK_EVERY + 5);
+    log.write(&r);
+    r.release_written();
+    let author = evs[0].event.author;
+    let below = &evs[2];
+    let mut twin = FeedWriter::resume(key(1), fx.network, Some((below.event.seq, below.id)));
+    let second = twin.sign(T0 + 5_000, vec![], update(9_999));
+    let before = (r.state_hash(), r.len(), r.feed_head(&author));
+
+    log.failing.store(true, Ordering::Relaxed);
+    let refused = r.ingest(T0 + 10_000, &second.to_wire());
+    assert!(
+        matches!(&refused, Err(e @ IngestError::Unreadable(_)) if !e.is_peer_fault()),
+        "{refused:?}"
+    );
+    log.failing.store(false, Ordering::Relaxed);
+    assert_eq!((r.state_hash(), r.len(), r.feed_head(&author)), before);
+    assert!(r.forks().is_empty());
+    assert!(!r.knows(&second.id));
+
+    // Offered again once the disk reads, it is the fork it is.
+    r.ingest(T0 + 10_000, &second.to_wire()).expect("stored");
+    assert_eq!(r.forks().get(&author), Some(&second.event.seq));
 }
 
 #[test]

@@ -188,7 +188,8 @@ pub fn page<S: Fold>(replica: &Replica<S>, wants: &[pb::FeedWant]) -> Result<pb:
         })
         .collect();
     // Merged by place; the events read back are those that go in the page and the one
-    // after, which says there is more.
+    // after, which says there is more, and those a feed reads back along `prev` to find
+    // its first events (fewer than FEED_MARK_EVERY for each want).
     fill(std::iter::from_fn(|| {
         // A feed that could not be read on sorts first (`None`), and is answered so.
         let (_, i) = feeds

@@ -130,10 +130,11 @@ impl<S: Fold> Replica<S> {
     /// [`Replica::release_written`].
     ///
     /// # Panics
-    /// Folding again after a late event, storing an event at a seq already taken (a fork:
-    /// the author's feed is then read back whole), and [`Replica::events_in_order`], read
-    /// events back from `bodies`; one that `bodies` said it holds and then cannot give back
-    /// stops the replica with a panic, since the state cannot be derived without it. ([`Replica::get`]
+    /// Folding again after a late event, and [`Replica::events_in_order`], read events back
+    /// from `bodies`; one that `bodies` said it holds and then cannot give back stops the
+    /// replica with a panic, since the state cannot be derived without it. (Checking an
+    /// event against its author's feed below the head, or a fork, which reads the feed back
+    /// whole, refuses the event for now instead: [`super::IngestError::Unreadable`].) ([`Replica::get`]
     /// and [`Replica::wire`] answer `None` for it; [`Replica::load`] says why.)
     pub fn set_bodies(&mut self, bodies: Arc<dyn Bodies>) {
         self.bodies = Some(bodies);
