@@ -9,6 +9,7 @@ use crate::keys::PublicKey;
 use crate::signature::{self, Item, ROTATE_DOMAIN};
 use imbl::{OrdMap, OrdSet};
 use mutual_proto::v1 as pb;
+use std::fmt;
 use std::sync::Arc;
 
 /// Whether a member still takes part.
@@ -101,10 +102,17 @@ pub struct Membership {
 /// What a group of members listed from the membership depends on: its partners, and which
 /// practices it has with their status. Two are the same ([`Standing::same`]) only if
 /// neither changed from one to the other; a practice's own updates leave it standing.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Standing {
     partners: OrdMap<PublicKey, PartnerRecord>,
     practices: Token,
+}
+
+impl fmt::Debug for Standing {
+    /// How many partners: the rest is the membership again.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Standing({} partners)", self.partners.len())
+    }
 }
 
 impl Standing {
