@@ -313,13 +313,20 @@ const MMAP_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
 /// its heap after, which it rarely gives back: a node that once frees a block of a few
 /// megabytes then keeps every mid-sized buffer on a growing, fragmented heap. Opening a
 /// national log of 1M events peaked at 464 MB so, and at 321 MB with the threshold fixed
-/// (README, performance).
+/// (the README's performance section). A threshold the operator set
+/// (`MALLOC_MMAP_THRESHOLD_`, or `mmap_threshold` in `GLIBC_TUNABLES`) is left as set.
 fn fix_mmap_threshold() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: setting an allocator parameter on the main thread, before any other thread
-    // exists; `mallopt` takes plain integers.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+    {
+        let set_by_operator = std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
+            || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("mmap_threshold"));
+        if set_by_operator {
+            return;
+        }
+        // SAFETY: setting an allocator parameter on the main thread, before any other
+        // thread exists; `mallopt` takes plain integers.
+        let done = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) };
+        debug_assert_eq!(done, 1, "glibc refused the mmap threshold");
     }
 }
 
