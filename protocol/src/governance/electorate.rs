@@ -14,69 +14,69 @@ use pb::{Group, PartnerRole};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The members of a group, as of now: active partners, filtered by role.
-pub(super) fn group_members(
-    group: Group,
-    rule: &Rule,
-    m: &Membership,
-    practice: Option<&str>,
-    board: &OrdSet<PartnerId>,
-    chair: Option<&PartnerId>,
-) -> Result<OrdSet<PartnerId>, GovernanceError> {
-    let listed = |ids: &mut dyn Iterator<Item = &PartnerId>| -> Vec<&PartnerRecord> {
-        ids.filter_map(|id| m.partner(id)).collect()
-    };
-    let records: Vec<&PartnerRecord> = match group {
-        Group::AllPartners | Group::Unspecified => m.partners().collect(),
-        Group::PracticePartners => {
-            let ods = group_practice(practice)?;
-            m.partners()
-                .filter(|p| p.partner.practice_ods == ods)
-                .collect()
-        }
-        Group::Board => listed(&mut board.iter()),
-        Group::Chair => listed(&mut chair.into_iter()),
-    };
-    // Each practice's standing is looked up once, not once for each of its partners: a
-    // national network's electorate is tens of thousands of partners.
-    let mut practices: HashMap<&str, bool> = HashMap::new();
-    let mut members = Vec::with_capacity(records.len());
-    for p in records {
-        if p.status != Status::Active || !may_vote_as(rule, p) {
-            continue;
-        }
-        let ods = p.partner.practice_ods.as_str();
-        if *practices
-            .entry(ods)
-            .or_insert_with(|| practice_active(m, ods))
-        {
-            members.push(p.id);
-        }
-    }
-    Ok(members.into_iter().collect())
+/// A group a deed names, as asked of the membership: which group, under which rule, of
+/// which practice (for one practice's partners), with the board and chair in office.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GroupOf<'a> {
+    pub(super) group: Group,
+    pub(super) rule: &'a Rule,
+    pub(super) practice: Option<&'a str>,
+    pub(super) board: &'a OrdSet<PartnerId>,
+    pub(super) chair: Option<&'a PartnerId>,
 }
 
-/// Whether one partner is a member of a group, as of now, as [`group_members`] answers
-/// it without listing the group.
-pub(super) fn in_group(
-    id: &PartnerId,
-    group: Group,
-    rule: &Rule,
-    m: &Membership,
-    practice: Option<&str>,
-    board: &OrdSet<PartnerId>,
-    chair: Option<&PartnerId>,
-) -> Result<bool, GovernanceError> {
-    let of_group = match group {
-        Group::AllPartners | Group::Unspecified => true,
-        Group::PracticePartners => {
-            let ods = group_practice(practice)?;
-            m.partner(id).is_some_and(|p| p.partner.practice_ods == ods)
+impl GroupOf<'_> {
+    /// The members of the group, as of now: active partners, filtered by role.
+    pub(super) fn members(&self, m: &Membership) -> Result<OrdSet<PartnerId>, GovernanceError> {
+        let listed = |ids: &mut dyn Iterator<Item = &PartnerId>| -> Vec<&PartnerRecord> {
+            ids.filter_map(|id| m.partner(id)).collect()
+        };
+        let records: Vec<&PartnerRecord> = match self.group {
+            Group::AllPartners | Group::Unspecified => m.partners().collect(),
+            Group::PracticePartners => {
+                let ods = group_practice(self.practice)?;
+                m.partners()
+                    .filter(|p| p.partner.practice_ods == ods)
+                    .collect()
+            }
+            Group::Board => listed(&mut self.board.iter()),
+            Group::Chair => listed(&mut self.chair.into_iter()),
+        };
+        // Each practice's standing is looked up once, not once for each of its partners:
+        // a national network's electorate is tens of thousands of partners.
+        let mut practices: HashMap<&str, bool> = HashMap::new();
+        let mut members = Vec::with_capacity(records.len());
+        for p in records {
+            if p.status != Status::Active || !may_vote_as(self.rule, p) {
+                continue;
+            }
+            let ods = p.partner.practice_ods.as_str();
+            if *practices
+                .entry(ods)
+                .or_insert_with(|| practice_active(m, ods))
+            {
+                members.push(p.id);
+            }
         }
-        Group::Board => board.contains(id),
-        Group::Chair => chair == Some(id),
-    };
-    Ok(of_group && partner_active(m, id) && m.partner(id).is_some_and(|p| may_vote_as(rule, p)))
+        Ok(members.into_iter().collect())
+    }
+
+    /// Whether one partner is a member of the group, as of now, as [`GroupOf::members`]
+    /// answers it without listing the group.
+    pub(super) fn has(&self, m: &Membership, id: &PartnerId) -> Result<bool, GovernanceError> {
+        let of_group = match self.group {
+            Group::AllPartners | Group::Unspecified => true,
+            Group::PracticePartners => {
+                let ods = group_practice(self.practice)?;
+                m.partner(id).is_some_and(|p| p.partner.practice_ods == ods)
+            }
+            Group::Board => self.board.contains(id),
+            Group::Chair => self.chair == Some(id),
+        };
+        Ok(of_group
+            && partner_active(m, id)
+            && m.partner(id).is_some_and(|p| may_vote_as(self.rule, p)))
+    }
 }
 
 /// Whether a partner's role lets them be counted in a rule's groups.
@@ -128,38 +128,34 @@ struct Listed {
 }
 
 impl Electorates {
-    /// The members of a group, as [`group_members`] lists them: the very set listed last
+    /// The members of a group, as [`GroupOf::members`] lists them: the very set listed last
     /// if it was listed for the same group, rule and practice, with the same board and
     /// chair, from a membership whose partners and practices' standing have not changed
     /// since (a practice's own updates, and every other event, leave it standing).
     pub(super) fn members(
         &mut self,
-        group: Group,
-        rule: &Rule,
+        of: GroupOf<'_>,
         m: &Membership,
-        practice: Option<&str>,
-        board: &OrdSet<PartnerId>,
-        chair: Option<&PartnerId>,
     ) -> Result<OrdSet<PartnerId>, GovernanceError> {
         let standing = m.standing();
         if let Some(l) = &self.0 {
-            if l.group == group
-                && l.associates_vote == rule.associates_vote
-                && l.practice.as_deref() == practice
-                && l.chair.as_ref() == chair
-                && l.board == *board
+            if l.group == of.group
+                && l.associates_vote == of.rule.associates_vote
+                && l.practice.as_deref() == of.practice
+                && l.chair.as_ref() == of.chair
+                && l.board == *of.board
                 && l.standing.same(&standing)
             {
                 return Ok(l.members.clone());
             }
         }
-        let members = group_members(group, rule, m, practice, board, chair)?;
+        let members = of.members(m)?;
         self.0 = Some(Arc::new(Listed {
-            group,
-            associates_vote: rule.associates_vote,
-            practice: practice.map(str::to_owned),
-            board: board.clone(),
-            chair: chair.copied(),
+            group: of.group,
+            associates_vote: of.rule.associates_vote,
+            practice: of.practice.map(str::to_owned),
+            board: of.board.clone(),
+            chair: of.chair.copied(),
             standing,
             members: members.clone(),
         }));
@@ -254,12 +250,17 @@ mod tests {
                 Group::Chair,
             ] {
                 let want = reference(group, &rule, &m, practice.as_deref(), &board, chair.as_ref());
-                let got = group_members(group, &rule, &m, practice.as_deref(), &board, chair.as_ref());
+                let of = GroupOf {
+                    group,
+                    rule: &rule,
+                    practice: practice.as_deref(),
+                    board: &board,
+                    chair: chair.as_ref(),
+                };
+                let got = of.members(&m);
                 prop_assert_eq!(got.as_ref().ok(), want.as_ref(), "{:?}", group);
                 for n in 1..=16 {
-                    let asked = in_group(
-                        &key(n), group, &rule, &m, practice.as_deref(), &board, chair.as_ref(),
-                    );
+                    let asked = of.has(&m, &key(n));
                     let listed = want.as_ref().map(|w| w.contains(&key(n)));
                     prop_assert_eq!(asked.ok(), listed, "{:?}, partner {}", group, n);
                 }
@@ -318,8 +319,15 @@ mod tests {
                 rule.associates_vote = asked & 4 != 0;
                 let ods = format!("P{}", (asked >> 3) % 4);
                 let chair = (asked & 32 != 0).then(|| key(2));
-                let got = e.members(group, &rule, &m, Some(&ods), &board, chair.as_ref()).ok();
-                let fresh = group_members(group, &rule, &m, Some(&ods), &board, chair.as_ref()).ok();
+                let of = GroupOf {
+                    group,
+                    rule: &rule,
+                    practice: Some(&ods),
+                    board: &board,
+                    chair: chair.as_ref(),
+                };
+                let got = e.members(of, &m).ok();
+                let fresh = of.members(&m).ok();
                 prop_assert_eq!(&got, &fresh, "after op {}, asked {}", op, asked);
                 if let Some((before, Some(l))) = &last {
                     if matches!(op, 0 | 5) && *before == asked {

@@ -2,7 +2,7 @@
 //! the motion's place in the fold.
 
 use super::deed::{grace_period, power_for, powers, rule_for, Rule};
-use super::electorate::{in_group, Electorates};
+use super::electorate::{Electorates, GroupOf};
 use super::tally::{self, Tally, Vote};
 use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_OPENING_DELAY_MS, MAX_SEATS};
 use crate::id::EventId;
@@ -345,16 +345,14 @@ pub fn powers_held(
     powers(deed)
         .into_iter()
         .filter(|p| {
-            in_group(
-                partner,
-                p.rule.proposers,
-                &p.rule,
-                m,
-                own.as_deref(),
+            let of = GroupOf {
+                group: p.rule.proposers,
+                rule: &p.rule,
+                practice: own.as_deref(),
                 board,
                 chair,
-            )
-            .is_ok_and(|member| member)
+            };
+            of.has(m, partner).is_ok_and(|member| member)
         })
         .map(|p| match (&own, p.rule.proposers) {
             (Some(ods), Group::PracticePartners) => format!("{} (for {ods})", p.name),
@@ -423,15 +421,14 @@ pub(super) fn open(
             ));
         }
     }
-    let proposes = in_group(
-        &proposer,
-        rule.proposers,
-        &rule,
-        m,
-        practice.as_deref(),
+    let group = |group| GroupOf {
+        group,
+        rule: &rule,
+        practice: practice.as_deref(),
         board,
         chair,
-    )?;
+    };
+    let proposes = group(rule.proposers).has(m, &proposer)?;
     if !proposes {
         return Err(match &power {
             Some(name) => GovernanceError::NotEmpowered {
@@ -539,7 +536,7 @@ pub(super) fn open(
         };
         super::deed::check_deed(d)?;
     }
-    let voters = electorates.members(rule.voters, &rule, m, practice.as_deref(), board, chair)?;
+    let voters = electorates.members(group(rule.voters), m)?;
     let mut recused = OrdSet::new();
     if rule.subject_recuses {
         match &subject {
