@@ -5,7 +5,6 @@
 //! opening a motion costs.
 
 use super::deed::Rule;
-use super::motion::{invalid, partner_active, practice_active};
 use super::{GovernanceError, PartnerId};
 use crate::membership::{Membership, PartnerRecord, Standing, Status};
 use imbl::OrdSet;
@@ -13,6 +12,17 @@ use mutual_proto::v1 as pb;
 use pb::{Group, PartnerRole};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Whether a partner and their practice are active.
+pub fn partner_active(m: &Membership, id: &PartnerId) -> bool {
+    m.partner(id)
+        .is_some_and(|p| p.status == Status::Active && practice_active(m, &p.partner.practice_ods))
+}
+
+/// Whether a practice is active.
+pub(super) fn practice_active(m: &Membership, ods: &str) -> bool {
+    m.practice(ods).is_some_and(|p| p.status == Status::Active)
+}
 
 /// A group a deed names, as asked of the membership: which group, under which rule, of
 /// which practice (for one practice's partners), with the board and chair in office.
@@ -88,10 +98,11 @@ fn may_vote_as(rule: &Rule, p: &PartnerRecord) -> bool {
 fn group_practice(practice: Option<&str>) -> Result<&str, GovernanceError> {
     match practice {
         Some(ods) => Ok(ods),
-        None => invalid(
+        None => Err(GovernanceError::InvalidMotion(
             "the deed gives this decision to one practice's partners, \
-             but the motion concerns no existing practice",
-        ),
+             but the motion concerns no existing practice"
+                .into(),
+        )),
     }
 }
 
@@ -167,7 +178,6 @@ impl Electorates {
 mod tests {
     use super::*;
     use crate::governance::deed::default_rule;
-    use crate::governance::motion::partner_active;
     use crate::keys::{Keypair, PublicKey};
     use pb::DecisionKind;
     use proptest::prelude::*;

@@ -2,12 +2,13 @@
 //! the motion's place in the fold.
 
 use super::deed::{grace_period, power_for, powers, rule_for, Rule};
-use super::electorate::{Electorates, GroupOf};
+pub use super::electorate::partner_active;
+use super::electorate::{practice_active, Electorates, GroupOf};
 use super::tally::{self, Tally, Vote};
 use super::{GovernanceError, PartnerId, MAX_CANDIDATES, MAX_OPENING_DELAY_MS, MAX_SEATS};
 use crate::id::EventId;
 use crate::keys::PublicKey;
-use crate::membership::{Holder, Membership, Status};
+use crate::membership::{Holder, Membership};
 use imbl::{OrdMap, OrdSet};
 use mutual_proto::v1 as pb;
 use pb::{DecisionKind, Group, PartnerRole};
@@ -179,20 +180,7 @@ pub fn partner_id(m: &Membership, bytes: &[u8]) -> Option<PartnerId> {
     }
 }
 
-/// Whether a partner and their practice are active.
-pub fn partner_active(m: &Membership, id: &PartnerId) -> bool {
-    m.partner(id).is_some_and(|p| {
-        p.status == Status::Active
-            && m.practice(&p.partner.practice_ods)
-                .is_some_and(|pr| pr.status == Status::Active)
-    })
-}
-
-pub(super) fn practice_active(m: &Membership, ods: &str) -> bool {
-    m.practice(ods).is_some_and(|p| p.status == Status::Active)
-}
-
-pub(super) fn invalid<T>(s: impl Into<String>) -> Result<T, GovernanceError> {
+fn invalid<T>(s: impl Into<String>) -> Result<T, GovernanceError> {
     Err(GovernanceError::InvalidMotion(s.into()))
 }
 
