@@ -74,7 +74,7 @@ pub enum IngestError {
     FutureFull,
     /// A stored event that checking this one must read back (its author's feed, below
     /// the head) could not be read; the event was dropped for now, nothing changed.
-    #[error("{0}; the event was not taken in, try again later")]
+    #[error("this node could not read back its own stored events to check this one ({0}); nothing was stored, try again later")]
     Unreadable(BodyError),
 }
 
@@ -466,7 +466,8 @@ impl<S: Fold> Replica<S> {
                     } else {
                         // An invalid chain found only now: dropped like any invalid
                         // event, and so is everything that waits on it, since it can
-                        // never be stored.
+                        // never be stored. (Or a feed that could not be read back to
+                        // check it: dropped for now, and fetched again by sync.)
                         self.drop_waiters_of(waiter);
                     }
                 }

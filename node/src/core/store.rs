@@ -7,7 +7,7 @@ use mutual_protocol::event::SignedEvent;
 use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
-use mutual_protocol::replica::{Archive, Bodies, Fold, Ingested, Replica};
+use mutual_protocol::replica::{Archive, Bodies, Fold, IngestError, Ingested, Replica};
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -236,13 +236,22 @@ pub fn load_log<F: Fold, S: Store>(
             .into_iter()
             .enumerate()
         {
-            if let Err(e) = r {
-                if e.is_peer_fault() {
+            match r {
+                Err(e) if e.is_peer_fault() => {
                     return Err(StoreError::Corrupt {
                         path: path.clone(),
                         detail: format!("log entry {} is invalid: {e}", base + i),
                     });
                 }
+                // The log's own events, read back to check the next: a log that cannot
+                // be read back cannot be loaded.
+                Err(e @ IngestError::Unreadable(_)) => {
+                    return Err(StoreError::Corrupt {
+                        path: path.clone(),
+                        detail: format!("log entry {} could not be checked: {e}", base + i),
+                    });
+                }
+                _ => {}
             }
         }
         base += batch.len();
