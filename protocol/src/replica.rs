@@ -608,34 +608,6 @@ impl<S: Fold> Replica<S> {
         }
     }
 
-    fn earliest_from(&self, author: &PublicKey, seq: u64) -> Option<OrderKey> {
-        self.feed_keys_from(author, seq).map(must_read).min()
-    }
-
-    /// The ids stored at `seq` of `author`'s feed, `first` the first of them: more than
-    /// one where the author equivocated.
-    fn slot<'a>(
-        &'a self,
-        author: &PublicKey,
-        seq: u64,
-        first: &'a EventId,
-    ) -> impl Iterator<Item = &'a EventId> + 'a {
-        std::iter::once(first).chain(self.forked_at(author, seq))
-    }
-
-    /// The events stored at `seq` of `author`'s feed after its first.
-    fn forked_at(&self, author: &PublicKey, seq: u64) -> &[EventId] {
-        match self.forked_ids.get(&(*author, seq)) {
-            Some(ids) => ids.as_slice(),
-            None => &[],
-        }
-    }
-
-    /// A stored event's `prev`, read back: how a feed finds the ids it does not keep.
-    fn prev_of(&self, id: &EventId) -> Result<EventId, BodyError> {
-        kept::prev(id, self.unwritten.get(id), self.bodies.as_deref())
-    }
-
     /// A stored event's place in the fold order.
     fn key_of(&self, id: &EventId) -> Option<OrderKey> {
         self.events.get(id).map(|s| (s.height, *id))
@@ -810,67 +782,6 @@ impl<S: Fold> Replica<S> {
     /// The proof of an author's equivocation.
     pub fn fork_proof(&self, author: &PublicKey) -> Option<&EquivocationProof> {
         self.proofs.get(author)
-    }
-
-    /// The highest seq stored for `author`, with its event id (the first, if forked).
-    pub fn feed_head(&self, author: &PublicKey) -> Option<(u64, EventId)> {
-        Some(self.feeds.get(author)?.head())
-    }
-
-    /// Every author's highest stored seq with its event id (the first, if forked), in
-    /// author order: what a peer compares to find what either side lacks.
-    pub fn frontier(&self) -> Vec<(PublicKey, u64, EventId)> {
-        let len = self.events.len();
-        let mut cache = self
-            .frontier_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some((n, f)) = &*cache {
-            if *n == len {
-                return f.clone();
-            }
-        }
-        let mut f: Frontier = self
-            .feeds
-            .iter()
-            .map(|(a, feed)| {
-                let (seq, first) = feed.head();
-                (*a, seq, first)
-            })
-            .collect();
-        f.sort_unstable_by_key(|x| x.0);
-        *cache = Some((len, f.clone()));
-        f
-    }
-
-    /// The places in the fold order of `author`'s stored events with seq at least
-    /// `from_seq`, as [`Replica::feed_from`] lists them, or why the feed could not be
-    /// read on (the last item then). Events of the feed the replica does not keep ids of
-    /// are read back along `prev` (see [`FEED_MARK_EVERY`]): each listed once, and fewer
-    /// than [`FEED_MARK_EVERY`] more.
-    pub fn feed_keys_from(
-        &self,
-        author: &PublicKey,
-        from_seq: u64,
-    ) -> impl Iterator<Item = Result<OrderKey, BodyError>> + '_ {
-        let author = *author;
-        self.feeds
-            .get(&author)
-            .into_iter()
-            .flat_map(move |feed| feed.from(from_seq, move |id| self.prev_of(id)))
-            .flat_map(move |read| {
-                let (seq, first, failed) = match read {
-                    Ok((seq, first)) => (seq, Some(first), None),
-                    Err(e) => (0, None, Some(e)),
-                };
-                let others = first.map_or(&[][..], |_| self.forked_at(&author, seq));
-                first
-                    .into_iter()
-                    .chain(others.iter().copied())
-                    .filter_map(|id| self.key_of(&id))
-                    .map(Ok)
-                    .chain(failed.map(Err))
-            })
     }
 
     /// The highest seq among `author`'s events waiting for causes or for their time.

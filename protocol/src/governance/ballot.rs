@@ -22,8 +22,9 @@ use super::tally::Vote;
 use super::{GovernanceError, PartnerId};
 use crate::event::Event;
 use crate::id::EventId;
+use crate::keys::PublicKey;
 use crate::limits::MAX_TEXT_BYTES;
-use crate::membership::{Holder, Membership};
+use crate::membership::{Holder, Membership, Status};
 use mutual_proto::v1 as pb;
 use pb::Choice;
 
@@ -213,4 +214,34 @@ pub fn vote(rec: &MotionRecord, b: &pb::Ballot) -> Result<Vote, GovernanceError>
         Choice::Abstain => Ok(Vote::Abstain),
         _ => bad("the ballot has no choice"),
     }
+}
+
+/// The practice a key speaks for: a node's own, or a partner's.
+pub(super) fn practice_of(m: &Membership, key: &PublicKey) -> Option<String> {
+    match m.holder(key)? {
+        Holder::Practice(ods) => Some(ods.clone()),
+        Holder::Partner(id) => m.partner(id).map(|p| p.partner.practice_ods.clone()),
+    }
+}
+
+/// Whether an event by `key` witnesses a ballot signed by partner `author` of
+/// `ballot_practice`: it must speak for another practice or, if the network has only one
+/// active practice, for another member — never for the same partner, whatever key either
+/// was signed with (docs/GOVERNANCE.md §5.5).
+pub(super) fn may_witness(
+    m: &Membership,
+    key: &PublicKey,
+    author: &PartnerId,
+    ballot_practice: &str,
+) -> bool {
+    if matches!(m.holder(key), Some(Holder::Partner(id)) if id == author) {
+        return false;
+    }
+    let Some(practice) = practice_of(m, key) else {
+        return false;
+    };
+    // Whether exactly one practice is active, found without counting them all: a witness
+    // is asked of every ballot in an event's past.
+    let mut active = m.practices().filter(|p| p.status == Status::Active);
+    practice != ballot_practice || (active.next().is_some() && active.next().is_none())
 }

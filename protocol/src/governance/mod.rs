@@ -48,7 +48,8 @@ use crate::event::SignedEvent;
 use crate::federation::FederationId;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
-use crate::membership::{Holder, Membership, Status};
+use crate::membership::{Membership, Status};
+use ballot::{may_witness, practice_of};
 use imbl::{OrdMap, OrdSet};
 use motion::{Closed, MotionRecord, Proposal};
 use mutual_proto::v1 as pb;
@@ -255,31 +256,6 @@ struct Unwitnessed {
     witnessed: bool,
     /// The checked ballot, applied to the counted votes when it is.
     ballot: ballot::Checked,
-}
-
-/// The practice a key speaks for: a node's own, or a partner's.
-fn practice_of(m: &Membership, key: &PublicKey) -> Option<String> {
-    match m.holder(key)? {
-        Holder::Practice(ods) => Some(ods.clone()),
-        Holder::Partner(id) => m.partner(id).map(|p| p.partner.practice_ods.clone()),
-    }
-}
-
-/// Whether an event by `key` witnesses a ballot signed by partner `author` of
-/// `ballot_practice`: it must speak for another practice or, if the network has only one
-/// active practice, for another member — never for the same partner, whatever key either
-/// was signed with (docs/GOVERNANCE.md §5.5).
-fn may_witness(m: &Membership, key: &PublicKey, author: &PartnerId, ballot_practice: &str) -> bool {
-    if matches!(m.holder(key), Some(Holder::Partner(id)) if id == author) {
-        return false;
-    }
-    let Some(practice) = practice_of(m, key) else {
-        return false;
-    };
-    // Whether exactly one practice is active, found without counting them all: a witness
-    // is asked of every ballot in an event's past.
-    let mut active = m.practices().filter(|p| p.status == Status::Active);
-    practice != ballot_practice || (active.next().is_some() && active.next().is_none())
 }
 
 /// A federation this network linked to by a passed motion (docs/FEDERATION.md §2).
