@@ -6,8 +6,10 @@
 //! - the `events` file ([`events`]): every stored event's wire bytes, in the order they
 //!   were stored, appended. Each was stored after its causes, so reading the log in order
 //!   re-creates the replica without parking anything. Its index (event id to place) lives
-//!   in memory, rebuilt on opening, and is shared with the replica, which reads events
-//!   back from the file once it is durable rather than keeping them ([`Store::bodies`]);
+//!   is rebuilt on opening, and is shared with the replica, which reads events back from
+//!   the file once it is durable rather than keeping them ([`Store::bodies`]);
+//! - the `runs` directory ([`runs`]): scratch files where that index and the replica's
+//!   keep what does not fit in memory ([`Store::runs`]), emptied on opening;
 //! - the `closed` file ([`closed`]): each closed motion's ballot lists, which the state
 //!   keeps only as their hash (docs/GOVERNANCE.md §10), for the replica
 //!   ([`Store::archive`]). They are derived from the log: loading it writes again any
@@ -46,6 +48,7 @@
 
 mod closed;
 mod events;
+mod runs;
 
 use crate::core::store::{EachBatch, LOAD_BATCH};
 pub use crate::core::store::{Loaded, Snapshot, Store, StoreError, FORMAT_FILE, STORE_FORMAT};
@@ -56,6 +59,7 @@ use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::{Archive, Bodies};
+use mutual_protocol::runs::RunFiles;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
@@ -445,6 +449,10 @@ impl Store for SledStore {
 
     fn archive(&self) -> Option<Arc<dyn Archive>> {
         Some(self.closed.clone())
+    }
+
+    fn runs(&self) -> Option<Arc<dyn RunFiles>> {
+        Some(self.events.runs())
     }
 
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {

@@ -4,7 +4,8 @@
 //! No sockets, no disk, no clock, no randomness: the caller passes the time and random
 //! numbers in, and persists and sends what this crate says (a replica may be given a way
 //! to read back the events the node persisted, [`replica::Bodies`], and a place to keep
-//! closed motions' ballot lists, [`replica::Archive`]). Every rule can therefore be
+//! closed motions' ballot lists, [`replica::Archive`], and files for its indexes,
+//! [`runs::RunFiles`]). Every rule can therefore be
 //! tested in microseconds, and every node computes the same result from the same events.
 //!
 //! ## Map of the crate
@@ -23,6 +24,8 @@
 //! - [`federation`]: networks linking without any of them owning the link: their own log.
 //! - [`sorted`]: the ordered map the replica's and the store's per-event indexes are kept
 //!   in, a sorted list and a small map of recent entries.
+//! - [`runs`]: the same indexes kept mostly out of memory, in sorted runs the node keeps on
+//!   disk ([`runs::RunFiles`]), for a log too long to index in memory.
 //!
 //! ## Example
 //! ```
@@ -68,6 +71,7 @@ pub mod keys;
 pub mod limits;
 pub mod membership;
 pub mod replica;
+pub mod runs;
 pub mod signature;
 pub mod sorted;
 pub mod state;

@@ -34,8 +34,8 @@ use crate::fork::EquivocationProof;
 use crate::id::{EventId, NetworkId};
 use crate::keys::PublicKey;
 use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_FUTURE_EVENTS, MAX_PENDING_EVENTS};
+use crate::runs::{RunFiles, RunMap};
 use crate::signature;
-use crate::sorted::SortedMap;
 use crate::state::{Context, Outcome, State, StateHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -171,8 +171,9 @@ impl Fold for State {
 #[derive(Debug)]
 pub struct Replica<S: Fold = State> {
     network: NetworkId,
-    /// Every stored event, under its id (a sorted list: see [`crate::sorted`]).
-    events: SortedMap<EventId, Stored>,
+    /// Every stored event, under its id (in memory, or mostly in runs: see
+    /// [`crate::runs`] and [`Replica::set_runs`]).
+    events: RunMap<EventId, Stored>,
     /// Where stored events are read back once the node holds them durably (see
     /// [`Replica::set_bodies`]); none: every event's bytes are kept here.
     bodies: Option<Arc<dyn Bodies>>,
@@ -191,8 +192,9 @@ pub struct Replica<S: Fold = State> {
     forks: HashMap<PublicKey, u64>,
     proofs: HashMap<PublicKey, EquivocationProof>,
     heads: BTreeSet<OrderKey>,
-    /// Every stored event's place in the fold order (its id is the second half).
-    order: SortedMap<OrderKey, ()>,
+    /// Every stored event's place in the fold order (its id is the second half), kept
+    /// as `events` is.
+    order: RunMap<OrderKey, ()>,
     state: S,
     applied_upto: Option<OrderKey>,
     /// The earliest place from which the fold must be redone before the state is read
@@ -223,6 +225,9 @@ pub struct Replica<S: Fold = State> {
     frontier_cache: std::sync::Mutex<Option<(usize, Frontier)>>,
 }
 
+/// Places in the fold order read at a time when it is folded again.
+const REFOLD_CHUNK: usize = 4096;
+
 /// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
 static APPLIED: Outcome = Outcome::Applied;
 
@@ -248,7 +253,7 @@ impl<S: Fold> Replica<S> {
     pub fn empty(network: NetworkId) -> Self {
         Replica {
             network,
-            events: SortedMap::new(),
+            events: RunMap::new(true),
             bodies: None,
             unwritten: HashMap::new(),
             archive: None,
@@ -258,7 +263,7 @@ impl<S: Fold> Replica<S> {
             forks: HashMap::new(),
             proofs: HashMap::new(),
             heads: BTreeSet::new(),
-            order: SortedMap::new(),
+            order: RunMap::new(false),
             state: S::default(),
             applied_upto: None,
             refold_from: None,
@@ -289,6 +294,26 @@ impl<S: Fold> Replica<S> {
     pub fn reserve(&mut self, additional: usize) {
         self.events.reserve(additional);
         self.order.reserve(additional);
+    }
+
+    /// Keeps the table of stored events and the fold order mostly in `files` from now on,
+    /// rather than in memory (see [`crate::runs`]): what a node does for a long log. Their
+    /// recent entries stay in memory, at most [`crate::runs::RECENT_ENTRIES`] each.
+    ///
+    /// # Panics
+    /// Reading either back is then reading `files`: a run that cannot be read back once
+    /// written stops the replica with a panic, as a stored event that cannot be read back
+    /// for the fold does.
+    pub fn set_runs(&mut self, files: Arc<dyn RunFiles>) {
+        self.set_runs_with(files, crate::runs::RECENT_ENTRIES);
+    }
+
+    /// [`Replica::set_runs`], writing a run once more than `limit` recent entries are held:
+    /// for tests, which make runs with few events.
+    #[doc(hidden)]
+    pub fn set_runs_with(&mut self, files: Arc<dyn RunFiles>, limit: usize) {
+        self.events.set_files(files.clone(), limit);
+        self.order.set_files(files, limit);
     }
 
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).
@@ -523,7 +548,7 @@ impl<S: Fold> Replica<S> {
             )
             .into());
         }
-        let causes: Vec<(EventId, Stored)> = e.causes().map(|c| (c, self.events[&c])).collect();
+        let causes: Vec<(EventId, Stored)> = e.causes().map(|c| (c, self.stored(&c))).collect();
         for &(cause, c) in &causes {
             if c.timestamp_ms > e.timestamp_ms {
                 return Err(EventError::TimestampBeforeCause {
@@ -613,6 +638,16 @@ impl<S: Fold> Replica<S> {
         self.events.get(id).map(|s| (s.height, *id))
     }
 
+    /// What the table keeps of an event known to be stored.
+    ///
+    /// # Panics
+    /// If it is not stored: callers ask only for events they found stored.
+    fn stored(&self, id: &EventId) -> Stored {
+        self.events
+            .get(id)
+            .unwrap_or_else(|| panic!("event {} is stored", id.short()))
+    }
+
     fn apply_at(&mut self, key: OrderKey, ev: &SignedEvent) {
         let ctx = Context {
             network: &self.network,
@@ -649,15 +684,24 @@ impl<S: Fold> Replica<S> {
             Bound::Excluded(k) => Some(k),
             _ => None,
         };
-        let keys: Vec<OrderKey> = self
-            .order
-            .range((start, Bound::Unbounded))
-            .map(|(k, ())| *k)
-            .collect();
-        self.reapplied += keys.len() as u64;
-        for k in keys {
-            let ev = self.read_back(&k.1);
-            self.apply_at(k, &ev);
+        // A chunk of places at a time, since folding needs the replica mutable.
+        let mut from = start;
+        loop {
+            let keys: Vec<OrderKey> = self
+                .order
+                .range_from(from)
+                .take(REFOLD_CHUNK)
+                .map(|(k, ())| k)
+                .collect();
+            let Some(&last) = keys.last() else {
+                break;
+            };
+            from = Bound::Excluded(last);
+            self.reapplied += keys.len() as u64;
+            for k in keys {
+                let ev = self.read_back(&k.1);
+                self.apply_at(k, &ev);
+            }
         }
     }
 
@@ -741,7 +785,10 @@ impl<S: Fold> Replica<S> {
     }
 
     /// Stored events' ids in fold order.
-    pub fn ids_in_order(&self) -> impl Iterator<Item = &EventId> {
+    ///
+    /// # Panics
+    /// If the fold order is kept in runs that cannot be read back ([`Replica::set_runs`]).
+    pub fn ids_in_order(&self) -> impl Iterator<Item = EventId> + '_ {
         self.order.iter().map(|((_, id), ())| id)
     }
 

@@ -29,9 +29,9 @@ impl Log {
     fn write(&self, r: &Replica) {
         let mut wires = self.wires.lock().expect("lock");
         for id in r.ids_in_order() {
-            if !wires.contains_key(id) {
-                wires.insert(*id, r.wire(id).expect("a stored event"));
-            }
+            wires
+                .entry(id)
+                .or_insert_with(|| r.wire(&id).expect("a stored event"));
         }
     }
 }

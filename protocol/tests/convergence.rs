@@ -11,7 +11,7 @@
 
 use crate::common;
 
-use common::{deliver, exercised, history, Exercised};
+use common::{deliver, deliver_with_runs, exercised, history, Exercised};
 use mutual_protocol::governance::ClosedVotes;
 use proptest::prelude::*;
 
@@ -42,10 +42,19 @@ proptest! {
             prop_assert_eq!(alone.as_ref(), Some(kept));
         }
         let expected = reference.state_hash();
+        let in_order: Vec<_> = reference.ids_in_order().collect();
         for order in 1..ORDERS_PER_HISTORY {
-            let r = deliver(&h.fixture, &h.wires, seed.wrapping_add(order));
+            // One order in five to a replica keeping its indexes in runs, written every
+            // few events, so that lookups, refolds and merges go through them.
+            let runs = (order % 5 == 0).then_some(1 + (seed.wrapping_add(order) % 40) as usize);
+            let r = deliver_with_runs(&h.fixture, &h.wires, seed.wrapping_add(order), runs);
             prop_assert_eq!(r.state_hash(), expected, "order {} of history {}", order, seed);
             prop_assert_eq!(&closed_lists(&r), &lists, "order {} of history {}", order, seed);
+            if runs.is_some() {
+                prop_assert_eq!(r.len(), reference.len());
+                prop_assert!(r.ids_in_order().eq(in_order.iter().copied()));
+                prop_assert_eq!(r.state(), &r.fold_from_scratch());
+            }
         }
     }
 }

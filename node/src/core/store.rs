@@ -8,6 +8,7 @@ use mutual_protocol::federation::FederationId;
 use mutual_protocol::id::{EventId, NetworkId};
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::replica::{Archive, Bodies, Fold, IngestError, Ingested, Replica};
+use mutual_protocol::runs::RunFiles;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -175,6 +176,11 @@ pub trait Store: Send {
     fn archive(&self) -> Option<Arc<dyn Archive>> {
         None
     }
+    /// Where a replica can keep the runs of its per-event indexes, so that they need not
+    /// be in memory; none if it cannot (a replica then keeps them in memory).
+    fn runs(&self) -> Option<Arc<dyn RunFiles>> {
+        None
+    }
     /// Records events waiting for causes.
     fn put_pending(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError>;
     /// Keeps only the pending events in `keep`.
@@ -225,6 +231,9 @@ pub fn load_log<F: Fold, S: Store>(
     }
     if let Some(archive) = store.archive() {
         replica.set_archive(archive);
+    }
+    if let Some(runs) = store.runs() {
+        replica.set_runs(runs);
     }
     replica.reserve(usize::try_from(store.event_count()).unwrap_or(0));
     let loaded = store.load_held()?;

@@ -1,8 +1,9 @@
 //! The store's log of events: one file, `events`, holding every stored event's wire bytes
 //! in the order stored (causes first), each framed by its length (4 bytes, big-endian).
 //! Appended to and never rewritten, it takes on disk what the events take on the wire and
-//! 4 bytes more each; the id index lives in memory, rebuilt when the store opens (which
-//! reads and checks every event anyway). A node reads feeds from its replica; the file
+//! 4 bytes more each; the id index is rebuilt when the store opens (which reads and checks
+//! every event anyway), its recent entries in memory and the rest in the store's run
+//! files ([`super::runs`]). A node reads feeds from its replica; the file
 //! answers a feed, for tools and checks, by reading itself through. The replica reads the
 //! events it does not keep in memory back from here ([`EventFile::bodies`]).
 //!
@@ -11,13 +12,13 @@
 //! a tail is cut off when the store opens; a frame that cannot be read before that number
 //! means the file is damaged, and the store is reported corrupt.
 
+use super::runs::RunDir;
 use mutual_protocol::event::SignedEvent;
 use mutual_protocol::id::EventId;
 use mutual_protocol::keys::PublicKey;
 use mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES;
 use mutual_protocol::replica::{Bodies, BodyError};
-use mutual_protocol::signature::SIGNATURE_LEN;
-use mutual_protocol::sorted::SortedMap;
+use mutual_protocol::runs::{Record, RunMap, RECENT_ENTRIES};
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
@@ -67,8 +68,18 @@ const _: () = assert!(MAX_SIGNED_EVENT_BYTES < 1 << LEN_BITS);
 
 /// Where a stored event's frame starts in the file and how long its wire bytes are, in
 /// one number: an index entry is its id and this, 40 bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Place(u64);
+
+impl Record for Place {
+    const LEN: usize = 8;
+    fn put(&self, out: &mut [u8]) {
+        self.0.put(out);
+    }
+    fn take(bytes: &[u8]) -> Self {
+        Place(u64::take(bytes))
+    }
+}
 
 impl Place {
     fn new(start: u64, len: usize) -> io::Result<Place> {
@@ -95,13 +106,16 @@ impl Place {
 }
 
 /// Where each stored event's frame is.
-type Places = SortedMap<EventId, Place>;
+type Places = RunMap<EventId, Place>;
 
 /// What the store and the replica reading events back share: the file and its id index.
 struct Shared {
     file: File,
-    /// Where each event's frame is (a sorted list: see [`mutual_protocol::sorted`]).
+    /// Where each event's frame is (recent entries in memory, the rest in `runs`: see
+    /// [`mutual_protocol::runs`]).
     places: RwLock<Places>,
+    /// The store's run files, for this index and the replica's.
+    runs: Arc<RunDir>,
     /// Bytes of the file made durable, always a whole number of frames: the replica lets
     /// go only of events within them, since what a failed sync left in the page cache may
     /// not be what the disk holds.
@@ -123,7 +137,7 @@ impl Shared {
 
     /// A stored event's wire bytes.
     fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
-        let Some(&place) = self.places().get(id) else {
+        let Some(place) = self.places().try_get(id)? else {
             return Ok(None);
         };
         // The frame whole, its prefix checked against the index: a prefix damaged since
@@ -153,7 +167,10 @@ impl Bodies for Shared {
         let durable = self.durable.load(Ordering::Acquire);
         // Frames are written whole, one after another, and `durable` ends one: a frame
         // starting before it is durable to its end.
-        self.places().get(id).is_some_and(|p| p.start() < durable)
+        // An index that cannot be read answers "not held": the replica keeps its copy.
+        self.places()
+            .try_get(id)
+            .is_ok_and(|p| p.is_some_and(|p| p.start() < durable))
     }
 
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
@@ -244,12 +261,9 @@ impl EventFile {
             Err(e) => return Err(e.into()),
         };
         let reader = file.try_clone()?;
-        // Made once at the size the MANIFEST names, not grown as the file is read; no
-        // larger than the file could hold (a frame is more than its header and a signature),
-        // whatever a damaged MANIFEST says.
-        let fits = file.metadata()?.len() / (FRAME_HEADER + SIGNATURE_LEN as u64);
-        let mut places = Places::new();
-        places.reserve(usize::try_from(durable.min(fits)).unwrap_or(0));
+        let runs = Arc::new(RunDir::open(dir)?);
+        let mut places = Places::new(true);
+        places.set_files(runs.clone(), RECENT_ENTRIES);
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
             let n = places.len() as u64;
@@ -265,12 +279,13 @@ impl EventFile {
                 // An unacknowledged tail, written in part.
                 Err(_) => return Ok(false),
             };
-            if places.insert(ev.id, Place::new(at, wire.len())?).is_some() {
+            if places.try_get(&ev.id)?.is_some() {
                 return Err(ReadError::Damaged(format!(
                     "event {} appears twice in {EVENTS_FILE}",
                     ev.id
                 )));
             }
+            places.insert(ev.id, Place::new(at, wire.len())?);
             end = at + FRAME_HEADER + wire.len() as u64;
             Ok(true)
         })?;
@@ -303,6 +318,7 @@ impl EventFile {
             shared: Arc::new(Shared {
                 file,
                 places: RwLock::new(places),
+                runs,
                 durable: AtomicU64::new(end),
             }),
             len: end,
@@ -312,6 +328,11 @@ impl EventFile {
     /// Where a replica reads back the events this file holds.
     pub(super) fn bodies(&self) -> Arc<dyn Bodies> {
         self.shared.clone()
+    }
+
+    /// Where a replica keeps the runs of its indexes: the store's run files.
+    pub(super) fn runs(&self) -> Arc<RunDir> {
+        self.shared.runs.clone()
     }
 
     /// Every event's wire bytes, in the order stored.
@@ -362,7 +383,7 @@ impl EventFile {
         let mut at = self.len;
         let places = self.shared.places();
         for ev in events {
-            if places.contains_key(&ev.id) || !fresh.insert(ev.id) {
+            if places.try_get(&ev.id)?.is_some() || !fresh.insert(ev.id) {
                 continue;
             }
             let wire = ev.to_wire();

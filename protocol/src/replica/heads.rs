@@ -69,7 +69,7 @@ impl<S: Fold> Replica<S> {
                 Err(e) => return Beyond::Unreadable(e),
             };
             for cause in causes {
-                let ckey = (self.events[&cause].height, cause);
+                let ckey = (self.stored(&cause).height, cause);
                 match queue.get_mut(&ckey) {
                     None => {
                         queue.insert(ckey, reached);

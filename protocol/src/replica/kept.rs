@@ -40,11 +40,27 @@ pub struct BodyError {
 /// A stored event as the replica keeps it, under its id: what taking in other events reads
 /// of it. Its bytes are in the replica's `unwritten` table ([`Kept`]) until the body source
 /// holds them, and are read back from the body source after.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Stored {
     /// Its height: with its id, its place in the fold order.
     pub(super) height: u64,
     pub(super) timestamp_ms: u64,
+}
+
+impl crate::runs::Record for Stored {
+    const LEN: usize = 16;
+    fn put(&self, out: &mut [u8]) {
+        let (h, t) = out.split_at_mut(8);
+        self.height.put(h);
+        self.timestamp_ms.put(t);
+    }
+    fn take(bytes: &[u8]) -> Self {
+        let (h, t) = bytes.split_at(8);
+        Stored {
+            height: u64::take(h),
+            timestamp_ms: u64::take(t),
+        }
+    }
 }
 
 /// A stored event's signature, then its signed bytes, while the replica keeps them.
@@ -198,7 +214,7 @@ impl<S: Fold> Replica<S> {
     /// be: what a node serving its log to others reads, so that a failing disk is an
     /// error it answers rather than a stop.
     pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
-        self.order.iter().map(|((_, id), ())| self.body(id))
+        self.order.iter().map(|((_, id), ())| self.body(&id))
     }
 
     /// A stored event that must be there, for folding again.

@@ -4,6 +4,7 @@
 use super::{Fixture, T0};
 use mutual_protocol::event::Body;
 use mutual_protocol::replica::Replica;
+use mutual_protocol::runs::MemoryRuns;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -11,6 +12,17 @@ use rand_chacha::ChaCha8Rng;
 /// Delivers `wires` to a fresh replica in a random order, with duplicates, in random
 /// batch sizes, then advances the clock past every timestamp.
 pub fn deliver(fx: &Fixture, wires: &[Vec<u8>], seed: u64) -> Replica {
+    deliver_with_runs(fx, wires, seed, None)
+}
+
+/// [`deliver`], to a replica keeping its indexes in runs (in memory) once more than
+/// `limit` recent entries are held: many runs for a short history.
+pub fn deliver_with_runs(
+    fx: &Fixture,
+    wires: &[Vec<u8>],
+    seed: u64,
+    runs: Option<usize>,
+) -> Replica {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<&Vec<u8>> = wires.iter().collect();
     let dups = rng.gen_range(0..wires.len() / 4 + 1);
@@ -19,6 +31,9 @@ pub fn deliver(fx: &Fixture, wires: &[Vec<u8>], seed: u64) -> Replica {
     }
     order.shuffle(&mut rng);
     let mut r = Replica::new(fx.network);
+    if let Some(limit) = runs {
+        r.set_runs_with(std::sync::Arc::new(MemoryRuns::default()), limit);
+    }
     let now = T0 + 10_000_000_000;
     let mut i = 0;
     while i < order.len() {

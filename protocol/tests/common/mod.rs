@@ -6,7 +6,7 @@ mod generated;
 
 // Each test binary uses its own share of these.
 #[allow(unused_imports)]
-pub use delivery::{deliver, exercised, Exercised};
+pub use delivery::{deliver, deliver_with_runs, exercised, Exercised};
 #[allow(unused_imports)]
 pub use generated::{history, history_deed, History};
 use mutual_proto::v1 as pb;

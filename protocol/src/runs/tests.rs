@@ -1,0 +1,213 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn with_runs(limit: usize, filtered: bool) -> (RunMap<u64, u64>, Arc<MemoryRuns>) {
+    let files = Arc::new(MemoryRuns::default());
+    let mut m = RunMap::new(filtered);
+    m.set_files(files.clone(), limit);
+    (m, files)
+}
+
+#[test]
+fn without_files_every_entry_stays_in_memory() {
+    let mut m: RunMap<u64, u64> = RunMap::new(true);
+    for k in 0..(RECENT_ENTRIES as u64 + 10) {
+        m.insert(k, k);
+    }
+    assert_eq!(m.runs(), 0);
+    assert_eq!(m.len(), RECENT_ENTRIES + 10);
+    assert_eq!(m.get(&5), Some(5));
+}
+
+#[test]
+fn a_run_is_written_at_the_limit_plus_one_and_not_before() {
+    let (mut m, files) = with_runs(100, true);
+    for k in 0..99u64 {
+        m.insert(k, k);
+    }
+    assert_eq!(m.runs(), 0, "99 recent: under the limit");
+    m.insert(99, 99);
+    assert_eq!(m.runs(), 1, "100 recent: written");
+    assert_eq!(files.runs(), 1);
+    assert_eq!(m.recent.len(), 0);
+    assert_eq!(m.get(&42), Some(42));
+    assert_eq!(m.get(&100), None);
+}
+
+#[test]
+fn runs_are_merged_so_there_are_few_and_removed_when_merged_and_dropped() {
+    let (mut m, files) = with_runs(64, true);
+    let n = 64 * 1000u64;
+    // Descending: each run sorts before every earlier one.
+    for k in (0..n).rev() {
+        m.insert(k * 3, k);
+    }
+    assert_eq!(m.len(), n as usize);
+    // 1000 runs written: about log2(1000) kept.
+    assert!(m.runs() <= 12, "{} runs", m.runs());
+    assert_eq!(files.runs(), m.runs(), "merged runs are removed");
+    assert!(m.runs.windows(2).all(|w| w[0].len > w[1].len * 2));
+    for k in [0, 1, 63, 64, 65, n / 2, n - 1] {
+        assert_eq!(m.get(&(k * 3)), Some(k));
+        assert_eq!(m.get(&(k * 3 + 1)), None);
+    }
+    let all: Vec<u64> = m.iter().map(|(k, _)| k).collect();
+    assert_eq!(all, (0..n).map(|k| k * 3).collect::<Vec<_>>());
+    assert!(m.run_memory() > 0);
+    drop(m);
+    assert_eq!(files.runs(), 0, "a dropped map's runs are removed");
+}
+
+#[test]
+fn a_key_inserted_again_is_read_once_with_its_later_value() {
+    let (mut m, _files) = with_runs(4, true);
+    for k in 0..8u64 {
+        m.insert(k, 1);
+    }
+    m.insert(3, 2);
+    assert_eq!(m.get(&3), Some(2));
+    let read: Vec<(u64, u64)> = m.iter().collect();
+    assert_eq!(read.len(), 8);
+    assert_eq!(read[3], (3, 2));
+    for k in 8..40u64 {
+        m.insert(k, 1);
+    }
+    assert_eq!(m.get(&3), Some(2), "and after merges");
+    assert_eq!(m.iter().filter(|(k, _)| *k == 3).count(), 1);
+}
+
+/// Run files that fail when told to.
+#[derive(Debug, Default)]
+struct Flaky {
+    inner: MemoryRuns,
+    fail_writes: AtomicBool,
+    fail_reads: AtomicBool,
+}
+
+fn broken() -> io::Error {
+    io::Error::other("the disk is failing")
+}
+
+impl RunFiles for Flaky {
+    fn create(&self) -> io::Result<RunId> {
+        self.inner.create()
+    }
+    fn append(&self, run: RunId, bytes: &[u8]) -> io::Result<()> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(broken());
+        }
+        self.inner.append(run, bytes)
+    }
+    fn read_at(&self, run: RunId, at: u64, buf: &mut [u8]) -> io::Result<()> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(broken());
+        }
+        self.inner.read_at(run, at, buf)
+    }
+    fn remove(&self, run: RunId) {
+        self.inner.remove(run)
+    }
+}
+
+#[test]
+fn a_run_that_cannot_be_written_leaves_its_entries_in_memory_until_one_can() {
+    let files = Arc::new(Flaky::default());
+    let mut m: RunMap<u64, u64> = RunMap::new(true);
+    m.set_files(files.clone(), 10);
+    files.fail_writes.store(true, Ordering::SeqCst);
+    for k in 0..15u64 {
+        m.insert(k, k);
+    }
+    assert_eq!(m.runs(), 0);
+    assert_eq!(files.inner.runs(), 0, "the failed run is removed");
+    assert!(m.write_error().is_some_and(|e| e.contains("failing")));
+    assert_eq!(m.len(), 15);
+    assert!((0..15).all(|k| m.get(&k) == Some(k)));
+    files.fail_writes.store(false, Ordering::SeqCst);
+    // Tried again once the recent entries have doubled since the failure (10 → 20).
+    for k in 15..19u64 {
+        m.insert(k, k);
+    }
+    assert_eq!(m.runs(), 0, "19 recent: not yet tried again");
+    m.insert(19, 19);
+    assert_eq!(m.runs(), 1);
+    assert_eq!(m.write_error(), None);
+    assert!((0..20).all(|k| m.get(&k) == Some(k)));
+}
+
+#[test]
+fn a_run_that_cannot_be_read_is_an_error_not_a_missing_entry() {
+    let files = Arc::new(Flaky::default());
+    let mut m: RunMap<u64, u64> = RunMap::new(true);
+    m.set_files(files.clone(), 10);
+    for k in 0..25u64 {
+        m.insert(k, k);
+    }
+    files.fail_reads.store(true, Ordering::SeqCst);
+    assert!(m.try_get(&3).is_err());
+    assert_eq!(
+        m.try_get(&24).ok(),
+        Some(Some(24)),
+        "a recent entry needs no read"
+    );
+    let read: Vec<io::Result<(u64, u64)>> = m.try_range_from(Bound::Unbounded).collect();
+    assert_eq!(read.len(), 1, "the error ends the range");
+    assert!(read[0].is_err());
+    files.fail_reads.store(false, Ordering::SeqCst);
+    assert_eq!(m.try_get(&3).ok(), Some(Some(3)));
+}
+
+#[test]
+#[should_panic(expected = "an index run could not be read back")]
+fn get_panics_on_a_run_that_cannot_be_read() {
+    let files = Arc::new(Flaky::default());
+    let mut m: RunMap<u64, u64> = RunMap::new(false);
+    m.set_files(files.clone(), 2);
+    for k in 0..4u64 {
+        m.insert(k, k);
+    }
+    files.fail_reads.store(true, Ordering::SeqCst);
+    let _ = m.get(&0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Any sequence of new keys, with runs written after any number of them, filtered or
+    /// not, answers as an ordered map does: lookups, and ranges from any place.
+    #[test]
+    fn it_answers_as_an_ordered_map(
+        keys in proptest::collection::hash_set(0u64..20_000, 0..3000),
+        limit in 1usize..300,
+        filtered in any::<bool>(),
+        probes in proptest::collection::vec(0u64..20_001, 0..48),
+        later_files in any::<bool>(),
+    ) {
+        let files = Arc::new(MemoryRuns::default());
+        let mut m: RunMap<(u64, u64), u64> = RunMap::new(filtered);
+        if !later_files {
+            m.set_files(files.clone(), limit);
+        }
+        let mut reference = BTreeMap::new();
+        for (i, k) in keys.into_iter().enumerate() {
+            let key = (k % 7, k);
+            m.insert(key, k ^ 0x55);
+            reference.insert(key, k ^ 0x55);
+            if later_files && i == 500 {
+                m.set_files(files.clone(), limit);
+            }
+        }
+        prop_assert_eq!(m.len(), reference.len());
+        prop_assert!(m.iter().eq(reference.iter().map(|(k, v)| (*k, *v))));
+        for p in probes {
+            let key = (p % 7, p);
+            prop_assert_eq!(m.get(&key), reference.get(&key).copied());
+            for start in [Bound::Included(key), Bound::Excluded(key)] {
+                prop_assert!(m
+                    .range_from(start)
+                    .eq(reference.range((start, Bound::Unbounded)).map(|(k, v)| (*k, *v))));
+            }
+        }
+    }
+}
