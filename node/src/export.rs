@@ -257,10 +257,10 @@ fn take_in<S: Fold>(replica: &mut Replica<S>, as_of_ms: u64, frames: &[&[u8]], r
     }
     r.incomplete = replica.pending_len() + not_taken;
     r.valid = replica.len();
-    for id in replica.ids_in_order() {
-        match replica.outcome(&id) {
-            Some(Outcome::Applied) => r.applied += 1,
-            Some(Outcome::Rejected(_)) => r.rejected_by_rules += 1,
+    for (_, outcome) in replica.ids_in_order() {
+        match outcome {
+            Outcome::Applied => r.applied += 1,
+            Outcome::Rejected(_) => r.rejected_by_rules += 1,
             _ => {}
         }
     }

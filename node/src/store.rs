@@ -5,7 +5,7 @@
 //! What is kept:
 //! - the `events` file ([`events`]): every stored event's wire bytes, in the order they
 //!   were stored, appended. Each was stored after its causes, so reading the log in order
-//!   re-creates the replica without parking anything. Its index (event id to place) lives
+//!   re-creates the replica without parking anything. Its index (event id to place)
 //!   is rebuilt on opening, and is shared with the replica, which reads events back from
 //!   the file once it is durable rather than keeping them ([`Store::bodies`]);
 //! - the `runs` directory ([`runs`]): scratch files where that index and the replica's
@@ -452,7 +452,7 @@ impl Store for SledStore {
     }
 
     fn runs(&self) -> Option<Arc<dyn RunFiles>> {
-        Some(self.events.runs())
+        self.events.runs().map(|r| r as Arc<dyn RunFiles>)
     }
 
     fn put_events(&mut self, events: &[&SignedEvent]) -> Result<(), StoreError> {

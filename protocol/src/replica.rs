@@ -226,7 +226,7 @@ pub struct Replica<S: Fold = State> {
 }
 
 /// Places in the fold order read at a time when it is folded again.
-const REFOLD_CHUNK: usize = 4096;
+const REFOLD_CHUNK: usize = 256;
 
 /// The outcome of every stored event not listed in [`Replica`]'s `outcomes`.
 static APPLIED: Outcome = Outcome::Applied;
@@ -288,9 +288,9 @@ impl<S: Fold> Replica<S> {
 
     /// Makes room for `additional` more stored events than it holds, at once, as a node
     /// does before loading a log whose length it knows: the table of stored events and
-    /// the fold order are then each made once at the log's size, rather than grown at
-    /// every merge along the way. (Like any allocation, one past what the machine has
-    /// aborts.)
+    /// the fold order, if kept in memory, are then each made once at the log's size,
+    /// rather than grown at every merge along the way (kept in runs, they need no room).
+    /// (Like any allocation, one past what the machine has aborts.)
     pub fn reserve(&mut self, additional: usize) {
         self.events.reserve(additional);
         self.order.reserve(additional);
@@ -298,7 +298,8 @@ impl<S: Fold> Replica<S> {
 
     /// Keeps the table of stored events and the fold order mostly in `files` from now on,
     /// rather than in memory (see [`crate::runs`]): what a node does for a long log. Their
-    /// recent entries stay in memory, at most [`crate::runs::RECENT_ENTRIES`] each.
+    /// recent entries stay in memory, up to [`crate::runs::RECENT_ENTRIES`] each while runs
+    /// can be written. The first files given stay.
     ///
     /// # Panics
     /// Reading either back is then reading `files`: a run that cannot be read back once
@@ -313,7 +314,9 @@ impl<S: Fold> Replica<S> {
     #[doc(hidden)]
     pub fn set_runs_with(&mut self, files: Arc<dyn RunFiles>, limit: usize) {
         self.events.set_files(files.clone(), limit);
-        self.order.set_files(files, limit);
+        // A quarter fewer, so that the two do not write runs, and merge them, on the same
+        // event.
+        self.order.set_files(files, limit - limit / 4);
     }
 
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).
@@ -784,12 +787,14 @@ impl<S: Fold> Replica<S> {
         self.events.is_empty()
     }
 
-    /// Stored events' ids in fold order.
+    /// Stored events' ids in fold order, each with what it did.
     ///
     /// # Panics
     /// If the fold order is kept in runs that cannot be read back ([`Replica::set_runs`]).
-    pub fn ids_in_order(&self) -> impl Iterator<Item = EventId> + '_ {
-        self.order.iter().map(|((_, id), ())| id)
+    pub fn ids_in_order(&self) -> impl Iterator<Item = (EventId, &Outcome)> + '_ {
+        self.order
+            .iter()
+            .map(|((_, id), ())| (id, self.outcomes.get(&id).unwrap_or(&APPLIED)))
     }
 
     /// Number of events waiting for causes.

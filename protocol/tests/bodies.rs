@@ -9,6 +9,7 @@ use mutual_protocol::id::EventId;
 use mutual_protocol::replica::{
     Beyond, Bodies, BodyError, IngestError, Ingested, Replica, FEED_MARK_EVERY,
 };
+use mutual_protocol::runs::{MemoryRuns, RunFiles, RunId};
 use mutual_protocol::state::{Outcome, Rejection};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,7 +29,7 @@ impl Log {
     /// Writes what `r` stores and this log does not hold yet, as a node does after a call.
     fn write(&self, r: &Replica) {
         let mut wires = self.wires.lock().expect("lock");
-        for id in r.ids_in_order() {
+        for (id, _) in r.ids_in_order() {
             wires
                 .entry(id)
                 .or_insert_with(|| r.wire(&id).expect("a stored event"));
@@ -339,4 +340,63 @@ fn an_unwritten_event_stays_in_memory_and_one_that_cannot_be_read_back_is_not_gi
     assert!(err.to_string().contains("the disk failed"), "{err}");
     // An event not stored is not an error.
     assert!(matches!(r.load(&EventId([9; 32])), Ok(None)));
+}
+
+/// Run files whose reads fail once told to.
+#[derive(Debug, Default)]
+struct FailingRuns {
+    inner: MemoryRuns,
+    failing: AtomicBool,
+}
+
+impl RunFiles for FailingRuns {
+    fn create(&self) -> std::io::Result<RunId> {
+        self.inner.create()
+    }
+    fn append(&self, run: RunId, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.append(run, bytes)
+    }
+    fn read_at(&self, run: RunId, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the disk is failing"));
+        }
+        self.inner.read_at(run, at, buf)
+    }
+    fn remove(&self, run: RunId) {
+        self.inner.remove(run)
+    }
+}
+
+#[test]
+fn indexes_in_runs_that_cannot_be_read_are_errors_a_node_answers_not_stops() {
+    let (fx, mut w) = Fixture::new(3);
+    let mut r = fx.replica();
+    let runs = Arc::new(FailingRuns::default());
+    r.set_runs_with(runs.clone(), 8);
+    let evs: Vec<SignedEvent> = (0..40u64)
+        .map(|i| w.sign(T0 + i, vec![], update(i as u32)))
+        .collect();
+    for ev in &evs {
+        r.ingest(T0 + 10_000, &ev.to_wire()).expect("stored");
+    }
+    assert!(runs.inner.runs() >= 2, "the indexes are in runs");
+    let head = evs.last().expect("events").id;
+    let old = evs[0].id;
+    assert!(matches!(r.load(&old), Ok(Some(_))));
+    runs.failing.store(true, Ordering::SeqCst);
+    assert!(r.load(&old).is_err(), "not \"not stored\"");
+    assert!(r.read_wire(&old).is_err());
+    let read: Vec<_> = r.try_events_in_order().collect();
+    assert!(
+        read.last().is_some_and(Result::is_err),
+        "the order ends in an error"
+    );
+    assert!(matches!(r.beyond(&[old], 1_000), Beyond::Unreadable(_)));
+    runs.failing.store(false, Ordering::SeqCst);
+    assert!(matches!(r.load(&old), Ok(Some(_))));
+    assert_eq!(
+        r.try_events_in_order().filter(Result::is_ok).count(),
+        r.len()
+    );
+    assert!(matches!(r.beyond(&[head], 1_000), Beyond::Events(v) if v.is_empty()));
 }

@@ -603,7 +603,7 @@ fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {
         .chain(&w.events)
         .map(|e| e.to_wire().len())
         .sum();
-    {
+    let disk = {
         let mut store = crate::store::SledStore::open(dir).map_err(|e| e.to_string())?;
         store.set_network(w.network).map_err(|e| e.to_string())?;
         let all: Vec<&SignedEvent> = std::iter::once(&w.genesis).chain(&w.events).collect();
@@ -611,10 +611,14 @@ fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {
             store.put_events(chunk).map_err(|e| e.to_string())?;
             store.sync().map_err(|e| e.to_string())?;
         }
-        // As a node's does, the replica keeps closed motions' ballots in the store.
+        // As a node's does, the replica keeps closed motions' ballots in the store, and
+        // its indexes in the store's run files.
         let mut r = Replica::new(w.network);
         if let Some(archive) = crate::core::store::Store::archive(&store) {
             r.set_archive(archive);
+        }
+        if let Some(runs) = crate::core::store::Store::runs(&store) {
+            r.set_runs(runs);
         }
         for chunk in all.chunks(256) {
             let wires: Vec<Vec<u8>> = chunk.iter().map(|e| e.to_wire()).collect();
@@ -628,8 +632,9 @@ fn disk_ratio(events: usize, dir: &Path) -> Result<f64, String> {
         };
         store.save_snapshot(&snapshot).map_err(|e| e.to_string())?;
         store.sync().map_err(|e| e.to_string())?;
-    }
-    let disk = dir_bytes(dir).map_err(|e| e.to_string())?;
+        // Counted while the node holds them: the index runs are removed with the store.
+        dir_bytes(dir).map_err(|e| e.to_string())?
+    };
     let _ = std::fs::remove_dir_all(dir);
     Ok(disk as f64 / wire.max(1) as f64)
 }

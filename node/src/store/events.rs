@@ -114,8 +114,9 @@ struct Shared {
     /// Where each event's frame is (recent entries in memory, the rest in `runs`: see
     /// [`mutual_protocol::runs`]).
     places: RwLock<Places>,
-    /// The store's run files, for this index and the replica's.
-    runs: Arc<RunDir>,
+    /// The store's run files, for this index and the replica's; none if they could not be
+    /// made (the indexes are then kept in memory).
+    runs: Option<Arc<RunDir>>,
     /// Bytes of the file made durable, always a whole number of frames: the replica lets
     /// go only of events within them, since what a failed sync left in the page cache may
     /// not be what the disk holds.
@@ -244,6 +245,12 @@ impl EventFile {
     /// Opens (or creates) the log in `dir`, of which the first `durable` events were made
     /// durable: checks every frame, and cuts off a tail past them that cannot be read.
     pub(super) fn open(dir: &Path, durable: u64) -> Result<Self, ReadError> {
+        Self::open_with(dir, durable, RECENT_ENTRIES)
+    }
+
+    /// [`EventFile::open`], its index writing a run once `limit` recent entries are held:
+    /// for tests, which make runs with few events.
+    pub(super) fn open_with(dir: &Path, durable: u64, limit: usize) -> Result<Self, ReadError> {
         let path = dir.join(EVENTS_FILE);
         // Made only for a store that has made nothing durable yet.
         let file = match OpenOptions::new()
@@ -261,9 +268,21 @@ impl EventFile {
             Err(e) => return Err(e.into()),
         };
         let reader = file.try_clone()?;
-        let runs = Arc::new(RunDir::open(dir)?);
+        let runs = match RunDir::open(dir) {
+            Ok(runs) => Some(Arc::new(runs)),
+            Err(e) => {
+                tracing::warn!(
+                    path = %dir.display(),
+                    error = %e,
+                    "no index runs can be kept: the store's indexes stay in memory"
+                );
+                None
+            }
+        };
         let mut places = Places::new(true);
-        places.set_files(runs.clone(), RECENT_ENTRIES);
+        if let Some(runs) = &runs {
+            places.set_files(runs.clone(), limit);
+        }
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
             let n = places.len() as u64;
@@ -330,8 +349,9 @@ impl EventFile {
         self.shared.clone()
     }
 
-    /// Where a replica keeps the runs of its indexes: the store's run files.
-    pub(super) fn runs(&self) -> Arc<RunDir> {
+    /// Where a replica keeps the runs of its indexes: the store's run files, if it has
+    /// them.
+    pub(super) fn runs(&self) -> Option<Arc<RunDir>> {
         self.shared.runs.clone()
     }
 

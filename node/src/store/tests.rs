@@ -611,3 +611,55 @@ fn closed_motions_ballots_are_kept_in_their_file_and_loading_the_log_mends_them(
     }
     assert!(std::fs::metadata(&file).expect("closed file").len() >= size);
 }
+
+#[test]
+fn the_event_file_s_index_in_runs_finds_reads_and_refuses_as_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let mut evs = vec![g];
+    for n in 1..40 {
+        let e = update(&mut w, n);
+        evs.push(e);
+    }
+    let refs: Vec<&SignedEvent> = evs.iter().collect();
+    {
+        // Runs of 4: every batch of 3 below writes one now and then, and merges them.
+        let mut file = events::EventFile::open_with(dir.path(), 0, 4).expect("open");
+        for batch in refs.chunks(3) {
+            file.append(batch).expect("append");
+            // A batch again, with the last one: nothing is written twice.
+            file.append(batch).expect("append again");
+        }
+        assert_eq!(file.count(), 40);
+        let bodies = file.bodies();
+        assert!(
+            refs.iter().all(|e| !bodies.holds(&e.id)),
+            "nothing durable yet"
+        );
+        file.sync().expect("sync");
+        for e in &refs {
+            assert!(bodies.holds(&e.id));
+            assert_eq!(file.get(&e.id).expect("read"), Some(e.to_wire()));
+        }
+        let stranger = update(&mut tests_writer(), 1);
+        assert_eq!(file.get(&stranger.id).expect("read"), None);
+        assert!(!bodies.holds(&stranger.id));
+        let runs = dir.path().join(runs::RUNS_DIR);
+        let files: usize = fs::read_dir(&runs)
+            .expect("runs")
+            .map(|d| fs::read_dir(d.expect("entry").path()).expect("own").count())
+            .sum();
+        assert!(files >= 1, "the index is in runs");
+    }
+    // Opened again (the runs made anew), with an event appended twice by hand.
+    let file = dir.path().join(events::EVENTS_FILE);
+    let bytes = fs::read(&file).expect("read");
+    let first = 4 + evs[0].to_wire().len();
+    let mut doubled = bytes.clone();
+    doubled.extend_from_slice(&bytes[..first]);
+    fs::write(&file, &doubled).expect("write");
+    match events::EventFile::open_with(dir.path(), 40, 4) {
+        Err(events::ReadError::Damaged(d)) => assert!(d.contains("appears twice"), "{d}"),
+        other => panic!("a doubled event in runs: {other:?}"),
+    }
+}

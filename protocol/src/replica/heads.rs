@@ -40,9 +40,10 @@ impl<S: Fold> Replica<S> {
         // What is left to visit, latest first, each with whether the given heads reach it.
         let mut queue: BTreeMap<OrderKey, bool> = BTreeMap::new();
         for id in heads {
-            match self.events.get(id) {
-                Some(s) => queue.insert((s.height, *id), true),
-                None => return Beyond::Unknown,
+            match self.stored_or_error(id) {
+                Ok(Some(s)) => queue.insert((s.height, *id), true),
+                Ok(None) => return Beyond::Unknown,
+                Err(e) => return Beyond::Unreadable(e),
             };
         }
         for key in &self.heads {
@@ -69,7 +70,12 @@ impl<S: Fold> Replica<S> {
                 Err(e) => return Beyond::Unreadable(e),
             };
             for cause in causes {
-                let ckey = (self.stored(&cause).height, cause);
+                let ckey = match self.stored_or_error(&cause) {
+                    Ok(Some(s)) => (s.height, cause),
+                    // A stored event's causes are stored.
+                    Ok(None) => continue,
+                    Err(e) => return Beyond::Unreadable(e),
+                };
                 match queue.get_mut(&ckey) {
                     None => {
                         queue.insert(ckey, reached);

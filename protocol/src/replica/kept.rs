@@ -182,7 +182,15 @@ impl<S: Fold> Replica<S> {
 
     /// A stored event (`None` if it is not stored), or why it could not be read back.
     pub fn load(&self, id: &EventId) -> Result<Option<SignedEvent>, BodyError> {
-        self.events.get(id).map(|_| self.body(id)).transpose()
+        self.stored_or_error(id)?.map(|_| self.body(id)).transpose()
+    }
+
+    /// What the table keeps of `id`, if it is stored, or why the table could not be read.
+    pub(super) fn stored_or_error(&self, id: &EventId) -> Result<Option<Stored>, BodyError> {
+        self.events.try_get(id).map_err(|e| BodyError {
+            id: *id,
+            detail: format!("the table of stored events could not be read: {e}"),
+        })
     }
 
     /// A stored event's wire bytes (an encoded `SignedEvent`), without decoding it (`None`
@@ -194,8 +202,7 @@ impl<S: Fold> Replica<S> {
     /// A stored event's wire bytes (`None` if it is not stored), or why they could not be
     /// read back.
     pub fn read_wire(&self, id: &EventId) -> Result<Option<Vec<u8>>, BodyError> {
-        self.events
-            .get(id)
+        self.stored_or_error(id)?
             .map(|_| wire(id, self.unwritten.get(id), self.bodies.as_deref()))
             .transpose()
     }
@@ -214,7 +221,20 @@ impl<S: Fold> Replica<S> {
     /// be: what a node serving its log to others reads, so that a failing disk is an
     /// error it answers rather than a stop.
     pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
-        self.order.iter().map(|((_, id), ())| self.body(&id))
+        // The last id read names where the order could not be read on.
+        let mut last = EventId([0; 32]);
+        self.order
+            .try_range_from(std::ops::Bound::Unbounded)
+            .map(move |entry| match entry {
+                Ok(((_, id), ())) => {
+                    last = id;
+                    self.body(&id)
+                }
+                Err(e) => Err(BodyError {
+                    id: last,
+                    detail: format!("the fold order after it could not be read: {e}"),
+                }),
+            })
     }
 
     /// A stored event that must be there, for folding again.

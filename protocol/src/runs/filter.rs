@@ -28,9 +28,11 @@ impl Filter {
 
     fn spots(&self, hash: u64) -> (usize, u64) {
         let blocks = (self.words.len() / BLOCK_WORDS) as u64;
-        // The high half picks the block; the low bits, nine at a time, the bits in it.
+        // The high half picks the block; the hash mixed again, nine bits at a time, the
+        // bits in it, so that they do not follow from the block.
         let block = (((hash >> 32) * blocks) >> 32) as usize * BLOCK_WORDS;
-        (block, hash)
+        let bits = (hash ^ (hash >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        (block, bits ^ (bits >> 29))
     }
 
     /// Notes a key by its hash.

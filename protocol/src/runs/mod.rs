@@ -4,8 +4,8 @@
 //! of the keys ([`filter`]).
 //!
 //! A map given no run files keeps every entry in memory, as a plain [`SortedMap`]. Given
-//! them, once more than its limit of recent entries (at most [`RECENT_ENTRIES`]) are in
-//! memory it writes them out, in key order, as a new run, and then merges the newest runs
+//! them, once its limit of recent entries (at most [`RECENT_ENTRIES`]) are in memory it
+//! writes them out, in key order, as a new run, and then merges the newest runs
 //! while the one before the newest is not more than twice its size, so that a map of `n`
 //! entries has about log₂(n / limit) runs and each entry is written as many times. A
 //! lookup asks memory, then each run from the newest whose filter says it may hold the
@@ -14,13 +14,19 @@
 //!
 //! Runs are the node's own scratch, made again from its log whenever it starts: they need
 //! no durability. A run that cannot be written leaves its entries in memory, where the
-//! next attempt (when the recent entries have doubled) tries again; a run that cannot be
+//! next attempt (when the recent entries have doubled) tries again, and a merge that
+//! cannot be written leaves its two runs as they were, merged at the next write; a run that cannot be
 //! read back once written is the node's disk failing, and [`RunMap::get`] and
 //! [`RunMap::range`] then panic ([`RunMap::try_get`] answers the error).
 //!
 //! A key is inserted at most once where runs are kept: the callers (the replica and the
 //! store) insert only what they do not hold. A key inserted twice is still read back
 //! once, with its later value, but counted twice.
+//!
+//! Writing a run and the merges it leads to happen within the insert that is due: a run
+//! of the map's limit, and at most every 2^k-th run a merge of about 2^k times as many
+//! entries (at 10M entries of 48 bytes, a merge of the whole map reads and writes about
+//! half a gigabyte, once in a long while).
 
 mod filter;
 mod record;
@@ -166,10 +172,14 @@ impl<K: Record, V: Record> RunMap<K, V> {
         }
     }
 
-    /// Keeps runs in `files` from now on, writing one once more than `limit` recent
-    /// entries (1 to [`RECENT_ENTRIES`]) are in memory: the entries already held are
-    /// written out with the next run.
+    /// Keeps runs in `files` from now on, writing one once `limit` recent entries (1 to
+    /// [`RECENT_ENTRIES`]) are in memory: the entries already held are written out with
+    /// the next run. A map keeps the first files it is given: given others later, it
+    /// keeps on with the first.
     pub fn set_files(&mut self, files: Arc<dyn RunFiles>, limit: usize) {
+        if self.files.is_some() {
+            return;
+        }
         self.files = Some(files);
         self.limit = limit.clamp(1, RECENT_ENTRIES);
         self.next_write = self.limit;
@@ -207,7 +217,8 @@ impl<K: Record, V: Record> RunMap<K, V> {
             .sum()
     }
 
-    /// Why writing the last run failed, if it did (its entries are still in memory).
+    /// Why writing the last run or merge failed, if it did (nothing was lost: a run's
+    /// entries are still in memory, a merge's runs as they were).
     pub fn write_error(&self) -> Option<&str> {
         self.write_error.as_deref()
     }
@@ -290,12 +301,12 @@ impl<K: Record, V: Record> RunMap<K, V> {
 
     /// Writes the recent entries out as a run, and merges runs, if they are due.
     fn write_if_due(&mut self) {
-        let Some(files) = self.files.clone() else {
-            return;
-        };
         if self.recent.len() < self.next_write {
             return;
         }
+        let Some(files) = self.files.clone() else {
+            return;
+        };
         let written = {
             let entries = self.recent.iter().map(|(k, v)| Ok((*k, *v)));
             write_run(files.as_ref(), self.filtered, self.recent.len(), entries)
@@ -424,7 +435,7 @@ fn read_entries<K: Record, V: Record>(
 ) -> io::Result<()> {
     let width = entry_len::<K, V>();
     buf.resize((to - from) * width, 0);
-    files.read_at(run.id, (from * width) as u64, buf)
+    files.read_at(run.id, from as u64 * width as u64, buf)
 }
 
 /// The value under `key` in `run`: one block read.
@@ -439,9 +450,17 @@ fn run_get<K: Record, V: Record>(
     };
     let from = block * RUN_BLOCK;
     let to = (from + RUN_BLOCK).min(run.len);
-    let mut buf = Vec::new();
-    read_entries::<K, V>(files, run, from, to, &mut buf)?;
     let width = entry_len::<K, V>();
+    // On the stack for entries of up to 64 bytes (every index's): one block is 4 KiB.
+    let mut stack = [0u8; RUN_BLOCK * 64];
+    let mut heap;
+    let buf: &mut [u8] = if (to - from) * width <= stack.len() {
+        &mut stack[..(to - from) * width]
+    } else {
+        heap = vec![0u8; (to - from) * width];
+        &mut heap
+    };
+    files.read_at(run.id, from as u64 * width as u64, buf)?;
     let n = to - from;
     let key_at = |i: usize| K::take(&buf[i * width..i * width + K::LEN]);
     let (mut lo, mut hi) = (0, n);

@@ -22,7 +22,7 @@ fn without_files_every_entry_stays_in_memory() {
 }
 
 #[test]
-fn a_run_is_written_at_the_limit_plus_one_and_not_before() {
+fn a_run_is_written_at_the_limit_and_not_before() {
     let (mut m, files) = with_runs(100, true);
     for k in 0..99u64 {
         m.insert(k, k);
@@ -84,6 +84,8 @@ struct Flaky {
     inner: MemoryRuns,
     fail_writes: AtomicBool,
     fail_reads: AtomicBool,
+    /// Runs that may still be made, if limited.
+    creates_left: std::sync::Mutex<Option<usize>>,
 }
 
 fn broken() -> io::Error {
@@ -92,6 +94,9 @@ fn broken() -> io::Error {
 
 impl RunFiles for Flaky {
     fn create(&self) -> io::Result<RunId> {
+        if let Some(left) = self.creates_left.lock().unwrap().as_mut() {
+            *left = left.checked_sub(1).ok_or_else(broken)?;
+        }
         self.inner.create()
     }
     fn append(&self, run: RunId, bytes: &[u8]) -> io::Result<()> {
@@ -135,6 +140,130 @@ fn a_run_that_cannot_be_written_leaves_its_entries_in_memory_until_one_can() {
     assert_eq!(m.runs(), 1);
     assert_eq!(m.write_error(), None);
     assert!((0..20).all(|k| m.get(&k) == Some(k)));
+}
+
+#[test]
+fn a_merge_that_cannot_be_written_leaves_its_runs_to_be_merged_at_the_next_write() {
+    let files = Arc::new(Flaky::default());
+    let mut m: RunMap<u64, u64> = RunMap::new(true);
+    m.set_files(files.clone(), 10);
+    for k in 0..10u64 {
+        m.insert(k, k);
+    }
+    assert_eq!(m.runs(), 1);
+    // The next run is made; the merge it leads to cannot be.
+    *files.creates_left.lock().unwrap() = Some(1);
+    for k in 10..20u64 {
+        m.insert(k, k);
+    }
+    assert_eq!(m.runs(), 2, "left as two runs");
+    assert!(m.write_error().is_some());
+    assert!((0..20).all(|k| m.get(&k) == Some(k)));
+    *files.creates_left.lock().unwrap() = None;
+    for k in 20..30u64 {
+        m.insert(k, k);
+    }
+    assert_eq!(m.write_error(), None);
+    assert_eq!(m.runs(), 1, "merged at the next write, all three");
+    assert_eq!(files.inner.runs(), 1);
+    assert!((0..30).all(|k| m.get(&k) == Some(k)));
+    assert!(m.iter().map(|(k, _)| k).eq(0..30));
+}
+
+/// Run files that count the reads asked of them.
+#[derive(Debug, Default)]
+struct Counted {
+    inner: MemoryRuns,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl RunFiles for Counted {
+    fn create(&self) -> io::Result<RunId> {
+        self.inner.create()
+    }
+    fn append(&self, run: RunId, bytes: &[u8]) -> io::Result<()> {
+        self.inner.append(run, bytes)
+    }
+    fn read_at(&self, run: RunId, at: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.read_at(run, at, buf)
+    }
+    fn remove(&self, run: RunId) {
+        self.inner.remove(run)
+    }
+}
+
+#[test]
+fn filters_spare_reads_for_keys_not_held_and_a_held_key_costs_one_block() {
+    for filtered in [true, false] {
+        let files = Arc::new(Counted::default());
+        let mut m: RunMap<EventIdKey, u64> = RunMap::new(filtered);
+        m.set_files(files.clone(), 1000);
+        let key = |i: u64| EventIdKey(crate::id::EventId(sha(i)));
+        for i in 0..7000u64 {
+            m.insert(key(i), i);
+        }
+        assert!(m.runs() >= 2, "{} runs", m.runs());
+        files.reads.store(0, Ordering::SeqCst);
+        for i in 100_000..102_000u64 {
+            assert_eq!(m.get(&key(i)), None);
+        }
+        let absent = files.reads.swap(0, Ordering::SeqCst);
+        for i in 0..1000u64 {
+            assert_eq!(m.get(&key(i)), Some(i));
+        }
+        let held = files.reads.load(Ordering::SeqCst);
+        if filtered {
+            // About 1% of each run's answers are false: 2,000 lookups over a few runs.
+            assert!(
+                absent < 2000 * m.runs() / 20,
+                "{absent} reads for absent keys"
+            );
+            assert!(held < 1000 * 11 / 10, "{held} reads for 1,000 held keys");
+        } else {
+            assert!(absent > 2000, "unfiltered, every run is read");
+        }
+    }
+}
+
+/// A key whose bytes are a SHA-256 digest, as event ids are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EventIdKey(crate::id::EventId);
+
+impl Record for EventIdKey {
+    const LEN: usize = 32;
+    fn put(&self, out: &mut [u8]) {
+        self.0.put(out)
+    }
+    fn take(bytes: &[u8]) -> Self {
+        EventIdKey(crate::id::EventId::take(bytes))
+    }
+}
+
+fn sha(i: u64) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(i.to_be_bytes()).into()
+}
+
+#[test]
+fn the_limit_is_clamped_to_the_most_recent_entries_and_files_are_set_once() {
+    let files = Arc::new(MemoryRuns::default());
+    let mut m: RunMap<u64, ()> = RunMap::new(false);
+    m.set_files(files.clone(), RECENT_ENTRIES + 1);
+    for k in 0..RECENT_ENTRIES as u64 - 1 {
+        m.insert(k, ());
+    }
+    assert_eq!(m.runs(), 0);
+    m.insert(u64::MAX, ());
+    assert_eq!(m.runs(), 1, "written at RECENT_ENTRIES, not one past it");
+    let other = Arc::new(MemoryRuns::default());
+    m.set_files(other.clone(), 1);
+    m.insert(1 << 40, ());
+    assert_eq!(other.runs(), 0, "the first files stay");
+    let mut z: RunMap<u64, ()> = RunMap::new(false);
+    z.set_files(files, 0);
+    z.insert(1, ());
+    assert_eq!(z.runs(), 1, "a limit of 0 is taken as 1");
 }
 
 #[test]
