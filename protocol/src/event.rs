@@ -136,6 +136,14 @@ impl Event {
 }
 
 impl SignedEvent {
+    /// The id of the event whose wire bytes these are, read without decoding the event
+    /// itself (`None` if they are not a `SignedEvent`): what a store checks an event it
+    /// found by part of its id against.
+    pub fn id_of_wire(wire: &[u8]) -> Option<EventId> {
+        let outer = pb::SignedEvent::decode(wire).ok()?;
+        Some(EventId::of(&outer.event))
+    }
+
     /// Decodes and structurally validates wire bytes (an encoded `SignedEvent`).
     pub fn decode(wire: &[u8]) -> Result<Self, EventError> {
         if wire.len() > MAX_SIGNED_EVENT_BYTES {

@@ -22,8 +22,8 @@
 //! - [`governance`]: the partnership deed (its rules, its powers, terms of office),
 //!   motions, signed ballots, elections (STV and one seat per locality) and their effects.
 //! - [`federation`]: networks linking without any of them owning the link: their own log.
-//! - [`sorted`]: the ordered map the replica's and the store's per-event indexes are kept
-//!   in, a sorted list and a small map of recent entries.
+//! - [`sorted`]: an ordered map kept as a sorted list and a small map of recent entries:
+//!   the in-memory part of the per-event indexes.
 //! - [`runs`]: the same indexes kept mostly out of memory, in sorted runs the node keeps on
 //!   disk ([`runs::RunFiles`]), for a log too long to index in memory.
 //!

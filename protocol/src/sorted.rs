@@ -2,7 +2,9 @@
 //! small ordered map of the entries added since the list was last merged with it.
 //!
 //! A node's per-event indexes (the replica's table of stored events and its fold order,
-//! the store's places in its log) hold millions of entries. A hash table keeps each entry
+//! the store's places in its log) hold millions of entries: all of them here for a replica
+//! given no run files, and their recent ones where they keep the rest in runs
+//! ([`crate::runs`]). A hash table keeps each entry
 //! in a slot of a table kept at most seven-eighths full and doubled as it grows, and a
 //! B-tree keeps nodes a half to two-thirds full: both take about twice what the entries
 //! do. A sorted list takes what its entries do. Entries added go first to the small map,

@@ -19,7 +19,7 @@ use mutual_protocol::keys::PublicKey;
 use mutual_protocol::limits::MAX_SIGNED_EVENT_BYTES;
 use mutual_protocol::replica::{Bodies, BodyError};
 use mutual_protocol::runs::{Record, RunMap, RECENT_ENTRIES};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 // (`Write` for the new file `write_new` makes; the log itself is written at offsets.)
@@ -105,15 +105,65 @@ impl Place {
     }
 }
 
-/// Where each stored event's frame is.
-type Places = RunMap<EventId, Place>;
+/// Bytes of an event id the index is keyed by: 8 (in a node's unit tests 1, so that they
+/// find events sharing them).
+#[cfg(not(test))]
+const KEY_BYTES: usize = 8;
+#[cfg(test)]
+const KEY_BYTES: usize = 1;
+
+/// The index key of an event id: its first [`KEY_BYTES`] bytes.
+fn key_of(id: &EventId) -> u64 {
+    let mut b = [0u8; 8];
+    b[..KEY_BYTES].copy_from_slice(&id.0[..KEY_BYTES]);
+    u64::from_be_bytes(b)
+}
+
+/// Where each stored event's frame is. The index is the file's own, a node's largest on
+/// disk, so it keys each event by the first 8 bytes of its id, 16 bytes an entry, not by
+/// the whole id (40): an event found under them is read and its whole id checked, and an
+/// event whose first 8 bytes an event indexed before it has (two ids in 2^64 share them
+/// by chance; finding a pair takes about 2^32 tries) is indexed under its whole id in
+/// memory instead.
+#[derive(Debug)]
+struct Index {
+    /// Under the first 8 bytes of each id: recent entries in memory, the rest in the run
+    /// files (see [`mutual_protocol::runs`]).
+    places: RunMap<u64, Place>,
+    /// Under the whole id, events whose first 8 bytes another event indexed before has.
+    sharing: HashMap<EventId, Place>,
+}
+
+impl Index {
+    fn len(&self) -> usize {
+        self.places.len() + self.sharing.len()
+    }
+
+    /// Where `id` may be: its own place if it shares its key (certain), or the place
+    /// under its key (to be checked).
+    fn candidate(&self, id: &EventId) -> io::Result<Option<(Place, bool)>> {
+        if let Some(p) = self.sharing.get(id) {
+            return Ok(Some((*p, true)));
+        }
+        Ok(self.places.try_get(&key_of(id))?.map(|p| (p, false)))
+    }
+
+    /// Indexes a new event at `place`.
+    fn insert(&mut self, id: EventId, place: Place) -> io::Result<()> {
+        let key = key_of(&id);
+        if self.places.try_get(&key)?.is_some() {
+            self.sharing.insert(id, place);
+        } else {
+            self.places.insert(key, place);
+        }
+        Ok(())
+    }
+}
 
 /// What the store and the replica reading events back share: the file and its id index.
 struct Shared {
     file: File,
-    /// Where each event's frame is (recent entries in memory, the rest in `runs`: see
-    /// [`mutual_protocol::runs`]).
-    places: RwLock<Places>,
+    index: RwLock<Index>,
     /// The store's run files, for this index and the replica's; none if they could not be
     /// made (the indexes are then kept in memory).
     runs: Option<Arc<RunDir>>,
@@ -126,40 +176,65 @@ struct Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("events", &self.places().len())
+            .field("events", &self.index().len())
             .finish_non_exhaustive()
     }
 }
 
+/// The wire bytes of the frame at `place`, its length prefix checked against the index: a
+/// prefix damaged since the file was read is an error, never another event's bytes.
+fn read_frame(file: &File, place: Place) -> io::Result<Vec<u8>> {
+    let mut frame = vec![0u8; FRAME_HEADER as usize + place.len()];
+    file.read_exact_at(&mut frame, place.start())?;
+    let mut prefix = [0u8; FRAME_HEADER as usize];
+    prefix.copy_from_slice(&frame[..FRAME_HEADER as usize]);
+    let says = u32::from_be_bytes(prefix) as usize;
+    if says != place.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the frame at byte {} says {says} bytes, but the index holds {}",
+                place.start(),
+                place.len()
+            ),
+        ));
+    }
+    frame.drain(..FRAME_HEADER as usize);
+    Ok(frame)
+}
+
+/// Whether `wire`, read from the file, is event `id`: `Ok(false)` if it is another event
+/// (one sharing its index key), an error if it is not an event at all.
+fn is_event(wire: &[u8], id: &EventId, place: Place) -> io::Result<bool> {
+    match SignedEvent::id_of_wire(wire) {
+        Some(found) => Ok(found == *id),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the frame at byte {} is not an event", place.start()),
+        )),
+    }
+}
+
 impl Shared {
-    fn places(&self) -> RwLockReadGuard<'_, Places> {
-        self.places.read().unwrap_or_else(|e| e.into_inner())
+    fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where event `id`'s frame is, and its wire bytes, if the file holds it.
+    fn find(&self, id: &EventId) -> io::Result<Option<(Place, Vec<u8>)>> {
+        let Some((place, certain)) = self.index().candidate(id)? else {
+            return Ok(None);
+        };
+        let wire = read_frame(&self.file, place)?;
+        if !certain && !is_event(&wire, id, place)? {
+            return Ok(None);
+        }
+        Ok(Some((place, wire)))
     }
 
     /// A stored event's wire bytes.
     fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
-        let Some(place) = self.places().try_get(id)? else {
-            return Ok(None);
-        };
-        // The frame whole, its prefix checked against the index: a prefix damaged since
-        // the file was read is an error, never another event's bytes.
-        let mut frame = vec![0u8; FRAME_HEADER as usize + place.len()];
-        self.file.read_exact_at(&mut frame, place.start())?;
-        let mut prefix = [0u8; FRAME_HEADER as usize];
-        prefix.copy_from_slice(&frame[..FRAME_HEADER as usize]);
-        let says = u32::from_be_bytes(prefix) as usize;
-        if says != place.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the frame at byte {} says {says} bytes, but the index holds {}",
-                    place.start(),
-                    place.len()
-                ),
-            ));
-        }
-        frame.drain(..FRAME_HEADER as usize);
-        Ok(Some(frame))
+        Ok(self.find(id)?.map(|(_, wire)| wire))
     }
 }
 
@@ -168,10 +243,15 @@ impl Bodies for Shared {
         let durable = self.durable.load(Ordering::Acquire);
         // Frames are written whole, one after another, and `durable` ends one: a frame
         // starting before it is durable to its end.
-        // An index that cannot be read answers "not held": the replica keeps its copy.
-        self.places()
-            .try_get(id)
-            .is_ok_and(|p| p.is_some_and(|p| p.start() < durable))
+        // An index or frame that cannot be read answers "not held": the replica keeps its
+        // copy. Only a durable frame is read to check it is this event.
+        match self.index().candidate(id) {
+            Ok(Some((place, _))) if place.start() >= durable => return false,
+            Ok(Some((_, true))) => return true,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return false,
+        }
+        self.find(id).is_ok_and(|found| found.is_some())
     }
 
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
@@ -279,13 +359,16 @@ impl EventFile {
                 None
             }
         };
-        let mut places = Places::new(true);
+        let mut index = Index {
+            places: RunMap::new(true),
+            sharing: HashMap::new(),
+        };
         if let Some(runs) = &runs {
-            places.set_files(runs.clone(), limit);
+            index.places.set_files(runs.clone(), limit);
         }
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
-            let n = places.len() as u64;
+            let n = index.len() as u64;
             let ev = match SignedEvent::decode(&wire) {
                 Ok(ev) => ev,
                 Err(e) if n < durable => {
@@ -298,18 +381,23 @@ impl EventFile {
                 // An unacknowledged tail, written in part.
                 Err(_) => return Ok(false),
             };
-            if places.try_get(&ev.id)?.is_some() {
+            let twice = match index.candidate(&ev.id)? {
+                None => false,
+                Some((_, true)) => true,
+                Some((place, false)) => is_event(&read_frame(&file, place)?, &ev.id, place)?,
+            };
+            if twice {
                 return Err(ReadError::Damaged(format!(
                     "event {} appears twice in {EVENTS_FILE}",
                     ev.id
                 )));
             }
-            places.insert(ev.id, Place::new(at, wire.len())?);
+            index.insert(ev.id, Place::new(at, wire.len())?)?;
             end = at + FRAME_HEADER + wire.len() as u64;
             Ok(true)
         })?;
         let cut = ended != FramesEnd::End;
-        let count = places.len() as u64;
+        let count = index.len() as u64;
         if count < durable {
             return Err(ReadError::Damaged(format!(
                 "{EVENTS_FILE} holds {count} readable events but {durable} were made durable"
@@ -336,7 +424,7 @@ impl EventFile {
             path,
             shared: Arc::new(Shared {
                 file,
-                places: RwLock::new(places),
+                index: RwLock::new(index),
                 runs,
                 durable: AtomicU64::new(end),
             }),
@@ -401,9 +489,8 @@ impl EventFile {
         let mut added: Vec<(&SignedEvent, Place)> = Vec::new();
         let mut fresh = HashSet::new();
         let mut at = self.len;
-        let places = self.shared.places();
         for ev in events {
-            if places.try_get(&ev.id)?.is_some() || !fresh.insert(ev.id) {
+            if !fresh.insert(ev.id) || self.shared.find(&ev.id)?.is_some() {
                 continue;
             }
             let wire = ev.to_wire();
@@ -412,7 +499,6 @@ impl EventFile {
             added.push((ev, Place::new(at, wire.len())?));
             at += FRAME_HEADER + wire.len() as u64;
         }
-        drop(places);
         if buf.is_empty() {
             return Ok(());
         }
@@ -423,16 +509,22 @@ impl EventFile {
             let _ = self.shared.file.set_len(self.len);
             return Err(e);
         }
-        let mut places = self
-            .shared
-            .places
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        for (ev, place) in added {
-            places.insert(ev.id, place);
-        }
+        // Written: whatever befalls the index, the next write goes after them.
         self.len = at;
+        let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
+        for (ev, place) in added {
+            // An index that cannot be read fails the write; the store made again on
+            // opening indexes them.
+            index.insert(ev.id, place)?;
+        }
         Ok(())
+    }
+
+    /// How many events are indexed under their whole id, sharing their key with one
+    /// indexed before (for tests).
+    #[cfg(test)]
+    pub(super) fn sharing_keys(&self) -> usize {
+        self.shared.index().sharing.len()
     }
 
     /// A stored event's wire bytes.
@@ -465,7 +557,7 @@ impl EventFile {
 
     /// How many events the file holds.
     pub(super) fn count(&self) -> u64 {
-        self.shared.places().len() as u64
+        self.shared.index().len() as u64
     }
 
     /// Makes what was appended durable.

@@ -613,15 +613,19 @@ fn closed_motions_ballots_are_kept_in_their_file_and_loading_the_log_mends_them(
 }
 
 #[test]
-fn the_event_file_s_index_in_runs_finds_reads_and_refuses_as_in_memory() {
+fn the_event_file_s_index_in_runs_and_under_shared_keys_finds_reads_and_refuses() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut w, g) = founded();
     let mut evs = vec![g];
-    for n in 1..40 {
+    // More events than keys of one byte (the tests' key): some share theirs.
+    for n in 1..300 {
         let e = update(&mut w, n);
         evs.push(e);
     }
     let refs: Vec<&SignedEvent> = evs.iter().collect();
+    let mut strangers = tests_writer();
+    let strangers: Vec<SignedEvent> = (1..40).map(|n| update(&mut strangers, n)).collect();
+    let sharing_first;
     {
         // Runs of 4: every batch of 3 below writes one now and then, and merges them.
         let mut file = events::EventFile::open_with(dir.path(), 0, 4).expect("open");
@@ -630,7 +634,9 @@ fn the_event_file_s_index_in_runs_finds_reads_and_refuses_as_in_memory() {
             // A batch again, with the last one: nothing is written twice.
             file.append(batch).expect("append again");
         }
-        assert_eq!(file.count(), 40);
+        assert_eq!(file.count(), 300);
+        sharing_first = file.sharing_keys();
+        assert!(sharing_first > 0, "some events share their key");
         let bodies = file.bodies();
         assert!(
             refs.iter().all(|e| !bodies.holds(&e.id)),
@@ -641,9 +647,11 @@ fn the_event_file_s_index_in_runs_finds_reads_and_refuses_as_in_memory() {
             assert!(bodies.holds(&e.id));
             assert_eq!(file.get(&e.id).expect("read"), Some(e.to_wire()));
         }
-        let stranger = update(&mut tests_writer(), 1);
-        assert_eq!(file.get(&stranger.id).expect("read"), None);
-        assert!(!bodies.holds(&stranger.id));
+        // Events not stored, most sharing their key with a stored one: not found.
+        for e in &strangers {
+            assert_eq!(file.get(&e.id).expect("read"), None);
+            assert!(!bodies.holds(&e.id));
+        }
         let runs = dir.path().join(runs::RUNS_DIR);
         let files: usize = fs::read_dir(&runs)
             .expect("runs")
@@ -651,15 +659,34 @@ fn the_event_file_s_index_in_runs_finds_reads_and_refuses_as_in_memory() {
             .sum();
         assert!(files >= 1, "the index is in runs");
     }
-    // Opened again (the runs made anew), with an event appended twice by hand.
+    {
+        // Opened again, the index made anew: the same.
+        let file = events::EventFile::open_with(dir.path(), 300, 4).expect("open");
+        assert_eq!(file.count(), 300);
+        assert_eq!(file.sharing_keys(), sharing_first);
+        assert!(refs
+            .iter()
+            .all(|e| file.get(&e.id).expect("read") == Some(e.to_wire())));
+    }
+    // An event appended twice by hand, once one under its key and once one sharing it.
     let file = dir.path().join(events::EVENTS_FILE);
     let bytes = fs::read(&file).expect("read");
-    let first = 4 + evs[0].to_wire().len();
-    let mut doubled = bytes.clone();
-    doubled.extend_from_slice(&bytes[..first]);
-    fs::write(&file, &doubled).expect("write");
-    match events::EventFile::open_with(dir.path(), 40, 4) {
-        Err(events::ReadError::Damaged(d)) => assert!(d.contains("appears twice"), "{d}"),
-        other => panic!("a doubled event in runs: {other:?}"),
+    let frame_of = |i: usize| {
+        let start: usize = evs[..i].iter().map(|e| 4 + e.to_wire().len()).sum();
+        bytes[start..start + 4 + evs[i].to_wire().len()].to_vec()
+    };
+    let shares = |i: usize| evs[..i].iter().any(|e| e.id.0[0] == evs[i].id.0[0]);
+    let under_key = (0..evs.len())
+        .find(|&i| !shares(i))
+        .expect("one under its key");
+    let sharing = (0..evs.len()).find(|&i| shares(i)).expect("one sharing");
+    for i in [under_key, sharing] {
+        let mut doubled = bytes.clone();
+        doubled.extend_from_slice(&frame_of(i));
+        fs::write(&file, &doubled).expect("write");
+        match events::EventFile::open_with(dir.path(), 300, 4) {
+            Err(events::ReadError::Damaged(d)) => assert!(d.contains("appears twice"), "{d}"),
+            other => panic!("event {i} doubled: {other:?}"),
+        }
     }
 }

@@ -78,7 +78,7 @@ fn a_key_inserted_again_is_read_once_with_its_later_value() {
     assert_eq!(m.iter().filter(|(k, _)| *k == 3).count(), 1);
 }
 
-/// Run files that fail when told to.
+/// Run files that fail when told to, and count the reads asked of them.
 #[derive(Debug, Default)]
 struct Flaky {
     inner: MemoryRuns,
@@ -86,6 +86,8 @@ struct Flaky {
     fail_reads: AtomicBool,
     /// Runs that may still be made, if limited.
     creates_left: std::sync::Mutex<Option<usize>>,
+    /// Reads asked of it.
+    reads: std::sync::atomic::AtomicUsize,
 }
 
 fn broken() -> io::Error {
@@ -106,6 +108,7 @@ impl RunFiles for Flaky {
         self.inner.append(run, bytes)
     }
     fn read_at(&self, run: RunId, at: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         if self.fail_reads.load(Ordering::SeqCst) {
             return Err(broken());
         }
@@ -170,33 +173,10 @@ fn a_merge_that_cannot_be_written_leaves_its_runs_to_be_merged_at_the_next_write
     assert!(m.iter().map(|(k, _)| k).eq(0..30));
 }
 
-/// Run files that count the reads asked of them.
-#[derive(Debug, Default)]
-struct Counted {
-    inner: MemoryRuns,
-    reads: std::sync::atomic::AtomicUsize,
-}
-
-impl RunFiles for Counted {
-    fn create(&self) -> io::Result<RunId> {
-        self.inner.create()
-    }
-    fn append(&self, run: RunId, bytes: &[u8]) -> io::Result<()> {
-        self.inner.append(run, bytes)
-    }
-    fn read_at(&self, run: RunId, at: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.read_at(run, at, buf)
-    }
-    fn remove(&self, run: RunId) {
-        self.inner.remove(run)
-    }
-}
-
 #[test]
 fn filters_spare_reads_for_keys_not_held_and_a_held_key_costs_one_block() {
     for filtered in [true, false] {
-        let files = Arc::new(Counted::default());
+        let files = Arc::new(Flaky::default());
         let mut m: RunMap<EventIdKey, u64> = RunMap::new(filtered);
         m.set_files(files.clone(), 1000);
         let key = |i: u64| EventIdKey(crate::id::EventId(sha(i)));
