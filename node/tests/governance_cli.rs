@@ -624,6 +624,11 @@ fn partners_decide_everything_the_deed_allows_from_their_own_machines() {
         motion(&dirs[1], &defib).tally.votes_for == 1
     });
     succeeds(lap, &["vote", "--keystore", s(&ks[1]), d, "for"], &env[1]);
+    // Counted on the first node too, so that its log holds every partner's event before
+    // the refusal below is checked to add none.
+    wait_for("Ben's own vote reaches the first node", 60, || {
+        motion(&dirs[0], &defib).tally.votes_for == 2
+    });
 
     // The keystore records its last event: a record ahead of what the node knows (the
     // key signed elsewhere, and the node has not seen it) refuses to sign.

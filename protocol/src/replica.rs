@@ -314,9 +314,10 @@ impl<S: Fold> Replica<S> {
     #[doc(hidden)]
     pub fn set_runs_with(&mut self, files: Arc<dyn RunFiles>, limit: usize) {
         self.events.set_files(files.clone(), limit);
-        // A quarter fewer, so that the two do not write runs, and merge them, on the same
-        // event.
-        self.order.set_files(files, limit - limit / 4);
+        // A quarter fewer, and one, so that the two seldom write runs, and merge them, on
+        // the same event.
+        self.order
+            .set_files(files, (limit - limit / 4).saturating_sub(1).max(1));
     }
 
     /// Takes in one event's wire bytes (an encoded `SignedEvent`).

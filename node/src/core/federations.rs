@@ -62,7 +62,7 @@ impl<S: Store> FedLog<S> {
             replica
                 .ingest(now_ms, charter_event)
                 .map_err(|e| NodeError::Refused(format!("the charter event: {e}")))?;
-            if let Some(stored) = replica.get(&ev.id) {
+            for stored in super::store::stored_events(&replica, &[ev.id])? {
                 store.put_events(&[&stored])?;
             }
             store.sync()?;

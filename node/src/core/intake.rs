@@ -194,7 +194,7 @@ pub(super) fn store_taken<F: Fold, S: Store>(
     if !parked.is_empty() {
         store.put_pending(&parked.iter().collect::<Vec<_>>())?;
     }
-    let evs: Vec<SignedEvent> = stored.iter().filter_map(|id| replica.get(id)).collect();
+    let evs = super::store::stored_events(replica, stored)?;
     if !evs.is_empty() {
         store.put_events(&evs.iter().collect::<Vec<_>>())?;
     }

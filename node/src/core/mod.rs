@@ -230,7 +230,7 @@ impl<S: Store> NodeCore<S> {
             if let Err(e) = replica.ingest(now.wall_ms, &g.to_wire()) {
                 return Err(NodeError::Start(format!("the genesis is invalid: {e}")));
             }
-            if let Some(ev) = replica.get(&g.id) {
+            for ev in store::stored_events(&replica, &[g.id])? {
                 store.put_events(&[&ev])?;
             }
         }

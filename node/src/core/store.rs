@@ -218,6 +218,24 @@ pub trait Store: Send {
         Self: Sized;
 }
 
+/// The events stored under `ids` in `replica`, read back to be written to the store: an
+/// event that cannot be read is an error, never one left out of the write while the
+/// replica counts it stored. (An id not stored is left out.)
+pub fn stored_events<F: Fold>(
+    replica: &Replica<F>,
+    ids: &[EventId],
+) -> Result<Vec<SignedEvent>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match replica.load(id) {
+            Ok(Some(ev)) => out.push(ev),
+            Ok(None) => {}
+            Err(e) => return Err(StoreError::Io(io::Error::other(e.to_string()))),
+        }
+    }
+    Ok(out)
+}
+
 /// Loads a store's log and pending events into a replica. The log's events were taken in
 /// when they arrived, so their dates are not checked against the clock again
 /// (docs/NETWORK.md §7); an invalid one means the store is corrupt.
@@ -278,7 +296,7 @@ pub fn load_log<F: Fold, S: Store>(
             Err(e) => tracing::warn!(error = %e, "a pending event from the store was dropped"),
         }
     }
-    let events: Vec<SignedEvent> = released.iter().filter_map(|id| replica.get(id)).collect();
+    let events = stored_events(replica, &released)?;
     if !events.is_empty() {
         store.put_events(&events.iter().collect::<Vec<_>>())?;
         store.sync()?;

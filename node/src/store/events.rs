@@ -67,7 +67,7 @@ const LEN_BITS: u32 = 17;
 const _: () = assert!(MAX_SIGNED_EVENT_BYTES < 1 << LEN_BITS);
 
 /// Where a stored event's frame starts in the file and how long its wire bytes are, in
-/// one number: an index entry is its id and this, 40 bytes.
+/// one number: an index entry is its id's first 8 bytes and this, 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Place(u64);
 
@@ -148,7 +148,7 @@ impl Index {
         Ok(self.places.try_get(&key_of(id))?.map(|p| (p, false)))
     }
 
-    /// Indexes a new event at `place`.
+    /// Indexes a new event at `place`, as the file is read on opening.
     fn insert(&mut self, id: EventId, place: Place) -> io::Result<()> {
         let key = key_of(&id);
         if self.places.try_get(&key)?.is_some() {
@@ -245,13 +245,16 @@ impl Bodies for Shared {
         // starting before it is durable to its end.
         // An index or frame that cannot be read answers "not held": the replica keeps its
         // copy. Only a durable frame is read to check it is this event.
-        match self.index().candidate(id) {
-            Ok(Some((place, _))) if place.start() >= durable => return false,
-            Ok(Some((_, true))) => return true,
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => return false,
+        let candidate = self.index().candidate(id);
+        match candidate {
+            Ok(Some((place, certain))) if place.start() < durable => {
+                certain
+                    || read_frame(&self.file, place)
+                        .and_then(|wire| is_event(&wire, id, place))
+                        .unwrap_or(false)
+            }
+            _ => false,
         }
-        self.find(id).is_ok_and(|found| found.is_some())
     }
 
     fn read(&self, id: &EventId) -> Result<Vec<u8>, BodyError> {
@@ -364,7 +367,11 @@ impl EventFile {
             sharing: HashMap::new(),
         };
         if let Some(runs) = &runs {
-            index.places.set_files(runs.clone(), limit);
+            // One fewer than the replica's table, so that the two seldom write runs, and
+            // merge them, on the same event.
+            index
+                .places
+                .set_files(runs.clone(), limit.saturating_sub(1).max(1));
         }
         let mut end = 0;
         let ended = frames(&reader, |at, wire| {
@@ -486,17 +493,23 @@ impl EventFile {
     /// Appends the events not yet stored, in one write.
     pub(super) fn append(&mut self, events: &[&SignedEvent]) -> io::Result<()> {
         let mut buf = Vec::new();
-        let mut added: Vec<(&SignedEvent, Place)> = Vec::new();
+        // Each new event with its place and whether its key is taken, by an event indexed
+        // before or earlier in this write: decided before anything is written, so that
+        // indexing them after cannot fail.
+        let mut added: Vec<(EventId, Place, bool)> = Vec::new();
         let mut fresh = HashSet::new();
+        let mut keys = HashSet::new();
         let mut at = self.len;
         for ev in events {
             if !fresh.insert(ev.id) || self.shared.find(&ev.id)?.is_some() {
                 continue;
             }
+            let key = key_of(&ev.id);
+            let taken = !keys.insert(key) || self.shared.index().places.try_get(&key)?.is_some();
             let wire = ev.to_wire();
             buf.extend_from_slice(&(wire.len() as u32).to_be_bytes());
             buf.extend_from_slice(&wire);
-            added.push((ev, Place::new(at, wire.len())?));
+            added.push((ev.id, Place::new(at, wire.len())?, taken));
             at += FRAME_HEADER + wire.len() as u64;
         }
         if buf.is_empty() {
@@ -509,13 +522,14 @@ impl EventFile {
             let _ = self.shared.file.set_len(self.len);
             return Err(e);
         }
-        // Written: whatever befalls the index, the next write goes after them.
         self.len = at;
         let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
-        for (ev, place) in added {
-            // An index that cannot be read fails the write; the store made again on
-            // opening indexes them.
-            index.insert(ev.id, place)?;
+        for (id, place, taken) in added {
+            if taken {
+                index.sharing.insert(id, place);
+            } else {
+                index.places.insert(key_of(&id), place);
+            }
         }
         Ok(())
     }

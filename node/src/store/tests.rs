@@ -690,3 +690,30 @@ fn the_event_file_s_index_in_runs_and_under_shared_keys_finds_reads_and_refuses(
         }
     }
 }
+
+#[test]
+fn two_events_sharing_a_key_in_one_write_are_both_indexed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut w, g) = founded();
+    let mut evs = vec![g];
+    for n in 1..300 {
+        evs.push(update(&mut w, n));
+    }
+    // Two events whose ids begin with the same byte (the tests' key), and another.
+    let (a, b) = (0..evs.len())
+        .flat_map(|i| (i + 1..evs.len()).map(move |j| (i, j)))
+        .find(|&(i, j)| evs[i].id.0[0] == evs[j].id.0[0])
+        .expect("a pair sharing a key among 300");
+    let mut file = events::EventFile::open_with(dir.path(), 0, 4).expect("open");
+    file.append(&[&evs[a], &evs[b], &evs[a]]).expect("append");
+    assert_eq!(file.count(), 2);
+    assert_eq!(file.sharing_keys(), 1);
+    file.sync().expect("sync");
+    let bodies = file.bodies();
+    for e in [&evs[a], &evs[b]] {
+        assert_eq!(file.get(&e.id).expect("read"), Some(e.to_wire()));
+        assert!(bodies.holds(&e.id));
+    }
+    file.append(&[&evs[b]]).expect("again");
+    assert_eq!(file.count(), 2, "not written twice");
+}

@@ -1,7 +1,7 @@
 //! The replica's heads and the walk back from them: what a new event lists in `deps`, and
 //! what a peer showing its heads lacks (docs/NETWORK.md §4.3).
 
-use super::{Beyond, Fold, OrderKey, Replica};
+use super::{Beyond, BodyError, Fold, OrderKey, Replica};
 use crate::id::EventId;
 use crate::limits::MAX_DEPS;
 use std::collections::BTreeMap;
@@ -72,8 +72,16 @@ impl<S: Fold> Replica<S> {
             for cause in causes {
                 let ckey = match self.stored_or_error(&cause) {
                     Ok(Some(s)) => (s.height, cause),
-                    // A stored event's causes are stored.
-                    Ok(None) => continue,
+                    // A stored event's causes are stored: a table that says otherwise
+                    // cannot be trusted to answer.
+                    Ok(None) => {
+                        return Beyond::Unreadable(BodyError {
+                            id: cause,
+                            detail: "a stored event's cause is not in the table of stored \
+                                     events"
+                                .into(),
+                        })
+                    }
                     Err(e) => return Beyond::Unreadable(e),
                 };
                 match queue.get_mut(&ckey) {
