@@ -309,8 +309,8 @@ impl<S: Fold> Replica<S> {
         self.set_runs_with(files, crate::runs::RECENT_ENTRIES);
     }
 
-    /// [`Replica::set_runs`], writing a run once more than `limit` recent entries are held:
-    /// for tests, which make runs with few events.
+    /// [`Replica::set_runs`], writing a run once `limit` recent entries are held (the fold
+    /// order a quarter fewer): for tests, which make runs with few events.
     #[doc(hidden)]
     pub fn set_runs_with(&mut self, files: Arc<dyn RunFiles>, limit: usize) {
         self.events.set_files(files.clone(), limit);

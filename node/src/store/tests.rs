@@ -612,16 +612,19 @@ fn closed_motions_ballots_are_kept_in_their_file_and_loading_the_log_mends_them(
     assert!(std::fs::metadata(&file).expect("closed file").len() >= size);
 }
 
+/// The genesis and 299 updates: more events than keys of one byte (the tests' key), so
+/// some share theirs.
+fn three_hundred() -> Vec<SignedEvent> {
+    let (mut w, g) = founded();
+    std::iter::once(g)
+        .chain((1..300).map(|n| update(&mut w, n)))
+        .collect()
+}
+
 #[test]
 fn the_event_file_s_index_in_runs_and_under_shared_keys_finds_reads_and_refuses() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut w, g) = founded();
-    let mut evs = vec![g];
-    // More events than keys of one byte (the tests' key): some share theirs.
-    for n in 1..300 {
-        let e = update(&mut w, n);
-        evs.push(e);
-    }
+    let evs = three_hundred();
     let refs: Vec<&SignedEvent> = evs.iter().collect();
     let mut strangers = tests_writer();
     let strangers: Vec<SignedEvent> = (1..40).map(|n| update(&mut strangers, n)).collect();
@@ -694,11 +697,7 @@ fn the_event_file_s_index_in_runs_and_under_shared_keys_finds_reads_and_refuses(
 #[test]
 fn two_events_sharing_a_key_in_one_write_are_both_indexed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut w, g) = founded();
-    let mut evs = vec![g];
-    for n in 1..300 {
-        evs.push(update(&mut w, n));
-    }
+    let evs = three_hundred();
     // Two events whose ids begin with the same byte (the tests' key), and another.
     let (a, b) = (0..evs.len())
         .flat_map(|i| (i + 1..evs.len()).map(move |j| (i, j)))

@@ -222,17 +222,23 @@ impl<S: Fold> Replica<S> {
     /// error it answers rather than a stop.
     pub fn try_events_in_order(&self) -> impl Iterator<Item = Result<SignedEvent, BodyError>> + '_ {
         // The last id read names where the order could not be read on.
-        let mut last = EventId([0; 32]);
+        let mut last: Option<EventId> = None;
         self.order
             .try_range_from(std::ops::Bound::Unbounded)
             .map(move |entry| match entry {
                 Ok(((_, id), ())) => {
-                    last = id;
+                    last = Some(id);
                     self.body(&id)
                 }
-                Err(e) => Err(BodyError {
-                    id: last,
-                    detail: format!("the fold order after it could not be read: {e}"),
+                Err(e) => Err(match last {
+                    Some(id) => BodyError {
+                        id,
+                        detail: format!("the fold order after it could not be read: {e}"),
+                    },
+                    None => BodyError {
+                        id: EventId([0; 32]),
+                        detail: format!("the fold order could not be read from its start: {e}"),
+                    },
                 }),
             })
     }

@@ -148,11 +148,7 @@ fn a_run_that_cannot_be_written_leaves_its_entries_in_memory_until_one_can() {
 #[test]
 fn a_merge_that_cannot_be_written_leaves_its_runs_to_be_merged_at_the_next_write() {
     let files = Arc::new(Flaky::default());
-    let mut m: RunMap<u64, u64> = RunMap::new(true);
-    m.set_files(files.clone(), 10);
-    for k in 0..10u64 {
-        m.insert(k, k);
-    }
+    let mut m = filled(&files, 10, 10, true);
     assert_eq!(m.runs(), 1);
     // The next run is made; the merge it leads to cannot be.
     *files.creates_left.lock().unwrap() = Some(1);
@@ -246,14 +242,20 @@ fn the_limit_is_clamped_to_the_most_recent_entries_and_files_are_set_once() {
     assert_eq!(z.runs(), 1, "a limit of 0 is taken as 1");
 }
 
+/// A map with `files`, writing runs of `limit`, holding each of `0..n` under itself.
+fn filled(files: &Arc<Flaky>, limit: usize, n: u64, filtered: bool) -> RunMap<u64, u64> {
+    let mut m = RunMap::new(filtered);
+    m.set_files(files.clone(), limit);
+    for k in 0..n {
+        m.insert(k, k);
+    }
+    m
+}
+
 #[test]
 fn a_run_that_cannot_be_read_is_an_error_not_a_missing_entry() {
     let files = Arc::new(Flaky::default());
-    let mut m: RunMap<u64, u64> = RunMap::new(true);
-    m.set_files(files.clone(), 10);
-    for k in 0..25u64 {
-        m.insert(k, k);
-    }
+    let m = filled(&files, 10, 25, true);
     files.fail_reads.store(true, Ordering::SeqCst);
     assert!(m.try_get(&3).is_err());
     assert_eq!(
@@ -272,11 +274,7 @@ fn a_run_that_cannot_be_read_is_an_error_not_a_missing_entry() {
 #[should_panic(expected = "an index run could not be read back")]
 fn get_panics_on_a_run_that_cannot_be_read() {
     let files = Arc::new(Flaky::default());
-    let mut m: RunMap<u64, u64> = RunMap::new(false);
-    m.set_files(files.clone(), 2);
-    for k in 0..4u64 {
-        m.insert(k, k);
-    }
+    let m = filled(&files, 2, 4, false);
     files.fail_reads.store(true, Ordering::SeqCst);
     let _ = m.get(&0);
 }
