@@ -148,16 +148,36 @@ impl Index {
         Ok(self.places.try_get(&key_of(id))?.map(|p| (p, false)))
     }
 
-    /// Indexes a new event at `place`, as the file is read on opening.
-    fn insert(&mut self, id: EventId, place: Place) -> io::Result<()> {
-        let key = key_of(&id);
-        if self.places.try_get(&key)?.is_some() {
+    /// Whether `file` holds event `id`, and its frame if so; if not, whether its key is
+    /// taken by another event. One lookup, and one read if the key is taken.
+    fn lookup(&self, file: &File, id: &EventId) -> io::Result<Lookup> {
+        let Some((place, certain)) = self.candidate(id)? else {
+            return Ok(Lookup::Absent { key_taken: false });
+        };
+        let wire = read_frame(file, place)?;
+        if certain || is_event(&wire, id, place)? {
+            Ok(Lookup::Held(wire))
+        } else {
+            Ok(Lookup::Absent { key_taken: true })
+        }
+    }
+
+    /// Indexes a new event at `place`, under its key unless another event has it.
+    fn add(&mut self, id: EventId, place: Place, key_taken: bool) {
+        if key_taken {
             self.sharing.insert(id, place);
         } else {
-            self.places.insert(key, place);
+            self.places.insert(key_of(&id), place);
         }
-        Ok(())
     }
+}
+
+/// What the index says of an event id.
+enum Lookup {
+    /// The file holds it: its wire bytes.
+    Held(Vec<u8>),
+    /// The file does not hold it; its key may be another event's.
+    Absent { key_taken: bool },
 }
 
 /// What the store and the replica reading events back share: the file and its id index.
@@ -220,21 +240,17 @@ impl Shared {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Where event `id`'s frame is, and its wire bytes, if the file holds it.
-    fn find(&self, id: &EventId) -> io::Result<Option<(Place, Vec<u8>)>> {
-        let Some((place, certain)) = self.index().candidate(id)? else {
-            return Ok(None);
-        };
-        let wire = read_frame(&self.file, place)?;
-        if !certain && !is_event(&wire, id, place)? {
-            return Ok(None);
-        }
-        Ok(Some((place, wire)))
+    /// Whether the file holds event `id` (see [`Index::lookup`]).
+    fn lookup(&self, id: &EventId) -> io::Result<Lookup> {
+        self.index().lookup(&self.file, id)
     }
 
     /// A stored event's wire bytes.
     fn get(&self, id: &EventId) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.find(id)?.map(|(_, wire)| wire))
+        Ok(match self.lookup(id)? {
+            Lookup::Held(wire) => Some(wire),
+            Lookup::Absent { .. } => None,
+        })
     }
 }
 
@@ -388,18 +404,13 @@ impl EventFile {
                 // An unacknowledged tail, written in part.
                 Err(_) => return Ok(false),
             };
-            let twice = match index.candidate(&ev.id)? {
-                None => false,
-                Some((_, true)) => true,
-                Some((place, false)) => is_event(&read_frame(&file, place)?, &ev.id, place)?,
-            };
-            if twice {
+            let Lookup::Absent { key_taken } = index.lookup(&file, &ev.id)? else {
                 return Err(ReadError::Damaged(format!(
                     "event {} appears twice in {EVENTS_FILE}",
                     ev.id
                 )));
-            }
-            index.insert(ev.id, Place::new(at, wire.len())?)?;
+            };
+            index.add(ev.id, Place::new(at, wire.len())?, key_taken);
             end = at + FRAME_HEADER + wire.len() as u64;
             Ok(true)
         })?;
@@ -501,11 +512,13 @@ impl EventFile {
         let mut keys = HashSet::new();
         let mut at = self.len;
         for ev in events {
-            if !fresh.insert(ev.id) || self.shared.find(&ev.id)?.is_some() {
+            if !fresh.insert(ev.id) {
                 continue;
             }
-            let key = key_of(&ev.id);
-            let taken = !keys.insert(key) || self.shared.index().places.try_get(&key)?.is_some();
+            let Lookup::Absent { key_taken } = self.shared.lookup(&ev.id)? else {
+                continue;
+            };
+            let taken = !keys.insert(key_of(&ev.id)) || key_taken;
             let wire = ev.to_wire();
             buf.extend_from_slice(&(wire.len() as u32).to_be_bytes());
             buf.extend_from_slice(&wire);
@@ -525,11 +538,7 @@ impl EventFile {
         self.len = at;
         let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
         for (id, place, taken) in added {
-            if taken {
-                index.sharing.insert(id, place);
-            } else {
-                index.places.insert(key_of(&id), place);
-            }
+            index.add(id, place, taken);
         }
         Ok(())
     }
